@@ -1,0 +1,48 @@
+import { z } from 'zod'
+import { READ_PROCESS_INFO } from '../inspector/snippets.js'
+import type { Collector } from './types.js'
+import { checkReply } from './reply.js'
+
+const MAX_LABEL_LENGTH = 200
+
+const ProcessInfoReply = z.object({
+  pid: z.number().int().positive(),
+  nodeVersion: z.string(),
+  title: z.string(),
+  script: z.string(),
+  startTime: z.number().positive(),
+})
+
+export type ProcessInfo = z.infer<typeof ProcessInfoReply>
+
+export function parseProcessInfo(raw: unknown): ProcessInfo {
+  return checkReply('process info', ProcessInfoReply, raw)
+}
+
+const clip = (text: string): string => (text.length > MAX_LABEL_LENGTH ? `…${text.slice(-MAX_LABEL_LENGTH)}` : text)
+
+/** pid, Node version, title, script and start time as one info metric (not labels on every series). */
+export const infoCollector: Collector = {
+  name: 'info',
+  description: 'Target identity: pid, Node.js version, title, script, start time',
+  fetch: (session, _state, timeoutMs) => session.evaluate(READ_PROCESS_INFO, timeoutMs),
+  parse(raw) {
+    const info = parseProcessInfo(raw)
+    return {
+      samples: [
+        {
+          key: 'targetInfo',
+          labels: {
+            pid: String(info.pid),
+            node_version: info.nodeVersion,
+            title: clip(info.title),
+            script: clip(info.script),
+          },
+          value: 1,
+        },
+        { key: 'targetStartTime', value: info.startTime / 1000 },
+      ],
+      state: undefined,
+    }
+  },
+}

@@ -1,0 +1,184 @@
+/**
+ * One inspector session to one Node.js process.
+ *
+ * chrome-remote-interface has no per-command timeout, so every call here is
+ * raced against one; a stopped target (SIGSTOP) simply never answers. The
+ * websocket URL changes on every target restart, so it is looked up through
+ * `/json/list` on every connect rather than remembered.
+ *
+ * Only the domains leakwatch needs are used: Runtime (evaluate of our own fixed
+ * snippets, getHeapUsage) and later HeapProfiler. Never Debugger: it can pause
+ * the target.
+ */
+import CDP from 'chrome-remote-interface'
+import { ConnectError, EvaluateError, SessionClosedError, TimeoutError } from '../errors.js'
+
+export interface InspectorEndpoint {
+  readonly host: string
+  readonly port: number
+}
+
+export interface InspectorTargetDescription {
+  readonly id: string
+  readonly title: string
+  readonly url: string
+  readonly webSocketDebuggerUrl: string
+}
+
+/** What collectors may do with a target. Kept small so a fake or a second target kind can implement it. */
+export interface TargetSession {
+  /** Evaluate one of leakwatch's fixed snippets and return its value (`returnByValue`). */
+  evaluate(expression: string, timeoutMs: number): Promise<unknown>
+  /** Send a raw protocol command. */
+  send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown>
+}
+
+/** Race a promise against a timer; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(what, timeoutMs)), timeoutMs)
+    timer.unref()
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
+
+function endpointUrl(endpoint: InspectorEndpoint, path: string): string {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
+  return `http://${host}:${endpoint.port}${path}`
+}
+
+/** List the inspector targets behind an endpoint (`GET /json/list`). */
+export async function listTargets(
+  endpoint: InspectorEndpoint,
+  timeoutMs: number,
+): Promise<InspectorTargetDescription[]> {
+  const url = endpointUrl(endpoint, '/json/list')
+  let body: unknown
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+    if (!response.ok) throw new ConnectError(`${url} answered HTTP ${response.status}`)
+    body = await response.json()
+  } catch (error) {
+    if (error instanceof ConnectError) throw error
+    if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+      throw new TimeoutError(`GET ${url}`, timeoutMs)
+    }
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error)
+    throw new ConnectError(`cannot reach inspector at ${url}: ${cause}`, { cause: error })
+  }
+  if (!Array.isArray(body)) throw new ConnectError(`${url} did not return a JSON array`)
+  return body.filter(
+    (entry): entry is InspectorTargetDescription =>
+      typeof entry === 'object' &&
+      entry !== null &&
+      typeof (entry as InspectorTargetDescription).webSocketDebuggerUrl === 'string' &&
+      typeof (entry as InspectorTargetDescription).id === 'string',
+  )
+}
+
+interface RemoteObject {
+  type?: string
+  value?: unknown
+  description?: string
+}
+
+interface EvaluateReply {
+  result?: RemoteObject
+  exceptionDetails?: { text?: string; exception?: RemoteObject }
+}
+
+export class InspectorSession implements TargetSession {
+  readonly description: InspectorTargetDescription
+  private readonly client: CDP.Client
+  private closed = false
+  private readonly closeListeners: Array<() => void> = []
+
+  private constructor(client: CDP.Client, description: InspectorTargetDescription) {
+    this.client = client
+    this.description = description
+    client.on('disconnect', () => this.markClosed())
+  }
+
+  /** Discover the target's websocket through `/json/list` and connect to it. */
+  static async open(endpoint: InspectorEndpoint, timeoutMs: number): Promise<InspectorSession> {
+    const targets = await listTargets(endpoint, timeoutMs)
+    const target = targets[0]
+    if (target === undefined) {
+      throw new ConnectError(`inspector at ${endpoint.host}:${endpoint.port} lists no target`)
+    }
+    const connecting = CDP({ target: target.webSocketDebuggerUrl, local: true })
+    let client: CDP.Client
+    try {
+      client = await withTimeout(connecting, timeoutMs, `websocket connect to ${target.webSocketDebuggerUrl}`)
+    } catch (error) {
+      // If the connection completes after we gave up, close it rather than leak it.
+      connecting.then((late) => late.close()).catch(() => undefined)
+      if (error instanceof TimeoutError) throw error
+      throw new ConnectError(`cannot open inspector websocket ${target.webSocketDebuggerUrl}: ${String(error)}`, {
+        cause: error,
+      })
+    }
+    return new InspectorSession(client, target)
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) listener()
+    else this.closeListeners.push(listener)
+  }
+
+  async send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+    if (this.closed) throw new SessionClosedError()
+    // The typed overloads of chrome-remote-interface only know Chrome's protocol; Node's own
+    // domains (NodeWorker, NodeTracing) are sent untyped.
+    const send = this.client.send as unknown as (method: string, params: object) => Promise<unknown>
+    return withTimeout(send.call(this.client, method, params), timeoutMs, method)
+  }
+
+  async evaluate(expression: string, timeoutMs: number): Promise<unknown> {
+    const reply = (await this.send(
+      'Runtime.evaluate',
+      {
+        expression,
+        returnByValue: true,
+        silent: true,
+        // Also ends a runaway evaluation inside the target.
+        timeout: timeoutMs,
+      },
+      timeoutMs,
+    )) as EvaluateReply
+    if (reply.exceptionDetails !== undefined) {
+      const detail = reply.exceptionDetails.exception?.description ?? reply.exceptionDetails.text ?? 'exception'
+      throw new EvaluateError(`snippet threw in target: ${detail.split('\n')[0]}`)
+    }
+    return reply.result?.value
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.markClosed()
+    try {
+      await withTimeout(this.client.close(), 1000, 'websocket close')
+    } catch {
+      // The target may already be gone; nothing else to release.
+    }
+  }
+
+  private markClosed(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const listener of this.closeListeners.splice(0)) listener()
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * Watches one target: keeps an inspector session open (reconnecting with
+ * capped exponential backoff and jitter), runs the collectors on a fixed
+ * period with at most one poll in flight, and keeps the latest samples and a
+ * status for the exporters and the API.
+ *
+ * A reconnect to the same process keeps every per-target state; a new process
+ * behind the endpoint (pid or start time changed) resets it.
+ */
+import { z } from 'zod'
+import type { Collector, FloorPoint, GcEvent, Sample } from '../collectors/types.js'
+import { checkReply } from '../collectors/reply.js'
+import type { TargetConfig } from '../config-types.js'
+import {
+  AgentMissingError,
+  SessionClosedError,
+  TimeoutError,
+  UnavailableError,
+  errorCode,
+  errorMessage,
+} from '../errors.js'
+import { INSTALL_AGENT } from '../inspector/snippets.js'
+import type { InspectorEndpoint, TargetSession } from '../inspector/session.js'
+
+export interface MonitorSession extends TargetSession {
+  readonly isClosed: boolean
+  onClose(listener: () => void): void
+  close(): Promise<void>
+}
+
+export type OpenSession = (endpoint: InspectorEndpoint, timeoutMs: number) => Promise<MonitorSession>
+
+export interface MonitorListener {
+  /** GC events read since the previous poll (after a restart, those of the new process). */
+  onGcEvents?(target: string, events: readonly GcEvent[]): void
+  /** Post-major-GC heap floors read since the previous poll. */
+  onFloors?(target: string, floors: readonly FloorPoint[]): void
+  /** A new process now answers behind the endpoint: per-target analysis must start over. */
+  onRestart?(target: string): void
+  /** A poll finished (successfully or not). */
+  onPoll?(target: string): void
+}
+
+export interface Logger {
+  info(object: object, message: string): void
+  warn(object: object, message: string): void
+  debug(object: object, message: string): void
+}
+
+export interface MonitorOptions {
+  readonly target: TargetConfig
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly collectors: ReadonlyArray<Collector<any>>
+  readonly openSession: OpenSession
+  readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number }
+  readonly logger: Logger
+  readonly listener?: MonitorListener
+  /** Injectable for tests of the backoff; defaults to Math.random. */
+  readonly random?: () => number
+}
+
+export type TargetPhase = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
+
+export interface ProcessIdentity {
+  readonly pid: number
+  readonly startTime: number
+  readonly nodeVersion: string
+}
+
+export interface ErrorInfo {
+  readonly code: string
+  readonly message: string
+  readonly at: string
+}
+
+export interface CollectorStatus {
+  readonly name: string
+  readonly description: string
+  readonly enabled: boolean
+  /** False when the target lacks what the collector needs (until the next connect). */
+  readonly available: boolean
+  /** Outcome of the latest run; null before the first. */
+  readonly success: boolean | null
+  readonly durationMs: number | null
+  readonly errors: number
+  readonly lastError: ErrorInfo | null
+}
+
+export interface TargetStatus {
+  readonly name: string
+  readonly endpoint: string
+  readonly phase: TargetPhase
+  readonly connected: boolean
+  readonly up: boolean
+  readonly process: ProcessIdentity | null
+  readonly lastError: ErrorInfo | null
+  readonly lastPollAt: string | null
+  readonly lastPollDurationMs: number | null
+  readonly nextRetryAt: string | null
+  readonly intervalMs: number
+  readonly connects: number
+  readonly restarts: number
+  readonly polls: number
+  readonly pollsSkipped: number
+  readonly collectors: readonly CollectorStatus[]
+}
+
+const AgentReply = z.object({
+  fresh: z.boolean(),
+  pid: z.number().int().positive(),
+  startTime: z.number().positive(),
+  nodeVersion: z.string(),
+  gcObserver: z.boolean(),
+  eventLoopDelay: z.boolean(),
+  v8: z.boolean(),
+})
+
+interface CollectorRecord {
+  available: boolean
+  success: boolean | null
+  durationMs: number | null
+  errors: number
+  lastError: ErrorInfo | null
+  state: unknown
+  samples: readonly Sample[]
+}
+
+/** Delay before reconnect attempt `attempt` (0-based): capped exponential, "equal jitter". */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30))
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2)
+}
+
+const errorInfo = (error: unknown): ErrorInfo => ({
+  code: errorCode(error),
+  message: errorMessage(error),
+  at: new Date().toISOString(),
+})
+
+/** Errors after which the session cannot be trusted: drop it and reconnect. */
+const breaksSession = (error: unknown): boolean => error instanceof TimeoutError || error instanceof SessionClosedError
+
+export class TargetMonitor {
+  readonly name: string
+  private readonly options: MonitorOptions
+  private readonly random: () => number
+  private phase: TargetPhase = 'idle'
+  private session: MonitorSession | undefined
+  private identity: ProcessIdentity | undefined
+  private pollTimer: NodeJS.Timeout | undefined
+  private retryTimer: NodeJS.Timeout | undefined
+  private nextRetryAt: number | undefined
+  private attempt = 0
+  private inFlight: Promise<void> | undefined
+  private up = false
+  private lastError: ErrorInfo | null = null
+  private lastPollAt: number | undefined
+  private lastPollDurationMs: number | undefined
+  private connects = 0
+  private restarts = 0
+  private polls = 0
+  private pollsSkipped = 0
+  private readonly records = new Map<string, CollectorRecord>()
+
+  constructor(options: MonitorOptions) {
+    this.options = options
+    this.name = options.target.name
+    this.random = options.random ?? Math.random
+    for (const collector of options.collectors) this.records.set(collector.name, this.freshRecord())
+  }
+
+  start(): void {
+    if (this.phase !== 'idle') return
+    this.pollTimer = setInterval(() => this.tick(), this.options.target.intervalMs)
+    this.pollTimer.unref()
+    void this.connect()
+  }
+
+  async stop(): Promise<void> {
+    this.phase = 'stopped'
+    clearInterval(this.pollTimer)
+    clearTimeout(this.retryTimer)
+    await this.inFlight
+    await this.session?.close()
+    this.session = undefined
+    this.up = false
+  }
+
+  /** Resolves when the current poll (if any) has finished. For tests and shutdown. */
+  async idle(): Promise<void> {
+    await this.inFlight
+  }
+
+  status(): TargetStatus {
+    const { target } = this.options
+    return {
+      name: this.name,
+      endpoint: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+      phase: this.phase,
+      connected: this.phase === 'connected',
+      up: this.up,
+      process: this.identity ?? null,
+      lastError: this.lastError,
+      lastPollAt: this.lastPollAt === undefined ? null : new Date(this.lastPollAt).toISOString(),
+      lastPollDurationMs: this.lastPollDurationMs ?? null,
+      nextRetryAt:
+        this.phase === 'backoff' && this.nextRetryAt !== undefined ? new Date(this.nextRetryAt).toISOString() : null,
+      intervalMs: target.intervalMs,
+      connects: this.connects,
+      restarts: this.restarts,
+      polls: this.polls,
+      pollsSkipped: this.pollsSkipped,
+      collectors: this.options.collectors.map((collector) => {
+        const record = this.record(collector.name)
+        return {
+          name: collector.name,
+          description: collector.description,
+          enabled: this.enabled(collector),
+          available: record.available,
+          success: record.success,
+          durationMs: record.durationMs,
+          errors: record.errors,
+          lastError: record.lastError,
+        }
+      }),
+    }
+  }
+
+  /** The latest samples of every collector plus the monitor's own, unlabeled by target. */
+  samples(): Sample[] {
+    const out: Sample[] = [
+      { key: 'targetUp', value: this.up ? 1 : 0 },
+      { key: 'targetConnects', value: this.connects },
+      { key: 'targetRestarts', value: this.restarts },
+      { key: 'targetPolls', value: this.polls },
+      { key: 'targetPollsSkipped', value: this.pollsSkipped },
+    ]
+    if (this.lastPollAt !== undefined) out.push({ key: 'targetLastPoll', value: this.lastPollAt / 1000 })
+    for (const collector of this.options.collectors) {
+      if (!this.enabled(collector)) continue
+      const record = this.record(collector.name)
+      const labels = { collector: collector.name }
+      out.push({ key: 'collectorAvailable', labels, value: record.available ? 1 : 0 })
+      out.push({ key: 'collectorErrors', labels, value: record.errors })
+      if (record.available && record.success !== null) {
+        out.push({ key: 'collectorSuccess', labels, value: record.success ? 1 : 0 })
+      }
+      if (record.durationMs !== null) out.push({ key: 'collectorDuration', labels, value: record.durationMs / 1000 })
+      out.push(...record.samples)
+    }
+    return out
+  }
+
+  private freshRecord(): CollectorRecord {
+    return { available: true, success: null, durationMs: null, errors: 0, lastError: null, state: undefined, samples: [] }
+  }
+
+  private record(name: string): CollectorRecord {
+    const record = this.records.get(name)
+    /* c8 ignore next */
+    if (record === undefined) throw new Error(`no record for collector ${name}`)
+    return record
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private enabled(collector: Collector<any>): boolean {
+    return !this.options.target.disabledCollectors.includes(collector.name)
+  }
+
+  private async connect(): Promise<void> {
+    if (this.phase === 'stopped') return
+    this.phase = 'connecting'
+    const { target } = this.options
+    let session: MonitorSession | undefined
+    try {
+      session = await this.options.openSession({ host: target.host, port: target.port }, target.timeoutMs)
+      const identity = await this.installAgent(session)
+      if (this.phase !== 'connecting') {
+        // Stopped while connecting.
+        await session.close()
+        return
+      }
+      this.adopt(identity)
+      this.session = session
+      this.connects += 1
+      this.attempt = 0
+      this.phase = 'connected'
+      this.lastError = null
+      for (const record of this.records.values()) record.available = true
+      const connected = session
+      session.onClose(() => this.handleDisconnect(connected, new SessionClosedError('target closed the inspector session')))
+      this.options.logger.info({ target: this.name, pid: identity.pid }, 'connected to target')
+      this.tick()
+    } catch (error) {
+      await session?.close()
+      this.lastError = errorInfo(error)
+      this.up = false
+      this.options.logger.debug({ target: this.name, err: this.lastError }, 'connect failed')
+      this.scheduleReconnect()
+    }
+  }
+
+  private async installAgent(session: MonitorSession): Promise<ProcessIdentity> {
+    const reply = checkReply('agent install', AgentReply, await session.evaluate(INSTALL_AGENT, this.options.target.timeoutMs))
+    return { pid: reply.pid, startTime: reply.startTime, nodeVersion: reply.nodeVersion }
+  }
+
+  /** Tell a reconnect (same process) from a restart (new process) and reset state on the latter. */
+  private adopt(identity: ProcessIdentity): void {
+    const previous = this.identity
+    this.identity = identity
+    if (previous === undefined || (previous.pid === identity.pid && previous.startTime === identity.startTime)) return
+    this.restarts += 1
+    for (const [name, record] of this.records) {
+      this.records.set(name, { ...this.freshRecord(), errors: record.errors })
+    }
+    this.options.logger.info({ target: this.name, pid: identity.pid, previousPid: previous.pid }, 'target restarted')
+    this.options.listener?.onRestart?.(this.name)
+  }
+
+  private scheduleReconnect(): void {
+    if (this.phase === 'stopped') return
+    this.phase = 'backoff'
+    const { minDelayMs, maxDelayMs } = this.options.reconnect
+    const delay = backoffDelay(this.attempt, minDelayMs, maxDelayMs, this.random)
+    this.attempt += 1
+    this.nextRetryAt = Date.now() + delay
+    this.retryTimer = setTimeout(() => void this.connect(), delay)
+    this.retryTimer.unref()
+  }
+
+  private handleDisconnect(session: MonitorSession, reason: unknown): void {
+    if (this.session !== session) return
+    this.session = undefined
+    void session.close()
+    this.up = false
+    this.lastError = errorInfo(reason)
+    // Values of a disconnected target are not current any more; `up` says why they are gone.
+    for (const record of this.records.values()) record.samples = []
+    if (this.phase === 'stopped') return
+    this.options.logger.warn({ target: this.name, err: this.lastError }, 'lost target')
+    this.scheduleReconnect()
+  }
+
+  private tick(): void {
+    if (this.phase === 'stopped') return
+    if (this.inFlight !== undefined || this.session === undefined) {
+      if (this.phase === 'connected' || this.inFlight !== undefined) this.pollsSkipped += 1
+      return
+    }
+    const session = this.session
+    this.inFlight = this.poll(session).finally(() => {
+      this.inFlight = undefined
+      this.options.listener?.onPoll?.(this.name)
+    })
+  }
+
+  private async poll(session: MonitorSession): Promise<void> {
+    const { target, listener } = this.options
+    const started = performance.now()
+    this.polls += 1
+    let brokenBy: unknown
+    let anySuccess = false
+    for (const collector of this.options.collectors) {
+      if (!this.enabled(collector)) continue
+      const record = this.record(collector.name)
+      if (!record.available) continue
+      if (brokenBy !== undefined) {
+        record.success = false
+        record.samples = []
+        continue
+      }
+      const collectorStarted = performance.now()
+      try {
+        const raw = await collector.fetch(session, record.state, target.timeoutMs)
+        const output = collector.parse(raw, record.state, Date.now())
+        record.state = output.state
+        record.samples = output.samples
+        record.success = true
+        anySuccess = true
+        if (output.gcEvents !== undefined && output.gcEvents.length > 0) listener?.onGcEvents?.(this.name, output.gcEvents)
+        if (output.floors !== undefined && output.floors.length > 0) listener?.onFloors?.(this.name, output.floors)
+      } catch (error) {
+        record.samples = []
+        if (error instanceof UnavailableError) {
+          record.available = false
+          record.lastError = errorInfo(error)
+          this.options.logger.info({ target: this.name, collector: collector.name, reason: error.message }, 'collector unavailable')
+        } else {
+          record.success = false
+          record.errors += 1
+          record.lastError = errorInfo(error)
+          this.options.logger.debug({ target: this.name, collector: collector.name, err: record.lastError }, 'collector failed')
+          if (error instanceof AgentMissingError) await this.reinstallAgent(session)
+          if (breaksSession(error)) brokenBy = error
+        }
+      }
+      record.durationMs = performance.now() - collectorStarted
+    }
+    this.lastPollAt = Date.now()
+    this.lastPollDurationMs = performance.now() - started
+    this.up = brokenBy === undefined && anySuccess && !session.isClosed
+    // A call that timed out leaves a reply pending inside the client forever; dropping the
+    // session releases it and bounds memory while a target is stopped.
+    if (brokenBy !== undefined) this.handleDisconnect(session, brokenBy)
+  }
+
+  private async reinstallAgent(session: MonitorSession): Promise<void> {
+    try {
+      const identity = await this.installAgent(session)
+      this.adopt(identity)
+    } catch (error) {
+      this.lastError = errorInfo(error)
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import t from 'tap'
+import { heapCollector } from '../../src/collectors/heap.js'
+import { heapStatisticsCollector } from '../../src/collectors/heap-statistics.js'
+import type { ScalarSample } from '../../src/collectors/types.js'
+import { MalformedReplyError, UnavailableError, AgentMissingError } from '../../src/errors.js'
+import { mutableReply, recordedReply } from '../helpers/replies.js'
+
+const value = (samples: readonly unknown[], key: string, labels?: Record<string, string>): number | undefined =>
+  (samples as ScalarSample[]).find(
+    (s) => s.key === key && JSON.stringify(s.labels ?? {}) === JSON.stringify(labels ?? {}),
+  )?.value
+
+t.test('heap: Runtime.getHeapUsage reply', async (t) => {
+  const raw = recordedReply('heap.1') as { usedSize: number; totalSize: number }
+  const { samples } = heapCollector.parse(raw, undefined, 0)
+  t.equal(value(samples, 'heapUsed'), raw.usedSize)
+  t.equal(value(samples, 'heapTotal'), raw.totalSize)
+  t.throws(() => heapCollector.parse({ usedSize: 'big' }, undefined, 0), MalformedReplyError)
+  t.throws(() => heapCollector.parse({ usedSize: -1, totalSize: 1 }, undefined, 0), MalformedReplyError)
+  t.throws(() => heapCollector.parse(undefined, undefined, 0), MalformedReplyError)
+})
+
+t.test('heapStatistics: limit, contexts and spaces', async (t) => {
+  const raw = recordedReply('heapStatistics.1') as {
+    heap: Record<string, number>
+    spaces: Array<{ space_name: string; space_used_size: number; space_size: number; space_available_size: number }>
+  }
+  const { samples } = heapStatisticsCollector.parse(raw, undefined, 0)
+  t.equal(value(samples, 'heapLimit'), raw.heap['heap_size_limit'])
+  t.equal(value(samples, 'nativeContexts'), 1)
+  t.equal(value(samples, 'detachedContexts'), 0)
+  t.ok(raw.spaces.length >= 5, 'several spaces recorded')
+  for (const space of raw.spaces) {
+    t.equal(value(samples, 'heapSpaceUsed', { space: space.space_name }), space.space_used_size)
+    t.equal(value(samples, 'heapSpaceTotal', { space: space.space_name }), space.space_size)
+    t.equal(value(samples, 'heapSpaceAvailable', { space: space.space_name }), space.space_available_size)
+  }
+  t.equal(samples.length, 4 + 3 * raw.spaces.length)
+})
+
+t.test('heapStatistics: markers and malformed replies', async (t) => {
+  t.throws(() => heapStatisticsCollector.parse({ unavailable: 'no v8 module' }, undefined, 0), UnavailableError)
+  t.throws(() => heapStatisticsCollector.parse({ agentMissing: true }, undefined, 0), AgentMissingError)
+  const broken = mutableReply('heapStatistics.1')
+  ;(broken['heap'] as Record<string, unknown>)['heap_size_limit'] = 'a lot'
+  t.throws(() => heapStatisticsCollector.parse(broken, undefined, 0), {
+    code: 'LW_ERR_MALFORMED_REPLY',
+    message: /heap\.heap_size_limit/,
+  })
+})
