@@ -127,7 +127,23 @@ export class InspectorSession implements TargetSession {
         cause: error,
       })
     }
-    return new InspectorSession(client, target)
+    const session = new InspectorSession(client, target)
+    // A Node process does not finish exiting while a client is attached ("Waiting for the
+    // debugger to disconnect..."): ask to be told, and let go at once, so watching a pod
+    // never stretches its termination.
+    client.on('event', (message: { method?: string }) => {
+      if (message.method === 'NodeRuntime.waitingForDisconnect') void session.close()
+    })
+    try {
+      await session.send('NodeRuntime.notifyWhenWaitingForDisconnect', { enabled: true }, timeoutMs)
+    } catch (error) {
+      // Older Node versions lack the NodeRuntime domain; only a dead session is fatal here.
+      if (session.isClosed || error instanceof TimeoutError) {
+        await session.close()
+        throw error
+      }
+    }
+    return session
   }
 
   get isClosed(): boolean {

@@ -1,0 +1,103 @@
+/**
+ * Wires one sidecar together: a monitor per target, the Prometheus registry,
+ * the optional OTLP exporter and the HTTP server. `start` listens; `stop`
+ * stops polling, flushes OTLP, closes sessions and the server.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
+import { nodeCollectors } from './collectors/index.js'
+import type { Config } from './config-types.js'
+import { createOtelExporter, type OtelExporter } from './export/otel.js'
+import { createPrometheusRegistry } from './export/prometheus.js'
+import { InspectorSession } from './inspector/session.js'
+import { buildApp } from './server/app.js'
+import { TargetMonitor, type MonitorListener, type OpenSession, type TargetStatus } from './target/monitor.js'
+import { VERSION } from './version.js'
+
+export interface SidecarOptions {
+  /** Defaults to a real inspector session; tests of failure paths may wrap it. */
+  readonly openSession?: OpenSession
+  /** pino options or false; defaults to JSON logs at the configured level. */
+  readonly logger?: boolean | { level: string }
+}
+
+export class Sidecar {
+  readonly config: Config
+  readonly monitors: readonly TargetMonitor[]
+  readonly registry: Registry
+  readonly app: FastifyInstance
+  private readonly otel: OtelExporter | undefined
+  private stopping = false
+
+  constructor(config: Config, options: SidecarOptions = {}) {
+    this.config = config
+    const byName = new Map<string, TargetMonitor>()
+    this.registry = createPrometheusRegistry({ targets: () => byName.values() })
+    this.app = buildApp({
+      registry: this.registry,
+      version: VERSION,
+      logger: options.logger ?? { level: config.logLevel },
+      ready: () => !this.stopping,
+      targets: {
+        statuses: (): TargetStatus[] => [...byName.values()].map((monitor) => monitor.status()),
+        status: (name: string): TargetStatus | undefined => byName.get(name)?.status(),
+      },
+    })
+    const log: FastifyBaseLogger = this.app.log
+    this.otel =
+      config.otlp.endpoint === undefined
+        ? undefined
+        : createOtelExporter(
+            { targets: () => byName.values() },
+            {
+              endpoint: config.otlp.endpoint,
+              intervalMs: config.otlp.intervalMs,
+              headers: config.otlp.headers,
+              serviceName: config.otlp.serviceName,
+              serviceVersion: VERSION,
+              logger: log.child({ component: 'otlp' }),
+            },
+          )
+    const listener: MonitorListener = {
+      onGcEvents: (target, events) => this.otel?.recordGcEvents(target, events),
+    }
+    const openSession: OpenSession = options.openSession ?? ((endpoint, timeoutMs) => InspectorSession.open(endpoint, timeoutMs))
+    for (const target of config.targets) {
+      byName.set(
+        target.name,
+        new TargetMonitor({
+          target,
+          collectors: nodeCollectors,
+          openSession,
+          reconnect: config.reconnect,
+          logger: log.child({ component: 'monitor' }),
+          listener,
+        }),
+      )
+    }
+    this.monitors = [...byName.values()]
+  }
+
+  /** Listen and start watching. Resolves with the address the server listens on. */
+  async start(): Promise<string> {
+    const address = await this.app.listen({ host: this.config.listen.host, port: this.config.listen.port })
+    for (const monitor of this.monitors) monitor.start()
+    this.app.log.info(
+      { targets: this.config.targets.map((t) => `${t.name}=${t.host}:${t.port}`), otlp: this.config.otlp.endpoint ?? 'off' },
+      'leakwatch started',
+    )
+    return address
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    await Promise.all(this.monitors.map((monitor) => monitor.stop()))
+    try {
+      await this.otel?.shutdown()
+    } catch (error) {
+      this.app.log.warn({ err: error }, 'OTLP flush on shutdown failed')
+    }
+    await this.app.close()
+  }
+}
