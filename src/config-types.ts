@@ -22,7 +22,7 @@ export interface Config {
   readonly allowRemoteInspector: boolean
   readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number }
   readonly otlp: {
-    /** OTLP/HTTP base URL (…/v1/metrics is appended) or undefined when export is off. */
+    /** Full OTLP/HTTP metrics URL (…/v1/metrics), or undefined when export is off. */
     readonly endpoint: string | undefined
     readonly intervalMs: number
     readonly headers: Readonly<Record<string, string>>

@@ -37,7 +37,7 @@ const definitions = [
   {
     key: 'heapUsed',
     prom: 'nodejs_heap_size_used_bytes',
-    otel: 'v8js.memory.heap.used',
+    otel: 'nodejs.heap.used',
     help: 'V8 heap used, from Runtime.getHeapUsage.',
     unit: 'By',
     type: 'gauge',
@@ -47,7 +47,7 @@ const definitions = [
   {
     key: 'heapTotal',
     prom: 'nodejs_heap_size_total_bytes',
-    otel: 'v8js.memory.heap.limit.total',
+    otel: 'nodejs.heap.size',
     help: 'V8 heap size allocated, from Runtime.getHeapUsage.',
     unit: 'By',
     type: 'gauge',
@@ -57,7 +57,7 @@ const definitions = [
   {
     key: 'heapLimit',
     prom: 'nodejs_heap_size_limit_bytes',
-    otel: 'v8js.memory.heap.limit',
+    otel: 'nodejs.heap.size_limit',
     help: 'V8 heap size limit (heap_size_limit), the size at which the process dies of heap exhaustion.',
     unit: 'By',
     type: 'gauge',
@@ -97,7 +97,7 @@ const definitions = [
   {
     key: 'heapSpaceUsed',
     prom: 'nodejs_heap_space_size_used_bytes',
-    otel: 'v8js.memory.heap.space.used',
+    otel: 'v8js.memory.heap.used',
     help: 'V8 heap space used, per space.',
     unit: 'By',
     type: 'gauge',
@@ -108,7 +108,7 @@ const definitions = [
   {
     key: 'heapSpaceTotal',
     prom: 'nodejs_heap_space_size_total_bytes',
-    otel: 'v8js.memory.heap.space.size',
+    otel: 'v8js.memory.heap.limit',
     help: 'V8 heap space size, per space.',
     unit: 'By',
     type: 'gauge',
@@ -119,7 +119,7 @@ const definitions = [
   {
     key: 'heapSpaceAvailable',
     prom: 'nodejs_heap_space_size_available_bytes',
-    otel: 'v8js.memory.heap.space.available_size',
+    otel: 'v8js.heap.space.available_size',
     help: 'V8 heap space available, per space.',
     unit: 'By',
     type: 'gauge',

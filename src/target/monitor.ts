@@ -181,9 +181,11 @@ export class TargetMonitor {
     clearInterval(this.pollTimer)
     clearTimeout(this.retryTimer)
     await this.inFlight
-    await this.session?.close()
+    // Detach before closing so the last values stay for the exporters' final flush.
+    const session = this.session
     this.session = undefined
     this.up = false
+    await session?.close()
   }
 
   /** Resolves when the current poll (if any) has finished. For tests and shutdown. */

@@ -86,7 +86,7 @@ t.test('exports the catalog over OTLP/HTTP JSON and follows the source', async (
   t.equal(first?.headers['x-leakwatch-test'], 'yes', 'configured headers are sent')
   t.match(first?.headers['content-type'], /^application\/json/)
 
-  const heap = receiver.dataPoints('v8js.memory.heap.used')
+  const heap = receiver.dataPoints('nodejs.heap.used')
   t.equal(heap.length, 2, 'one heap point per target')
   const apiHeap = only(t, heap, { [TARGET_ATTRIBUTE]: 'api' })
   t.match(apiHeap, { type: 'gauge', unit: 'By', value: 1234 })
@@ -101,7 +101,7 @@ t.test('exports the catalog over OTLP/HTTP JSON and follows the source', async (
     'telemetry.sdk.language': 'nodejs',
   })
 
-  const spaces = receiver.dataPoints('v8js.memory.heap.space.used')
+  const spaces = receiver.dataPoints('v8js.memory.heap.used')
   t.same(only(t, spaces, { 'v8js.heap.space.name': 'old_space' }).attributes, {
     'leakwatch.target': 'api',
     'v8js.heap.space.name': 'old_space',
@@ -140,10 +140,10 @@ t.test('exports the catalog over OTLP/HTTP JSON and follows the source', async (
   await exporter.forceFlush()
   t.equal(receiver.requests.length, mark + 1)
 
-  const heapNext = receiver.dataPoints('v8js.memory.heap.used', mark)
+  const heapNext = receiver.dataPoints('nodejs.heap.used', mark)
   t.equal(heapNext.length, 1, 'a removed target is no longer exported')
   t.equal(only(t, heapNext, { [TARGET_ATTRIBUTE]: 'api' }).value, 5678)
-  const spacesNext = receiver.dataPoints('v8js.memory.heap.space.used', mark)
+  const spacesNext = receiver.dataPoints('v8js.memory.heap.used', mark)
   t.same(
     spacesNext.map((point) => [point.attributes['v8js.heap.space.name'], point.value]),
     [['old_space', 600]],
@@ -166,9 +166,9 @@ t.test('exports on its own every intervalMs', async (t) => {
   const receiver = await startOtlpReceiver(t)
   const source = fakeSource({ api: [{ key: 'heapUsed', value: 1 }] })
   start(t, source, receiver, { intervalMs: 100 })
-  await receiver.waitForMetric('v8js.memory.heap.used', (point) => point.value === 1, 5_000)
+  await receiver.waitForMetric('nodejs.heap.used', (point) => point.value === 1, 5_000)
   source.samples.set('api', [{ key: 'heapUsed', value: 2 }])
-  const point = await receiver.waitForMetric('v8js.memory.heap.used', (point) => point.value === 2, 5_000)
+  const point = await receiver.waitForMetric('nodejs.heap.used', (point) => point.value === 2, 5_000)
   t.equal(point.attributes[TARGET_ATTRIBUTE], 'api')
 })
 
@@ -201,7 +201,7 @@ t.test('a receiver answering 500 is reported, not thrown, and the next export re
 
   receiver.setMode('ok')
   await exporter.forceFlush()
-  t.equal(only(t, receiver.dataPoints('v8js.memory.heap.used'), {}).value, 7, 'the next export goes through')
+  t.equal(only(t, receiver.dataPoints('nodejs.heap.used'), {}).value, 7, 'the next export goes through')
 
   receiver.setMode('error')
   await t.resolves(exporter.shutdown(), 'shutdown against a failing receiver resolves')

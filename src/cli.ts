@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `leakwatch`: parse flags, environment and config file, then run the sidecar
+ * until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 runtime failure, 2 bad config.
+ */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { loadConfig } from './config.js'
+import { ConfigError, errorMessage } from './errors.js'
+import { Sidecar } from './sidecar.js'
+
+/** A stop that takes longer than this is abandoned so Kubernetes never has to SIGKILL us. */
+const SHUTDOWN_DEADLINE_MS = 8000
+
+export interface CliIo {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+}
+
+/**
+ * Run the CLI. Resolves with the exit code once the sidecar has stopped (or
+ * at once for --help, --version and bad config).
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv, io: CliIo = processIo): Promise<number> {
+  let loaded: ReturnType<typeof loadConfig>
+  try {
+    loaded = loadConfig({ argv, env })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr(`leakwatch: ${error.message}\nRun leakwatch --help for usage.\n`)
+      return 2
+    }
+    throw error
+  }
+  if ('help' in loaded) {
+    io.stdout(loaded.help)
+    return 0
+  }
+  if ('version' in loaded) {
+    io.stdout(`${loaded.version}\n`)
+    return 0
+  }
+  const sidecar = new Sidecar(loaded)
+  try {
+    await sidecar.start()
+  } catch (error) {
+    io.stderr(`leakwatch: cannot start: ${errorMessage(error)}\n`)
+    await sidecar.stop().catch(() => undefined)
+    return 1
+  }
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', shutdown)
+      process.off('SIGINT', shutdown)
+      sidecar.app.log.info({ signal }, 'stopping')
+      const deadline = setTimeout(() => {
+        io.stderr('leakwatch: shutdown took too long, exiting anyway\n')
+        resolve(1)
+      }, SHUTDOWN_DEADLINE_MS)
+      deadline.unref()
+      sidecar.stop().then(
+        () => {
+          clearTimeout(deadline)
+          resolve(0)
+        },
+        (error: unknown) => {
+          clearTimeout(deadline)
+          io.stderr(`leakwatch: error while stopping: ${errorMessage(error)}\n`)
+          resolve(1)
+        },
+      )
+    }
+    process.on('SIGTERM', shutdown)
+    process.on('SIGINT', shutdown)
+  })
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1]
+  if (entry === undefined) return false
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`leakwatch: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.exit(1)
+    },
+  )
+}

@@ -1,0 +1,757 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import {
+  COLLECTOR_NAMES,
+  type Config,
+  DEFAULTS,
+  HELP,
+  isConfig,
+  isLoopbackHost,
+  loadConfig,
+  readVersion,
+} from '../src/config.js'
+import { ConfigError } from '../src/errors.js'
+
+type Env = NodeJS.ProcessEnv
+
+/** loadConfig, failing the test unless it returns a Config. */
+function load(argv: string[], env: Env = {}, files: Record<string, string> = {}): Config {
+  const result = loadConfig({ argv, env, readFile: (path) => fileFrom(files, path) })
+  if (!isConfig(result)) throw new Error(`expected a Config, got ${JSON.stringify(result)}`)
+  return result
+}
+
+function fileFrom(files: Record<string, string>, path: string): string {
+  const text = files[path]
+  if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`)
+  return text
+}
+
+/** The problems of the ConfigError loadConfig throws (fails if it does not throw one). */
+function problems(argv: string[], env: Env = {}, files: Record<string, string> = {}): string[] {
+  try {
+    loadConfig({ argv, env, readFile: (path) => fileFrom(files, path) })
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems]
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+const T = ['--target', '127.0.0.1:9229']
+const LOOPBACK_HINT = 'is not a loopback address; the inspector is remote code execution — pass --allow-remote-inspector to allow it'
+
+const target = (over: Partial<Config['targets'][number]> = {}) => ({
+  name: '127.0.0.1:9229',
+  host: '127.0.0.1',
+  port: 9229,
+  intervalMs: 15_000,
+  timeoutMs: 5_000,
+  disabledCollectors: [],
+  ...over,
+})
+
+t.test('defaults', async (t) => {
+  t.strictSame(load(T), {
+    targets: [target()],
+    listen: { host: '0.0.0.0', port: 9464 },
+    intervalMs: 15_000,
+    timeoutMs: 5_000,
+    allowRemoteInspector: false,
+    reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
+    otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
+    logLevel: 'info',
+  })
+  t.strictSame(DEFAULTS, {
+    targetHost: '127.0.0.1',
+    listen: { host: '0.0.0.0', port: 9464 },
+    intervalMs: 15_000,
+    timeoutMs: 5_000,
+    allowRemoteInspector: false,
+    reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
+    otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
+    logLevel: 'info',
+  })
+  t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.otlp.headers), 'DEFAULTS cannot be changed by accident')
+})
+
+t.test('the result is frozen and does not share objects with DEFAULTS', async (t) => {
+  const config = load(T)
+  t.ok(Object.isFrozen(config))
+  t.ok(Object.isFrozen(config.targets[0]))
+  t.ok(Object.isFrozen(config.otlp.headers))
+  t.not(config.listen, DEFAULTS.listen)
+  t.not(config.otlp.headers, DEFAULTS.otlp.headers)
+})
+
+t.test('no target at all is a problem', async (t) => {
+  t.strictSame(problems([]), [
+    'targets: at least one target is required (use --target HOST:PORT, LEAKWATCH_TARGETS or targets in the config file)',
+  ])
+  t.strictSame(problems([], { LEAKWATCH_TARGETS: ' , ' }), [
+    'targets: at least one target is required (use --target HOST:PORT, LEAKWATCH_TARGETS or targets in the config file)',
+  ])
+})
+
+t.test('flags', async (t) => {
+  t.test('--target forms', async (t) => {
+    const config = load([
+      '--target', '127.0.0.1:9229',
+      '--target', 'api=127.0.0.1:9230',
+      '--target=worker = 127.0.0.2:9231',
+      '--target', 'localhost:9232',
+      '--target', 'v6=[::1]:9233',
+      '--target', '[::1]:9234',
+      '--target', 'LocalHost:9235',
+    ])
+    t.strictSame(
+      config.targets.map((x) => [x.name, x.host, x.port]),
+      [
+        ['127.0.0.1:9229', '127.0.0.1', 9229],
+        ['api', '127.0.0.1', 9230],
+        ['worker', '127.0.0.2', 9231],
+        ['127.0.0.1:9232', '127.0.0.1', 9232],
+        ['v6', '::1', 9233],
+        ['[::1]:9234', '::1', 9234],
+        ['127.0.0.1:9235', '127.0.0.1', 9235],
+      ],
+    )
+  })
+
+  t.test('every other flag', async (t) => {
+    const config = load([
+      ...T,
+      '--listen', '127.0.0.1:9000',
+      '--interval', '1m30s',
+      '--timeout', '1.5s',
+      '--otlp-endpoint', 'http://collector:4318',
+      '--otlp-interval', '30s',
+      '--service-name', 'checkout',
+      '--allow-remote-inspector',
+      '--log-level', 'debug',
+    ])
+    t.strictSame(config, {
+      targets: [target({ intervalMs: 90_000, timeoutMs: 1_500 })],
+      listen: { host: '127.0.0.1', port: 9000 },
+      intervalMs: 90_000,
+      timeoutMs: 1_500,
+      allowRemoteInspector: true,
+      reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
+      otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
+      logLevel: 'debug',
+    })
+  })
+
+  t.test('--listen accepts IPv6 and port 0', async (t) => {
+    t.strictSame(load([...T, '--listen', '[::]:0']).listen, { host: '::', port: 0 })
+    t.strictSame(load([...T, '--listen=localhost:9464']).listen, { host: 'localhost', port: 9464 })
+  })
+
+  t.test('a repeated single-value flag: the last wins', async (t) => {
+    t.equal(load([...T, '--interval', '5s', '--interval', '7s']).intervalMs, 7_000)
+  })
+
+  t.test('--log-level is case-insensitive and checked', async (t) => {
+    t.equal(load([...T, '--log-level', 'WARN']).logLevel, 'warn')
+    t.strictSame(problems([...T, '--log-level', 'verbose']), [
+      '--log-level: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
+    ])
+  })
+
+  t.test('--otlp-endpoint normalizes to the full metrics URL', async (t) => {
+    const endpoint = (url: string) => load([...T, '--otlp-endpoint', url]).otlp.endpoint
+    t.equal(endpoint('http://collector:4318'), 'http://collector:4318/v1/metrics')
+    t.equal(endpoint('http://collector:4318/'), 'http://collector:4318/v1/metrics')
+    t.equal(endpoint('https://otel.example.com/prefix/'), 'https://otel.example.com/prefix/v1/metrics')
+    t.equal(endpoint('http://collector:4318/v1/metrics'), 'http://collector:4318/v1/metrics')
+    t.equal(endpoint('http://collector:4318/v1/metrics/'), 'http://collector:4318/v1/metrics')
+    t.equal(endpoint('http://collector:4318?tenant=a'), 'http://collector:4318/v1/metrics?tenant=a')
+    t.strictSame(problems([...T, '--otlp-endpoint', 'collector:4318', '--otlp-interval', '50ms']), [
+      '--otlp-endpoint: "collector:4318" is not an http:// or https:// URL',
+      '--otlp-interval: must be at least 100ms',
+    ])
+    t.strictSame(problems([...T, '--otlp-endpoint', 'not a url']), [
+      '--otlp-endpoint: "not a url" is not a URL (e.g. http://localhost:4318)',
+    ])
+  })
+
+  t.test('bad flag values', async (t) => {
+    t.strictSame(
+      problems([
+        '--target', 'nohost',
+        '--target', '127.0.0.1:0',
+        '--target', '127.0.0.1:99999',
+        '--target', '=127.0.0.1:1',
+        '--target', '::1:9229',
+        '--target', ':9229',
+        '--target', 'bad host:1',
+        '--target', '[nope]:1',
+        '--target', '127.0.0.1:port',
+        '--listen', '9464',
+        '--interval', '15',
+        '--timeout', '0s',
+        '--service-name', ' ',
+        '--config', '',
+      ]),
+      [
+        '--target: "nohost" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+        '--target: "127.0.0.1:0": port must be 1..65535',
+        '--target: "127.0.0.1:99999": port must be 1..65535',
+        '--target: "=127.0.0.1:1" has an empty name (use NAME=HOST:PORT or HOST:PORT)',
+        '--target: "::1:9229": put an IPv6 address in brackets, e.g. [::1]:9229',
+        '--target: ":9229" has no host (use HOST:PORT)',
+        '--target: "bad host:1": "bad host" is not a host name or IP address',
+        '--target: "[nope]:1": "[nope]" is not an IPv6 address',
+        '--target: "127.0.0.1:port": port must be 1..65535',
+        '--listen: "9464" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+        '--interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
+        '--timeout: must be > 0',
+        '--config: must not be empty',
+        '--service-name: must not be empty',
+      ],
+    )
+  })
+
+  t.test('--interval below 100ms', async (t) => {
+    t.strictSame(problems([...T, '--interval', '99ms']), ['--interval: must be at least 100ms'])
+    t.equal(load([...T, '--interval', '100ms']).intervalMs, 100)
+  })
+
+  t.test('timeout may exceed interval', async (t) => {
+    const config = load([...T, '--interval', '1s', '--timeout', '10s'])
+    t.equal(config.intervalMs, 1_000)
+    t.equal(config.timeoutMs, 10_000)
+  })
+
+  t.test('unknown flags, stray arguments and missing values are all reported', async (t) => {
+    t.strictSame(problems([...T, '--verbose', '-x', 'stray', '--interval', '--timeout', '5s', '--allow-remote-inspector=yes', '--listen']), [
+      '--verbose: unknown flag (see --help)',
+      '-x: unknown flag (see --help)',
+      '"stray": unexpected argument (flags take the form --name VALUE; see --help)',
+      // Like strict parseArgs: a value that looks like a flag is not taken as the value.
+      '--interval: needs a value',
+      '"5s": unexpected argument (flags take the form --name VALUE; see --help)',
+      '--allow-remote-inspector: takes no value',
+      '--listen: needs a value',
+    ])
+  })
+
+  t.test('an inline value may start with a dash', async (t) => {
+    t.equal(load([...T, '--service-name=-x-']).otlp.serviceName, '-x-')
+  })
+})
+
+t.test('--help and --version', async (t) => {
+  t.strictSame(loadConfig({ argv: ['--help'], env: {} }), { help: HELP })
+  t.strictSame(loadConfig({ argv: ['-h'], env: {} }), { help: HELP })
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.strictSame(loadConfig({ argv: ['--version'], env: {} }), { version: pkg.version })
+  t.strictSame(loadConfig({ argv: ['-v'], env: {} }), { version: pkg.version })
+  t.equal(readVersion(), pkg.version)
+  t.match(pkg.version, /^\d+\.\d+\.\d+/)
+  // Help wins over everything, even invalid flags, env and a missing file.
+  t.strictSame(
+    loadConfig({ argv: ['--bogus', '--interval', '15', '--version', '--help'], env: { LEAKWATCH_INTERVAL: 'x', LEAKWATCH_CONFIG: '/nope' } }),
+    { help: HELP },
+  )
+  t.strictSame(loadConfig({ argv: ['--bogus', '-v'], env: { LEAKWATCH_CONFIG: '/nope' } }), { version: pkg.version })
+})
+
+t.test('HELP documents every flag, env var, default and the precedence', async (t) => {
+  const flags = [
+    '--target [NAME=]HOST:PORT', '--listen HOST:PORT', '--interval DURATION', '--timeout DURATION', '--config FILE',
+    '--otlp-endpoint URL', '--otlp-interval DURATION', '--service-name NAME', '--allow-remote-inspector',
+    '--log-level LEVEL', '-h, --help', '-v, --version',
+  ]
+  for (const flag of flags) t.ok(HELP.includes(flag), `documents ${flag}`)
+  const vars = [
+    'LEAKWATCH_TARGETS', 'LEAKWATCH_LISTEN', 'LEAKWATCH_INTERVAL', 'LEAKWATCH_TIMEOUT', 'LEAKWATCH_CONFIG',
+    'LEAKWATCH_OTLP_ENDPOINT', 'LEAKWATCH_ALLOW_REMOTE_INSPECTOR', 'LEAKWATCH_LOG_LEVEL', 'LEAKWATCH_SERVICE_NAME',
+    'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS',
+    'OTEL_SERVICE_NAME', 'OTEL_METRIC_EXPORT_INTERVAL',
+  ]
+  for (const name of vars) t.ok(HELP.includes(name), `documents ${name}`)
+  for (const text of [
+    '(default 0.0.0.0:9464)', '(default 15s, min 100ms)', '(default 5s)', '(default leakwatch)', '(default info)',
+    'minDelay: 500ms, maxDelay: 30s', 'flags > environment > config file > defaults', '/v1/metrics', 'Example:',
+    'disabledCollectors', COLLECTOR_NAMES.join(', '),
+  ]) {
+    t.ok(HELP.includes(text), `mentions ${text}`)
+  }
+  t.notOk(HELP.split('\n').some((line) => line.length > 120), 'no overlong lines')
+})
+
+t.test('environment', async (t) => {
+  const config = load([], {
+    LEAKWATCH_TARGETS: 'api=127.0.0.1:9229, [::1]:9230,,',
+    LEAKWATCH_LISTEN: '127.0.0.1:9100',
+    LEAKWATCH_INTERVAL: '30s',
+    LEAKWATCH_TIMEOUT: '2s',
+    LEAKWATCH_OTLP_ENDPOINT: 'http://collector:4318',
+    LEAKWATCH_ALLOW_REMOTE_INSPECTOR: 'true',
+    LEAKWATCH_LOG_LEVEL: 'trace',
+    LEAKWATCH_SERVICE_NAME: 'svc',
+  })
+  t.strictSame(config, {
+    targets: [
+      target({ name: 'api', intervalMs: 30_000, timeoutMs: 2_000 }),
+      target({ name: '[::1]:9230', host: '::1', port: 9230, intervalMs: 30_000, timeoutMs: 2_000 }),
+    ],
+    listen: { host: '127.0.0.1', port: 9100 },
+    intervalMs: 30_000,
+    timeoutMs: 2_000,
+    allowRemoteInspector: true,
+    reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
+    otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
+    logLevel: 'trace',
+  })
+})
+
+t.test('LEAKWATCH_ALLOW_REMOTE_INSPECTOR values', async (t) => {
+  const allow = (value: string) => load(T, { LEAKWATCH_ALLOW_REMOTE_INSPECTOR: value }).allowRemoteInspector
+  t.equal(allow('true'), true)
+  t.equal(allow('TRUE'), true)
+  t.equal(allow('1'), true)
+  t.equal(allow('false'), false)
+  t.equal(allow('0'), false)
+  t.strictSame(problems(T, { LEAKWATCH_ALLOW_REMOTE_INSPECTOR: 'yes' }), [
+    'LEAKWATCH_ALLOW_REMOTE_INSPECTOR: "yes" is not a boolean (use true, false, 1 or 0)',
+  ])
+})
+
+t.test('empty environment variables count as unset', async (t) => {
+  t.strictSame(load(T, { LEAKWATCH_INTERVAL: '', LEAKWATCH_LISTEN: '  ', OTEL_EXPORTER_OTLP_ENDPOINT: '', LEAKWATCH_TARGETS: '' }), load(T))
+})
+
+t.test('bad environment values are all reported with the variable name', async (t) => {
+  t.strictSame(
+    problems([], {
+      LEAKWATCH_TARGETS: '127.0.0.1:9229,oops',
+      LEAKWATCH_LISTEN: 'nope',
+      LEAKWATCH_INTERVAL: '15',
+      LEAKWATCH_TIMEOUT: 'soon',
+      LEAKWATCH_LOG_LEVEL: 'loud',
+      LEAKWATCH_OTLP_ENDPOINT: 'ftp://x',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'nope',
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1,novalue,=x',
+      OTEL_METRIC_EXPORT_INTERVAL: '10s',
+    }),
+    [
+      'LEAKWATCH_TARGETS: "oops" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+      'LEAKWATCH_LISTEN: "nope" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+      'LEAKWATCH_INTERVAL: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
+      'LEAKWATCH_TIMEOUT: "soon" is not a duration (use 500ms, 15s, 5m, 1h)',
+      'LEAKWATCH_LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent',
+      'LEAKWATCH_OTLP_ENDPOINT: "ftp://x" is not an http:// or https:// URL',
+      'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "nope" is not a URL (e.g. http://localhost:4318)',
+      'OTEL_EXPORTER_OTLP_HEADERS: "novalue" is not key=value; "=x" is not key=value',
+      'OTEL_METRIC_EXPORT_INTERVAL: "10s" is not a whole number of milliseconds',
+    ],
+  )
+})
+
+t.test('OpenTelemetry variables', async (t) => {
+  t.test('OTEL_EXPORTER_OTLP_ENDPOINT is a base URL', async (t) => {
+    t.equal(load(T, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:4318' }).otlp.endpoint, 'http://otel:4318/v1/metrics')
+  })
+  t.test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is used as-is and beats the base one', async (t) => {
+    const env = { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://otel:4318/custom', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318' }
+    t.equal(load(T, env).otlp.endpoint, 'http://otel:4318/custom')
+  })
+  t.test('LEAKWATCH_OTLP_ENDPOINT beats both; --otlp-endpoint beats all', async (t) => {
+    const env = {
+      LEAKWATCH_OTLP_ENDPOINT: 'http://lw:4318',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://otel:4318/custom',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318',
+    }
+    t.equal(load(T, env).otlp.endpoint, 'http://lw:4318/v1/metrics')
+    t.equal(load([...T, '--otlp-endpoint', 'https://flag:4318/'], env).otlp.endpoint, 'https://flag:4318/v1/metrics')
+  })
+  t.test('OTEL_EXPORTER_OTLP_HEADERS', async (t) => {
+    t.strictSame(load(T, { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc, x-scope = team%3Da%2Cb ,' }).otlp.headers, {
+      'api-key': 'abc',
+      'x-scope': 'team=a,b',
+    })
+    t.strictSame(load(T, { OTEL_EXPORTER_OTLP_HEADERS: 'k=a=b' }).otlp.headers, { k: 'a=b' })
+    t.strictSame(problems(T, { OTEL_EXPORTER_OTLP_HEADERS: 'k=%E0%A4%A' }), [
+      'OTEL_EXPORTER_OTLP_HEADERS: "k=%E0%A4%A" has a bad percent-encoding',
+    ])
+  })
+  t.test('OTEL_SERVICE_NAME, below LEAKWATCH_SERVICE_NAME and --service-name', async (t) => {
+    t.equal(load(T, { OTEL_SERVICE_NAME: 'otel-name' }).otlp.serviceName, 'otel-name')
+    t.equal(load(T, { OTEL_SERVICE_NAME: 'otel-name', LEAKWATCH_SERVICE_NAME: 'lw-name' }).otlp.serviceName, 'lw-name')
+    t.equal(
+      load([...T, '--service-name', 'flag-name'], { OTEL_SERVICE_NAME: 'otel-name', LEAKWATCH_SERVICE_NAME: 'lw' }).otlp.serviceName,
+      'flag-name',
+    )
+  })
+  t.test('OTEL_METRIC_EXPORT_INTERVAL is milliseconds', async (t) => {
+    t.equal(load(T, { OTEL_METRIC_EXPORT_INTERVAL: '60000' }).otlp.intervalMs, 60_000)
+    t.equal(load([...T, '--otlp-interval', '5s'], { OTEL_METRIC_EXPORT_INTERVAL: '60000' }).otlp.intervalMs, 5_000)
+    t.strictSame(problems(T, { OTEL_METRIC_EXPORT_INTERVAL: '50' }), ['OTEL_METRIC_EXPORT_INTERVAL: must be at least 100ms'])
+  })
+})
+
+t.test('config file', async (t) => {
+  const yaml = `
+# every key
+targets:
+  - name: api
+    port: 9229
+    interval: 5s
+    timeout: 1s
+    disabledCollectors: [heap, gc]
+  - host: localhost
+    port: 9230
+  - address: "[::1]:9231"
+    interval: 2500      # a number is milliseconds
+listen: 127.0.0.1:9100
+interval: 20s
+timeout: 3s
+allowRemoteInspector: false
+reconnect:
+  minDelay: 1s
+  maxDelay: 1m
+otlp:
+  endpoint: http://collector:4318
+  interval: 1m
+  headers:
+    authorization: Bearer abc
+    x-number: 42
+  serviceName: from-file
+logLevel: warn
+`
+  const expected: Config = {
+    targets: [
+      target({ name: 'api', intervalMs: 5_000, timeoutMs: 1_000, disabledCollectors: ['heap', 'gc'] }),
+      target({ name: '127.0.0.1:9230', port: 9230, intervalMs: 20_000, timeoutMs: 3_000 }),
+      target({ name: '[::1]:9231', host: '::1', port: 9231, intervalMs: 2_500, timeoutMs: 3_000 }),
+    ],
+    listen: { host: '127.0.0.1', port: 9100 },
+    intervalMs: 20_000,
+    timeoutMs: 3_000,
+    allowRemoteInspector: false,
+    reconnect: { minDelayMs: 1_000, maxDelayMs: 60_000 },
+    otlp: {
+      endpoint: 'http://collector:4318/v1/metrics',
+      intervalMs: 60_000,
+      headers: { authorization: 'Bearer abc', 'x-number': '42' },
+      serviceName: 'from-file',
+    },
+    logLevel: 'warn',
+  }
+  const json = JSON.stringify({
+    targets: [
+      { name: 'api', port: 9229, interval: '5s', timeout: '1s', disabledCollectors: ['heap', 'gc'] },
+      { host: 'localhost', port: 9230 },
+      { address: '[::1]:9231', interval: 2500 },
+    ],
+    listen: '127.0.0.1:9100',
+    interval: '20s',
+    timeout: 3000,
+    allowRemoteInspector: false,
+    reconnect: { minDelay: '1s', maxDelay: '1m' },
+    otlp: { endpoint: 'http://collector:4318', interval: '1m', headers: { authorization: 'Bearer abc', 'x-number': 42 }, serviceName: 'from-file' },
+    logLevel: 'warn',
+  })
+  const dir = t.testdir({ 'leakwatch.yaml': yaml, 'leakwatch.json': json, 'empty.yaml': '', 'list.yaml': '- 1\n', 'broken.json': '{"targets": [' })
+
+  t.test('YAML via --config (real file system)', async (t) => {
+    t.strictSame(loadConfig({ argv: ['--config', join(dir, 'leakwatch.yaml')], env: {} }), expected)
+  })
+  t.test('JSON via LEAKWATCH_CONFIG (real file system)', async (t) => {
+    t.strictSame(loadConfig({ argv: [], env: { LEAKWATCH_CONFIG: join(dir, 'leakwatch.json') } }), expected)
+  })
+  t.test('--config beats LEAKWATCH_CONFIG', async (t) => {
+    const config = loadConfig({
+      argv: ['--config', join(dir, 'leakwatch.yaml')],
+      env: { LEAKWATCH_CONFIG: join(dir, 'missing.yaml') },
+    })
+    t.strictSame(config, expected)
+  })
+  t.test('an empty file is fine', async (t) => {
+    t.strictSame(loadConfig({ argv: [...T, '--config', join(dir, 'empty.yaml')], env: {} }), load(T))
+  })
+  t.test('a missing file', async (t) => {
+    const path = join(dir, 'missing.yaml')
+    const found = problems(['--config', path])
+    t.equal(found.length, 1, 'no "at least one target" noise')
+    t.match(found[0], `--config: cannot read ${JSON.stringify(path)}: ENOENT`)
+  })
+  t.test('a file that is not a mapping', async (t) => {
+    const path = join(dir, 'list.yaml')
+    let error: unknown
+    try {
+      loadConfig({ argv: [], env: { LEAKWATCH_CONFIG: path } })
+    } catch (e) {
+      error = e
+    }
+    t.strictSame((error as ConfigError).problems, [`LEAKWATCH_CONFIG: ${JSON.stringify(path)} must hold a mapping of settings, not a list`])
+  })
+  t.test('a syntax error', async (t) => {
+    const path = join(dir, 'broken.json')
+    let error: unknown
+    try {
+      loadConfig({ argv: ['--config', path], env: {} })
+    } catch (e) {
+      error = e
+    }
+    t.ok(error instanceof ConfigError)
+    const found = (error as ConfigError).problems
+    t.ok(found.length >= 1)
+    for (const p of found) t.ok(p.startsWith(`--config: ${JSON.stringify(path)} is not valid YAML or JSON: `), p)
+    t.match(found[0], /line 1, column/)
+  })
+  t.test('duplicate keys and unresolved aliases are errors', async (t) => {
+    t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': 'interval: 1s\ninterval: 2s\n' }), [
+      '--config: "c.yaml" is not valid YAML or JSON: Map keys must be unique at line 2, column 1',
+    ])
+    t.match(problems(['--config', 'c.yaml'], {}, { 'c.yaml': 'interval: *nope\n' }), [/^--config: "c.yaml" is not valid YAML or JSON: /])
+  })
+})
+
+t.test('config file: targets may use host alone, defaulting to 127.0.0.1, and one of address or port', async (t) => {
+  const files = { 'c.yaml': 'targets:\n  - port: 9229\n' }
+  t.strictSame(load(['--config', 'c.yaml'], {}, files).targets, [target()])
+  t.strictSame(
+    problems(['--config', 'c.yaml'], {}, {
+      'c.yaml': 'targets:\n  - name: a\n  - address: 127.0.0.1:1\n    port: 1\n  - address: "nope"\n  - host: "bad host"\n    port: 1\n',
+    }),
+    [
+      'targets[0].port: is required (or give address: "HOST:PORT")',
+      'targets[1].address: give either address or host and port, not both',
+      'targets[2].address: "nope" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+      'targets[3].host: "bad host" is not a host name or IP address',
+    ],
+  )
+})
+
+t.test('config file: bracketed IPv6 host and duplicate collectors', async (t) => {
+  const files = { 'c.yaml': 'targets:\n  - host: "[::1]"\n    port: 9229\n    disabledCollectors: [gc, gc, info]\n' }
+  t.strictSame(load(['--config', 'c.yaml'], {}, files).targets, [
+    target({ name: '[::1]:9229', host: '::1', disabledCollectors: ['gc', 'info'] }),
+  ])
+})
+
+t.test('config file: every problem is reported, with its path', async (t) => {
+  const file = `
+targets:
+  - port: 99999
+  - name: x
+    port: 1
+    nmae: typo
+  - port: 2
+    disabledCollectors: [hep, 3]
+  - name: dup
+    port: 3
+    interval: "15"
+  - name: dup
+    port: 4
+    timeout: 0
+bogus: 1
+listen: 9464
+interval: 50
+timeout: soon
+allowRemoteInspector: "yes"
+reconnect: {minDelay: 1m, tries: 3}
+otlp: {headers: {a: {}}, intervall: 3, endpoint: 4318, serviceName: ""}
+logLevel: verbose
+`
+  t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': file }), [
+    'targets[0].port: must be 1..65535',
+    'targets[1].nmae: unknown key (known keys: name, host, port, address, interval, timeout, disabledCollectors)',
+    'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, heapStatistics, memory, gc, eventLoop, resources, info)',
+    'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, heapStatistics, memory, gc, eventLoop, resources, info)',
+    'targets[3].interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
+    'targets[4].timeout: 0 must be > 0 (a bare number means milliseconds)',
+    'listen: must be a "HOST:PORT" string, not number 9464',
+    'interval: 50 must be at least 100ms (a bare number means milliseconds)',
+    'timeout: "soon" is not a duration (use 500ms, 15s, 5m, 1h)',
+    'allowRemoteInspector: must be true or false, not string "yes"',
+    'reconnect.tries: unknown key (known keys: minDelay, maxDelay)',
+    'otlp.endpoint: must be a URL, not number 4318',
+    'otlp.headers.a: must be a string, not a mapping',
+    'otlp.serviceName: must not be empty',
+    'otlp.intervall: unknown key (known keys: endpoint, interval, headers, serviceName)',
+    'logLevel: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
+    'bogus: unknown key (known keys: targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel)',
+  ])
+})
+
+t.test('config file: checks after merging still run when other parts are invalid', async (t) => {
+  const file = `
+targets:
+  - {name: a, port: 1}
+  - {name: a, port: 2}
+  - {host: 10.0.0.5, port: 3}
+  - {port: 0}
+reconnect: {minDelay: 1m}
+`
+  t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': file }), [
+    'targets[3].port: must be 1..65535',
+    'reconnect.minDelay: 1m is more than reconnect.maxDelay (30s)',
+    'targets[1].name: "a" is already used by targets[0]',
+    `targets[2].host: 10.0.0.5 ${LOOPBACK_HINT}`,
+  ])
+})
+
+t.test('config file: wrong types', async (t) => {
+  t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': 'targets: {port: 1}\nreconnect: 5\notlp: [1]\ninterval: [1]\n' }), [
+    'targets: must be a list, not a mapping',
+    'interval: must be a duration like 15s (or a number of milliseconds), not a list',
+    'reconnect: must be a mapping, not number 5',
+    'otlp: must be a mapping, not a list',
+  ])
+  t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': 'targets: []\n' }), [
+    'targets: at least one target is required (use --target HOST:PORT, LEAKWATCH_TARGETS or targets in the config file)',
+  ])
+  t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'interval: -5\ntimeout: .inf\n' }), [
+    'interval: -5 is not a duration (use 500ms, 15s, 5m, 1h, or a number of milliseconds)',
+    'timeout: Infinity is not a duration (use 500ms, 15s, 5m, 1h, or a number of milliseconds)',
+  ])
+  t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'interval: 15\ntimeout: 0\n' }), [
+    'interval: 15 must be at least 100ms (a bare number means milliseconds)',
+    'timeout: 0 must be > 0 (a bare number means milliseconds)',
+  ])
+})
+
+t.test('reconnect: min must not exceed max; min must be > 0', async (t) => {
+  const run = (text: string) => problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': text })
+  t.strictSame(run('reconnect: {minDelay: 10s, maxDelay: 5s}'), ['reconnect.minDelay: 10s is more than reconnect.maxDelay (5s)'])
+  t.strictSame(run('reconnect: {maxDelay: 100ms}'), ['reconnect.minDelay: 500ms is more than reconnect.maxDelay (100ms)'])
+  t.strictSame(run('reconnect: {minDelay: 0s}'), ['reconnect.minDelay: must be > 0'])
+  t.strictSame(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'reconnect: {minDelay: 5s, maxDelay: 5s}' }).reconnect, {
+    minDelayMs: 5_000,
+    maxDelayMs: 5_000,
+  })
+})
+
+t.test('precedence: flags > env > file > defaults', async (t) => {
+  const files = {
+    'c.yaml': 'targets: [{name: file, port: 1}]\nlisten: 127.0.0.1:1\ninterval: 1s\ntimeout: 1s\nlogLevel: error\n' +
+      'otlp: {endpoint: "http://file:4318", interval: 1s, serviceName: file, headers: {a: file, b: file}}\n',
+  }
+  const env = {
+    LEAKWATCH_CONFIG: 'c.yaml',
+    LEAKWATCH_TARGETS: 'env=127.0.0.1:2',
+    LEAKWATCH_LISTEN: '127.0.0.1:2',
+    LEAKWATCH_INTERVAL: '2s',
+    LEAKWATCH_TIMEOUT: '2s',
+    LEAKWATCH_LOG_LEVEL: 'warn',
+    LEAKWATCH_OTLP_ENDPOINT: 'http://env:4318',
+    LEAKWATCH_SERVICE_NAME: 'env',
+    OTEL_METRIC_EXPORT_INTERVAL: '2000',
+    OTEL_EXPORTER_OTLP_HEADERS: 'b=env,c=env',
+  }
+  const flags = [
+    '--target', 'flag=127.0.0.1:3', '--listen', '127.0.0.1:3', '--interval', '3s', '--timeout', '3s', '--log-level', 'debug',
+    '--otlp-endpoint', 'http://flag:4318', '--service-name', 'flag', '--otlp-interval', '3s',
+  ]
+
+  t.test('file over defaults', async (t) => {
+    const c = load([], { LEAKWATCH_CONFIG: 'c.yaml' }, files)
+    t.strictSame(
+      [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
+      [['file'], 1, 1_000, 1_000, 'error', { endpoint: 'http://file:4318/v1/metrics', intervalMs: 1_000, headers: { a: 'file', b: 'file' }, serviceName: 'file' }],
+    )
+  })
+  t.test('env over file', async (t) => {
+    const c = load([], env, files)
+    t.strictSame(
+      [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
+      [['env'], 2, 2_000, 2_000, 'warn', { endpoint: 'http://env:4318/v1/metrics', intervalMs: 2_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'env' }],
+    )
+    t.strictSame(c.targets[0], target({ name: 'env', port: 2, intervalMs: 2_000, timeoutMs: 2_000 }), 'targets get the env interval')
+  })
+  t.test('flags over env', async (t) => {
+    const c = load(flags, env, files)
+    t.strictSame(
+      [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
+      [['flag'], 3, 3_000, 3_000, 'debug', { endpoint: 'http://flag:4318/v1/metrics', intervalMs: 3_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'flag' }],
+    )
+  })
+  t.test('target lists replace, never merge', async (t) => {
+    const many = { 'c.yaml': 'targets: [{name: f1, port: 1}, {name: f2, port: 2}]\n' }
+    t.strictSame(load([], { LEAKWATCH_CONFIG: 'c.yaml', LEAKWATCH_TARGETS: 'e1=127.0.0.1:3' }, many).targets.map((x) => x.name), ['e1'])
+    t.strictSame(
+      load(['--target', 'x=127.0.0.1:4', '--target', 'y=127.0.0.1:5'], { LEAKWATCH_CONFIG: 'c.yaml', LEAKWATCH_TARGETS: 'e1=127.0.0.1:3' }, many)
+        .targets.map((x) => x.name),
+      ['x', 'y'],
+    )
+  })
+  t.test('per-target settings in the file beat global flags', async (t) => {
+    const file = { 'c.yaml': 'targets: [{port: 1, interval: 7s}]\n' }
+    const c = load(['--config', 'c.yaml', '--interval', '3s', '--timeout', '2s'], {}, file)
+    t.strictSame(c.targets[0], target({ name: '127.0.0.1:1', port: 1, intervalMs: 7_000, timeoutMs: 2_000 }))
+  })
+  t.test('the file can enable remote inspectors; env can switch it off again', async (t) => {
+    const file = { 'c.yaml': 'allowRemoteInspector: true\ntargets: [{host: 10.0.0.5, port: 9229}]\n' }
+    t.equal(load(['--config', 'c.yaml'], {}, file).allowRemoteInspector, true)
+    t.strictSame(problems(['--config', 'c.yaml'], { LEAKWATCH_ALLOW_REMOTE_INSPECTOR: '0' }, file), [`targets[0].host: 10.0.0.5 ${LOOPBACK_HINT}`])
+  })
+})
+
+t.test('target names must be unique', async (t) => {
+  t.strictSame(problems(['--target', 'a=127.0.0.1:1', '--target', 'b=127.0.0.1:2', '--target', 'a=127.0.0.1:3']), [
+    'targets[2].name: "a" is already used by targets[0]',
+  ])
+  t.strictSame(problems(['--target', 'localhost:9229', '--target', '127.0.0.1:9229']), [
+    'targets[1].name: "127.0.0.1:9229" is already used by targets[0]',
+  ])
+})
+
+t.test('security: non-loopback targets', async (t) => {
+  t.strictSame(problems(['--target', '10.0.0.5:9229']), [`targets[0].host: 10.0.0.5 ${LOOPBACK_HINT}`])
+  t.strictSame(problems(['--target', '127.0.0.1:1', '--target', 'db.internal:9229', '--target', '[fe80::1]:1']), [
+    `targets[1].host: db.internal ${LOOPBACK_HINT}`,
+    `targets[2].host: fe80::1 ${LOOPBACK_HINT}`,
+  ])
+  const remote = load(['--target', '10.0.0.5:9229', '--allow-remote-inspector'])
+  t.equal(remote.allowRemoteInspector, true)
+  t.strictSame(remote.targets, [target({ name: '10.0.0.5:9229', host: '10.0.0.5' })])
+  t.equal(load([], { LEAKWATCH_TARGETS: 'db.internal:9229', LEAKWATCH_ALLOW_REMOTE_INSPECTOR: '1' }).targets[0]?.host, 'db.internal')
+})
+
+t.test('isLoopbackHost', async (t) => {
+  for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.255', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) {
+    t.equal(isLoopbackHost(host), true, host)
+  }
+  for (const host of ['10.0.0.5', '128.0.0.1', '0.0.0.0', '::', '::2', 'fe80::1', '::ffff:10.0.0.1', 'localhost.example.com', '127.0.0.1.nip.io', 'example.com', '']) {
+    t.equal(isLoopbackHost(host), false, host)
+  }
+})
+
+t.test('many problems from every source are reported at once', async (t) => {
+  const error = (() => {
+    try {
+      loadConfig({
+        argv: ['--target', '10.0.0.5:9229', '--interval', '15', '--wat'],
+        env: { LEAKWATCH_TIMEOUT: '5', LEAKWATCH_CONFIG: 'c.yaml' },
+        readFile: () => 'listen: nope\ntargets: [{port: 99999}, {port: 1}]\nextra: true\n',
+      })
+    } catch (e) {
+      return e
+    }
+    return undefined
+  })()
+  t.ok(error instanceof ConfigError)
+  const e = error as ConfigError
+  t.equal(e.code, 'LW_ERR_CONFIG')
+  t.strictSame(e.problems, [
+    '--wat: unknown flag (see --help)',
+    '--interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
+    'LEAKWATCH_TIMEOUT: "5" is not a duration (use 500ms, 15s, 5m, 1h)',
+    'targets[0].port: must be 1..65535',
+    'listen: "nope" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
+    'extra: unknown key (known keys: targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel)',
+    `targets[0].host: 10.0.0.5 ${LOOPBACK_HINT}`,
+  ])
+  t.equal(e.message, `invalid configuration:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`)
+})
+
+t.test('COLLECTOR_NAMES', async (t) => {
+  t.strictSame(COLLECTOR_NAMES, ['heap', 'heapStatistics', 'memory', 'gc', 'eventLoop', 'resources', 'info'])
+  const files = { 'c.yaml': `targets: [{port: 1, disabledCollectors: [${COLLECTOR_NAMES.join(', ')}]}]` }
+  t.strictSame(load(['--config', 'c.yaml'], {}, files).targets[0]?.disabledCollectors, [...COLLECTOR_NAMES])
+})
