@@ -11,6 +11,8 @@ const HeapStatisticsReply = z.object({
     malloced_memory: bytes,
     number_of_native_contexts: bytes,
     number_of_detached_contexts: bytes,
+    // Added to getHeapStatistics in Node 20.7; optional so older targets keep the rest.
+    external_memory: bytes.optional(),
   }),
   spaces: z
     .array(
@@ -37,6 +39,7 @@ export const heapStatisticsCollector: Collector = {
       { key: 'nativeContexts', value: heap.number_of_native_contexts },
       { key: 'detachedContexts', value: heap.number_of_detached_contexts },
     ]
+    if (heap.external_memory !== undefined) samples.push({ key: 'v8ExternalMemory', value: heap.external_memory })
     for (const space of spaces) {
       const labels = { space: space.space_name }
       samples.push(

@@ -99,6 +99,7 @@ export interface TargetStatus {
   readonly nextRetryAt: string | null
   readonly intervalMs: number
   readonly connects: number
+  readonly connectFailures: number
   readonly restarts: number
   readonly polls: number
   readonly pollsSkipped: number
@@ -157,6 +158,7 @@ export class TargetMonitor {
   private lastPollAt: number | undefined
   private lastPollDurationMs: number | undefined
   private connects = 0
+  private connectFailures = 0
   private restarts = 0
   private polls = 0
   private pollsSkipped = 0
@@ -209,6 +211,7 @@ export class TargetMonitor {
         this.phase === 'backoff' && this.nextRetryAt !== undefined ? new Date(this.nextRetryAt).toISOString() : null,
       intervalMs: target.intervalMs,
       connects: this.connects,
+      connectFailures: this.connectFailures,
       restarts: this.restarts,
       polls: this.polls,
       pollsSkipped: this.pollsSkipped,
@@ -233,6 +236,7 @@ export class TargetMonitor {
     const out: Sample[] = [
       { key: 'targetUp', value: this.up ? 1 : 0 },
       { key: 'targetConnects', value: this.connects },
+      { key: 'targetConnectFailures', value: this.connectFailures },
       { key: 'targetRestarts', value: this.restarts },
       { key: 'targetPolls', value: this.polls },
       { key: 'targetPollsSkipped', value: this.pollsSkipped },
@@ -295,6 +299,7 @@ export class TargetMonitor {
       this.tick()
     } catch (error) {
       await session?.close()
+      this.connectFailures += 1
       this.lastError = errorInfo(error)
       this.up = false
       this.options.logger.debug({ target: this.name, err: this.lastError }, 'connect failed')

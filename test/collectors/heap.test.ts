@@ -35,7 +35,10 @@ t.test('heapStatistics: limit, contexts and spaces', async (t) => {
     t.equal(value(samples, 'heapSpaceTotal', { space: space.space_name }), space.space_size)
     t.equal(value(samples, 'heapSpaceAvailable', { space: space.space_name }), space.space_available_size)
   }
-  t.equal(samples.length, 4 + 3 * raw.spaces.length)
+  t.equal(value(samples, 'v8ExternalMemory'), raw.heap['external_memory'])
+  t.equal(samples.length, 5 + 3 * raw.spaces.length)
+  const old = { ...raw, heap: { ...raw.heap, external_memory: undefined } }
+  t.equal(value(heapStatisticsCollector.parse(old, undefined, 0).samples, 'v8ExternalMemory'), undefined, 'absent before Node 20.7')
 })
 
 t.test('heapStatistics: markers and malformed replies', async (t) => {
