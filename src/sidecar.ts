@@ -10,8 +10,10 @@ import type { Config } from './config-types.js'
 import { createOtelExporter, type OtelExporter } from './export/otel.js'
 import { createPrometheusRegistry } from './export/prometheus.js'
 import { InspectorSession } from './inspector/session.js'
-import { buildApp } from './server/app.js'
-import { TargetMonitor, type MonitorListener, type OpenSession, type TargetStatus } from './target/monitor.js'
+import { TargetAnalysis } from './leak/target-analysis.js'
+import { buildApp, type TargetEntry } from './server/app.js'
+import { readCgroupMemoryLimit } from './target/cgroup.js'
+import { TargetMonitor, type MonitorListener, type OpenSession } from './target/monitor.js'
 import { VERSION } from './version.js'
 
 export interface SidecarOptions {
@@ -32,15 +34,17 @@ export class Sidecar {
   constructor(config: Config, options: SidecarOptions = {}) {
     this.config = config
     const byName = new Map<string, TargetMonitor>()
+    const entries = new Map<string, TargetEntry>()
     this.registry = createPrometheusRegistry({ targets: () => byName.values() })
     this.app = buildApp({
       registry: this.registry,
       version: VERSION,
+      profiles: { samplingIntervalBytes: config.attribution.samplingIntervalBytes },
       logger: options.logger ?? { level: config.logLevel },
       ready: () => !this.stopping,
       targets: {
-        statuses: (): TargetStatus[] => [...byName.values()].map((monitor) => monitor.status()),
-        status: (name: string): TargetStatus | undefined => byName.get(name)?.status(),
+        list: () => [...entries.values()],
+        get: (name) => entries.get(name),
       },
     })
     const log: FastifyBaseLogger = this.app.log
@@ -63,17 +67,23 @@ export class Sidecar {
     }
     const openSession: OpenSession = options.openSession ?? ((endpoint, timeoutMs) => InspectorSession.open(endpoint, timeoutMs))
     for (const target of config.targets) {
-      byName.set(
-        target.name,
-        new TargetMonitor({
-          target,
-          collectors: nodeCollectors,
-          openSession,
-          reconnect: config.reconnect,
-          logger: log.child({ component: 'monitor' }),
-          listener,
-        }),
-      )
+      const analysis = new TargetAnalysis({
+        analysis: config.analysis,
+        attribution: config.attribution,
+        timeoutMs: target.timeoutMs,
+        discoverMemoryLimit: (pid) => readCgroupMemoryLimit(pid),
+      })
+      const monitor = new TargetMonitor({
+        target,
+        collectors: nodeCollectors,
+        openSession,
+        reconnect: config.reconnect,
+        logger: log.child({ component: 'monitor' }),
+        listener,
+        extension: analysis,
+      })
+      byName.set(target.name, monitor)
+      entries.set(target.name, { monitor, analysis })
     }
     this.monitors = [...byName.values()]
   }

@@ -3,14 +3,39 @@
  * API. `buildApp` returns an app that is not yet listening, so tests use
  * `app.inject()` and the CLI decides where to listen.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { gzipSync } from 'node:zlib'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { TargetStatus } from '../target/monitor.js'
+import { toHeapProfileJson, toPprof } from '../attribution/pprof.js'
+import type { TargetAnalysis } from '../leak/target-analysis.js'
+import type { TargetMonitor } from '../target/monitor.js'
+
+export interface TargetEntry {
+  readonly monitor: TargetMonitor
+  readonly analysis: TargetAnalysis
+}
 
 export interface TargetDirectory {
-  statuses(): TargetStatus[]
-  status(name: string): TargetStatus | undefined
+  list(): TargetEntry[]
+  get(name: string): TargetEntry | undefined
 }
+
+/** Sampling interval recorded in pprof files when the profile does not say (it never does). */
+export interface ProfileSettings {
+  readonly samplingIntervalBytes: number
+}
+
+const targetParams = {
+  type: 'object',
+  properties: { target: { type: 'string', minLength: 1, maxLength: 256 } },
+  required: ['target'],
+} as const
+
+const notFound = (reply: FastifyReply, name: string): FastifyReply =>
+  reply.code(404).send({ error: 'not_found', message: `no target named ${JSON.stringify(name)}` })
+
+/** A file name from a target name: nothing that could steer a download elsewhere. */
+const fileSafe = (text: string): string => text.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100)
 
 export interface AppOptions {
   readonly registry: Registry
@@ -19,6 +44,7 @@ export interface AppOptions {
   readonly ready?: () => boolean
   readonly logger?: FastifyServerOptions['logger']
   readonly version: string
+  readonly profiles?: ProfileSettings
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -43,20 +69,91 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' })
   })
 
-  app.get('/api/targets', async () => ({ targets: options.targets.statuses() }))
+  app.get('/api/targets', async () => ({ targets: options.targets.list().map((entry) => entry.monitor.status()) }))
 
-  app.get<{ Params: { target: string } }>('/api/targets/:target', async (request, reply) => {
-    const status = options.targets.status(request.params.target)
-    if (status === undefined) {
-      return reply.code(404).send({ error: 'not_found', message: `no target named ${JSON.stringify(request.params.target)}` })
-    }
-    return status
+  app.get<{ Params: { target: string } }>('/api/targets/:target', { schema: { params: targetParams } }, async (request, reply) => {
+    const entry = options.targets.get(request.params.target)
+    if (entry === undefined) return notFound(reply, request.params.target)
+    return { ...entry.monitor.status(), analysis: entry.analysis.view() }
   })
+
+  app.get<{ Params: { target: string }; Querystring: { limit: number } }>(
+    '/api/targets/:target/sites',
+    {
+      schema: {
+        params: targetParams,
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const entry = options.targets.get(request.params.target)
+      if (entry === undefined) return notFound(reply, request.params.target)
+      const latest = entry.analysis.latestProfile()
+      return {
+        target: entry.monitor.name,
+        profiledAt: latest === undefined ? null : new Date(latest.timeMs).toISOString(),
+        sites: entry.analysis.sites().slice(0, request.query.limit),
+      }
+    },
+  )
+
+  app.get<{ Params: { target: string }; Querystring: { format: 'heapprofile' | 'pprof' } }>(
+    '/api/targets/:target/profile',
+    {
+      schema: {
+        params: targetParams,
+        querystring: {
+          type: 'object',
+          properties: { format: { type: 'string', enum: ['heapprofile', 'pprof'], default: 'heapprofile' } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const entry = options.targets.get(request.params.target)
+      if (entry === undefined) return notFound(reply, request.params.target)
+      const latest = entry.analysis.latestProfile()
+      if (latest === undefined) {
+        return reply.code(404).send({
+          error: 'no_profile',
+          message: 'no heap profile has been fetched from this target yet (see attribution mode and budget)',
+        })
+      }
+      const stamp = new Date(latest.timeMs).toISOString().replace(/[:.]/g, '-')
+      const base = `${fileSafe(entry.monitor.name)}-${stamp}`
+      if (request.query.format === 'pprof') {
+        const encoded = toPprof(latest.profile, {
+          timeMs: latest.timeMs,
+          samplingIntervalBytes: options.profiles?.samplingIntervalBytes ?? 512 * 1024,
+        })
+        return reply
+          .type('application/octet-stream')
+          .header('content-disposition', `attachment; filename="${base}.pb.gz"`)
+          .send(gzipSync(encoded))
+      }
+      return reply
+        .type('application/json')
+        .header('content-disposition', `attachment; filename="${base}.heapprofile"`)
+        .send(toHeapProfileJson(latest.profile))
+    },
+  )
 
   app.get('/', async () => ({
     name: 'leakwatch',
     version: options.version,
-    endpoints: ['/metrics', '/healthz', '/readyz', '/api/targets', '/api/targets/:target'],
+    endpoints: [
+      '/metrics',
+      '/healthz',
+      '/readyz',
+      '/api/targets',
+      '/api/targets/:target',
+      '/api/targets/:target/sites',
+      '/api/targets/:target/profile?format=heapprofile|pprof',
+    ],
   }))
 
   app.setNotFoundHandler(async (request, reply) =>

@@ -20,6 +20,7 @@ import {
   errorMessage,
 } from '../errors.js'
 import { INSTALL_AGENT } from '../inspector/snippets.js'
+import type { PollExtension } from '../leak/target-analysis.js'
 import type { InspectorEndpoint, TargetSession } from '../inspector/session.js'
 
 export interface MonitorSession extends TargetSession {
@@ -55,6 +56,8 @@ export interface MonitorOptions {
   readonly reconnect: { readonly minDelayMs: number; readonly maxDelayMs: number }
   readonly logger: Logger
   readonly listener?: MonitorListener
+  /** Work run after each successful poll in the same slot (leak analysis, profiling). */
+  readonly extension?: PollExtension
   /** Injectable for tests of the backoff; defaults to Math.random. */
   readonly random?: () => number
 }
@@ -104,6 +107,8 @@ export interface TargetStatus {
   readonly polls: number
   readonly pollsSkipped: number
   readonly collectors: readonly CollectorStatus[]
+  /** The latest failure of the poll extension (analysis, profiling), cleared by its next success. */
+  readonly extensionError: ErrorInfo | null
 }
 
 const AgentReply = z.object({
@@ -163,6 +168,7 @@ export class TargetMonitor {
   private polls = 0
   private pollsSkipped = 0
   private readonly records = new Map<string, CollectorRecord>()
+  private extensionError: ErrorInfo | null = null
 
   constructor(options: MonitorOptions) {
     this.options = options
@@ -215,6 +221,7 @@ export class TargetMonitor {
       restarts: this.restarts,
       polls: this.polls,
       pollsSkipped: this.pollsSkipped,
+      extensionError: this.extensionError,
       collectors: this.options.collectors.map((collector) => {
         const record = this.record(collector.name)
         return {
@@ -254,6 +261,7 @@ export class TargetMonitor {
       if (record.durationMs !== null) out.push({ key: 'collectorDuration', labels, value: record.durationMs / 1000 })
       out.push(...record.samples)
     }
+    if (this.options.extension !== undefined) out.push(...this.options.extension.samples())
     return out
   }
 
@@ -322,6 +330,7 @@ export class TargetMonitor {
       this.records.set(name, { ...this.freshRecord(), errors: record.errors })
     }
     this.options.logger.info({ target: this.name, pid: identity.pid, previousPid: previous.pid }, 'target restarted')
+    this.options.extension?.onRestart()
     this.options.listener?.onRestart?.(this.name)
   }
 
@@ -342,6 +351,7 @@ export class TargetMonitor {
     void session.close()
     this.up = false
     this.lastError = errorInfo(reason)
+    this.options.extension?.onDisconnect()
     // Values of a disconnected target are not current any more; `up` says why they are gone.
     for (const record of this.records.values()) record.samples = []
     if (this.phase === 'stopped') return
@@ -368,6 +378,8 @@ export class TargetMonitor {
     this.polls += 1
     let brokenBy: unknown
     let anySuccess = false
+    const pollSamples: Sample[] = []
+    const pollFloors: FloorPoint[] = []
     for (const collector of this.options.collectors) {
       if (!this.enabled(collector)) continue
       const record = this.record(collector.name)
@@ -385,6 +397,8 @@ export class TargetMonitor {
         record.samples = output.samples
         record.success = true
         anySuccess = true
+        pollSamples.push(...output.samples)
+        if (output.floors !== undefined) pollFloors.push(...output.floors)
         if (output.gcEvents !== undefined && output.gcEvents.length > 0) listener?.onGcEvents?.(this.name, output.gcEvents)
         if (output.floors !== undefined && output.floors.length > 0) listener?.onFloors?.(this.name, output.floors)
       } catch (error) {
@@ -403,6 +417,23 @@ export class TargetMonitor {
         }
       }
       record.durationMs = performance.now() - collectorStarted
+    }
+    const extension = this.options.extension
+    if (extension !== undefined && brokenBy === undefined && anySuccess && this.identity !== undefined) {
+      try {
+        await extension.afterPoll(session, {
+          nowMs: Date.now(),
+          samples: pollSamples,
+          floors: pollFloors,
+          processStartMs: this.identity.startTime,
+          pid: this.identity.pid,
+        })
+        this.extensionError = null
+      } catch (error) {
+        this.extensionError = errorInfo(error)
+        this.options.logger.debug({ target: this.name, err: this.extensionError }, 'analysis step failed')
+        if (breaksSession(error)) brokenBy = error
+      }
     }
     this.lastPollAt = Date.now()
     this.lastPollDurationMs = performance.now() - started

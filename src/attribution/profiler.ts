@@ -1,0 +1,178 @@
+/**
+ * Drives V8's sampling heap profiler in one target.
+ *
+ * Sampling itself costs about nothing; reading it (`getSamplingProfile`)
+ * forces a major GC, a stop-the-world pause that grows with the heap (~20 ms
+ * at 12 MB, ~1 s at 340 MB). So fetches follow an overhead budget: after a
+ * fetch that paused the target for P, the next waits at least P / budget
+ * (0.2 % → 500·P), with a faster budget while a floor trends up.
+ *
+ * There is one sampling profiler per isolate. If another client (DevTools, an
+ * in-process profiler) stops it, leakwatch reports that and does not restart
+ * it until its next connect, rather than fight over it.
+ */
+import type { AttributionConfig } from '../config-types.js'
+import { LeakwatchError, errorMessage } from '../errors.js'
+import type { TargetSession } from '../inspector/session.js'
+import type { HeapProfile } from './pprof.js'
+
+export type ProfilerState = 'idle' | 'sampling' | 'interrupted' | 'failed'
+
+export interface ProfileFetch {
+  readonly profile: HeapProfile
+  readonly timeMs: number
+  /** Wall time of the fetch as seen from here: the forced GC plus the transfer (an upper bound of the pause). */
+  readonly pauseMs: number
+  /** Heap used right after the fetch's forced GC: an exact floor. */
+  readonly floorBytes: number | undefined
+}
+
+/** Delay before the next fetch may run, given the last pause and the budget in force. */
+export function fetchDelayMs(lastPauseMs: number, budget: number, minIntervalMs: number): number {
+  return Math.max(minIntervalMs, budget > 0 ? lastPauseMs / budget : Number.POSITIVE_INFINITY)
+}
+
+/** V8's words when nobody (any more) runs the sampling profiler. */
+const NOT_STARTED = /not started/i
+
+/** A fetch reads the whole profile after a forced GC: allow more than a cheap call. */
+const MIN_FETCH_TIMEOUT_MS = 10_000
+
+export class ProfilerController {
+  private readonly config: AttributionConfig
+  private readonly timeoutMs: number
+  private state: ProfilerState = 'idle'
+  private samplingSinceMs: number | undefined
+  private lastFetchAtMs: number | undefined
+  private lastPauseMs = 0
+  private pauseTotalMs = 0
+  private fetches = 0
+  private interruptions = 0
+  private lastError: string | null = null
+
+  constructor(config: AttributionConfig, timeoutMs: number) {
+    this.config = config
+    this.timeoutMs = timeoutMs
+  }
+
+  /**
+   * One scheduling step, run at the end of a poll. Starts sampling when the
+   * mode asks for it, fetches when the budget allows. `onSamplingStarted` runs
+   * when a new sampling session begins (earlier site series are then not comparable).
+   */
+  async step(
+    session: TargetSession,
+    nowMs: number,
+    suspicious: boolean,
+    onSamplingStarted: () => void,
+  ): Promise<ProfileFetch | undefined> {
+    const { mode } = this.config
+    if (mode === 'off' || this.state === 'interrupted' || this.state === 'failed') return undefined
+    const wanted = mode === 'always' || suspicious
+    if (this.state === 'idle') {
+      if (!wanted) return undefined
+      try {
+        await session.send('HeapProfiler.startSampling', { samplingInterval: this.config.samplingIntervalBytes }, this.timeoutMs)
+      } catch (error) {
+        this.lastError = errorMessage(error)
+        if (!(error instanceof LeakwatchError)) this.state = 'failed'
+        throw error
+      }
+      this.state = 'sampling'
+      this.samplingSinceMs = nowMs
+      this.lastFetchAtMs = undefined
+      onSamplingStarted()
+      return undefined
+    }
+    if (!wanted || !this.due(nowMs, suspicious)) return undefined
+    return this.fetch(session, nowMs)
+  }
+
+  /** The session closed: V8 stops a sampling profiler when the session that started it goes. */
+  onDisconnect(): void {
+    this.state = 'idle'
+    this.samplingSinceMs = undefined
+  }
+
+  /** A new process: start over, including the interruption that blocked restarts. */
+  reset(): void {
+    this.onDisconnect()
+    this.lastFetchAtMs = undefined
+    this.lastError = null
+  }
+
+  status(): {
+    mode: AttributionConfig['mode']
+    state: ProfilerState
+    samplingSince: string | null
+    fetches: number
+    interruptions: number
+    lastFetchAt: string | null
+    lastPauseMs: number
+    pauseTotalMs: number
+    lastError: string | null
+  } {
+    return {
+      mode: this.config.mode,
+      state: this.state,
+      samplingSince: this.samplingSinceMs === undefined ? null : new Date(this.samplingSinceMs).toISOString(),
+      fetches: this.fetches,
+      interruptions: this.interruptions,
+      lastFetchAt: this.lastFetchAtMs === undefined ? null : new Date(this.lastFetchAtMs).toISOString(),
+      lastPauseMs: this.lastPauseMs,
+      pauseTotalMs: this.pauseTotalMs,
+      lastError: this.lastError,
+    }
+  }
+
+  get running(): boolean {
+    return this.state === 'sampling'
+  }
+
+  get counters(): { fetches: number; interruptions: number; pauseTotalMs: number; lastPauseMs: number } {
+    return { fetches: this.fetches, interruptions: this.interruptions, pauseTotalMs: this.pauseTotalMs, lastPauseMs: this.lastPauseMs }
+  }
+
+  private due(nowMs: number, suspicious: boolean): boolean {
+    const budget = suspicious ? this.config.suspicionBudget : this.config.budget
+    const since = this.lastFetchAtMs ?? this.samplingSinceMs ?? nowMs
+    return nowMs - since >= fetchDelayMs(this.lastPauseMs, budget, this.config.minFetchIntervalMs)
+  }
+
+  private async fetch(session: TargetSession, nowMs: number): Promise<ProfileFetch | undefined> {
+    const started = performance.now()
+    let reply: { profile?: HeapProfile }
+    try {
+      reply = (await session.send(
+        'HeapProfiler.getSamplingProfile',
+        {},
+        Math.max(this.timeoutMs, MIN_FETCH_TIMEOUT_MS),
+      )) as { profile?: HeapProfile }
+    } catch (error) {
+      this.lastError = errorMessage(error)
+      if (NOT_STARTED.test(this.lastError)) {
+        // Someone else stopped the one profiler of this isolate.
+        this.state = 'interrupted'
+        this.interruptions += 1
+        this.lastError = 'the sampling heap profiler was stopped by another client (DevTools or an in-process profiler); not restarting it until the next connect'
+        return undefined
+      }
+      throw error
+    }
+    const pauseMs = performance.now() - started
+    this.lastPauseMs = pauseMs
+    this.pauseTotalMs += pauseMs
+    this.fetches += 1
+    this.lastFetchAtMs = nowMs
+    this.lastError = null
+    let floorBytes: number | undefined
+    try {
+      const usage = (await session.send('Runtime.getHeapUsage', {}, this.timeoutMs)) as { usedSize?: unknown }
+      if (typeof usage.usedSize === 'number' && Number.isFinite(usage.usedSize)) floorBytes = usage.usedSize
+    } catch {
+      // The floor is a bonus; the profile is what was asked for.
+    }
+    if (reply.profile === undefined) return undefined
+    return { profile: reply.profile, timeMs: nowMs, pauseMs, floorBytes }
+  }
+}

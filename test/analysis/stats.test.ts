@@ -1,0 +1,57 @@
+import t from 'tap'
+import { hingeFit, mannKendall, normalCdf, theilSen, thinIndexes } from '../../src/analysis/stats.js'
+
+t.test('normalCdf matches tabulated values', async (t) => {
+  t.ok(Math.abs(normalCdf(0) - 0.5) < 1e-7)
+  t.ok(Math.abs(normalCdf(1.959964) - 0.975) < 1e-6)
+  t.ok(Math.abs(normalCdf(-2.326348) - 0.01) < 1e-6)
+  t.ok(Math.abs(normalCdf(3.090232) - 0.999) < 1e-6)
+})
+
+t.test('Mann–Kendall: textbook statistic, ties, direction', async (t) => {
+  // Hand-computed: pairs (i<j) of [1,3,2,4]: +1 +1 +1 -1 +1 +1 = 4.
+  const small = mannKendall([1, 3, 2, 4])
+  t.equal(small.s, 4)
+  t.equal(small.tau, 4 / 6)
+  const rising = mannKendall(Array.from({ length: 30 }, (_, i) => i))
+  t.equal(rising.s, (30 * 29) / 2)
+  t.ok(rising.pIncreasing < 1e-6, 'a perfect rise is significant')
+  const falling = mannKendall(Array.from({ length: 30 }, (_, i) => -i))
+  t.ok(falling.pIncreasing > 0.999, 'a fall is not an upward trend')
+  const flat = mannKendall(new Array(20).fill(5))
+  t.equal(flat.s, 0)
+  t.equal(flat.z, 0, 'all ties: z = 0')
+  t.ok(Math.abs(flat.pIncreasing - 0.5) < 1e-6)
+  t.equal(mannKendall([1, 2]).pIncreasing, 1, 'too short to say')
+})
+
+t.test('Theil–Sen: exact on a line, robust to outliers', async (t) => {
+  const times = Array.from({ length: 21 }, (_, i) => i * 1000)
+  const line = times.map((x) => 100 + 0.5 * x)
+  const fit = theilSen(times, line)
+  t.equal(fit.slope, 0.5)
+  t.equal(fit.intercept, 100)
+  const spiked = line.slice()
+  spiked[3] = 1e9
+  spiked[10] = -1e9
+  spiked[17] = 5e8
+  t.equal(theilSen(times, spiked).slope, 0.5, 'three wild outliers do not move the median slope')
+  t.same(theilSen([5, 5], [1, 2]), { slope: 0, intercept: 2 }, 'no distinct times: flat')
+})
+
+t.test('hinge fit finds the onset of flat-then-rising growth', async (t) => {
+  const times = Array.from({ length: 60 }, (_, i) => i * 1000)
+  const values = times.map((x) => 1000 + (x >= 20_000 ? (x - 20_000) * 0.2 : 0) + ((x / 1000) % 3) * 5)
+  const fit = hingeFit(times, values)
+  t.ok(fit !== undefined)
+  t.ok(Math.abs((fit?.onsetMs ?? 0) - 20_000) <= 2000, `onset ${fit?.onsetMs} near 20 s`)
+  t.ok((fit?.slope ?? 0) > 0.15 && (fit?.slope ?? 0) < 0.25)
+  t.ok((fit?.sse ?? 0) < (fit?.lineSse ?? 0), 'better than a straight line')
+  t.equal(hingeFit([1, 2, 3], [1, 2, 3]), undefined, 'too short')
+})
+
+t.test('thinIndexes keeps ends and bounds the count', async (t) => {
+  t.same(thinIndexes(3, 10), [0, 1, 2])
+  const kept = thinIndexes(1000, 5)
+  t.same(kept, [0, 250, 500, 749, 999])
+})

@@ -1,0 +1,82 @@
+import t, { type Test } from 'tap'
+import { Sidecar } from '../../src/sidecar.js'
+import { testConfig, type TestConfigOverrides } from '../helpers/config.js'
+import { spawnTarget, waitFor } from '../helpers/targets.js'
+
+interface SignalView {
+  signal: string
+  suspected: boolean
+  onset: string | null
+  evidence: { positive: boolean; slopeBytesPerSecond: number; points: number; reasons: string[] } | null
+  secondsToLimit: number | null
+}
+interface TargetView {
+  analysis: { signals: SignalView[]; profiler: { state: string; fetches: number } }
+}
+
+async function start(t: Test, port: number, overrides: TestConfigOverrides): Promise<{ sidecar: Sidecar; url: string }> {
+  const sidecar = new Sidecar(testConfig([{ name: 'app', port }], overrides), { logger: false })
+  const url = await sidecar.start()
+  t.teardown(() => sidecar.stop())
+  return { sidecar, url }
+}
+
+const view = async (url: string): Promise<TargetView> => (await (await fetch(`${url}/api/targets/app`)).json()) as TargetView
+const signal = (v: TargetView, name: string): SignalView | undefined => v.analysis.signals.find((s) => s.signal === name)
+
+t.test('a leaking target: heap leak suspected, onset, time to limit, leaking function ranked first', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
+  const { url } = await start(t, target.port, { attribution: { mode: 'on-suspicion' } })
+  const suspected = await waitFor(
+    async () => {
+      const v = await view(url)
+      return signal(v, 'heap')?.suspected === true && v
+    },
+    { timeoutMs: 40_000, what: 'heap leak suspected' },
+  )
+  const heap = signal(suspected, 'heap')
+  t.ok((heap?.evidence?.slopeBytesPerSecond ?? 0) > 100_000, `slope ${heap?.evidence?.slopeBytesPerSecond} B/s`)
+  t.ok(heap?.onset !== null, 'onset reported')
+  t.ok((heap?.secondsToLimit ?? 0) > 0, 'time to heap limit projected')
+  const sites = await waitFor(
+    async () => {
+      const body = (await (await fetch(`${url}/api/targets/app/sites`)).json()) as {
+        sites: Array<{ label: string; slopeBytesPerSecond: number; stack: Array<{ functionName: string }> }>
+      }
+      return body.sites.length > 0 && body.sites[0]?.label.startsWith('leakyPush') && body.sites
+    },
+    { timeoutMs: 30_000, what: 'leakyPush ranked first' },
+  )
+  t.match(sites[0]?.label, /^leakyPush \(.*cjs-target\.cjs:\d+\)$/)
+  t.ok((sites[0]?.slopeBytesPerSecond ?? 0) > 0)
+  t.equal(sites[0]?.stack[0]?.functionName, 'leakyPush')
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  t.match(metrics, /^leakwatch_leak_suspected\{target="app",signal="heap"\} 1$/m)
+  t.match(metrics, /^leakwatch_site_growth_bytes_per_second\{target="app",site="leakyPush \(/m)
+  t.match(metrics, /^leakwatch_time_to_heap_limit_seconds\{target="app"\} \d/m)
+  const heapprofile = await fetch(`${url}/api/targets/app/profile`)
+  t.equal(heapprofile.status, 200)
+  t.match(heapprofile.headers.get('content-disposition') ?? '', /attachment; filename="app-.*\.heapprofile"/)
+  const parsed = (await heapprofile.json()) as { head: { callFrame: unknown }; samples: unknown[] }
+  t.ok(parsed.head.callFrame && Array.isArray(parsed.samples))
+  const pprof = await fetch(`${url}/api/targets/app/profile?format=pprof`)
+  t.equal(pprof.status, 200)
+  const bytes = new Uint8Array(await pprof.arrayBuffer())
+  t.same([bytes[0], bytes[1]], [0x1f, 0x8b], 'gzipped pprof')
+  t.equal((await fetch(`${url}/api/targets/app/profile?format=svg`)).status, 400)
+  t.equal((await fetch(`${url}/api/targets/app/sites?limit=0`)).status, 400)
+  t.equal((await fetch(`${url}/api/targets/nope/sites`)).status, 404)
+})
+
+t.test('a healthy target stays quiet', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
+  const { sidecar, url } = await start(t, target.port, { attribution: { mode: 'always' } })
+  await waitFor(
+    async () => ((await view(url)).analysis.signals.find((s) => s.signal === 'heap')?.evidence?.points ?? 0) >= 12,
+    { timeoutMs: 40_000, what: 'enough heap floor points' },
+  )
+  const v = await view(url)
+  t.same(v.analysis.signals.filter((s) => s.suspected).map((s) => s.signal), [], 'no signal suspected')
+  t.ok(v.analysis.profiler.fetches >= 1, 'always mode fetched profiles')
+  t.ok(sidecar.monitors[0]?.status().up)
+})
