@@ -1,0 +1,65 @@
+import CDP from 'chrome-remote-interface'
+import t from 'tap'
+import { ProfilerController, fetchDelayMs } from '../../src/attribution/profiler.js'
+import { InspectorSession, listTargets } from '../../src/inspector/session.js'
+import { TEST_ATTRIBUTION } from '../helpers/config.js'
+import { spawnTarget } from '../helpers/targets.js'
+
+t.test('fetch delay follows the overhead budget', async (t) => {
+  t.equal(fetchDelayMs(50, 0.002, 1000), 25_000, '50 ms pause at 0.2 % → 25 s')
+  t.equal(fetchDelayMs(1, 0.01, 30_000), 30_000, 'never closer than the minimum interval')
+  t.equal(fetchDelayMs(1000, 0.01, 1000), 100_000)
+  t.equal(fetchDelayMs(5, 0, 1000), Number.POSITIVE_INFINITY, 'a zero budget never fetches')
+})
+
+t.test('against a real target: start, budgeted fetches, exact floor, modes', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
+  const session = await InspectorSession.open({ host: '127.0.0.1', port: target.port }, 2000)
+  t.teardown(() => session.close())
+
+  const off = new ProfilerController({ ...TEST_ATTRIBUTION, mode: 'off' }, 2000)
+  t.equal(await off.step(session, Date.now(), true, () => t.fail('off never samples')), undefined)
+
+  const lazy = new ProfilerController({ ...TEST_ATTRIBUTION, mode: 'on-suspicion' }, 2000)
+  t.equal(await lazy.step(session, Date.now(), false, () => t.fail('not without suspicion')), undefined)
+  t.equal(lazy.status().state, 'idle')
+
+  const profiler = new ProfilerController({ ...TEST_ATTRIBUTION, mode: 'always', minFetchIntervalMs: 200, budget: 0.5 }, 2000)
+  let started = 0
+  const now = Date.now()
+  t.equal(await profiler.step(session, now, false, () => (started += 1)), undefined, 'the first step starts sampling')
+  t.equal(started, 1)
+  t.equal(profiler.status().state, 'sampling')
+  t.equal(await profiler.step(session, now + 100, false, () => undefined), undefined, 'not before the minimum interval')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const fetched = await profiler.step(session, now + 300, false, () => undefined)
+  t.ok(fetched !== undefined, 'fetched once due')
+  t.ok((fetched?.pauseMs ?? 0) > 0)
+  t.ok((fetched?.floorBytes ?? 0) > 1e6, 'exact floor after the forced GC')
+  t.ok((fetched?.profile.samples.length ?? 0) > 0)
+  const pause = fetched?.pauseMs ?? 0
+  t.equal(
+    await profiler.step(session, now + 300 + Math.max(200, pause / 0.5) - 1, false, () => undefined),
+    undefined,
+    'the budget holds the next fetch back',
+  )
+  const counters = profiler.counters
+  t.equal(counters.fetches, 1)
+  t.equal(counters.lastPauseMs, pause)
+  t.equal(profiler.running, true)
+
+  // Another client stops the one profiler of the isolate: reported, not fought over.
+  const [description] = await listTargets({ host: '127.0.0.1', port: target.port }, 2000)
+  const other = await CDP({ target: description?.webSocketDebuggerUrl ?? '', local: true })
+  await other.send('HeapProfiler.stopSampling')
+  await other.close()
+  t.equal(await profiler.step(session, now + 1e9, false, () => undefined), undefined)
+  t.equal(profiler.status().state, 'interrupted')
+  t.equal(profiler.counters.interruptions, 1)
+  t.match(profiler.status().lastError, /stopped by another client/)
+  t.equal(await profiler.step(session, now + 2e9, false, () => t.fail('no restart while interrupted')), undefined)
+  profiler.onDisconnect()
+  t.equal(profiler.status().state, 'idle', 'a new connect may start it again')
+  profiler.reset()
+  t.equal(profiler.status().lastError, null)
+})

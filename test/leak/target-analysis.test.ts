@@ -1,0 +1,101 @@
+import t from 'tap'
+import type { Sample } from '../../src/collectors/types.js'
+import type { TargetSession } from '../../src/inspector/session.js'
+import { TargetAnalysis, type PollContext } from '../../src/leak/target-analysis.js'
+import { TEST_ANALYSIS, TEST_ATTRIBUTION } from '../helpers/config.js'
+
+// With attribution off the analysis never talks to the target; any call is a bug.
+const noSession: TargetSession = {
+  evaluate: () => Promise.reject(new Error('unexpected evaluate')),
+  send: () => Promise.reject(new Error('unexpected send')),
+}
+
+const T0 = 1_800_000_000_000
+
+function poll(i: number, heap: number, rss: number, overrides: Partial<PollContext> = {}): PollContext {
+  const nowMs = T0 + i * 1000
+  return {
+    nowMs,
+    samples: [
+      { key: 'rss', value: rss },
+      { key: 'external', value: 1e6 },
+      { key: 'heapLimit', value: 4e9 },
+    ],
+    floors: [{ seq: i, timeMs: nowMs - 400, bytes: heap }],
+    processStartMs: T0 - 3_600_000,
+    pid: 7,
+    ...overrides,
+  }
+}
+
+const value = (samples: Sample[], key: string, signal?: string): number | undefined =>
+  (samples.find((s) => s.key === key && (signal === undefined || s.labels?.['signal'] === signal)) as { value: number } | undefined)?.value
+
+t.test('leaking floors raise a heap verdict with onset and projections; restart resets, reconnect keeps', async (t) => {
+  const analysis = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, memoryLimitBytes: 1e9 },
+    attribution: TEST_ATTRIBUTION,
+    timeoutMs: 1000,
+    discoverMemoryLimit: () => t.fail('configured limit wins') as never,
+  })
+  for (let i = 0; i < 40; i++) {
+    const leak = i < 10 ? 0 : (i - 10) * 200_000
+    await analysis.afterPoll(noSession, poll(i, 50e6 + leak + (i % 2) * 10_000, 120e6 + leak))
+  }
+  const samples = analysis.samples()
+  t.equal(value(samples, 'leakSuspected', 'heap'), 1)
+  t.equal(value(samples, 'leakSuspected', 'rss'), 1)
+  t.equal(value(samples, 'leakSuspected', 'external'), 0, 'flat external memory stays quiet')
+  t.ok(Math.abs((value(samples, 'leakSlope', 'heap') ?? 0) - 200_000) < 20_000)
+  const onset = value(samples, 'leakOnset', 'heap') ?? 0
+  t.ok(Math.abs(onset - (T0 + 10_000) / 1000) < 3, `onset ${onset} near the start of growth`)
+  t.ok((value(samples, 'timeToHeapLimit') ?? 0) > 10_000, 'heap limit far away')
+  t.ok((value(samples, 'timeToMemoryLimit') ?? 0) > 0)
+  t.equal(value(samples, 'memoryLimit'), 1e9)
+  t.equal(analysis.suspicious(), true)
+  const view = analysis.view()
+  t.equal(view.signals.find((s) => s.signal === 'heap')?.suspected, true)
+  t.ok((view.signals.find((s) => s.signal === 'heap')?.floors.length ?? 0) > 20)
+
+  analysis.onDisconnect()
+  t.equal(value(analysis.samples(), 'leakSuspected', 'heap'), 1, 'a reconnect keeps the analysis')
+  analysis.onRestart()
+  const fresh = analysis.samples()
+  t.equal(value(fresh, 'leakSuspected', 'heap'), undefined, 'a restart starts over')
+  t.equal(value(fresh, 'floorBytes', 'heap'), undefined)
+  t.equal(analysis.view().signals.every((s) => s.floors.length === 0 && !s.suspected), true)
+})
+
+t.test('warm-up readings never enter the floors; the cgroup limit is used when none is configured', async (t) => {
+  let asked = 0
+  const analysis = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, warmupMs: 20_000 },
+    attribution: TEST_ATTRIBUTION,
+    timeoutMs: 1000,
+    discoverMemoryLimit: (pid) => {
+      asked += 1
+      return pid === 7 ? 5e8 : undefined
+    },
+  })
+  for (let i = 0; i < 30; i++) {
+    await analysis.afterPoll(noSession, poll(i, 50e6 + i * 1e6, 1e8 + i * 1e6, { processStartMs: T0 }))
+  }
+  const heap = analysis.view().signals.find((s) => s.signal === 'heap')
+  t.ok((heap?.floors.length ?? 0) > 0)
+  t.ok(heap?.floors.every((f) => Date.parse(f.time) >= T0 + 20_000), 'nothing from the first 20 s')
+  t.equal(analysis.view().warmupUntil, new Date(T0 + 20_000).toISOString())
+  t.equal(analysis.memoryLimitBytes, 5e8)
+  t.equal(asked, 1, 'discovered once per process')
+})
+
+t.test('healthy sawtooth and a plateauing cache stay quiet', async (t) => {
+  const analysis = new TargetAnalysis({ analysis: TEST_ANALYSIS, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  for (let i = 0; i < 120; i++) {
+    const cache = 30e6 * (1 - Math.exp(-i / 8))
+    await analysis.afterPoll(noSession, poll(i, 40e6 + cache + ((i * 7919) % 13) * 20_000, 1e8 + cache + (i % 5) * 5e6))
+  }
+  t.same(
+    analysis.view().signals.filter((s) => s.suspected).map((s) => s.signal),
+    [],
+  )
+})
