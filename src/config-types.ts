@@ -29,4 +29,50 @@ export interface Config {
     readonly serviceName: string
   }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  readonly analysis: AnalysisConfig
+  readonly attribution: AttributionConfig
+}
+
+/** Leak analysis of the memory floors. Durations in milliseconds. */
+export interface AnalysisConfig {
+  /** Sliding window the trend test and slope look at. */
+  readonly windowMs: number
+  /** Fewest floor points in the window before any verdict. */
+  readonly minPoints: number
+  /** Largest Mann–Kendall p-value that counts as a trend. */
+  readonly maxPValue: number
+  /** Smallest growth worth raising, absolute (bytes per second). */
+  readonly minSlopeBytesPerSecond: number
+  /** Smallest growth worth raising, relative to the floor (fraction per hour, 0.05 = 5 %/h). */
+  readonly minRelativePerHour: number
+  /** Consecutive positive evaluations before a leak is raised. */
+  readonly raiseAfter: number
+  /** Consecutive negative evaluations before a raised leak is cleared. */
+  readonly clearAfter: number
+  /** Time after a (re)start during which no verdict is given. */
+  readonly warmupMs: number
+  /** Window over which RSS and external memory are reduced to their minimum (their floor). */
+  readonly floorWindowMs: number
+  /** Memory limit of the watched container in bytes, when known from config or the downward API. */
+  readonly memoryLimitBytes: number | undefined
+}
+
+export type AttributionMode = 'off' | 'on-suspicion' | 'always'
+
+/** Allocation-site attribution with V8's sampling heap profiler. */
+export interface AttributionConfig {
+  /** off: never profile; on-suspicion: only while a floor trends up; always: from connect. */
+  readonly mode: AttributionMode
+  /** Average bytes between samples (HeapProfiler.startSampling samplingInterval). */
+  readonly samplingIntervalBytes: number
+  /** Largest share of wall time the forced GC of profile fetches may take, normally (0.002 = 0.2 %). */
+  readonly budget: number
+  /** The same while a floor trends up (escalation). */
+  readonly suspicionBudget: number
+  /** Fetches are never closer together than this. */
+  readonly minFetchIntervalMs: number
+  /** Sites exported as metric labels per target. */
+  readonly topSites: number
+  /** Sites tracked per target (the bounded table behind the ranking). */
+  readonly maxSites: number
 }

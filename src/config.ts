@@ -10,11 +10,11 @@ import { BlockList, isIP, isIPv6 } from 'node:net'
 import { parseArgs } from 'node:util'
 import { parseDocument } from 'yaml'
 import { z } from 'zod'
-import type { Config, TargetConfig } from './config-types.js'
+import type { AnalysisConfig, AttributionConfig, AttributionMode, Config, TargetConfig } from './config-types.js'
 import { DURATION_FORMS, formatDuration, parseDuration } from './duration.js'
 import { ConfigError, errorMessage } from './errors.js'
 
-export type { Config, TargetConfig } from './config-types.js'
+export type { AnalysisConfig, AttributionConfig, AttributionMode, Config, TargetConfig } from './config-types.js'
 
 /** Names accepted in a target's `disabledCollectors`. */
 export const COLLECTOR_NAMES = ['heap', 'heapStatistics', 'memory', 'gc', 'eventLoop', 'resources', 'info'] as const
@@ -22,6 +22,8 @@ export type CollectorName = (typeof COLLECTOR_NAMES)[number]
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = Config['logLevel']
+
+export const ATTRIBUTION_MODES = ['off', 'on-suspicion', 'always'] as const satisfies readonly AttributionMode[]
 
 /** Every default, in one place. */
 export const DEFAULTS = Object.freeze({
@@ -39,7 +41,48 @@ export const DEFAULTS = Object.freeze({
     serviceName: 'leakwatch',
   }),
   logLevel: 'info' as LogLevel,
+  analysis: Object.freeze({
+    windowMs: 30 * 60_000,
+    minPoints: 12,
+    maxPValue: 0.01,
+    minSlopeBytesPerSecond: 1024,
+    minRelativePerHour: 0.05,
+    raiseAfter: 3,
+    clearAfter: 5,
+    warmupMs: 5 * 60_000,
+    /** Used only when the window is at least this long; otherwise the floor window defaults to the window. */
+    floorWindowMs: 60_000,
+    memoryLimitBytes: undefined as number | undefined,
+  }),
+  attribution: Object.freeze({
+    mode: 'on-suspicion' as AttributionMode,
+    samplingIntervalBytes: 512 * 1024,
+    budget: 0.002,
+    /** Used only when the budget is at most this; otherwise the suspicion budget defaults to the budget. */
+    suspicionBudget: 0.01,
+    minFetchIntervalMs: 30_000,
+    topSites: 10,
+    maxSites: 500,
+  }),
 }) satisfies Omit<Config, 'targets'> & { targetHost: string }
+
+/** The hint shown in every byte-size error. */
+export const BYTE_QUANTITY_FORMS = '1048576, 64Ki, 512Mi, 1Gi, 500M, 1G'
+/** Largest first, for formatByteQuantity (declared before HELP, which uses it). */
+const BINARY_UNITS = [['Pi', 1024 ** 5], ['Ti', 1024 ** 4], ['Gi', 1024 ** 3], ['Mi', 1024 ** 2], ['Ki', 1024]] as const
+
+/** Bounds of the analysis and attribution settings (checked in every source). */
+const LIMITS = Object.freeze({
+  minWindowMs: 1_000,
+  minMinPoints: 4,
+  minFloorWindowMs: 100,
+  minFetchIntervalMs: 100,
+  minSamplingIntervalBytes: 1024,
+  maxSamplingIntervalBytes: 64 * 1024 * 1024,
+  maxBudget: 0.1,
+  maxTopSites: 100,
+  maxMaxSites: 10_000,
+})
 
 /** Smallest poll (and OTLP export) interval accepted. */
 export const MIN_INTERVAL_MS = 100
@@ -58,6 +101,14 @@ export interface LoadConfigOptions {
 // Help
 
 const d = formatDuration
+const b = formatByteQuantity
+const pct = formatPercent
+const A = DEFAULTS.analysis
+const P = DEFAULTS.attribution
+/** A config-file example line with its comment in the column the others use. */
+function c(line: string, comment: string): string {
+  return `${line.length < 31 ? line.padEnd(31) : `${line}   `}# ${comment}`
+}
 
 export const HELP = `Usage: leakwatch [options]
 
@@ -80,11 +131,22 @@ Options:
   --service-name NAME        OTLP service.name (default ${DEFAULTS.otlp.serviceName})
   --allow-remote-inspector   Allow targets on non-loopback hosts (see Security)
   --log-level LEVEL          ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
+  --window DURATION          Leak analysis window (default ${d(A.windowMs)}, min ${d(LIMITS.minWindowMs)})
+  --warmup DURATION          No leak verdict this long after a (re)start (default ${d(A.warmupMs)})
+  --floor-window DURATION    Memory floors are minimums over this (default ${d(A.floorWindowMs)}, ${d(LIMITS.minFloorWindowMs)}..window)
+  --memory-limit BYTES       Memory limit of the watched container, e.g. 512Mi (default: unknown)
+  --attribution MODE         Allocation sites: ${ATTRIBUTION_MODES.join(', ')} (default ${P.mode})
+  --sampling-interval BYTES  Heap profiler sampling interval (default ${b(P.samplingIntervalBytes)}, ${b(LIMITS.minSamplingIntervalBytes)}..${b(LIMITS.maxSamplingIntervalBytes)})
+  --profile-budget PERCENT   Time share for heap profiles, 0.2% or 0.002 (default ${pct(P.budget)}, max ${pct(LIMITS.maxBudget)})
+  --top-sites N              Allocation sites exported per target (default ${P.topSites}, max ${LIMITS.maxTopSites})
   -h, --help                 Show this help and exit
   -v, --version              Show the version and exit
 
 Durations: ${DURATION_FORMS}, 1.5s or compounds like 1m30s. A bare number is
 refused, except in the config file where a number means milliseconds.
+
+Byte sizes: a number of bytes or a Kubernetes quantity such as 64Ki, 512Mi, 1Gi
+(powers of 1024: Ki, Mi, Gi, Ti), 500M, 1G (powers of 1000: k, M, G, T) or 1e9.
 
 Environment:
   LEAKWATCH_TARGETS          Comma-separated targets, same syntax as --target
@@ -96,6 +158,11 @@ Environment:
   LEAKWATCH_SERVICE_NAME     Like --service-name
   LEAKWATCH_ALLOW_REMOTE_INSPECTOR  true, false, 1 or 0
   LEAKWATCH_LOG_LEVEL        Like --log-level
+  LEAKWATCH_WINDOW           Like --window
+  LEAKWATCH_WARMUP           Like --warmup
+  LEAKWATCH_MEMORY_LIMIT     Like --memory-limit; 0 counts as unset (see Kubernetes below)
+  LEAKWATCH_ATTRIBUTION      Like --attribution
+  LEAKWATCH_PROFILE_BUDGET   Like --profile-budget
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT  Full metrics URL, used as-is
   OTEL_EXPORTER_OTLP_ENDPOINT          Base URL; ${METRICS_PATH} is appended
   OTEL_EXPORTER_OTLP_HEADERS           k=v,k2=v2 (percent-decoded) sent with
@@ -113,6 +180,12 @@ Precedence: flags > environment > config file > defaults.
   The resolved endpoint is always the full metrics URL (ends with ${METRICS_PATH}
   unless it came from OTEL_EXPORTER_OTLP_METRICS_ENDPOINT).
 
+Kubernetes: fill LEAKWATCH_MEMORY_LIMIT from the downward API, valueFrom:
+  resourceFieldRef: {containerName: app, resource: limits.memory} (divisor 1,
+  the default, gives bytes). If that container has no memory limit, Kubernetes
+  reports the node's allocatable memory instead (not 0), which is no limit at
+  all: give the container a limit, or leave the variable out.
+
 Config file (all keys optional; unknown keys are errors):
   targets:
     - name: api                # default HOST:PORT
@@ -129,6 +202,25 @@ Config file (all keys optional; unknown keys are errors):
   reconnect: { minDelay: ${d(DEFAULTS.reconnect.minDelayMs)}, maxDelay: ${d(DEFAULTS.reconnect.maxDelayMs)} }   # backoff between reconnects
   otlp: { endpoint: "http://collector:4318", interval: 15s, headers: { x-token: abc }, serviceName: leakwatch }
   logLevel: info
+  analysis:                    # leak detection on the memory floors
+${c(`    window: ${d(A.windowMs)}`, `min ${d(LIMITS.minWindowMs)}`)}
+${c(`    minPoints: ${A.minPoints}`, `floor points needed in the window (min ${LIMITS.minMinPoints})`)}
+${c(`    maxPValue: ${A.maxPValue}`, 'Mann-Kendall p-value that counts as a trend (0 < p < 1)')}
+${c(`    minSlopeBytesPerSecond: ${A.minSlopeBytesPerSecond}`, 'smallest growth raised, in bytes per second')}
+${c(`    minRelativePerHour: ${A.minRelativePerHour}`, 'smallest growth raised, relative to the floor per hour (or "5%")')}
+${c(`    raiseAfter: ${A.raiseAfter}`, 'positive evaluations in a row that raise a leak')}
+${c(`    clearAfter: ${A.clearAfter}`, 'negative evaluations in a row that clear it')}
+${c(`    warmup: ${d(A.warmupMs)}`, 'no verdict this long after a (re)start')}
+${c(`    floorWindow: ${d(A.floorWindowMs)}`, `${d(LIMITS.minFloorWindowMs)}..window; default ${d(A.floorWindowMs)}, or the window if shorter`)}
+${c('    memoryLimit: 1Gi', 'byte size; default: unknown')}
+  attribution:                 # allocation sites, from V8's sampling heap profiler
+${c(`    mode: ${P.mode}`, ATTRIBUTION_MODES.join(', '))}
+${c(`    samplingInterval: ${b(P.samplingIntervalBytes)}`, `${b(LIMITS.minSamplingIntervalBytes)}..${b(LIMITS.maxSamplingIntervalBytes)}`)}
+${c(`    budget: ${pct(P.budget)}`, `time share for heap profile fetches (or ${P.budget}), max ${pct(LIMITS.maxBudget)}`)}
+${c(`    suspicionBudget: ${pct(P.suspicionBudget)}`, `while a floor trends up: budget..${pct(LIMITS.maxBudget)}, default max(${pct(P.suspicionBudget)}, budget)`)}
+${c(`    minFetchInterval: ${d(P.minFetchIntervalMs)}`, `min ${d(LIMITS.minFetchIntervalMs)}`)}
+${c(`    topSites: ${P.topSites}`, `sites exported per target, 1..${LIMITS.maxTopSites}`)}
+${c(`    maxSites: ${P.maxSites}`, `sites tracked per target, topSites..${LIMITS.maxMaxSites}`)}
 
 Security: the inspector protocol can run any code in the target process.
 Targets on a host other than loopback (127.0.0.0/8, ::1, localhost) are refused
@@ -263,6 +355,10 @@ interface Minimum {
 }
 const INTERVAL_MIN: Minimum = { ms: MIN_INTERVAL_MS, error: `must be at least ${formatDuration(MIN_INTERVAL_MS)}` }
 const POSITIVE: Minimum = { ms: 1, error: 'must be > 0' }
+const WINDOW_MIN: Minimum = { ms: LIMITS.minWindowMs, error: `must be at least ${formatDuration(LIMITS.minWindowMs)}` }
+const FLOOR_WINDOW_MIN: Minimum = { ms: LIMITS.minFloorWindowMs, error: `must be at least ${formatDuration(LIMITS.minFloorWindowMs)}` }
+const FETCH_INTERVAL_MIN: Minimum = { ms: LIMITS.minFetchIntervalMs, error: `must be at least ${formatDuration(LIMITS.minFetchIntervalMs)}` }
+const ANY_DURATION: Minimum = { ms: 0, error: '' }
 
 function checkMin(ms: number, min: Minimum): Parsed<number> {
   return ms < min.ms ? { error: min.error } : { value: ms }
@@ -339,8 +435,129 @@ function typeName(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'a mapping'
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${value}` // JSON.stringify gives null
   return `${typeof value} ${JSON.stringify(value)}`
 }
+
+// Byte sizes ----------------------------------------------------------------
+
+/** `<number>[suffix]`: a binary (Ki…Ei) or decimal (k…E) SI suffix, or a decimal exponent (e3, E+3). */
+const QUANTITY = /^(\d+(?:\.\d*)?|\.\d+)(?:([KMGTPE])i|([kMGTPE])|[eE]([+-]?\d+))?$/
+const SI_PREFIXES = { binary: 'KMGTPE', decimal: 'kMGTPE' } as const
+
+/**
+ * Parses a byte size: a plain number of bytes (`1048576`) or a Kubernetes
+ * quantity (`64Ki`, `512Mi`, `1Gi`, `1.5Gi`, `500M`, `1G`, `1e9`). Binary
+ * suffixes (Ki, Mi, Gi, Ti, Pi, Ei) are powers of 1024, decimal ones (k, M, G,
+ * T, P, E) powers of 1000. The arithmetic is exact; the result must be a whole
+ * number of bytes (`0.5Ki` is 512, `0.1Ki` is refused) and a safe integer.
+ * Surrounding whitespace is ignored; suffixes are case-sensitive (`K` and `m`
+ * are refused: Kubernetes reads `m` as milli).
+ * @throws ConfigError (one problem, without a field name) when `text` is not a byte size.
+ */
+export function parseByteQuantity(text: string): number {
+  const shown = JSON.stringify(text)
+  const match = QUANTITY.exec(text.trim())
+  if (!match) throw new ConfigError([`${shown} is not a byte size (use ${BYTE_QUANTITY_FORMS})`])
+  const [, mantissa = '', binary, decimal, exponent] = match
+  const [whole = '', fraction = ''] = mantissa.split('.')
+  const digits = `${whole}${fraction}`.replace(/^0+/, '')
+  if (digits === '') return 0
+  const tooLarge = () => new ConfigError([`${shown} is too large a byte size`])
+  // value = digits × factor × 10^scale, exactly.
+  let factor = 1n
+  let scale = -fraction.length
+  if (binary !== undefined) factor = 1024n ** BigInt(SI_PREFIXES.binary.indexOf(binary) + 1)
+  else if (decimal !== undefined) factor = 1000n ** BigInt(SI_PREFIXES.decimal.indexOf(decimal) + 1)
+  else if (exponent !== undefined) scale += Number(exponent)
+  if (scale > 16) throw tooLarge() // digits ≥ 1, so ≥ 10^17
+  // digits × factor < 10^(digits.length + 19): a larger divisor cannot divide it.
+  if (-scale > digits.length + 19) throw new ConfigError([`${shown} is not a whole number of bytes`])
+  const product = BigInt(digits) * factor
+  let bytes: bigint
+  if (scale >= 0) {
+    bytes = product * 10n ** BigInt(scale)
+  } else {
+    const divisor = 10n ** BigInt(-scale)
+    if (product % divisor !== 0n) throw new ConfigError([`${shown} is not a whole number of bytes`])
+    bytes = product / divisor
+  }
+  if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw tooLarge()
+  return Number(bytes)
+}
+
+/**
+ * Formats bytes the way parseByteQuantity reads them, with the largest binary
+ * suffix that divides them: `524288` → `512Ki`, `1073741824` → `1Gi`, `1000` → `1000`.
+ */
+export function formatByteQuantity(bytes: number): string {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`cannot format ${bytes} as a byte size`)
+  for (const [suffix, size] of BINARY_UNITS) if (bytes >= size && bytes % size === 0) return `${bytes / size}${suffix}`
+  return String(bytes)
+}
+
+/** `0.002` → `0.2%`. */
+function formatPercent(fraction: number): string {
+  return `${Number((fraction * 100).toPrecision(12))}%`
+}
+
+/** A byte size (see parseByteQuantity) checked by `check`. */
+function parseBytesText(text: string, check: Check): Parsed<number> {
+  try {
+    return check(parseByteQuantity(text))
+  } catch (error) {
+    return { error: error instanceof ConfigError ? error.problems.join('; ') : errorMessage(error) }
+  }
+}
+
+const FRACTION = /^(\d+(?:\.\d*)?|\.\d+)(%?)$/
+
+/** A fraction (`0.002`) or a percentage (`0.2%`), checked by `check`. */
+function parseFraction(text: string, check: Check): Parsed<number> {
+  const match = FRACTION.exec(text.trim())
+  if (!match) return { error: `${JSON.stringify(text)} is not a fraction or percentage (e.g. 0.002 or 0.2%)` }
+  // `0.2e-2` rather than 0.2 / 100, so that 0.2% is exactly the double nearest 0.002.
+  return check(Number(match[2] ? `${match[1]}e-2` : match[1]))
+}
+
+/** A whole number (digits only), checked by `check`. */
+function parseCount(text: string, check: Check): Parsed<number> {
+  const value = text.trim()
+  return /^\d+$/.test(value) ? check(Number(value)) : { error: `${JSON.stringify(text)} is not a whole number` }
+}
+
+function parseMode(text: string): Parsed<AttributionMode> {
+  const mode = text.trim().toLowerCase()
+  return (ATTRIBUTION_MODES as readonly string[]).includes(mode)
+    ? { value: mode as AttributionMode }
+    : { error: `${JSON.stringify(text)} is not one of ${ATTRIBUTION_MODES.join(', ')}` }
+}
+
+// Range checks of the analysis and attribution settings, shared by every source.
+
+type Check = (value: number) => Parsed<number>
+const check =
+  (ok: (value: number) => boolean, error: string): Check =>
+  (value) =>
+    ok(value) ? { value } : { error }
+
+const MIN_POINTS = check((n) => n >= LIMITS.minMinPoints, `must be at least ${LIMITS.minMinPoints}`)
+const EVALUATIONS = check((n) => n >= 1, 'must be at least 1')
+const P_VALUE = check((n) => n > 0 && n < 1, 'must be more than 0 and less than 1')
+const NOT_NEGATIVE = check((n) => n >= 0, 'must not be negative')
+const ANY = check(() => true, '')
+const MEMORY_LIMIT = check((n) => n > 0, 'must be > 0')
+const SAMPLING_INTERVAL = check(
+  (n) => n >= LIMITS.minSamplingIntervalBytes && n <= LIMITS.maxSamplingIntervalBytes,
+  `must be ${formatByteQuantity(LIMITS.minSamplingIntervalBytes)}..${formatByteQuantity(LIMITS.maxSamplingIntervalBytes)} ` +
+    `(${LIMITS.minSamplingIntervalBytes}..${LIMITS.maxSamplingIntervalBytes} bytes)`,
+)
+const BUDGET = check(
+  (n) => n > 0 && n <= LIMITS.maxBudget,
+  `must be more than 0 and at most ${LIMITS.maxBudget} (${formatPercent(LIMITS.maxBudget)})`,
+)
+const TOP_SITES = check((n) => n >= 1 && n <= LIMITS.maxTopSites, `must be 1..${LIMITS.maxTopSites}`)
+const MAX_SITES = check((n) => n >= 1 && n <= LIMITS.maxMaxSites, `must be 1..${LIMITS.maxMaxSites}`)
 
 // ---------------------------------------------------------------------------
 // One layer per source; loadConfig picks each setting from the first layer that has it.
@@ -361,9 +578,14 @@ interface Layer {
   serviceName?: string
   logLevel?: LogLevel
   configPath?: { path: string; field: string }
+  analysis?: Settings<AnalysisConfig>
+  attribution?: Settings<AttributionConfig>
   /** The config file could not be read or parsed (so "no targets" would be noise). */
   unreadable?: true
 }
+
+/** Some settings of a section; an undefined one falls through to the next layer. */
+type Settings<T> = { -readonly [K in keyof T]?: T[K] | undefined }
 
 /** Sets layer[key] unless value is undefined, so pick() falls through to the next layer. */
 function set<K extends keyof Layer>(layer: Layer, key: K, value: Layer[K] | undefined): void {
@@ -385,6 +607,14 @@ const FLAG_OPTIONS = {
   'service-name': { type: 'string' },
   'allow-remote-inspector': { type: 'boolean' },
   'log-level': { type: 'string' },
+  window: { type: 'string' },
+  warmup: { type: 'string' },
+  'floor-window': { type: 'string' },
+  'memory-limit': { type: 'string' },
+  attribution: { type: 'string' },
+  'sampling-interval': { type: 'string' },
+  'profile-budget': { type: 'string' },
+  'top-sites': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const
@@ -439,6 +669,23 @@ function readFlags(argv: readonly string[], problems: Problems): { layer: Layer;
   if ((v = last('service-name')) !== undefined) set(layer, 'serviceName', take(parseNonEmpty(v), '--service-name', problems))
   if (values['allow-remote-inspector']) layer.allowRemoteInspector = true
   if ((v = last('log-level')) !== undefined) set(layer, 'logLevel', take(parseLogLevel(v), '--log-level', problems))
+
+  const analysis: Settings<AnalysisConfig> = (layer.analysis = {})
+  if ((v = last('window')) !== undefined) analysis.windowMs = take(parseDurationText(v, WINDOW_MIN), '--window', problems)
+  if ((v = last('warmup')) !== undefined) analysis.warmupMs = take(parseDurationText(v, ANY_DURATION), '--warmup', problems)
+  if ((v = last('floor-window')) !== undefined) {
+    analysis.floorWindowMs = take(parseDurationText(v, FLOOR_WINDOW_MIN), '--floor-window', problems)
+  }
+  if ((v = last('memory-limit')) !== undefined) {
+    analysis.memoryLimitBytes = take(parseBytesText(v, MEMORY_LIMIT), '--memory-limit', problems)
+  }
+  const attribution: Settings<AttributionConfig> = (layer.attribution = {})
+  if ((v = last('attribution')) !== undefined) attribution.mode = take(parseMode(v), '--attribution', problems)
+  if ((v = last('sampling-interval')) !== undefined) {
+    attribution.samplingIntervalBytes = take(parseBytesText(v, SAMPLING_INTERVAL), '--sampling-interval', problems)
+  }
+  if ((v = last('profile-budget')) !== undefined) attribution.budget = take(parseFraction(v, BUDGET), '--profile-budget', problems)
+  if ((v = last('top-sites')) !== undefined) attribution.topSites = take(parseCount(v, TOP_SITES), '--top-sites', problems)
   return { layer, help: values.help !== undefined, version: values.version !== undefined }
 }
 
@@ -469,6 +716,20 @@ function readEnv(env: NodeJS.ProcessEnv, problems: Problems): Layer {
     set(layer, 'allowRemoteInspector', take(parseBoolean(v), 'LEAKWATCH_ALLOW_REMOTE_INSPECTOR', problems))
   }
   if ((v = get('LEAKWATCH_LOG_LEVEL')) !== undefined) set(layer, 'logLevel', take(parseLogLevel(v), 'LEAKWATCH_LOG_LEVEL', problems))
+
+  const analysis: Settings<AnalysisConfig> = (layer.analysis = {})
+  if ((v = get('LEAKWATCH_WINDOW')) !== undefined) analysis.windowMs = take(parseDurationText(v, WINDOW_MIN), 'LEAKWATCH_WINDOW', problems)
+  if ((v = get('LEAKWATCH_WARMUP')) !== undefined) analysis.warmupMs = take(parseDurationText(v, ANY_DURATION), 'LEAKWATCH_WARMUP', problems)
+  if ((v = get('LEAKWATCH_MEMORY_LIMIT')) !== undefined) {
+    // Filled from the downward API (resourceFieldRef limits.memory, divisor 1): a byte count. 0 means unset.
+    const limit = take(parseBytesText(v, ANY), 'LEAKWATCH_MEMORY_LIMIT', problems)
+    if (limit !== 0) analysis.memoryLimitBytes = limit
+  }
+  const attribution: Settings<AttributionConfig> = (layer.attribution = {})
+  if ((v = get('LEAKWATCH_ATTRIBUTION')) !== undefined) attribution.mode = take(parseMode(v), 'LEAKWATCH_ATTRIBUTION', problems)
+  if ((v = get('LEAKWATCH_PROFILE_BUDGET')) !== undefined) {
+    attribution.budget = take(parseFraction(v, BUDGET), 'LEAKWATCH_PROFILE_BUDGET', problems)
+  }
 
   // Endpoint: every variable set is validated; the first by precedence wins.
   const endpoints = [
@@ -561,6 +822,35 @@ const fileBoolean = leaf<boolean>((value) =>
   typeof value === 'boolean' ? { value } : { error: `must be true or false, not ${typeName(value)}` },
 )
 
+/** A finite number, checked by `ok`. */
+const fileNumber = (ok: Check) =>
+  leaf<number>((value) => {
+    if (typeof value !== 'number') return { error: `must be a number, not ${typeName(value)}` }
+    return Number.isFinite(value) ? ok(value) : { error: `${value} is not a finite number` }
+  })
+
+/** A whole number, checked by `ok`. */
+const fileCount = (ok: Check) =>
+  leaf<number>((value) =>
+    typeof value === 'number' && Number.isInteger(value) ? ok(value) : { error: `must be a whole number, not ${typeName(value)}` },
+  )
+
+/** A number (a fraction) or a string such as "0.2%" or "0.002", checked by `ok`. */
+const fileFraction = (ok: Check) =>
+  leaf<number>((value) => {
+    if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : { error: `${value} is not a finite number` }
+    if (typeof value === 'string') return parseFraction(value, ok)
+    return { error: `must be a fraction like 0.002 or a percentage like "0.2%", not ${typeName(value)}` }
+  })
+
+/** A number of bytes or a quantity string such as "512Mi", checked by `ok`. */
+const fileBytes = (ok: Check) =>
+  leaf<number>((value) => {
+    if (typeof value === 'number') return Number.isSafeInteger(value) ? ok(value) : { error: `${value} is not a whole number of bytes` }
+    if (typeof value === 'string') return parseBytesText(value, ok)
+    return { error: `must be a byte size like 512Mi (or a number of bytes), not ${typeName(value)}` }
+  })
+
 const TargetSchema = z
   .strictObject({
     name: stringLeaf('a string', parseNonEmpty).optional(),
@@ -606,6 +896,29 @@ const OtlpSchema = z.strictObject({
   serviceName: stringLeaf('a string', parseNonEmpty).optional(),
 })
 
+const AnalysisSchema = z.strictObject({
+  window: fileDuration(WINDOW_MIN).optional(),
+  minPoints: fileCount(MIN_POINTS).optional(),
+  maxPValue: fileNumber(P_VALUE).optional(),
+  minSlopeBytesPerSecond: fileNumber(NOT_NEGATIVE).optional(),
+  minRelativePerHour: fileFraction(NOT_NEGATIVE).optional(),
+  raiseAfter: fileCount(EVALUATIONS).optional(),
+  clearAfter: fileCount(EVALUATIONS).optional(),
+  warmup: fileDuration(ANY_DURATION).optional(),
+  floorWindow: fileDuration(FLOOR_WINDOW_MIN).optional(),
+  memoryLimit: fileBytes(MEMORY_LIMIT).optional(),
+})
+
+const AttributionSchema = z.strictObject({
+  mode: stringLeaf(`one of ${ATTRIBUTION_MODES.join(', ')}`, parseMode).optional(),
+  samplingInterval: fileBytes(SAMPLING_INTERVAL).optional(),
+  budget: fileFraction(BUDGET).optional(),
+  suspicionBudget: fileFraction(BUDGET).optional(),
+  minFetchInterval: fileDuration(FETCH_INTERVAL_MIN).optional(),
+  topSites: fileCount(TOP_SITES).optional(),
+  maxSites: fileCount(MAX_SITES).optional(),
+})
+
 const FileSchema = z.strictObject({
   targets: z.array(TargetSchema).optional(),
   listen: stringLeaf('a "HOST:PORT" string', (text) => parseHostPort(text, 0)).optional(),
@@ -615,16 +928,25 @@ const FileSchema = z.strictObject({
   reconnect: ReconnectSchema.optional(),
   otlp: OtlpSchema.optional(),
   logLevel: stringLeaf(`one of ${LOG_LEVELS.join(', ')}`, parseLogLevel).optional(),
+  analysis: AnalysisSchema.optional(),
+  attribution: AttributionSchema.optional(),
 })
 
 type FileData = z.output<typeof FileSchema>
+
+/** The mapping sections of the file (besides targets). */
+const SECTIONS: Record<string, z.ZodObject> = {
+  reconnect: ReconnectSchema,
+  otlp: OtlpSchema,
+  analysis: AnalysisSchema,
+  attribution: AttributionSchema,
+}
 
 /** Keys allowed in each section, for the "unknown key" hint. */
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   '': Object.keys(FileSchema.shape),
   targets: Object.keys(TargetSchema.in.shape),
-  reconnect: Object.keys(ReconnectSchema.shape),
-  otlp: Object.keys(OtlpSchema.shape),
+  ...Object.fromEntries(Object.entries(SECTIONS).map(([name, schema]) => [name, Object.keys(schema.shape)])),
 }
 
 /** `['targets', 1, 'port']` → `targets[1].port`. */
@@ -697,13 +1019,26 @@ function readConfigFile(source: { path: string; field: string }, readFile: (path
 
 /**
  * The valid parts of an invalid file, so that the checks made after merging
- * (duplicate names, loopback, reconnect order) report their problems too.
+ * (duplicate names, loopback, reconnect order, floor window within the
+ * window…) report their problems too. Sections keep their valid keys.
  */
 function partialFileLayer(raw: Record<string, unknown>): Layer {
   const data: Record<string, unknown> = {}
   for (const [key, schema] of Object.entries(FileSchema.shape)) {
-    const r = key === 'targets' ? undefined : (schema as z.ZodType).safeParse(raw[key])
-    if (r?.success) data[key] = r.data
+    if (key === 'targets') continue
+    const value = raw[key]
+    const section = SECTIONS[key]
+    if (section && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const valid: Record<string, unknown> = {}
+      for (const [name, field] of Object.entries(section.shape)) {
+        const r = (field as z.ZodType).safeParse((value as Record<string, unknown>)[name])
+        if (r.success) valid[name] = r.data
+      }
+      data[key] = valid
+    } else {
+      const r = (schema as z.ZodType).safeParse(value)
+      if (r.success) data[key] = r.data
+    }
   }
   if (Array.isArray(raw.targets)) {
     data.targets = raw.targets.map((t: unknown) => {
@@ -734,7 +1069,43 @@ function fileLayer(file: Omit<FileData, 'targets'> & { targets?: TargetList }): 
   set(layer, 'otlpHeaders', file.otlp?.headers)
   set(layer, 'serviceName', file.otlp?.serviceName)
   set(layer, 'logLevel', file.logLevel)
+  const analysis = file.analysis
+  if (analysis) {
+    layer.analysis = {
+      windowMs: analysis.window,
+      minPoints: analysis.minPoints,
+      maxPValue: analysis.maxPValue,
+      minSlopeBytesPerSecond: analysis.minSlopeBytesPerSecond,
+      minRelativePerHour: analysis.minRelativePerHour,
+      raiseAfter: analysis.raiseAfter,
+      clearAfter: analysis.clearAfter,
+      warmupMs: analysis.warmup,
+      floorWindowMs: analysis.floorWindow,
+      memoryLimitBytes: analysis.memoryLimit,
+    }
+  }
+  const attribution = file.attribution
+  if (attribution) {
+    layer.attribution = {
+      mode: attribution.mode,
+      samplingIntervalBytes: attribution.samplingInterval,
+      budget: attribution.budget,
+      suspicionBudget: attribution.suspicionBudget,
+      minFetchIntervalMs: attribution.minFetchInterval,
+      topSites: attribution.topSites,
+      maxSites: attribution.maxSites,
+    }
+  }
   return layer
+}
+
+/** The first layer's value of a section setting (flags > env > file), or undefined. */
+function firstSet<T, K extends keyof T>(sections: ReadonlyArray<Settings<T> | undefined>, key: K): T[K] | undefined {
+  for (const section of sections) {
+    const value = section?.[key]
+    if (value !== undefined) return value as T[K]
+  }
+  return undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -775,6 +1146,9 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
       `reconnect.minDelay: ${formatDuration(reconnect.minDelayMs)} is more than reconnect.maxDelay (${formatDuration(reconnect.maxDelayMs)})`,
     )
   }
+
+  const analysis = resolveAnalysis(layers.map((layer) => layer.analysis), problems)
+  const attribution = resolveAttribution(layers.map((layer) => layer.attribution), problems)
 
   const chosen = pick('targets')
   const targets: TargetConfig[] = []
@@ -826,7 +1200,57 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
       serviceName: pick('serviceName') ?? DEFAULTS.otlp.serviceName,
     }),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
+    analysis: Object.freeze(analysis),
+    attribution: Object.freeze(attribution),
   })
+}
+
+/** Merges the analysis settings over the defaults and checks the ones that depend on each other. */
+function resolveAnalysis(layers: ReadonlyArray<Settings<AnalysisConfig> | undefined>, problems: Problems): AnalysisConfig {
+  const get = <K extends keyof AnalysisConfig>(key: K) => firstSet(layers, key)
+  const defaults = DEFAULTS.analysis
+  const windowMs = get('windowMs') ?? defaults.windowMs
+  // A short window without a floor window of its own gets floors over the whole window, not a problem.
+  const floorWindowMs = get('floorWindowMs') ?? Math.min(defaults.floorWindowMs, windowMs)
+  if (floorWindowMs > windowMs) {
+    problems.push(`analysis.floorWindow: ${formatDuration(floorWindowMs)} is more than analysis.window (${formatDuration(windowMs)})`)
+  }
+  return {
+    windowMs,
+    minPoints: get('minPoints') ?? defaults.minPoints,
+    maxPValue: get('maxPValue') ?? defaults.maxPValue,
+    minSlopeBytesPerSecond: get('minSlopeBytesPerSecond') ?? defaults.minSlopeBytesPerSecond,
+    minRelativePerHour: get('minRelativePerHour') ?? defaults.minRelativePerHour,
+    raiseAfter: get('raiseAfter') ?? defaults.raiseAfter,
+    clearAfter: get('clearAfter') ?? defaults.clearAfter,
+    warmupMs: get('warmupMs') ?? defaults.warmupMs,
+    floorWindowMs,
+    memoryLimitBytes: get('memoryLimitBytes') ?? defaults.memoryLimitBytes,
+  }
+}
+
+/** Merges the attribution settings over the defaults and checks the ones that depend on each other. */
+function resolveAttribution(layers: ReadonlyArray<Settings<AttributionConfig> | undefined>, problems: Problems): AttributionConfig {
+  const get = <K extends keyof AttributionConfig>(key: K) => firstSet(layers, key)
+  const defaults = DEFAULTS.attribution
+  const budget = get('budget') ?? defaults.budget
+  // A budget raised above the default suspicion budget (--profile-budget 2%) raises that too, instead of a problem.
+  const suspicionBudget = get('suspicionBudget') ?? Math.max(defaults.suspicionBudget, budget)
+  if (suspicionBudget < budget) {
+    problems.push(`attribution.suspicionBudget: ${suspicionBudget} is less than attribution.budget (${budget})`)
+  }
+  const topSites = get('topSites') ?? defaults.topSites
+  const maxSites = get('maxSites') ?? defaults.maxSites
+  if (maxSites < topSites) problems.push(`attribution.maxSites: ${maxSites} is less than attribution.topSites (${topSites})`)
+  return {
+    mode: get('mode') ?? defaults.mode,
+    samplingIntervalBytes: get('samplingIntervalBytes') ?? defaults.samplingIntervalBytes,
+    budget,
+    suspicionBudget,
+    minFetchIntervalMs: get('minFetchIntervalMs') ?? defaults.minFetchIntervalMs,
+    topSites,
+    maxSites,
+  }
 }
 
 /** Narrows loadConfig's result. */

@@ -2,16 +2,23 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import {
+  ATTRIBUTION_MODES,
+  BYTE_QUANTITY_FORMS,
   COLLECTOR_NAMES,
+  type AnalysisConfig,
+  type AttributionConfig,
   type Config,
   DEFAULTS,
+  formatByteQuantity,
   HELP,
   isConfig,
   isLoopbackHost,
   loadConfig,
+  parseByteQuantity,
   readVersion,
 } from '../src/config.js'
 import { ConfigError } from '../src/errors.js'
+import { testConfig } from './helpers/config.js'
 
 type Env = NodeJS.ProcessEnv
 
@@ -52,6 +59,35 @@ const target = (over: Partial<Config['targets'][number]> = {}) => ({
   ...over,
 })
 
+/** The default analysis settings, written out (not taken from DEFAULTS), with overrides. */
+const analysis = (over: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
+  windowMs: 1_800_000,
+  minPoints: 12,
+  maxPValue: 0.01,
+  minSlopeBytesPerSecond: 1024,
+  minRelativePerHour: 0.05,
+  raiseAfter: 3,
+  clearAfter: 5,
+  warmupMs: 300_000,
+  floorWindowMs: 60_000,
+  memoryLimitBytes: undefined,
+  ...over,
+})
+
+/** The default attribution settings, written out, with overrides. */
+const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig => ({
+  mode: 'on-suspicion',
+  samplingIntervalBytes: 524_288,
+  budget: 0.002,
+  suspicionBudget: 0.01,
+  minFetchIntervalMs: 30_000,
+  topSites: 10,
+  maxSites: 500,
+  ...over,
+})
+
+const KNOWN_TOP_KEYS = 'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, analysis, attribution'
+
 t.test('defaults', async (t) => {
   t.strictSame(load(T), {
     targets: [target()],
@@ -62,6 +98,8 @@ t.test('defaults', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
+    analysis: analysis(),
+    attribution: attribution(),
   })
   t.strictSame(DEFAULTS, {
     targetHost: '127.0.0.1',
@@ -72,8 +110,11 @@ t.test('defaults', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
+    analysis: analysis(),
+    attribution: attribution(),
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.otlp.headers), 'DEFAULTS cannot be changed by accident')
+  t.ok(Object.isFrozen(DEFAULTS.analysis) && Object.isFrozen(DEFAULTS.attribution))
 })
 
 t.test('the result is frozen and does not share objects with DEFAULTS', async (t) => {
@@ -81,7 +122,11 @@ t.test('the result is frozen and does not share objects with DEFAULTS', async (t
   t.ok(Object.isFrozen(config))
   t.ok(Object.isFrozen(config.targets[0]))
   t.ok(Object.isFrozen(config.otlp.headers))
+  t.ok(Object.isFrozen(config.analysis))
+  t.ok(Object.isFrozen(config.attribution))
   t.not(config.listen, DEFAULTS.listen)
+  t.not(config.analysis, DEFAULTS.analysis)
+  t.not(config.attribution, DEFAULTS.attribution)
   t.not(config.otlp.headers, DEFAULTS.otlp.headers)
 })
 
@@ -130,6 +175,14 @@ t.test('flags', async (t) => {
       '--service-name', 'checkout',
       '--allow-remote-inspector',
       '--log-level', 'debug',
+      '--window', '10m',
+      '--warmup', '0s',
+      '--floor-window', '30s',
+      '--memory-limit', '512Mi',
+      '--attribution', 'always',
+      '--sampling-interval', '64Ki',
+      '--profile-budget', '0.5%',
+      '--top-sites', '25',
     ])
     t.strictSame(config, {
       targets: [target({ intervalMs: 90_000, timeoutMs: 1_500 })],
@@ -140,6 +193,8 @@ t.test('flags', async (t) => {
       reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
       otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
       logLevel: 'debug',
+      analysis: analysis({ windowMs: 600_000, warmupMs: 0, floorWindowMs: 30_000, memoryLimitBytes: 536_870_912 }),
+      attribution: attribution({ mode: 'always', samplingIntervalBytes: 65_536, budget: 0.005, topSites: 25 }),
     })
   })
 
@@ -263,6 +318,8 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '--target [NAME=]HOST:PORT', '--listen HOST:PORT', '--interval DURATION', '--timeout DURATION', '--config FILE',
     '--otlp-endpoint URL', '--otlp-interval DURATION', '--service-name NAME', '--allow-remote-inspector',
     '--log-level LEVEL', '-h, --help', '-v, --version',
+    '--memory-limit BYTES', '--window DURATION', '--warmup DURATION', '--floor-window DURATION', '--attribution MODE',
+    '--sampling-interval BYTES', '--profile-budget PERCENT', '--top-sites N',
   ]
   for (const flag of flags) t.ok(HELP.includes(flag), `documents ${flag}`)
   const vars = [
@@ -270,16 +327,29 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     'LEAKWATCH_OTLP_ENDPOINT', 'LEAKWATCH_ALLOW_REMOTE_INSPECTOR', 'LEAKWATCH_LOG_LEVEL', 'LEAKWATCH_SERVICE_NAME',
     'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS',
     'OTEL_SERVICE_NAME', 'OTEL_METRIC_EXPORT_INTERVAL',
+    'LEAKWATCH_MEMORY_LIMIT', 'LEAKWATCH_WINDOW', 'LEAKWATCH_WARMUP', 'LEAKWATCH_ATTRIBUTION', 'LEAKWATCH_PROFILE_BUDGET',
   ]
   for (const name of vars) t.ok(HELP.includes(name), `documents ${name}`)
   for (const text of [
     '(default 0.0.0.0:9464)', '(default 15s, min 100ms)', '(default 5s)', '(default leakwatch)', '(default info)',
     'minDelay: 500ms, maxDelay: 30s', 'flags > environment > config file > defaults', '/v1/metrics', 'Example:',
     'disabledCollectors', COLLECTOR_NAMES.join(', '),
+    '(default 30m, min 1s)', '(default 5m)', '(default 1m, 100ms..window)', '(default on-suspicion)', 'off, on-suspicion, always',
+    '(default 512Ki, 1Ki..64Mi)', '(default 0.2%, max 10%)', '(default 10, max 100)', '512Mi', 'Ki, Mi, Gi, Ti', 'k, M, G, T',
+    'resourceFieldRef', 'limits.memory', "node's allocatable memory", '0 counts as unset',
   ]) {
     t.ok(HELP.includes(text), `mentions ${text}`)
   }
   t.notOk(HELP.split('\n').some((line) => line.length > 120), 'no overlong lines')
+  // Every key of the analysis and attribution sections is shown, with its default.
+  for (const line of [
+    '    window: 30m ', '    minPoints: 12 ', '    maxPValue: 0.01 ', '    minSlopeBytesPerSecond: 1024 ', '    minRelativePerHour: 0.05 ',
+    '    raiseAfter: 3 ', '    clearAfter: 5 ', '    warmup: 5m ', '    floorWindow: 1m ', '    memoryLimit: ',
+    '    mode: on-suspicion ', '    samplingInterval: 512Ki ', '    budget: 0.2% ', '    suspicionBudget: 1% ', '    minFetchInterval: 30s ',
+    '    topSites: 10 ', '    maxSites: 500 ',
+  ]) {
+    t.ok(HELP.includes(`\n${line}`), `file key ${line.trim()}`)
+  }
 })
 
 t.test('environment', async (t) => {
@@ -292,6 +362,11 @@ t.test('environment', async (t) => {
     LEAKWATCH_ALLOW_REMOTE_INSPECTOR: 'true',
     LEAKWATCH_LOG_LEVEL: 'trace',
     LEAKWATCH_SERVICE_NAME: 'svc',
+    LEAKWATCH_WINDOW: '1h',
+    LEAKWATCH_WARMUP: '90s',
+    LEAKWATCH_MEMORY_LIMIT: '268435456',
+    LEAKWATCH_ATTRIBUTION: 'off',
+    LEAKWATCH_PROFILE_BUDGET: '0.001',
   })
   t.strictSame(config, {
     targets: [
@@ -305,6 +380,8 @@ t.test('environment', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
     logLevel: 'trace',
+    analysis: analysis({ windowMs: 3_600_000, warmupMs: 90_000, memoryLimitBytes: 268_435_456 }),
+    attribution: attribution({ mode: 'off', budget: 0.001 }),
   })
 })
 
@@ -421,6 +498,25 @@ otlp:
     x-number: 42
   serviceName: from-file
 logLevel: warn
+analysis:
+  window: 45m
+  minPoints: 20
+  maxPValue: 0.001
+  minSlopeBytesPerSecond: 512.5
+  minRelativePerHour: 2%
+  raiseAfter: 4
+  clearAfter: 6
+  warmup: 10m
+  floorWindow: 2m
+  memoryLimit: 1.5Gi
+attribution:
+  mode: on-suspicion
+  samplingInterval: 256Ki
+  budget: 0.3%
+  suspicionBudget: 0.05
+  minFetchInterval: 1m
+  topSites: 5
+  maxSites: 50
 `
   const expected: Config = {
     targets: [
@@ -440,6 +536,27 @@ logLevel: warn
       serviceName: 'from-file',
     },
     logLevel: 'warn',
+    analysis: {
+      windowMs: 2_700_000,
+      minPoints: 20,
+      maxPValue: 0.001,
+      minSlopeBytesPerSecond: 512.5,
+      minRelativePerHour: 0.02,
+      raiseAfter: 4,
+      clearAfter: 6,
+      warmupMs: 600_000,
+      floorWindowMs: 120_000,
+      memoryLimitBytes: 1_610_612_736,
+    },
+    attribution: {
+      mode: 'on-suspicion',
+      samplingIntervalBytes: 262_144,
+      budget: 0.003,
+      suspicionBudget: 0.05,
+      minFetchIntervalMs: 60_000,
+      topSites: 5,
+      maxSites: 50,
+    },
   }
   const json = JSON.stringify({
     targets: [
@@ -454,6 +571,27 @@ logLevel: warn
     reconnect: { minDelay: '1s', maxDelay: '1m' },
     otlp: { endpoint: 'http://collector:4318', interval: '1m', headers: { authorization: 'Bearer abc', 'x-number': 42 }, serviceName: 'from-file' },
     logLevel: 'warn',
+    analysis: {
+      window: 2_700_000, // numbers: milliseconds and bytes
+      minPoints: 20,
+      maxPValue: 0.001,
+      minSlopeBytesPerSecond: 512.5,
+      minRelativePerHour: 0.02,
+      raiseAfter: 4,
+      clearAfter: 6,
+      warmup: '10m',
+      floorWindow: 120_000,
+      memoryLimit: 1_610_612_736,
+    },
+    attribution: {
+      mode: 'on-suspicion',
+      samplingInterval: 262_144,
+      budget: '0.003',
+      suspicionBudget: '5%',
+      minFetchInterval: '1m',
+      topSites: 5,
+      maxSites: 50,
+    },
   })
   const dir = t.testdir({ 'leakwatch.yaml': yaml, 'leakwatch.json': json, 'empty.yaml': '', 'list.yaml': '- 1\n', 'broken.json': '{"targets": [' })
 
@@ -575,7 +713,9 @@ logLevel: verbose
     'otlp.serviceName: must not be empty',
     'otlp.intervall: unknown key (known keys: endpoint, interval, headers, serviceName)',
     'logLevel: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
-    'bogus: unknown key (known keys: targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel)',
+    `bogus: unknown key (known keys: ${KNOWN_TOP_KEYS})`,
+    // The valid keys of an invalid section are kept for the checks after merging.
+    'reconnect.minDelay: 1m is more than reconnect.maxDelay (30s)',
   ])
 })
 
@@ -744,10 +884,435 @@ t.test('many problems from every source are reported at once', async (t) => {
     'LEAKWATCH_TIMEOUT: "5" is not a duration (use 500ms, 15s, 5m, 1h)',
     'targets[0].port: must be 1..65535',
     'listen: "nope" is not HOST:PORT (e.g. 127.0.0.1:9229 or [::1]:9229)',
-    'extra: unknown key (known keys: targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel)',
+    `extra: unknown key (known keys: ${KNOWN_TOP_KEYS})`,
     `targets[0].host: 10.0.0.5 ${LOOPBACK_HINT}`,
   ])
   t.equal(e.message, `invalid configuration:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`)
+})
+
+t.test('parseByteQuantity: plain bytes and Kubernetes quantities, exactly', async (t) => {
+  const cases: Array<[string, number]> = [
+    ['0', 0], ['007', 7], ['1048576', 1_048_576], [' 536870912 ', 536_870_912], ['9007199254740991', 9_007_199_254_740_991],
+    ['64Ki', 65_536], ['512Mi', 536_870_912], ['1Gi', 1_073_741_824], ['2Ti', 2_199_023_255_552], ['1Pi', 1_125_899_906_842_624],
+    ['1k', 1_000], ['500M', 500_000_000], ['1G', 1_000_000_000], ['3T', 3_000_000_000_000], ['2P', 2_000_000_000_000_000],
+    ['1.5Gi', 1_610_612_736], ['0.5Ki', 512], ['.25Mi', 262_144], ['2.5k', 2_500], ['2.2G', 2_200_000_000], ['4.Ki', 4_096],
+    ['1e9', 1_000_000_000], ['1E3', 1_000], ['5e+2', 500], ['1000e-3', 1], ['1.5e3', 1_500], ['0e999999999999', 0],
+  ]
+  for (const [text, bytes] of cases) t.equal(parseByteQuantity(text), bytes, text)
+
+  const problemOf = (text: string): string[] => {
+    try {
+      parseByteQuantity(text)
+    } catch (error) {
+      if (error instanceof ConfigError) return [...error.problems]
+      throw error
+    }
+    throw new Error(`${text}: expected a ConfigError`)
+  }
+  t.equal(BYTE_QUANTITY_FORMS, '1048576, 64Ki, 512Mi, 1Gi, 500M, 1G')
+  for (const text of ['', ' ', 'x', 'Gi', '1K', '1KB', '1MiB', '1m', '1mi', '-1', '+1', '1 Gi', '1.2.3', '0x10', '1e', '1e1.5', 'Infinity', 'NaN']) {
+    t.strictSame(problemOf(text), [`${JSON.stringify(text)} is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)`], text)
+  }
+  for (const text of ['0.5', '1.1Ki', '1e-3', '0.0001k', '1e-999999999999']) {
+    t.strictSame(problemOf(text), [`${JSON.stringify(text)} is not a whole number of bytes`], text)
+  }
+  for (const text of ['9007199254740992', '8Pi', '1E', '1Ei', '10P', '1e16', '1e99999999999']) {
+    t.strictSame(problemOf(text), [`${JSON.stringify(text)} is too large a byte size`], text)
+  }
+})
+
+t.test('formatByteQuantity', async (t) => {
+  t.equal(formatByteQuantity(0), '0')
+  t.equal(formatByteQuantity(1000), '1000')
+  t.equal(formatByteQuantity(1024), '1Ki')
+  t.equal(formatByteQuantity(1536), '1536')
+  t.equal(formatByteQuantity(524_288), '512Ki')
+  t.equal(formatByteQuantity(67_108_864), '64Mi')
+  t.equal(formatByteQuantity(3 * 1024 ** 3), '3Gi')
+  t.equal(formatByteQuantity(2 * 1024 ** 4), '2Ti')
+  t.equal(formatByteQuantity(1024 ** 5), '1Pi')
+  for (const bytes of [0, 1, 1023, 1024, 1536, 524_288, 1_000_000_000, 5 * 1024 ** 4]) {
+    t.equal(parseByteQuantity(formatByteQuantity(bytes)), bytes, `round trip ${bytes}`)
+  }
+  t.throws(() => formatByteQuantity(-1), RangeError)
+  t.throws(() => formatByteQuantity(1.5), RangeError)
+})
+
+t.test('analysis and attribution flags', async (t) => {
+  t.test('--memory-limit takes bytes or a quantity', async (t) => {
+    const limit = (text: string) => load([...T, '--memory-limit', text]).analysis.memoryLimitBytes
+    t.equal(limit('1073741824'), 1_073_741_824)
+    t.equal(limit('512Mi'), 536_870_912)
+    t.equal(limit('1.5Gi'), 1_610_612_736)
+    t.equal(limit('1G'), 1_000_000_000)
+    t.equal(limit('1e9'), 1_000_000_000)
+    t.equal(limit('1'), 1)
+    t.strictSame(problems([...T, '--memory-limit', '0']), ['--memory-limit: must be > 0'])
+    t.strictSame(problems([...T, '--memory-limit', '1.5']), ['--memory-limit: "1.5" is not a whole number of bytes'])
+    t.strictSame(problems([...T, '--memory-limit', '1GB']), [
+      '--memory-limit: "1GB" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)',
+    ])
+  })
+
+  t.test('--window, --warmup and --floor-window', async (t) => {
+    t.strictSame(load([...T, '--window', '2m', '--warmup', '0s', '--floor-window', '500ms']).analysis,
+      analysis({ windowMs: 120_000, warmupMs: 0, floorWindowMs: 500 }))
+    t.equal(load([...T, '--window', '1s']).analysis.windowMs, 1_000)
+    t.equal(load([...T, '--floor-window', '100ms']).analysis.floorWindowMs, 100)
+    t.equal(load([...T, '--floor-window', '30m']).analysis.floorWindowMs, 1_800_000, 'the floor window may equal the window')
+    t.equal(load([...T, '--warmup', '1h']).analysis.warmupMs, 3_600_000)
+    t.strictSame(
+      problems([...T, '--window', '999ms', '--warmup', '5', '--floor-window', '99ms']),
+      ['--window: must be at least 1s', '--warmup: "5" is not a duration (use 500ms, 15s, 5m, 1h)', '--floor-window: must be at least 100ms'],
+    )
+  })
+
+  t.test('a window shorter than the default floor window shortens it, unless one is given', async (t) => {
+    t.strictSame(load([...T, '--window', '30s']).analysis, analysis({ windowMs: 30_000, floorWindowMs: 30_000 }))
+    t.equal(load([...T, '--window', '2m']).analysis.floorWindowMs, 60_000)
+    t.strictSame(problems([...T, '--window', '30s', '--floor-window', '40s']), [
+      'analysis.floorWindow: 40s is more than analysis.window (30s)',
+    ])
+  })
+
+  t.test('--attribution', async (t) => {
+    t.equal(load([...T, '--attribution', 'off']).attribution.mode, 'off')
+    t.equal(load([...T, '--attribution', 'on-suspicion']).attribution.mode, 'on-suspicion')
+    t.equal(load([...T, '--attribution', ' Always ']).attribution.mode, 'always')
+    t.strictSame(ATTRIBUTION_MODES, ['off', 'on-suspicion', 'always'])
+    t.strictSame(problems([...T, '--attribution', 'sometimes']), [
+      '--attribution: "sometimes" is not one of off, on-suspicion, always',
+    ])
+  })
+
+  t.test('--sampling-interval', async (t) => {
+    const interval = (text: string) => load([...T, '--sampling-interval', text]).attribution.samplingIntervalBytes
+    t.equal(interval('1Ki'), 1_024)
+    t.equal(interval('1024'), 1_024)
+    t.equal(interval('128k'), 128_000)
+    t.equal(interval('64Mi'), 67_108_864)
+    for (const text of ['1023', '67108865', '65Mi', '0']) {
+      t.strictSame(problems([...T, '--sampling-interval', text]), ['--sampling-interval: must be 1Ki..64Mi (1024..67108864 bytes)'], text)
+    }
+    t.strictSame(problems([...T, '--sampling-interval', '512KB']), [
+      '--sampling-interval: "512KB" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)',
+    ])
+  })
+
+  t.test('--profile-budget takes a percentage or a fraction', async (t) => {
+    const budget = (text: string) => load([...T, '--profile-budget', text]).attribution
+    t.strictSame(budget('0.2%'), attribution({ budget: 0.002 }))
+    t.strictSame(budget('0.002'), attribution({ budget: 0.002 }))
+    t.equal(budget('.5%').budget, 0.005)
+    t.equal(budget('0.7%').budget, 0.007)
+    t.equal(budget('10%').budget, 0.1)
+    t.equal(budget('0.1').budget, 0.1)
+    t.strictSame(budget('1%'), attribution({ budget: 0.01, suspicionBudget: 0.01 }))
+    // Above the default suspicion budget, the suspicion budget follows instead of being a problem.
+    t.strictSame(budget('2%'), attribution({ budget: 0.02, suspicionBudget: 0.02 }))
+    for (const text of ['0', '0%', '10.1%', '0.2', '1']) {
+      t.strictSame(problems([...T, '--profile-budget', text]), ['--profile-budget: must be more than 0 and at most 0.1 (10%)'], text)
+    }
+    for (const text of ['-1%', 'abc', '0.2 %', '%', '1e-3']) {
+      t.strictSame(
+        problems([...T, `--profile-budget=${text}`]),
+        [`--profile-budget: ${JSON.stringify(text)} is not a fraction or percentage (e.g. 0.002 or 0.2%)`],
+        text,
+      )
+    }
+  })
+
+  t.test('--top-sites', async (t) => {
+    t.equal(load([...T, '--top-sites', '1']).attribution.topSites, 1)
+    t.equal(load([...T, '--top-sites', '100']).attribution.topSites, 100)
+    t.strictSame(problems([...T, '--top-sites', '0']), ['--top-sites: must be 1..100'])
+    t.strictSame(problems([...T, '--top-sites', '101']), ['--top-sites: must be 1..100'])
+    t.strictSame(problems([...T, '--top-sites', '1.5']), ['--top-sites: "1.5" is not a whole number'])
+    t.strictSame(problems([...T, '--top-sites', 'ten']), ['--top-sites: "ten" is not a whole number'])
+  })
+
+  t.test('the new flags need values like the others', async (t) => {
+    t.strictSame(problems([...T, '--window', '--warmup', '1s']), ['--window: needs a value', '"1s": unexpected argument (flags take the form --name VALUE; see --help)'])
+    t.strictSame(problems([...T, '--top-sites']), ['--top-sites: needs a value'])
+    t.strictSame(problems([...T, '--memory-limit', '-1']), ['--memory-limit: needs a value'])
+    t.strictSame(problems([...T, '--memory-limit=-1']), ['--memory-limit: "-1" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)'])
+  })
+})
+
+t.test('analysis and attribution environment variables', async (t) => {
+  t.test('LEAKWATCH_MEMORY_LIMIT: bytes from the downward API; 0 and empty are unset', async (t) => {
+    const limit = (value: string) => load(T, { LEAKWATCH_MEMORY_LIMIT: value }).analysis.memoryLimitBytes
+    t.equal(limit('536870912'), 536_870_912)
+    t.equal(limit('512Mi'), 536_870_912)
+    t.equal(limit('2G'), 2_000_000_000)
+    t.equal(limit('0'), undefined)
+    t.equal(limit('0Mi'), undefined)
+    t.equal(limit(''), undefined)
+    t.equal(limit('  '), undefined)
+    t.strictSame(problems(T, { LEAKWATCH_MEMORY_LIMIT: 'unlimited' }), [
+      'LEAKWATCH_MEMORY_LIMIT: "unlimited" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)',
+    ])
+  })
+  t.test('the others', async (t) => {
+    const config = load(T, {
+      LEAKWATCH_WINDOW: '45s',
+      LEAKWATCH_WARMUP: '0ms',
+      LEAKWATCH_ATTRIBUTION: 'ALWAYS',
+      LEAKWATCH_PROFILE_BUDGET: '1%',
+    })
+    t.strictSame(config.analysis, analysis({ windowMs: 45_000, warmupMs: 0, floorWindowMs: 45_000 }))
+    t.strictSame(config.attribution, attribution({ mode: 'always', budget: 0.01 }))
+  })
+  t.test('bad values are all reported with the variable name', async (t) => {
+    t.strictSame(
+      problems(T, {
+        LEAKWATCH_WINDOW: '1',
+        LEAKWATCH_WARMUP: 'later',
+        LEAKWATCH_MEMORY_LIMIT: '-1',
+        LEAKWATCH_ATTRIBUTION: 'on',
+        LEAKWATCH_PROFILE_BUDGET: '20%',
+      }),
+      [
+        'LEAKWATCH_WINDOW: "1" is not a duration (use 500ms, 15s, 5m, 1h)',
+        'LEAKWATCH_WARMUP: "later" is not a duration (use 500ms, 15s, 5m, 1h)',
+        'LEAKWATCH_MEMORY_LIMIT: "-1" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)',
+        'LEAKWATCH_ATTRIBUTION: "on" is not one of off, on-suspicion, always',
+        'LEAKWATCH_PROFILE_BUDGET: must be more than 0 and at most 0.1 (10%)',
+      ],
+    )
+    t.strictSame(problems(T, { LEAKWATCH_WINDOW: '500ms' }), ['LEAKWATCH_WINDOW: must be at least 1s'])
+  })
+})
+
+t.test('config file: analysis and attribution', async (t) => {
+  const run = (text: string, argv: string[] = []) => load([...T, ...argv, '--config', 'c.yaml'], {}, { 'c.yaml': text })
+  const fail = (text: string, argv: string[] = []) => problems([...T, ...argv, '--config', 'c.yaml'], {}, { 'c.yaml': text })
+
+  t.test('sections may be partial or empty', async (t) => {
+    t.strictSame(run('analysis: {}\nattribution: {}\n').analysis, analysis())
+    t.strictSame(run('analysis: {memoryLimit: 512Mi}\n').analysis, analysis({ memoryLimitBytes: 536_870_912 }))
+    t.strictSame(run('analysis: {memoryLimit: "1e9", window: 20s}\n').analysis, analysis({ memoryLimitBytes: 1e9, windowMs: 20_000, floorWindowMs: 20_000 }))
+    t.strictSame(run('attribution: {mode: "off", samplingInterval: 1024}\n').attribution, attribution({ mode: 'off', samplingIntervalBytes: 1_024 }))
+    t.strictSame(run('attribution: {budget: 5%}\n').attribution, attribution({ budget: 0.05, suspicionBudget: 0.05 }))
+    t.strictSame(run('analysis: {minRelativePerHour: 1}\n').analysis, analysis({ minRelativePerHour: 1 }))
+    t.strictSame(run('analysis: {minRelativePerHour: 150%}\n').analysis, analysis({ minRelativePerHour: 1.5 }))
+  })
+
+  t.test('limits that are allowed', async (t) => {
+    t.strictSame(
+      run('analysis: {window: 1s, floorWindow: 1s, minPoints: 4, maxPValue: 0.999, minSlopeBytesPerSecond: 0, minRelativePerHour: 0, ' +
+        'raiseAfter: 1, clearAfter: 1, warmup: 0, memoryLimit: 1}\n').analysis,
+      analysis({ windowMs: 1_000, floorWindowMs: 1_000, minPoints: 4, maxPValue: 0.999, minSlopeBytesPerSecond: 0, minRelativePerHour: 0,
+        raiseAfter: 1, clearAfter: 1, warmupMs: 0, memoryLimitBytes: 1 }),
+    )
+    t.strictSame(
+      run('attribution: {samplingInterval: 64Mi, budget: 10%, suspicionBudget: 0.1, minFetchInterval: 100, topSites: 100, maxSites: 100}\n')
+        .attribution,
+      attribution({ samplingIntervalBytes: 67_108_864, budget: 0.1, suspicionBudget: 0.1, minFetchIntervalMs: 100, topSites: 100, maxSites: 100 }),
+    )
+    t.equal(run('attribution: {maxSites: 10000}\n').attribution.maxSites, 10_000)
+  })
+
+  t.test('every problem is reported, with its path', async (t) => {
+    const file = `
+analysis:
+  window: 999
+  minPoints: 3
+  maxPValue: 1
+  minSlopeBytesPerSecond: -1
+  minRelativePerHour: "-5%"
+  raiseAfter: 0
+  clearAfter: 1.5
+  warmup: soon
+  floorWindow: 50ms
+  memoryLimit: 0
+  windw: 1m
+attribution:
+  mode: sometimes
+  samplingInterval: 128Mi
+  budget: 0
+  suspicionBudget: 15%
+  minFetchInterval: 10ms
+  topSites: 101
+  maxSites: 10001
+  extra: 1
+`
+    t.strictSame(fail(file), [
+      'analysis.window: 999 must be at least 1s (a bare number means milliseconds)',
+      'analysis.minPoints: must be at least 4',
+      'analysis.maxPValue: must be more than 0 and less than 1',
+      'analysis.minSlopeBytesPerSecond: must not be negative',
+      'analysis.minRelativePerHour: "-5%" is not a fraction or percentage (e.g. 0.002 or 0.2%)',
+      'analysis.raiseAfter: must be at least 1',
+      'analysis.clearAfter: must be a whole number, not number 1.5',
+      'analysis.warmup: "soon" is not a duration (use 500ms, 15s, 5m, 1h)',
+      'analysis.floorWindow: must be at least 100ms',
+      'analysis.memoryLimit: must be > 0',
+      'analysis.windw: unknown key (known keys: window, minPoints, maxPValue, minSlopeBytesPerSecond, minRelativePerHour, ' +
+        'raiseAfter, clearAfter, warmup, floorWindow, memoryLimit)',
+      'attribution.mode: "sometimes" is not one of off, on-suspicion, always',
+      'attribution.samplingInterval: must be 1Ki..64Mi (1024..67108864 bytes)',
+      'attribution.budget: must be more than 0 and at most 0.1 (10%)',
+      'attribution.suspicionBudget: must be more than 0 and at most 0.1 (10%)',
+      'attribution.minFetchInterval: must be at least 100ms',
+      'attribution.topSites: must be 1..100',
+      'attribution.maxSites: must be 1..10000',
+      'attribution.extra: unknown key (known keys: mode, samplingInterval, budget, suspicionBudget, minFetchInterval, topSites, maxSites)',
+    ])
+  })
+
+  t.test('wrong types', async (t) => {
+    t.strictSame(fail('analysis: 5\nattribution: [1]\n'), [
+      'analysis: must be a mapping, not number 5',
+      'attribution: must be a mapping, not a list',
+    ])
+    t.strictSame(
+      fail('analysis: {memoryLimit: true, maxPValue: "0.01", window: [1], minSlopeBytesPerSecond: .nan, minRelativePerHour: .inf, ' +
+        'minPoints: .inf}\nattribution: {mode: 1, samplingInterval: null, budget: {}, topSites: "10", suspicionBudget: -.inf}\n'),
+      [
+        'analysis.window: must be a duration like 15s (or a number of milliseconds), not a list',
+        'analysis.minPoints: must be a whole number, not number Infinity',
+        'analysis.maxPValue: must be a number, not string "0.01"',
+        'analysis.minSlopeBytesPerSecond: NaN is not a finite number',
+        'analysis.minRelativePerHour: Infinity is not a finite number',
+        'analysis.memoryLimit: must be a byte size like 512Mi (or a number of bytes), not boolean true',
+        'attribution.mode: must be one of off, on-suspicion, always, not number 1',
+        'attribution.samplingInterval: must be a byte size like 512Mi (or a number of bytes), not null',
+        'attribution.budget: must be a fraction like 0.002 or a percentage like "0.2%", not a mapping',
+        'attribution.suspicionBudget: -Infinity is not a finite number',
+        'attribution.topSites: must be a whole number, not string "10"',
+      ],
+    )
+    t.strictSame(fail('analysis: {memoryLimit: 1.5}\nattribution: {samplingInterval: 2048.5}\n'), [
+      'analysis.memoryLimit: 1.5 is not a whole number of bytes',
+      'attribution.samplingInterval: 2048.5 is not a whole number of bytes',
+    ])
+  })
+
+  t.test('settings that depend on each other', async (t) => {
+    t.strictSame(fail('analysis: {window: 1m, floorWindow: 2m}\n'), ['analysis.floorWindow: 2m is more than analysis.window (1m)'])
+    t.strictSame(fail('analysis: {floorWindow: 31m}\n'), ['analysis.floorWindow: 31m is more than analysis.window (30m)'])
+    t.strictSame(fail('attribution: {budget: 2%, suspicionBudget: 1%}\n'), [
+      'attribution.suspicionBudget: 0.01 is less than attribution.budget (0.02)',
+    ])
+    t.strictSame(fail('attribution: {suspicionBudget: 0.001}\n'), [
+      'attribution.suspicionBudget: 0.001 is less than attribution.budget (0.002)',
+    ])
+    t.strictSame(fail('attribution: {topSites: 50, maxSites: 20}\n'), ['attribution.maxSites: 20 is less than attribution.topSites (50)'])
+    t.strictSame(fail('attribution: {maxSites: 5}\n'), ['attribution.maxSites: 5 is less than attribution.topSites (10)'])
+    // Across sources: the window from a flag, the floor window from the file.
+    t.strictSame(fail('analysis: {floorWindow: 2m}\n', ['--window', '1m']), ['analysis.floorWindow: 2m is more than analysis.window (1m)'])
+    t.strictSame(fail('attribution: {maxSites: 20}\n', ['--top-sites', '21']), ['attribution.maxSites: 20 is less than attribution.topSites (21)'])
+    t.strictSame(fail('attribution: {suspicionBudget: 1%}\n', ['--profile-budget', '2%']), [
+      'attribution.suspicionBudget: 0.01 is less than attribution.budget (0.02)',
+    ])
+    // Equal is fine.
+    const c = run('analysis: {window: 1m, floorWindow: 1m}\nattribution: {budget: 1%, suspicionBudget: 1%, topSites: 20, maxSites: 20}\n')
+    t.strictSame([c.analysis.floorWindowMs, c.attribution.suspicionBudget, c.attribution.maxSites], [60_000, 0.01, 20])
+  })
+
+  t.test('the valid keys of an invalid section still take part in those checks', async (t) => {
+    t.strictSame(fail('analysis: {window: 1m, floorWindow: 2m, minPoints: 2}\nattribution: {topSites: 30, maxSites: 20, mode: x}\n'), [
+      'analysis.minPoints: must be at least 4',
+      'attribution.mode: "x" is not one of off, on-suspicion, always',
+      'analysis.floorWindow: 2m is more than analysis.window (1m)',
+      'attribution.maxSites: 20 is less than attribution.topSites (30)',
+    ])
+  })
+})
+
+t.test('precedence of analysis and attribution settings: flags > env > file > defaults', async (t) => {
+  const files = {
+    'c.yaml': 'targets: [{port: 9229}]\n' +
+      'analysis: {window: 10m, warmup: 1m, floorWindow: 30s, memoryLimit: 1Gi, minPoints: 8}\n' +
+      'attribution: {mode: always, budget: 0.5%, suspicionBudget: 0.8%, topSites: 5, samplingInterval: 128Ki}\n',
+  }
+  const env = {
+    LEAKWATCH_CONFIG: 'c.yaml',
+    LEAKWATCH_WINDOW: '20m',
+    LEAKWATCH_WARMUP: '2m',
+    LEAKWATCH_MEMORY_LIMIT: '2147483648',
+    LEAKWATCH_ATTRIBUTION: 'off',
+    LEAKWATCH_PROFILE_BUDGET: '0.6%',
+  }
+  const flags = [
+    '--window', '40m', '--warmup', '3m', '--floor-window', '45s', '--memory-limit', '3Gi', '--attribution', 'on-suspicion',
+    '--profile-budget', '0.7%', '--top-sites', '7', '--sampling-interval', '256Ki',
+  ]
+
+  t.test('file over defaults', async (t) => {
+    const c = load([], { LEAKWATCH_CONFIG: 'c.yaml' }, files)
+    t.strictSame(c.analysis, analysis({ windowMs: 600_000, warmupMs: 60_000, floorWindowMs: 30_000, memoryLimitBytes: 1_073_741_824, minPoints: 8 }))
+    t.strictSame(c.attribution, attribution({ mode: 'always', budget: 0.005, suspicionBudget: 0.008, topSites: 5, samplingIntervalBytes: 131_072 }))
+  })
+  t.test('env over file', async (t) => {
+    const c = load([], env, files)
+    t.strictSame(c.analysis, analysis({ windowMs: 1_200_000, warmupMs: 120_000, floorWindowMs: 30_000, memoryLimitBytes: 2_147_483_648, minPoints: 8 }))
+    t.strictSame(c.attribution, attribution({ mode: 'off', budget: 0.006, suspicionBudget: 0.008, topSites: 5, samplingIntervalBytes: 131_072 }))
+  })
+  t.test('flags over env', async (t) => {
+    const c = load(flags, env, files)
+    t.strictSame(c.analysis, analysis({ windowMs: 2_400_000, warmupMs: 180_000, floorWindowMs: 45_000, memoryLimitBytes: 3_221_225_472, minPoints: 8 }))
+    t.strictSame(c.attribution, attribution({ mode: 'on-suspicion', budget: 0.007, suspicionBudget: 0.008, topSites: 7, samplingIntervalBytes: 262_144 }))
+  })
+  t.test('LEAKWATCH_MEMORY_LIMIT=0 is unset, so the file limit applies', async (t) => {
+    t.equal(load([], { ...env, LEAKWATCH_MEMORY_LIMIT: '0' }, files).analysis.memoryLimitBytes, 1_073_741_824)
+    t.equal(load([], { LEAKWATCH_CONFIG: 'c.yaml', LEAKWATCH_MEMORY_LIMIT: '' }, files).analysis.memoryLimitBytes, 1_073_741_824)
+  })
+  t.test('an invalid flag is reported alone: the lower layers fill in without causing other problems', async (t) => {
+    t.strictSame(problems(['--window', '1'], env, files), ['--window: "1" is not a duration (use 500ms, 15s, 5m, 1h)'])
+  })
+})
+
+t.test('analysis and attribution problems from every source are reported together', async (t) => {
+  t.strictSame(
+    problems(
+      [...T, '--window', '500ms', '--top-sites', '0', '--memory-limit', '1.5', '--profile-budget', '20%', '--config', 'c.yaml'],
+      { LEAKWATCH_WARMUP: '-1s', LEAKWATCH_ATTRIBUTION: 'never', LEAKWATCH_MEMORY_LIMIT: '1GB' },
+      { 'c.yaml': 'analysis: {minPoints: 2, floorWindow: 1h}\nattribution: {maxSites: 0, suspicionBudget: 0}\n' },
+    ),
+    [
+      '--window: must be at least 1s',
+      '--memory-limit: "1.5" is not a whole number of bytes',
+      '--profile-budget: must be more than 0 and at most 0.1 (10%)',
+      '--top-sites: must be 1..100',
+      'LEAKWATCH_WARMUP: "-1s" is not a duration (use 500ms, 15s, 5m, 1h)',
+      'LEAKWATCH_MEMORY_LIMIT: "1GB" is not a byte size (use 1048576, 64Ki, 512Mi, 1Gi, 500M, 1G)',
+      'LEAKWATCH_ATTRIBUTION: "never" is not one of off, on-suspicion, always',
+      'analysis.minPoints: must be at least 4',
+      'attribution.suspicionBudget: must be more than 0 and at most 0.1 (10%)',
+      'attribution.maxSites: must be 1..10000',
+      // The window flag was invalid, so the default window (30m) is checked against the file's floor window.
+      'analysis.floorWindow: 1h is more than analysis.window (30m)',
+    ],
+  )
+})
+
+t.test('testConfig (test/helpers/config.ts) is valid and takes overrides', async (t) => {
+  const config = testConfig([{ name: 'api', port: 9229 }])
+  t.strictSame(config.analysis, {
+    windowMs: 20_000, minPoints: 6, maxPValue: 0.05, minSlopeBytesPerSecond: 16 * 1024, minRelativePerHour: 0.05,
+    raiseAfter: 2, clearAfter: 3, warmupMs: 0, floorWindowMs: 500, memoryLimitBytes: undefined,
+  })
+  t.strictSame(config.attribution, {
+    mode: 'off', samplingIntervalBytes: 32_768, budget: 0.05, suspicionBudget: 0.1, minFetchIntervalMs: 1_000, topSites: 10, maxSites: 200,
+  })
+  // The same values pass loadConfig's checks.
+  const { windowMs, warmupMs, floorWindowMs, memoryLimitBytes: _limit, ...analysisRest } = config.analysis
+  const { samplingIntervalBytes, minFetchIntervalMs, ...attributionRest } = config.attribution
+  const file = JSON.stringify({
+    analysis: { ...analysisRest, window: windowMs, warmup: warmupMs, floorWindow: floorWindowMs },
+    attribution: { ...attributionRest, samplingInterval: samplingIntervalBytes, minFetchInterval: minFetchIntervalMs },
+  })
+  const loaded = load([...T, '--config', 'c.json'], {}, { 'c.json': file })
+  t.strictSame([loaded.analysis, loaded.attribution], [config.analysis, config.attribution])
+
+  const changed = testConfig([{ name: 'api', port: 9229 }], { analysis: { windowMs: 5_000 }, attribution: { mode: 'always' }, intervalMs: 100 })
+  t.equal(changed.analysis.windowMs, 5_000)
+  t.equal(changed.analysis.minPoints, 6, 'other analysis settings are kept')
+  t.equal(changed.attribution.mode, 'always')
+  t.equal(changed.attribution.minFetchIntervalMs, 1_000)
+  t.equal(changed.intervalMs, 100)
 })
 
 t.test('COLLECTOR_NAMES', async (t) => {

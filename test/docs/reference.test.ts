@@ -23,7 +23,8 @@ t.test('catalog names follow the conventions', async (t) => {
     if (metric.type === 'counter') t.match(metric.prom, /_total$/, `${metric.prom} counter ends in _total`)
     else t.notMatch(metric.prom, /_total$/, `${metric.prom} non-counter has no _total`)
     if (metric.unit === 'By') t.match(metric.prom, /_bytes$/, `${metric.prom} in bytes ends in _bytes`)
-    if (metric.unit === 's') t.match(metric.prom, /_seconds$/, `${metric.prom} in seconds ends in _seconds`)
+    if (metric.unit === 'By/s') t.match(metric.prom, /_bytes_per_second$/, `${metric.prom} is in bytes per second`)
+    if (metric.unit === 's') t.match(metric.prom, /_seconds(_total)?$/, `${metric.prom} in seconds ends in _seconds`)
     if (metric.type === 'histogram') t.ok(metric.buckets && metric.buckets.length > 0, `${metric.prom} has buckets`)
   }
 })

@@ -1,7 +1,45 @@
-import type { Config, TargetConfig } from '../../src/config-types.js'
+import type { AnalysisConfig, AttributionConfig, Config, TargetConfig } from '../../src/config-types.js'
+
+/** Test-sized leak analysis: verdicts within seconds, no warm-up. */
+export const TEST_ANALYSIS: AnalysisConfig = {
+  windowMs: 20_000,
+  minPoints: 6,
+  maxPValue: 0.05,
+  // Time is compressed ~100×, so the absolute effect size is too: a healthy fixture's heap drifts
+  // ~1 KB/s in its first minute (rings filling, code warming), the leaking one grows ~500 KB/s.
+  minSlopeBytesPerSecond: 16 * 1024,
+  minRelativePerHour: 0.05,
+  raiseAfter: 2,
+  clearAfter: 3,
+  warmupMs: 0,
+  floorWindowMs: 500,
+  memoryLimitBytes: undefined,
+}
+
+/** Test-sized attribution, off unless a test switches it on. */
+export const TEST_ATTRIBUTION: AttributionConfig = {
+  mode: 'off',
+  samplingIntervalBytes: 32 * 1024,
+  budget: 0.05,
+  suspicionBudget: 0.1,
+  minFetchIntervalMs: 1_000,
+  topSites: 10,
+  maxSites: 200,
+}
+
+export type TestConfigOverrides = Partial<Omit<Config, 'analysis' | 'attribution'>> & {
+  /** Merged over TEST_ANALYSIS. */
+  analysis?: Partial<AnalysisConfig>
+  /** Merged over TEST_ATTRIBUTION. */
+  attribution?: Partial<AttributionConfig>
+}
 
 /** A complete config with test-sized timings, for building a Sidecar without going through the CLI. */
-export function testConfig(targets: Array<Pick<TargetConfig, 'name' | 'port'> & Partial<TargetConfig>>, overrides: Partial<Config> = {}): Config {
+export function testConfig(
+  targets: Array<Pick<TargetConfig, 'name' | 'port'> & Partial<TargetConfig>>,
+  overrides: TestConfigOverrides = {},
+): Config {
+  const { analysis, attribution, ...rest } = overrides
   return {
     targets: targets.map((target) => ({
       host: '127.0.0.1',
@@ -17,6 +55,8 @@ export function testConfig(targets: Array<Pick<TargetConfig, 'name' | 'port'> & 
     reconnect: { minDelayMs: 50, maxDelayMs: 400 },
     otlp: { endpoint: undefined, intervalMs: 500, headers: {}, serviceName: 'leakwatch-test' },
     logLevel: 'silent',
-    ...overrides,
+    ...rest,
+    analysis: { ...TEST_ANALYSIS, ...analysis },
+    attribution: { ...TEST_ATTRIBUTION, ...attribution },
   }
 }
