@@ -4,8 +4,12 @@
  * look. Ctrl-C stops both.
  *
  * Environment: DEMO_LISTEN (sidecar address, default 127.0.0.1:9464),
- * DEMO_INTERVAL (poll period, default 2s), DEMO_LEAK_AFTER (seconds before the
+ * DEMO_INTERVAL (poll period, default 1s), DEMO_LEAK_AFTER (seconds before the
  * app starts leaking, default 20).
+ *
+ * The analysis runs time-compressed (a 90 s window instead of 30 min, 2 s
+ * floor windows, 10 s warm-up) so the leak verdict and the leaking function
+ * show up within a couple of minutes rather than half an hour.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -41,11 +45,28 @@ function startApp(): Promise<{ child: ChildProcess; inspectorPort: number }> {
 async function run(): Promise<void> {
   const { child, inspectorPort } = await startApp()
   const listen = process.env['DEMO_LISTEN'] ?? '127.0.0.1:9464'
-  const config = loadConfig({
-    argv: ['--target', `demo=127.0.0.1:${inspectorPort}`, '--listen', listen, '--interval', process.env['DEMO_INTERVAL'] ?? '2s'],
+  const loaded = loadConfig({
+    argv: [
+      '--target',
+      `demo=127.0.0.1:${inspectorPort}`,
+      '--listen',
+      listen,
+      '--interval',
+      process.env['DEMO_INTERVAL'] ?? '1s',
+      '--window',
+      '90s',
+      '--floor-window',
+      '2s',
+      '--warmup',
+      '10s',
+      '--attribution',
+      'on-suspicion',
+    ],
     env: {},
   })
-  if (!('targets' in config)) throw new Error('unexpected demo config')
+  if (!('targets' in loaded)) throw new Error('unexpected demo config')
+  // Profile reads every 5 s at most (the production floor is 30 s); the budget still applies.
+  const config = { ...loaded, attribution: { ...loaded.attribution, minFetchIntervalMs: 5000, budget: 0.01, suspicionBudget: 0.02 } }
   const sidecar = new Sidecar(config, { logger: { level: 'warn' } })
   const address = await sidecar.start()
   process.stdout.write(
@@ -54,8 +75,12 @@ async function run(): Promise<void> {
       `leakwatch is watching the demo app (inspector 127.0.0.1:${inspectorPort}).`,
       `  metrics:  ${address}/metrics`,
       `  targets:  ${address}/api/targets`,
-      `  try:      curl -s ${address}/metrics | grep -E 'nodejs_heap_(size_used|used_after_major_gc)_bytes'`,
-      'The app starts leaking after DEMO_LEAK_AFTER seconds (default 20). Ctrl-C stops both.',
+      `  verdict:  ${address}/api/targets/demo        (analysis.signals[].suspected, onset, secondsToLimit)`,
+      `  sites:    ${address}/api/targets/demo/sites  (the leaking function ranks first)`,
+      `  profile:  ${address}/api/targets/demo/profile (open in Chrome DevTools → Memory; ?format=pprof for pprof)`,
+      `  try:      curl -s ${address}/metrics | grep -E '^leakwatch_(leak_suspected|site_growth)'`,
+      'The app starts leaking after DEMO_LEAK_AFTER seconds (default 20); expect the verdict about a',
+      'minute later. Ctrl-C stops both.',
       '',
     ].join('\n'),
   )
