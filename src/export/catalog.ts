@@ -396,6 +396,26 @@ const definitions = [
     otelAttributes: { collector: 'leakwatch.collector' },
     collector: 'monitor',
   },
+  {
+    key: 'analysisSuccess',
+    prom: 'leakwatch_analysis_success',
+    otel: 'leakwatch.analysis.success',
+    help: '1 when the leak analysis and profiling step after the latest poll succeeded, else 0.',
+    unit: '1',
+    type: 'gauge',
+    labels: [],
+    collector: 'monitor',
+  },
+  {
+    key: 'analysisErrors',
+    prom: 'leakwatch_analysis_errors_total',
+    otel: 'leakwatch.analysis.errors',
+    help: 'Failed leak analysis and profiling steps (e.g. a profile fetch that timed out).',
+    unit: '{error}',
+    type: 'counter',
+    labels: [],
+    collector: 'monitor',
+  },
   // --- leak analysis (src/leak) ---
   {
     key: 'floorBytes',

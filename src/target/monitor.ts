@@ -169,6 +169,8 @@ export class TargetMonitor {
   private pollsSkipped = 0
   private readonly records = new Map<string, CollectorRecord>()
   private extensionError: ErrorInfo | null = null
+  private extensionRuns = 0
+  private extensionErrors = 0
 
   constructor(options: MonitorOptions) {
     this.options = options
@@ -261,7 +263,10 @@ export class TargetMonitor {
       if (record.durationMs !== null) out.push({ key: 'collectorDuration', labels, value: record.durationMs / 1000 })
       out.push(...record.samples)
     }
-    if (this.options.extension !== undefined) out.push(...this.options.extension.samples())
+    if (this.options.extension !== undefined) {
+      if (this.extensionRuns > 0) out.push({ key: 'analysisSuccess', value: this.extensionError === null ? 1 : 0 })
+      out.push({ key: 'analysisErrors', value: this.extensionErrors }, ...this.options.extension.samples())
+    }
     return out
   }
 
@@ -429,7 +434,10 @@ export class TargetMonitor {
           pid: this.identity.pid,
         })
         this.extensionError = null
+        this.extensionRuns += 1
       } catch (error) {
+        this.extensionRuns += 1
+        this.extensionErrors += 1
         this.extensionError = errorInfo(error)
         this.options.logger.debug({ target: this.name, err: this.extensionError }, 'analysis step failed')
         if (breaksSession(error)) brokenBy = error

@@ -52,6 +52,8 @@ t.test('a leaking target: heap leak suspected, onset, time to limit, leaking fun
   t.equal(sites[0]?.stack[0]?.functionName, 'leakyPush')
   const metrics = await (await fetch(`${url}/metrics`)).text()
   t.match(metrics, /^leakwatch_leak_suspected\{target="app",signal="heap"\} 1$/m)
+  t.match(metrics, /^leakwatch_analysis_success\{target="app"\} 1$/m)
+  t.match(metrics, /^leakwatch_analysis_errors_total\{target="app"\} 0$/m)
   t.match(metrics, /^leakwatch_site_growth_bytes_per_second\{target="app",site="leakyPush \(/m)
   t.match(metrics, /^leakwatch_time_to_heap_limit_seconds\{target="app"\} \d/m)
   const heapprofile = await fetch(`${url}/api/targets/app/profile`)
