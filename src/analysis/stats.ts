@@ -93,6 +93,47 @@ export function theilSen(times: readonly number[], values: readonly number[]): L
   return { slope, intercept: median(residuals) }
 }
 
+export interface SlopeBounds extends Line {
+  /** One-sided lower confidence bound of the slope (Sen's method), per millisecond. */
+  readonly lower: number
+}
+
+/**
+ * Theil–Sen slope with Sen's distribution-free confidence bound: with S's
+ * variance from Mann–Kendall, the lower bound is the pairwise slope of rank
+ * (N − z·√Var)/2. A noisy series then needs a clearly larger slope to pass an
+ * effect-size threshold than its point estimate alone would suggest.
+ */
+export function theilSenBounds(times: readonly number[], values: readonly number[], z: number): SlopeBounds {
+  const n = Math.min(times.length, values.length)
+  const slopes: number[] = []
+  for (let i = 0; i < n - 1; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const dt = (times[j] as number) - (times[i] as number)
+      if (dt !== 0) slopes.push(((values[j] as number) - (values[i] as number)) / dt)
+    }
+  }
+  const line = theilSen(times, values)
+  if (slopes.length === 0) return { ...line, lower: line.slope }
+  slopes.sort((a, b) => a - b)
+  const variance = (n * (n - 1) * (2 * n + 5)) / 18
+  const rank = Math.floor((slopes.length - z * Math.sqrt(variance)) / 2)
+  const lower = rank < 0 ? Number.NEGATIVE_INFINITY : (slopes[Math.min(rank, slopes.length - 1)] as number)
+  return { ...line, lower }
+}
+
+/** z such that P(Z > z) = p, for the one-sided bound (bisection on normalCdf; p in (0, 0.5]). */
+export function upperQuantile(p: number): number {
+  let low = 0
+  let high = 10
+  for (let i = 0; i < 60; i++) {
+    const mid = (low + high) / 2
+    if (1 - normalCdf(mid) > p) low = mid
+    else high = mid
+  }
+  return (low + high) / 2
+}
+
 /** Indexes of at most `max` evenly spread points (always keeping the first and last). */
 export function thinIndexes(length: number, max: number): number[] {
   if (length <= max) return Array.from({ length }, (_, i) => i)

@@ -4,10 +4,25 @@
  * hysteresis so the verdict does not flap. Pure.
  */
 import type { AnalysisConfig } from '../config-types.js'
-import { hingeFit, mannKendall, theilSen, thinIndexes } from './stats.js'
+import { hingeFit, mannKendall, theilSen, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 
 /** O(n²) statistics run on at most this many points (evenly thinned). */
 export const MAX_STAT_POINTS = 240
+
+/**
+ * Growth must be sustained: each half of the window must grow at least this
+ * share of the whole window's slope. A leak grows steadily; a one-off step (a
+ * deploy-sized allocation), a burst that drains, or a cache approaching its
+ * size grows in one half and not (or much less) in the other.
+ */
+export const SUSTAINED_SHARE = 0.4
+
+/**
+ * Growth must not be slowing down: the later half's slope must be at least
+ * this share of the earlier half's. A cache filling towards its size grows
+ * fast and then ever slower (exponentially); a leak keeps its pace.
+ */
+export const RETAINED_PACE = 0.75
 
 export type SignalName = 'heap' | 'rss' | 'external'
 
@@ -19,6 +34,10 @@ export interface SignalEvidence {
   readonly windowStartMs: number | null
   /** Theil–Sen slope of the floor over the window. */
   readonly slopeBytesPerSecond: number
+  /** One-sided lower confidence bound of that slope (Sen), at the `maxPValue` level. */
+  readonly slopeLowerBytesPerSecond: number
+  /** Theil–Sen slopes of the first and the second half of the window's points. */
+  readonly halfSlopesBytesPerSecond: readonly [number, number] | null
   /** Slope relative to the floor at the window's start, per hour (0.05 = 5 %/h). */
   readonly relativePerHour: number
   /** One-sided Mann–Kendall p-value of "no upward trend". */
@@ -59,19 +78,35 @@ export function evaluateSignal(
   const thinTimes = keep.map((i) => times[i] as number)
   const thinValues = keep.map((i) => values[i] as number)
   const trend = mannKendall(thinValues)
-  const line = theilSen(thinTimes, thinValues)
+  const line = theilSenBounds(thinTimes, thinValues, upperQuantile(Math.min(0.5, config.maxPValue)))
   const slopeBytesPerSecond = line.slope * 1000
+  const slopeLowerBytesPerSecond = line.lower * 1000
   const firstTime = thinTimes[0]
   const floorAtStart = firstTime === undefined ? Number.NaN : line.intercept + line.slope * firstTime
-  const relativePerHour = floorAtStart > 0 ? (slopeBytesPerSecond * 3600) / floorAtStart : 0
+  // The effect size is judged on the slope's lower confidence bound: noise alone must not pass it.
+  const relativePerHour = floorAtStart > 0 ? (slopeLowerBytesPerSecond * 3600) / floorAtStart : 0
+  const halves = halfSlopes(thinTimes, thinValues)
   const warmingUp = nowMs < warmupUntilMs
   const reasons: string[] = []
   if (warmingUp) reasons.push('warming up')
   if (times.length < config.minPoints) reasons.push(`${times.length} of ${config.minPoints} points`)
   else {
     if (trend.pIncreasing > config.maxPValue) reasons.push(`no significant upward trend (p=${trend.pIncreasing.toPrecision(2)})`)
-    if (slopeBytesPerSecond < config.minSlopeBytesPerSecond) reasons.push(`slope ${slopeBytesPerSecond.toFixed(0)} B/s below ${config.minSlopeBytesPerSecond} B/s`)
-    if (relativePerHour < config.minRelativePerHour) reasons.push(`growth ${(relativePerHour * 100).toFixed(1)} %/h below ${(config.minRelativePerHour * 100).toFixed(1)} %/h`)
+    if (!(slopeLowerBytesPerSecond >= config.minSlopeBytesPerSecond)) {
+      reasons.push(`slope ${slopeBytesPerSecond.toFixed(0)} B/s (at least ${Math.max(0, slopeLowerBytesPerSecond).toFixed(0)} B/s) below ${config.minSlopeBytesPerSecond} B/s`)
+    }
+    if (!(relativePerHour >= config.minRelativePerHour)) {
+      reasons.push(`growth ${(Math.max(0, relativePerHour) * 100).toFixed(1)} %/h below ${(config.minRelativePerHour * 100).toFixed(1)} %/h`)
+    }
+    if (halves !== null && Math.min(halves[0], halves[1]) < SUSTAINED_SHARE * line.slope) {
+      reasons.push(
+        halves[1] < halves[0]
+          ? 'growth not sustained: the later half of the window grows much less (a plateau, a drained burst, a one-off step)'
+          : 'growth not sustained: the earlier half of the window is flat (a one-off step, or an onset too recent to tell)',
+      )
+    } else if (halves !== null && halves[1] < RETAINED_PACE * halves[0]) {
+      reasons.push('growth slowing down: the later half of the window grows clearly slower (a cache approaching its size)')
+    }
   }
   const lastValue = series.values[series.values.length - 1]
   return {
@@ -80,6 +115,8 @@ export function evaluateSignal(
     points: times.length,
     windowStartMs: firstTime ?? null,
     slopeBytesPerSecond: Number.isFinite(slopeBytesPerSecond) ? slopeBytesPerSecond : 0,
+    slopeLowerBytesPerSecond: Number.isFinite(slopeLowerBytesPerSecond) ? slopeLowerBytesPerSecond : 0,
+    halfSlopesBytesPerSecond: halves === null ? null : [halves[0] * 1000, halves[1] * 1000],
     relativePerHour: Number.isFinite(relativePerHour) ? relativePerHour : 0,
     pValue: trend.pIncreasing,
     tau: trend.tau,
@@ -88,6 +125,20 @@ export function evaluateSignal(
     positive: reasons.length === 0,
     reasons,
   }
+}
+
+/** Theil–Sen slopes (per ms) of the points before and after the window's middle time; null with too few. */
+function halfSlopes(times: readonly number[], values: readonly number[]): [number, number] | null {
+  const first = times[0]
+  const last = times[times.length - 1]
+  if (first === undefined || last === undefined) return null
+  const middle = (first + last) / 2
+  const split = times.findIndex((t) => t >= middle)
+  if (split < 3 || times.length - split < 3) return null
+  return [
+    theilSen(times.slice(0, split), values.slice(0, split)).slope,
+    theilSen(times.slice(split), values.slice(split)).slope,
+  ]
 }
 
 export interface VerdictState {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { hingeFit, mannKendall, normalCdf, theilSen, thinIndexes } from '../../src/analysis/stats.js'
+import { hingeFit, mannKendall, normalCdf, theilSen, theilSenBounds, thinIndexes, upperQuantile } from '../../src/analysis/stats.js'
 
 t.test('normalCdf matches tabulated values', async (t) => {
   t.ok(Math.abs(normalCdf(0) - 0.5) < 1e-7)
@@ -54,4 +54,17 @@ t.test('thinIndexes keeps ends and bounds the count', async (t) => {
   t.same(thinIndexes(3, 10), [0, 1, 2])
   const kept = thinIndexes(1000, 5)
   t.same(kept, [0, 250, 500, 749, 999])
+})
+
+t.test('Sen confidence bound and normal quantiles', async (t) => {
+  t.ok(Math.abs(upperQuantile(0.025) - 1.959964) < 1e-5)
+  t.ok(Math.abs(upperQuantile(0.01) - 2.326348) < 1e-5)
+  const times = Array.from({ length: 30 }, (_, i) => i)
+  const exact = theilSenBounds(times, times.map((x) => 2 * x), 2.33)
+  t.equal(exact.slope, 2)
+  t.equal(exact.lower, 2, 'a perfect line has no uncertainty')
+  const noisy = theilSenBounds(times, times.map((x) => 2 * x + ((x * 7919) % 23) - 11), 2.33)
+  t.ok(noisy.lower < noisy.slope, 'noise widens the bound')
+  t.equal(theilSenBounds([1, 2, 3], [1, 2, 3], 50).lower, Number.NEGATIVE_INFINITY, 'too few pairs for the level')
+  t.same(theilSenBounds([1], [1], 2), { slope: 0, intercept: 1, lower: 0 })
 })

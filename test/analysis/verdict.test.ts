@@ -31,7 +31,7 @@ t.test('each test can fail on its own, and says why', async (t) => {
   t.equal(flat.positive, false)
   t.match(flat.reasons.join(';'), /no significant upward trend/)
   const tinySlope = evaluateSignal('heap', series((i) => 50e6 + i * 10), 59_000, config, 0)
-  t.match(tinySlope.reasons.join(';'), /slope 10 B\/s below 1000 B\/s/)
+  t.match(tinySlope.reasons.join(';'), /slope 10 B\/s \(at least \d+ B\/s\) below 1000 B\/s/)
   const tinyRelative = evaluateSignal('heap', series((i) => 50e12 + i * 5000), 59_000, config, 0)
   t.match(tinyRelative.reasons.join(';'), /%\/h below/)
   const few = evaluateSignal('heap', series((i) => i * 1e6, 5), 4000, config, 0)
@@ -40,6 +40,35 @@ t.test('each test can fail on its own, and says why', async (t) => {
   t.equal(warming.warmingUp, true)
   t.equal(warming.positive, false)
   t.equal(warming.points, 0, 'warm-up points do not count')
+})
+
+t.test('growth must be sustained across the window and not slowing down', async (t) => {
+  // A one-off step in the middle: a significant trend and slope, but each half is flat.
+  const step = evaluateSignal('heap', series((i) => 50e6 + (i >= 30 ? 5e6 : 0) + (i % 3) * 1000), 59_000, config, 0)
+  t.equal(step.positive, false)
+  t.match(step.reasons.join(';'), /not sustained/)
+  // A cache filling towards its size: rising throughout, ever slower.
+  const cache = evaluateSignal('heap', series((i) => 50e6 + 20e6 * (1 - Math.exp(-i / 25))), 59_000, config, 0)
+  t.equal(cache.positive, false)
+  t.match(cache.reasons.join(';'), /slowing down|not sustained/)
+  const [first, second] = cache.halfSlopesBytesPerSecond ?? [0, 0]
+  t.ok(second < first, 'the later half grows slower')
+  // A leak keeps its pace in both halves.
+  const leak = evaluateSignal('heap', series((i) => 50e6 + i * 5000 + (i % 4) * 2000), 59_000, config, 0)
+  t.equal(leak.positive, true)
+  t.ok(leak.slopeLowerBytesPerSecond <= leak.slopeBytesPerSecond && leak.slopeLowerBytesPerSecond > 3000, 'a tight lower bound')
+})
+
+t.test('the effect size is judged on the slope lower bound: noise alone does not pass', async (t) => {
+  // Slope ~1.2 kB/s point estimate over heavy noise; the lower bound is well below 1 kB/s.
+  let seed = 7
+  const noise = (): number => {
+    seed = (seed * 16807) % 2147483647
+    return (seed / 2147483647 - 0.5) * 400_000
+  }
+  const noisy = evaluateSignal('rss', series((i) => 1e8 + i * 1200 + noise()), 59_000, { ...config, maxPValue: 0.5 }, 0)
+  t.ok(noisy.slopeLowerBytesPerSecond < noisy.slopeBytesPerSecond)
+  t.equal(noisy.positive, false)
 })
 
 t.test('only the window counts', async (t) => {
