@@ -1,0 +1,407 @@
+/**
+ * Seeded generator of labelled synthetic memory series for the detection
+ * benchmark: hundreds of simulated Node.js processes, each a few hours of poll
+ * readings in exactly the shape `TargetAnalysis.afterPoll` consumes (RSS,
+ * external memory and the heap limit per poll, plus the post-major-GC heap
+ * floors read since the previous poll).
+ *
+ * Every series is a deterministic function of (corpus seed, index): the same
+ * seed gives byte-identical series on every machine (the PRNG is mulberry32,
+ * Gaussians are Box–Muller; no Math.random, no wall clock).
+ *
+ * Model of one process (t in seconds since process start):
+ *   heap floor  H(t) = heapBase + heapShape(t)                   (family-specific shape)
+ *   external    E(t) = extBase + extShape(t)
+ *   major GCs   at random times, gaps uniform in [gcGapMin, gcGapMax] (one to a few per poll)
+ *   post-GC heap reading at each GC g:  H(g) + floorNoise·|N(0,1)|   (floating garbage is never negative)
+ *   RSS at a poll  = nonHeap + H(t) + rssSawFactor·garbage(t) + E(t) + rssNoise·N(0,1)
+ *     where garbage(t) fills linearly from 0 after the last major GC to this cycle's
+ *     sawtooth amplitude (sawtooth·U(0.7,1.3)) at the next one: the GC sawtooth.
+ *   external at a poll = E(t) + a small buffer sawtooth on the same GC cycle + noise
+ */
+
+/** Default seed of the benchmark corpus. */
+export const DEFAULT_SEED = 20_240_601
+/** Default number of series (spread round-robin over the families). */
+export const DEFAULT_COUNT = 300
+/** Poll interval of the simulated sidecar (leakwatch's default `--interval`). */
+export const POLL_INTERVAL_MS = 15_000
+/** Simulated duration of every series. */
+export const DURATION_MS = 4 * 3_600_000
+/** Simulated wall-clock start of every series (the process starts at the first poll's previous tick). */
+export const START_MS = Date.UTC(2025, 0, 6, 8, 0, 0)
+
+const MB = 1024 * 1024
+const MIN = 60
+const HOUR = 3600
+
+// ---------------------------------------------------------------------------
+// Randomness
+
+/** mulberry32: a tiny 32-bit PRNG with a full 2^32 period; uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
+  }
+}
+
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number
+  uniform(min: number, max: number): number
+  /** Integer uniform in [min, max]. */
+  int(min: number, max: number): number
+  /** Standard normal, Box–Muller. */
+  gauss(): number
+}
+
+export function createRng(seed: number): Rng {
+  const next = mulberry32(seed)
+  let spare: number | undefined
+  return {
+    next,
+    uniform: (min, max) => min + (max - min) * next(),
+    int: (min, max) => min + Math.floor((max - min + 1) * next()),
+    gauss: () => {
+      if (spare !== undefined) {
+        const value = spare
+        spare = undefined
+        return value
+      }
+      // 1 - u keeps the logarithm's argument in (0, 1].
+      const radius = Math.sqrt(-2 * Math.log(1 - next()))
+      const angle = 2 * Math.PI * next()
+      spare = radius * Math.sin(angle)
+      return radius * Math.cos(angle)
+    },
+  }
+}
+
+/** Seed of series `index` of a corpus: an integer hash of both, so neighbouring series are unrelated. */
+export function seriesSeed(corpusSeed: number, index: number): number {
+  let h = (corpusSeed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+// ---------------------------------------------------------------------------
+// Families
+
+export const LEAKY_FAMILIES = [
+  'leak-slow',
+  'leak-medium',
+  'leak-fast',
+  'leak-late-onset',
+  'leak-staircase',
+  'leak-external',
+  'leak-heavy-sawtooth',
+] as const
+export const HEALTHY_FAMILIES = ['flat', 'heavy-sawtooth', 'cache-warming', 'load-burst', 'step-up', 'periodic'] as const
+export const FAMILIES = [...LEAKY_FAMILIES, ...HEALTHY_FAMILIES] as const
+export type FamilyName = (typeof FAMILIES)[number]
+
+export const FAMILY_DESCRIPTIONS: Readonly<Record<FamilyName, string>> = {
+  'leak-slow': 'linear heap leak of 1-5 MB/h on a 50-200 MB heap, onset 10-60 min',
+  'leak-medium': 'linear heap leak of 10-40 MB/h, onset 10-60 min',
+  'leak-fast': 'linear heap leak of 50-300 MB/h, onset 10-60 min',
+  'leak-late-onset': 'linear heap leak of 10-60 MB/h after a flat 90-150 min',
+  'leak-staircase': 'heap leak in steps every 2-10 min, 10-60 MB/h on average, onset 10-60 min',
+  'leak-external': 'external memory (Buffers) leak of 10-60 MB/h, heap flat, RSS grows with it',
+  'leak-heavy-sawtooth': 'linear heap leak of 10-60 MB/h under a GC sawtooth of 50-150 % of the heap',
+  flat: 'flat heap, GC sawtooth of 5-30 %, noise',
+  'heavy-sawtooth': 'flat heap under a GC sawtooth of 50-150 % of the heap',
+  'cache-warming': 'cache filling to +20-60 % of the heap, exponential approach with a 10-20 min time constant, from 0-10 min',
+  'load-burst': '1-3 load bursts: heap +10-50 % over 5-15 min, held 0-10 min, drained over 5-20 min',
+  'step-up': 'one deploy-sized allocation of +10-40 % of the heap over 30-120 s at 20-180 min, then flat',
+  periodic: 'sinusoid of +/-5-15 % of the heap with a 2-4 h period (a daily cycle, compressed)',
+}
+
+export const isLeakyFamily = (family: FamilyName): boolean => (LEAKY_FAMILIES as readonly string[]).includes(family)
+
+/** The parameters one series is drawn with. Sizes in bytes, times in seconds since process start. */
+export interface SeriesModel {
+  readonly heapBase: number
+  readonly extBase: number
+  readonly nonHeap: number
+  /** Peak garbage between two major GCs (sawtooth amplitude), bytes. */
+  readonly sawtooth: number
+  /** Share of the heap sawtooth visible in RSS. */
+  readonly rssSawFactor: number
+  readonly gcGapMin: number
+  readonly gcGapMax: number
+  readonly floorNoise: number
+  readonly rssNoise: number
+  readonly extNoise: number
+  readonly heapLimit: number
+  /** When the leak starts (s), or null for healthy series. */
+  readonly onset: number | null
+  /** Family-specific parameters, for the record. */
+  readonly params: Readonly<Record<string, number>>
+  /** Heap floor above heapBase at time t (s). */
+  heapShape(t: number): number
+  /** External memory above extBase at time t (s). */
+  extShape(t: number): number
+}
+
+const zero = (): number => 0
+const linear = (rate: number, onset: number) => (t: number) => (t < onset ? 0 : rate * (t - onset))
+
+interface Common {
+  heapBase: number
+  extBase: number
+  nonHeap: number
+  sawtooth: number
+  rssSawFactor: number
+  gcGapMin: number
+  gcGapMax: number
+  floorNoise: number
+  rssNoise: number
+  extNoise: number
+  heapLimit: number
+}
+
+function common(rng: Rng, heavySawtooth: boolean): Common {
+  const heapBase = rng.uniform(50, 200) * MB
+  const gcGapMin = rng.uniform(3, 6)
+  return {
+    heapBase,
+    extBase: rng.uniform(5, 40) * MB,
+    nonHeap: rng.uniform(30, 70) * MB,
+    sawtooth: heapBase * (heavySawtooth ? rng.uniform(0.5, 1.5) : rng.uniform(0.05, 0.3)),
+    rssSawFactor: rng.uniform(0.5, 1),
+    gcGapMin,
+    gcGapMax: gcGapMin + rng.uniform(2, 8), // at most 14 s: at least one major GC per 15 s poll
+    floorNoise: heapBase * rng.uniform(0.002, 0.01),
+    rssNoise: rng.uniform(0.5, 2) * MB,
+    extNoise: rng.uniform(0.05, 0.3) * MB,
+    heapLimit: Math.round(rng.uniform(1.5, 4) * 4) * 256 * MB,
+  }
+}
+
+type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'>
+
+function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
+  const earlyOnset = (): number => rng.uniform(10, 60) * MIN
+  switch (family) {
+    case 'leak-slow':
+    case 'leak-medium':
+    case 'leak-fast':
+    case 'leak-heavy-sawtooth': {
+      const [lo, hi] = family === 'leak-slow' ? [1, 5] : family === 'leak-medium' ? [10, 40] : family === 'leak-fast' ? [50, 300] : [10, 60]
+      const rateMBh = rng.uniform(lo, hi)
+      const onset = earlyOnset()
+      return { onset, params: { rateMBh, onsetMin: onset / MIN }, heapShape: linear((rateMBh * MB) / HOUR, onset), extShape: zero }
+    }
+    case 'leak-late-onset': {
+      const rateMBh = rng.uniform(10, 60)
+      const onset = rng.uniform(90, 150) * MIN
+      return { onset, params: { rateMBh, onsetMin: onset / MIN }, heapShape: linear((rateMBh * MB) / HOUR, onset), extShape: zero }
+    }
+    case 'leak-staircase': {
+      const rateMBh = rng.uniform(10, 60)
+      const period = rng.uniform(2, 10) * MIN
+      const step = (rateMBh * MB * period) / HOUR
+      const onset = earlyOnset()
+      return {
+        onset,
+        params: { rateMBh, stepPeriodMin: period / MIN, stepMB: step / MB, onsetMin: onset / MIN },
+        heapShape: (t) => (t < onset ? 0 : step * (Math.floor((t - onset) / period) + 1)),
+        extShape: zero,
+      }
+    }
+    case 'leak-external': {
+      const rateMBh = rng.uniform(10, 60)
+      const onset = earlyOnset()
+      return { onset, params: { rateMBh, onsetMin: onset / MIN }, heapShape: zero, extShape: linear((rateMBh * MB) / HOUR, onset) }
+    }
+    case 'flat':
+    case 'heavy-sawtooth':
+      return { onset: null, params: {}, heapShape: zero, extShape: zero }
+    case 'cache-warming': {
+      const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
+      const tau = rng.uniform(10, 20) * MIN
+      const start = rng.uniform(0, 10) * MIN
+      return {
+        onset: null,
+        params: { amplitudeMB: amplitude / MB, tauMin: tau / MIN, startMin: start / MIN },
+        heapShape: (t) => (t < start ? 0 : amplitude * (1 - Math.exp(-(t - start) / tau))),
+        extShape: zero,
+      }
+    }
+    case 'load-burst': {
+      const bursts = Array.from({ length: rng.int(1, 3) }, () => ({
+        start: rng.uniform(10, 200) * MIN,
+        amplitude: c.heapBase * rng.uniform(0.1, 0.5),
+        rise: rng.uniform(5, 15) * MIN,
+        hold: rng.uniform(0, 10) * MIN,
+        drain: rng.uniform(5, 20) * MIN,
+      }))
+      const burst = (b: (typeof bursts)[number], t: number): number => {
+        const x = t - b.start
+        if (x <= 0) return 0
+        if (x < b.rise) return (b.amplitude * x) / b.rise
+        if (x < b.rise + b.hold) return b.amplitude
+        const d = x - b.rise - b.hold
+        return d < b.drain ? b.amplitude * (1 - d / b.drain) : 0
+      }
+      const params: Record<string, number> = { bursts: bursts.length }
+      bursts.forEach((b, i) => {
+        params[`burst${i}StartMin`] = b.start / MIN
+        params[`burst${i}MB`] = b.amplitude / MB
+      })
+      // Overlapping bursts add up (two waves of load).
+      return { onset: null, params, heapShape: (t) => bursts.reduce((sum, b) => sum + burst(b, t), 0), extShape: zero }
+    }
+    case 'step-up': {
+      const amplitude = c.heapBase * rng.uniform(0.1, 0.4)
+      const at = rng.uniform(20, 180) * MIN
+      const ramp = rng.uniform(30, 120)
+      return {
+        onset: null,
+        params: { amplitudeMB: amplitude / MB, atMin: at / MIN, rampS: ramp },
+        heapShape: (t) => (t <= at ? 0 : t >= at + ramp ? amplitude : (amplitude * (t - at)) / ramp),
+        extShape: zero,
+      }
+    }
+    case 'periodic': {
+      const amplitude = c.heapBase * rng.uniform(0.05, 0.15)
+      const period = rng.uniform(2, 4) * HOUR
+      const phase = rng.uniform(0, 2 * Math.PI)
+      return {
+        onset: null,
+        params: { amplitudeMB: amplitude / MB, periodH: period / HOUR, phase },
+        heapShape: (t) => amplitude * Math.sin((2 * Math.PI * t) / period + phase),
+        extShape: zero,
+      }
+    }
+  }
+}
+
+export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
+  const c = common(rng, family === 'heavy-sawtooth' || family === 'leak-heavy-sawtooth')
+  return { ...c, ...makeShapes(family, rng, c) }
+}
+
+// ---------------------------------------------------------------------------
+// Series
+
+/** One poll, shaped like `PollContext` minus the process identity. */
+export interface SyntheticPoll {
+  readonly nowMs: number
+  readonly samples: ReadonlyArray<{ readonly key: 'rss' | 'external' | 'heapLimit'; readonly value: number }>
+  readonly floors: ReadonlyArray<{ readonly seq: number; readonly timeMs: number; readonly bytes: number }>
+}
+
+export interface SyntheticSeries {
+  readonly id: string
+  readonly index: number
+  readonly seed: number
+  readonly family: FamilyName
+  readonly leaky: boolean
+  /** When the leak starts (ms since the epoch), null when healthy. */
+  readonly onsetMs: number | null
+  readonly processStartMs: number
+  readonly pollIntervalMs: number
+  readonly durationMs: number
+  /** Container memory limit given to this series: 2-4x its starting RSS. */
+  readonly memoryLimitBytes: number
+  readonly heapLimitBytes: number
+  readonly model: SeriesModel
+  /** The readings, rendered on demand (deterministic; not cached, to keep the corpus small in memory). */
+  polls(): SyntheticPoll[]
+}
+
+export interface CorpusOptions {
+  readonly seed?: number
+  readonly count?: number
+  /** Only these families (round-robin over them). */
+  readonly families?: readonly FamilyName[]
+  readonly durationMs?: number
+  readonly pollIntervalMs?: number
+}
+
+export function makeSeries(
+  index: number,
+  family: FamilyName,
+  seed: number,
+  durationMs = DURATION_MS,
+  pollIntervalMs = POLL_INTERVAL_MS,
+): SyntheticSeries {
+  const rng = createRng(seed)
+  const model = drawModel(family, rng)
+  const startRss = model.nonHeap + model.heapBase + model.extBase + (model.rssSawFactor * model.sawtooth) / 2
+  const memoryLimitBytes = Math.round(startRss * rng.uniform(2, 4))
+  const renderSeed = (rng.next() * 4_294_967_296) >>> 0
+  return {
+    id: `${family}#${index}`,
+    index,
+    seed,
+    family,
+    leaky: model.onset !== null,
+    onsetMs: model.onset === null ? null : START_MS + model.onset * 1000,
+    processStartMs: START_MS,
+    pollIntervalMs,
+    durationMs,
+    memoryLimitBytes,
+    heapLimitBytes: model.heapLimit,
+    model,
+    polls: () => renderPolls(model, createRng(renderSeed), durationMs, pollIntervalMs),
+  }
+}
+
+function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalMs: number): SyntheticPoll[] {
+  const polls: SyntheticPoll[] = []
+  // GC cycles: [lastGc, nextGc] with this cycle's sawtooth amplitude.
+  let lastGc = -rng.uniform(0, m.gcGapMin)
+  let nextGc = lastGc + rng.uniform(m.gcGapMin, m.gcGapMax)
+  let cycleAmplitude = m.sawtooth * rng.uniform(0.7, 1.3)
+  let seq = 0
+  const pollS = pollIntervalMs / 1000
+  const pollCount = Math.floor(durationMs / pollIntervalMs)
+  for (let k = 1; k <= pollCount; k++) {
+    const t = k * pollS
+    const floors: Array<{ seq: number; timeMs: number; bytes: number }> = []
+    // Whole milliseconds, as the GC observer reports them: a GC belongs to the poll its rounded time precedes.
+    while (Math.round(nextGc * 1000) <= k * pollIntervalMs) {
+      seq += 1
+      floors.push({
+        seq,
+        timeMs: START_MS + Math.round(nextGc * 1000),
+        bytes: Math.round(m.heapBase + m.heapShape(nextGc) + m.floorNoise * Math.abs(rng.gauss())),
+      })
+      lastGc = nextGc
+      nextGc = lastGc + rng.uniform(m.gcGapMin, m.gcGapMax)
+      cycleAmplitude = m.sawtooth * rng.uniform(0.7, 1.3)
+    }
+    const phase = (t - lastGc) / (nextGc - lastGc)
+    const external = Math.max(0, m.extBase + m.extShape(t) + 0.1 * m.extBase * phase + m.extNoise * rng.gauss())
+    const heap = m.heapBase + m.heapShape(t) + m.rssSawFactor * cycleAmplitude * phase
+    const rss = m.nonHeap + heap + external + m.rssNoise * rng.gauss()
+    polls.push({
+      nowMs: START_MS + k * pollIntervalMs,
+      samples: [
+        { key: 'rss', value: Math.round(rss) },
+        { key: 'external', value: Math.round(external) },
+        { key: 'heapLimit', value: m.heapLimit },
+      ],
+      floors,
+    })
+  }
+  return polls
+}
+
+/** The corpus: `count` series spread round-robin over the families, each with its own derived seed. */
+export function generateCorpus(options: CorpusOptions = {}): SyntheticSeries[] {
+  const seed = options.seed ?? DEFAULT_SEED
+  const count = options.count ?? DEFAULT_COUNT
+  const families = options.families ?? FAMILIES
+  return Array.from({ length: count }, (_, index) =>
+    makeSeries(index, families[index % families.length] as FamilyName, seriesSeed(seed, index), options.durationMs, options.pollIntervalMs),
+  )
+}
