@@ -72,7 +72,8 @@ t.test('a leaking target: heap leak suspected, onset, time to limit, leaking fun
 
 t.test('a healthy target stays quiet', async (t) => {
   const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
-  const { sidecar, url } = await start(t, target.port, { attribution: { mode: 'always' } })
+  // As in production, the first seconds of a process (modules loading, code warming) are a warm-up.
+  const { sidecar, url } = await start(t, target.port, { attribution: { mode: 'always' }, analysis: { warmupMs: 5000 } })
   await waitFor(
     async () => ((await view(url)).analysis.signals.find((s) => s.signal === 'heap')?.evidence?.points ?? 0) >= 12,
     { timeoutMs: 40_000, what: 'enough heap floor points' },
