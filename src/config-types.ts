@@ -29,6 +29,10 @@ export interface Config {
     readonly serviceName: string
   }
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Polls (of all targets together) that may run at once; the others wait their turn. */
+  readonly maxConcurrentPolls: number
+  /** The HTTP API's access control. */
+  readonly http: HttpConfig
   readonly analysis: AnalysisConfig
   readonly attribution: AttributionConfig
 }
@@ -75,4 +79,17 @@ export interface AttributionConfig {
   readonly topSites: number
   /** Sites tracked per target (the bounded table behind the ranking). */
   readonly maxSites: number
+}
+
+/** Who may read what over HTTP. */
+export interface HttpConfig {
+  /**
+   * Bearer token required for the endpoints that reveal code locations or
+   * profiles (`/api/*`); undefined leaves them open.
+   */
+  readonly apiToken: string | undefined
+  /** Also require the token on `/metrics`. */
+  readonly protectMetrics: boolean
+  /** Also require the token on `/healthz` and `/readyz` (then probes need it too). */
+  readonly protectHealth: boolean
 }

@@ -41,6 +41,8 @@ export const DEFAULTS = Object.freeze({
     serviceName: 'leakwatch',
   }),
   logLevel: 'info' as LogLevel,
+  maxConcurrentPolls: 8,
+  http: Object.freeze({ apiToken: undefined as string | undefined, protectMetrics: false, protectHealth: false }),
   analysis: Object.freeze({
     windowMs: 30 * 60_000,
     minPoints: 12,
@@ -1200,6 +1202,9 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
       serviceName: pick('serviceName') ?? DEFAULTS.otlp.serviceName,
     }),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
+    // TODO(issue 5): flags, env and file keys for these two; defaults only for now.
+    maxConcurrentPolls: DEFAULTS.maxConcurrentPolls,
+    http: DEFAULTS.http,
     analysis: Object.freeze(analysis),
     attribution: Object.freeze(attribution),
   })

@@ -536,6 +536,8 @@ attribution:
       serviceName: 'from-file',
     },
     logLevel: 'warn',
+    maxConcurrentPolls: 8,
+    http: { apiToken: undefined, protectMetrics: false, protectHealth: false },
     analysis: {
       windowMs: 2_700_000,
       minPoints: 20,

@@ -55,6 +55,8 @@ export function testConfig(
     reconnect: { minDelayMs: 50, maxDelayMs: 400 },
     otlp: { endpoint: undefined, intervalMs: 500, headers: {}, serviceName: 'leakwatch-test' },
     logLevel: 'silent',
+    maxConcurrentPolls: 8,
+    http: { apiToken: undefined, protectMetrics: false, protectHealth: false },
     ...rest,
     analysis: { ...TEST_ANALYSIS, ...analysis },
     attribution: { ...TEST_ATTRIBUTION, ...attribution },
