@@ -76,8 +76,8 @@ function median(values: number[]): number {
   return values.length % 2 === 1 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2
 }
 
-/** Theil–Sen estimator: the median of pairwise slopes, robust to a third of outliers. */
-export function theilSen(times: readonly number[], values: readonly number[]): Line {
+/** Slopes between every pair of points with distinct times. */
+function pairwiseSlopes(times: readonly number[], values: readonly number[]): number[] {
   const n = Math.min(times.length, values.length)
   const slopes: number[] = []
   for (let i = 0; i < n - 1; i++) {
@@ -86,11 +86,22 @@ export function theilSen(times: readonly number[], values: readonly number[]): L
       if (dt !== 0) slopes.push(((values[j] as number) - (values[i] as number)) / dt)
     }
   }
+  return slopes
+}
+
+/** The Theil–Sen line through the points, given their pairwise slopes (sorted in place). */
+function lineFromSlopes(times: readonly number[], values: readonly number[], slopes: number[]): Line {
+  const n = Math.min(times.length, values.length)
   if (slopes.length === 0) return { slope: 0, intercept: n > 0 ? (values[n - 1] as number) : 0 }
   const slope = median(slopes)
   const residuals: number[] = []
   for (let i = 0; i < n; i++) residuals.push((values[i] as number) - slope * (times[i] as number))
   return { slope, intercept: median(residuals) }
+}
+
+/** Theil–Sen estimator: the median of pairwise slopes, robust to a third of outliers. */
+export function theilSen(times: readonly number[], values: readonly number[]): Line {
+  return lineFromSlopes(times, values, pairwiseSlopes(times, values))
 }
 
 export interface SlopeBounds extends Line {
@@ -106,16 +117,10 @@ export interface SlopeBounds extends Line {
  */
 export function theilSenBounds(times: readonly number[], values: readonly number[], z: number): SlopeBounds {
   const n = Math.min(times.length, values.length)
-  const slopes: number[] = []
-  for (let i = 0; i < n - 1; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const dt = (times[j] as number) - (times[i] as number)
-      if (dt !== 0) slopes.push(((values[j] as number) - (values[i] as number)) / dt)
-    }
-  }
-  const line = theilSen(times, values)
+  const slopes = pairwiseSlopes(times, values)
+  // median() sorts the slopes in place, which the rank lookup below relies on.
+  const line = lineFromSlopes(times, values, slopes)
   if (slopes.length === 0) return { ...line, lower: line.slope }
-  slopes.sort((a, b) => a - b)
   const variance = (n * (n - 1) * (2 * n + 5)) / 18
   const rank = Math.floor((slopes.length - z * Math.sqrt(variance)) / 2)
   const lower = rank < 0 ? Number.NEGATIVE_INFINITY : (slopes[Math.min(rank, slopes.length - 1)] as number)
