@@ -5,16 +5,17 @@
  * a user fixes their configuration in one round instead of one error at a time.
  */
 
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
 import { BlockList, isIP, isIPv6 } from 'node:net'
+import { dirname, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { parseDocument } from 'yaml'
 import { z } from 'zod'
-import type { AnalysisConfig, AttributionConfig, AttributionMode, Config, TargetConfig } from './config-types.js'
+import type { AnalysisConfig, AttributionConfig, AttributionMode, Config, HttpConfig, TargetConfig } from './config-types.js'
 import { DURATION_FORMS, formatDuration, parseDuration } from './duration.js'
 import { ConfigError, errorMessage } from './errors.js'
 
-export type { AnalysisConfig, AttributionConfig, AttributionMode, Config, TargetConfig } from './config-types.js'
+export type { AnalysisConfig, AttributionConfig, AttributionMode, Config, HttpConfig, TargetConfig } from './config-types.js'
 
 /** Names accepted in a target's `disabledCollectors`. */
 export const COLLECTOR_NAMES = ['heap', 'heapStatistics', 'memory', 'gc', 'eventLoop', 'resources', 'info'] as const
@@ -84,6 +85,11 @@ const LIMITS = Object.freeze({
   maxBudget: 0.1,
   maxTopSites: 100,
   maxMaxSites: 10_000,
+  maxConcurrentPolls: 1_000,
+  minTokenLength: 16,
+  maxTokenLength: 1_024,
+  /** Largest API token file read (it should hold just the token). */
+  maxTokenFileBytes: 4_096,
 })
 
 /** Smallest poll (and OTLP export) interval accepted. */
@@ -95,7 +101,10 @@ export interface LoadConfigOptions {
   /** Command-line arguments without the node binary and script (`process.argv.slice(2)`). */
   argv: readonly string[]
   env: NodeJS.ProcessEnv
-  /** Reads the config file (tests inject this); defaults to readFileSync(path, 'utf8'). */
+  /**
+   * Reads the config file and the API token file (tests inject this); defaults to
+   * readFileSync(path, 'utf8'), at most 4 KiB for the token file.
+   */
   readFile?: (path: string) => string
 }
 
@@ -125,6 +134,8 @@ Options:
   --listen HOST:PORT         Metrics HTTP server address (default ${DEFAULTS.listen.host}:${DEFAULTS.listen.port})
   --interval DURATION        Poll period of each target (default ${d(DEFAULTS.intervalMs)}, min ${d(MIN_INTERVAL_MS)})
   --timeout DURATION         Timeout of each inspector call (default ${d(DEFAULTS.timeoutMs)})
+  --max-concurrent-polls N   Polls (of all targets together) that may run at once
+                             (default ${DEFAULTS.maxConcurrentPolls}, 1..${LIMITS.maxConcurrentPolls})
   --config FILE              YAML or JSON config file (see below)
   --otlp-endpoint URL        Export to this OTLP/HTTP endpoint; ${METRICS_PATH} is
                              appended unless the URL already ends with it
@@ -133,6 +144,16 @@ Options:
   --service-name NAME        OTLP service.name (default ${DEFAULTS.otlp.serviceName})
   --allow-remote-inspector   Allow targets on non-loopback hosts (see Security)
   --log-level LEVEL          ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
+  --api-token-file FILE      Require "Authorization: Bearer TOKEN" on the JSON API
+                             (/api/* and the index /), with TOKEN read from FILE
+                             (trimmed), e.g. a mounted Kubernetes Secret
+                             (default: no token, the API is open).
+                             There is deliberately no --api-token flag: a token
+                             on the command line is visible to every local user
+                             through ps and /proc/PID/cmdline.
+  --protect-metrics          Require the token on /metrics too
+  --protect-health           Require the token on /healthz and /readyz too
+                             (the probes must then send it)
   --window DURATION          Leak analysis window (default ${d(A.windowMs)}, min ${d(LIMITS.minWindowMs)})
   --warmup DURATION          No leak verdict this long after a (re)start (default ${d(A.warmupMs)})
   --floor-window DURATION    Memory floors are minimums over this (default ${d(A.floorWindowMs)}, ${d(LIMITS.minFloorWindowMs)}..window)
@@ -155,11 +176,15 @@ Environment:
   LEAKWATCH_LISTEN           Like --listen
   LEAKWATCH_INTERVAL         Like --interval
   LEAKWATCH_TIMEOUT          Like --timeout
+  LEAKWATCH_MAX_CONCURRENT_POLLS  Like --max-concurrent-polls
   LEAKWATCH_CONFIG           Like --config
   LEAKWATCH_OTLP_ENDPOINT    Like --otlp-endpoint (${METRICS_PATH} appended)
   LEAKWATCH_SERVICE_NAME     Like --service-name
   LEAKWATCH_ALLOW_REMOTE_INSPECTOR  true, false, 1 or 0
   LEAKWATCH_LOG_LEVEL        Like --log-level
+  LEAKWATCH_API_TOKEN        The API token itself (instead of --api-token-file)
+  LEAKWATCH_PROTECT_METRICS  true, false, 1 or 0 (like --protect-metrics)
+  LEAKWATCH_PROTECT_HEALTH   true, false, 1 or 0 (like --protect-health)
   LEAKWATCH_WINDOW           Like --window
   LEAKWATCH_WARMUP           Like --warmup
   LEAKWATCH_MEMORY_LIMIT     Like --memory-limit; 0 counts as unset (see Kubernetes below)
@@ -181,6 +206,8 @@ Precedence: flags > environment > config file > defaults.
   Service name: --service-name > LEAKWATCH_SERVICE_NAME > OTEL_SERVICE_NAME > file.
   The resolved endpoint is always the full metrics URL (ends with ${METRICS_PATH}
   unless it came from OTEL_EXPORTER_OTLP_METRICS_ENDPOINT).
+  API token: --api-token-file > LEAKWATCH_API_TOKEN > http.apiToken or
+  http.apiTokenFile in the file.
 
 Kubernetes: fill LEAKWATCH_MEMORY_LIMIT from the downward API, valueFrom:
   resourceFieldRef: {containerName: app, resource: limits.memory} (divisor 1,
@@ -204,6 +231,11 @@ Config file (all keys optional; unknown keys are errors):
   reconnect: { minDelay: ${d(DEFAULTS.reconnect.minDelayMs)}, maxDelay: ${d(DEFAULTS.reconnect.maxDelayMs)} }   # backoff between reconnects
   otlp: { endpoint: "http://collector:4318", interval: 15s, headers: { x-token: abc }, serviceName: leakwatch }
   logLevel: info
+${c(`  maxConcurrentPolls: ${DEFAULTS.maxConcurrentPolls}`, `1..${LIMITS.maxConcurrentPolls}`)}
+  http:                        # who may read what over HTTP (see Security)
+${c('    apiTokenFile: /etc/leakwatch/token', 'relative to this file; or apiToken: "..." (not both)')}
+${c('    protectMetrics: false', 'require the token on /metrics too')}
+${c('    protectHealth: false', 'and on /healthz and /readyz')}
   analysis:                    # leak detection on the memory floors
 ${c(`    window: ${d(A.windowMs)}`, `min ${d(LIMITS.minWindowMs)}`)}
 ${c(`    minPoints: ${A.minPoints}`, `floor points needed in the window (min ${LIMITS.minMinPoints})`)}
@@ -228,6 +260,8 @@ Security: the inspector protocol can run any code in the target process.
 Targets on a host other than loopback (127.0.0.0/8, ::1, localhost) are refused
 unless --allow-remote-inspector (or LEAKWATCH_ALLOW_REMOTE_INSPECTOR=true, or
 allowRemoteInspector: true) is given. Never expose --inspect to a network.
+The API token must have ${LIMITS.minTokenLength}..${LIMITS.maxTokenLength} printable ASCII characters without spaces;
+make one with: openssl rand -hex 32
 
 Example:
   node --inspect=127.0.0.1:9229 server.js &
@@ -391,6 +425,64 @@ function parseBoolean(text: string): Parsed<boolean> {
 function parseNonEmpty(text: string): Parsed<string> {
   const value = text.trim()
   return value === '' ? { error: 'must not be empty' } : { value }
+}
+
+/**
+ * An API token: surrounding whitespace is ignored, the rest must be printable
+ * ASCII without spaces (what fits an `Authorization: Bearer` header as is).
+ * Errors never show the token, only its length or the position of a bad character.
+ */
+function parseToken(text: string): Parsed<string> {
+  const token = text.trim()
+  const { minTokenLength: min, maxTokenLength: max } = LIMITS
+  if (token.length < min) return { error: `must be at least ${min} characters long (has ${token.length}; make one with: openssl rand -hex 32)` }
+  if (token.length > max) return { error: `must be at most ${max} characters long (has ${token.length})` }
+  const bad = token.search(/[^\x21-\x7e]/)
+  if (bad >= 0) return { error: `must be printable ASCII without spaces (character ${bad + 1} is not)` }
+  return { value: token }
+}
+
+/**
+ * Reads a file of at most `maxBytes` as UTF-8 (the token file: pointing it at
+ * /dev/zero or a log file by mistake must not read gigabytes).
+ */
+function readSmallFile(path: string, maxBytes: number): string {
+  const fd = openSync(path, 'r')
+  try {
+    const buffer = Buffer.alloc(maxBytes + 1)
+    let length = 0
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null)
+      if (n === 0) break
+      length += n
+    }
+    if (length > maxBytes) throw new Error(`larger than ${maxBytes} bytes; it should hold just the token`)
+    return buffer.toString('utf8', 0, length)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The token in a file (trimmed), or undefined after pushing the problem. */
+function readTokenFile(path: string, field: string, readFile: (path: string) => string, problems: Problems): string | undefined {
+  const shown = JSON.stringify(path)
+  let text: string
+  try {
+    text = readFile(path)
+  } catch (error) {
+    problems.push(`${field}: cannot read ${shown}: ${errorMessage(error)}`)
+    return undefined
+  }
+  if (text.trim() === '') {
+    problems.push(`${field}: ${shown} is empty`)
+    return undefined
+  }
+  const parsed = parseToken(text)
+  if ('error' in parsed) {
+    problems.push(`${field}: the token in ${shown} ${parsed.error}`)
+    return undefined
+  }
+  return parsed.value
 }
 
 /** An http(s) URL. With `appendMetricsPath`, the full metrics URL (…/v1/metrics) is returned. */
@@ -560,6 +652,7 @@ const BUDGET = check(
 )
 const TOP_SITES = check((n) => n >= 1 && n <= LIMITS.maxTopSites, `must be 1..${LIMITS.maxTopSites}`)
 const MAX_SITES = check((n) => n >= 1 && n <= LIMITS.maxMaxSites, `must be 1..${LIMITS.maxMaxSites}`)
+const CONCURRENCY = check((n) => n >= 1 && n <= LIMITS.maxConcurrentPolls, `must be 1..${LIMITS.maxConcurrentPolls}`)
 
 // ---------------------------------------------------------------------------
 // One layer per source; loadConfig picks each setting from the first layer that has it.
@@ -579,6 +672,15 @@ interface Layer {
   otlpHeaders?: Record<string, string>
   serviceName?: string
   logLevel?: LogLevel
+  maxConcurrentPolls?: number
+  /** The API token, already checked. */
+  apiToken?: string
+  /** A file holding the API token, read (and checked) by loadConfig. */
+  apiTokenFile?: { path: string; field: string }
+  /** An API token was given here but is invalid (so "needs a token" would be noise). */
+  apiTokenInvalid?: true
+  protectMetrics?: boolean
+  protectHealth?: boolean
   configPath?: { path: string; field: string }
   analysis?: Settings<AnalysisConfig>
   attribution?: Settings<AttributionConfig>
@@ -609,6 +711,10 @@ const FLAG_OPTIONS = {
   'service-name': { type: 'string' },
   'allow-remote-inspector': { type: 'boolean' },
   'log-level': { type: 'string' },
+  'max-concurrent-polls': { type: 'string' },
+  'api-token-file': { type: 'string' },
+  'protect-metrics': { type: 'boolean' },
+  'protect-health': { type: 'boolean' },
   window: { type: 'string' },
   warmup: { type: 'string' },
   'floor-window': { type: 'string' },
@@ -634,6 +740,13 @@ function readFlags(argv: readonly string[], problems: Problems): { layer: Layer;
       continue
     }
     if (token.kind !== 'option') continue
+    if (token.name === 'api-token') {
+      problems.push(
+        `${token.rawName}: not supported: a token on the command line is visible to every local user through ps and ` +
+          '/proc/PID/cmdline; use --api-token-file FILE or LEAKWATCH_API_TOKEN',
+      )
+      continue
+    }
     if (!Object.hasOwn(FLAG_OPTIONS, token.name)) {
       problems.push(`${token.rawName}: unknown flag (see --help)`)
       continue
@@ -671,6 +784,16 @@ function readFlags(argv: readonly string[], problems: Problems): { layer: Layer;
   if ((v = last('service-name')) !== undefined) set(layer, 'serviceName', take(parseNonEmpty(v), '--service-name', problems))
   if (values['allow-remote-inspector']) layer.allowRemoteInspector = true
   if ((v = last('log-level')) !== undefined) set(layer, 'logLevel', take(parseLogLevel(v), '--log-level', problems))
+  if ((v = last('max-concurrent-polls')) !== undefined) {
+    set(layer, 'maxConcurrentPolls', take(parseCount(v, CONCURRENCY), '--max-concurrent-polls', problems))
+  }
+  if ((v = last('api-token-file')) !== undefined) {
+    const path = take(parseNonEmpty(v), '--api-token-file', problems)
+    if (path !== undefined) layer.apiTokenFile = { path, field: '--api-token-file' }
+    else layer.apiTokenInvalid = true
+  }
+  if (values['protect-metrics']) layer.protectMetrics = true
+  if (values['protect-health']) layer.protectHealth = true
 
   const analysis: Settings<AnalysisConfig> = (layer.analysis = {})
   if ((v = last('window')) !== undefined) analysis.windowMs = take(parseDurationText(v, WINDOW_MIN), '--window', problems)
@@ -718,6 +841,19 @@ function readEnv(env: NodeJS.ProcessEnv, problems: Problems): Layer {
     set(layer, 'allowRemoteInspector', take(parseBoolean(v), 'LEAKWATCH_ALLOW_REMOTE_INSPECTOR', problems))
   }
   if ((v = get('LEAKWATCH_LOG_LEVEL')) !== undefined) set(layer, 'logLevel', take(parseLogLevel(v), 'LEAKWATCH_LOG_LEVEL', problems))
+  if ((v = get('LEAKWATCH_MAX_CONCURRENT_POLLS')) !== undefined) {
+    set(layer, 'maxConcurrentPolls', take(parseCount(v, CONCURRENCY), 'LEAKWATCH_MAX_CONCURRENT_POLLS', problems))
+  }
+  if ((v = get('LEAKWATCH_API_TOKEN')) !== undefined) {
+    set(layer, 'apiToken', take(parseToken(v), 'LEAKWATCH_API_TOKEN', problems))
+    if (layer.apiToken === undefined) layer.apiTokenInvalid = true
+  }
+  if ((v = get('LEAKWATCH_PROTECT_METRICS')) !== undefined) {
+    set(layer, 'protectMetrics', take(parseBoolean(v), 'LEAKWATCH_PROTECT_METRICS', problems))
+  }
+  if ((v = get('LEAKWATCH_PROTECT_HEALTH')) !== undefined) {
+    set(layer, 'protectHealth', take(parseBoolean(v), 'LEAKWATCH_PROTECT_HEALTH', problems))
+  }
 
   const analysis: Settings<AnalysisConfig> = (layer.analysis = {})
   if ((v = get('LEAKWATCH_WINDOW')) !== undefined) analysis.windowMs = take(parseDurationText(v, WINDOW_MIN), 'LEAKWATCH_WINDOW', problems)
@@ -921,6 +1057,25 @@ const AttributionSchema = z.strictObject({
   maxSites: fileCount(MAX_SITES).optional(),
 })
 
+/** Names a value's kind without showing it (for values that may be secrets). */
+function kindName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  return `a ${typeof value}`
+}
+
+const fileToken = leaf<string>((value) =>
+  typeof value === 'string' ? parseToken(value) : { error: `must be a string, not ${kindName(value)}` },
+)
+
+const HttpSchema = z.strictObject({
+  apiToken: fileToken.optional(),
+  apiTokenFile: stringLeaf('a file path', parseNonEmpty).optional(),
+  protectMetrics: fileBoolean.optional(),
+  protectHealth: fileBoolean.optional(),
+})
+
 const FileSchema = z.strictObject({
   targets: z.array(TargetSchema).optional(),
   listen: stringLeaf('a "HOST:PORT" string', (text) => parseHostPort(text, 0)).optional(),
@@ -930,6 +1085,8 @@ const FileSchema = z.strictObject({
   reconnect: ReconnectSchema.optional(),
   otlp: OtlpSchema.optional(),
   logLevel: stringLeaf(`one of ${LOG_LEVELS.join(', ')}`, parseLogLevel).optional(),
+  maxConcurrentPolls: fileCount(CONCURRENCY).optional(),
+  http: HttpSchema.optional(),
   analysis: AnalysisSchema.optional(),
   attribution: AttributionSchema.optional(),
 })
@@ -940,6 +1097,7 @@ type FileData = z.output<typeof FileSchema>
 const SECTIONS: Record<string, z.ZodObject> = {
   reconnect: ReconnectSchema,
   otlp: OtlpSchema,
+  http: HttpSchema,
   analysis: AnalysisSchema,
   attribution: AttributionSchema,
 }
@@ -1014,9 +1172,9 @@ function readConfigFile(source: { path: string; field: string }, readFile: (path
     return { unreadable: true }
   }
   const parsed = FileSchema.safeParse(raw, { reportInput: true })
-  if (parsed.success) return fileLayer(parsed.data)
+  if (parsed.success) return fileLayer(parsed.data, path)
   for (const issue of parsed.error.issues) problems.push(...formatIssue(issue))
-  return partialFileLayer(raw as Record<string, unknown>)
+  return partialFileLayer(raw as Record<string, unknown>, path)
 }
 
 /**
@@ -1024,7 +1182,7 @@ function readConfigFile(source: { path: string; field: string }, readFile: (path
  * (duplicate names, loopback, reconnect order, floor window within the
  * window…) report their problems too. Sections keep their valid keys.
  */
-function partialFileLayer(raw: Record<string, unknown>): Layer {
+function partialFileLayer(raw: Record<string, unknown>, path: string): Layer {
   const data: Record<string, unknown> = {}
   for (const [key, schema] of Object.entries(FileSchema.shape)) {
     if (key === 'targets') continue
@@ -1050,10 +1208,20 @@ function partialFileLayer(raw: Record<string, unknown>): Layer {
   } else if (raw.targets !== undefined) {
     data.targets = [undefined] // given but not a list (already reported): not "no targets"
   }
-  return fileLayer(data as Omit<FileData, 'targets'> & { targets?: TargetList })
+  const layer = fileLayer(data as Omit<FileData, 'targets'> & { targets?: TargetList }, path)
+  const http = raw.http
+  if (typeof http === 'object' && http !== null && !Array.isArray(http)) {
+    const given = http as Record<string, unknown>
+    const kept = data.http as Record<string, unknown>
+    if (['apiToken', 'apiTokenFile'].some((key) => given[key] !== undefined && kept[key] === undefined)) layer.apiTokenInvalid = true
+  } else if (http !== undefined) {
+    layer.apiTokenInvalid = true // the section is invalid (already reported): don't add "needs a token" to it
+  }
+  return layer
 }
 
-function fileLayer(file: Omit<FileData, 'targets'> & { targets?: TargetList }): Layer {
+/** @param path the config file, against which a relative `http.apiTokenFile` is resolved */
+function fileLayer(file: Omit<FileData, 'targets'> & { targets?: TargetList }, path: string): Layer {
   const layer: Layer = {}
   set(layer, 'targets', file.targets)
   set(layer, 'listen', file.listen)
@@ -1071,6 +1239,17 @@ function fileLayer(file: Omit<FileData, 'targets'> & { targets?: TargetList }): 
   set(layer, 'otlpHeaders', file.otlp?.headers)
   set(layer, 'serviceName', file.otlp?.serviceName)
   set(layer, 'logLevel', file.logLevel)
+  set(layer, 'maxConcurrentPolls', file.maxConcurrentPolls)
+  const http = file.http
+  if (http) {
+    set(layer, 'apiToken', http.apiToken)
+    if (http.apiTokenFile !== undefined) {
+      const tokenPath = isAbsolute(http.apiTokenFile) ? http.apiTokenFile : join(dirname(path), http.apiTokenFile)
+      layer.apiTokenFile = { path: tokenPath, field: 'http.apiTokenFile' }
+    }
+    set(layer, 'protectMetrics', http.protectMetrics)
+    set(layer, 'protectHealth', http.protectHealth)
+  }
   const analysis = file.analysis
   if (analysis) {
     layer.analysis = {
@@ -1151,6 +1330,7 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
 
   const analysis = resolveAnalysis(layers.map((layer) => layer.analysis), problems)
   const attribution = resolveAttribution(layers.map((layer) => layer.attribution), problems)
+  const http = resolveHttp(layers, options.readFile ?? ((path) => readSmallFile(path, LIMITS.maxTokenFileBytes)), problems)
 
   const chosen = pick('targets')
   const targets: TargetConfig[] = []
@@ -1202,12 +1382,44 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
       serviceName: pick('serviceName') ?? DEFAULTS.otlp.serviceName,
     }),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
-    // TODO(issue 5): flags, env and file keys for these two; defaults only for now.
-    maxConcurrentPolls: DEFAULTS.maxConcurrentPolls,
-    http: DEFAULTS.http,
+    maxConcurrentPolls: pick('maxConcurrentPolls') ?? DEFAULTS.maxConcurrentPolls,
+    http: Object.freeze(http),
     analysis: Object.freeze(analysis),
     attribution: Object.freeze(attribution),
   })
+}
+
+/**
+ * The API token (read from a token file where one is given) and what it
+ * protects. Every token source given is checked, also those a higher one overrides.
+ */
+function resolveHttp(layers: readonly Layer[], readFile: (path: string) => string, problems: Problems): HttpConfig {
+  let invalid = false
+  let apiToken: string | undefined
+  for (const layer of layers) {
+    if (layer.apiTokenFile !== undefined && layer.apiToken !== undefined) {
+      problems.push(`${layer.apiTokenFile.field}: give either http.apiToken or http.apiTokenFile, not both`)
+    }
+    let token = layer.apiToken
+    if (layer.apiTokenFile !== undefined) {
+      token = readTokenFile(layer.apiTokenFile.path, layer.apiTokenFile.field, readFile, problems)
+      if (token === undefined) invalid = true
+    }
+    if (layer.apiTokenInvalid) invalid = true
+    apiToken ??= token
+  }
+  const first = <K extends 'protectMetrics' | 'protectHealth'>(key: K): boolean => {
+    for (const layer of layers) if (layer[key] !== undefined) return layer[key]
+    return DEFAULTS.http[key]
+  }
+  const protectMetrics = first('protectMetrics')
+  const protectHealth = first('protectHealth')
+  if (apiToken === undefined && !invalid) {
+    const sources = '--api-token-file, LEAKWATCH_API_TOKEN, http.apiToken or http.apiTokenFile'
+    if (protectMetrics) problems.push(`http.protectMetrics: needs an API token (${sources}); without one nothing is protected`)
+    if (protectHealth) problems.push(`http.protectHealth: needs an API token (${sources}); without one nothing is protected`)
+  }
+  return { apiToken, protectMetrics, protectHealth }
 }
 
 /** Merges the analysis settings over the defaults and checks the ones that depend on each other. */

@@ -47,6 +47,8 @@ function problems(argv: string[], env: Env = {}, files: Record<string, string> =
 }
 
 const T = ['--target', '127.0.0.1:9229']
+/** A valid API token (32 hex digits, as `openssl rand -hex 16` makes). */
+const TOKEN = '0123456789abcdef0123456789abcdef'
 const LOOPBACK_HINT = 'is not a loopback address; the inspector is remote code execution — pass --allow-remote-inspector to allow it'
 
 const target = (over: Partial<Config['targets'][number]> = {}) => ({
@@ -86,7 +88,16 @@ const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig =
   ...over,
 })
 
-const KNOWN_TOP_KEYS = 'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, analysis, attribution'
+const KNOWN_TOP_KEYS =
+  'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, http, analysis, attribution'
+
+/** The default HTTP access settings, written out, with overrides. */
+const http = (over: Partial<Config['http']> = {}): Config['http'] => ({
+  apiToken: undefined,
+  protectMetrics: false,
+  protectHealth: false,
+  ...over,
+})
 
 t.test('defaults', async (t) => {
   t.strictSame(load(T), {
@@ -98,6 +109,8 @@ t.test('defaults', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
+    maxConcurrentPolls: 8,
+    http: http(),
     analysis: analysis(),
     attribution: attribution(),
   })
@@ -110,11 +123,13 @@ t.test('defaults', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
+    maxConcurrentPolls: 8,
+    http: http(),
     analysis: analysis(),
     attribution: attribution(),
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.otlp.headers), 'DEFAULTS cannot be changed by accident')
-  t.ok(Object.isFrozen(DEFAULTS.analysis) && Object.isFrozen(DEFAULTS.attribution))
+  t.ok(Object.isFrozen(DEFAULTS.analysis) && Object.isFrozen(DEFAULTS.attribution) && Object.isFrozen(DEFAULTS.http))
 })
 
 t.test('the result is frozen and does not share objects with DEFAULTS', async (t) => {
@@ -124,6 +139,8 @@ t.test('the result is frozen and does not share objects with DEFAULTS', async (t
   t.ok(Object.isFrozen(config.otlp.headers))
   t.ok(Object.isFrozen(config.analysis))
   t.ok(Object.isFrozen(config.attribution))
+  t.ok(Object.isFrozen(config.http))
+  t.not(config.http, DEFAULTS.http)
   t.not(config.listen, DEFAULTS.listen)
   t.not(config.analysis, DEFAULTS.analysis)
   t.not(config.attribution, DEFAULTS.attribution)
@@ -183,7 +200,11 @@ t.test('flags', async (t) => {
       '--sampling-interval', '64Ki',
       '--profile-budget', '0.5%',
       '--top-sites', '25',
-    ])
+      '--max-concurrent-polls', '3',
+      '--api-token-file', '/run/secrets/token',
+      '--protect-metrics',
+      '--protect-health',
+    ], {}, { '/run/secrets/token': `${TOKEN}\n` })
     t.strictSame(config, {
       targets: [target({ intervalMs: 90_000, timeoutMs: 1_500 })],
       listen: { host: '127.0.0.1', port: 9000 },
@@ -193,6 +214,8 @@ t.test('flags', async (t) => {
       reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
       otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
       logLevel: 'debug',
+      maxConcurrentPolls: 3,
+      http: http({ apiToken: TOKEN, protectMetrics: true, protectHealth: true }),
       analysis: analysis({ windowMs: 600_000, warmupMs: 0, floorWindowMs: 30_000, memoryLimitBytes: 536_870_912 }),
       attribution: attribution({ mode: 'always', samplingIntervalBytes: 65_536, budget: 0.005, topSites: 25 }),
     })
@@ -320,6 +343,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '--log-level LEVEL', '-h, --help', '-v, --version',
     '--memory-limit BYTES', '--window DURATION', '--warmup DURATION', '--floor-window DURATION', '--attribution MODE',
     '--sampling-interval BYTES', '--profile-budget PERCENT', '--top-sites N',
+    '--max-concurrent-polls N', '--api-token-file FILE', '--protect-metrics', '--protect-health',
   ]
   for (const flag of flags) t.ok(HELP.includes(flag), `documents ${flag}`)
   const vars = [
@@ -328,6 +352,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS',
     'OTEL_SERVICE_NAME', 'OTEL_METRIC_EXPORT_INTERVAL',
     'LEAKWATCH_MEMORY_LIMIT', 'LEAKWATCH_WINDOW', 'LEAKWATCH_WARMUP', 'LEAKWATCH_ATTRIBUTION', 'LEAKWATCH_PROFILE_BUDGET',
+    'LEAKWATCH_MAX_CONCURRENT_POLLS', 'LEAKWATCH_API_TOKEN', 'LEAKWATCH_PROTECT_METRICS', 'LEAKWATCH_PROTECT_HEALTH',
   ]
   for (const name of vars) t.ok(HELP.includes(name), `documents ${name}`)
   for (const text of [
@@ -337,6 +362,9 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '(default 30m, min 1s)', '(default 5m)', '(default 1m, 100ms..window)', '(default on-suspicion)', 'off, on-suspicion, always',
     '(default 512Ki, 1Ki..64Mi)', '(default 0.2%, max 10%)', '(default 10, max 100)', '512Mi', 'Ki, Mi, Gi, Ti', 'k, M, G, T',
     'resourceFieldRef', 'limits.memory', "node's allocatable memory", '0 counts as unset',
+    '(default 8, 1..1000)', 'Authorization: Bearer TOKEN', 'no --api-token flag', 'ps and /proc/PID/cmdline',
+    'API token: --api-token-file > LEAKWATCH_API_TOKEN > http.apiToken or', '16..1024 printable ASCII characters without spaces',
+    'openssl rand -hex 32',
   ]) {
     t.ok(HELP.includes(text), `mentions ${text}`)
   }
@@ -347,6 +375,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '    raiseAfter: 3 ', '    clearAfter: 5 ', '    warmup: 5m ', '    floorWindow: 1m ', '    memoryLimit: ',
     '    mode: on-suspicion ', '    samplingInterval: 512Ki ', '    budget: 0.2% ', '    suspicionBudget: 1% ', '    minFetchInterval: 30s ',
     '    topSites: 10 ', '    maxSites: 500 ',
+    '  maxConcurrentPolls: 8 ', '  http: ', '    apiTokenFile: ', '    protectMetrics: false ', '    protectHealth: false ',
   ]) {
     t.ok(HELP.includes(`\n${line}`), `file key ${line.trim()}`)
   }
@@ -367,6 +396,10 @@ t.test('environment', async (t) => {
     LEAKWATCH_MEMORY_LIMIT: '268435456',
     LEAKWATCH_ATTRIBUTION: 'off',
     LEAKWATCH_PROFILE_BUDGET: '0.001',
+    LEAKWATCH_MAX_CONCURRENT_POLLS: '50',
+    LEAKWATCH_API_TOKEN: TOKEN,
+    LEAKWATCH_PROTECT_METRICS: 'true',
+    LEAKWATCH_PROTECT_HEALTH: '0',
   })
   t.strictSame(config, {
     targets: [
@@ -380,6 +413,8 @@ t.test('environment', async (t) => {
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
     logLevel: 'trace',
+    maxConcurrentPolls: 50,
+    http: http({ apiToken: TOKEN, protectMetrics: true }),
     analysis: analysis({ windowMs: 3_600_000, warmupMs: 90_000, memoryLimitBytes: 268_435_456 }),
     attribution: attribution({ mode: 'off', budget: 0.001 }),
   })
@@ -498,6 +533,11 @@ otlp:
     x-number: 42
   serviceName: from-file
 logLevel: warn
+maxConcurrentPolls: 16
+http:
+  apiTokenFile: secrets/token   # relative to the config file
+  protectMetrics: true
+  protectHealth: false
 analysis:
   window: 45m
   minPoints: 20
@@ -536,8 +576,8 @@ attribution:
       serviceName: 'from-file',
     },
     logLevel: 'warn',
-    maxConcurrentPolls: 8,
-    http: { apiToken: undefined, protectMetrics: false, protectHealth: false },
+    maxConcurrentPolls: 16,
+    http: { apiToken: TOKEN, protectMetrics: true, protectHealth: false },
     analysis: {
       windowMs: 2_700_000,
       minPoints: 20,
@@ -573,6 +613,8 @@ attribution:
     reconnect: { minDelay: '1s', maxDelay: '1m' },
     otlp: { endpoint: 'http://collector:4318', interval: '1m', headers: { authorization: 'Bearer abc', 'x-number': 42 }, serviceName: 'from-file' },
     logLevel: 'warn',
+    maxConcurrentPolls: 16,
+    http: { apiToken: TOKEN, protectMetrics: true, protectHealth: false },
     analysis: {
       window: 2_700_000, // numbers: milliseconds and bytes
       minPoints: 20,
@@ -595,7 +637,14 @@ attribution:
       maxSites: 50,
     },
   })
-  const dir = t.testdir({ 'leakwatch.yaml': yaml, 'leakwatch.json': json, 'empty.yaml': '', 'list.yaml': '- 1\n', 'broken.json': '{"targets": [' })
+  const dir = t.testdir({
+    'leakwatch.yaml': yaml,
+    'leakwatch.json': json,
+    'empty.yaml': '',
+    'list.yaml': '- 1\n',
+    'broken.json': '{"targets": [',
+    secrets: { token: ` ${TOKEN}\n` },
+  })
 
   t.test('YAML via --config (real file system)', async (t) => {
     t.strictSame(loadConfig({ argv: ['--config', join(dir, 'leakwatch.yaml')], env: {} }), expected)
@@ -1321,4 +1370,189 @@ t.test('COLLECTOR_NAMES', async (t) => {
   t.strictSame(COLLECTOR_NAMES, ['heap', 'heapStatistics', 'memory', 'gc', 'eventLoop', 'resources', 'info'])
   const files = { 'c.yaml': `targets: [{port: 1, disabledCollectors: [${COLLECTOR_NAMES.join(', ')}]}]` }
   t.strictSame(load(['--config', 'c.yaml'], {}, files).targets[0]?.disabledCollectors, [...COLLECTOR_NAMES])
+})
+
+t.test('HTTP access: the API token and what it protects', async (t) => {
+  const file = (text: string, extra: Record<string, string> = {}) => ({ 'c.yaml': text, ...extra })
+
+  t.test('from a token file (trimmed), the environment or the config file', async (t) => {
+    t.strictSame(load([...T, '--api-token-file', 'token'], {}, { token: `\n  ${TOKEN} \r\n` }).http, http({ apiToken: TOKEN }))
+    t.strictSame(load(T, { LEAKWATCH_API_TOKEN: ` ${TOKEN} ` }).http, http({ apiToken: TOKEN }))
+    t.strictSame(load([...T, '--config', 'c.yaml'], {}, file(`http: {apiToken: "${TOKEN}"}\n`)).http, http({ apiToken: TOKEN }))
+    t.strictSame(load([...T, '--config', 'c.yaml'], {}, file('http: {apiTokenFile: /abs/token}\n', { '/abs/token': TOKEN })).http, http({ apiToken: TOKEN }))
+    // Relative to the config file's directory, not the working directory.
+    t.strictSame(
+      load([...T, '--config', 'conf/c.yaml'], {}, { 'conf/c.yaml': 'http: {apiTokenFile: token}\n', 'conf/token': TOKEN }).http,
+      http({ apiToken: TOKEN }),
+    )
+    t.strictSame(load([...T, '--config', 'c.yaml'], {}, file('http: {}\n')).http, http(), 'an empty section')
+  })
+
+  t.test('precedence: --api-token-file > LEAKWATCH_API_TOKEN > the file', async (t) => {
+    const other = 'ffffffffffffffffffffffffffffffff'
+    const third = 'https://x.example/tokenlike_value'
+    const files = file(`http: {apiToken: "${third}"}\n`, { token: TOKEN })
+    t.equal(load([...T, '--config', 'c.yaml'], {}, files).http.apiToken, third)
+    t.equal(load([...T, '--config', 'c.yaml'], { LEAKWATCH_API_TOKEN: other }, files).http.apiToken, other)
+    t.equal(load([...T, '--config', 'c.yaml', '--api-token-file', 'token'], { LEAKWATCH_API_TOKEN: other }, files).http.apiToken, TOKEN)
+    t.equal(load([...T, '--api-token-file', 'a', '--api-token-file', 'token'], {}, { token: TOKEN }).http.apiToken, TOKEN, 'the last flag wins')
+  })
+
+  t.test('token rules: 16..1024 printable ASCII characters without spaces; problems never show the token', async (t) => {
+    const cases: Array<[string, string]> = [
+      ['short-token', 'must be at least 16 characters long (has 11; make one with: openssl rand -hex 32)'],
+      ['x'.repeat(1025), 'must be at most 1024 characters long (has 1025)'],
+      ['has a space inside it!', 'must be printable ASCII without spaces (character 4 is not)'],
+      ['tab\tinside-the-token', 'must be printable ASCII without spaces (character 4 is not)'],
+      ['ünicode-token-value-here', 'must be printable ASCII without spaces (character 1 is not)'],
+      ['nul\u0000-in-the-token-value', 'must be printable ASCII without spaces (character 4 is not)'],
+    ]
+    for (const [token, error] of cases) {
+      t.strictSame(problems(T, { LEAKWATCH_API_TOKEN: token }), [`LEAKWATCH_API_TOKEN: ${error}`], JSON.stringify(token))
+      t.strictSame(problems([...T, '--api-token-file', 'f'], {}, { f: token }), [`--api-token-file: the token in "f" ${error}`])
+      const found = problems([...T, '--config', 'c.yaml'], {}, file(`http: {apiToken: ${JSON.stringify(token)}}\n`))
+      t.strictSame(found, [`http.apiToken: ${error}`])
+    }
+    // Exactly at the limits.
+    t.equal(load(T, { LEAKWATCH_API_TOKEN: '!'.repeat(16) }).http.apiToken, '!'.repeat(16))
+    t.equal(load(T, { LEAKWATCH_API_TOKEN: '~'.repeat(1024) }).http.apiToken, '~'.repeat(1024))
+    t.equal(load(T, { LEAKWATCH_API_TOKEN: 'A-Za-z0-9._~+/=!#$%&*' }).http.apiToken, 'A-Za-z0-9._~+/=!#$%&*')
+    // An almost valid secret must not end up in logs through the error message.
+    const secret = 'Sup3r-S3cret value'
+    const all = [
+      ...problems(T, { LEAKWATCH_API_TOKEN: secret }),
+      ...problems([...T, '--api-token-file', 'f'], {}, { f: secret }),
+      ...problems([...T, '--config', 'c.yaml'], {}, file(`http: {apiToken: "${secret}"}\n`)),
+      ...problems([...T, '--config', 'c.yaml'], {}, file('http: {apiToken: 123456789012345678901}\n')),
+    ]
+    t.equal(all.length, 4)
+    for (const p of all) t.notMatch(p, /Sup3r|S3cret|123456789012345678901/, p)
+  })
+
+  t.test('token file problems', async (t) => {
+    t.match(problems([...T, '--api-token-file', 'missing']), [/^--api-token-file: cannot read "missing": ENOENT/])
+    t.strictSame(problems([...T, '--api-token-file', 'f'], {}, { f: ' \n\n' }), ['--api-token-file: "f" is empty'])
+    t.strictSame(problems([...T, '--api-token-file', '']), ['--api-token-file: must not be empty'])
+    t.strictSame(problems([...T, '--api-token-file']), ['--api-token-file: needs a value'])
+    t.match(problems([...T, '--config', 'c.yaml'], {}, file('http: {apiTokenFile: gone}\n')), [/^http.apiTokenFile: cannot read "gone": ENOENT/])
+    t.strictSame(problems([...T, '--config', 'c.yaml'], {}, file(`http: {apiToken: "${TOKEN}", apiTokenFile: t}\n`, { t: TOKEN })), [
+      'http.apiTokenFile: give either http.apiToken or http.apiTokenFile, not both',
+    ])
+  })
+
+  t.test('the real file system: a token file of at most 4 KiB', async (t) => {
+    const dir = t.testdir({ token: `${TOKEN}\n`, big: `${TOKEN}\n${' '.repeat(5000)}`, empty: '' })
+    const run = (path: string) => loadConfig({ argv: [...T, '--api-token-file', join(dir, path)], env: {} })
+    t.equal((run('token') as Config).http.apiToken, TOKEN)
+    const error = (path: string): string[] => {
+      try {
+        run(path)
+      } catch (e) {
+        if (e instanceof ConfigError) return [...e.problems]
+        throw e
+      }
+      throw new Error('expected a ConfigError')
+    }
+    t.strictSame(error('big'), [
+      `--api-token-file: cannot read ${JSON.stringify(join(dir, 'big'))}: larger than 4096 bytes; it should hold just the token`,
+    ])
+    t.strictSame(error('empty'), [`--api-token-file: ${JSON.stringify(join(dir, 'empty'))} is empty`])
+    t.match(error('nope'), [/cannot read .*ENOENT/])
+    t.match(error('.'), [/cannot read .*EISDIR/])
+  })
+
+  t.test('there is no --api-token flag: a token on the command line leaks through ps', async (t) => {
+    const hint = 'not supported: a token on the command line is visible to every local user through ps and /proc/PID/cmdline; ' +
+      'use --api-token-file FILE or LEAKWATCH_API_TOKEN'
+    t.strictSame(problems([...T, '--api-token', TOKEN]), [
+      `--api-token: ${hint}`,
+      `${JSON.stringify(TOKEN)}: unexpected argument (flags take the form --name VALUE; see --help)`,
+    ])
+    const inline = problems([...T, `--api-token=${TOKEN}`])
+    t.strictSame(inline, [`--api-token: ${hint}`])
+  })
+
+  t.test('--protect-metrics and --protect-health, with every source', async (t) => {
+    t.strictSame(load([...T, '--protect-metrics'], { LEAKWATCH_API_TOKEN: TOKEN }).http, http({ apiToken: TOKEN, protectMetrics: true }))
+    t.strictSame(load([...T, '--protect-health'], { LEAKWATCH_API_TOKEN: TOKEN }).http, http({ apiToken: TOKEN, protectHealth: true }))
+    const files = file(`http: {apiToken: "${TOKEN}", protectMetrics: true, protectHealth: true}\n`)
+    t.strictSame(load([...T, '--config', 'c.yaml'], {}, files).http, http({ apiToken: TOKEN, protectMetrics: true, protectHealth: true }))
+    // env over file, flags over env.
+    const env = { LEAKWATCH_PROTECT_METRICS: 'false', LEAKWATCH_PROTECT_HEALTH: 'FALSE' }
+    t.strictSame(load([...T, '--config', 'c.yaml'], env, files).http, http({ apiToken: TOKEN }))
+    t.strictSame(load([...T, '--config', 'c.yaml', '--protect-health'], env, files).http, http({ apiToken: TOKEN, protectHealth: true }))
+    t.strictSame(problems([...T, '--protect-metrics=yes']), ['--protect-metrics: takes no value'])
+    t.strictSame(problems(T, { LEAKWATCH_API_TOKEN: TOKEN, LEAKWATCH_PROTECT_HEALTH: 'yes' }), [
+      'LEAKWATCH_PROTECT_HEALTH: "yes" is not a boolean (use true, false, 1 or 0)',
+    ])
+  })
+
+  t.test('protecting without a token is a problem (unless the token given is itself invalid)', async (t) => {
+    const sources = '--api-token-file, LEAKWATCH_API_TOKEN, http.apiToken or http.apiTokenFile'
+    t.strictSame(problems([...T, '--protect-metrics', '--protect-health']), [
+      `http.protectMetrics: needs an API token (${sources}); without one nothing is protected`,
+      `http.protectHealth: needs an API token (${sources}); without one nothing is protected`,
+    ])
+    t.strictSame(problems(T, { LEAKWATCH_PROTECT_HEALTH: '1' }), [
+      `http.protectHealth: needs an API token (${sources}); without one nothing is protected`,
+    ])
+    t.strictSame(problems([...T, '--config', 'c.yaml'], {}, file('http: {protectMetrics: true}\n')), [
+      `http.protectMetrics: needs an API token (${sources}); without one nothing is protected`,
+    ])
+    // Switched on and off again: fine without a token.
+    t.strictSame(load([...T, '--config', 'c.yaml'], { LEAKWATCH_PROTECT_METRICS: '0' }, file('http: {protectMetrics: true}\n')).http, http())
+    // The token problem alone, not also "needs a token".
+    t.strictSame(problems([...T, '--protect-metrics'], { LEAKWATCH_API_TOKEN: 'short' }), [
+      'LEAKWATCH_API_TOKEN: must be at least 16 characters long (has 5; make one with: openssl rand -hex 32)',
+    ])
+    t.match(problems([...T, '--protect-metrics', '--api-token-file', 'missing']), [/^--api-token-file: cannot read "missing"/])
+    t.strictSame(problems([...T, '--config', 'c.yaml'], {}, file('http: {apiToken: 5, protectMetrics: true}\n')), [
+      'http.apiToken: must be a string, not a number',
+    ])
+    t.strictSame(problems([...T, '--config', 'c.yaml'], {}, file('http: [1]\n')), ['http: must be a mapping, not a list'])
+  })
+
+  t.test('config file: wrong types and unknown keys in http', async (t) => {
+    t.strictSame(
+      problems([...T, '--config', 'c.yaml'], {}, file('http: {apiToken: [a], apiTokenFile: 3, protectMetrics: "yes", protectHealth: 1, token: x}\n')),
+      [
+        'http.apiToken: must be a string, not a list',
+        'http.apiTokenFile: must be a file path, not number 3',
+        'http.protectMetrics: must be true or false, not string "yes"',
+        'http.protectHealth: must be true or false, not number 1',
+        'http.token: unknown key (known keys: apiToken, apiTokenFile, protectMetrics, protectHealth)',
+      ],
+    )
+  })
+})
+
+t.test('maxConcurrentPolls: 1..1000 from a flag, the environment or the file', async (t) => {
+  t.equal(load(T).maxConcurrentPolls, 8)
+  t.equal(load([...T, '--max-concurrent-polls', '1']).maxConcurrentPolls, 1)
+  t.equal(load([...T, '--max-concurrent-polls', '1000']).maxConcurrentPolls, 1_000)
+  t.equal(load(T, { LEAKWATCH_MAX_CONCURRENT_POLLS: ' 20 ' }).maxConcurrentPolls, 20)
+  t.equal(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'maxConcurrentPolls: 64\n' }).maxConcurrentPolls, 64)
+  // flags > env > file
+  t.equal(load([...T, '--config', 'c.yaml'], { LEAKWATCH_MAX_CONCURRENT_POLLS: '20' }, { 'c.yaml': 'maxConcurrentPolls: 64\n' }).maxConcurrentPolls, 20)
+  t.equal(
+    load([...T, '--config', 'c.yaml', '--max-concurrent-polls', '2'], { LEAKWATCH_MAX_CONCURRENT_POLLS: '20' }, { 'c.yaml': 'maxConcurrentPolls: 64\n' })
+      .maxConcurrentPolls,
+    2,
+  )
+  t.strictSame(problems([...T, '--max-concurrent-polls', '0']), ['--max-concurrent-polls: must be 1..1000'])
+  t.strictSame(problems([...T, '--max-concurrent-polls', '1001']), ['--max-concurrent-polls: must be 1..1000'])
+  t.strictSame(problems([...T, '--max-concurrent-polls', '2.5']), ['--max-concurrent-polls: "2.5" is not a whole number'])
+  t.strictSame(problems([...T, '--max-concurrent-polls']), ['--max-concurrent-polls: needs a value'])
+  t.strictSame(problems(T, { LEAKWATCH_MAX_CONCURRENT_POLLS: 'many' }), ['LEAKWATCH_MAX_CONCURRENT_POLLS: "many" is not a whole number'])
+  t.strictSame(problems(T, { LEAKWATCH_MAX_CONCURRENT_POLLS: '-1' }), ['LEAKWATCH_MAX_CONCURRENT_POLLS: "-1" is not a whole number'])
+  const cases: Array<[string, string]> = [
+    ['0', 'must be 1..1000'],
+    ['1001', 'must be 1..1000'],
+    ['1.5', 'must be a whole number, not number 1.5'],
+    ['"8"', 'must be a whole number, not string "8"'],
+    ['.inf', 'must be a whole number, not number Infinity'],
+  ]
+  for (const [value, error] of cases) {
+    t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': `maxConcurrentPolls: ${value}\n` }), [`maxConcurrentPolls: ${error}`], value)
+  }
 })

@@ -1,14 +1,17 @@
 /**
  * The HTTP face of the sidecar: `/metrics`, health and readiness, and the JSON
  * API. `buildApp` returns an app that is not yet listening, so tests use
- * `app.inject()` and the CLI decides where to listen.
+ * `app.inject()` and the CLI decides where to listen. Access control, response
+ * headers and error bodies: ./security.ts.
  */
 import { gzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
 import { toHeapProfileJson, toPprof } from '../attribution/pprof.js'
+import type { HttpConfig } from '../config-types.js'
 import type { TargetAnalysis } from '../leak/target-analysis.js'
 import type { TargetMonitor } from '../target/monitor.js'
+import { frameworkErrors, registerSecurity } from './security.js'
 
 export interface TargetEntry {
   readonly monitor: TargetMonitor
@@ -25,11 +28,17 @@ export interface ProfileSettings {
   readonly samplingIntervalBytes: number
 }
 
+/** Longest path parameter (a target name, percent-encoded) the router accepts; longer ones get 414. */
+export const MAX_PARAM_LENGTH = 256
+
 const targetParams = {
   type: 'object',
-  properties: { target: { type: 'string', minLength: 1, maxLength: 256 } },
+  properties: { target: { type: 'string', minLength: 1, maxLength: MAX_PARAM_LENGTH } },
   required: ['target'],
 } as const
+
+/** For routes that take no query parameters: any given is a 400, not silently ignored. */
+const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const
 
 const notFound = (reply: FastifyReply, name: string): FastifyReply =>
   reply.code(404).send({ error: 'not_found', message: `no target named ${JSON.stringify(name)}` })
@@ -45,6 +54,12 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger']
   readonly version: string
   readonly profiles?: ProfileSettings
+  /**
+   * Who may read what (`Config.http`): with an `apiToken`, `/api/*`, `/` and
+   * unknown paths need `Authorization: Bearer <token>`; `/metrics` and the
+   * probes too with `protectMetrics` / `protectHealth`. Undefined: all open.
+   */
+  readonly http?: HttpConfig
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -55,7 +70,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     requestTimeout: 10_000,
     connectionTimeout: 10_000,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Unknown query parameters are errors (fastify's default Ajv drops them silently).
+    ajv: { customOptions: { removeAdditional: false } },
+    frameworkErrors,
   })
+  registerSecurity(app, options.http)
 
   app.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics()
@@ -69,9 +89,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' })
   })
 
-  app.get('/api/targets', async () => ({ targets: options.targets.list().map((entry) => entry.monitor.status()) }))
+  app.get('/api/targets', { schema: { querystring: noQuery } }, async () => ({ targets: options.targets.list().map((entry) => entry.monitor.status()) }))
 
-  app.get<{ Params: { target: string } }>('/api/targets/:target', { schema: { params: targetParams } }, async (request, reply) => {
+  app.get<{ Params: { target: string } }>('/api/targets/:target', { schema: { params: targetParams, querystring: noQuery } }, async (request, reply) => {
     const entry = options.targets.get(request.params.target)
     if (entry === undefined) return notFound(reply, request.params.target)
     return { ...entry.monitor.status(), analysis: entry.analysis.view() }
@@ -142,7 +162,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   )
 
-  app.get('/', async () => ({
+  app.get('/', { schema: { querystring: noQuery } }, async () => ({
     name: 'leakwatch',
     version: options.version,
     endpoints: [
@@ -156,9 +176,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ],
   }))
 
-  app.setNotFoundHandler(async (request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url}` }),
-  )
+  app.setNotFoundHandler(async (request, reply) => {
+    const url = request.url.length > 200 ? `${request.url.slice(0, 200)}…` : request.url
+    return reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${url}` })
+  })
 
   return app
 }
