@@ -365,6 +365,34 @@ function parseHostPort(input: string, minPort: number): Parsed<HostPort> {
   return { value: { host: host.value, port } }
 }
 
+/** Deeper than any real config; the YAML parser recurses per level (and can abort V8 near the stack limit). */
+const MAX_CONFIG_NESTING = 64
+const MAX_CONFIG_BYTES = 1024 * 1024
+
+/** Refuse absurd files before parsing: too large, or flow collections nested too deep. */
+function nestingProblem(text: string): string | undefined {
+  if (text.length > MAX_CONFIG_BYTES) return `larger than ${MAX_CONFIG_BYTES} bytes`
+  let depth = 0
+  let quote: string | undefined
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (quote !== undefined) {
+      if (c === '\\' && quote === '"') i += 1
+      else if (c === quote) quote = undefined
+      continue
+    }
+    if (c === '"' || c === "'") quote = c
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      while (i < text.length && text[i] !== '\n') i += 1
+    } else if (c === '[' || c === '{') {
+      depth += 1
+      if (depth > MAX_CONFIG_NESTING) return `nested more than ${MAX_CONFIG_NESTING} levels deep`
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1)
+  }
+  const indent = Math.max(0, ...text.split('\n').map((line) => /^ */.exec(line)?.[0].length ?? 0))
+  return indent > 4 * MAX_CONFIG_NESTING ? `indented more than ${4 * MAX_CONFIG_NESTING} spaces` : undefined
+}
+
 interface TargetInput {
   name: string | undefined
   host: string
@@ -1155,6 +1183,8 @@ function readConfigFile(source: { path: string; field: string }, readFile: (path
     problems.push(`${field}: ${shown} is not valid YAML or JSON: ${detail}`)
     return { unreadable: true }
   }
+  const tooDeep = nestingProblem(text)
+  if (tooDeep !== undefined) return invalid(tooDeep)
   let raw: unknown
   try {
     const doc = parseDocument(text)

@@ -116,7 +116,7 @@ export function evaluateSignal(
     windowStartMs: firstTime ?? null,
     slopeBytesPerSecond: Number.isFinite(slopeBytesPerSecond) ? slopeBytesPerSecond : 0,
     slopeLowerBytesPerSecond: Number.isFinite(slopeLowerBytesPerSecond) ? slopeLowerBytesPerSecond : 0,
-    halfSlopesBytesPerSecond: halves === null ? null : [halves[0] * 1000, halves[1] * 1000],
+    halfSlopesBytesPerSecond: halves === null ? null : [finiteOrZero(halves[0] * 1000), finiteOrZero(halves[1] * 1000)],
     relativePerHour: Number.isFinite(relativePerHour) ? relativePerHour : 0,
     pValue: trend.pIncreasing,
     tau: trend.tau,
@@ -126,6 +126,8 @@ export function evaluateSignal(
     reasons,
   }
 }
+
+const finiteOrZero = (value: number): number => (Number.isFinite(value) ? value : 0)
 
 /** Theil–Sen slopes (per ms) of the points before and after the window's middle time; null with too few. */
 function halfSlopes(times: readonly number[], values: readonly number[]): [number, number] | null {

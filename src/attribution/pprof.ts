@@ -70,6 +70,35 @@ export interface PprofOptions {
 }
 
 const DEFAULT_MAX_STACK_DEPTH = 1024
+/**
+ * Frames written over all samples. Each sample carries its whole stack, so a
+ * deep profile where every node allocates would otherwise grow as nodes ×
+ * depth; past this budget stacks are cut shorter (never below 8 frames).
+ */
+const MAX_TOTAL_FRAMES = 1_000_000
+const MIN_STACK_DEPTH = 8
+
+/** A stand-in head for a profile that has none (a broken reply): an empty profile. */
+const EMPTY_HEAD: ProfileNode = {
+  callFrame: { functionName: '(root)', scriptId: '0', url: '', lineNumber: -1, columnNumber: -1 },
+  selfSize: 0,
+  id: 0,
+  children: [],
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
+
+/** The head of a profile if it looks like a node, else an empty head. */
+function headOf(profile: unknown): ProfileNode {
+  const head = isObject(profile) ? profile['head'] : undefined
+  return isObject(head) && typeof head['id'] === 'number' ? (head as unknown as ProfileNode) : EMPTY_HEAD
+}
+
+/** The samples of a profile that look like samples. */
+function samplesOf(profile: unknown): ProfileSample[] {
+  const samples = isObject(profile) ? profile['samples'] : undefined
+  return Array.isArray(samples) ? samples.filter((sample): sample is ProfileSample => isObject(sample)) : []
+}
 /** Frame standing for the profile's head when allocations are attributed to it directly. */
 const ROOT_FRAME = '(root)'
 /** Frame for samples whose node is not in the tree (V8 can report one that it pruned). */
@@ -181,13 +210,13 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
     return locationFor(name, url, zeroBased >= 0 ? zeroBased + 1 : 0)
   }
 
-  const { nodes, parents } = flatten(profile.head)
+  const { nodes, parents } = flatten(headOf(profile))
   const indexById = new Map<number, number>()
   nodes.forEach((node, index) => indexById.set(node.id, index))
 
   // What each node allocated, by node index; -1 collects samples of unknown nodes.
   const totals = new Map<number, Totals>()
-  const samples = Array.isArray(profile.samples) ? profile.samples : []
+  const samples = samplesOf(profile)
   if (samples.length > 0) {
     for (const sample of samples) {
       const size = Number(sample.size)
@@ -222,6 +251,7 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
 
   const pprofSamples: Sample[] = []
   const ordered = [...totals.keys()].sort((a, b) => a - b)
+  const depthLimit = Math.min(maxStackDepth, Math.max(MIN_STACK_DEPTH, Math.floor(MAX_TOTAL_FRAMES / Math.max(1, ordered.length))))
   for (const index of ordered) {
     const { count, bytes } = totals.get(index)!
     const stack: number[] = []
@@ -232,7 +262,7 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
     } else {
       // Walk up to, not including, the head (index 0), leaf first.
       let at = index
-      while (at > 0 && stack.length < maxStackDepth) {
+      while (at > 0 && stack.length < depthLimit) {
         stack.push(locationOfIndex(at))
         at = parents[at]!
       }
@@ -278,7 +308,7 @@ export function toHeapProfileJson(profile: HeapProfile): string {
   const seen = new Set<number>()
   // Either a node to write (with its siblings' state, for the commas), or closing text.
   type Pending = { node: ProfileNode; siblings: { written: boolean } } | string
-  const stack: Pending[] = [{ node: profile.head, siblings: { written: false } }]
+  const stack: Pending[] = [{ node: headOf(profile), siblings: { written: false } }]
   while (stack.length > 0) {
     const item = stack.pop()!
     if (typeof item === 'string') {
@@ -310,7 +340,7 @@ export function toHeapProfileJson(profile: HeapProfile): string {
     }
   }
   out.push(',"samples":[')
-  const samples = Array.isArray(profile.samples) ? profile.samples : []
+  const samples = samplesOf(profile)
   samples.forEach((sample, i) => {
     out.push(
       i > 0 ? ',' : '',

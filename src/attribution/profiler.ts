@@ -12,7 +12,7 @@
  * it until its next connect, rather than fight over it.
  */
 import type { AttributionConfig } from '../config-types.js'
-import { LeakwatchError, errorMessage } from '../errors.js'
+import { LeakwatchError, MalformedReplyError, errorMessage } from '../errors.js'
 import type { TargetSession } from '../inspector/session.js'
 import type { HeapProfile } from './pprof.js'
 
@@ -172,7 +172,10 @@ export class ProfilerController {
     } catch {
       // The floor is a bonus; the profile is what was asked for.
     }
-    if (reply.profile === undefined) return undefined
-    return { profile: reply.profile, timeMs: nowMs, pauseMs, floorBytes }
+    const profile: unknown = reply.profile
+    if (typeof profile !== 'object' || profile === null || typeof (profile as { head?: unknown }).head !== 'object') {
+      throw new MalformedReplyError('HeapProfiler.getSamplingProfile', 'the reply carries no profile')
+    }
+    return { profile: profile as HeapProfile, timeMs: nowMs, pauseMs, floorBytes }
   }
 }

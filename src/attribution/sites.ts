@@ -66,9 +66,18 @@ function toSiteFrame(frame: CallFrame): SiteFrame {
   }
 }
 
+/** A broken percent-encoding is shown as it is rather than failing the whole profile. */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
 /** `file:///srv/app/src/broker.js` → `src/broker.js`; dependencies keep their `node_modules/...` path. */
 export function shortUrl(url: string): string {
-  const path = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
+  const path = url.startsWith('file://') ? safeDecode(url.slice('file://'.length)) : url
   const dependency = path.lastIndexOf('/node_modules/')
   if (dependency >= 0) return path.slice(dependency + 1)
   const parts = path.split('/').filter((part) => part !== '')
@@ -125,9 +134,11 @@ export function aggregateSites(profile: unknown, options: AggregateOptions = {})
 
   const stackOf = (index: number): SiteFrame[] => {
     const frames: SiteFrame[] = []
-    for (let i = index; i >= 0 && frames.length < maxStackFrames; i = (visits[i] as Visit).parent) {
+    // Bounded in frames visited, not only kept: a deep chain of pseudo-frames must not walk to the root each time.
+    for (let i = index, steps = 0; i >= 0 && frames.length < maxStackFrames && steps < 4 * maxStackFrames; steps += 1) {
       const frame = (visits[i] as Visit).node.callFrame
       if (!SYNTHETIC.has(frame.functionName)) frames.push(toSiteFrame(frame))
+      i = (visits[i] as Visit).parent
     }
     return frames
   }

@@ -19,7 +19,13 @@ export function parseProcessInfo(raw: unknown): ProcessInfo {
   return checkReply('process info', ProcessInfoReply, raw)
 }
 
-const clip = (text: string): string => (text.length > MAX_LABEL_LENGTH ? `…${text.slice(-MAX_LABEL_LENGTH)}` : text)
+/** Keep the end (the file name of a path), at most MAX_LABEL_LENGTH characters, never half a surrogate pair. */
+const clip = (text: string): string => {
+  if (text.length <= MAX_LABEL_LENGTH) return text
+  let tail = text.slice(-(MAX_LABEL_LENGTH - 1))
+  if (/^[\uDC00-\uDFFF]/.test(tail)) tail = tail.slice(1)
+  return `…${tail}`
+}
 
 /** pid, Node version, title, script and start time as one info metric (not labels on every series). */
 export const infoCollector: Collector = {
@@ -34,7 +40,7 @@ export const infoCollector: Collector = {
           key: 'targetInfo',
           labels: {
             pid: String(info.pid),
-            node_version: info.nodeVersion,
+            node_version: clip(info.nodeVersion),
             title: clip(info.title),
             script: clip(info.script),
           },

@@ -5,17 +5,22 @@ import { AgentMissingError, MalformedReplyError, UnavailableError } from '../err
  * Check a snippet's reply: the agent-missing and unavailable markers first,
  * then the schema. Every problem becomes a coded error, never a crash.
  */
+/** Target-controlled text in an error message (kept as lastError, logged) is cut to this. */
+const MAX_DETAIL = 200
+
+const bounded = (text: string): string => (text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}…` : text)
+
 export function checkReply<S extends z.ZodType>(what: string, schema: S, raw: unknown): z.infer<S> {
   if (typeof raw === 'object' && raw !== null) {
     const marker = raw as { agentMissing?: unknown; unavailable?: unknown }
     if (marker.agentMissing === true) throw new AgentMissingError(what)
-    if (typeof marker.unavailable === 'string') throw new UnavailableError(what, marker.unavailable)
+    if (typeof marker.unavailable === 'string') throw new UnavailableError(what, bounded(marker.unavailable))
   }
   const result = schema.safeParse(raw)
   if (!result.success) {
     const detail = result.error.issues
       .slice(0, 3)
-      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+      .map((issue) => bounded(`${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`))
       .join('; ')
     throw new MalformedReplyError(what, detail)
   }
