@@ -13,6 +13,7 @@ import { InspectorSession } from './inspector/session.js'
 import { TargetAnalysis } from './leak/target-analysis.js'
 import { buildApp, type TargetEntry } from './server/app.js'
 import { readCgroupMemoryLimit } from './target/cgroup.js'
+import { PollLimiter } from './target/concurrency.js'
 import { TargetMonitor, type MonitorListener, type OpenSession } from './target/monitor.js'
 import { VERSION } from './version.js'
 
@@ -28,6 +29,8 @@ export class Sidecar {
   readonly monitors: readonly TargetMonitor[]
   readonly registry: Registry
   readonly app: FastifyInstance
+  /** Shared by every monitor: at most `maxConcurrentPolls` polls run at once. */
+  readonly pollSlots: PollLimiter
   private readonly otel: OtelExporter | undefined
   private stopping = false
 
@@ -40,6 +43,7 @@ export class Sidecar {
       registry: this.registry,
       version: VERSION,
       profiles: { samplingIntervalBytes: config.attribution.samplingIntervalBytes },
+      http: config.http,
       logger: options.logger ?? { level: config.logLevel },
       ready: () => !this.stopping,
       targets: {
@@ -66,6 +70,7 @@ export class Sidecar {
       onGcEvents: (target, events) => this.otel?.recordGcEvents(target, events),
     }
     const openSession: OpenSession = options.openSession ?? ((endpoint, timeoutMs) => InspectorSession.open(endpoint, timeoutMs))
+    this.pollSlots = new PollLimiter(config.maxConcurrentPolls)
     for (const target of config.targets) {
       const analysis = new TargetAnalysis({
         analysis: config.analysis,
@@ -81,6 +86,7 @@ export class Sidecar {
         logger: log.child({ component: 'monitor' }),
         listener,
         extension: analysis,
+        pollSlots: this.pollSlots,
       })
       byName.set(target.name, monitor)
       entries.set(target.name, { monitor, analysis })

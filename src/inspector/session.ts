@@ -10,8 +10,10 @@
  * snippets, getHeapUsage) and later HeapProfiler. Never Debugger: it can pause
  * the target.
  */
+import { EventEmitter } from 'node:events'
 import http from 'node:http'
-import CDP from 'chrome-remote-interface'
+import { createRequire } from 'node:module'
+import type CDP from 'chrome-remote-interface'
 import { ConnectError, EvaluateError, SessionClosedError, TimeoutError } from '../errors.js'
 
 export interface InspectorEndpoint {
@@ -55,6 +57,44 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
 function endpointUrl(endpoint: InspectorEndpoint, path: string): string {
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
   return `http://${host}:${endpoint.port}${path}`
+}
+
+/**
+ * chrome-remote-interface's client class, constructed directly rather than through `CDP()`:
+ * `CDP()` hands the client out only once connected, and its websocket has no handshake
+ * timeout, so a peer that accepts the connection and never answers the upgrade (not an
+ * inspector, a frozen process) would keep every abandoned attempt's socket and client
+ * (~300 KB with its protocol tables) forever. Holding the client lets a timed-out attempt
+ * be terminated. The package is pinned to an exact version; test/faults covers this path.
+ */
+interface ConnectingClient extends CDP.Client {
+  /** The websocket, created synchronously after the local protocol is loaded. */
+  readonly _ws?: { terminate(): void }
+}
+type ClientClass = new (options: CDP.Options, notifier: EventEmitter) => ConnectingClient
+const requirePackage = createRequire(import.meta.url)
+// The package entry first: loading it prefers IPv4 in DNS lookups ("localhost" → 127.0.0.1,
+// where inspectors listen), as importing `CDP()` always did here.
+requirePackage('chrome-remote-interface')
+const ChromeClient = requirePackage('chrome-remote-interface/lib/chrome.js') as ClientClass
+if (typeof ChromeClient !== 'function') throw new Error('chrome-remote-interface/lib/chrome.js no longer exports the client class')
+
+/** Open the websocket to one inspector target, giving up (and letting go of it) after `timeoutMs`. */
+async function connectClient(webSocketUrl: string, timeoutMs: number): Promise<CDP.Client> {
+  const notifier = new EventEmitter()
+  const connected = new Promise<CDP.Client>((resolve, reject) => {
+    notifier.once('connect', resolve)
+    notifier.once('error', reject)
+  })
+  const client = new ChromeClient({ target: webSocketUrl, local: true }, notifier)
+  try {
+    return await withTimeout(connected, timeoutMs, `websocket connect to ${webSocketUrl}`)
+  } catch (error) {
+    // Abort the handshake if it is still pending; should it complete anyway, close it.
+    client._ws?.terminate()
+    connected.then((late) => late.close()).catch(() => undefined)
+    throw error
+  }
 }
 
 /** Largest `/json/list` body accepted: a real one is a few hundred bytes per target. */
@@ -144,13 +184,10 @@ export class InspectorSession implements TargetSession {
     if (target === undefined) {
       throw new ConnectError(`inspector at ${endpoint.host}:${endpoint.port} lists no target`)
     }
-    const connecting = CDP({ target: target.webSocketDebuggerUrl, local: true })
     let client: CDP.Client
     try {
-      client = await withTimeout(connecting, timeoutMs, `websocket connect to ${target.webSocketDebuggerUrl}`)
+      client = await connectClient(target.webSocketDebuggerUrl, timeoutMs)
     } catch (error) {
-      // If the connection completes after we gave up, close it rather than leak it.
-      connecting.then((late) => late.close()).catch(() => undefined)
       if (error instanceof TimeoutError) throw error
       throw new ConnectError(`cannot open inspector websocket ${target.webSocketDebuggerUrl}: ${String(error)}`, {
         cause: error,
@@ -189,7 +226,16 @@ export class InspectorSession implements TargetSession {
     // The typed overloads of chrome-remote-interface only know Chrome's protocol; Node's own
     // domains (NodeWorker, NodeTracing) are sent untyped.
     const send = this.client.send as unknown as (method: string, params: object) => Promise<unknown>
-    return withTimeout(send.call(this.client, method, params), timeoutMs, method)
+    try {
+      return await withTimeout(send.call(this.client, method, params), timeoutMs, method)
+    } catch (error) {
+      // chrome-remote-interface fails the calls in flight with a plain "WebSocket connection
+      // closed" when the target goes away (killed, inspector closed): say what it means.
+      if (this.closed && !(error instanceof TimeoutError)) {
+        throw new SessionClosedError(`inspector session closed during ${method}`)
+      }
+      throw error
+    }
   }
 
   async evaluate(expression: string, timeoutMs: number): Promise<unknown> {

@@ -6,6 +6,11 @@
  *
  * A reconnect to the same process keeps every per-target state; a new process
  * behind the endpoint (pid or start time changed) resets it.
+ *
+ * With shared poll slots (`pollSlots`), a due poll first queues for a slot; it
+ * counts as in flight meanwhile, so the ticks that come due while it waits are
+ * skipped rather than piled up, and it is dropped unrun if the target
+ * disconnects before its turn.
  */
 import { z } from 'zod'
 import type { Collector, FloorPoint, GcEvent, Sample } from '../collectors/types.js'
@@ -22,6 +27,7 @@ import {
 import { INSTALL_AGENT } from '../inspector/snippets.js'
 import type { PollExtension } from '../leak/target-analysis.js'
 import type { InspectorEndpoint, TargetSession } from '../inspector/session.js'
+import type { PollLimiter, PollSlotStats, Release } from './concurrency.js'
 
 export interface MonitorSession extends TargetSession {
   readonly isClosed: boolean
@@ -60,9 +66,14 @@ export interface MonitorOptions {
   readonly extension?: PollExtension
   /** Injectable for tests of the backoff; defaults to Math.random. */
   readonly random?: () => number
+  /** Poll slots shared with the other targets' monitors; polls are not limited without it. */
+  readonly pollSlots?: PollLimiter
 }
 
 export type TargetPhase = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
+
+/** The target's poll in flight: none, queued for a poll slot, or talking to the target. */
+export type PollState = 'idle' | 'waiting' | 'running'
 
 export interface ProcessIdentity {
   readonly pid: number
@@ -106,6 +117,17 @@ export interface TargetStatus {
   readonly restarts: number
   readonly polls: number
   readonly pollsSkipped: number
+  /** This target's poll in flight, if any, and since when (queued or running). */
+  readonly pollState: PollState
+  readonly pollSince: string | null
+  /** Most polls of this target ever in flight at once: 1 once polled (they never overlap). */
+  readonly maxPollsInFlight: number
+  /** How long the latest poll waited for a poll slot (null before the first). */
+  readonly lastPollWaitMs: number | null
+  /** Time this target's polls spent waiting for poll slots, in total. */
+  readonly pollWaitMsTotal: number
+  /** The poll slots shared by all targets (null when polls are not limited). */
+  readonly pollSlots: PollSlotStats | null
   readonly collectors: readonly CollectorStatus[]
   /** The latest failure of the poll extension (analysis, profiling), cleared by its next success. */
   readonly extensionError: ErrorInfo | null
@@ -158,6 +180,15 @@ export class TargetMonitor {
   private nextRetryAt: number | undefined
   private attempt = 0
   private inFlight: Promise<void> | undefined
+  /** Aborts the in-flight poll's wait for a slot (disconnect, stop). */
+  private pollAbort: AbortController | undefined
+  private pollState: PollState = 'idle'
+  /** performance.now() and Date.now() when the poll in flight was queued. */
+  private pollQueuedAt: { perf: number; wall: number } | undefined
+  private pollsInFlight = 0
+  private maxPollsInFlight = 0
+  private lastPollWaitMs: number | undefined
+  private pollWaitMsTotal = 0
   private up = false
   private lastError: ErrorInfo | null = null
   private lastPollAt: number | undefined
@@ -190,6 +221,7 @@ export class TargetMonitor {
     this.phase = 'stopped'
     clearInterval(this.pollTimer)
     clearTimeout(this.retryTimer)
+    this.pollAbort?.abort()
     await this.inFlight
     // Detach before closing so the last values stay for the exporters' final flush.
     const session = this.session
@@ -223,6 +255,12 @@ export class TargetMonitor {
       restarts: this.restarts,
       polls: this.polls,
       pollsSkipped: this.pollsSkipped,
+      pollState: this.pollState,
+      pollSince: this.pollQueuedAt === undefined ? null : new Date(this.pollQueuedAt.wall).toISOString(),
+      maxPollsInFlight: this.maxPollsInFlight,
+      lastPollWaitMs: this.lastPollWaitMs ?? null,
+      pollWaitMsTotal: this.pollWaitMsTotal,
+      pollSlots: this.options.pollSlots?.stats() ?? null,
       extensionError: this.extensionError,
       collectors: this.options.collectors.map((collector) => {
         const record = this.record(collector.name)
@@ -251,6 +289,13 @@ export class TargetMonitor {
       { key: 'targetPollsSkipped', value: this.pollsSkipped },
     ]
     if (this.lastPollAt !== undefined) out.push({ key: 'targetLastPoll', value: this.lastPollAt / 1000 })
+    if (this.options.pollSlots !== undefined) {
+      // While a poll is queued, how long so far: a starved target shows before its turn comes.
+      const queuedAt = this.pollState === 'waiting' ? this.pollQueuedAt : undefined
+      const queueMs = queuedAt !== undefined ? performance.now() - queuedAt.perf : this.lastPollWaitMs
+      if (queueMs !== undefined) out.push({ key: 'pollQueue', value: queueMs / 1000 })
+      out.push({ key: 'pollQueueTotal', value: this.pollWaitMsTotal / 1000 })
+    }
     for (const collector of this.options.collectors) {
       if (!this.enabled(collector)) continue
       const record = this.record(collector.name)
@@ -356,6 +401,8 @@ export class TargetMonitor {
     void session.close()
     this.up = false
     this.lastError = errorInfo(reason)
+    // A poll still queued for a slot would only find the session gone.
+    this.pollAbort?.abort()
     this.options.extension?.onDisconnect()
     // Values of a disconnected target are not current any more; `up` says why they are gone.
     for (const record of this.records.values()) record.samples = []
@@ -371,10 +418,42 @@ export class TargetMonitor {
       return
     }
     const session = this.session
-    this.inFlight = this.poll(session).finally(() => {
+    const abort = new AbortController()
+    this.pollAbort = abort
+    this.inFlight = this.queuedPoll(session, abort.signal).finally(() => {
       this.inFlight = undefined
+      if (this.pollAbort === abort) this.pollAbort = undefined
       this.options.listener?.onPoll?.(this.name)
     })
+  }
+
+  /** Wait for a poll slot (if slots are shared), then poll; the slot is held for the whole poll. */
+  private async queuedPoll(session: MonitorSession, signal: AbortSignal): Promise<void> {
+    this.pollsInFlight += 1
+    this.maxPollsInFlight = Math.max(this.maxPollsInFlight, this.pollsInFlight)
+    const queuedAt = { perf: performance.now(), wall: Date.now() }
+    this.pollQueuedAt = queuedAt
+    this.pollState = 'waiting'
+    const slots = this.options.pollSlots
+    let release: Release | undefined
+    try {
+      release = slots === undefined ? undefined : await slots.acquire(signal)
+      const waited = performance.now() - queuedAt.perf
+      this.pollWaitMsTotal += waited
+      if ((slots !== undefined && release === undefined) || this.session !== session || this.phase === 'stopped') {
+        // Disconnected or stopped while queued: nothing was asked of the target.
+        this.pollsSkipped += 1
+        return
+      }
+      this.lastPollWaitMs = waited
+      this.pollState = 'running'
+      await this.poll(session)
+    } finally {
+      release?.()
+      this.pollsInFlight -= 1
+      this.pollState = 'idle'
+      this.pollQueuedAt = undefined
+    }
   }
 
   private async poll(session: MonitorSession): Promise<void> {
@@ -385,7 +464,11 @@ export class TargetMonitor {
     let anySuccess = false
     const pollSamples: Sample[] = []
     const pollFloors: FloorPoint[] = []
+    // A newer session (a reconnect, maybe to a new process) owns the records and the analysis
+    // now: what this poll still has to say about the old one must not land in them.
+    const superseded = (): boolean => this.session !== undefined && this.session !== session
     for (const collector of this.options.collectors) {
+      if (superseded()) return
       if (!this.enabled(collector)) continue
       const record = this.record(collector.name)
       if (!record.available) continue
@@ -423,6 +506,7 @@ export class TargetMonitor {
       }
       record.durationMs = performance.now() - collectorStarted
     }
+    if (superseded()) return
     const extension = this.options.extension
     if (extension !== undefined && brokenBy === undefined && anySuccess && this.identity !== undefined) {
       try {
@@ -443,6 +527,7 @@ export class TargetMonitor {
         if (breaksSession(error)) brokenBy = error
       }
     }
+    if (superseded()) return
     this.lastPollAt = Date.now()
     this.lastPollDurationMs = performance.now() - started
     this.up = brokenBy === undefined && anySuccess && !session.isClosed
