@@ -247,6 +247,9 @@ const heapFloors = heapAfterMajorGcs()
 const rss = evaluateSignal('rss', rssFloors, endMs, analysisConfig, warmupMs)
 const heap = evaluateSignal('heap', heapFloors, endMs, analysisConfig, warmupMs)
 
+const half = Math.floor(rssFloors.values.length / 2)
+const firstHalfMax = Math.max(...rssFloors.values.slice(0, half))
+const secondHalfMax = Math.max(...rssFloors.values.slice(half))
 const eld = samples.map((s) => s.eventLoopP99Ms)
 const scrape = samples.map((s) => s.scrapeMs)
 const respawns = targets.reduce((n, t) => n + t.spawns - 1, 0)
@@ -285,10 +288,15 @@ const out = [
     `polls ${finalStatus.targets.reduce((n, t) => n + t.polls, 0)}, skipped ${finalStatus.targets.reduce((n, t) => n + t.pollsSkipped, 0)}`,
   `load average now ${loadAverage()}`,
   '',
+  `RSS floor highs: first half ${mib(firstHalfMax)} MiB, second half ${mib(secondHalfMax)} MiB ` +
+    `(${secondHalfMax >= firstHalfMax ? '+' : ''}${fmt((secondHalfMax - firstHalfMax) / 1024, 0)} KiB): a leak keeps making new highs; ` +
+    'a floor that drops and regrows to the same ceiling (memory returned to the OS, then re-used) does not',
+  '',
   rss.points < analysisConfig.minPoints
     ? `INCONCLUSIVE: flat RSS floor not shown (${rss.points} of ${analysisConfig.minPoints} floor points: run longer)`
     : rss.positive
-    ? `FAIL: RSS floor trends up (${fmt(rss.slopeBytesPerSecond, 0)} B/s, p=${rss.pValue.toPrecision(2)})`
+    ? `FAIL: RSS floor trends up (${fmt(rss.slopeBytesPerSecond, 0)} B/s, p=${rss.pValue.toPrecision(2)}; ` +
+      `heap after major GC ${heap.positive ? 'trends up too' : 'flat'}, RSS high ${fmt((secondHalfMax - firstHalfMax) / 1024, 0)} KiB above the first half's)`
     : `PASS: flat RSS floor (no leak verdict: slope ${fmt(rss.slopeBytesPerSecond, 0)} B/s, lower bound ${fmt(rss.slopeLowerBytesPerSecond, 0)} B/s, p=${rss.pValue.toPrecision(2)})`,
   '',
 ].join('\n')
@@ -299,6 +307,7 @@ if (values.json) {
       {
         settings: { minutes, targetCount, restartEveryS, interval: values.interval, warmupMs, floorWindowMs: FLOOR_WINDOW_MS, analysisConfig, node: process.version },
         pass: !rss.positive && rss.points >= analysisConfig.minPoints,
+        rssFloorHighs: { firstHalfMaxBytes: firstHalfMax, secondHalfMaxBytes: secondHalfMax },
         rss: { evidence: rss, floors: rssFloors },
         heap: { evidence: heap, floors: heapFloors },
         eventLoopP99Ms: { median: median(eld), p95: quantile(eld, 0.95), max: Math.max(...eld) },
