@@ -1,7 +1,7 @@
 /**
  * Overhead benchmark: what watching a process costs the process being watched.
  *
- *   npm run bench:overhead                      # full run (~27 min: 6 conditions x 5 reps x ~53 s)
+ *   npm run bench:overhead                      # full run (~30 min: 6 conditions x 5 reps x ~55 s, longer on a busy machine)
  *   npm run bench:overhead -- --quick           # smoke run: 2 reps, short windows (~2 min)
  *   npm run bench:overhead -- --json            # JSON on stdout; progress and tables on stderr
  *   npm run bench:overhead -- --reps 7 --rate 1500 --window 30 --warmup 20 --heap-mb 32
