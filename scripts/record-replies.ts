@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { nodeCollectors } from '../src/collectors/index.js'
+import { isAgentCollector } from '../src/collectors/types.js'
 import { InspectorSession } from '../src/inspector/session.js'
-import { INSTALL_AGENT } from '../src/inspector/snippets.js'
+import { INSTALL_AGENT, readSnippet, type AgentPart } from '../src/inspector/snippets.js'
 
 const TARGET = `
 const http = require('node:http');
@@ -37,8 +38,16 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 3000))
   const states = new Map<string, unknown>()
   for (const round of [1, 2]) {
+    // The same one read per poll the monitor makes.
+    const ask: Partial<Record<AgentPart, number>> = {}
     for (const collector of nodeCollectors) {
-      const raw = await collector.fetch(session, states.get(collector.name) as never, 5000)
+      if (isAgentCollector(collector)) ask[collector.part] = collector.argument?.(states.get(collector.name)) ?? 0
+    }
+    const batch = (await session.evaluate(readSnippet(ask), 5000)) as { parts: Record<string, unknown> }
+    for (const collector of nodeCollectors) {
+      const raw = isAgentCollector(collector)
+        ? batch.parts[collector.part]
+        : await collector.fetch(session, states.get(collector.name) as never, 5000)
       states.set(collector.name, collector.parse(raw, states.get(collector.name) as never, Date.now()).state)
       writeFileSync(new URL(`${collector.name}.${round}.json`, out), JSON.stringify(raw, null, 2) + '\n')
     }

@@ -31,6 +31,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   /** Polls (of all targets together) that may run at once; the others wait their turn. */
   readonly maxConcurrentPolls: number
+  /** Sampling period of the event-loop delay histogram installed in targets. */
+  readonly eventLoopResolutionMs: number
   /** The HTTP API's access control. */
   readonly http: HttpConfig
   readonly analysis: AnalysisConfig

@@ -14,6 +14,11 @@ import { z } from 'zod'
 import type { AnalysisConfig, AttributionConfig, AttributionMode, Config, HttpConfig, TargetConfig } from './config-types.js'
 import { DURATION_FORMS, formatDuration, parseDuration } from './duration.js'
 import { ConfigError, errorMessage } from './errors.js'
+import {
+  DEFAULT_EVENT_LOOP_RESOLUTION_MS,
+  MAX_EVENT_LOOP_RESOLUTION_MS,
+  MIN_EVENT_LOOP_RESOLUTION_MS,
+} from './inspector/snippets.js'
 
 export type { AnalysisConfig, AttributionConfig, AttributionMode, Config, HttpConfig, TargetConfig } from './config-types.js'
 
@@ -43,6 +48,7 @@ export const DEFAULTS = Object.freeze({
   }),
   logLevel: 'info' as LogLevel,
   maxConcurrentPolls: 8,
+  eventLoopResolutionMs: DEFAULT_EVENT_LOOP_RESOLUTION_MS,
   http: Object.freeze({ apiToken: undefined as string | undefined, protectMetrics: false, protectHealth: false }),
   analysis: Object.freeze({
     windowMs: 30 * 60_000,
@@ -136,6 +142,10 @@ Options:
   --timeout DURATION         Timeout of each inspector call (default ${d(DEFAULTS.timeoutMs)})
   --max-concurrent-polls N   Polls (of all targets together) that may run at once
                              (default ${DEFAULTS.maxConcurrentPolls}, 1..${LIMITS.maxConcurrentPolls})
+  --event-loop-resolution DURATION
+                             Sampling period of the event-loop delay histogram
+                             installed in targets; finer costs the target more
+                             CPU (default ${d(DEFAULTS.eventLoopResolutionMs)}, ${d(MIN_EVENT_LOOP_RESOLUTION_MS)}..${d(MAX_EVENT_LOOP_RESOLUTION_MS)})
   --config FILE              YAML or JSON config file (see below)
   --otlp-endpoint URL        Export to this OTLP/HTTP endpoint; ${METRICS_PATH} is
                              appended unless the URL already ends with it
@@ -177,6 +187,7 @@ Environment:
   LEAKWATCH_INTERVAL         Like --interval
   LEAKWATCH_TIMEOUT          Like --timeout
   LEAKWATCH_MAX_CONCURRENT_POLLS  Like --max-concurrent-polls
+  LEAKWATCH_EVENT_LOOP_RESOLUTION  Like --event-loop-resolution
   LEAKWATCH_CONFIG           Like --config
   LEAKWATCH_OTLP_ENDPOINT    Like --otlp-endpoint (${METRICS_PATH} appended)
   LEAKWATCH_SERVICE_NAME     Like --service-name
@@ -232,6 +243,7 @@ Config file (all keys optional; unknown keys are errors):
   otlp: { endpoint: "http://collector:4318", interval: 15s, headers: { x-token: abc }, serviceName: leakwatch }
   logLevel: info
 ${c(`  maxConcurrentPolls: ${DEFAULTS.maxConcurrentPolls}`, `1..${LIMITS.maxConcurrentPolls}`)}
+${c(`  eventLoopResolution: ${d(DEFAULTS.eventLoopResolutionMs)}`, `${d(MIN_EVENT_LOOP_RESOLUTION_MS)}..${d(MAX_EVENT_LOOP_RESOLUTION_MS)}`)}
   http:                        # who may read what over HTTP (see Security)
 ${c('    apiTokenFile: /etc/leakwatch/token', 'relative to this file; or apiToken: "..." (not both)')}
 ${c('    protectMetrics: false', 'require the token on /metrics too')}
@@ -416,6 +428,8 @@ function parseTargetSpec(spec: string): Parsed<TargetInput> {
 interface Minimum {
   ms: number
   error: string
+  /** An upper bound too, when there is one. */
+  max?: { ms: number; error: string }
 }
 const INTERVAL_MIN: Minimum = { ms: MIN_INTERVAL_MS, error: `must be at least ${formatDuration(MIN_INTERVAL_MS)}` }
 const POSITIVE: Minimum = { ms: 1, error: 'must be > 0' }
@@ -423,9 +437,19 @@ const WINDOW_MIN: Minimum = { ms: LIMITS.minWindowMs, error: `must be at least $
 const FLOOR_WINDOW_MIN: Minimum = { ms: LIMITS.minFloorWindowMs, error: `must be at least ${formatDuration(LIMITS.minFloorWindowMs)}` }
 const FETCH_INTERVAL_MIN: Minimum = { ms: LIMITS.minFetchIntervalMs, error: `must be at least ${formatDuration(LIMITS.minFetchIntervalMs)}` }
 const ANY_DURATION: Minimum = { ms: 0, error: '' }
+const RESOLUTION_RANGE: Minimum = {
+  ms: MIN_EVENT_LOOP_RESOLUTION_MS,
+  error: `must be ${formatDuration(MIN_EVENT_LOOP_RESOLUTION_MS)}..${formatDuration(MAX_EVENT_LOOP_RESOLUTION_MS)}`,
+  max: {
+    ms: MAX_EVENT_LOOP_RESOLUTION_MS,
+    error: `must be ${formatDuration(MIN_EVENT_LOOP_RESOLUTION_MS)}..${formatDuration(MAX_EVENT_LOOP_RESOLUTION_MS)}`,
+  },
+}
 
 function checkMin(ms: number, min: Minimum): Parsed<number> {
-  return ms < min.ms ? { error: min.error } : { value: ms }
+  if (ms < min.ms) return { error: min.error }
+  if (min.max !== undefined && ms > min.max.ms) return { error: min.max.error }
+  return { value: ms }
 }
 
 function parseDurationText(text: string, min: Minimum): Parsed<number> {
@@ -701,6 +725,7 @@ interface Layer {
   serviceName?: string
   logLevel?: LogLevel
   maxConcurrentPolls?: number
+  eventLoopResolutionMs?: number
   /** The API token, already checked. */
   apiToken?: string
   /** A file holding the API token, read (and checked) by loadConfig. */
@@ -739,6 +764,7 @@ const FLAG_OPTIONS = {
   'service-name': { type: 'string' },
   'allow-remote-inspector': { type: 'boolean' },
   'log-level': { type: 'string' },
+  'event-loop-resolution': { type: 'string' },
   'max-concurrent-polls': { type: 'string' },
   'api-token-file': { type: 'string' },
   'protect-metrics': { type: 'boolean' },
@@ -815,6 +841,9 @@ function readFlags(argv: readonly string[], problems: Problems): { layer: Layer;
   if ((v = last('max-concurrent-polls')) !== undefined) {
     set(layer, 'maxConcurrentPolls', take(parseCount(v, CONCURRENCY), '--max-concurrent-polls', problems))
   }
+  if ((v = last('event-loop-resolution')) !== undefined) {
+    set(layer, 'eventLoopResolutionMs', take(parseDurationText(v, RESOLUTION_RANGE), '--event-loop-resolution', problems))
+  }
   if ((v = last('api-token-file')) !== undefined) {
     const path = take(parseNonEmpty(v), '--api-token-file', problems)
     if (path !== undefined) layer.apiTokenFile = { path, field: '--api-token-file' }
@@ -871,6 +900,9 @@ function readEnv(env: NodeJS.ProcessEnv, problems: Problems): Layer {
   if ((v = get('LEAKWATCH_LOG_LEVEL')) !== undefined) set(layer, 'logLevel', take(parseLogLevel(v), 'LEAKWATCH_LOG_LEVEL', problems))
   if ((v = get('LEAKWATCH_MAX_CONCURRENT_POLLS')) !== undefined) {
     set(layer, 'maxConcurrentPolls', take(parseCount(v, CONCURRENCY), 'LEAKWATCH_MAX_CONCURRENT_POLLS', problems))
+  }
+  if ((v = get('LEAKWATCH_EVENT_LOOP_RESOLUTION')) !== undefined) {
+    set(layer, 'eventLoopResolutionMs', take(parseDurationText(v, RESOLUTION_RANGE), 'LEAKWATCH_EVENT_LOOP_RESOLUTION', problems))
   }
   if ((v = get('LEAKWATCH_API_TOKEN')) !== undefined) {
     set(layer, 'apiToken', take(parseToken(v), 'LEAKWATCH_API_TOKEN', problems))
@@ -1114,6 +1146,7 @@ const FileSchema = z.strictObject({
   otlp: OtlpSchema.optional(),
   logLevel: stringLeaf(`one of ${LOG_LEVELS.join(', ')}`, parseLogLevel).optional(),
   maxConcurrentPolls: fileCount(CONCURRENCY).optional(),
+  eventLoopResolution: fileDuration(RESOLUTION_RANGE).optional(),
   http: HttpSchema.optional(),
   analysis: AnalysisSchema.optional(),
   attribution: AttributionSchema.optional(),
@@ -1270,6 +1303,7 @@ function fileLayer(file: Omit<FileData, 'targets'> & { targets?: TargetList }, p
   set(layer, 'serviceName', file.otlp?.serviceName)
   set(layer, 'logLevel', file.logLevel)
   set(layer, 'maxConcurrentPolls', file.maxConcurrentPolls)
+  set(layer, 'eventLoopResolutionMs', file.eventLoopResolution)
   const http = file.http
   if (http) {
     set(layer, 'apiToken', http.apiToken)
@@ -1413,6 +1447,7 @@ export function loadConfig(options: LoadConfigOptions): Config | { help: string 
     }),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
     maxConcurrentPolls: pick('maxConcurrentPolls') ?? DEFAULTS.maxConcurrentPolls,
+    eventLoopResolutionMs: pick('eventLoopResolutionMs') ?? DEFAULTS.eventLoopResolutionMs,
     http: Object.freeze(http),
     analysis: Object.freeze(analysis),
     attribution: Object.freeze(attribution),

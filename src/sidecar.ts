@@ -87,6 +87,7 @@ export class Sidecar {
         listener,
         extension: analysis,
         pollSlots: this.pollSlots,
+        eventLoopResolutionMs: config.eventLoopResolutionMs,
       })
       byName.set(target.name, monitor)
       entries.set(target.name, { monitor, analysis })

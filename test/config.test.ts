@@ -89,7 +89,7 @@ const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig =
 })
 
 const KNOWN_TOP_KEYS =
-  'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, http, analysis, attribution'
+  'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, eventLoopResolution, http, analysis, attribution'
 
 /** The default HTTP access settings, written out, with overrides. */
 const http = (over: Partial<Config['http']> = {}): Config['http'] => ({
@@ -110,6 +110,7 @@ t.test('defaults', async (t) => {
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
     maxConcurrentPolls: 8,
+    eventLoopResolutionMs: 100,
     http: http(),
     analysis: analysis(),
     attribution: attribution(),
@@ -124,6 +125,7 @@ t.test('defaults', async (t) => {
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
     maxConcurrentPolls: 8,
+    eventLoopResolutionMs: 100,
     http: http(),
     analysis: analysis(),
     attribution: attribution(),
@@ -201,6 +203,7 @@ t.test('flags', async (t) => {
       '--profile-budget', '0.5%',
       '--top-sites', '25',
       '--max-concurrent-polls', '3',
+      '--event-loop-resolution', '10ms',
       '--api-token-file', '/run/secrets/token',
       '--protect-metrics',
       '--protect-health',
@@ -215,6 +218,7 @@ t.test('flags', async (t) => {
       otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
       logLevel: 'debug',
       maxConcurrentPolls: 3,
+      eventLoopResolutionMs: 10,
       http: http({ apiToken: TOKEN, protectMetrics: true, protectHealth: true }),
       analysis: analysis({ windowMs: 600_000, warmupMs: 0, floorWindowMs: 30_000, memoryLimitBytes: 536_870_912 }),
       attribution: attribution({ mode: 'always', samplingIntervalBytes: 65_536, budget: 0.005, topSites: 25 }),
@@ -344,6 +348,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '--memory-limit BYTES', '--window DURATION', '--warmup DURATION', '--floor-window DURATION', '--attribution MODE',
     '--sampling-interval BYTES', '--profile-budget PERCENT', '--top-sites N',
     '--max-concurrent-polls N', '--api-token-file FILE', '--protect-metrics', '--protect-health',
+    '--event-loop-resolution DURATION',
   ]
   for (const flag of flags) t.ok(HELP.includes(flag), `documents ${flag}`)
   const vars = [
@@ -353,6 +358,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     'OTEL_SERVICE_NAME', 'OTEL_METRIC_EXPORT_INTERVAL',
     'LEAKWATCH_MEMORY_LIMIT', 'LEAKWATCH_WINDOW', 'LEAKWATCH_WARMUP', 'LEAKWATCH_ATTRIBUTION', 'LEAKWATCH_PROFILE_BUDGET',
     'LEAKWATCH_MAX_CONCURRENT_POLLS', 'LEAKWATCH_API_TOKEN', 'LEAKWATCH_PROTECT_METRICS', 'LEAKWATCH_PROTECT_HEALTH',
+    'LEAKWATCH_EVENT_LOOP_RESOLUTION',
   ]
   for (const name of vars) t.ok(HELP.includes(name), `documents ${name}`)
   for (const text of [
@@ -364,7 +370,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     'resourceFieldRef', 'limits.memory', "node's allocatable memory", '0 counts as unset',
     '(default 8, 1..1000)', 'Authorization: Bearer TOKEN', 'no --api-token flag', 'ps and /proc/PID/cmdline',
     'API token: --api-token-file > LEAKWATCH_API_TOKEN > http.apiToken or', '16..1024 printable ASCII characters without spaces',
-    'openssl rand -hex 32',
+    'openssl rand -hex 32', '(default 100ms, 1ms..1s)',
   ]) {
     t.ok(HELP.includes(text), `mentions ${text}`)
   }
@@ -375,7 +381,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
     '    raiseAfter: 3 ', '    clearAfter: 5 ', '    warmup: 5m ', '    floorWindow: 1m ', '    memoryLimit: ',
     '    mode: on-suspicion ', '    samplingInterval: 512Ki ', '    budget: 0.2% ', '    suspicionBudget: 1% ', '    minFetchInterval: 30s ',
     '    topSites: 10 ', '    maxSites: 500 ',
-    '  maxConcurrentPolls: 8 ', '  http: ', '    apiTokenFile: ', '    protectMetrics: false ', '    protectHealth: false ',
+    '  maxConcurrentPolls: 8 ', '  eventLoopResolution: 100ms ', '  http: ', '    apiTokenFile: ', '    protectMetrics: false ', '    protectHealth: false ',
   ]) {
     t.ok(HELP.includes(`\n${line}`), `file key ${line.trim()}`)
   }
@@ -397,6 +403,7 @@ t.test('environment', async (t) => {
     LEAKWATCH_ATTRIBUTION: 'off',
     LEAKWATCH_PROFILE_BUDGET: '0.001',
     LEAKWATCH_MAX_CONCURRENT_POLLS: '50',
+    LEAKWATCH_EVENT_LOOP_RESOLUTION: '1s',
     LEAKWATCH_API_TOKEN: TOKEN,
     LEAKWATCH_PROTECT_METRICS: 'true',
     LEAKWATCH_PROTECT_HEALTH: '0',
@@ -414,6 +421,7 @@ t.test('environment', async (t) => {
     otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
     logLevel: 'trace',
     maxConcurrentPolls: 50,
+    eventLoopResolutionMs: 1_000,
     http: http({ apiToken: TOKEN, protectMetrics: true }),
     analysis: analysis({ windowMs: 3_600_000, warmupMs: 90_000, memoryLimitBytes: 268_435_456 }),
     attribution: attribution({ mode: 'off', budget: 0.001 }),
@@ -534,6 +542,7 @@ otlp:
   serviceName: from-file
 logLevel: warn
 maxConcurrentPolls: 16
+eventLoopResolution: 20ms
 http:
   apiTokenFile: secrets/token   # relative to the config file
   protectMetrics: true
@@ -577,6 +586,7 @@ attribution:
     },
     logLevel: 'warn',
     maxConcurrentPolls: 16,
+    eventLoopResolutionMs: 20,
     http: { apiToken: TOKEN, protectMetrics: true, protectHealth: false },
     analysis: {
       windowMs: 2_700_000,
@@ -614,6 +624,7 @@ attribution:
     otlp: { endpoint: 'http://collector:4318', interval: '1m', headers: { authorization: 'Bearer abc', 'x-number': 42 }, serviceName: 'from-file' },
     logLevel: 'warn',
     maxConcurrentPolls: 16,
+    eventLoopResolution: 20,
     http: { apiToken: TOKEN, protectMetrics: true, protectHealth: false },
     analysis: {
       window: 2_700_000, // numbers: milliseconds and bytes
@@ -1555,4 +1566,29 @@ t.test('maxConcurrentPolls: 1..1000 from a flag, the environment or the file', a
   for (const [value, error] of cases) {
     t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': `maxConcurrentPolls: ${value}\n` }), [`maxConcurrentPolls: ${error}`], value)
   }
+})
+
+t.test('--event-loop-resolution: every layer, with bounds', async (t) => {
+  t.equal(load(T).eventLoopResolutionMs, 100)
+  t.equal(load([...T, '--event-loop-resolution', '1ms']).eventLoopResolutionMs, 1)
+  t.equal(load([...T, '--event-loop-resolution', '1s']).eventLoopResolutionMs, 1_000)
+  t.equal(load(T, { LEAKWATCH_EVENT_LOOP_RESOLUTION: '50ms' }).eventLoopResolutionMs, 50)
+  t.equal(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'eventLoopResolution: 20\n' }).eventLoopResolutionMs, 20)
+  // flags > env > file
+  t.equal(
+    load([...T, '--config', 'c.yaml', '--event-loop-resolution', '10ms'], { LEAKWATCH_EVENT_LOOP_RESOLUTION: '50ms' }, { 'c.yaml': 'eventLoopResolution: 20ms\n' })
+      .eventLoopResolutionMs,
+    10,
+  )
+  t.equal(
+    load([...T, '--config', 'c.yaml'], { LEAKWATCH_EVENT_LOOP_RESOLUTION: '50ms' }, { 'c.yaml': 'eventLoopResolution: 20ms\n' }).eventLoopResolutionMs,
+    50,
+  )
+  t.strictSame(problems([...T, '--event-loop-resolution', '0s']), ['--event-loop-resolution: must be 1ms..1s'])
+  t.strictSame(problems([...T, '--event-loop-resolution', '2s']), ['--event-loop-resolution: must be 1ms..1s'])
+  t.strictSame(problems(T, { LEAKWATCH_EVENT_LOOP_RESOLUTION: '5m' }), ['LEAKWATCH_EVENT_LOOP_RESOLUTION: must be 1ms..1s'])
+  t.match(problems(T, { LEAKWATCH_EVENT_LOOP_RESOLUTION: 'fast' }), [/^LEAKWATCH_EVENT_LOOP_RESOLUTION: /])
+  t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'eventLoopResolution: 5000\n' }), [
+    'eventLoopResolution: 5000 must be 1ms..1s (a bare number means milliseconds)',
+  ])
 })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { EVENT_LOOP_RESOLUTION_MS, READ_EVENT_LOOP } from '../inspector/snippets.js'
+import { MAX_EVENT_LOOP_RESOLUTION_MS } from '../inspector/snippets.js'
 import type { Collector, Sample } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -12,6 +12,8 @@ const EventLoopReply = z.object({
     .object({ count: z.number(), min: ns, max: ns, mean: ns, stddev: ns, p50: ns, p90: ns, p99: ns })
     .nullable(),
   delayAvailable: z.boolean(),
+  /** The histogram's sampling period, in force since the agent was installed. */
+  resolutionMs: z.number().positive().max(MAX_EVENT_LOOP_RESOLUTION_MS),
 })
 
 /** Cumulative ELU counters from the previous poll: utilization is exported as a delta. */
@@ -21,16 +23,13 @@ export interface EventLoopState {
 }
 
 const NS_PER_SECOND = 1e9
-const RESOLUTION_NS = EVENT_LOOP_RESOLUTION_MS * 1e6
-
-/** Histogram values include the sampling period; the delay is what exceeds it. */
-const delaySeconds = (ns: number): number => Math.max(0, ns - RESOLUTION_NS) / NS_PER_SECOND
+const NS_PER_MS = 1e6
 
 /** Event-loop utilization between polls and the delay distribution of the poll window. */
 export const eventLoopCollector: Collector<EventLoopState> = {
   name: 'eventLoop',
   description: 'Event-loop utilization and delay percentiles per poll window (perf_hooks)',
-  fetch: (session, _state, timeoutMs) => session.evaluate(READ_EVENT_LOOP, timeoutMs),
+  part: 'eventLoop',
   parse(raw, previous) {
     const reply = checkReply('event loop', EventLoopReply, raw)
     const samples: Sample[] = []
@@ -46,6 +45,9 @@ export const eventLoopCollector: Collector<EventLoopState> = {
     }
     const delay = reply.delay
     if (delay !== null) {
+      // Histogram values include the sampling period; the delay is what exceeds it.
+      const resolutionNs = reply.resolutionMs * NS_PER_MS
+      const delaySeconds = (ns: number): number => Math.max(0, ns - resolutionNs) / NS_PER_SECOND
       samples.push(
         { key: 'eventLoopDelayMin', value: delaySeconds(delay.min) },
         { key: 'eventLoopDelayMax', value: delaySeconds(delay.max) },

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { GC_DURATION_BUCKETS } from '../export/catalog.js'
-import { AGENT_RING_SIZE, gcReadSnippet } from '../inspector/snippets.js'
+import { AGENT_RING_SIZE } from '../inspector/snippets.js'
 import type { Collector, FloorPoint, GcEvent, Sample } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -39,7 +39,8 @@ export interface GcState {
 export const gcCollector: Collector<GcState> = {
   name: 'gc',
   description: 'GC pauses by kind and the heap floor after major GCs (PerformanceObserver in the target)',
-  fetch: (session, state, timeoutMs) => session.evaluate(gcReadSnippet(state?.lastSeq ?? 0), timeoutMs),
+  part: 'gc',
+  argument: (state) => state?.lastSeq ?? 0,
   parse(raw, previous) {
     const reply = checkReply('gc observer', GcReply, raw)
     const samples: Sample[] = []

@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { READ_HEAP_STATISTICS } from '../inspector/snippets.js'
 import type { Collector, Sample } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -30,7 +29,7 @@ const HeapStatisticsReply = z.object({
 export const heapStatisticsCollector: Collector = {
   name: 'heapStatistics',
   description: 'V8 heap limit, malloced memory, native/detached contexts and per-space sizes (v8 module)',
-  fetch: (session, _state, timeoutMs) => session.evaluate(READ_HEAP_STATISTICS, timeoutMs),
+  part: 'heapStatistics',
   parse(raw) {
     const { heap, spaces } = checkReply('v8.getHeapStatistics', HeapStatisticsReply, raw)
     const samples: Sample[] = [

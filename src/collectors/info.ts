@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { READ_PROCESS_INFO } from '../inspector/snippets.js'
 import type { Collector } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -31,7 +30,7 @@ const clip = (text: string): string => {
 export const infoCollector: Collector = {
   name: 'info',
   description: 'Target identity: pid, Node.js version, title, script, start time',
-  fetch: (session, _state, timeoutMs) => session.evaluate(READ_PROCESS_INFO, timeoutMs),
+  part: 'info',
   parse(raw) {
     const info = parseProcessInfo(raw)
     return {

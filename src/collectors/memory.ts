@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { READ_MEMORY_USAGE } from '../inspector/snippets.js'
 import type { Collector } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -16,7 +15,7 @@ const MemoryUsageReply = z.object({
 export const memoryCollector: Collector = {
   name: 'memory',
   description: 'Process RSS, external and ArrayBuffer memory (process.memoryUsage)',
-  fetch: (session, _state, timeoutMs) => session.evaluate(READ_MEMORY_USAGE, timeoutMs),
+  part: 'memory',
   parse(raw) {
     const usage = checkReply('process.memoryUsage', MemoryUsageReply, raw)
     return {

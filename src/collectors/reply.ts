@@ -1,20 +1,22 @@
 import type { z } from 'zod'
-import { AgentMissingError, MalformedReplyError, UnavailableError } from '../errors.js'
+import { AgentMissingError, EvaluateError, MalformedReplyError, UnavailableError } from '../errors.js'
 
-/**
- * Check a snippet's reply: the agent-missing and unavailable markers first,
- * then the schema. Every problem becomes a coded error, never a crash.
- */
 /** Target-controlled text in an error message (kept as lastError, logged) is cut to this. */
 const MAX_DETAIL = 200
 
 const bounded = (text: string): string => (text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}…` : text)
 
+/**
+ * Check a snippet's reply: the agent-missing, unavailable and threw markers
+ * first, then the schema. Every problem becomes a coded error, never a crash.
+ */
 export function checkReply<S extends z.ZodType>(what: string, schema: S, raw: unknown): z.infer<S> {
   if (typeof raw === 'object' && raw !== null) {
-    const marker = raw as { agentMissing?: unknown; unavailable?: unknown }
+    const marker = raw as { agentMissing?: unknown; unavailable?: unknown; threw?: unknown }
     if (marker.agentMissing === true) throw new AgentMissingError(what)
     if (typeof marker.unavailable === 'string') throw new UnavailableError(what, bounded(marker.unavailable))
+    // A part of the agent's read that threw inside the target (the others still answered).
+    if (typeof marker.threw === 'string') throw new EvaluateError(`${what} threw in target: ${bounded(marker.threw)}`)
   }
   const result = schema.safeParse(raw)
   if (!result.success) {

@@ -1,5 +1,4 @@
 import { z } from 'zod'
-import { READ_ACTIVE_RESOURCES } from '../inspector/snippets.js'
 import type { Collector, Sample } from './types.js'
 import { checkReply } from './reply.js'
 
@@ -14,7 +13,7 @@ const ActiveResourcesReply = z.object({
 export const resourcesCollector: Collector = {
   name: 'resources',
   description: 'Active resources by type (process.getActiveResourcesInfo)',
-  fetch: (session, _state, timeoutMs) => session.evaluate(READ_ACTIVE_RESOURCES, timeoutMs),
+  part: 'resources',
   parse(raw) {
     const { counts } = checkReply('process.getActiveResourcesInfo', ActiveResourcesReply, raw)
     const samples: Sample[] = Object.entries(counts)

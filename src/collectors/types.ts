@@ -1,5 +1,6 @@
 import type { MetricKey } from '../export/catalog.js'
 import type { TargetSession } from '../inspector/session.js'
+import type { AgentPart } from '../inspector/snippets.js'
 
 export type Labels = Readonly<Record<string, string>>
 
@@ -48,14 +49,36 @@ export interface CollectorOutput<State> {
   readonly floors?: readonly FloorPoint[]
 }
 
-/**
- * One family of signals. `fetch` is the only I/O; `parse` is pure and is tested
- * on recorded replies (test/fixtures/replies). Both receive the state the
- * previous parse returned for the same target (undefined after a restart).
- */
-export interface Collector<State = undefined> {
+interface CollectorBase<State> {
   readonly name: string
   readonly description: string
-  fetch(session: TargetSession, state: State | undefined, timeoutMs: number): Promise<unknown>
+  /** Pure: checks the raw reply and turns it into samples. Tested on recorded replies. */
   parse(raw: unknown, state: State | undefined, nowMs: number): CollectorOutput<State>
+}
+
+/**
+ * A collector read through the in-target agent: the monitor asks for every
+ * such part in one evaluation per poll (`readSnippet`) and hands each its reply.
+ */
+export interface AgentCollector<State = undefined> extends CollectorBase<State> {
+  readonly part: AgentPart
+  /** The part's integer argument (the GC sequence already read); 0 when absent. */
+  argument?(state: State | undefined): number
+}
+
+/** A collector with its own protocol call (or, in tests, any scripted I/O). */
+export interface ProtocolCollector<State = undefined> extends CollectorBase<State> {
+  fetch(session: TargetSession, state: State | undefined, timeoutMs: number): Promise<unknown>
+}
+
+/**
+ * One family of signals. Its I/O is either a part of the agent's batched read
+ * or a protocol call of its own; `parse` is pure and is tested on recorded
+ * replies (test/fixtures/replies). Both receive the state the previous parse
+ * returned for the same target (undefined after a restart).
+ */
+export type Collector<State = undefined> = AgentCollector<State> | ProtocolCollector<State>
+
+export function isAgentCollector<State>(collector: Collector<State>): collector is AgentCollector<State> {
+  return 'part' in collector
 }

@@ -2,35 +2,66 @@
  * Every piece of JavaScript leakwatch ever evaluates inside a target.
  *
  * The inspector is remote code execution, so this list is the whole of it:
- * fixed code written here, never user input. The only value ever spliced in
- * is a non-negative integer (the GC event sequence already read), sanitized
- * by `gcReadSnippet`. The README's threat model lists these snippets.
+ * fixed code written here, never user input. The only values ever spliced in
+ * are integers within bounds (the event-loop resolution at install, the GC
+ * event sequence already read) and part names from a fixed list, all checked
+ * here. The README's threat model lists these snippets.
+ *
+ * A poll is one evaluation: the agent installed once per process holds a
+ * reader per part, and `readSnippet` asks it for the parts the enabled
+ * collectors need (one round trip and one tiny compile instead of one
+ * evaluation per collector).
  *
  * Constraints of `Runtime.evaluate` on Node: `require` is undefined (CJS and
  * ESM alike); `process.getBuiltinModule` exists from Node 20.16 / 22.3, and
  * `process.mainModule.require` only for a CommonJS main module.
  */
 
-/** Key of the agent object on `globalThis`; the version lets a future layout coexist. */
-export const AGENT_KEY = 'leakwatch.agent.v1'
+/**
+ * Key of the agent object on `globalThis`. The version is part of the key: v2
+ * reads every part in one call, so it installs beside a v1 agent left by an
+ * older leakwatch rather than misreading it.
+ */
+export const AGENT_KEY = 'leakwatch.agent.v2'
 
 /**
- * Sampling period of the delay histogram. Node records the whole interval
- * between its timer ticks, so an idle loop reads as this value: the collector
- * subtracts it to report the delay proper.
+ * Default sampling period of the event-loop delay histogram. Its timer is the
+ * main fixed cost of being watched (measured on an idle target: 3.2 ms CPU per
+ * second at 10 ms, 1 ms/s at 50 ms, 0.3 ms/s at 100 ms), so the default is
+ * coarse; `--event-loop-resolution` sets it. Node records the whole interval
+ * between ticks, so an idle loop reads as the resolution: the reply carries the
+ * resolution in force and the collector subtracts it.
  */
-export const EVENT_LOOP_RESOLUTION_MS = 10
+export const DEFAULT_EVENT_LOOP_RESOLUTION_MS = 100
+export const MIN_EVENT_LOOP_RESOLUTION_MS = 1
+export const MAX_EVENT_LOOP_RESOLUTION_MS = 1000
 
 /** Size of the target-side rings (GC events, post-GC floors): bounded by construction. */
 export const AGENT_RING_SIZE = 256
 
+/** What one batched read can ask the agent for, each the source of one collector. */
+export const AGENT_PARTS = ['memory', 'gc', 'heapStatistics', 'eventLoop', 'resources', 'info'] as const
+export type AgentPart = (typeof AGENT_PARTS)[number]
+
+/** Longest error text a part reports from inside the target. */
+const MAX_PART_ERROR = 200
+
+const sanitizeResolution = (ms: number): number =>
+  Number.isSafeInteger(ms) && ms >= MIN_EVENT_LOOP_RESOLUTION_MS && ms <= MAX_EVENT_LOOP_RESOLUTION_MS
+    ? ms
+    : DEFAULT_EVENT_LOOP_RESOLUTION_MS
+
 /**
- * Installs, once per process, the GC observer and the event-loop delay
- * histogram under a `Symbol.for` key. Idempotent: a second evaluation (a
- * reconnect, or another leakwatch) finds the agent and leaves it alone.
- * Returns the process identity so the sidecar can tell a restart from a reconnect.
+ * Installs, once per process, the GC observer, the event-loop delay histogram
+ * and the readers of every part under a `Symbol.for` key. Idempotent: a second
+ * evaluation (a reconnect, or another leakwatch) finds the agent and leaves it
+ * alone, including its resolution. Returns the process identity so the sidecar
+ * can tell a restart from a reconnect.
+ *
+ * The only value spliced in is the resolution, an integer within bounds.
  */
-export const INSTALL_AGENT = `(() => {
+export function installAgentSnippet(resolutionMs: number = DEFAULT_EVENT_LOOP_RESOLUTION_MS): string {
+  return `(() => {
   const KEY = Symbol.for(${JSON.stringify(AGENT_KEY)});
   const g = globalThis;
   const builtin = (name) => {
@@ -81,12 +112,70 @@ export const INSTALL_AGENT = `(() => {
       observer = new g.PerformanceObserver((list) => { for (const entry of list.getEntries()) record(entry); });
       observer.observe({ entryTypes: ['gc'] });
     }
+    const resolutionMs = ${sanitizeResolution(resolutionMs)};
     let delay = null;
     if (perfHooks && typeof perfHooks.monitorEventLoopDelay === 'function') {
-      delay = perfHooks.monitorEventLoopDelay({ resolution: ${EVENT_LOOP_RESOLUTION_MS} });
+      delay = perfHooks.monitorEventLoopDelay({ resolution: resolutionMs });
       delay.enable();
     }
-    agent = { version: 1, installedAt: Date.now(), v8, gc, delay, observer };
+    const readers = {
+      // process.memoryUsage(): rss, heapTotal, heapUsed, external, arrayBuffers.
+      memory: () => process.memoryUsage(),
+      // GC counters, plus the events and floors recorded after sequence number since.
+      gc: (since) => {
+        if (observer === null) return { unavailable: 'PerformanceObserver is not available' };
+        return {
+          seq: gc.seq, byKind: gc.byKind, lastFloor: gc.lastFloor, lastMajorAt: gc.lastMajorAt,
+          events: gc.events.filter((e) => e[0] > since),
+          floors: gc.floors.filter((f) => f[0] > since),
+        };
+      },
+      // v8.getHeapStatistics() and v8.getHeapSpaceStatistics().
+      heapStatistics: () => {
+        if (!v8) return { unavailable: 'the v8 module is not reachable (needs process.getBuiltinModule, Node >= 20.16, or a CommonJS main module)' };
+        return { heap: v8.getHeapStatistics(), spaces: v8.getHeapSpaceStatistics() };
+      },
+      // Event-loop utilization (cumulative; the sidecar takes deltas) and the delay
+      // histogram of the window since the previous read, which is then reset.
+      eventLoop: () => {
+        const elu = typeof performance.eventLoopUtilization === 'function' ? performance.eventLoopUtilization() : null;
+        let stats = null;
+        if (delay !== null && delay.count > 0) {
+          stats = { count: delay.count, min: delay.min, max: delay.max, mean: delay.mean, stddev: delay.stddev,
+            p50: delay.percentile(50), p90: delay.percentile(90), p99: delay.percentile(99) };
+        }
+        if (delay !== null) delay.reset();
+        if (elu === null && delay === null) return { unavailable: 'neither eventLoopUtilization nor monitorEventLoopDelay is available' };
+        return { elu, delay: stats, delayAvailable: delay !== null, resolutionMs };
+      },
+      // process.getActiveResourcesInfo(), counted by type in the target to keep the reply small.
+      resources: () => {
+        if (typeof process.getActiveResourcesInfo !== 'function') return { unavailable: 'process.getActiveResourcesInfo needs Node >= 17.3' };
+        const counts = {};
+        for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] || 0) + 1;
+        return { counts };
+      },
+      // Identity: a change of pid or start time means the process restarted.
+      info: () => ({ pid: process.pid, nodeVersion: process.version, title: process.title,
+        script: process.argv[1] || '', startTime: performance.timeOrigin }),
+    };
+    // One call per poll: every part asked for, each in its own try, with its time in the target.
+    const read = (ask) => {
+      const parts = {};
+      const tookMs = {};
+      for (const name of Object.keys(ask)) {
+        const reader = readers[name];
+        const started = performance.now();
+        try {
+          parts[name] = reader === undefined ? { unavailable: 'this agent has no reader for ' + name } : reader(ask[name]);
+        } catch (e) {
+          parts[name] = { threw: String((e && e.message) || e).slice(0, ${MAX_PART_ERROR}) };
+        }
+        tookMs[name] = performance.now() - started;
+      }
+      return { parts, tookMs };
+    };
+    agent = { version: 2, installedAt: Date.now(), v8, gc, delay, observer, resolutionMs, read };
     Object.defineProperty(g, KEY, { value: agent, configurable: true, enumerable: false, writable: false });
   }
   return {
@@ -96,85 +185,56 @@ export const INSTALL_AGENT = `(() => {
     nodeVersion: process.version,
     gcObserver: agent.observer !== null,
     eventLoopDelay: agent.delay !== null,
+    eventLoopResolutionMs: agent.resolutionMs,
     v8: agent.v8 !== undefined,
-  };
-})()`
-
-const AGENT = `globalThis[Symbol.for(${JSON.stringify(AGENT_KEY)})]`
-
-/** `v8.getHeapStatistics()` and `v8.getHeapSpaceStatistics()`, through the agent's module handle. */
-export const READ_HEAP_STATISTICS = `(() => {
-  const agent = ${AGENT};
-  if (agent === undefined) return { agentMissing: true };
-  if (!agent.v8) return { unavailable: 'the v8 module is not reachable (needs process.getBuiltinModule, Node >= 20.16, or a CommonJS main module)' };
-  return { heap: agent.v8.getHeapStatistics(), spaces: agent.v8.getHeapSpaceStatistics() };
-})()`
-
-/** `process.memoryUsage()`: rss, heapTotal, heapUsed, external, arrayBuffers. */
-export const READ_MEMORY_USAGE = `process.memoryUsage()`
-
-/** GC counters, plus the events and floors recorded after sequence number `since`. */
-export function gcReadSnippet(since: number): string {
-  const safeSince = Number.isSafeInteger(since) && since > 0 ? since : 0
-  return `(() => {
-  const agent = ${AGENT};
-  if (agent === undefined) return { agentMissing: true };
-  if (agent.observer === null) return { unavailable: 'PerformanceObserver is not available' };
-  const gc = agent.gc;
-  return {
-    seq: gc.seq,
-    byKind: gc.byKind,
-    lastFloor: gc.lastFloor,
-    lastMajorAt: gc.lastMajorAt,
-    events: gc.events.filter((e) => e[0] > ${safeSince}),
-    floors: gc.floors.filter((f) => f[0] > ${safeSince}),
   };
 })()`
 }
 
+/** The install snippet at the default resolution (for docs and tests). */
+export const INSTALL_AGENT = installAgentSnippet()
+
+/** True for any install snippet, whatever its resolution (scripted test sessions answer it). */
+export const isInstallSnippet = (expression: string): boolean =>
+  expression.startsWith('(() => {\n  const KEY = Symbol.for(') && expression.includes('const readers = {')
+
 /**
- * Event-loop utilization (cumulative; the sidecar takes deltas) and the delay
- * histogram of the window since the previous read, which it then resets.
+ * The one evaluation of a poll: ask the agent for the given parts. Each part
+ * maps to a non-negative integer argument (the GC sequence already read; 0
+ * for the others). Names outside AGENT_PARTS and any other number are refused
+ * here, so nothing but fixed names and integers is ever spliced in.
  */
-export const READ_EVENT_LOOP = `(() => {
-  const agent = ${AGENT};
-  if (agent === undefined) return { agentMissing: true };
-  const elu = typeof performance.eventLoopUtilization === 'function' ? performance.eventLoopUtilization() : null;
-  let delay = null;
-  const h = agent.delay;
-  if (h !== null && h.count > 0) {
-    delay = { count: h.count, min: h.min, max: h.max, mean: h.mean, stddev: h.stddev,
-      p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99) };
+export function readSnippet(ask: Readonly<Partial<Record<AgentPart, number>>>): string {
+  const safe: Record<string, number> = {}
+  for (const [name, argument] of Object.entries(ask)) {
+    if (!(AGENT_PARTS as readonly string[]).includes(name)) throw new Error(`not an agent part: ${name}`)
+    safe[name] = Number.isSafeInteger(argument) && (argument as number) > 0 ? (argument as number) : 0
   }
-  if (h !== null) h.reset();
-  if (elu === null && h === null) return { unavailable: 'neither eventLoopUtilization nor monitorEventLoopDelay is available' };
-  return { elu, delay, delayAvailable: h !== null };
+  return `(() => {
+  const agent = globalThis[Symbol.for(${JSON.stringify(AGENT_KEY)})];
+  if (agent === undefined || typeof agent.read !== 'function') return { agentMissing: true };
+  return agent.read(${JSON.stringify(safe)});
 })()`
+}
 
-/** Counts of `process.getActiveResourcesInfo()` by type, counted in the target to keep the reply small. */
-export const READ_ACTIVE_RESOURCES = `(() => {
-  if (typeof process.getActiveResourcesInfo !== 'function') return { unavailable: 'process.getActiveResourcesInfo needs Node >= 17.3' };
-  const counts = {};
-  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] || 0) + 1;
-  return { counts };
-})()`
-
-/** Identity of the process: a change of pid or start time means it restarted. */
-export const READ_PROCESS_INFO = `({
-  pid: process.pid,
-  nodeVersion: process.version,
-  title: process.title,
-  script: process.argv[1] || '',
-  startTime: performance.timeOrigin,
-})`
+/**
+ * `process.cpuUsage()`, read before and after a profile fetch: the target's CPU
+ * during the fetch is charged to the attribution budget.
+ */
+export const READ_CPU_USAGE = 'process.cpuUsage()'
 
 /** Every snippet with a one-line purpose, for the README's threat model. */
 export const SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
-  { name: 'INSTALL_AGENT', purpose: 'install the GC observer and event-loop delay histogram once', source: INSTALL_AGENT },
-  { name: 'READ_HEAP_STATISTICS', purpose: 'v8 heap and heap-space statistics', source: READ_HEAP_STATISTICS },
-  { name: 'READ_MEMORY_USAGE', purpose: 'process.memoryUsage()', source: READ_MEMORY_USAGE },
-  { name: 'READ_GC', purpose: 'GC counters, recent GC events and post-GC floors', source: gcReadSnippet(0) },
-  { name: 'READ_EVENT_LOOP', purpose: 'event-loop utilization and delay', source: READ_EVENT_LOOP },
-  { name: 'READ_ACTIVE_RESOURCES', purpose: 'active resources by type', source: READ_ACTIVE_RESOURCES },
-  { name: 'READ_PROCESS_INFO', purpose: 'pid, Node version, title, script, start time', source: READ_PROCESS_INFO },
+  {
+    name: 'INSTALL_AGENT',
+    purpose:
+      'install, once per process, the GC observer, the event-loop delay histogram and the readers of memory, GC, heap statistics, event loop, active resources and process identity',
+    source: INSTALL_AGENT,
+  },
+  {
+    name: 'READ',
+    purpose: 'one call per poll: ask the agent for the parts the enabled collectors need (fixed names, integer arguments)',
+    source: readSnippet({ memory: 0, gc: 0, heapStatistics: 0, eventLoop: 0, resources: 0, info: 0 }),
+  },
+  { name: 'READ_CPU_USAGE', purpose: 'process.cpuUsage() around a profile fetch, charged to the attribution budget', source: READ_CPU_USAGE },
 ]

@@ -13,18 +13,19 @@
  * disconnects before its turn.
  */
 import { z } from 'zod'
-import type { Collector, FloorPoint, GcEvent, Sample } from '../collectors/types.js'
+import { isAgentCollector, type AgentCollector, type Collector, type FloorPoint, type GcEvent, type Sample } from '../collectors/types.js'
 import { checkReply } from '../collectors/reply.js'
 import type { TargetConfig } from '../config-types.js'
 import {
   AgentMissingError,
+  MalformedReplyError,
   SessionClosedError,
   TimeoutError,
   UnavailableError,
   errorCode,
   errorMessage,
 } from '../errors.js'
-import { INSTALL_AGENT } from '../inspector/snippets.js'
+import { installAgentSnippet, readSnippet, type AgentPart } from '../inspector/snippets.js'
 import type { PollExtension } from '../leak/target-analysis.js'
 import type { InspectorEndpoint, TargetSession } from '../inspector/session.js'
 import type { PollLimiter, PollSlotStats, Release } from './concurrency.js'
@@ -68,6 +69,8 @@ export interface MonitorOptions {
   readonly random?: () => number
   /** Poll slots shared with the other targets' monitors; polls are not limited without it. */
   readonly pollSlots?: PollLimiter
+  /** Sampling period of the event-loop delay histogram the agent installs (default 100 ms). */
+  readonly eventLoopResolutionMs?: number
 }
 
 export type TargetPhase = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
@@ -141,7 +144,15 @@ const AgentReply = z.object({
   gcObserver: z.boolean(),
   eventLoopDelay: z.boolean(),
   v8: z.boolean(),
+  eventLoopResolutionMs: z.number().positive(),
 })
+
+/** What the agent's batched read returns: each part's reply and its time in the target. */
+const AgentReadReply = z.object({
+  parts: z.record(z.string(), z.unknown()),
+  tookMs: z.record(z.string(), z.number().nonnegative()),
+})
+type AgentReadReply = z.infer<typeof AgentReadReply>
 
 interface CollectorRecord {
   available: boolean
@@ -366,7 +377,7 @@ export class TargetMonitor {
   }
 
   private async installAgent(session: MonitorSession): Promise<ProcessIdentity> {
-    const reply = checkReply('agent install', AgentReply, await session.evaluate(INSTALL_AGENT, this.options.target.timeoutMs))
+    const reply = checkReply('agent install', AgentReply, await session.evaluate(installAgentSnippet(this.options.eventLoopResolutionMs), this.options.target.timeoutMs))
     return { pid: reply.pid, startTime: reply.startTime, nodeVersion: reply.nodeVersion }
   }
 
@@ -467,20 +478,37 @@ export class TargetMonitor {
     // A newer session (a reconnect, maybe to a new process) owns the records and the analysis
     // now: what this poll still has to say about the old one must not land in them.
     const superseded = (): boolean => this.session !== undefined && this.session !== session
-    for (const collector of this.options.collectors) {
+    const runnable = this.options.collectors.filter((collector) => this.enabled(collector) && this.record(collector.name).available)
+    // Every agent part in one evaluation, sent when the first agent collector's turn comes: one
+    // call in flight to a target at a time, so a slow target never has calls piling up.
+    let batch: Promise<AgentReadReply> | undefined
+    const agentCollectors = runnable.filter(isAgentCollector)
+    let agentReinstalled = false
+    for (const collector of runnable) {
       if (superseded()) return
-      if (!this.enabled(collector)) continue
       const record = this.record(collector.name)
-      if (!record.available) continue
       if (brokenBy !== undefined) {
         record.success = false
         record.samples = []
         continue
       }
       const collectorStarted = performance.now()
+      let inTargetMs: number | undefined
       try {
-        const raw = await collector.fetch(session, record.state, target.timeoutMs)
+        let raw: unknown
+        if (isAgentCollector(collector)) {
+          batch ??= this.readAgentParts(session, agentCollectors, target.timeoutMs)
+          const reply = await batch
+          if (!(collector.part in reply.parts)) throw new MalformedReplyError('agent read', `no reply for ${collector.part}`)
+          raw = reply.parts[collector.part]
+          inTargetMs = reply.tookMs[collector.part]
+        } else {
+          raw = await collector.fetch(session, record.state, target.timeoutMs)
+        }
+        const parseStarted = performance.now()
         const output = collector.parse(raw, record.state, Date.now())
+        // A part's cost is its time in the target plus its parse here; the round trip is the poll's.
+        if (inTargetMs !== undefined) inTargetMs += performance.now() - parseStarted
         record.state = output.state
         record.samples = output.samples
         record.success = true
@@ -500,11 +528,14 @@ export class TargetMonitor {
           record.errors += 1
           record.lastError = errorInfo(error)
           this.options.logger.debug({ target: this.name, collector: collector.name, err: record.lastError }, 'collector failed')
-          if (error instanceof AgentMissingError) await this.reinstallAgent(session)
+          if (error instanceof AgentMissingError && !agentReinstalled) {
+            agentReinstalled = true
+            await this.reinstallAgent(session)
+          }
           if (breaksSession(error)) brokenBy = error
         }
       }
-      record.durationMs = performance.now() - collectorStarted
+      record.durationMs = inTargetMs ?? performance.now() - collectorStarted
     }
     if (superseded()) return
     const extension = this.options.extension
@@ -534,6 +565,17 @@ export class TargetMonitor {
     // A call that timed out leaves a reply pending inside the client forever; dropping the
     // session releases it and bounds memory while a target is stopped.
     if (brokenBy !== undefined) this.handleDisconnect(session, brokenBy)
+  }
+
+  /** One evaluation asking the agent for the parts of every agent collector of this poll. */
+  private async readAgentParts(
+    session: MonitorSession,
+    collectors: ReadonlyArray<AgentCollector<unknown>>,
+    timeoutMs: number,
+  ): Promise<AgentReadReply> {
+    const ask: Partial<Record<AgentPart, number>> = {}
+    for (const collector of collectors) ask[collector.part] = collector.argument?.(this.record(collector.name).state) ?? 0
+    return checkReply('agent read', AgentReadReply, await session.evaluate(readSnippet(ask), timeoutMs))
   }
 
   private async reinstallAgent(session: MonitorSession): Promise<void> {

@@ -68,6 +68,7 @@ t.test('eventLoop: utilization as a delta, delay beyond the sampling period', as
   const second = recordedReply('eventLoop.2') as {
     elu: { idle: number; active: number }
     delay: { min: number; p99: number; stddev: number }
+    resolutionMs: number
   }
   const one = eventLoopCollector.parse(first, undefined, 0)
   t.notOk(one.samples.some((s) => s.key === 'eventLoopUtilization'), 'no utilization without a previous reading')
@@ -76,14 +77,20 @@ t.test('eventLoop: utilization as a delta, delay beyond the sampling period', as
   const expected =
     (second.elu.active - first.elu.active) / (second.elu.active - first.elu.active + second.elu.idle - first.elu.idle)
   t.equal(scalar('eventLoopUtilization'), expected)
-  t.equal(scalar('eventLoopDelayP99'), Math.max(0, second.delay.p99 - 10e6) / 1e9)
+  t.equal(second.resolutionMs, 100, 'recorded at the default resolution')
+  t.equal(scalar('eventLoopDelayP99'), Math.max(0, second.delay.p99 - second.resolutionMs * 1e6) / 1e9)
+  // The resolution in force is the agent's, whatever this sidecar's setting: it is what is subtracted.
+  const fine = eventLoopCollector.parse({ ...second, resolutionMs: 10, delay: { ...second.delay, p99: 25e6 } }, one.state, 0)
+  t.equal((fine.samples as ScalarSample[]).find((s) => s.key === 'eventLoopDelayP99')?.value, 0.015)
   t.equal(scalar('eventLoopDelayStddev'), second.delay.stddev / 1e9)
   t.ok((scalar('eventLoopDelayMin') ?? -1) >= 0, 'never negative')
   // A process restart makes the cumulative counters go backwards: a new baseline, no sample.
   const reset = eventLoopCollector.parse({ ...second, elu: { idle: 1, active: 1, utilization: 0.5 } }, two.state, 0)
   t.notOk(reset.samples.some((s) => s.key === 'eventLoopUtilization'))
   t.same(reset.state, { idleMs: 1, activeMs: 1 })
-  const noDelay = eventLoopCollector.parse({ elu: null, delay: null, delayAvailable: false }, undefined, 0)
+  const noDelay = eventLoopCollector.parse({ elu: null, delay: null, delayAvailable: false, resolutionMs: 100 }, undefined, 0)
   t.same(noDelay.samples, [])
   t.throws(() => eventLoopCollector.parse({ elu: 3 }, undefined, 0), MalformedReplyError)
+  t.throws(() => eventLoopCollector.parse({ ...second, resolutionMs: 0 }, undefined, 0), MalformedReplyError)
+  t.throws(() => eventLoopCollector.parse({ ...second, resolutionMs: undefined }, undefined, 0), MalformedReplyError)
 })

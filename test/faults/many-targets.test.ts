@@ -6,7 +6,7 @@
 // batches to keep the 2-core machine usable.
 import t from 'tap'
 import { InspectorSession } from '../../src/inspector/session.js'
-import { INSTALL_AGENT } from '../../src/inspector/snippets.js'
+import { isInstallSnippet } from '../../src/inspector/snippets.js'
 import type { MonitorSession, OpenSession } from '../../src/target/monitor.js'
 import { testConfig } from '../helpers/config.js'
 import { spawnTarget, waitFor, type SpawnedTarget } from '../helpers/targets.js'
@@ -43,7 +43,7 @@ function countingSessions(): { open: OpenSession; maxInFlight: () => number; cal
       close: () => session.close(),
       // Connecting is not a poll and takes no slot: its agent install is not counted.
       evaluate: (expression, ms) =>
-        expression === INSTALL_AGENT ? session.evaluate(expression, ms) : track(() => session.evaluate(expression, ms)),
+        isInstallSnippet(expression) ? session.evaluate(expression, ms) : track(() => session.evaluate(expression, ms)),
       send: (method, params, ms) => track(() => session.send(method, params, ms)),
     }
     return wrapped

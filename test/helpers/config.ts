@@ -56,6 +56,7 @@ export function testConfig(
     otlp: { endpoint: undefined, intervalMs: 500, headers: {}, serviceName: 'leakwatch-test' },
     logLevel: 'silent',
     maxConcurrentPolls: 8,
+    eventLoopResolutionMs: 100,
     http: { apiToken: undefined, protectMetrics: false, protectHealth: false },
     ...rest,
     analysis: { ...TEST_ANALYSIS, ...analysis },

@@ -3,7 +3,7 @@
 // it is queued drops it without taking a slot.
 import t, { type Test } from 'tap'
 import type { Collector } from '../../src/collectors/types.js'
-import { INSTALL_AGENT } from '../../src/inspector/snippets.js'
+import { isInstallSnippet } from '../../src/inspector/snippets.js'
 import { PollLimiter } from '../../src/target/concurrency.js'
 import { TargetMonitor, type MonitorSession } from '../../src/target/monitor.js'
 import { silentLogger } from '../helpers/monitor.js'
@@ -34,8 +34,8 @@ class FakeSession implements MonitorSession {
     for (const listener of this.listeners.splice(0)) listener()
   }
   async evaluate(expression: string): Promise<unknown> {
-    if (expression === INSTALL_AGENT) {
-      return { fresh: true, pid: 42, startTime: 1_700_000_000_000, nodeVersion: 'v20.0.0', gcObserver: true, eventLoopDelay: true, v8: true }
+    if (isInstallSnippet(expression)) {
+      return { fresh: true, pid: 42, startTime: 1_700_000_000_000, nodeVersion: 'v20.0.0', gcObserver: true, eventLoopDelay: true, eventLoopResolutionMs: 100, v8: true }
     }
     await this.gate()
     return 1
@@ -178,7 +178,7 @@ t.test('a poll that outlives its session feeds nothing into the next process', a
   class NumberedSession extends FakeSession {
     readonly n = ++serial
     override async evaluate(expression: string): Promise<unknown> {
-      if (expression === INSTALL_AGENT) return { ...((await super.evaluate(expression)) as object), pid: 100 + this.n }
+      if (isInstallSnippet(expression)) return { ...((await super.evaluate(expression)) as object), pid: 100 + this.n }
       await gate
       return this.n
     }
