@@ -71,7 +71,10 @@ export interface AttributionConfig {
   readonly mode: AttributionMode
   /** Average bytes between samples (HeapProfiler.startSampling samplingInterval). */
   readonly samplingIntervalBytes: number
-  /** Largest share of wall time the forced GC of profile fetches may take, normally (0.002 = 0.2 %). */
+  /**
+   * Largest share of the target's time profile fetches may cost, normally (0.002 = 0.2 %); a
+   * fetch costs the larger of its pause and the target's CPU time while it ran.
+   */
   readonly budget: number
   /** The same while a floor trends up (escalation). */
   readonly suspicionBudget: number

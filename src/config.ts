@@ -170,7 +170,9 @@ Options:
   --memory-limit BYTES       Memory limit of the watched container, e.g. 512Mi (default: unknown)
   --attribution MODE         Allocation sites: ${ATTRIBUTION_MODES.join(', ')} (default ${P.mode})
   --sampling-interval BYTES  Heap profiler sampling interval (default ${b(P.samplingIntervalBytes)}, ${b(LIMITS.minSamplingIntervalBytes)}..${b(LIMITS.maxSamplingIntervalBytes)})
-  --profile-budget PERCENT   Time share for heap profiles, 0.2% or 0.002 (default ${pct(P.budget)}, max ${pct(LIMITS.maxBudget)})
+  --profile-budget PERCENT   Share of the target's time heap-profile reads may cost
+                             (their pause or the target's CPU during them, the
+                             larger), 0.2% or 0.002 (default ${pct(P.budget)}, max ${pct(LIMITS.maxBudget)})
   --top-sites N              Allocation sites exported per target (default ${P.topSites}, max ${LIMITS.maxTopSites})
   -h, --help                 Show this help and exit
   -v, --version              Show the version and exit
@@ -262,7 +264,7 @@ ${c('    memoryLimit: 1Gi', 'byte size; default: unknown')}
   attribution:                 # allocation sites, from V8's sampling heap profiler
 ${c(`    mode: ${P.mode}`, ATTRIBUTION_MODES.join(', '))}
 ${c(`    samplingInterval: ${b(P.samplingIntervalBytes)}`, `${b(LIMITS.minSamplingIntervalBytes)}..${b(LIMITS.maxSamplingIntervalBytes)}`)}
-${c(`    budget: ${pct(P.budget)}`, `time share for heap profile fetches (or ${P.budget}), max ${pct(LIMITS.maxBudget)}`)}
+${c(`    budget: ${pct(P.budget)}`, `time share profile reads may cost (pause or target CPU), max ${pct(LIMITS.maxBudget)}`)}
 ${c(`    suspicionBudget: ${pct(P.suspicionBudget)}`, `while a floor trends up: budget..${pct(LIMITS.maxBudget)}, default max(${pct(P.suspicionBudget)}, budget)`)}
 ${c(`    minFetchInterval: ${d(P.minFetchIntervalMs)}`, `min ${d(LIMITS.minFetchIntervalMs)}`)}
 ${c(`    topSites: ${P.topSites}`, `sites exported per target, 1..${LIMITS.maxTopSites}`)}

@@ -76,6 +76,7 @@ export class Sidecar {
         analysis: config.analysis,
         attribution: config.attribution,
         timeoutMs: target.timeoutMs,
+        pollIntervalMs: target.intervalMs,
         discoverMemoryLimit: (pid) => readCgroupMemoryLimit(pid),
       })
       const monitor = new TargetMonitor({

@@ -3,9 +3,13 @@
  *
  * Sampling itself costs about nothing; reading it (`getSamplingProfile`)
  * forces a major GC, a stop-the-world pause that grows with the heap (~20 ms
- * at 12 MB, ~1 s at 340 MB). So fetches follow an overhead budget: after a
- * fetch that paused the target for P, the next waits at least P / budget
- * (0.2 % → 500·P), with a faster budget while a floor trends up.
+ * at 12 MB, ~1 s at 340 MB), and serializes the profile in the target. The
+ * target's CPU during a fetch (all threads: the GC's parallel markers, the
+ * serialization) is several times the pause (measured 126–195 ms of CPU for a
+ * ~25 ms pause), so the cost of a fetch is the larger of its wall time and the
+ * target's CPU time while it ran. Fetches follow an overhead budget: after a
+ * fetch that cost C, the next waits at least C / budget (0.2 % → 500·C), with
+ * a faster budget while a floor trends up.
  *
  * There is one sampling profiler per isolate. If another client (DevTools, an
  * in-process profiler) stops it, leakwatch reports that and does not restart
@@ -13,7 +17,9 @@
  */
 import type { AttributionConfig } from '../config-types.js'
 import { LeakwatchError, MalformedReplyError, errorMessage } from '../errors.js'
+import { z } from 'zod'
 import type { TargetSession } from '../inspector/session.js'
+import { READ_CPU_USAGE } from '../inspector/snippets.js'
 import type { HeapProfile } from './pprof.js'
 
 export type ProfilerState = 'idle' | 'sampling' | 'interrupted' | 'failed'
@@ -23,14 +29,33 @@ export interface ProfileFetch {
   readonly timeMs: number
   /** Wall time of the fetch as seen from here: the forced GC plus the transfer (an upper bound of the pause). */
   readonly pauseMs: number
+  /**
+   * The target's CPU time (user + system, every thread) while the fetch ran; undefined when it
+   * could not be read. Includes whatever else the target did meanwhile: an upper bound.
+   */
+  readonly cpuMs: number | undefined
+  /** What the budget is charged: the larger of the pause and the CPU time. */
+  readonly costMs: number
   /** Heap used right after the fetch's forced GC: an exact floor. */
   readonly floorBytes: number | undefined
 }
 
-/** Delay before the next fetch may run, given the last pause and the budget in force. */
-export function fetchDelayMs(lastPauseMs: number, budget: number, minIntervalMs: number): number {
-  return Math.max(minIntervalMs, budget > 0 ? lastPauseMs / budget : Number.POSITIVE_INFINITY)
+/** Delay before the next fetch may run, given the last fetch's cost and the budget in force. */
+export function fetchDelayMs(lastCostMs: number, budget: number, minIntervalMs: number): number {
+  return Math.max(minIntervalMs, budget > 0 ? lastCostMs / budget : Number.POSITIVE_INFINITY)
 }
+
+/**
+ * Whether a fetch is due at a poll. Fetches can only happen at polls, so a
+ * delay that ends between two polls is rounded to the nearer one: without
+ * this, a 30 s delay with 15 s polls would land at 45 s whenever a poll came a
+ * millisecond early. On average the budget still holds.
+ */
+export function fetchDue(elapsedMs: number, delayMs: number, pollIntervalMs: number): boolean {
+  return elapsedMs + pollIntervalMs / 2 >= delayMs
+}
+
+const CpuUsage = z.object({ user: z.number().nonnegative(), system: z.number().nonnegative() })
 
 /** V8's words when nobody (any more) runs the sampling profiler. */
 const NOT_STARTED = /not started/i
@@ -44,15 +69,20 @@ export class ProfilerController {
   private state: ProfilerState = 'idle'
   private samplingSinceMs: number | undefined
   private lastFetchAtMs: number | undefined
+  private readonly pollIntervalMs: number
   private lastPauseMs = 0
   private pauseTotalMs = 0
+  private lastCostMs = 0
+  private cpuTotalMs = 0
   private fetches = 0
   private interruptions = 0
   private lastError: string | null = null
 
-  constructor(config: AttributionConfig, timeoutMs: number) {
+  /** @param pollIntervalMs how often `step` runs (the target's poll interval); 0 means no rounding */
+  constructor(config: AttributionConfig, timeoutMs: number, pollIntervalMs = 0) {
     this.config = config
     this.timeoutMs = timeoutMs
+    this.pollIntervalMs = pollIntervalMs
   }
 
   /**
@@ -110,6 +140,8 @@ export class ProfilerController {
     lastFetchAt: string | null
     lastPauseMs: number
     pauseTotalMs: number
+    lastCostMs: number
+    cpuTotalMs: number
     lastError: string | null
   } {
     return {
@@ -121,6 +153,8 @@ export class ProfilerController {
       lastFetchAt: this.lastFetchAtMs === undefined ? null : new Date(this.lastFetchAtMs).toISOString(),
       lastPauseMs: this.lastPauseMs,
       pauseTotalMs: this.pauseTotalMs,
+      lastCostMs: this.lastCostMs,
+      cpuTotalMs: this.cpuTotalMs,
       lastError: this.lastError,
     }
   }
@@ -129,17 +163,42 @@ export class ProfilerController {
     return this.state === 'sampling'
   }
 
-  get counters(): { fetches: number; interruptions: number; pauseTotalMs: number; lastPauseMs: number } {
-    return { fetches: this.fetches, interruptions: this.interruptions, pauseTotalMs: this.pauseTotalMs, lastPauseMs: this.lastPauseMs }
+  get counters(): {
+    fetches: number
+    interruptions: number
+    pauseTotalMs: number
+    lastPauseMs: number
+    cpuTotalMs: number
+    lastCostMs: number
+  } {
+    return {
+      fetches: this.fetches,
+      interruptions: this.interruptions,
+      pauseTotalMs: this.pauseTotalMs,
+      lastPauseMs: this.lastPauseMs,
+      cpuTotalMs: this.cpuTotalMs,
+      lastCostMs: this.lastCostMs,
+    }
   }
 
   private due(nowMs: number, suspicious: boolean): boolean {
     const budget = suspicious ? this.config.suspicionBudget : this.config.budget
     const since = this.lastFetchAtMs ?? this.samplingSinceMs ?? nowMs
-    return nowMs - since >= fetchDelayMs(this.lastPauseMs, budget, this.config.minFetchIntervalMs)
+    return fetchDue(nowMs - since, fetchDelayMs(this.lastCostMs, budget, this.config.minFetchIntervalMs), this.pollIntervalMs)
+  }
+
+  /** The target's process CPU time in ms, or undefined when it cannot be read. */
+  private async cpuTimeMs(session: TargetSession): Promise<number | undefined> {
+    try {
+      const usage = CpuUsage.safeParse(await session.evaluate(READ_CPU_USAGE, this.timeoutMs))
+      return usage.success ? (usage.data.user + usage.data.system) / 1000 : undefined
+    } catch {
+      return undefined
+    }
   }
 
   private async fetch(session: TargetSession, nowMs: number): Promise<ProfileFetch | undefined> {
+    const cpuBefore = await this.cpuTimeMs(session)
     const started = performance.now()
     let reply: { profile?: HeapProfile }
     try {
@@ -160,8 +219,13 @@ export class ProfilerController {
       throw error
     }
     const pauseMs = performance.now() - started
+    const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
+    const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
+    const costMs = Math.max(pauseMs, cpuMs ?? 0)
     this.lastPauseMs = pauseMs
     this.pauseTotalMs += pauseMs
+    this.lastCostMs = costMs
+    if (cpuMs !== undefined) this.cpuTotalMs += cpuMs
     this.fetches += 1
     this.lastFetchAtMs = nowMs
     this.lastError = null
@@ -176,6 +240,6 @@ export class ProfilerController {
     if (typeof profile !== 'object' || profile === null || typeof (profile as { head?: unknown }).head !== 'object') {
       throw new MalformedReplyError('HeapProfiler.getSamplingProfile', 'the reply carries no profile')
     }
-    return { profile: profile as HeapProfile, timeMs: nowMs, pauseMs, floorBytes }
+    return { profile: profile as HeapProfile, timeMs: nowMs, pauseMs, cpuMs, costMs, floorBytes }
   }
 }

@@ -588,6 +588,16 @@ const definitions = [
     collector: 'attribution',
   },
   {
+    key: 'profilerTargetCpu',
+    prom: 'leakwatch_profiler_target_cpu_seconds_total',
+    otel: 'leakwatch.profiler.target_cpu',
+    help: 'CPU time of the target (all threads) while profile fetches ran: the forced GC\'s parallel work and the profile\'s serialization, plus whatever else the target did meanwhile. The budget is charged the larger of this and the pause.',
+    unit: 's',
+    type: 'counter',
+    labels: [],
+    collector: 'attribution',
+  },
+  {
     key: 'profilerLastFetch',
     prom: 'leakwatch_profiler_last_fetch_duration_seconds',
     otel: 'leakwatch.profiler.last_fetch.duration',

@@ -74,6 +74,8 @@ export interface AnalysisOptions {
   readonly analysis: AnalysisConfig
   readonly attribution: AttributionConfig
   readonly timeoutMs: number
+  /** The target's poll interval: profile fetches, which happen at polls, are rounded to it. */
+  readonly pollIntervalMs?: number
   /** Limit of the target's container when not configured: e.g. read from its cgroup. */
   readonly discoverMemoryLimit?: (pid: number) => number | undefined
 }
@@ -99,7 +101,7 @@ export class TargetAnalysis implements PollExtension {
   constructor(options: AnalysisOptions) {
     this.options = options
     this.tracker = new SiteTracker({ maxSites: options.attribution.maxSites, topSites: options.attribution.topSites })
-    this.profiler = new ProfilerController(options.attribution, options.timeoutMs)
+    this.profiler = new ProfilerController(options.attribution, options.timeoutMs, options.pollIntervalMs ?? 0)
     this.resetTracks()
   }
 
@@ -176,6 +178,7 @@ export class TargetAnalysis implements PollExtension {
       out.push(
         { key: 'profilerRunning', value: this.profiler.running ? 1 : 0 },
         { key: 'profilerPause', value: counters.pauseTotalMs / 1000 },
+        { key: 'profilerTargetCpu', value: counters.cpuTotalMs / 1000 },
         { key: 'profilerFetches', value: counters.fetches },
         { key: 'profilerInterruptions', value: counters.interruptions },
       )

@@ -1,6 +1,6 @@
 import CDP from 'chrome-remote-interface'
 import t from 'tap'
-import { ProfilerController, fetchDelayMs } from '../../src/attribution/profiler.js'
+import { ProfilerController, fetchDelayMs, fetchDue } from '../../src/attribution/profiler.js'
 import { InspectorSession, listTargets } from '../../src/inspector/session.js'
 import { TEST_ATTRIBUTION } from '../helpers/config.js'
 import { spawnTarget } from '../helpers/targets.js'
@@ -10,6 +10,17 @@ t.test('fetch delay follows the overhead budget', async (t) => {
   t.equal(fetchDelayMs(1, 0.01, 30_000), 30_000, 'never closer than the minimum interval')
   t.equal(fetchDelayMs(1000, 0.01, 1000), 100_000)
   t.equal(fetchDelayMs(5, 0, 1000), Number.POSITIVE_INFINITY, 'a zero budget never fetches')
+})
+
+t.test('a fetch is due at the poll nearest to the end of its delay', async (t) => {
+  // 15 s polls, 30 s delay: the poll a millisecond early takes it, not the one 15 s late.
+  t.ok(fetchDue(29_999, 30_000, 15_000))
+  t.notOk(fetchDue(15_000, 30_000, 15_000))
+  t.ok(fetchDue(22_500, 30_000, 15_000), 'half an interval early at most')
+  t.notOk(fetchDue(22_499, 30_000, 15_000))
+  t.notOk(fetchDue(29_999, 30_000, 0), 'no rounding without a poll interval')
+  t.ok(fetchDue(30_000, 30_000, 0))
+  t.notOk(fetchDue(1e12, Number.POSITIVE_INFINITY, 15_000), 'a zero budget still never fetches')
 })
 
 t.test('against a real target: start, budgeted fetches, exact floor, modes', async (t) => {
@@ -35,17 +46,23 @@ t.test('against a real target: start, budgeted fetches, exact floor, modes', asy
   const fetched = await profiler.step(session, now + 300, false, () => undefined)
   t.ok(fetched !== undefined, 'fetched once due')
   t.ok((fetched?.pauseMs ?? 0) > 0)
+  // The target's CPU during the fetch (the forced GC's threads, the serialization) is charged.
+  t.ok((fetched?.cpuMs ?? 0) > 0, `target CPU during the fetch: ${fetched?.cpuMs?.toFixed(1)} ms (pause ${fetched?.pauseMs.toFixed(1)} ms)`)
+  t.equal(fetched?.costMs, Math.max(fetched?.pauseMs ?? 0, fetched?.cpuMs ?? 0), 'cost: the larger of pause and CPU')
   t.ok((fetched?.floorBytes ?? 0) > 1e6, 'exact floor after the forced GC')
   t.ok((fetched?.profile.samples.length ?? 0) > 0)
   const pause = fetched?.pauseMs ?? 0
+  const cost = fetched?.costMs ?? 0
   t.equal(
-    await profiler.step(session, now + 300 + Math.max(200, pause / 0.5) - 1, false, () => undefined),
+    await profiler.step(session, now + 300 + Math.max(200, cost / 0.5) - 1, false, () => undefined),
     undefined,
-    'the budget holds the next fetch back',
+    'the budget holds the next fetch back by its cost',
   )
   const counters = profiler.counters
   t.equal(counters.fetches, 1)
   t.equal(counters.lastPauseMs, pause)
+  t.equal(counters.lastCostMs, cost)
+  t.equal(counters.cpuTotalMs, fetched?.cpuMs)
   t.equal(profiler.running, true)
 
   // Another client stops the one profiler of the isolate: reported, not fought over.
