@@ -21,8 +21,8 @@
  * sidecar's /metrics, and the CPU used by anything else on the machine
  * (/proc/stat minus target, sidecar, autocannon and this driver) as a noise gauge.
  *
- * Conditions (interleaved: A B C D E F, A B C D E F, ...; medians over reps; the
- * ratio is median(condition) / median(baseline)):
+ * Conditions (interleaved, the order rotated each rep: A B C D E F, B C D E F A, ...;
+ * medians over reps; the ratio is median(condition) / median(baseline)):
  *   baseline     inspector open, no sidecar
  *   core-15s     core signals only, default 15 s interval (2 polls per 30 s window)
  *   core-1s      core signals only, 1 s interval: the same work 15x as often (magnifies it)
@@ -358,7 +358,11 @@ log.write(
 )
 const runs: RunResult[] = []
 for (let rep = 1; rep <= reps; rep++) {
-  for (const condition of selected) {
+  // Rotate the order each rep (A B C, B C A, C A B, ...): a condition that always ran first
+  // (after the quiet wait, on a cooled machine) or last would carry that position's bias.
+  const shift = (rep - 1) % selected.length
+  const order = [...selected.slice(shift), ...selected.slice(0, shift)]
+  for (const condition of order) {
     await waitForQuiet()
     let run = await runOnce(condition, rep)
     for (let attempt = 1; attempt <= retries && run.otherCpuPct > maxOtherPct; attempt++) {

@@ -140,6 +140,9 @@ interface Sample {
   rssBytes: number
   procRssBytes: number
   heapUsedBytes: number
+  /** V8's committed heap (prom-client's nodejs_heap_size_total_bytes). */
+  heapTotalBytes: number
+  externalBytes: number
   eventLoopP99Ms: number
   scrapeMs: number
   restartsSeen: number
@@ -183,6 +186,8 @@ while (performance.now() - started < runMs) {
       rssBytes: promValue(metrics, 'leakwatch_process_resident_memory_bytes') ?? Number.NaN,
       procRssBytes: rssBytes(sidecar.pid),
       heapUsedBytes: promValue(metrics, 'leakwatch_nodejs_heap_size_used_bytes') ?? Number.NaN,
+      heapTotalBytes: promValue(metrics, 'leakwatch_nodejs_heap_size_total_bytes') ?? Number.NaN,
+      externalBytes: promValue(metrics, 'leakwatch_nodejs_external_memory_bytes') ?? Number.NaN,
       eventLoopP99Ms: (promValue(metrics, 'leakwatch_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000,
       scrapeMs,
       restartsSeen: promSum(metrics, 'leakwatch_target_restarts_total'),
@@ -244,8 +249,14 @@ function heapAfterMajorGcs(): { times: number[]; values: number[] } {
 
 const rssFloors = floors((s) => s.rssBytes)
 const heapFloors = heapAfterMajorGcs()
+// Where RSS goes: V8's committed heap, external (Buffers), and the rest (native: malloc, code,
+// thread stacks). A floor that grows in "native" with the others flat points at the allocator.
+const committedFloors = floors((s) => s.heapTotalBytes)
+const nativeFloors = floors((s) => s.rssBytes - s.heapTotalBytes - s.externalBytes)
 const rss = evaluateSignal('rss', rssFloors, endMs, analysisConfig, warmupMs)
 const heap = evaluateSignal('heap', heapFloors, endMs, analysisConfig, warmupMs)
+const committed = evaluateSignal('heap', committedFloors, endMs, analysisConfig, warmupMs)
+const native = evaluateSignal('rss', nativeFloors, endMs, analysisConfig, warmupMs)
 
 const half = Math.floor(rssFloors.values.length / 2)
 const firstHalfMax = Math.max(...rssFloors.values.slice(0, half))
@@ -272,6 +283,8 @@ const out = [
   table(['signal', 'floors', 'first -> last floor MiB', 'slope B/s', 'slope lower B/s', '%/h', 'p (MK)', 'tau', 'verdict'], [
     verdictRow('RSS', rss, rssFloors),
     verdictRow('heap after major GC', heap, heapFloors),
+    verdictRow('V8 committed heap', committed, committedFloors),
+    verdictRow('RSS - heap - external', native, nativeFloors),
   ]),
   '',
   `thresholds (project defaults): p <= ${analysisConfig.maxPValue}, slope lower bound >= ${analysisConfig.minSlopeBytesPerSecond} B/s, ` +
@@ -280,6 +293,8 @@ const out = [
   `heap reasons: ${heap.reasons.join('; ') || '(all tests passed)'}`,
   `RSS floors MiB: ${rssFloors.values.map((v) => mib(v)).join(' ')}`,
   `heap after each major GC MiB: ${heapFloors.values.map((v) => mib(v)).join(' ')}`,
+  `V8 committed heap floors MiB: ${committedFloors.values.map((v) => mib(v)).join(' ')}`,
+  `RSS - heap - external floors MiB: ${nativeFloors.values.map((v) => mib(v)).join(' ')}`,
   `RSS /metrics vs /proc at the end: ${mib(samples[samples.length - 1]?.rssBytes ?? Number.NaN)} / ${mib(samples[samples.length - 1]?.procRssBytes ?? Number.NaN)} MiB`,
   '',
   `event-loop delay p99 per second (10 ms timer included): median ${fmt(median(eld), 1)} ms, p95 ${fmt(quantile(eld, 0.95), 1)} ms, max ${fmt(Math.max(...eld), 1)} ms`,
@@ -310,6 +325,8 @@ if (values.json) {
         rssFloorHighs: { firstHalfMaxBytes: firstHalfMax, secondHalfMaxBytes: secondHalfMax },
         rss: { evidence: rss, floors: rssFloors },
         heap: { evidence: heap, floors: heapFloors },
+        committedHeap: { evidence: committed, floors: committedFloors },
+        native: { evidence: native, floors: nativeFloors },
         eventLoopP99Ms: { median: median(eld), p95: quantile(eld, 0.95), max: Math.max(...eld) },
         scrapeMs: { median: median(scrape), p99: quantile(scrape, 0.99), max: Math.max(...scrape) },
         respawns,

@@ -99,7 +99,9 @@ export class Sidecar {
   /** Listen and start watching. Resolves with the address the server listens on. */
   async start(): Promise<string> {
     const address = await this.app.listen({ host: this.config.listen.host, port: this.config.listen.port })
-    for (const monitor of this.monitors) monitor.start()
+    // Spread the targets' polls over their interval: with 50 targets the poll queue would
+    // otherwise fill at the same moment every interval.
+    this.monitors.forEach((monitor, i) => monitor.start(startPhaseMs(i, this.monitors.length, monitor.intervalMs)))
     this.app.log.info(
       { targets: this.config.targets.map((t) => `${t.name}=${t.host}:${t.port}`), otlp: this.config.otlp.endpoint ?? 'off' },
       'leakwatch started',
@@ -118,4 +120,9 @@ export class Sidecar {
     }
     await this.app.close()
   }
+}
+
+/** Delay of the i-th of n targets' periodic polls: evenly spread over the interval. */
+export function startPhaseMs(index: number, count: number, intervalMs: number): number {
+  return count <= 1 ? 0 : Math.floor((index * intervalMs) / count)
 }

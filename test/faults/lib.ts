@@ -5,8 +5,10 @@ import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import type { Test } from 'tap'
 import type { Config } from '../../src/config-types.js'
+import { InspectorSession } from '../../src/inspector/session.js'
+import { isInstallSnippet } from '../../src/inspector/snippets.js'
 import { Sidecar, type SidecarOptions } from '../../src/sidecar.js'
-import type { TargetStatus } from '../../src/target/monitor.js'
+import type { MonitorSession, OpenSession, TargetStatus } from '../../src/target/monitor.js'
 import { repoRoot, waitFor } from '../helpers/targets.js'
 
 /**
@@ -197,3 +199,50 @@ export function impostorTotal(stdout: string): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+export interface CountingSessions {
+  readonly open: OpenSession
+  /** Most inspector calls in flight at once, across every session opened. */
+  maxInFlight(): number
+  calls(): number
+}
+
+/**
+ * Real inspector sessions that count the calls in flight at once across all of them: an
+ * independent check of the poll limit and of "one call at a time per target". Calls on a
+ * closed session (which fail at once) and, unless `countInstall`, the agent install of a
+ * connect (not a poll: it takes no slot) are not counted.
+ */
+export function countingSessions(options: { countInstall?: boolean } = {}): CountingSessions {
+  let inFlight = 0
+  let maxInFlight = 0
+  let calls = 0
+  const open: OpenSession = async (endpoint, timeoutMs) => {
+    const session = await InspectorSession.open(endpoint, timeoutMs)
+    const track = async <T>(call: () => Promise<T>): Promise<T> => {
+      if (session.isClosed) return call()
+      calls += 1
+      inFlight += 1
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      try {
+        return await call()
+      } finally {
+        inFlight -= 1
+      }
+    }
+    const wrapped: MonitorSession = {
+      get isClosed() {
+        return session.isClosed
+      },
+      onClose: (listener) => session.onClose(listener),
+      close: () => session.close(),
+      evaluate: (expression, ms) =>
+        options.countInstall !== true && isInstallSnippet(expression)
+          ? session.evaluate(expression, ms)
+          : track(() => session.evaluate(expression, ms)),
+      send: (method, params, ms) => track(() => session.send(method, params, ms)),
+    }
+    return wrapped
+  }
+  return { open, maxInFlight: () => maxInFlight, calls: () => calls }
+}

@@ -5,51 +5,15 @@
 // reported. Targets are tiny (an idle timer, no server, a 32 MB heap cap) and started in
 // batches to keep the 2-core machine usable.
 import t from 'tap'
-import { InspectorSession } from '../../src/inspector/session.js'
-import { isInstallSnippet } from '../../src/inspector/snippets.js'
-import type { MonitorSession, OpenSession } from '../../src/target/monitor.js'
 import { testConfig } from '../helpers/config.js'
 import { spawnTarget, waitFor, type SpawnedTarget } from '../helpers/targets.js'
-import { metricValue, scrape, sleep, startSidecar, type Scrape } from './lib.js'
+import { countingSessions, metricValue, scrape, sleep, startSidecar, type Scrape } from './lib.js'
 
 const TARGETS = 50
 const BATCH = 10
 const INTERVAL_MS = 500
 const LIMIT = 4
 const OBSERVE_MS = 10_000
-
-/** Real sessions, counting poll calls in flight across all targets (connects' agent install aside). */
-function countingSessions(): { open: OpenSession; maxInFlight: () => number; calls: () => number } {
-  let inFlight = 0
-  let maxInFlight = 0
-  let calls = 0
-  const open: OpenSession = async (endpoint, timeoutMs) => {
-    const session = await InspectorSession.open(endpoint, timeoutMs)
-    const track = async <T>(call: () => Promise<T>): Promise<T> => {
-      calls += 1
-      inFlight += 1
-      maxInFlight = Math.max(maxInFlight, inFlight)
-      try {
-        return await call()
-      } finally {
-        inFlight -= 1
-      }
-    }
-    const wrapped: MonitorSession = {
-      get isClosed() {
-        return session.isClosed
-      },
-      onClose: (listener) => session.onClose(listener),
-      close: () => session.close(),
-      // Connecting is not a poll and takes no slot: its agent install is not counted.
-      evaluate: (expression, ms) =>
-        isInstallSnippet(expression) ? session.evaluate(expression, ms) : track(() => session.evaluate(expression, ms)),
-      send: (method, params, ms) => track(() => session.send(method, params, ms)),
-    }
-    return wrapped
-  }
-  return { open, maxInFlight: () => maxInFlight, calls: () => calls }
-}
 
 const percentile = (values: readonly number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b)

@@ -2,10 +2,9 @@
 // answers there (an HTTP error, some other JSON, a websocket or a socket that never
 // answers), leakwatch reports a clear error, keeps retrying with backoff, holds no
 // connections open, keeps /metrics fast, and recovers when a real target comes back.
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { testConfig } from '../helpers/config.js'
+import { heapAcrossStretches, kib } from '../helpers/heap.js'
 import { freePort, spawnTarget, waitFor } from '../helpers/targets.js'
 import {
   apiTarget,
@@ -26,14 +25,6 @@ import {
  * on a busy core). Kept sockets show as hundreds (measured before the fix).
  */
 const MAX_OPEN = 5
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-const heapAfterGc = (): number => {
-  gc()
-  gc()
-  return process.memoryUsage().heapUsed
-}
 
 const IMPOSTORS = [
   { mode: 'http-404', code: 'LW_ERR_CONNECT', message: /\/json\/list answered HTTP 404/ },
@@ -103,17 +94,15 @@ for (const mode of ['ws-hang', 'tcp-hang'] as const) {
       testConfig([{ name: 'app', port, timeoutMs: 25 }], { reconnect: { minDelayMs: 1, maxDelayMs: 2 } }),
     )
     const monitor = sidecar.monitors[0]!
-    const failures = (): number => monitor.status().connectFailures
-    await waitFor(() => failures() >= 100, { timeoutMs: 20_000, what: '100 failed attempts' })
-    const warm = heapAfterGc()
-    await waitFor(() => failures() >= 250, { timeoutMs: 30_000, what: '250 failed attempts' })
-    const middle = heapAfterGc()
-    await waitFor(() => failures() >= 400, { timeoutMs: 30_000, what: '400 failed attempts' })
-    const end = heapAfterGc()
-    const kib = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`
-    t.comment(`heap after GC: ${kib(warm)} → ${kib(middle)} → ${kib(end)}; impostor saw ${impostorTotal(helper.stdout())} connections`)
+    const heap = await heapAcrossStretches(
+      () => monitor.status().connectFailures,
+      [100, 250, 400],
+      [20_000, 30_000, 30_000],
+      'failed attempts',
+    )
+    t.comment(`heap after GC: ${heap.text}; impostor saw ${impostorTotal(helper.stdout())} connections`)
     // An attempt that kept its client and socket cost ~300 KB (measured before the fix).
-    t.ok(end - middle < 1024 * 1024, `heap grew ${kib(end - middle)} over the last 150 attempts`)
+    t.ok(heap.end - heap.middle < 1024 * 1024, `heap grew ${kib(heap.end - heap.middle)} over the last 150 attempts`)
     t.equal(monitor.status().lastError?.code, 'LW_ERR_TIMEOUT')
     const maxOpen = impostorMaxOpen(helper.stdout())
     t.ok(maxOpen <= MAX_OPEN, `the impostor saw at most ${maxOpen} connection(s) open at once`)

@@ -4,50 +4,16 @@
 // and reopened; polls never overlap (the ticks due meanwhile are skipped), and /metrics
 // stays fast.
 import t from 'tap'
-import { InspectorSession } from '../../src/inspector/session.js'
-import type { MonitorSession, OpenSession } from '../../src/target/monitor.js'
 import { testConfig } from '../helpers/config.js'
 import { spawnTarget, waitFor } from '../helpers/targets.js'
-import { assertScrapesFast, metricValue, scrape, sleep, startSidecar, watchScrapes } from './lib.js'
-
-/** Real sessions, counting the inspector calls in flight at once (on live sessions). */
-function countingSessions(): { open: OpenSession; maxInFlight: () => number; calls: () => number } {
-  let inFlight = 0
-  let maxInFlight = 0
-  let calls = 0
-  const open: OpenSession = async (endpoint, timeoutMs) => {
-    const session = await InspectorSession.open(endpoint, timeoutMs)
-    const track = async <T>(call: () => Promise<T>): Promise<T> => {
-      if (session.isClosed) return call()
-      calls += 1
-      inFlight += 1
-      maxInFlight = Math.max(maxInFlight, inFlight)
-      try {
-        return await call()
-      } finally {
-        inFlight -= 1
-      }
-    }
-    const wrapped: MonitorSession = {
-      get isClosed() {
-        return session.isClosed
-      },
-      onClose: (listener) => session.onClose(listener),
-      close: () => session.close(),
-      evaluate: (expression, ms) => track(() => session.evaluate(expression, ms)),
-      send: (method, params, ms) => track(() => session.send(method, params, ms)),
-    }
-    return wrapped
-  }
-  return { open, maxInFlight: () => maxInFlight, calls: () => calls }
-}
+import { assertScrapesFast, countingSessions, metricValue, scrape, sleep, startSidecar, watchScrapes } from './lib.js'
 
 t.test('a target that blocks 1.5 s every 2 s, polled every 200 ms with a 1 s timeout', async (t) => {
   const target = await spawnTarget(t, {
     script: 'test/fixtures/targets/faulty-target.cjs',
     env: { BLOCK_MS: '1500', BLOCK_EVERY_MS: '2000' },
   })
-  const sessions = countingSessions()
+  const sessions = countingSessions({ countInstall: true })
   const { sidecar, url } = await startSidecar(t, testConfig([{ name: 'slow', port: target.port, timeoutMs: 1000 }]), {
     openSession: sessions.open,
   })
