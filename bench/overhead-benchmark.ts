@@ -26,6 +26,9 @@
  *   baseline     inspector open, no sidecar
  *   core-15s     core signals only, default 15 s interval (2 polls per 30 s window)
  *   core-1s      core signals only, 1 s interval: the same work 15x as often (magnifies it)
+ *   core-idle    (only when named in --conditions) the agent installed and a session open,
+ *                but no polls in the window (1 h interval): the fixed cost alone (GC
+ *                observer, event-loop timer), without any poll
  *   core-250ms   (only when named in --conditions) 60x magnified, to resolve the cost of
  *                one poll when it is below the run-to-run noise
  *   attr-default attribution `always` with every other setting default (15 s interval,
@@ -73,6 +76,12 @@ const CONDITIONS: readonly Condition[] = [
   { id: 'baseline', description: 'inspector open, no sidecar', sidecar: undefined },
   { id: 'core-15s', description: 'core signals, 15 s interval (default)', sidecar: { interval: '15s', attribution: { mode: 'off' } } },
   { id: 'core-1s', description: 'core signals, 1 s interval (15x magnified)', sidecar: { interval: '1s', attribution: { mode: 'off' } } },
+  {
+    id: 'core-idle',
+    description: 'agent installed, one poll at connect, then none (fixed cost; only with --conditions)',
+    sidecar: { interval: '1h', attribution: { mode: 'off' } },
+    optional: true,
+  },
   {
     id: 'core-250ms',
     description: 'core signals, 250 ms interval (60x magnified; only with --conditions)',
