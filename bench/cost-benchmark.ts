@@ -20,9 +20,11 @@
  *     heap used and its event-loop delay p99 over the window (prom-client's, measured
  *     with a 10 ms timer, which is included);
  *   - at the 1 s interval only, a poll-cost phase (10 s): /api/targets sampled twice a
- *     second, every new poll's collectors[].durationMs (wall time of that collector's
- *     inspector round trip and parse) and lastPollDurationMs (the whole poll, including
- *     the analysis step and any profile fetch) are collected; p50 / p99 per collector.
+ *     second, every new poll's collectors[].durationMs (for the agent's parts: the part's
+ *     time inside the target plus its parse, the round trip being shared by all of them in
+ *     one evaluation; for heap: its own Runtime.getHeapUsage round trip and parse) and
+ *     lastPollDurationMs (the whole poll, including the analysis step and any profile
+ *     fetch) are collected; p50 / p99 per collector.
  *     The collectors are the same at 15 s; only their schedule differs.
  * "per target" is total / N; "marginal" is (value at N - value at 1 target) / (N - 1).
  *

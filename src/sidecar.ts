@@ -99,9 +99,10 @@ export class Sidecar {
   /** Listen and start watching. Resolves with the address the server listens on. */
   async start(): Promise<string> {
     const address = await this.app.listen({ host: this.config.listen.host, port: this.config.listen.port })
-    // Spread the targets' polls over their interval: with 50 targets the poll queue would
-    // otherwise fill at the same moment every interval.
-    this.monitors.forEach((monitor, i) => monitor.start(startPhaseMs(i, this.monitors.length, monitor.intervalMs)))
+    // Every target's polls come due together. Spreading them over the interval was tried: it
+    // halved the slot queue's mean wait at 50 targets but cost the sidecar 2.3x the CPU at 10
+    // targets (bench:cost, 1 s: 22.8 vs 9.9 ms/s), polls that share a wake-up being cheaper.
+    for (const monitor of this.monitors) monitor.start()
     this.app.log.info(
       { targets: this.config.targets.map((t) => `${t.name}=${t.host}:${t.port}`), otlp: this.config.otlp.endpoint ?? 'off' },
       'leakwatch started',
@@ -120,9 +121,4 @@ export class Sidecar {
     }
     await this.app.close()
   }
-}
-
-/** Delay of the i-th of n targets' periodic polls: evenly spread over the interval. */
-export function startPhaseMs(index: number, count: number, intervalMs: number): number {
-  return count <= 1 ? 0 : Math.floor((index * intervalMs) / count)
 }

@@ -221,37 +221,15 @@ export class TargetMonitor {
     for (const collector of options.collectors) this.records.set(collector.name, this.freshRecord())
   }
 
-  get intervalMs(): number {
-    return this.options.target.intervalMs
-  }
-
-  /**
-   * Connect (the first poll follows the connect) and poll every interval. `phaseMs` delays the
-   * periodic timer: the sidecar spreads its targets' polls over the interval with it, rather than
-   * have every target come due at the same moment.
-   */
-  start(phaseMs = 0): void {
+  start(): void {
     if (this.phase !== 'idle') return
-    const every = (): void => {
-      this.pollTimer = setInterval(() => this.tick(), this.options.target.intervalMs)
-      this.pollTimer.unref()
-    }
-    if (phaseMs > 0) {
-      this.pollTimer = setTimeout(() => {
-        if (this.phase === 'stopped') return
-        this.tick()
-        every()
-      }, phaseMs)
-      this.pollTimer.unref()
-    } else {
-      every()
-    }
+    this.pollTimer = setInterval(() => this.tick(), this.options.target.intervalMs)
+    this.pollTimer.unref()
     void this.connect()
   }
 
   async stop(): Promise<void> {
     this.phase = 'stopped'
-    // A pending phase timeout or the interval: clearTimeout and clearInterval are interchangeable.
     clearInterval(this.pollTimer)
     clearTimeout(this.retryTimer)
     this.pollAbort?.abort()

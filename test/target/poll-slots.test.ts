@@ -5,7 +5,6 @@ import t, { type Test } from 'tap'
 import type { Collector } from '../../src/collectors/types.js'
 import { isInstallSnippet } from '../../src/inspector/snippets.js'
 import { PollLimiter } from '../../src/target/concurrency.js'
-import { startPhaseMs } from '../../src/sidecar.js'
 import { TargetMonitor, type MonitorSession } from '../../src/target/monitor.js'
 import { silentLogger } from '../helpers/monitor.js'
 import { waitFor } from '../helpers/targets.js'
@@ -226,50 +225,4 @@ t.test('a poll that outlives its session feeds nothing into the next process', a
   t.same(seen.slice(seen.indexOf('restart')).filter((n) => n === 1), [], `nothing of session 1 after the restart: ${seen.join(' ')}`)
   t.equal(monitor.status().up, true)
   t.equal(monitor.status().process?.pid, 102)
-})
-
-t.test('a start phase delays the periodic polls, not the connect', async (t) => {
-  t.strictSame([0, 1, 2, 3].map((i) => startPhaseMs(i, 4, 1000)), [0, 250, 500, 750])
-  t.equal(startPhaseMs(0, 1, 1000), 0, 'a lone target is not delayed')
-  t.equal(startPhaseMs(49, 50, 15_000), 14_700)
-  const pollTimes: number[] = []
-  const started = performance.now()
-  const a = scripted()
-  const monitor = new TargetMonitor({
-    target: { name: 'phased', host: '127.0.0.1', port: 1, intervalMs: 400, timeoutMs: 5000, disabledCollectors: [] },
-    collectors: [probe],
-    openSession: a.open,
-    reconnect: { minDelayMs: 10, maxDelayMs: 20 },
-    logger: silentLogger,
-    listener: { onPoll: () => pollTimes.push(performance.now() - started) },
-  })
-  monitor.start(250)
-  t.teardown(() => monitor.stop())
-  await waitFor(() => pollTimes.length >= 3, { timeoutMs: 3000, what: 'three polls' })
-  const [connect, phased, next] = pollTimes as [number, number, number]
-  t.ok(connect < 200, `the first poll follows the connect (${connect.toFixed(0)} ms)`)
-  t.ok(phased >= 240 && phased < 400, `then the phase (${phased.toFixed(0)} ms)`)
-  t.ok(next - phased >= 390 && next - phased < 600, `then every interval (${(next - phased).toFixed(0)} ms)`)
-  await monitor.stop()
-  const stopped = pollTimes.length
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  t.equal(pollTimes.length, stopped, 'no polls after stop')
-})
-
-t.test('stop during the start phase cancels the periodic polls', async (t) => {
-  let polls = 0
-  const a = scripted()
-  const monitor = new TargetMonitor({
-    target: { name: 'early-stop', host: '127.0.0.1', port: 1, intervalMs: 100, timeoutMs: 5000, disabledCollectors: [] },
-    collectors: [probe],
-    openSession: a.open,
-    reconnect: { minDelayMs: 10, maxDelayMs: 20 },
-    logger: silentLogger,
-    listener: { onPoll: () => (polls += 1) },
-  })
-  monitor.start(300)
-  await waitFor(() => polls >= 1, { timeoutMs: 2000, what: 'the connect poll' })
-  await monitor.stop()
-  await new Promise((resolve) => setTimeout(resolve, 500))
-  t.equal(polls, 1, 'only the poll that followed the connect')
 })
