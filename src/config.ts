@@ -439,13 +439,11 @@ const WINDOW_MIN: Minimum = { ms: LIMITS.minWindowMs, error: `must be at least $
 const FLOOR_WINDOW_MIN: Minimum = { ms: LIMITS.minFloorWindowMs, error: `must be at least ${formatDuration(LIMITS.minFloorWindowMs)}` }
 const FETCH_INTERVAL_MIN: Minimum = { ms: LIMITS.minFetchIntervalMs, error: `must be at least ${formatDuration(LIMITS.minFetchIntervalMs)}` }
 const ANY_DURATION: Minimum = { ms: 0, error: '' }
+const RESOLUTION_ERROR = `must be ${formatDuration(MIN_EVENT_LOOP_RESOLUTION_MS)}..${formatDuration(MAX_EVENT_LOOP_RESOLUTION_MS)}`
 const RESOLUTION_RANGE: Minimum = {
   ms: MIN_EVENT_LOOP_RESOLUTION_MS,
-  error: `must be ${formatDuration(MIN_EVENT_LOOP_RESOLUTION_MS)}..${formatDuration(MAX_EVENT_LOOP_RESOLUTION_MS)}`,
-  max: {
-    ms: MAX_EVENT_LOOP_RESOLUTION_MS,
-    error: `must be ${formatDuration(MIN_EVENT_LOOP_RESOLUTION_MS)}..${formatDuration(MAX_EVENT_LOOP_RESOLUTION_MS)}`,
-  },
+  error: RESOLUTION_ERROR,
+  max: { ms: MAX_EVENT_LOOP_RESOLUTION_MS, error: RESOLUTION_ERROR },
 }
 
 function checkMin(ms: number, min: Minimum): Parsed<number> {

@@ -15,9 +15,9 @@
  * in-process profiler) stops it, leakwatch reports that and does not restart
  * it until its next connect, rather than fight over it.
  */
+import { z } from 'zod'
 import type { AttributionConfig } from '../config-types.js'
 import { LeakwatchError, MalformedReplyError, errorMessage } from '../errors.js'
-import { z } from 'zod'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
 import type { HeapProfile } from './pprof.js'
