@@ -79,7 +79,8 @@ t.test('a part that throws in the target fails only its collector', async (t) =>
     nodeArgs: ['--require', './test/fixtures/throwing-resources.cjs'],
   })
   const { monitor } = countingMonitor(t, target.port)
-  await waitFor(() => monitor.status().polls >= 3, { timeoutMs: 10_000, what: 'three polls' })
+  // `polls` counts a poll when it starts: four started means three finished.
+  await waitFor(() => monitor.status().polls >= 4, { timeoutMs: 10_000, what: 'three finished polls' })
   const byName = new Map(monitor.status().collectors.map((c) => [c.name, c]))
   const resources = byName.get('resources')
   t.equal(resources?.success, false)
