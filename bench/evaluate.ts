@@ -12,8 +12,8 @@
  * - precision, over series: of the series a method fired on, the share whose
  *   first firing was on a leak, at or after its onset.
  */
-import type { AnalysisConfig, AttributionConfig } from '../src/config-types.js'
-import { DEFAULTS } from '../src/config.js'
+import type { AnalysisConfig, AttributionConfig } from '../src/config/types.js'
+import { DEFAULTS } from '../src/sidecar-config.js'
 import type { TargetSession } from '../src/inspector/session.js'
 import { TargetAnalysis } from '../src/leak/target-analysis.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from './promql.js'
@@ -21,7 +21,7 @@ import { FAMILIES, isLeakyFamily, type FamilyName, type SyntheticSeries } from '
 
 /**
  * Production analysis settings: leakwatch's defaults, `DEFAULTS.analysis` in
- * src/config.ts (window 30m, minPoints 12, maxPValue 0.01, minSlope 1024 B/s,
+ * src/config/options.ts (window 30m, minPoints 12, maxPValue 0.01, minSlope 1024 B/s,
  * minRelative 0.05/h, raiseAfter 3, clearAfter 5, warmup 5m, floorWindow 1m),
  * imported rather than copied so the benchmark follows them. The memory limit
  * is set per series (only the time-to-limit projection uses it).

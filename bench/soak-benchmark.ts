@@ -40,7 +40,7 @@
 import { parseArgs } from 'node:util'
 import { RingSeries, WindowMinimum } from '../src/analysis/series.js'
 import { evaluateSignal, type SignalEvidence } from '../src/analysis/verdict.js'
-import { DEFAULTS } from '../src/config.js'
+import { DEFAULTS } from '../src/sidecar-config.js'
 import { checkBuild, loadAverage, rssBytes, sleep, spawnNode, startSidecar, waitForPolls, type Child } from './lib/processes.js'
 import { fmt, median, mib, parsePrometheus, promSum, promValue, quantile, table } from './lib/report.js'
 

@@ -121,7 +121,7 @@ function printTables(): void {
   out.push('', 'Methods:')
   for (const method of METHODS) out.push(`  ${method.padEnd(15)} ${METHOD_DESCRIPTIONS[method]}`)
   out.push(
-    `  leakwatch settings (src/config.ts DEFAULTS.analysis): window ${a.windowMs / 60_000}m, minPoints ${a.minPoints}, maxPValue ${a.maxPValue},`,
+    `  leakwatch settings (DEFAULTS.analysis, src/config/options.ts): window ${a.windowMs / 60_000}m, minPoints ${a.minPoints}, maxPValue ${a.maxPValue},`,
     `    minSlope ${a.minSlopeBytesPerSecond} B/s, minRelative ${a.minRelativePerHour}/h, raiseAfter ${a.raiseAfter}, clearAfter ${a.clearAfter},`,
     `    warmup ${a.warmupMs / 60_000}m, floorWindow ${a.floorWindowMs / 60_000}m; PromQL rules evaluated every 1m on RSS scraped every ${POLL_INTERVAL_MS / 1000} s`,
     '  Scoring: a leaky series is detected when the method fires at or after the onset (delay from the onset);',

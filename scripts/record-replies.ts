@@ -6,10 +6,10 @@
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { nodeCollectors } from '../src/collectors/index.js'
+import { INSTALL_AGENT, readSnippet } from '../src/collectors/agent.js'
+import { COLLECTORS } from '../src/collectors/registry.js'
 import { isAgentCollector } from '../src/collectors/types.js'
 import { InspectorSession } from '../src/inspector/session.js'
-import { INSTALL_AGENT, readSnippet, type AgentPart } from '../src/inspector/snippets.js'
 
 const TARGET = `
 const http = require('node:http');
@@ -39,14 +39,14 @@ try {
   const states = new Map<string, unknown>()
   for (const round of [1, 2]) {
     // The same one read per poll the monitor makes.
-    const ask: Partial<Record<AgentPart, number>> = {}
-    for (const collector of nodeCollectors) {
-      if (isAgentCollector(collector)) ask[collector.part] = collector.argument?.(states.get(collector.name)) ?? 0
+    const ask: Record<string, number> = {}
+    for (const collector of COLLECTORS) {
+      if (isAgentCollector(collector)) ask[collector.name] = collector.part.argument?.(states.get(collector.name)) ?? 0
     }
     const batch = (await session.evaluate(readSnippet(ask), 5000)) as { parts: Record<string, unknown> }
-    for (const collector of nodeCollectors) {
+    for (const collector of COLLECTORS) {
       const raw = isAgentCollector(collector)
-        ? batch.parts[collector.part]
+        ? batch.parts[collector.name]
         : await collector.fetch(session, states.get(collector.name) as never, 5000)
       states.set(collector.name, collector.parse(raw, states.get(collector.name) as never, Date.now()).state)
       writeFileSync(new URL(`${collector.name}.${round}.json`, out), JSON.stringify(raw, null, 2) + '\n')

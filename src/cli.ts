@@ -5,8 +5,8 @@
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { loadConfig } from './config.js'
-import { ConfigError, errorMessage } from './errors.js'
+import { loadConfig } from './sidecar-config.js'
+import { ConfigError, errorMessage } from './core/errors.js'
 import { Sidecar } from './sidecar.js'
 
 /** A stop that takes longer than this is abandoned so Kubernetes never has to SIGKILL us. */

@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { loadConfig } from './config.js'
+import { loadConfig } from './sidecar-config.js'
 import { Sidecar } from './sidecar.js'
 
 const APP = fileURLToPath(new URL('../deploy/demo/app.mjs', import.meta.url))

@@ -5,17 +5,17 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
-import { nodeCollectors } from './collectors/index.js'
-import type { Config } from './config-types.js'
+import { COLLECTORS } from './collectors/registry.js'
+import type { Config } from './config/types.js'
 import { createOtelExporter, type OtelExporter } from './export/otel.js'
 import { createPrometheusRegistry } from './export/prometheus.js'
 import { InspectorSession } from './inspector/session.js'
 import { TargetAnalysis } from './leak/target-analysis.js'
 import { buildApp, type TargetEntry } from './server/app.js'
-import { readCgroupMemoryLimit } from './target/cgroup.js'
-import { PollLimiter } from './target/concurrency.js'
-import { TargetMonitor, type MonitorListener, type OpenSession } from './target/monitor.js'
-import { VERSION } from './version.js'
+import { readCgroupMemoryLimit } from './monitor/cgroup.js'
+import { PollLimiter } from './monitor/concurrency.js'
+import { TargetMonitor, type MonitorListener, type OpenSession } from './monitor/monitor.js'
+import { VERSION } from './core/version.js'
 
 export interface SidecarOptions {
   /** Defaults to a real inspector session; tests of failure paths may wrap it. */
@@ -81,7 +81,7 @@ export class Sidecar {
       })
       const monitor = new TargetMonitor({
         target,
-        collectors: nodeCollectors,
+        collectors: COLLECTORS,
         openSession,
         reconnect: config.reconnect,
         logger: log.child({ component: 'monitor' }),

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { DURATION_FORMS, formatDuration, parseDuration } from '../src/duration.js'
-import { ConfigError } from '../src/errors.js'
+import { DURATION_FORMS, formatDuration, parseDuration } from '../src/core/duration.js'
+import { ConfigError } from '../src/core/errors.js'
 
 t.test('parseDuration: single units', async (t) => {
   t.equal(parseDuration('500ms'), 500)

@@ -3,7 +3,7 @@
  * slope (Theil–Sen), a minimum effect size (absolute and relative), and
  * hysteresis so the verdict does not flap. Pure.
  */
-import type { AnalysisConfig } from '../config-types.js'
+import type { AnalysisConfig } from '../config/types.js'
 import { hingeFit, mannKendall, theilSen, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 
 /** O(n²) statistics run on at most this many points (evenly thinned). */

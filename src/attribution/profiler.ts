@@ -16,8 +16,8 @@
  * it until its next connect, rather than fight over it.
  */
 import { z } from 'zod'
-import type { AttributionConfig } from '../config-types.js'
-import { LeakwatchError, MalformedReplyError, errorMessage } from '../errors.js'
+import type { AttributionConfig } from '../config/types.js'
+import { LeakwatchError, MalformedReplyError, errorMessage } from '../core/errors.js'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
 import type { HeapProfile } from './pprof.js'

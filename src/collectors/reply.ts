@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { AgentMissingError, EvaluateError, MalformedReplyError, UnavailableError } from '../errors.js'
+import { AgentMissingError, EvaluateError, MalformedReplyError, UnavailableError } from '../core/errors.js'
 
 /** Target-controlled text in an error message (kept as lastError, logged) is cut to this. */
 const MAX_DETAIL = 200

@@ -1,29 +1,13 @@
-import type { MetricKey } from '../export/catalog.js'
+/**
+ * What a collector is: one family of signals, declared in one file that
+ * names the collector, the agent part it reads inside the target (or the
+ * protocol call it makes), the metrics it produces and the pure parser that
+ * turns a reply into samples. src/collectors/registry.ts finds every
+ * `*.collector.ts` file; the catalog, the config's collector names, the agent's
+ * parts and the docs are derived from that set.
+ */
+import type { MetricDefinition, Sample } from '../core/metrics.js'
 import type { TargetSession } from '../inspector/session.js'
-import type { AgentPart } from '../inspector/snippets.js'
-
-export type Labels = Readonly<Record<string, string>>
-
-export interface ScalarSample {
-  readonly key: MetricKey
-  readonly labels?: Labels
-  readonly value: number
-}
-
-export interface HistogramSample {
-  readonly key: MetricKey
-  readonly labels?: Labels
-  /** Observations per bucket (not cumulative), aligned with the catalog's buckets; the last is +Inf. */
-  readonly buckets: readonly number[]
-  readonly count: number
-  readonly sum: number
-}
-
-export type Sample = ScalarSample | HistogramSample
-
-export function isHistogramSample(sample: Sample): sample is HistogramSample {
-  return 'buckets' in sample
-}
 
 /** One garbage collection as seen by the in-target observer. */
 export interface GcEvent {
@@ -50,20 +34,35 @@ export interface CollectorOutput<State> {
 }
 
 interface CollectorBase<State> {
+  /** Stable name: the `collector` label, the config's `disabledCollectors`, the agent part's key. */
   readonly name: string
   readonly description: string
+  /** Poll order, cheapest first (a collector that breaks the session spares the ones after it). */
+  readonly order: number
+  /** The metrics its samples carry, by `key`. */
+  readonly metrics: readonly MetricDefinition[]
   /** Pure: checks the raw reply and turns it into samples. Tested on recorded replies. */
   parse(raw: unknown, state: State | undefined, nowMs: number): CollectorOutput<State>
 }
 
 /**
- * A collector read through the in-target agent: the monitor asks for every
- * such part in one evaluation per poll (`readSnippet`) and hands each its reply.
+ * The collector's piece of the in-target agent, as fixed JavaScript source
+ * (the inspector is remote code execution: nothing but this code and checked
+ * integers is ever evaluated in a target). Both run inside the target with
+ * `env`: `{ builtin(name), v8, perfHooks, resolutionMs, RING }`.
  */
-export interface AgentCollector<State = undefined> extends CollectorBase<State> {
-  readonly part: AgentPart
-  /** The part's integer argument (the GC sequence already read); 0 when absent. */
+export interface AgentPart<State> {
+  /** A function expression `(env) => partState`, run once when the agent is installed. */
+  readonly setup?: string
+  /** A function expression `(partState, argument, env) => reply`, run on every poll. */
+  readonly read: string
+  /** The read's integer argument (e.g. the GC sequence already read); 0 when absent. */
   argument?(state: State | undefined): number
+}
+
+/** A collector read through the in-target agent: every part in one evaluation per poll. */
+export interface AgentCollector<State = undefined> extends CollectorBase<State> {
+  readonly part: AgentPart<State>
 }
 
 /** A collector with its own protocol call (or, in tests, any scripted I/O). */
@@ -71,14 +70,15 @@ export interface ProtocolCollector<State = undefined> extends CollectorBase<Stat
   fetch(session: TargetSession, state: State | undefined, timeoutMs: number): Promise<unknown>
 }
 
-/**
- * One family of signals. Its I/O is either a part of the agent's batched read
- * or a protocol call of its own; `parse` is pure and is tested on recorded
- * replies (test/fixtures/replies). Both receive the state the previous parse
- * returned for the same target (undefined after a restart).
- */
 export type Collector<State = undefined> = AgentCollector<State> | ProtocolCollector<State>
 
 export function isAgentCollector<State>(collector: Collector<State>): collector is AgentCollector<State> {
   return 'part' in collector
 }
+
+/** A collector whose state type does not matter to the caller. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyCollector = Collector<any>
+
+/** Size of the target-side rings (GC events, post-GC floors): `env.RING` in agent parts. Bounded by construction. */
+export const AGENT_RING_SIZE = 256

@@ -3,9 +3,12 @@
  * them (the metric catalog, the snippet list, the CLI help) so the README can
  * never drift: `npm run docs` rewrites them and a test fails when they differ.
  */
-import { HELP } from '../config.js'
+import { ERROR_CODES } from '../core/errors.js'
+import { API_ERRORS } from '../server/security.js'
+import { HELP } from '../sidecar-config.js'
 import { TARGET_LABEL, catalog } from '../export/catalog.js'
-import { SNIPPETS } from '../inspector/snippets.js'
+import { AGENT_SNIPPETS } from '../collectors/agent.js'
+import { INSPECTOR_SNIPPETS } from '../inspector/snippets.js'
 
 const cell = (text: string): string => text.replaceAll('|', '\\|')
 
@@ -22,7 +25,7 @@ export function metricReference(): string {
 }
 
 export function snippetReference(): string {
-  return SNIPPETS.map(
+  return [...AGENT_SNIPPETS, ...INSPECTOR_SNIPPETS].map(
     (snippet) => `<details><summary><code>${snippet.name}</code>: ${snippet.purpose}</summary>\n\n\`\`\`js\n${snippet.source}\n\`\`\`\n</details>`,
   ).join('\n\n')
 }
@@ -46,4 +49,34 @@ export function renderGeneratedSections(readme: string): string {
     out = out.replace(pattern, (_match, start: string, end: string) => `${start}\n${render()}\n${end}`)
   }
   return out
+}
+
+/** docs/errors.md: every error code with its meaning and remedy, and the API's error names. */
+export function errorsReference(): string {
+  const codes = Object.entries(ERROR_CODES).map(([code, doc]) => `## \`${code}\`\n\n${doc.meaning}\n\n**What to do:** ${doc.remedy}\n`)
+  const api = Object.entries(API_ERRORS).map(([name, doc]) => `| \`${name}\` | ${doc.status} | ${cell(doc.meaning)} |`)
+  return [
+    '<!-- Generated from src/core/errors.ts and src/server/security.ts by `npm run docs`; do not edit. -->',
+    '# Error codes',
+    '',
+    'Every error leakwatch raises on purpose carries a stable code: in its logs (`err.code`), in the',
+    '`lastError` fields of `GET /api/targets`, and in the exit message of the CLI. Search this page for it.',
+    '',
+    ...codes,
+    '## Errors of the HTTP API',
+    '',
+    'Every error answer of the HTTP API is JSON: `{"error": "<name>", "message": "<text>"}`. Besides the',
+    'names below, an error is named after its HTTP status (`bad_request`, `uri_too_long`,',
+    '`payload_too_large`, `internal_server_error`, …).',
+    '',
+    '| error | status | meaning |',
+    '|---|---|---|',
+    ...api,
+    '',
+  ].join('\n')
+}
+
+/** Whole files under docs/ generated from the code; `npm run docs` writes them and a test compares. */
+export const GENERATED_FILES: Record<string, () => string> = {
+  'docs/errors.md': errorsReference,
 }

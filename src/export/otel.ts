@@ -22,7 +22,8 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics'
 import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions'
-import { isHistogramSample, type GcEvent, type Labels } from '../collectors/types.js'
+import type { GcEvent } from '../collectors/types.js'
+import { isHistogramSample, type Labels } from '../core/metrics.js'
 import { catalog, metricByKey, type MetricDefinition } from './catalog.js'
 import { snapshotByKey, type MetricSource } from './source.js'
 

@@ -7,7 +7,7 @@
  * process metrics come from prom-client's defaults with the `leakwatch_` prefix.
  */
 import { Registry, collectDefaultMetrics, type MetricValue } from 'prom-client'
-import { isHistogramSample } from '../collectors/types.js'
+import { isHistogramSample } from '../core/metrics.js'
 import { SELF_METRICS_PREFIX, TARGET_LABEL, catalog, type MetricDefinition } from './catalog.js'
 import { snapshotByKey, type LabeledSample, type MetricSource } from './source.js'
 

@@ -1,4 +1,4 @@
-import type { Sample } from '../collectors/types.js'
+import type { Sample } from '../core/metrics.js'
 
 /** What the exporters read: each target's latest samples. */
 export interface MetricSource {

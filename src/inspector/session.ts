@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events'
 import http from 'node:http'
 import { createRequire } from 'node:module'
 import type CDP from 'chrome-remote-interface'
-import { ConnectError, EvaluateError, SessionClosedError, TimeoutError } from '../errors.js'
+import { ConnectError, EvaluateError, SessionClosedError, TimeoutError } from '../core/errors.js'
 
 export interface InspectorEndpoint {
   readonly host: string

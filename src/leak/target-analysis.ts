@@ -21,8 +21,9 @@ import {
 import { ProfilerController, type ProfileFetch } from '../attribution/profiler.js'
 import { aggregateSites } from '../attribution/sites.js'
 import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
-import type { FloorPoint, Sample, ScalarSample } from '../collectors/types.js'
-import type { AnalysisConfig, AttributionConfig } from '../config-types.js'
+import { scalarValue, type Sample } from '../core/metrics.js'
+import type { PollContext, PollExtension } from '../monitor/monitor.js'
+import type { AnalysisConfig, AttributionConfig } from '../config/types.js'
 import type { TargetSession } from '../inspector/session.js'
 
 export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
@@ -31,25 +32,6 @@ export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
 const HISTORY_POINTS = 1440
 /** Floor points returned by the API per signal. */
 const API_POINTS = 240
-
-export interface PollContext {
-  readonly nowMs: number
-  /** Samples of this poll's collectors (not the monitor's own). */
-  readonly samples: readonly Sample[]
-  /** Post-major-GC floors read by this poll. */
-  readonly floors: readonly FloorPoint[]
-  /** Process start (ms since the epoch) and pid. */
-  readonly processStartMs: number
-  readonly pid: number
-}
-
-/** Work a target monitor hands to after each successful poll, in the same poll slot. */
-export interface PollExtension {
-  afterPoll(session: TargetSession, context: PollContext): Promise<void>
-  onDisconnect(): void
-  onRestart(): void
-  samples(): Sample[]
-}
 
 interface SignalTrack {
   readonly window: WindowMinimum
@@ -78,11 +60,6 @@ export interface AnalysisOptions {
   readonly pollIntervalMs?: number
   /** Limit of the target's container when not configured: e.g. read from its cgroup. */
   readonly discoverMemoryLimit?: (pid: number) => number | undefined
-}
-
-const scalar = (samples: readonly Sample[], key: string): number | undefined => {
-  const found = samples.find((sample) => sample.key === key && !('buckets' in sample)) as ScalarSample | undefined
-  return found?.value
 }
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
@@ -115,9 +92,9 @@ export class TargetAnalysis implements PollExtension {
       this.discoveredMemoryLimit = this.options.discoverMemoryLimit?.(context.pid)
     }
     this.processStartMs = context.processStartMs
-    this.heapLimitBytes = scalar(context.samples, 'heapLimit') ?? this.heapLimitBytes
-    const rss = scalar(context.samples, 'rss')
-    const external = scalar(context.samples, 'external')
+    this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
+    const rss = scalarValue(context.samples, 'rss')
+    const external = scalarValue(context.samples, 'external')
     if (rss !== undefined) this.addReading('rss', nowMs, rss)
     if (external !== undefined) this.addReading('external', nowMs, external)
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes)

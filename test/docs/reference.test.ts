@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { catalog } from '../../src/export/catalog.js'
-import { metricReference, renderGeneratedSections } from '../../src/docs/reference.js'
+import { ERROR_CODES } from '../../src/core/errors.js'
+import { errorsReference, GENERATED_FILES, metricReference, renderGeneratedSections } from '../../src/docs/reference.js'
 
 t.test('README reference sections match the code (run `npm run docs` to refresh)', async (t) => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
@@ -27,4 +28,25 @@ t.test('catalog names follow the conventions', async (t) => {
     if (metric.unit === 's') t.match(metric.prom, /_seconds(_total)?$/, `${metric.prom} in seconds ends in _seconds`)
     if (metric.type === 'histogram') t.ok(metric.buckets && metric.buckets.length > 0, `${metric.prom} has buckets`)
   }
+})
+
+t.test('generated files under docs/ match the code (run `npm run docs` to refresh)', async (t) => {
+  for (const [file, render] of Object.entries(GENERATED_FILES)) {
+    t.equal(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'), render(), `${file} is current`)
+  }
+})
+
+t.test('every error code used in src/ is documented, and every documented code is used', async (t) => {
+  const used = new Set<string>()
+  const walk = (dir: URL): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(new URL(`${entry.name}/`, dir))
+      else if (entry.name.endsWith('.ts')) for (const m of readFileSync(new URL(entry.name, dir), 'utf8').matchAll(/LW_ERR_[A-Z_]+/g)) used.add(m[0])
+    }
+  }
+  walk(new URL('../../src/', import.meta.url))
+  const documented = Object.keys(ERROR_CODES)
+  t.strictSame([...used].sort(), [...documented].sort(), 'codes in src/ = codes in ERROR_CODES')
+  const page = errorsReference()
+  for (const code of documented) t.ok(page.includes(`## \`${code}\``), `${code} has a section in docs/errors.md`)
 })

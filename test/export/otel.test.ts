@@ -2,7 +2,7 @@
 // real receiver. Only the MetricSource is in memory (it is just data).
 import { hostname } from 'node:os'
 import t, { type Test } from 'tap'
-import type { Sample } from '../../src/collectors/types.js'
+import type { Sample } from '../../src/core/metrics.js'
 import { GC_DURATION_OTEL_BUCKETS, TARGET_ATTRIBUTE, createOtelExporter, type OtelExporter, type OtelExporterOptions } from '../../src/export/otel.js'
 import type { MetricSource } from '../../src/export/source.js'
 import { CUMULATIVE, startOtlpReceiver, type DataPoint, type OtlpReceiver } from '../helpers/otlp-receiver.js'

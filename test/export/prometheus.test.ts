@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Sample } from '../../src/collectors/types.js'
+import type { Sample } from '../../src/core/metrics.js'
 import { catalog } from '../../src/export/catalog.js'
 import { createPrometheusRegistry } from '../../src/export/prometheus.js'
 import { checkMetrics, promtoolPath } from '../helpers/promtool.js'

@@ -4,11 +4,11 @@
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
 import type { Test } from 'tap'
-import type { Config } from '../../src/config-types.js'
+import type { Config } from '../../src/config/types.js'
 import { InspectorSession } from '../../src/inspector/session.js'
-import { isInstallSnippet } from '../../src/inspector/snippets.js'
+import { isInstallSnippet } from '../../src/collectors/agent.js'
 import { Sidecar, type SidecarOptions } from '../../src/sidecar.js'
-import type { MonitorSession, OpenSession, TargetStatus } from '../../src/target/monitor.js'
+import type { MonitorSession, OpenSession, TargetStatus } from '../../src/monitor/monitor.js'
 import { repoRoot, waitFor } from '../helpers/targets.js'
 
 /**

@@ -9,8 +9,8 @@ import t from 'tap'
 import { RingSeries, WindowMinimum } from '../../src/analysis/series.js'
 import { hingeFit, mannKendall, normalCdf, theilSen, theilSenBounds, thinIndexes, upperQuantile } from '../../src/analysis/stats.js'
 import { INITIAL_VERDICT, estimateOnset, evaluateSignal, nextVerdict, secondsUntil, type SignalEvidence } from '../../src/analysis/verdict.js'
-import type { AnalysisConfig } from '../../src/config-types.js'
-import { HOSTILE_NUMBERS, runs, timed } from './fixtures/helpers.js'
+import type { AnalysisConfig } from '../../src/config/types.js'
+import { HOSTILE_NUMBERS, holds, runs, timed } from './fixtures/helpers.js'
 
 /** Any double, the hostile ones often. */
 const anyNumber = fc.oneof({ weight: 3, arbitrary: fc.double() }, { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NUMBERS) }, { weight: 2, arbitrary: fc.integer() })
@@ -52,7 +52,8 @@ function checkEvidence(evidence: SignalEvidence, strict: boolean): void {
 }
 
 t.test('RingSeries: bounded, ordered, finite; the last push wins; matches a simple model', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.integer({ min: 1, max: 50 }), fc.array(fc.tuple(anyNumber, anyNumber), { maxLength: 200, size: 'large' }), fc.double({ noNaN: true }), (capacity, points, from) => {
       const series = new RingSeries(capacity)
       const model: Array<[number, number]> = []
@@ -77,12 +78,13 @@ t.test('RingSeries: bounded, ordered, finite; the last push wins; matches a simp
       assert.equal(series.length, 0)
     }),
     runs(500),
+    'holds: RingSeries: bounded, ordered, finite; the last push wins; matches a simple model',
   )
-  t.pass()
 })
 
 t.test('WindowMinimum: emits only finite, per-window minimums', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.integer({ min: 1, max: 100_000 }), fc.array(fc.tuple(anyNumber, anyNumber), { maxLength: 100 }), (windowMs, readings) => {
       const minimum = new WindowMinimum(windowMs)
       for (const [time, value] of readings) {
@@ -91,12 +93,13 @@ t.test('WindowMinimum: emits only finite, per-window minimums', async (t) => {
       }
     }),
     runs(300),
+    'holds: WindowMinimum: emits only finite, per-window minimums',
   )
-  t.pass()
 })
 
 t.test('mannKendall: tau in [-1, 1], p in [0, 1], for any values (NaN and infinities too)', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.array(anyNumber, { maxLength: 300, size: 'large' }), (values) => {
       const result = timed('mannKendall', () => mannKendall(values))
       assert.ok(result.tau >= -1 && result.tau <= 1, `tau ${result.tau}`)
@@ -104,27 +107,32 @@ t.test('mannKendall: tau in [-1, 1], p in [0, 1], for any values (NaN and infini
       assert.ok(Number.isFinite(result.z) && Number.isFinite(result.s), `z ${result.z}, s ${result.s}`)
     }),
     runs(400),
+    'holds: mannKendall: tau in [-1, 1], p in [0, 1], for any values (NaN and infinities too)',
   )
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.double({ noNaN: true }), (z) => {
       const p = normalCdf(z)
       assert.ok(p >= 0 && p <= 1, `normalCdf(${z}) = ${p}`)
     }),
     runs(1000),
+    'holds: mannKendall: tau in [-1, 1], p in [0, 1], for any values (NaN and infinities too)',
   )
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.double({ min: 1e-300, max: 0.5, noNaN: true }), (p) => {
       const z = upperQuantile(p)
       assert.ok(z >= 0 && z <= 10, `upperQuantile(${p}) = ${z}`)
     }),
     runs(300),
+    'holds: mannKendall: tau in [-1, 1], p in [0, 1], for any values (NaN and infinities too)',
   )
-  t.pass()
 })
 
 t.test('theilSen / theilSenBounds / hingeFit / thinIndexes: no throw, shapes hold, on any input', async (t) => {
   const series = fc.array(fc.tuple(anyNumber, anyNumber), { maxLength: 120, size: 'large' })
-  fc.assert(
+  holds(
+    t,
     fc.property(series, fc.double({ min: 0, max: 10, noNaN: true }), (points, z) => {
       const times = points.map(([time]) => time)
       const values = points.map(([, value]) => value)
@@ -141,8 +149,10 @@ t.test('theilSen / theilSenBounds / hingeFit / thinIndexes: no throw, shapes hol
       assert.ok(onset === null || times.includes(onset))
     }),
     runs(300),
+    'holds: theilSen / theilSenBounds / hingeFit / thinIndexes: no throw, shapes hold, on any input',
   )
-  fc.assert(
+  holds(
+    t,
     fc.property(fc.nat(100_000), fc.integer({ min: 2, max: 500 }), (length, max) => {
       const keep = thinIndexes(length, max)
       assert.ok(keep.length === Math.min(length, max))
@@ -153,12 +163,13 @@ t.test('theilSen / theilSenBounds / hingeFit / thinIndexes: no throw, shapes hol
       if (length > 0) assert.ok(keep[0] === 0 && keep[keep.length - 1] === length - 1, 'first and last kept')
     }),
     runs(300),
+    'holds: theilSen / theilSenBounds / hingeFit / thinIndexes: no throw, shapes hold, on any input',
   )
-  t.pass()
 })
 
 t.test('evaluateSignal: arbitrary series (non-finite, unordered, mismatched lengths) → no throw, sanitized slopes and p', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(
       fc.array(anyNumber, { maxLength: 400, size: 'large' }),
       fc.array(anyNumber, { maxLength: 400, size: 'large' }),
@@ -173,12 +184,13 @@ t.test('evaluateSignal: arbitrary series (non-finite, unordered, mismatched leng
       },
     ),
     runs(400),
+    'holds: evaluateSignal: arbitrary series (non-finite, unordered, mismatched lengths) → no throw, sanitized slopes and p',
   )
-  t.pass()
 })
 
 t.test('evaluateSignal: series as RingSeries keeps them (finite, ordered) → every number finite or a documented null', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(
       fc.array(fc.tuple(fc.oneof(fc.nat(1_000), finiteNumber), finiteNumber), { maxLength: 300, size: 'large' }),
       thresholdsArb,
@@ -200,8 +212,8 @@ t.test('evaluateSignal: series as RingSeries keeps them (finite, ordered) → ev
       },
     ),
     runs(600),
+    'holds: evaluateSignal: series as RingSeries keeps them (finite, ordered) → every number finite or a documented null',
   )
-  t.pass()
 })
 
 t.test('evaluateSignal: a 10^5-point series is thinned, not walked quadratically', async (t) => {

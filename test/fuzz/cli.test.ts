@@ -14,8 +14,8 @@ import { SEED } from './fixtures/helpers.js'
 
 const root = new URL('../../', import.meta.url)
 const cliPath = new URL('dist/cli.js', root).pathname
-const configModule = new URL('dist/config.js', root).pathname
-const errorsModule = new URL('dist/errors.js', root).pathname
+const configModule = new URL('dist/sidecar-config.js', root).pathname
+const errorsModule = new URL('dist/core/errors.js', root).pathname
 
 /** How many invalid configurations are run through the CLI. */
 const CLI_RUNS = 24

@@ -9,7 +9,7 @@ import { Profile } from 'pprof-format'
 import t from 'tap'
 import { toHeapProfileJson, toPprof, type HeapProfile, type ProfileNode } from '../../src/attribution/pprof.js'
 import { aggregateSites, type AggregateOptions, type SiteAggregation } from '../../src/attribution/sites.js'
-import { assertNoPollution, hostileNumber, outcome, runs, timed } from './fixtures/helpers.js'
+import { assertNoPollution, holds, hostileNumber, outcome, runs, timed } from './fixtures/helpers.js'
 import {
   BAD_PERCENT_URLS,
   ROOT_FRAME,
@@ -155,7 +155,8 @@ t.test('well-formed profiles: site totals, pprof totals and the .heapprofile agr
 })
 
 t.test('aggregateSites: hostile profiles (junk nodes, duplicate ids, NaN/negative/string sizes, bad URLs) → bounded, consistent, no throw', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(hostileProfileArb, optionsArb, (profile, options) => {
       const result = outcome('aggregateSites', () => aggregateSites(profile, options))
       if (!result.ok) {
@@ -166,12 +167,13 @@ t.test('aggregateSites: hostile profiles (junk nodes, duplicate ids, NaN/negativ
       assertNoPollution('aggregateSites')
     }),
     runs(1500),
+    '1500 hostile profiles',
   )
-  t.pass('1500 hostile profiles')
 })
 
 t.test('toPprof / toHeapProfileJson: hostile node contents (junk children, duplicate ids, strings for numbers) → decodable output', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(hostileContentsArb, fc.option(fc.integer({ min: 1, max: 16 }), { nil: undefined }), (profile, maxStackDepth) => {
       const options = { ...PPROF_OPTIONS, ...(maxStackDepth === undefined ? {} : { maxStackDepth }) }
       const pprof = outcome('toPprof', () => toPprof(profile as HeapProfile, options))
@@ -183,12 +185,13 @@ t.test('toPprof / toHeapProfileJson: hostile node contents (junk children, dupli
       checkHeapProfileJson(json.value)
     }),
     runs(800),
+    '800 profiles',
   )
-  t.pass('800 profiles')
 })
 
 t.test('toPprof / toHeapProfileJson: any value where the profile belongs (null head, junk samples) → no throw', async (t) => {
-  fc.assert(
+  holds(
+    t,
     fc.property(hostileProfileArb, (profile) => {
       const pprof = outcome('toPprof', () => toPprof(profile as HeapProfile, PPROF_OPTIONS))
       if (!pprof.ok) assert.fail(`toPprof threw ${String(pprof.error)}`)
@@ -198,8 +201,8 @@ t.test('toPprof / toHeapProfileJson: any value where the profile belongs (null h
       checkHeapProfileJson(json.value)
     }),
     runs(500),
+    '500 values',
   )
-  t.pass('500 values')
 })
 
 t.test('toPprof: bad options are the only RangeError', async (t) => {
@@ -213,25 +216,28 @@ t.test('toPprof: bad options are the only RangeError', async (t) => {
       maxStackDepth: fc.oneof(hostileNumber, fc.double()).filter((n) => !(Number.isInteger(n) && n >= 1)),
     }),
   )
-  fc.assert(
+  holds(
+    t,
     fc.property(bad, (options) => {
       const result = outcome('toPprof', () => toPprof(profile, options))
       assert.ok(!result.ok && result.error instanceof RangeError, `options ${JSON.stringify(options)} → ${result.ok ? 'accepted' : String(result.error)}`)
     }),
     runs(300),
+    'holds: toPprof: bad options are the only RangeError',
   )
   const good = fc.record({
     timeMs: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 1e13, noNaN: true })),
     samplingIntervalBytes: fc.double({ min: 1, max: 1e9, noNaN: true }),
     maxStackDepth: fc.option(fc.integer({ min: 1, max: 5_000 }), { nil: undefined }),
   })
-  fc.assert(
+  holds(
+    t,
     fc.property(good, (options) => {
       checkPprof(timed('toPprof', () => toPprof(profile, options)), options.maxStackDepth ?? 1024)
     }),
     runs(300),
+    'holds: toPprof: bad options are the only RangeError',
   )
-  t.pass()
 })
 
 t.test('cycles and shared subtrees: an id met again ends the walk (no loop, no double count)', async (t) => {

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { z } from 'zod'
 import { checkReply } from '../../src/collectors/reply.js'
-import { AgentMissingError, MalformedReplyError, UnavailableError } from '../../src/errors.js'
+import { AgentMissingError, MalformedReplyError, UnavailableError } from '../../src/core/errors.js'
 import { anyValue, assertCoded, assertNoPollution, deepArray, deepObject, hostileScalar, hugeRecord, outcome, protoKeys, resolve, runs } from './fixtures/helpers.js'
 
 const SCHEMAS: ReadonlyArray<[string, z.ZodType]> = [

@@ -1,4 +1,4 @@
-import type { AnalysisConfig, AttributionConfig, Config, TargetConfig } from '../../src/config-types.js'
+import type { AnalysisConfig, AttributionConfig, Config, TargetConfig } from '../../src/config/types.js'
 
 /** Test-sized leak analysis: verdicts within seconds, no warm-up. */
 export const TEST_ANALYSIS: AnalysisConfig = {

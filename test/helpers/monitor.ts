@@ -1,8 +1,8 @@
 import type { Test } from 'tap'
-import { nodeCollectors } from '../../src/collectors/index.js'
-import type { TargetConfig } from '../../src/config-types.js'
+import { COLLECTORS as nodeCollectors } from '../../src/collectors/registry.js'
+import type { TargetConfig } from '../../src/config/types.js'
 import { InspectorSession } from '../../src/inspector/session.js'
-import { TargetMonitor, type Logger, type MonitorListener } from '../../src/target/monitor.js'
+import { TargetMonitor, type Logger, type MonitorListener } from '../../src/monitor/monitor.js'
 
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined }
 

@@ -1,7 +1,8 @@
 import t from 'tap'
-import type { Sample } from '../../src/collectors/types.js'
+import type { Sample } from '../../src/core/metrics.js'
 import type { TargetSession } from '../../src/inspector/session.js'
-import { TargetAnalysis, type PollContext } from '../../src/leak/target-analysis.js'
+import { TargetAnalysis } from '../../src/leak/target-analysis.js'
+import type { PollContext } from '../../src/monitor/monitor.js'
 import { TEST_ANALYSIS, TEST_ATTRIBUTION } from '../helpers/config.js'
 
 // With attribution off the analysis never talks to the target; any call is a bug.

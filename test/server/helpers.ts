@@ -5,13 +5,13 @@
  */
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import type { Test } from 'tap'
-import { nodeCollectors } from '../../src/collectors/index.js'
-import type { HttpConfig } from '../../src/config-types.js'
+import { COLLECTORS as nodeCollectors } from '../../src/collectors/registry.js'
+import type { HttpConfig } from '../../src/config/types.js'
 import { InspectorSession } from '../../src/inspector/session.js'
 import { createPrometheusRegistry } from '../../src/export/prometheus.js'
 import { TargetAnalysis } from '../../src/leak/target-analysis.js'
 import { buildApp, type TargetEntry } from '../../src/server/app.js'
-import { TargetMonitor } from '../../src/target/monitor.js'
+import { TargetMonitor } from '../../src/monitor/monitor.js'
 import { TEST_ANALYSIS, TEST_ATTRIBUTION } from '../helpers/config.js'
 import { silentLogger } from '../helpers/monitor.js'
 

@@ -1,0 +1,66 @@
+import { z } from 'zod'
+import type { Collector } from './types.js'
+import { checkReply } from './reply.js'
+
+const bytes = z.number().nonnegative()
+
+const MemoryUsageReply = z.object({
+  rss: bytes,
+  external: bytes,
+  // Absent before Node 13.9; reported as 0 then rather than failing the family.
+  arrayBuffers: bytes.optional(),
+})
+
+/** `process.memoryUsage()`: RSS and the memory outside the JS heap (Buffers, native objects). */
+const memory: Collector = {
+  name: 'memory',
+  description: 'Process RSS, external and ArrayBuffer memory (process.memoryUsage)',
+  order: 20,
+  metrics: [
+    {
+      key: 'rss',
+      prom: 'nodejs_process_resident_memory_bytes',
+      otel: 'nodejs.process.memory.rss',
+      help: 'Resident set size of the target process (process.memoryUsage().rss).',
+      unit: 'By',
+      type: 'gauge',
+      labels: [],
+      collector: 'memory',
+    },
+    {
+      key: 'external',
+      prom: 'nodejs_external_memory_bytes',
+      otel: 'nodejs.memory.external',
+      help: 'Memory of C++ objects bound to JavaScript objects (process.memoryUsage().external).',
+      unit: 'By',
+      type: 'gauge',
+      labels: [],
+      collector: 'memory',
+    },
+    {
+      key: 'arrayBuffers',
+      prom: 'nodejs_array_buffers_bytes',
+      otel: 'nodejs.memory.array_buffers',
+      help: 'Memory of ArrayBuffers and SharedArrayBuffers, Buffers included (process.memoryUsage().arrayBuffers).',
+      unit: 'By',
+      type: 'gauge',
+      labels: [],
+      collector: 'memory',
+    },
+  ],
+  // process.memoryUsage(): rss, heapTotal, heapUsed, external, arrayBuffers.
+  part: { read: '() => process.memoryUsage()' },
+  parse(raw) {
+    const usage = checkReply('process.memoryUsage', MemoryUsageReply, raw)
+    return {
+      samples: [
+        { key: 'rss', value: usage.rss },
+        { key: 'external', value: usage.external },
+        { key: 'arrayBuffers', value: usage.arrayBuffers ?? 0 },
+      ],
+      state: undefined,
+    }
+  },
+}
+
+export default memory
