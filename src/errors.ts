@@ -77,3 +77,22 @@ export class AgentMissingError extends LeakwatchError {
     super('LW_ERR_AGENT_MISSING', `${what}: leakwatch agent not installed in target`)
   }
 }
+
+/**
+ * The target broke the inspector protocol (a websocket message that is not a JSON object,
+ * a reply id that is not a command id, an event named like one of the client's own, a
+ * message over the size limit): its session is closed with this error. `message` is
+ * clipped; the offending bytes are never kept.
+ */
+export class ProtocolError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_PROTOCOL', message)
+  }
+}
+
+/** The target answered a command with a protocol error (e.g. a method it lacks, a profiler not started). */
+export class CommandError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_COMMAND', message)
+  }
+}
