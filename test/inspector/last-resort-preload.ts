@@ -4,9 +4,15 @@
 // only a bug would (a TypeError), which must end the process with exit code 1.
 import { CommandError, ProtocolError } from '../../src/errors.js'
 
+// Only when preloaded by that test (`tap test/inspector` would also run this file).
+const preloaded = process.env.LEAKWATCH_LAST_RESORT_PRELOAD === '1'
 const handlers = (): number => process.listenerCount('uncaughtException')
 const started = Date.now()
 const waitForHandler = setInterval(() => {
+  if (!preloaded) {
+    clearInterval(waitForHandler)
+    return
+  }
   if (handlers() === 0) {
     if (Date.now() - started > 20_000) {
       clearInterval(waitForHandler)

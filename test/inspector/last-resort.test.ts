@@ -91,7 +91,7 @@ t.test('the handler: logs and survives target errors, exits 1 otherwise, rate-li
 
 t.test('the CLI survives a target error and exits 1 on a bug', async (t) => {
   const port = await freePort()
-  const env: NodeJS.ProcessEnv = { ...process.env }
+  const env: NodeJS.ProcessEnv = { ...process.env, LEAKWATCH_LAST_RESORT_PRELOAD: '1' }
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE
   const child = spawn(

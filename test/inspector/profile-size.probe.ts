@@ -1,6 +1,7 @@
 // Not a test: measures the largest reply leakwatch asks a target for, a sampling heap profile
 // (HeapProfiler.getSamplingProfile), to size the websocket message limit (src/inspector/limits.ts).
-// Run: node --import @tapjs/typescript/import test/inspector/profile-size.probe.ts
+// Run: LEAKWATCH_PROFILE_PROBE=1 node --import @tapjs/typescript/import test/inspector/profile-size.probe.ts
+// (INTERVALS=65536 and SHAPES=200x8,2000x24 by default, HEAP_MB=200; the limits.ts table also used INTERVALS=524288,1024). Takes minutes.
 // For each sampling interval, a fresh target starts sampling, then builds a live heap of
 // HEAP_MB megabytes of small objects from SITES allocation sites reached through stacks of
 // DEPTH frames (a service's code: many helpers, each allocation at the end of a call chain);
@@ -8,6 +9,11 @@
 import { spawnTarget } from '../helpers/targets.js'
 import { InspectorSession } from '../../src/inspector/session.js'
 
+if (process.env.LEAKWATCH_PROFILE_PROBE !== '1') {
+  // Not a test (`tap test/inspector` runs every file there): a measurement, run on purpose.
+  process.stdout.write('profile-size probe: set LEAKWATCH_PROFILE_PROBE=1 to run it\n')
+  process.exit(0)
+}
 const HEAP_MB = Number(process.env.HEAP_MB ?? 200)
 const teardowns: Array<() => unknown> = []
 const fakeT = { teardown: (fn: () => unknown) => void teardowns.push(fn) }

@@ -6,7 +6,12 @@
 import { errorCode } from '../../src/errors.js'
 import { InspectorSession } from '../../src/inspector/session.js'
 
-const fakePorts = (process.env.FAKE_PORTS ?? '').split(',').filter(Boolean).map(Number)
+if (process.env.FAKE_PORTS === undefined) {
+  // Not a test of its own (e.g. `tap test/inspector` runs every file there): nothing to do.
+  process.stdout.write('survivor-probe: run by survivor.test.ts\n')
+  process.exit(0)
+}
+const fakePorts = process.env.FAKE_PORTS.split(',').filter(Boolean).map(Number)
 const realPort = Number(process.env.REAL_PORT)
 
 for (const [index, port] of fakePorts.entries()) {
