@@ -27,6 +27,9 @@ const OTHER_FRAMES: ReadonlyArray<{ name: string; frame: (command: FakeCommand) 
   { name: 'an id beyond 2^53', frame: () => '{"id":9007199254740993,"result":{}}' },
   { name: 'a result that is not an object', frame: (c) => JSON.stringify({ id: c.id, result: 'x' }) },
   { name: 'an error that is not an object', frame: (c) => JSON.stringify({ id: c.id, error: 'x' }) },
+  { name: 'an error without a message', frame: (c) => JSON.stringify({ id: c.id, error: { code: 1 } }) },
+  // The client used to build its error text with `${data}`: this one throws in String().
+  { name: 'error data that is not a string', frame: (c) => JSON.stringify({ id: c.id, error: { message: 'x', data: { toString: 1 } } }) },
   { name: 'a method that is not a string', frame: () => JSON.stringify({ method: 42, params: {} }) },
   { name: 'an event named "disconnect"', frame: () => JSON.stringify({ method: 'disconnect', params: {} }) },
   { name: 'an event named "__proto__"', frame: () => JSON.stringify({ method: '__proto__', params: {} }) },
@@ -100,6 +103,45 @@ t.test('other malformed frames close the session the same way', async (t) => {
     checkProtocolClose(t, name, await oneCall(await fakeSending(t, frame)))
   }
   checkProtocolClose(t, 'a binary frame', await oneCall(await fakeSending(t, (c) => JSON.stringify({ id: c.id, result: {} }), true)))
+})
+
+t.test('a frame that breaks the websocket protocol itself closes the session the same way', async (t) => {
+  const fake = await FakeInspector.start({
+    onCommand: (command, peer) => {
+      if (command.method === 'NodeRuntime.notifyWhenWaitingForDisconnect') peer.sendText(JSON.stringify({ id: command.id, result: {} }))
+      // A final frame of the reserved opcode 3.
+      else peer.socket.write(Buffer.from([0x83, 0x00]))
+    },
+  })
+  t.teardown(() => fake.close())
+  const outcome = await oneCall(fake)
+  checkProtocolClose(t, 'a reserved opcode', outcome)
+  t.match(String(outcome.error), /broke the websocket protocol \(Invalid WebSocket frame: invalid opcode 3\)/)
+})
+
+t.test('well-formed events are dispatched and leave the session open', async (t) => {
+  const fake = await FakeInspector.start({
+    onCommand: (command, peer) => {
+      if (command.method === 'Runtime.evaluate') {
+        peer.sendText(JSON.stringify({ method: 'Runtime.consoleAPICalled', params: { type: 'log' }, sessionId: 'abc' }))
+        peer.sendText(JSON.stringify({ method: 'Runtime.executionContextCreated', params: {} }))
+        peer.sendText(JSON.stringify({ id: command.id, result: { result: { type: 'number', value: 2 } } }))
+        return
+      }
+      peer.sendText(JSON.stringify({ id: command.id, result: {} }))
+    },
+  })
+  t.teardown(() => fake.close())
+  const session = await InspectorSession.open(fake.endpoint, 2000)
+  t.teardown(() => session.close())
+  t.equal(await session.evaluate('1 + 1', 2000), 2)
+  t.notOk(session.isClosed, 'still open')
+  // The one event leakwatch acts on: the target waits for debuggers to leave before exiting.
+  const reasons: unknown[] = []
+  session.onClose((reason) => reasons.push(reason))
+  fake.peers[0]!.sendText(JSON.stringify({ method: 'NodeRuntime.waitingForDisconnect', params: {} }))
+  await waitFor(() => session.isClosed, { timeoutMs: 5000, what: 'the session let go of an exiting target' })
+  t.equal(errorCode(reasons[0]), 'LW_ERR_SESSION_CLOSED', 'closed by leakwatch, not as a protocol error')
 })
 
 t.test('every call in flight fails with the reason; later calls say the session is closed', async (t) => {
