@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadConfig } from './sidecar-config.js'
 import { ConfigError, errorMessage } from './core/errors.js'
+import { installLastResort } from './inspector/last-resort.js'
 import { Sidecar } from './sidecar.js'
 
 /** A stop that takes longer than this is abandoned so Kubernetes never has to SIGKILL us. */
@@ -91,6 +92,15 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // Last resort, for the running CLI only (not for main() called in-process by tests or
+  // embedders): an error that escapes a target session must not take every other target
+  // down with the sidecar. Only errors known to come from a target session (a ProtocolError
+  // or CommandError, or an error thrown inside chrome-remote-interface/ws, whose code here
+  // runs only on a target's input) are logged and survived; anything else, a real bug
+  // included, is logged with its stack and exits 1 as Node.js would have. The session layer
+  // already turns every malformed message into the closing of that one session, so this
+  // should never fire; see src/inspector/last-resort.ts for the exact rule.
+  installLastResort(process)
   main(process.argv.slice(2), process.env).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -1,10 +1,11 @@
 import type { z } from 'zod'
 import { AgentMissingError, EvaluateError, MalformedReplyError, UnavailableError } from '../core/errors.js'
+import { clipTargetText } from '../inspector/limits.js'
 
 /** Target-controlled text in an error message (kept as lastError, logged) is cut to this. */
 const MAX_DETAIL = 200
 
-const bounded = (text: string): string => (text.length > MAX_DETAIL ? `${text.slice(0, MAX_DETAIL)}…` : text)
+const bounded = (text: string): string => clipTargetText(text, MAX_DETAIL)
 
 /**
  * Check a snippet's reply: the agent-missing, unavailable and threw markers

@@ -50,6 +50,14 @@ export const ERROR_CODES = {
     meaning: 'The HTTP server was asked to protect endpoints without an API token to check.',
     remedy: 'Give an API token (--api-token-file, LEAKWATCH_API_TOKEN or http.apiToken) or drop --protect-metrics / --protect-health.',
   },
+  LW_ERR_PROTOCOL: {
+    meaning: 'The target broke the inspector protocol (a message that is not JSON, a reply to no command, a message over the size limit, a websocket URL that leads elsewhere): its session was closed.',
+    remedy: 'Check what listens on the inspector port: only a Node.js inspector should. The session is retried with backoff; nothing else is affected.',
+  },
+  LW_ERR_COMMAND: {
+    meaning: 'The target answered an inspector command with a protocol error (a method its Node.js lacks, a heap profiler another client stopped).',
+    remedy: 'The message says which command; the collector or the profiler step fails alone.',
+  },
   LW_ERR_UNKNOWN: {
     meaning: 'An error without a code of its own (a bug, or a failure in a dependency).',
     remedy: 'The message says more; please report it with the sidecar log.',
@@ -137,5 +145,24 @@ export class AgentMissingError extends LeakwatchError {
 export class HttpConfigError extends LeakwatchError {
   constructor(message: string) {
     super('LW_ERR_HTTP_CONFIG', message)
+  }
+}
+
+/**
+ * The target broke the inspector protocol (a websocket message that is not a JSON object,
+ * a reply id that is not a command id, an event named like one of the client's own, a
+ * message over the size limit): its session is closed with this error. `message` is
+ * clipped; the offending bytes are never kept.
+ */
+export class ProtocolError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_PROTOCOL', message)
+  }
+}
+
+/** The target answered a command with a protocol error (e.g. a method it lacks, a profiler not started). */
+export class CommandError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_COMMAND', message)
   }
 }

@@ -9,17 +9,27 @@
  * Only the domains leakwatch needs are used: Runtime (evaluate of our own fixed
  * snippets, getHeapUsage) and later HeapProfiler. Never Debugger: it can pause
  * the target.
+ *
+ * A target is watched, not trusted. The client (client.ts) connects only to the
+ * endpoint's own host and port and checks every message: a target that breaks the
+ * protocol loses its session (closed with a `ProtocolError`, every call in flight
+ * failed with it, `onClose` listeners told), nothing more. Text from a target is
+ * kept clipped (limits.ts).
  */
-import { EventEmitter } from 'node:events'
 import http from 'node:http'
-import { createRequire } from 'node:module'
-import type CDP from 'chrome-remote-interface'
-import { ConnectError, EvaluateError, SessionClosedError, TimeoutError } from '../core/errors.js'
+import {
+  CommandError,
+  ConnectError,
+  EvaluateError,
+  LeakwatchError,
+  ProtocolError,
+  SessionClosedError,
+  TimeoutError,
+} from '../core/errors.js'
+import { ChromeCommandError, PROTOCOL_FAILURE, connectClient, withTimeout, type GuardedClient, type InspectorEndpoint } from './client.js'
+import { MAX_LIST_BYTES, clipTargetText } from './limits.js'
 
-export interface InspectorEndpoint {
-  readonly host: string
-  readonly port: number
-}
+export { withTimeout, type InspectorEndpoint } from './client.js'
 
 export interface InspectorTargetDescription {
   readonly id: string
@@ -36,71 +46,37 @@ export interface TargetSession {
   send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown>
 }
 
-/** Race a promise against a timer; the timer never keeps the process alive. */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TimeoutError(what, timeoutMs)), timeoutMs)
-    timer.unref()
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
-}
-
+/** The `/json/list` URL of an endpoint; refuses a host or port that would not make one. */
 function endpointUrl(endpoint: InspectorEndpoint, path: string): string {
-  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host
-  return `http://${host}:${endpoint.port}${path}`
+  const host = endpoint.host.includes(':') && !endpoint.host.startsWith('[') ? `[${endpoint.host}]` : endpoint.host
+  const url = `http://${host}:${endpoint.port}${path}`
+  let parsed: URL | undefined
+  try {
+    parsed = new URL(url)
+  } catch {
+    parsed = undefined
+  }
+  // The configuration vets hosts; this only keeps a bad caller from building another URL.
+  if (
+    parsed === undefined ||
+    !Number.isInteger(endpoint.port) ||
+    endpoint.port < 1 ||
+    endpoint.port > 65535 ||
+    parsed.pathname !== path ||
+    parsed.port !== (endpoint.port === 80 ? '' : String(endpoint.port)) ||
+    parsed.username !== '' ||
+    parsed.password !== ''
+  ) {
+    throw new ConnectError(`not an inspector endpoint: ${JSON.stringify(clipTargetText(`${endpoint.host}:${endpoint.port}`))}`)
+  }
+  return url
 }
 
 /**
- * chrome-remote-interface's client class, constructed directly rather than through `CDP()`:
- * `CDP()` hands the client out only once connected, and its websocket has no handshake
- * timeout, so a peer that accepts the connection and never answers the upgrade (not an
- * inspector, a frozen process) would keep every abandoned attempt's socket and client
- * (~300 KB with its protocol tables) forever. Holding the client lets a timed-out attempt
- * be terminated. The package is pinned to an exact version; test/faults covers this path.
+ * GET a small JSON document with a hard deadline on the whole exchange (a peer that dribbles
+ * its answer byte by byte is cut off at the same deadline) and a cap on its size. Redirects
+ * are not followed: anything but 200 is refused.
  */
-interface ConnectingClient extends CDP.Client {
-  /** The websocket, created synchronously after the local protocol is loaded. */
-  readonly _ws?: { terminate(): void }
-}
-type ClientClass = new (options: CDP.Options, notifier: EventEmitter) => ConnectingClient
-const requirePackage = createRequire(import.meta.url)
-// The package entry first: loading it prefers IPv4 in DNS lookups ("localhost" → 127.0.0.1,
-// where inspectors listen), as importing `CDP()` always did here.
-requirePackage('chrome-remote-interface')
-const ChromeClient = requirePackage('chrome-remote-interface/lib/chrome.js') as ClientClass
-if (typeof ChromeClient !== 'function') throw new Error('chrome-remote-interface/lib/chrome.js no longer exports the client class')
-
-/** Open the websocket to one inspector target, giving up (and letting go of it) after `timeoutMs`. */
-async function connectClient(webSocketUrl: string, timeoutMs: number): Promise<CDP.Client> {
-  const notifier = new EventEmitter()
-  const connected = new Promise<CDP.Client>((resolve, reject) => {
-    notifier.once('connect', resolve)
-    notifier.once('error', reject)
-  })
-  const client = new ChromeClient({ target: webSocketUrl, local: true }, notifier)
-  try {
-    return await withTimeout(connected, timeoutMs, `websocket connect to ${webSocketUrl}`)
-  } catch (error) {
-    // Abort the handshake if it is still pending; should it complete anyway, close it.
-    client._ws?.terminate()
-    connected.then((late) => late.close()).catch(() => undefined)
-    throw error
-  }
-}
-
-/** Largest `/json/list` body accepted: a real one is a few hundred bytes per target. */
-const MAX_LIST_BYTES = 1024 * 1024
-
-/** GET a small JSON document with a hard deadline on the whole exchange. */
 function getJson(url: string, timeoutMs: number): Promise<unknown> {
   // node:http rather than fetch: fetch with AbortSignal.timeout retains ~0.5 KB per call on
   // Node 20 (measured), which adds up over thousands of reconnect attempts.
@@ -145,53 +121,85 @@ export async function listTargets(
   const url = endpointUrl(endpoint, '/json/list')
   const body = await getJson(url, timeoutMs)
   if (!Array.isArray(body)) throw new ConnectError(`${url} did not return a JSON array`)
-  return body.filter(
-    (entry): entry is InspectorTargetDescription =>
-      typeof entry === 'object' &&
-      entry !== null &&
-      typeof (entry as InspectorTargetDescription).webSocketDebuggerUrl === 'string' &&
-      typeof (entry as InspectorTargetDescription).id === 'string',
-  )
+  const targets: InspectorTargetDescription[] = []
+  for (const entry of body as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue
+    const { id, title, url: targetUrl, webSocketDebuggerUrl } = entry as Record<string, unknown>
+    if (typeof id !== 'string' || typeof webSocketDebuggerUrl !== 'string') continue
+    // Every field is the target's text: kept clipped. A websocket URL too long to keep whole is
+    // kept clipped too, which `open` then refuses (it is not a plain URL any more).
+    targets.push({
+      id: clipTargetText(id),
+      title: typeof title === 'string' ? clipTargetText(title) : '',
+      url: typeof targetUrl === 'string' ? clipTargetText(targetUrl) : '',
+      webSocketDebuggerUrl: clipTargetText(webSocketDebuggerUrl),
+    })
+  }
+  return targets
 }
 
 interface RemoteObject {
   type?: string
   value?: unknown
-  description?: string
+  description?: unknown
 }
 
 interface EvaluateReply {
   result?: RemoteObject
-  exceptionDetails?: { text?: string; exception?: RemoteObject }
+  exceptionDetails?: { text?: unknown; exception?: RemoteObject }
+}
+
+const isObject = <T extends object>(value: unknown): value is T => typeof value === 'object' && value !== null
+
+/** A call in flight: failed at once, with the reason, when the session closes. */
+interface PendingCall {
+  readonly method: string
+  readonly reject: (error: unknown) => void
+}
+
+/** The first line of a target's text, clipped (without splitting all of a huge text into lines). */
+function firstLine(text: unknown): string {
+  const whole = typeof text === 'string' ? text : String(text)
+  const end = whole.indexOf('\n')
+  return clipTargetText(end === -1 ? whole : whole.slice(0, end))
 }
 
 export class InspectorSession implements TargetSession {
   readonly description: InspectorTargetDescription
-  private readonly client: CDP.Client
+  private readonly client: GuardedClient
   private closed = false
-  private readonly closeListeners: Array<() => void> = []
+  private reason: LeakwatchError | undefined
+  private readonly pending = new Set<PendingCall>()
+  private readonly closeListeners: Array<(reason: LeakwatchError) => void> = []
 
-  private constructor(client: CDP.Client, description: InspectorTargetDescription) {
+  private constructor(client: GuardedClient, description: InspectorTargetDescription) {
     this.client = client
     this.description = description
-    client.on('disconnect', () => this.markClosed())
+    client.on('disconnect', () => this.markClosed(client.protocolFailure ?? new SessionClosedError('target closed the inspector session')))
+    client.on(PROTOCOL_FAILURE, (error: ProtocolError) => this.markClosed(error))
+    // The target may have broken the protocol between the handshake and now.
+    if (client.protocolFailure !== undefined) this.markClosed(client.protocolFailure)
   }
 
-  /** Discover the target's websocket through `/json/list` and connect to it. */
+  /**
+   * Discover the target's websocket through `/json/list` and connect to it. The websocket URL
+   * must be `ws:` on the endpoint's own host and port (see `checkWebSocketUrl`).
+   */
   static async open(endpoint: InspectorEndpoint, timeoutMs: number): Promise<InspectorSession> {
     const targets = await listTargets(endpoint, timeoutMs)
     const target = targets[0]
     if (target === undefined) {
-      throw new ConnectError(`inspector at ${endpoint.host}:${endpoint.port} lists no target`)
+      throw new ConnectError(`inspector at ${clipTargetText(`${endpoint.host}:${endpoint.port}`)} lists no target`)
     }
-    let client: CDP.Client
+    let client: GuardedClient
     try {
-      client = await connectClient(target.webSocketDebuggerUrl, timeoutMs)
+      client = await connectClient(target.webSocketDebuggerUrl, endpoint, timeoutMs)
     } catch (error) {
-      if (error instanceof TimeoutError) throw error
-      throw new ConnectError(`cannot open inspector websocket ${target.webSocketDebuggerUrl}: ${String(error)}`, {
-        cause: error,
-      })
+      if (error instanceof TimeoutError || error instanceof ConnectError) throw error
+      throw new ConnectError(
+        `cannot open inspector websocket ${target.webSocketDebuggerUrl}: ${clipTargetText(String(error))}`,
+        { cause: error },
+      )
     }
     const session = new InspectorSession(client, target)
     // A Node process does not finish exiting while a client is attached ("Waiting for the
@@ -205,8 +213,9 @@ export class InspectorSession implements TargetSession {
     } catch (error) {
       // Older Node versions lack the NodeRuntime domain; only a dead session is fatal here.
       if (session.isClosed || error instanceof TimeoutError) {
+        const reason = session.closeReason
         await session.close()
-        throw error
+        throw reason instanceof ProtocolError ? reason : error
       }
     }
     return session
@@ -216,25 +225,43 @@ export class InspectorSession implements TargetSession {
     return this.closed
   }
 
-  onClose(listener: () => void): void {
-    if (this.closed) listener()
+  /**
+   * Why the session closed (undefined while open): a `ProtocolError` when the target broke
+   * the protocol, else a `SessionClosedError` (the target went away, or leakwatch closed it).
+   */
+  get closeReason(): LeakwatchError | undefined {
+    return this.reason
+  }
+
+  /** Calls `listener` with the close reason once the session closes (at once if it is closed). */
+  onClose(listener: (reason: LeakwatchError) => void): void {
+    if (this.closed) listener(this.reason!)
     else this.closeListeners.push(listener)
   }
 
   async send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
-    if (this.closed) throw new SessionClosedError()
+    if (this.closed) throw new SessionClosedError(`inspector session closed (${this.reason?.code ?? 'closed'}) before ${method}`)
     // The typed overloads of chrome-remote-interface only know Chrome's protocol; Node's own
     // domains (NodeWorker, NodeTracing) are sent untyped.
     const send = this.client.send as unknown as (method: string, params: object) => Promise<unknown>
+    let entry: PendingCall | undefined
+    const call = new Promise<unknown>((resolve, reject) => {
+      entry = { method, reject }
+      this.pending.add(entry)
+      send.call(this.client, method, params).then(resolve, reject)
+    })
     try {
-      return await withTimeout(send.call(this.client, method, params), timeoutMs, method)
+      return await withTimeout(call, timeoutMs, method)
     } catch (error) {
+      if (error instanceof LeakwatchError) throw error
+      // The target answered with a protocol error (e.g. a method it lacks): its text, clipped.
+      if (error instanceof ChromeCommandError) throw new CommandError(clipTargetText(error.message))
       // chrome-remote-interface fails the calls in flight with a plain "WebSocket connection
       // closed" when the target goes away (killed, inspector closed): say what it means.
-      if (this.closed && !(error instanceof TimeoutError)) {
-        throw new SessionClosedError(`inspector session closed during ${method}`)
-      }
+      if (this.closed) throw new SessionClosedError(`inspector session closed during ${method}`)
       throw error
+    } finally {
+      this.pending.delete(entry!)
     }
   }
 
@@ -251,15 +278,18 @@ export class InspectorSession implements TargetSession {
       timeoutMs,
     )) as EvaluateReply
     if (reply.exceptionDetails !== undefined) {
-      const detail = reply.exceptionDetails.exception?.description ?? reply.exceptionDetails.text ?? 'exception'
-      throw new EvaluateError(`snippet threw in target: ${detail.split('\n')[0]}`)
+      // The reply is the target's: any of these may be missing or of another type.
+      const details: EvaluateReply['exceptionDetails'] = isObject(reply.exceptionDetails) ? reply.exceptionDetails : {}
+      const exception: RemoteObject = isObject(details?.exception) ? details.exception : {}
+      const detail = exception.description ?? details?.text ?? 'exception'
+      throw new EvaluateError(`snippet threw in target: ${firstLine(detail)}`)
     }
     return reply.result?.value
   }
 
   async close(): Promise<void> {
     if (this.closed) return
-    this.markClosed()
+    this.markClosed(new SessionClosedError('inspector session closed by leakwatch'))
     try {
       await withTimeout(this.client.close(), 1000, 'websocket close')
     } catch {
@@ -267,9 +297,15 @@ export class InspectorSession implements TargetSession {
     }
   }
 
-  private markClosed(): void {
+  private markClosed(reason: LeakwatchError): void {
     if (this.closed) return
     this.closed = true
-    for (const listener of this.closeListeners.splice(0)) listener()
+    this.reason = reason
+    // Every call in flight fails now: with the protocol violation itself, or as closed.
+    for (const call of [...this.pending]) {
+      call.reject(reason instanceof ProtocolError ? reason : new SessionClosedError(`inspector session closed during ${call.method}`))
+    }
+    this.pending.clear()
+    for (const listener of this.closeListeners.splice(0)) listener(reason)
   }
 }

@@ -11,7 +11,8 @@ import type { ProcessIdentity } from './status.js'
 
 export interface MonitorSession extends TargetSession {
   readonly isClosed: boolean
-  onClose(listener: () => void): void
+  /** `reason`: why it closed (the target broke the protocol, it went away), when the session knows. */
+  onClose(listener: (reason?: Error) => void): void
   close(): Promise<void>
 }
 

@@ -12,7 +12,7 @@
  * skipped rather than piled up, and it is dropped unrun if the target
  * disconnects before its turn.
  */
-import { SessionClosedError, UnavailableError } from '../core/errors.js'
+import { ProtocolError, SessionClosedError, UnavailableError } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import type { AnyCollector, FloorPoint, GcEvent } from '../collectors/types.js'
@@ -150,13 +150,14 @@ export class TargetMonitor {
       record.lastError = null
       for (const collector of record.collectors.values()) collector.available = true
       const connected = session
-      session.onClose(() => this.handleDisconnect(connected, new SessionClosedError('target closed the inspector session')))
+      session.onClose((reason) => this.handleDisconnect(connected, reason ?? new SessionClosedError('target closed the inspector session')))
       this.options.logger.info({ target: this.name, pid: install.identity.pid }, 'connected to target')
       this.tick()
     } catch (error) {
       await session?.close()
       record.connectFailures += 1
       record.lastError = errorInfo(error)
+      if (error instanceof ProtocolError) record.protocolErrors += 1
       record.up = false
       this.options.logger.debug({ target: this.name, err: record.lastError }, 'connect failed')
       this.scheduleReconnect()
@@ -194,6 +195,7 @@ export class TargetMonitor {
     record.up = false
     record.lastError = errorInfo(reason)
     record.disconnectReason = record.lastError
+    if (reason instanceof ProtocolError) record.protocolErrors += 1
     // A poll still queued for a slot would only find the session gone.
     this.pollAbort?.abort()
     this.options.extension?.onDisconnect()

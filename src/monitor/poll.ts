@@ -7,7 +7,7 @@
  * result (test/monitor/poll.test.ts drives it with a scripted session).
  */
 import { z } from 'zod'
-import { AgentMissingError, MalformedReplyError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
+import { AgentMissingError, MalformedReplyError, ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import { readSnippet } from '../collectors/agent.js'
 import { checkReply } from '../collectors/reply.js'
@@ -22,7 +22,8 @@ const AgentReadReply = z.object({
 type AgentReadReply = z.infer<typeof AgentReadReply>
 
 /** Errors after which the session cannot be trusted: drop it and reconnect. */
-export const breaksSession = (error: unknown): boolean => error instanceof TimeoutError || error instanceof SessionClosedError
+export const breaksSession = (error: unknown): boolean =>
+  error instanceof TimeoutError || error instanceof SessionClosedError || error instanceof ProtocolError
 
 export interface PollInput {
   readonly session: TargetSession

@@ -5,6 +5,7 @@
  * counter is written once, here, and both views read it.
  */
 import { errorCode, errorMessage } from '../core/errors.js'
+import { clipTargetText } from '../inspector/limits.js'
 import type { MetricDefinition, Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import { hostPort } from '../config/hosts.js'
@@ -28,9 +29,12 @@ export interface ErrorInfo {
   readonly at: string
 }
 
+/** Longest error message kept: most come from a target, whose text is already clipped (a backstop). */
+const MAX_ERROR_MESSAGE = 1000
+
 export const errorInfo = (error: unknown): ErrorInfo => ({
   code: errorCode(error),
-  message: errorMessage(error),
+  message: clipTargetText(errorMessage(error), MAX_ERROR_MESSAGE),
   at: new Date().toISOString(),
 })
 
@@ -67,6 +71,8 @@ export interface TargetStatus {
   readonly restarts: number
   readonly polls: number
   readonly pollsSkipped: number
+  /** Sessions dropped because the target broke the inspector protocol (LW_ERR_PROTOCOL). */
+  readonly protocolErrors: number
   /** This target's poll in flight, if any, and since when (queued or running). */
   readonly pollState: PollState
   readonly pollSince: string | null
@@ -111,6 +117,7 @@ interface Counters {
   restarts: number
   polls: number
   pollsSkipped: number
+  protocolErrors: number
 }
 
 const counter = (key: string, prom: string, otel: string, help: string, unit: string): MetricDefinition => ({
@@ -149,6 +156,16 @@ const COUNTER_METRICS: ReadonlyArray<readonly [keyof Counters, MetricDefinition]
       'leakwatch.target.polls.skipped',
       'Polls not started because the previous one was still running or the target was disconnected.',
       '{poll}',
+    ),
+  ],
+  [
+    'protocolErrors',
+    counter(
+      'targetProtocolErrors',
+      'leakwatch_target_protocol_errors_total',
+      'leakwatch.target.protocol_errors',
+      'Inspector sessions to the target dropped because it broke the protocol (malformed messages, oversized replies, a websocket URL leading elsewhere).',
+      '{error}',
     ),
   ],
 ]
@@ -216,6 +233,7 @@ export class TargetRecord implements Counters {
   restarts = 0
   polls = 0
   pollsSkipped = 0
+  protocolErrors = 0
   lastPollAt: number | undefined
   lastPollDurationMs: number | undefined
   pollState: PollState = 'idle'
@@ -278,6 +296,7 @@ export class TargetRecord implements Counters {
       restarts: this.restarts,
       polls: this.polls,
       pollsSkipped: this.pollsSkipped,
+      protocolErrors: this.protocolErrors,
       pollState: this.pollState,
       pollSince: this.pollQueuedAt === undefined ? null : new Date(this.pollQueuedAt.wall).toISOString(),
       maxPollsInFlight: this.maxPollsInFlight,

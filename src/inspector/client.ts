@@ -1,0 +1,349 @@
+/**
+ * The inspector client, hardened against the target on the other end.
+ *
+ * chrome-remote-interface (pinned: 0.34.0) trusts its peer, a browser it started itself;
+ * leakwatch's peers are processes it only watches. As shipped, one message from a target
+ * could crash the whole sidecar or send it elsewhere:
+ * - its websocket 'message' listener runs `JSON.parse` unguarded (a throw there is uncaught);
+ * - it emits every event under its method name: an event named `error` with no listener throws;
+ * - reply callbacks live in a plain object: an `id` of `"__proto__"` finds Object.prototype and
+ *   calls it; `null` as a message throws on `.id`;
+ * - its websocket follows HTTP redirects of the upgrade (`followRedirects: true`), to any host,
+ *   and accepts messages of up to 256 MiB;
+ * - a target URL that is not `ws:`/`wss:` (empty, relative, `http://`) makes it list targets on
+ *   its default `localhost:9222`.
+ *
+ * `GuardedClient` keeps the library (its command bookkeeping and protocol tables) and replaces
+ * the three methods where that happens: it connects only to the URL it was given, which
+ * `checkWebSocketUrl` has vetted; it builds the websocket itself (no redirects, a message size
+ * limit); and it checks every message before dispatching it. A message that breaks the protocol
+ * fails the calls in flight with a `ProtocolError`, tells the owner (the `PROTOCOL_FAILURE`
+ * event) and drops the connection: it costs that session only.
+ */
+import { EventEmitter } from 'node:events'
+import { createRequire } from 'node:module'
+import { ConnectError, ProtocolError, TimeoutError } from '../core/errors.js'
+import { MAX_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
+
+export interface InspectorEndpoint {
+  readonly host: string
+  readonly port: number
+}
+
+/** Emitted by a `GuardedClient` (with the `ProtocolError`) when its target broke the protocol. */
+export const PROTOCOL_FAILURE: unique symbol = Symbol('leakwatch.protocolFailure')
+
+type Callback = (error: unknown, response?: unknown) => void
+
+/** The part of package `ws` (7.x, chrome-remote-interface's own copy) used here. */
+interface WebSocketLike {
+  readonly readyState: number
+  on(event: 'open', listener: () => void): this
+  on(event: 'message', listener: (data: unknown) => void): this
+  on(event: 'close', listener: (code: number) => void): this
+  on(event: 'error', listener: (error: Error & { code?: string }) => void): this
+  terminate(): void
+}
+interface WebSocketOptions {
+  readonly maxPayload: number
+  readonly perMessageDeflate: boolean
+  readonly followRedirects: boolean
+}
+type WebSocketClass = new (url: string, protocols: string[], options: WebSocketOptions) => WebSocketLike
+
+/** What leakwatch uses of chrome-remote-interface's client class (lib/chrome.js). */
+export interface ChromeClientBase extends EventEmitter {
+  /** The `target` option: here always a vetted websocket URL. */
+  readonly target: unknown
+  webSocketUrl: string | undefined
+  /** The websocket, created after the (local) protocol tables are loaded. */
+  _ws: WebSocketLike | undefined
+  /** Reply callbacks of the commands in flight, by command id. */
+  _callbacks: Record<string, Callback>
+  send(method: string, params?: object): Promise<unknown>
+  close(): Promise<void>
+  /** Fails every callback in flight with "WebSocket connection closed". */
+  _handleConnectionClose(): void
+}
+interface ChromeClientOptions {
+  readonly target: string
+  readonly local: boolean
+  readonly host: string
+  readonly port: number
+}
+type ChromeClientClass = new (options: ChromeClientOptions, notifier: EventEmitter) => ChromeClientBase
+
+const requirePackage = createRequire(import.meta.url)
+// The package entry first: loading it prefers IPv4 in DNS lookups ("localhost" → 127.0.0.1,
+// where inspectors listen), as importing `CDP()` always did here.
+requirePackage('chrome-remote-interface')
+const ChromeClient = requirePackage('chrome-remote-interface/lib/chrome.js') as ChromeClientClass
+if (typeof ChromeClient !== 'function') throw new Error('chrome-remote-interface/lib/chrome.js no longer exports the client class')
+/** chrome-remote-interface's error for a command the target answered with `error`. */
+export const ChromeCommandError = (
+  requirePackage('chrome-remote-interface/lib/errors.js') as { ProtocolError: new (...args: never[]) => Error }
+).ProtocolError
+// The websocket class chrome-remote-interface itself uses (its dependency, not leakwatch's).
+const WebSocket = createRequire(requirePackage.resolve('chrome-remote-interface/lib/chrome.js'))('ws') as WebSocketClass
+if (typeof WebSocket !== 'function') throw new Error('chrome-remote-interface no longer depends on a ws WebSocket class')
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const has = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key)
+
+/** `Domain.event`, as every inspector event is named; never one of the client's own events. */
+const EVENT_NAME = /^[A-Za-z][A-Za-z0-9]{0,99}\.[A-Za-z][A-Za-z0-9_]{0,99}$/
+
+/**
+ * Why a parsed websocket message is not one an inspector sends, or undefined if it is: a JSON
+ * object; a reply has a command id (a safe non-negative integer) and an object `result` or an
+ * `error` object with a string `message` (and a string `data`, if any); an event has a `method`
+ * named `Domain.event`, object `params` and a string `sessionId` if any.
+ */
+export function messageProblem(message: unknown): string | undefined {
+  if (!isObject(message)) return 'a message that is not a JSON object'
+  if (has(message, 'id')) {
+    const id = message.id
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return 'a reply whose id is not a command id'
+    if (has(message, 'error')) {
+      const error = message.error
+      if (!isObject(error) || typeof error.message !== 'string') return 'an error reply without a message'
+      if (has(error, 'data') && typeof error.data !== 'string') return 'an error reply whose data is not a string'
+      return undefined
+    }
+    if (has(message, 'result') && !isObject(message.result)) return 'a reply whose result is not an object'
+    return undefined
+  }
+  if (!has(message, 'method')) return 'a message with neither id nor method'
+  if (typeof message.method !== 'string' || !EVENT_NAME.test(message.method)) return 'an event not named Domain.event'
+  if (has(message, 'params') && !isObject(message.params)) return 'an event whose params are not an object'
+  if (has(message, 'sessionId') && typeof message.sessionId !== 'string') return 'an event whose sessionId is not a string'
+  return undefined
+}
+
+function endpointHostForUrl(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
+
+/** The effective port of a `ws:` or `http:` URL (both default to 80). */
+const urlPort = (url: URL): number => (url.port === '' ? 80 : Number(url.port))
+
+/**
+ * The one websocket URL leakwatch will connect to for `endpoint`, or a ConnectError naming
+ * the refused URL (clipped). A Node.js inspector always lists its own address, as the Host
+ * header of the `/json/list` request named it: so the URL must be `ws:` on the very host and
+ * port the endpoint (already vetted by the configuration: loopback, or a remote host the user
+ * allowed) names. Anything else — another port, another loopback address, `wss:`, `http:`, a
+ * relative or empty URL, credentials — is where a process on a watched port would send the
+ * sidecar, and is refused rather than followed.
+ */
+export function checkWebSocketUrl(url: unknown, endpoint: InspectorEndpoint): string {
+  const expected = new URL(`http://${endpointHostForUrl(endpoint.host)}:${endpoint.port}/`)
+  const refuse = (why: string): ConnectError =>
+    new ConnectError(
+      `refused inspector websocket URL ${JSON.stringify(clipTargetText(url, 120))} listed by ${expected.host}: ${why}`,
+    )
+  if (typeof url !== 'string') throw refuse('not a string')
+  if (url.length > TARGET_TEXT_LIMIT || !/^[\x21-\x7e]+$/.test(url)) throw refuse('not a plain URL')
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw refuse('not an absolute URL')
+  }
+  if (parsed.protocol !== 'ws:') throw refuse('not a ws: URL')
+  if (parsed.username !== '' || parsed.password !== '') throw refuse('has credentials')
+  if (parsed.hostname !== expected.hostname || urlPort(parsed) !== urlPort(expected)) {
+    throw refuse(`not on ${expected.host}`)
+  }
+  return parsed.href
+}
+
+/** A message from a target, after `messageProblem` found nothing wrong with it. */
+interface InspectorMessage {
+  readonly id?: number
+  readonly result?: Record<string, unknown>
+  readonly error?: { message: string; data?: string; code?: unknown }
+  readonly method?: string
+  readonly params?: Record<string, unknown>
+  readonly sessionId?: string
+}
+
+export class GuardedClient extends ChromeClient {
+  // Declared, not initialized: the base constructor already runs `_start()`, which calls the
+  // overrides below before any field initializer of this class would.
+  declare private failure: ProtocolError | undefined
+
+  /** The protocol violation that ended this client, if any. */
+  get protocolFailure(): ProtocolError | undefined {
+    return this.failure
+  }
+
+  /** Replaces chrome-remote-interface's: the target is always the vetted URL, never a lookup. */
+  _fetchDebuggerURL(): Promise<string> {
+    const url = this.target
+    if (typeof url !== 'string' || !url.startsWith('ws://')) {
+      return Promise.reject(new ConnectError('internal: GuardedClient needs a vetted ws: URL'))
+    }
+    return Promise.resolve(url)
+  }
+
+  /** Replaces chrome-remote-interface's: the same, with leakwatch's websocket options and checks. */
+  _connectToWebSocket(): Promise<void> {
+    return new Promise<void>((fulfill, reject) => {
+      // The vetted URL itself, not the library's legacy url.parse/format round trip of it.
+      const url = this.target as string
+      this.webSocketUrl = url
+      let ws: WebSocketLike
+      try {
+        ws = new WebSocket(url, [], {
+          maxPayload: MAX_MESSAGE_BYTES,
+          perMessageDeflate: false,
+          // A redirect could point anywhere: an inspector never redirects.
+          followRedirects: false,
+        })
+      } catch (error) {
+        reject(error)
+        return
+      }
+      this._ws = ws
+      let open = false
+      ws.on('open', () => {
+        open = true
+        fulfill()
+      })
+      ws.on('message', (data) => this.receive(data))
+      ws.on('close', () => {
+        this._handleConnectionClose()
+        this.emit('disconnect')
+      })
+      ws.on('error', (error) => {
+        if (!open) {
+          reject(error)
+          return
+        }
+        // Once open, only the frame parser reports errors: the target broke the websocket protocol.
+        this.fail(
+          error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+            ? `sent a websocket message over the ${MAX_MESSAGE_BYTES / (1024 * 1024)} MiB limit`
+            : `broke the websocket protocol (${clipTargetText(error.message, 120)})`,
+        )
+      })
+    })
+  }
+
+  /**
+   * Replaces chrome-remote-interface's dispatch, for messages `messageProblem` accepted: reply
+   * callbacks looked up as own properties only, error texts clipped, events emitted only under
+   * `Domain.event` names.
+   */
+  _handleMessage(message: InspectorMessage): void {
+    if (message.id !== undefined) {
+      const key = String(message.id)
+      // A reply to no command in flight (e.g. a late one to a call that timed out) is dropped.
+      if (!has(this._callbacks, key)) return
+      const callback = this._callbacks[key]!
+      delete this._callbacks[key]
+      if (message.error !== undefined) {
+        const { message: text, data, code } = message.error
+        callback(true, {
+          code,
+          message: clipTargetText(text),
+          ...(data === undefined ? {} : { data: clipTargetText(data) }),
+        })
+      } else {
+        callback(false, message.result ?? {})
+      }
+      if (Object.keys(this._callbacks).length === 0) this.emit('ready')
+      return
+    }
+    const { method, params, sessionId } = message
+    this.emit('event', message)
+    this.emit(method!, params, sessionId)
+    this.emit(`${method!}.${sessionId}`, params, sessionId)
+  }
+
+  private receive(data: unknown): void {
+    if (this.failure !== undefined) return
+    // Node's inspector sends text frames only.
+    if (typeof data !== 'string') {
+      this.fail('sent a binary websocket message')
+      return
+    }
+    let message: unknown
+    try {
+      message = JSON.parse(data)
+    } catch {
+      this.fail(`sent a websocket message that is not JSON: ${JSON.stringify(clipTargetText(data, 60))}`)
+      return
+    }
+    const problem = messageProblem(message)
+    if (problem !== undefined) {
+      this.fail(`sent ${problem}: ${JSON.stringify(clipTargetText(data, 60))}`)
+      return
+    }
+    // Not guarded: past the checks, only leakwatch's own listeners can throw here, and a bug
+    // in them must not pass for the target's fault.
+    this._handleMessage(message as InspectorMessage)
+  }
+
+  /** The target broke the protocol: end this client and say why, once. */
+  private fail(what: string): void {
+    if (this.failure !== undefined) return
+    const error = new ProtocolError(clipTargetText(`inspector target ${what}`))
+    this.failure = error
+    const callbacks = this._callbacks
+    this._callbacks = {}
+    this._ws?.terminate()
+    this.emit(PROTOCOL_FAILURE, error)
+    for (const callback of Object.values(callbacks)) callback(error)
+  }
+}
+
+/**
+ * Open the websocket to one inspector target, giving up (and letting go of it) after
+ * `timeoutMs`. The client is constructed directly rather than through `CDP()`: `CDP()` hands
+ * the client out only once connected, and its websocket has no handshake timeout, so a peer
+ * that accepts the connection and never answers the upgrade (not an inspector, a frozen
+ * process) would keep every abandoned attempt's socket and client (~300 KB with its protocol
+ * tables) forever. Holding the client lets a timed-out attempt be terminated. test/faults
+ * covers this path.
+ */
+export async function connectClient(webSocketUrl: string, endpoint: InspectorEndpoint, timeoutMs: number): Promise<GuardedClient> {
+  const url = checkWebSocketUrl(webSocketUrl, endpoint)
+  const notifier = new EventEmitter()
+  const connected = new Promise<GuardedClient>((resolve, reject) => {
+    notifier.once('connect', resolve)
+    notifier.once('error', reject)
+  })
+  // host and port as well: should the library ever look anything up, it is on the endpoint,
+  // never on its default localhost:9222.
+  const client = new GuardedClient({ target: url, local: true, host: endpoint.host, port: endpoint.port }, notifier)
+  try {
+    return await withTimeout(connected, timeoutMs, `websocket connect to ${url}`)
+  } catch (error) {
+    // Abort the handshake if it is still pending; should it complete anyway, close it.
+    client._ws?.terminate()
+    connected.then((late) => late.close()).catch(() => undefined)
+    throw error
+  }
+}
+
+/** Race a promise against a timer; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(what, timeoutMs)), timeoutMs)
+    timer.unref()
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}
