@@ -135,7 +135,7 @@ t.test('multi-stage: a build stage with dev dependencies, a production runtime s
   t.ok(copies.includes('--from=build /src/dist ./dist'), 'runtime: dist/ from the build stage')
   t.ok(copies.includes('deploy/demo ./deploy/demo'), 'runtime: the demo app')
   t.ok(copies.includes('package.json package-lock.json ./'), 'runtime: package.json (read at run time for the version) and the lock file')
-  t.same(pkg.files.slice().sort(), ['deploy/demo', 'dist'], 'the image ships what the npm package ships')
+  for (const shipped of ['dist', 'deploy/demo']) t.ok(pkg.files.includes(shipped), `the npm package ships ${shipped} too, as the image does`)
   t.same(
     of(runtime, 'WORKDIR').map((instruction) => instruction.args),
     ['/app'],
