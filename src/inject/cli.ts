@@ -20,14 +20,16 @@ export const INJECT_HELP = `Usage: leakwatch inject [options] FILE
        kubectl get deploy api -o yaml | leakwatch inject - | kubectl apply -f -
 
 Adds leakwatch as a native sidecar (an initContainers entry with restartPolicy:
-Always, Kubernetes >= 1.29) to every pod template in FILE (- for standard input),
-and NODE_OPTIONS=--inspect=127.0.0.1:PORT to the container(s) it watches. Writes
-the result to standard output; notes, warnings and refusals go to standard error.
+Always; Kubernetes >= 1.29) to every pod template in FILE (- for standard
+input), and NODE_OPTIONS=--inspect=127.0.0.1:PORT to the container(s) it
+watches. Writes the result to standard output; notes, warnings and refusals go
+to standard error.
 
-Input: YAML (several documents, kind: List as kubectl get -o yaml prints it) or
-JSON. Handled: ${Object.keys(POD_SPEC_PATHS).join(', ')}; other objects pass
-through unchanged. Unrelated fields and comments are kept; a document that needs
-no change is written back exactly as it was, so running inject on its own output
+Input: YAML (several documents; kind: List as kubectl get -o yaml prints it) or
+JSON. Handled: ${Object.keys(POD_SPEC_PATHS).join(', ')}
+(ReplicaSet, Pod: prefer their controller). Other objects pass through
+unchanged. Unrelated fields and comments are kept; a document that needs no
+change is written back exactly as it was, so running inject on its own output
 changes nothing.
 
 Options:
@@ -40,7 +42,8 @@ Options:
                           next ones get the next free ports (default ${SIDECAR_DEFAULTS.firstInspectorPort})
   --listen-port PORT      leakwatch's metrics/API port, container port "metrics"
                           (default ${SIDECAR_DEFAULTS.listenPort})
-  --image IMAGE           leakwatch image (default ${DEFAULT_IMAGE})
+  --image IMAGE           leakwatch image
+                          (default ${DEFAULT_IMAGE})
   --memory-limit-from NAME
                           Container whose limits.memory reaches leakwatch as
                           LEAKWATCH_MEMORY_LIMIT (downward API), or "none".
@@ -57,9 +60,9 @@ writes nothing and exits 1, so a pipe into kubectl apply applies nothing.
 Warning: when the app starts through npm, yarn or pnpm (npm start), the package
 manager itself binds the inspector port and the app cannot: run node directly.
 
-The sidecar is the one the Helm chart renders: LEAKWATCH_TARGETS (one NAME=
-127.0.0.1:PORT per watched container), LEAKWATCH_LISTEN, probes on /healthz and
-/readyz, resources ${SIDECAR_DEFAULTS.resources.requests.cpu}/${SIDECAR_DEFAULTS.resources.requests.memory} requests and a ${SIDECAR_DEFAULTS.resources.limits.memory} memory limit, non-root,
+The sidecar is the one the Helm chart renders: LEAKWATCH_TARGETS (one
+NAME=127.0.0.1:PORT per watched container), LEAKWATCH_LISTEN, probes on
+/healthz and /readyz, ${SIDECAR_DEFAULTS.resources.requests.cpu}/${SIDECAR_DEFAULTS.resources.requests.memory} requests and a ${SIDECAR_DEFAULTS.resources.limits.memory} memory limit, non-root,
 read-only root filesystem, no capabilities. An existing leakwatch init container
 is updated in place (targets, memory limit source, and the image or listen port
 when given), keeping your other changes to it.

@@ -22,7 +22,7 @@
  * - Any refusal: no output at all, so `... | leakwatch inject - | kubectl apply -f -` applies
  *   nothing rather than half of it.
  */
-import { Document, isMap, isScalar, isSeq, type Node, type Pair, parseAllDocuments, type ParsedNode, Scalar, type YAMLMap, type YAMLSeq } from 'yaml'
+import { Document, isMap, isScalar, isSeq, type Node, type Pair, parseAllDocuments, type ParsedNode, Scalar, type Tags, type YAMLMap, type YAMLSeq } from 'yaml'
 import { inspectorFlags, nodeCommandFlags, packageManagerOf, splitNodeOptions, type InspectorFlags } from './node-options.js'
 import {
   type InjectTarget,
@@ -73,10 +73,21 @@ export const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
 }
 
 const NODE_OPTIONS = 'NODE_OPTIONS'
+/**
+ * YAML 1.1, as Kubernetes reads it (`on` is true), but without the timestamp type: the API
+ * server keeps an unquoted 2026-11-20T10:12:03Z a string, and the yaml package would turn it
+ * into a Date and write it back without its "Z".
+ */
+const YAML_OPTIONS = {
+  version: '1.1',
+  customTags: (tags: Tags) => tags.filter((tag) => !(typeof tag === 'object' && tag.tag.endsWith(':timestamp'))),
+} as const
 const MAX_PORT = 65535
 
 /** The input could not be read at all (not YAML/JSON): a usage error rather than a refusal. */
-export class InjectInputError extends Error {}
+export class InjectInputError extends Error {
+  override name = 'InjectInputError'
+}
 
 interface Context {
   readonly options: InjectOptions
@@ -101,14 +112,14 @@ function injectJson(text: string, ctx: Context): string {
   } catch (error) {
     throw new InjectInputError(`the input starts like JSON but is not JSON: ${(error as Error).message}`)
   }
-  const doc = new Document(value, { version: '1.1' })
+  const doc = new Document(value, YAML_OPTIONS)
   if (!processDocument(doc, ctx, '')) return text
   return `${JSON.stringify(doc.toJS(), null, 2)}\n`
 }
 
 function injectYaml(text: string, ctx: Context): string {
-  const docs = parseAllDocuments(text, { version: '1.1', keepSourceTokens: false })
-  if (!Array.isArray(docs)) return text // an empty stream (only comments, or nothing)
+  const docs = parseAllDocuments(text, YAML_OPTIONS)
+  if (!Array.isArray(docs) || docs.length === 0) return text // an empty stream (only comments, or nothing)
   for (const [index, doc] of docs.entries()) {
     const error = doc.errors[0]
     if (error !== undefined) {

@@ -451,6 +451,10 @@ spec:
   )
   t.equal((objects[2]!.data as Record<string, unknown>).LOG, 'on', 'YAML 1.1 scalars ("on") stay strings')
 
+  const stamped = deployment(API).replace('  name: api\n', '  name: api\n  annotations:\n    deployed-at: 2026-11-20T10:12:03Z\n')
+  const restamped = inject(t, stamped)
+  t.match(restamped.output, /deployed-at: 2026-11-20T10:12:03Z\n/, 'an unquoted timestamp is written back as it was (a string to Kubernetes)')
+
   const passThrough = 'apiVersion: v1\nkind: Service\nmetadata:   {name: x}\n'
   const untouched = injectText(passThrough)
   t.equal(untouched.output, passThrough)
