@@ -48,7 +48,8 @@ Options:
                           Container whose limits.memory reaches leakwatch as
                           LEAKWATCH_MEMORY_LIMIT (downward API), or "none".
                           Default: the watched container when there is one;
-                          left out when several are watched.
+                          left out when several are watched; kept as it is in
+                          an existing sidecar.
   -h, --help              Show this help and exit
 
 NODE_OPTIONS: --inspect=127.0.0.1:PORT is appended to a plain value. Refused,
@@ -64,8 +65,8 @@ The sidecar is the one the Helm chart renders: LEAKWATCH_TARGETS (one
 NAME=127.0.0.1:PORT per watched container), LEAKWATCH_LISTEN, probes on
 /healthz and /readyz, ${SIDECAR_DEFAULTS.resources.requests.cpu}/${SIDECAR_DEFAULTS.resources.requests.memory} requests and a ${SIDECAR_DEFAULTS.resources.limits.memory} memory limit, non-root,
 read-only root filesystem, no capabilities. An existing leakwatch init container
-is updated in place (targets, memory limit source, and the image or listen port
-when given), keeping your other changes to it.
+is updated in place (its targets; the image, listen port and memory limit source
+only when those flags are given), keeping your other changes to it.
 
 Exit codes: 0 done, 1 an object was refused (nothing written), 2 usage error.
 Details: docs/kubernetes.md.

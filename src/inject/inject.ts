@@ -16,9 +16,9 @@
  *   --inspect-brk / --inspect-wait. A flag already on the right address is left alone.
  * - Refused: hostNetwork pods (127.0.0.1 is then the node's loopback, shared with every process
  *   on the node), a classic leakwatch container under `containers`, malformed pod specs.
- * - Idempotent: an existing `leakwatch` init container is updated in place (targets, memory-limit
- *   source, restartPolicy, and image / listen port when those flags are given), everything else
- *   of it kept; a document that needs no change is written back byte for byte.
+ * - Idempotent: an existing `leakwatch` init container is updated in place (targets and
+ *   restartPolicy; image, listen port and memory-limit source when those flags are given),
+ *   everything else of it kept; a document that needs no change is written back byte for byte.
  * - Any refusal: no output at all, so `... | leakwatch inject - | kubectl apply -f -` applies
  *   nothing rather than half of it.
  */
@@ -323,6 +323,12 @@ function existingListenPort(sidecar: YAMLMap | undefined): number | undefined {
   return port === undefined ? undefined : Number(port)
 }
 
+/** The container an existing sidecar's LEAKWATCH_MEMORY_LIMIT comes from, if it has one. */
+function existingMemoryLimitSource(sidecar: YAMLMap | undefined): string | undefined {
+  if (sidecar === undefined) return undefined
+  return stringOf(envEntry(sidecar, 'LEAKWATCH_MEMORY_LIMIT')?.getIn(['valueFrom', 'resourceFieldRef', 'containerName']))
+}
+
 /** Target names of an existing sidecar: LEAKWATCH_TARGETS, or --target args. */
 function existingTargets(sidecar: YAMLMap): { names: string[]; fromArgs: string[] | undefined } {
   const fromArgs = targetArgs(sidecar)
@@ -424,7 +430,8 @@ function injectPod(doc: Document, pod: YAMLMap, ctx: Context, label: string): bo
     return false
   }
 
-  // Whose memory limit leakwatch projects against.
+  // Whose memory limit leakwatch projects against: the flag; else, for an existing sidecar, what
+  // it has (like its image and port); else the watched container when there is one.
   let memoryLimitFrom: string | undefined
   let removeMemoryLimit = false
   if (options.memoryLimitFrom === 'none') {
@@ -434,20 +441,20 @@ function injectPod(doc: Document, pod: YAMLMap, ctx: Context, label: string): bo
       return refuse(`--memory-limit-from ${options.memoryLimitFrom}: no such container (its containers: ${names.join(', ')})`)
     }
     memoryLimitFrom = options.memoryLimitFrom
-  } else if (chosen.length === 1) {
-    memoryLimitFrom = chosen[0]!.name
-  } else if (sidecar === undefined || envEntry(sidecar, 'LEAKWATCH_MEMORY_LIMIT') === undefined) {
-    ctx.notes.push(
-      `${label}: LEAKWATCH_MEMORY_LIMIT left out: leakwatch takes one memory limit for all ${chosen.length} watched containers; name the container with --memory-limit-from`,
-    )
-  }
-  if (memoryLimitFrom !== undefined) {
-    const limited = containers.find((container) => container.name === memoryLimitFrom)!
-    if (js(limited.node.getIn(['resources', 'limits', 'memory'], true)) === undefined) {
-      ctx.warnings.push(
-        `${label}: container "${memoryLimitFrom}" has no memory limit, so the downward API passes the node's allocatable memory as LEAKWATCH_MEMORY_LIMIT: give it resources.limits.memory, or pass --memory-limit-from none`,
+  } else if (sidecar === undefined) {
+    if (chosen.length === 1) memoryLimitFrom = chosen[0]!.name
+    else {
+      ctx.notes.push(
+        `${label}: LEAKWATCH_MEMORY_LIMIT left out: leakwatch takes one memory limit for all ${chosen.length} watched containers; name the container with --memory-limit-from`,
       )
     }
+  }
+  const limitSource = removeMemoryLimit ? undefined : (memoryLimitFrom ?? existingMemoryLimitSource(sidecar))
+  const limited = containers.find((container) => container.name === limitSource)
+  if (limited !== undefined && js(limited.node.getIn(['resources', 'limits', 'memory'], true)) === undefined) {
+    ctx.warnings.push(
+      `${label}: container "${limited.name}" has no memory limit, so the downward API passes the node's allocatable memory as LEAKWATCH_MEMORY_LIMIT: give it resources.limits.memory, or pass --memory-limit-from none`,
+    )
   }
 
   for (const container of chosen) warnAboutStart(container, ctx, label)

@@ -506,14 +506,16 @@ t.test('an existing sidecar is updated in place: flags given win, your changes t
 
   const noLimit = inject(t, text, { memoryLimitFrom: 'none' })
   t.equal(env(containerOf(podOf(noLimit.objects[0]!), 'leakwatch'), 'LEAKWATCH_MEMORY_LIMIT'), undefined, '--memory-limit-from none removes it')
+  const staysOff = injectText(noLimit.output)
+  t.equal(staysOff.output, noLimit.output, 'and a later run without the flag does not bring it back')
 
   const minimal = deployment(API, '      initContainers:\n        - name: leakwatch\n          image: registry.example/leakwatch:0.1.0\n')
   const filled = inject(t, minimal)
   const filledSidecar = containerOf(podOf(filled.objects[0]!), 'leakwatch')
   t.same(
     filledSidecar.env?.map((variable) => variable.name),
-    ['LEAKWATCH_TARGETS', 'LEAKWATCH_MEMORY_LIMIT'],
-    'a hand-written sidecar without env gets the targets and the memory limit',
+    ['LEAKWATCH_TARGETS'],
+    'a hand-written sidecar without env gets its targets (and no memory limit unless asked for)',
   )
   t.equal(filledSidecar.image, 'registry.example/leakwatch:0.1.0', 'its image kept')
 
