@@ -6,13 +6,18 @@
 #   docker build -t ghcr.io/leakwatch/leakwatch:0.1.0 .
 #   docker run --rm -p 9464:9464 ghcr.io/leakwatch/leakwatch:0.1.0 --target app=127.0.0.1:9229
 #
-# Base image: node:20-slim (Debian bookworm, glibc) rather than node:20-alpine (musl). Node's
-# official Linux builds and their test matrix are glibc; the musl builds are an "experimental"
-# tier, and the tests and CI of this repository run on Debian with Node 20, so the image runs the
-# same libc, the same `npm ci --omit=dev` and the same `node dist/cli.js` the tests exercise. The
-# dependencies are pure JavaScript, so alpine would only save ~25 MB compressed. Pin the digest
-# (node:20-slim@sha256:...) in your own builds for reproducibility.
-ARG NODE_IMAGE=node:20-slim
+# Base image: Node.js 26 "Lithium", the Active LTS line since 2026-10-28 (Node 24 moved to
+# Maintenance LTS on 2026-10-20 and Node 20 reached end of life in April 2026), at an exact
+# version tag so a rebuild does not silently change Node. 26.13.0 carries the October 2026
+# security fixes (it is 26.12.1 marked LTS).
+# Debian slim (glibc) rather than node:*-alpine (musl): Node's official Linux builds and their
+# test matrix are glibc, the musl builds are an "experimental" tier, and the dependencies are
+# pure JavaScript, so alpine would only save ~25 MB compressed. bookworm-slim rather than
+# trixie-slim only because this exact tag is the one verified in the official image list;
+# trixie-slim (Debian 13, the default of node:26-slim) is the better base at the next bump.
+# Reproducible builds pin the digest too (node:26.13.0-bookworm-slim@sha256:...): how to get
+# it and keep it current is in docs/kubernetes.md ("The image's base").
+ARG NODE_IMAGE=node:26.13.0-bookworm-slim
 
 # ---------------------------------------------------------------------------
 # Build stage: all dependencies (TypeScript is a dev dependency), compile src/ to dist/.
@@ -27,6 +32,7 @@ RUN npm run build
 # ---------------------------------------------------------------------------
 # Runtime stage: production dependencies only, the compiled sidecar and the demo app.
 FROM ${NODE_IMAGE} AS runtime
+ARG NODE_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="leakwatch" \
@@ -38,7 +44,7 @@ LABEL org.opencontainers.image.title="leakwatch" \
       org.opencontainers.image.vendor="leakwatch" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/node:20-slim"
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is also read at run time (the version lives there: src/version.ts).

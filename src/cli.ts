@@ -2,6 +2,7 @@
 /**
  * `leakwatch`: parse flags, environment and config file, then run the sidecar
  * until SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 runtime failure, 2 bad config.
+ * `leakwatch inject`: add the sidecar to Kubernetes YAML (see `leakwatch inject --help`).
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +29,8 @@ const processIo: CliIo = {
  * at once for --help, --version and bad config).
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv, io: CliIo = processIo): Promise<number> {
+  // `leakwatch inject`: add the sidecar to Kubernetes YAML (src/inject/); everything else runs the sidecar.
+  if (argv[0] === 'inject') return (await import('./inject/cli.js')).runInject(argv.slice(1), { stdin: process.stdin, ...io })
   let loaded: ReturnType<typeof loadConfig>
   try {
     loaded = loadConfig({ argv, env })

@@ -20,7 +20,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['export'],
   ['server'],
   ['sidecar.ts', 'sidecar-config.ts', 'docs'],
-  ['cli.ts', 'demo.ts'],
+  ['cli.ts', 'demo.ts', 'inject'],
 ]
 
 const SRC = join(repoRoot, 'src')

@@ -120,6 +120,7 @@ function fileSection(collectorNames: readonly string[]): string {
 /** The whole `--help` text; the collector names come from the collectors' registry. */
 export function helpText(collectorNames: readonly string[]): string {
   return `Usage: leakwatch [options]
+       leakwatch inject [options] FILE|-   (add the sidecar to Kubernetes YAML; see inject --help)
 
 Watches Node.js processes over the V8 inspector (node --inspect) and exports
 memory, GC and leak metrics to Prometheus (GET /metrics) and OTLP/HTTP.

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
+import { k8sSchemaProblems } from '../deploy/k8s-schema.js'
 import { helmBinary } from '../helpers/k8s-tools.js'
 
 const CHART_DIR = fileURLToPath(new URL('../../helm/leakwatch', import.meta.url))
@@ -230,12 +231,11 @@ function ciFile(name: string): string {
 
 /** Kinds each ci values file renders: exactly these, so an optional part that leaks into another file fails. */
 const CI_KINDS: Readonly<Record<string, readonly string[]>> = {
-  'default-values.yaml': ['Service'],
   'demo-native-values.yaml': ['Deployment', 'Service', 'ServiceAccount'],
   'demo-classic-values.yaml': ['Deployment', 'Service', 'ServiceAccount'],
   'podmonitor-values.yaml': ['Deployment', 'PodMonitor', 'Service', 'ServiceAccount'],
-  'prometheusrule-values.yaml': ['PrometheusRule', 'Service'],
-  'dashboard-values.yaml': ['ConfigMap', 'Service'],
+  'prometheusrule-values.yaml': ['PrometheusRule'],
+  'dashboard-values.yaml': ['ConfigMap'],
   'networkpolicy-values.yaml': ['Deployment', 'NetworkPolicy', 'Service', 'ServiceAccount'],
   'apitoken-values.yaml': ['Deployment', 'Secret', 'Service', 'ServiceAccount'],
   'apitoken-existing-values.yaml': ['Deployment', 'Service', 'ServiceAccount'],
@@ -278,15 +278,40 @@ t.test('each ci values file passes helm lint --strict and renders the expected k
   }
 })
 
-t.test('default values: only the Service; the optional parts are off', async (t) => {
-  const manifests = await render(t, [ciFile('default-values.yaml')])
-  for (const kind of ['Deployment', 'PodMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy', 'Secret', 'ServiceAccount']) {
-    t.same(ofKind(manifests, kind), [], `no ${kind}`)
-  }
+t.test('what each ci values file renders is valid against the Kubernetes schema (kubernetes-models, unknown fields included)', async (t) => {
+  const all: Manifest[] = []
+  for (const file of Object.keys(CI_KINDS)) all.push(...(await render(t, [ciFile(file)])))
+  t.ok(all.length > 20, `${all.length} objects`)
+  t.same(await k8sSchemaProblems(all), [], 'no schema problems')
+})
+
+const NOTHING_TO_SELECT = /leakwatch: the Service would select no pods: this release deploys none \(demo\.enabled=false\) and targetPodLabels is empty\. Set targetPodLabels .* or demo\.enabled=true .* or set service\.enabled=false/
+
+t.test('the default install refuses: its Service would select no pods', async (t) => {
+  const template = await helm(['template', RELEASE, CHART_DIR, '--namespace', NAMESPACE])
+  t.not(template.code, 0, 'helm template with the default values fails')
+  t.match(template.stderr, NOTHING_TO_SELECT, 'and says why and what to set')
+  // helm lint deliberately lets `fail` pass (it logs it): the chart still lints, install refuses.
+  const lint = await helm(['lint', '--strict', CHART_DIR])
+  t.equal(lint.code, 0, 'helm lint --strict passes (lint ignores fail by design)', { output: `${lint.stdout}${lint.stderr}` })
+
+  const both = await helm(templateArgs([], ['podMonitor.enabled=true', 'networkPolicy.enabled=true']))
+  t.not(both.code, 0)
+  t.match(
+    both.stderr,
+    /the Service and the PodMonitor and the NetworkPolicy would select no pods.*service\.enabled=false and podMonitor\.enabled=false and networkPolicy\.enabled=false/,
+    'names every resource that would select nothing, and how to turn each off',
+  )
+  t.same(await render(t, [], ['service.enabled=false']), [], 'nothing selecting, nothing rendered, no error')
+})
+
+t.test('targetPodLabels alone: only the Service, selecting those pods; the optional parts are off', async (t) => {
+  const manifests = await render(t, [], ['targetPodLabels.app=api'])
+  t.same(kindsOf(manifests), ['Service'])
   const service = only(manifests, 'Service')
   t.equal(service.metadata.namespace, NAMESPACE)
   t.same((service.spec as ServiceSpec).ports, [{ name: 'metrics', port: 9464, targetPort: 9464, protocol: 'TCP' }])
-  t.same((service.spec as ServiceSpec).selector, { 'app.kubernetes.io/name': 'leakwatch', 'app.kubernetes.io/instance': RELEASE })
+  t.same((service.spec as ServiceSpec).selector, { app: 'api' })
 })
 
 t.test('demo, native sidecar: leakwatch is an initContainer with restartPolicy Always', async (t) => {

@@ -47,12 +47,23 @@ app.kubernetes.io/name: {{ include "leakwatch.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* Labels of the pods that run the leakwatch container: targetPodLabels, else the demo pods. */}}
+{{/*
+Labels of the pods that run the leakwatch container: targetPodLabels, else the demo pods.
+With neither, the Service, PodMonitor and NetworkPolicy would select no pod at all: fail and say
+what to set, rather than install something that silently does nothing.
+*/}}
 {{- define "leakwatch.targetPodLabels" -}}
 {{- if .Values.targetPodLabels }}
 {{- toYaml .Values.targetPodLabels }}
-{{- else }}
+{{- else if .Values.demo.enabled }}
 {{- include "leakwatch.selectorLabels" . }}
+{{- else }}
+{{- $what := list }}
+{{- $off := list }}
+{{- if .Values.service.enabled }}{{ $what = append $what "the Service" }}{{ $off = append $off "service.enabled=false" }}{{ end }}
+{{- if .Values.podMonitor.enabled }}{{ $what = append $what "the PodMonitor" }}{{ $off = append $off "podMonitor.enabled=false" }}{{ end }}
+{{- if .Values.networkPolicy.enabled }}{{ $what = append $what "the NetworkPolicy" }}{{ $off = append $off "networkPolicy.enabled=false" }}{{ end }}
+{{- fail (printf "leakwatch: %s would select no pods: this release deploys none (demo.enabled=false) and targetPodLabels is empty. Set targetPodLabels to the labels of your pods that carry the leakwatch sidecar (added with the leakwatch.sidecarContainer template, `leakwatch inject` or the kustomize Component), or demo.enabled=true to try the demo, or set %s (e.g. a release with only the PrometheusRule or the dashboard)" (join " and " $what) (join " and " $off)) }}
 {{- end }}
 {{- end }}
 
