@@ -16,7 +16,7 @@ import type { AnalysisConfig, AttributionConfig } from '../src/config/types.js'
 import { DEFAULTS } from '../src/sidecar-config.js'
 import type { TargetSession } from '../src/inspector/session.js'
 import { TargetAnalysis } from '../src/leak/target-analysis.js'
-import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from './promql.js'
+import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from './promql.js'
 import { FAMILIES, isLeakyFamily, type FamilyName, type SyntheticSeries } from './synthetic.js'
 
 /**
@@ -31,26 +31,40 @@ export const BENCH_ANALYSIS: AnalysisConfig = { ...DEFAULTS.analysis }
 /** Attribution off: the analysis then never touches the session. */
 export const BENCH_ATTRIBUTION: AttributionConfig = { ...DEFAULTS.attribution, mode: 'off' }
 
-export const METHODS = ['leakwatch', 'deriv', 'predict_linear'] as const
+export const METHODS = ['leakwatch', 'deriv', 'predict_linear', 'pct_per_hour'] as const
 export type MethodName = (typeof METHODS)[number]
 
 export const METHOD_DESCRIPTIONS: Readonly<Record<MethodName, string>> = {
   leakwatch: 'leakwatch TargetAnalysis, default settings: any signal leakSuspected = 1',
   deriv: DERIV_RULE.expr,
   predict_linear: PREDICT_LINEAR_RULE.expr,
+  pct_per_hour: PERCENT_PER_HOUR_RULE.expr,
 }
 
-/** With attribution off the analysis must never call the inspector; a call here is a bug. */
-/* c8 ignore start: never called, by design */
-const THROWING_SESSION: TargetSession = {
-  evaluate: () => {
-    throw new Error('benchmark: the analysis called Runtime.evaluate with attribution off')
-  },
-  send: (method) => {
-    throw new Error(`benchmark: the analysis sent ${method} with attribution off`)
-  },
+/**
+ * With attribution off the analysis talks to the target only to buy a heap floor (a forced
+ * GC): this session answers that from the model (the true floor at that moment) and counts it;
+ * anything else is a bug.
+ */
+function modelSession(series: SyntheticSeries, now: () => number, counter: { forcedGcs: number }): TargetSession {
+  return {
+    evaluate: async (expression) => {
+      if (expression === 'process.cpuUsage()') return { user: 0, system: 0 }
+      throw new Error('benchmark: the analysis evaluated a snippet other than the CPU reading')
+    },
+    send: async (method) => {
+      if (method === 'HeapProfiler.collectGarbage') {
+        counter.forcedGcs += 1
+        return {}
+      }
+      if (method === 'Runtime.getHeapUsage') {
+        const t = (now() - series.processStartMs) / 1000
+        return { usedSize: series.model.heapBase + series.model.heapShape(t), totalSize: 0 }
+      }
+      throw new Error(`benchmark: the analysis sent ${method} with attribution off`)
+    },
+  }
 }
-/* c8 ignore stop */
 
 export interface MethodOutcome {
   /** First firing on a healthy series, or before the onset of a leaky one (ms). */
@@ -71,6 +85,10 @@ export interface SeriesResult {
   readonly leaky: boolean
   readonly onsetMs: number | null
   readonly outcomes: Readonly<Record<MethodName, MethodOutcome>>
+  /** A leak heading to the memory or heap limit within 4 h at its onset. */
+  readonly urgent?: boolean
+  /** Heap floors the analysis bought (forced GCs). */
+  readonly forcedGcs?: number
 }
 
 class OutcomeTracker {
@@ -142,7 +160,10 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
     timeoutMs: DEFAULTS.timeoutMs,
   })
   const leakwatch = new OutcomeTracker(series.onsetMs)
-  const baselines = ([DERIV_RULE, PREDICT_LINEAR_RULE] as const).map((rule: BaselineRule) => ({
+  let nowMs = series.processStartMs
+  const forced = { forcedGcs: 0 }
+  const session = modelSession(series, () => nowMs, forced)
+  const baselines = ([DERIV_RULE, PREDICT_LINEAR_RULE, PERCENT_PER_HOUR_RULE] as const).map((rule: BaselineRule) => ({
     rule,
     alert: new AlertRule(rule.forMs),
     tracker: new OutcomeTracker(series.onsetMs),
@@ -150,8 +171,9 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
   const rss: PromSample[] = []
   const full = options.full === true
   for (const poll of series.polls()) {
+    nowMs = poll.nowMs
     if (full || !leakwatch.done) {
-      await analysis.afterPoll(THROWING_SESSION, {
+      await analysis.afterPoll(session, {
         nowMs: poll.nowMs,
         samples: poll.samples,
         floors: poll.floors,
@@ -185,7 +207,10 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
       leakwatch: leakwatch.outcome(),
       deriv: (baselines[0] as (typeof baselines)[number]).tracker.outcome(),
       predict_linear: (baselines[1] as (typeof baselines)[number]).tracker.outcome(),
+      pct_per_hour: (baselines[2] as (typeof baselines)[number]).tracker.outcome(),
     },
+    urgent: series.urgent,
+    forcedGcs: forced.forcedGcs,
   }
 }
 
@@ -255,6 +280,8 @@ export interface Summary {
   readonly overall: Readonly<Record<MethodName, Score>>
   /** Leaky families other than leak-slow, plus every healthy family. */
   readonly excludingSlow: Readonly<Record<MethodName, Score>>
+  /** Leaks heading to a limit within 4 h at their onset (and no healthy series): the urgent ones. */
+  readonly urgent: Readonly<Record<MethodName, Score>>
   readonly families: ReadonlyArray<{ readonly family: FamilyName; readonly leaky: boolean; readonly scores: Readonly<Record<MethodName, Score>> }>
 }
 
@@ -265,6 +292,7 @@ export function summarize(results: readonly SeriesResult[]): Summary {
   return {
     overall: byMethod(results),
     excludingSlow: byMethod(results.filter((r) => r.family !== 'leak-slow')),
+    urgent: byMethod(results.filter((r) => r.urgent === true)),
     families: FAMILIES.filter((family) => results.some((r) => r.family === family)).map((family) => ({
       family,
       leaky: isLeakyFamily(family),

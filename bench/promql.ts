@@ -169,3 +169,25 @@ export const PREDICT_LINEAR_RULE: BaselineRule = {
 
 /** Rule evaluation interval (Prometheus' default `evaluation_interval`). */
 export const EVALUATION_INTERVAL_MS = 60_000
+
+/** avg_over_time(v[range]) at `evalMs`; undefined when PromQL returns nothing. */
+export function avgOverTime(samples: readonly PromSample[], evalMs: number, rangeMs: number): number | undefined {
+  const selected = selectRange(samples, evalMs, rangeMs)
+  return selected.length === 0 ? undefined : selected.reduce((sum, s) => sum + s.v, 0) / selected.length
+}
+
+/**
+ * The fixed relative-growth rule Kubernetes memory-leak detectors ship: memory grew more than
+ * 10 % over the last hour (5-minute averages now and an hour ago), for 15 minutes.
+ */
+export const PERCENT_PER_HOUR_RULE: BaselineRule = {
+  name: 'pct_per_hour',
+  expr: 'avg_over_time(rss[5m]) / avg_over_time(rss[5m] offset 1h) > 1.10, for: 15m',
+  forMs: 15 * 60_000,
+  rangeMs: 3_600_000 + 5 * 60_000,
+  condition: (samples, evalMs) => {
+    const now = avgOverTime(samples, evalMs, 5 * 60_000)
+    const before = avgOverTime(samples, evalMs - 3_600_000, 5 * 60_000)
+    return now !== undefined && before !== undefined && before > 0 && now / before > 1.1
+  },
+}

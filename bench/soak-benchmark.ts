@@ -39,7 +39,7 @@
  */
 import { parseArgs } from 'node:util'
 import { RingSeries, WindowMinimum } from '../src/analysis/series.js'
-import { evaluateSignal, type SignalEvidence } from '../src/analysis/verdict.js'
+import { evaluateFast, type FastEvidence } from '../src/analysis/verdict.js'
 import { DEFAULTS } from '../src/sidecar-config.js'
 import { checkBuild, loadAverage, rssBytes, sleep, spawnNode, startSidecar, waitForPolls, type Child } from './lib/processes.js'
 import { fmt, median, mib, parsePrometheus, promSum, promValue, quantile, table } from './lib/report.js'
@@ -230,12 +230,11 @@ function floors(pick: (s: Sample) => number): { times: number[]; values: number[
 }
 
 const endMs = samples[samples.length - 1]?.tMs ?? 0
+/** The fast path's tests over the whole soak (one window, every floor). */
 const analysisConfig = {
+  ...DEFAULTS.analysis,
   windowMs: endMs + 1,
   minPoints: Math.min(DEFAULTS.analysis.minPoints, 8),
-  maxPValue: DEFAULTS.analysis.maxPValue,
-  minSlopeBytesPerSecond: DEFAULTS.analysis.minSlopeBytesPerSecond,
-  minRelativePerHour: DEFAULTS.analysis.minRelativePerHour,
 }
 /** Heap used at the first scrape after each major GC of the sidecar: its post-GC heap floor. */
 function heapAfterMajorGcs(): { times: number[]; values: number[] } {
@@ -253,10 +252,10 @@ const heapFloors = heapAfterMajorGcs()
 // thread stacks). A floor that grows in "native" with the others flat points at the allocator.
 const committedFloors = floors((s) => s.heapTotalBytes)
 const nativeFloors = floors((s) => s.rssBytes - s.heapTotalBytes - s.externalBytes)
-const rss = evaluateSignal('rss', rssFloors, endMs, analysisConfig, warmupMs)
-const heap = evaluateSignal('heap', heapFloors, endMs, analysisConfig, warmupMs)
-const committed = evaluateSignal('heap', committedFloors, endMs, analysisConfig, warmupMs)
-const native = evaluateSignal('rss', nativeFloors, endMs, analysisConfig, warmupMs)
+const rss = evaluateFast(rssFloors, endMs, analysisConfig, warmupMs, undefined)
+const heap = evaluateFast(heapFloors, endMs, analysisConfig, warmupMs, undefined)
+const committed = evaluateFast(committedFloors, endMs, analysisConfig, warmupMs, undefined)
+const native = evaluateFast(nativeFloors, endMs, analysisConfig, warmupMs, undefined)
 
 const half = Math.floor(rssFloors.values.length / 2)
 const firstHalfMax = Math.max(...rssFloors.values.slice(0, half))
@@ -265,7 +264,7 @@ const eld = samples.map((s) => s.eventLoopP99Ms)
 const scrape = samples.map((s) => s.scrapeMs)
 const respawns = targets.reduce((n, t) => n + t.spawns - 1, 0)
 const restartsSeen = finalStatus.targets.reduce((n, t) => n + t.restarts, 0)
-const verdictRow = (name: string, e: SignalEvidence, series: { values: number[] }): string[] => [
+const verdictRow = (name: string, e: FastEvidence, series: { values: number[] }): string[] => [
   name,
   String(e.points),
   `${mib(series.values[0] ?? Number.NaN)} -> ${mib(series.values[series.values.length - 1] ?? Number.NaN)}`,

@@ -45,7 +45,7 @@ const started = performance.now()
 const corpus = generateCorpus({ seed, count })
 const results: SeriesResult[] = []
 progress.write(
-  `synthetic corpus: ${corpus.length} series, seed ${seed}, ${DURATION_MS / 3_600_000} h each at a ${POLL_INTERVAL_MS / 1000} s poll\n`,
+  `synthetic corpus: ${corpus.length} series, seed ${seed}, ${DURATION_MS / 3_600_000} h each (daily cycles 30 h) at a ${POLL_INTERVAL_MS / 1000} s poll\n`,
 )
 for (const family of FAMILIES) {
   const familyStarted = performance.now()
@@ -122,8 +122,10 @@ function printTables(): void {
   for (const method of METHODS) out.push(`  ${method.padEnd(15)} ${METHOD_DESCRIPTIONS[method]}`)
   out.push(
     `  leakwatch settings (DEFAULTS.analysis, src/config/options.ts): window ${a.windowMs / 60_000}m, minPoints ${a.minPoints}, maxPValue ${a.maxPValue},`,
-    `    minSlope ${a.minSlopeBytesPerSecond} B/s, minRelative ${a.minRelativePerHour}/h, raiseAfter ${a.raiseAfter}, clearAfter ${a.clearAfter},`,
-    `    warmup ${a.warmupMs / 60_000}m, floorWindow ${a.floorWindowMs / 60_000}m; PromQL rules evaluated every 1m on RSS scraped every ${POLL_INTERVAL_MS / 1000} s`,
+    `    fast path: minSlope ${a.minSlopeBytesPerSecond} B/s, minRelative ${a.minRelativePerHour}/h, urgent within ${a.urgentHorizonMs / 3_600_000}h or ${a.fastRelativePerHour}/h, raiseAfter ${a.raiseAfterMs / 60_000}m;`,
+    `    slow path: window ${a.slowWindowMs / 3_600_000}h, minSlope ${a.slowMinSlopeBytesPerSecond} B/s, minRelative ${a.slowMinRelativePerHour}/h, raiseAfter ${a.slowRaiseAfterMs / 60_000}m;`,
+    `    clearAfter ${a.clearAfterMs / 60_000}m, warmup ${a.warmupMs / 60_000}m (up to ${a.maxWarmupMs / 60_000}m while rising since start), floorWindow ${a.floorWindowMs / 60_000}m;`,
+    `    PromQL rules evaluated every 1m on RSS scraped every ${POLL_INTERVAL_MS / 1000} s`,
     '  Scoring: a leaky series is detected when the method fires at or after the onset (delay from the onset);',
     '  firing on a healthy series, or before the onset of a leaky one, is a false alarm (FA). Precision: of the',
     '  series a method fired on, the share whose first firing was on a leak after its onset.',
@@ -132,6 +134,8 @@ function printTables(): void {
   out.push(table(headers, METHODS.map((m) => methodRow(m, summary.overall[m]))))
   out.push('', 'Without leak-slow (recall over the leaks above the effect-size floor):', '')
   out.push(table(headers, METHODS.map((m) => methodRow(m, summary.excludingSlow[m]))))
+  out.push('', 'Leaks heading to the memory or heap limit within 4 h at their onset:', '')
+  out.push(table(headers, METHODS.map((m) => methodRow(m, summary.urgent[m]))))
   const lw = summary.overall.leakwatch.medianOnsetErrorMin
   if (lw !== undefined) out.push('', `leakwatch onset estimate at detection: median error ${min(lw)} min`)
 

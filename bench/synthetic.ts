@@ -18,6 +18,9 @@
  *     where garbage(t) fills linearly from 0 after the last major GC to this cycle's
  *     sawtooth amplitude (sawtooth·U(0.7,1.3)) at the next one: the GC sawtooth.
  *   external at a poll = E(t) + a small buffer sawtooth on the same GC cycle + noise
+ *   load (event-loop utilization) at a poll = L(t) + N(0, 0.03), clipped to [0, 1]; in the
+ *     families whose memory follows the load (bursts, the daily cycle), the heap floor carries
+ *     loadCoupling·(L(t) − L(0)): traffic brings its own buffers and caches, and takes them away.
  */
 
 /** Default seed of the benchmark corpus. */
@@ -26,8 +29,8 @@ export const DEFAULT_SEED = 20_240_601
 export const DEFAULT_COUNT = 300
 /** Poll interval of the simulated sidecar (leakwatch's default `--interval`). */
 export const POLL_INTERVAL_MS = 15_000
-/** Simulated duration of every series. */
-export const DURATION_MS = 4 * 3_600_000
+/** Simulated duration of a series (families with longer cycles run longer: FAMILY_DURATION_MS). */
+export const DURATION_MS = 8 * 3_600_000
 /** Simulated wall-clock start of every series (the process starts at the first poll's previous tick). */
 export const START_MS = Date.UTC(2025, 0, 6, 8, 0, 0)
 
@@ -101,8 +104,19 @@ export const LEAKY_FAMILIES = [
   'leak-staircase',
   'leak-external',
   'leak-heavy-sawtooth',
+  'leak-diurnal',
 ] as const
-export const HEALTHY_FAMILIES = ['flat', 'heavy-sawtooth', 'cache-warming', 'load-burst', 'step-up', 'periodic'] as const
+export const HEALTHY_FAMILIES = [
+  'flat',
+  'heavy-sawtooth',
+  'cache-warming',
+  'cache-warming-late',
+  'load-burst',
+  'load-burst-long',
+  'step-up',
+  'periodic',
+  'diurnal',
+] as const
 export const FAMILIES = [...LEAKY_FAMILIES, ...HEALTHY_FAMILIES] as const
 export type FamilyName = (typeof FAMILIES)[number]
 
@@ -114,12 +128,22 @@ export const FAMILY_DESCRIPTIONS: Readonly<Record<FamilyName, string>> = {
   'leak-staircase': 'heap leak in steps every 2-10 min, 10-60 MB/h on average, onset 10-60 min',
   'leak-external': 'external memory (Buffers) leak of 10-60 MB/h, heap flat, RSS grows with it',
   'leak-heavy-sawtooth': 'linear heap leak of 10-60 MB/h under a GC sawtooth of 50-150 % of the heap',
+  'leak-diurnal': 'linear heap leak of 5-20 MB/h on top of a daily load cycle that moves the floor by +/-10-25 % of the heap (30 h)',
   flat: 'flat heap, GC sawtooth of 5-30 %, noise',
   'heavy-sawtooth': 'flat heap under a GC sawtooth of 50-150 % of the heap',
   'cache-warming': 'cache filling to +20-60 % of the heap, exponential approach with a 10-20 min time constant, from 0-10 min',
+  'cache-warming-late': 'cache filling to +20-60 % of the heap over 10 min-3 h (exponential approach), starting at 0-2 h',
   'load-burst': '1-3 load bursts: heap +10-50 % over 5-15 min, held 0-10 min, drained over 5-20 min',
+  'load-burst-long': '1-2 long bursts of load lasting 30 min-2 h: heap +10-40 % with the load, drained with it',
   'step-up': 'one deploy-sized allocation of +10-40 % of the heap over 30-120 s at 20-180 min, then flat',
-  periodic: 'sinusoid of +/-5-15 % of the heap with a 2-4 h period (a daily cycle, compressed)',
+  periodic: 'sinusoid of +/-5-15 % of the heap with a 2-4 h period, the event loop busier with it (a batch cycle)',
+  diurnal: 'daily load cycle (24 h, low at night, peak in the afternoon) moving the floor by +/-10-25 % of the heap with it (30 h)',
+}
+
+/** Families that need more than DURATION_MS to show what they are. */
+export const FAMILY_DURATION_MS: Partial<Readonly<Record<FamilyName, number>>> = {
+  diurnal: 30 * 3_600_000,
+  'leak-diurnal': 30 * 3_600_000,
 }
 
 export const isLeakyFamily = (family: FamilyName): boolean => (LEAKY_FAMILIES as readonly string[]).includes(family)
@@ -143,6 +167,10 @@ export interface SeriesModel {
   readonly onset: number | null
   /** Family-specific parameters, for the record. */
   readonly params: Readonly<Record<string, number>>
+  /** Event-loop utilization (0..1) at time t (s), before measurement noise. */
+  load(t: number): number
+  /** Heap floor bytes per unit of utilization above the start's (0 where memory ignores the load). */
+  readonly loadCoupling: number
   /** Heap floor above heapBase at time t (s). */
   heapShape(t: number): number
   /** External memory above extBase at time t (s). */
@@ -184,7 +212,12 @@ function common(rng: Rng, heavySawtooth: boolean): Common {
   }
 }
 
-type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'>
+type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'> & Partial<Pick<SeriesModel, 'load' | 'loadCoupling'>>
+
+/** A daily cycle of utilization: low at night, a morning ramp, an afternoon peak. */
+function dailyLoad(base: number, swing: number, phase: number): (t: number) => number {
+  return (t) => base + swing * Math.sin((2 * Math.PI * (t + phase)) / (24 * HOUR))
+}
 
 function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
   const earlyOnset = (): number => rng.uniform(10, 60) * MIN
@@ -223,6 +256,69 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
     case 'flat':
     case 'heavy-sawtooth':
       return { onset: null, params: {}, heapShape: zero, extShape: zero }
+    case 'diurnal':
+    case 'leak-diurnal': {
+      const swing = rng.uniform(0.15, 0.3)
+      const base = rng.uniform(0.3, 0.45)
+      const phase = rng.uniform(0, 24 * HOUR)
+      const load = dailyLoad(base, swing, phase)
+      // The floor moves +/-10-25 % of the heap over the day with the load.
+      const loadCoupling = (c.heapBase * rng.uniform(0.1, 0.25)) / swing
+      const start = load(0)
+      const floorOfLoad = (t: number): number => loadCoupling * (load(t) - start)
+      if (family === 'diurnal') {
+        return { onset: null, params: { swing, base, phaseH: phase / HOUR }, heapShape: floorOfLoad, extShape: zero, load, loadCoupling }
+      }
+      const rateMBh = rng.uniform(5, 20)
+      const onset = earlyOnset()
+      const leak = linear((rateMBh * MB) / HOUR, onset)
+      return {
+        onset,
+        params: { rateMBh, onsetMin: onset / MIN, swing, phaseH: phase / HOUR },
+        heapShape: (t) => floorOfLoad(t) + leak(t),
+        extShape: zero,
+        load,
+        loadCoupling,
+      }
+    }
+    case 'cache-warming-late': {
+      const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
+      const fill = rng.uniform(10, 180) * MIN
+      const tau = fill / 3
+      const start = rng.uniform(0, 120) * MIN
+      return {
+        onset: null,
+        params: { amplitudeMB: amplitude / MB, fillMin: fill / MIN, startMin: start / MIN },
+        heapShape: (t) => (t < start ? 0 : amplitude * (1 - Math.exp(-(t - start) / tau))),
+        extShape: zero,
+      }
+    }
+    case 'load-burst-long': {
+      const base = rng.uniform(0.2, 0.35)
+      const bursts = Array.from({ length: rng.int(1, 2) }, () => ({
+        start: rng.uniform(30, 300) * MIN,
+        rise: rng.uniform(5, 20) * MIN,
+        hold: rng.uniform(30, 120) * MIN,
+        drain: rng.uniform(10, 30) * MIN,
+        extra: rng.uniform(0.2, 0.45),
+      }))
+      const level = (b: (typeof bursts)[number], t: number): number => {
+        const x = t - b.start
+        if (x <= 0) return 0
+        if (x < b.rise) return x / b.rise
+        if (x < b.rise + b.hold) return 1
+        const d = x - b.rise - b.hold
+        return d < b.drain ? 1 - d / b.drain : 0
+      }
+      const load = (t: number): number => Math.min(0.95, base + bursts.reduce((sum, b) => sum + b.extra * level(b, t), 0))
+      const loadCoupling = (c.heapBase * rng.uniform(0.1, 0.4)) / 0.3
+      const params: Record<string, number> = { bursts: bursts.length }
+      bursts.forEach((b, i) => {
+        params[`burst${i}StartMin`] = b.start / MIN
+        params[`burst${i}HoldMin`] = b.hold / MIN
+      })
+      return { onset: null, params, heapShape: (t) => loadCoupling * (load(t) - load(0)), extShape: zero, load, loadCoupling }
+    }
     case 'cache-warming': {
       const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
       const tau = rng.uniform(10, 20) * MIN
@@ -255,8 +351,11 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         params[`burst${i}StartMin`] = b.start / MIN
         params[`burst${i}MB`] = b.amplitude / MB
       })
-      // Overlapping bursts add up (two waves of load).
-      return { onset: null, params, heapShape: (t) => bursts.reduce((sum, b) => sum + burst(b, t), 0), extShape: zero }
+      // Overlapping bursts add up (two waves of load); the event loop is busier while they last.
+      const heapShape = (t: number): number => bursts.reduce((sum, b) => sum + burst(b, t), 0)
+      const base = rng.uniform(0.2, 0.35)
+      const peak = Math.max(...bursts.map((b) => b.amplitude))
+      return { onset: null, params, heapShape, extShape: zero, load: (t) => Math.min(0.95, base + (0.3 * heapShape(t)) / peak) }
     }
     case 'step-up': {
       const amplitude = c.heapBase * rng.uniform(0.1, 0.4)
@@ -273,11 +372,16 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
       const amplitude = c.heapBase * rng.uniform(0.05, 0.15)
       const period = rng.uniform(2, 4) * HOUR
       const phase = rng.uniform(0, 2 * Math.PI)
+      const base = rng.uniform(0.3, 0.45)
+      const swing = rng.uniform(0.1, 0.25)
+      const wave = (t: number): number => Math.sin((2 * Math.PI * t) / period + phase)
       return {
         onset: null,
         params: { amplitudeMB: amplitude / MB, periodH: period / HOUR, phase },
-        heapShape: (t) => amplitude * Math.sin((2 * Math.PI * t) / period + phase),
+        heapShape: (t) => amplitude * wave(t),
         extShape: zero,
+        // A batch cycle: the event loop is busier while its work (and memory) builds up.
+        load: (t) => base + swing * wave(t),
       }
     }
   }
@@ -285,7 +389,8 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
 
 export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
   const c = common(rng, family === 'heavy-sawtooth' || family === 'leak-heavy-sawtooth')
-  return { ...c, ...makeShapes(family, rng, c) }
+  const baseLoad = rng.uniform(0.15, 0.4)
+  return { load: () => baseLoad, loadCoupling: 0, ...c, ...makeShapes(family, rng, c) }
 }
 
 // ---------------------------------------------------------------------------
@@ -294,7 +399,7 @@ export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
 /** One poll, shaped like `PollContext` minus the process identity. */
 export interface SyntheticPoll {
   readonly nowMs: number
-  readonly samples: ReadonlyArray<{ readonly key: 'rss' | 'external' | 'heapLimit'; readonly value: number }>
+  readonly samples: ReadonlyArray<{ readonly key: 'rss' | 'external' | 'heapLimit' | 'eventLoopUtilization'; readonly value: number }>
   readonly floors: ReadonlyArray<{ readonly seq: number; readonly timeMs: number; readonly bytes: number }>
 }
 
@@ -311,6 +416,8 @@ export interface SyntheticSeries {
   readonly durationMs: number
   /** Container memory limit given to this series: 2-4x its starting RSS. */
   readonly memoryLimitBytes: number
+  /** A leak that, at its onset, heads to the memory or heap limit within 4 h. */
+  readonly urgent: boolean
   readonly heapLimitBytes: number
   readonly model: SeriesModel
   /** The readings, rendered on demand (deterministic; not cached, to keep the corpus small in memory). */
@@ -330,7 +437,7 @@ export function makeSeries(
   index: number,
   family: FamilyName,
   seed: number,
-  durationMs = DURATION_MS,
+  durationMs = FAMILY_DURATION_MS[family] ?? DURATION_MS,
   pollIntervalMs = POLL_INTERVAL_MS,
 ): SyntheticSeries {
   const rng = createRng(seed)
@@ -338,6 +445,11 @@ export function makeSeries(
   const startRss = model.nonHeap + model.heapBase + model.extBase + (model.rssSawFactor * model.sawtooth) / 2
   const memoryLimitBytes = Math.round(startRss * rng.uniform(2, 4))
   const renderSeed = (rng.next() * 4_294_967_296) >>> 0
+  const rateBytesPerSecond = (model.params['rateMBh'] ?? 0) * (MB / HOUR)
+  const urgent =
+    model.onset !== null &&
+    rateBytesPerSecond > 0 &&
+    Math.min((memoryLimitBytes - startRss) / rateBytesPerSecond, (model.heapLimit - model.heapBase) / rateBytesPerSecond) <= 4 * HOUR
   return {
     id: `${family}#${index}`,
     index,
@@ -349,6 +461,7 @@ export function makeSeries(
     pollIntervalMs,
     durationMs,
     memoryLimitBytes,
+    urgent,
     heapLimitBytes: model.heapLimit,
     model,
     polls: () => renderPolls(model, createRng(renderSeed), durationMs, pollIntervalMs),
@@ -383,12 +496,14 @@ function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalM
     const external = Math.max(0, m.extBase + m.extShape(t) + 0.1 * m.extBase * phase + m.extNoise * rng.gauss())
     const heap = m.heapBase + m.heapShape(t) + m.rssSawFactor * cycleAmplitude * phase
     const rss = m.nonHeap + heap + external + m.rssNoise * rng.gauss()
+    const utilization = Math.min(1, Math.max(0, m.load(t) + 0.03 * rng.gauss()))
     polls.push({
       nowMs: START_MS + k * pollIntervalMs,
       samples: [
         { key: 'rss', value: Math.round(rss) },
         { key: 'external', value: Math.round(external) },
         { key: 'heapLimit', value: m.heapLimit },
+        { key: 'eventLoopUtilization', value: utilization },
       ],
       floors,
     })
@@ -401,7 +516,8 @@ export function generateCorpus(options: CorpusOptions = {}): SyntheticSeries[] {
   const seed = options.seed ?? DEFAULT_SEED
   const count = options.count ?? DEFAULT_COUNT
   const families = options.families ?? FAMILIES
-  return Array.from({ length: count }, (_, index) =>
-    makeSeries(index, families[index % families.length] as FamilyName, seriesSeed(seed, index), options.durationMs, options.pollIntervalMs),
-  )
+  return Array.from({ length: count }, (_, index) => {
+    const family = families[index % families.length] as FamilyName
+    return makeSeries(index, family, seriesSeed(seed, index), options.durationMs ?? FAMILY_DURATION_MS[family] ?? DURATION_MS, options.pollIntervalMs)
+  })
 }

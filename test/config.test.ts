@@ -68,11 +68,18 @@ const analysis = (over: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
   maxPValue: 0.01,
   minSlopeBytesPerSecond: 1024,
   minRelativePerHour: 0.05,
-  raiseAfter: 3,
-  clearAfter: 5,
+  raiseAfterMs: 300_000,
+  clearAfterMs: 900_000,
   warmupMs: 300_000,
+  maxWarmupMs: 3_600_000,
   floorWindowMs: 60_000,
   memoryLimitBytes: undefined,
+  urgentHorizonMs: 14_400_000,
+  fastRelativePerHour: 0.25,
+  slowWindowMs: 14_400_000,
+  slowMinSlopeBytesPerSecond: 150,
+  slowMinRelativePerHour: 0.0025,
+  slowRaiseAfterMs: 1_200_000,
   ...over,
 })
 
@@ -89,7 +96,7 @@ const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig =
 })
 
 const KNOWN_TOP_KEYS =
-  'targets, listen, interval, timeout, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, eventLoopResolution, http, analysis, attribution'
+  'targets, listen, interval, timeout, timeScale, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, eventLoopResolution, http, analysis, attribution'
 
 /** The default HTTP access settings, written out, with overrides. */
 const http = (over: Partial<Config['http']> = {}): Config['http'] => ({
@@ -105,6 +112,7 @@ t.test('defaults', async (t) => {
     listen: { host: '0.0.0.0', port: 9464 },
     intervalMs: 15_000,
     timeoutMs: 5_000,
+    timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
@@ -120,6 +128,7 @@ t.test('defaults', async (t) => {
     listen: { host: '0.0.0.0', port: 9464 },
     intervalMs: 15_000,
     timeoutMs: 5_000,
+    timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
@@ -213,6 +222,7 @@ t.test('flags', async (t) => {
       listen: { host: '127.0.0.1', port: 9000 },
       intervalMs: 90_000,
       timeoutMs: 1_500,
+      timeScale: 1,
       allowRemoteInspector: true,
       reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
       otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
@@ -378,7 +388,7 @@ t.test('HELP documents every flag, env var, default and the precedence', async (
   // Every key of the analysis and attribution sections is shown, with its default.
   for (const line of [
     '    window: 30m ', '    minPoints: 12 ', '    maxPValue: 0.01 ', '    minSlopeBytesPerSecond: 1024 ', '    minRelativePerHour: 0.05 ',
-    '    raiseAfter: 3 ', '    clearAfter: 5 ', '    warmup: 5m ', '    floorWindow: 1m ', '    memoryLimit: ',
+    '    raiseAfter: 5m ', '    clearAfter: 15m ', '    warmup: 5m ', '    floorWindow: 1m ', '    memoryLimit: ',
     '    mode: on-suspicion ', '    samplingInterval: 512Ki ', '    budget: 0.2% ', '    suspicionBudget: 1% ', '    minFetchInterval: 30s ',
     '    topSites: 10 ', '    maxSites: 500 ',
     '  maxConcurrentPolls: 8 ', '  eventLoopResolution: 100ms ', '  http: ', '    apiTokenFile: ', '    protectMetrics: false ', '    protectHealth: false ',
@@ -416,6 +426,7 @@ t.test('environment', async (t) => {
     listen: { host: '127.0.0.1', port: 9100 },
     intervalMs: 30_000,
     timeoutMs: 2_000,
+    timeScale: 1,
     allowRemoteInspector: true,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
     otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
@@ -577,6 +588,7 @@ attribution:
     listen: { host: '127.0.0.1', port: 9100 },
     intervalMs: 20_000,
     timeoutMs: 3_000,
+    timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 1_000, maxDelayMs: 60_000 },
     otlp: {
@@ -595,11 +607,19 @@ attribution:
       maxPValue: 0.001,
       minSlopeBytesPerSecond: 512.5,
       minRelativePerHour: 0.02,
-      raiseAfter: 4,
-      clearAfter: 6,
+      // Counts of evaluations, as before: one per floor window (2m).
+      raiseAfterMs: 480_000,
+      clearAfterMs: 720_000,
       warmupMs: 600_000,
+      maxWarmupMs: 3_600_000,
       floorWindowMs: 120_000,
       memoryLimitBytes: 1_610_612_736,
+      urgentHorizonMs: 14_400_000,
+      fastRelativePerHour: 0.25,
+      slowWindowMs: 14_400_000,
+      slowMinSlopeBytesPerSecond: 150,
+      slowMinRelativePerHour: 0.0025,
+      slowRaiseAfterMs: 1_200_000,
     },
     attribution: {
       mode: 'on-suspicion',
@@ -620,6 +640,7 @@ attribution:
     listen: '127.0.0.1:9100',
     interval: '20s',
     timeout: 3000,
+    timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelay: '1s', maxDelay: '1m' },
     otlp: { endpoint: 'http://collector:4318', interval: '1m', headers: { authorization: 'Bearer abc', 'x-number': 42 }, serviceName: 'from-file' },
@@ -1166,7 +1187,7 @@ t.test('config file: analysis and attribution', async (t) => {
       run('analysis: {window: 1s, floorWindow: 1s, minPoints: 4, maxPValue: 0.999, minSlopeBytesPerSecond: 0, minRelativePerHour: 0, ' +
         'raiseAfter: 1, clearAfter: 1, warmup: 0, memoryLimit: 1}\n').analysis,
       analysis({ windowMs: 1_000, floorWindowMs: 1_000, minPoints: 4, maxPValue: 0.999, minSlopeBytesPerSecond: 0, minRelativePerHour: 0,
-        raiseAfter: 1, clearAfter: 1, warmupMs: 0, memoryLimitBytes: 1 }),
+        raiseAfterMs: 1_000, clearAfterMs: 1_000, warmupMs: 0, memoryLimitBytes: 1 }),
     )
     t.strictSame(
       run('attribution: {samplingInterval: 64Mi, budget: 10%, suspicionBudget: 0.1, minFetchInterval: 100, topSites: 100, maxSites: 100}\n')
@@ -1212,7 +1233,8 @@ attribution:
       'analysis.floorWindow: must be at least 100ms',
       'analysis.memoryLimit: must be > 0',
       'analysis.windw: unknown key (known keys: window, minPoints, maxPValue, minSlopeBytesPerSecond, minRelativePerHour, ' +
-        'raiseAfter, clearAfter, warmup, floorWindow, memoryLimit)',
+        'raiseAfter, clearAfter, warmup, maxWarmup, floorWindow, memoryLimit, urgentHorizon, fastRelativePerHour, slowWindow, ' +
+        'slowMinSlopeBytesPerSecond, slowMinRelativePerHour, slowRaiseAfter)',
       'attribution.mode: "sometimes" is not one of off, on-suspicion, always',
       'attribution.samplingInterval: must be 1Ki..64Mi (1024..67108864 bytes)',
       'attribution.budget: must be more than 0 and at most 0.1 (10%)',
@@ -1355,16 +1377,35 @@ t.test('testConfig (test/helpers/config.ts) is valid and takes overrides', async
   const config = testConfig([{ name: 'api', port: 9229 }])
   t.strictSame(config.analysis, {
     windowMs: 20_000, minPoints: 6, maxPValue: 0.05, minSlopeBytesPerSecond: 16 * 1024, minRelativePerHour: 0.05,
-    raiseAfter: 2, clearAfter: 3, warmupMs: 0, floorWindowMs: 500, memoryLimitBytes: undefined,
+    raiseAfterMs: 1_000, clearAfterMs: 1_500, warmupMs: 0, maxWarmupMs: 0, floorWindowMs: 500, memoryLimitBytes: undefined,
+    urgentHorizonMs: 36_000_000_000, fastRelativePerHour: 25, slowWindowMs: 144_000, slowMinSlopeBytesPerSecond: 15_000,
+    slowMinRelativePerHour: 0.25, slowRaiseAfterMs: 12_000,
   })
   t.strictSame(config.attribution, {
     mode: 'off', samplingIntervalBytes: 32_768, budget: 0.05, suspicionBudget: 0.1, minFetchIntervalMs: 1_000, topSites: 10, maxSites: 200,
   })
   // The same values pass loadConfig's checks.
-  const { windowMs, warmupMs, floorWindowMs, memoryLimitBytes: _limit, ...analysisRest } = config.analysis
+  const a = config.analysis
   const { samplingIntervalBytes, minFetchIntervalMs, ...attributionRest } = config.attribution
   const file = JSON.stringify({
-    analysis: { ...analysisRest, window: windowMs, warmup: warmupMs, floorWindow: floorWindowMs },
+    analysis: {
+      window: a.windowMs,
+      minPoints: a.minPoints,
+      maxPValue: a.maxPValue,
+      minSlopeBytesPerSecond: a.minSlopeBytesPerSecond,
+      minRelativePerHour: a.minRelativePerHour,
+      raiseAfter: `${a.raiseAfterMs}ms`,
+      clearAfter: `${a.clearAfterMs}ms`,
+      warmup: a.warmupMs,
+      maxWarmup: a.maxWarmupMs,
+      floorWindow: a.floorWindowMs,
+      urgentHorizon: a.urgentHorizonMs,
+      fastRelativePerHour: a.fastRelativePerHour,
+      slowWindow: a.slowWindowMs,
+      slowMinSlopeBytesPerSecond: a.slowMinSlopeBytesPerSecond,
+      slowMinRelativePerHour: a.slowMinRelativePerHour,
+      slowRaiseAfter: a.slowRaiseAfterMs,
+    },
     attribution: { ...attributionRest, samplingInterval: samplingIntervalBytes, minFetchInterval: minFetchIntervalMs },
   })
   const loaded = load([...T, '--config', 'c.json'], {}, { 'c.json': file })
@@ -1592,4 +1633,49 @@ t.test('--event-loop-resolution: every layer, with bounds', async (t) => {
   t.strictSame(problems([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'eventLoopResolution: 5000\n' }), [
     'eventLoopResolution: 5000 must be 1ms..1s (a bare number means milliseconds)',
   ])
+})
+
+t.test('--time-scale N: every duration of polling, analysis and attribution N times shorter, every rate threshold N times larger', async (t) => {
+  const scaled = load([...T, '--time-scale', '60'])
+  t.equal(scaled.timeScale, 60)
+  t.equal(scaled.intervalMs, 250)
+  t.equal(scaled.timeoutMs, 5_000, 'timeouts are not scaled: the inspector answers as fast as ever')
+  t.equal(scaled.targets[0]?.intervalMs, 250)
+  t.strictSame(scaled.analysis, {
+    ...analysis(),
+    windowMs: 30_000,
+    raiseAfterMs: 5_000,
+    clearAfterMs: 15_000,
+    warmupMs: 5_000,
+    maxWarmupMs: 60_000,
+    floorWindowMs: 1_000,
+    urgentHorizonMs: 240_000,
+    slowWindowMs: 240_000,
+    slowRaiseAfterMs: 20_000,
+    minSlopeBytesPerSecond: 1024 * 60,
+    minRelativePerHour: 0.05 * 60,
+    fastRelativePerHour: 0.25 * 60,
+    slowMinSlopeBytesPerSecond: 150 * 60,
+    slowMinRelativePerHour: 0.0025 * 60,
+  })
+  t.equal(scaled.attribution.minFetchIntervalMs, 500)
+  t.equal(scaled.attribution.budget, 0.002, 'a share of time stays a share of time')
+  // Given values are scaled like defaults; counts of evaluations follow the scaled floor window.
+  const given = load(['--target', 'a=127.0.0.1:1', '--window', '1h', '--raise-after', '3'], { LEAKWATCH_TIME_SCALE: '10' }, {})
+  t.equal(given.analysis.windowMs, 360_000)
+  t.equal(given.analysis.raiseAfterMs, 3 * 6_000)
+  const file = load(['--config', 'c.yaml'], {}, { 'c.yaml': 'timeScale: 2\ntargets: [{port: 1, interval: 4s}]\n' })
+  t.equal(file.targets[0]?.intervalMs, 2_000, "a target's own interval too")
+  t.strictSame(problems([...T, '--time-scale', '0']), ['--time-scale: must be 1..3600'])
+  t.strictSame(problems([...T, '--time-scale', 'fast']), ['--time-scale: "fast" is not a number'])
+})
+
+t.test('raiseAfter and clearAfter: a count of evaluations (as before) or a duration', async (t) => {
+  t.equal(load([...T, '--raise-after', '10m']).analysis.raiseAfterMs, 600_000)
+  t.equal(load([...T, '--raise-after', '4', '--floor-window', '30s']).analysis.raiseAfterMs, 120_000)
+  t.equal(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'analysis: {clearAfter: 20m}\n' }).analysis.clearAfterMs, 1_200_000)
+  t.strictSame(problems([...T, '--raise-after', 'soon']), [
+    '--raise-after: "soon" is neither a count of evaluations nor a duration (use 3 or 500ms, 15s, 5m, 1h)',
+  ])
+  t.strictSame(problems([...T, '--clear-after', '0']), ['--clear-after: must be at least 1'])
 })

@@ -82,3 +82,105 @@ export class WindowMinimum {
     this.minimum = undefined
   }
 }
+
+/**
+ * A floor that one window without a low reading cannot move: the minimum of
+ * the last `span` window minima (a lower envelope). A sawtooth whose troughs
+ * fall between readings leaves some windows high; their neighbours mask them.
+ * A leak lifts every window, so the envelope follows it one window late.
+ */
+export class EnvelopeFloor {
+  private readonly windows: WindowMinimum
+  private readonly recent: Array<{ timeMs: number; value: number }> = []
+  private span: number
+
+  constructor(windowMs: number, span = 2) {
+    this.windows = new WindowMinimum(windowMs)
+    this.span = Math.max(1, span)
+  }
+
+  /** Windows the envelope spans: enough to cover the GC cycle (set from the observed time between major GCs). */
+  setSpan(span: number): void {
+    this.span = Math.max(1, Math.min(10, Math.round(span)))
+  }
+
+  add(timeMs: number, value: number): { timeMs: number; value: number } | undefined {
+    const closed = this.windows.add(timeMs, value)
+    if (closed === undefined) return undefined
+    this.recent.push(closed)
+    while (this.recent.length > this.span) this.recent.shift()
+    let low = closed
+    for (const point of this.recent) if (point.value < low.value) low = point
+    // The envelope's value at the newest window's time: it is a floor now.
+    return { timeMs: closed.timeMs, value: low.value }
+  }
+
+  reset(): void {
+    this.windows.reset()
+    this.recent.length = 0
+  }
+}
+
+/** A point of a floor series with the load around it (NaN when unknown). */
+export interface LoadedPoint {
+  readonly timeMs: number
+  readonly value: number
+  readonly load: number
+}
+
+/**
+ * Floors over hours in bounded memory: one point per bucket (the lowest floor
+ * in it, with the bucket's mean load), the oldest dropped beyond `capacity`
+ * buckets. The slow path reads it.
+ */
+export class BucketSeries {
+  private readonly bucketMs: number
+  private readonly capacity: number
+  private readonly points: LoadedPoint[] = []
+  private bucket: number | undefined
+  private low: { timeMs: number; value: number } | undefined
+  private loadSum = 0
+  private loadCount = 0
+
+  constructor(bucketMs: number, capacity: number) {
+    this.bucketMs = Math.max(1, bucketMs)
+    this.capacity = capacity
+  }
+
+  add(timeMs: number, value: number, load: number): void {
+    if (!Number.isFinite(timeMs) || !Number.isFinite(value)) return
+    const bucket = Math.floor(timeMs / this.bucketMs)
+    if (this.bucket !== undefined && bucket < this.bucket) return
+    if (this.bucket !== undefined && bucket > this.bucket) this.close()
+    this.bucket = bucket
+    if (this.low === undefined || value < this.low.value) this.low = { timeMs, value }
+    if (Number.isFinite(load)) {
+      this.loadSum += load
+      this.loadCount += 1
+    }
+  }
+
+  /** Closed buckets plus the open one. */
+  all(): LoadedPoint[] {
+    const open = this.low === undefined ? [] : [{ ...this.low, load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN }]
+    return [...this.points, ...open]
+  }
+
+  clear(): void {
+    this.points.length = 0
+    this.bucket = undefined
+    this.low = undefined
+    this.loadSum = 0
+    this.loadCount = 0
+  }
+
+  private close(): void {
+    if (this.low !== undefined) {
+      this.points.push({ ...this.low, load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN })
+      if (this.points.length > this.capacity) this.points.shift()
+    }
+    this.low = undefined
+    this.loadSum = 0
+    this.loadCount = 0
+  }
+}

@@ -1,176 +1,454 @@
 /**
- * From a floor series to a leak verdict: a trend test (Mann–Kendall), a robust
- * slope (Theil–Sen), a minimum effect size (absolute and relative), and
- * hysteresis so the verdict does not flap. Pure.
+ * From floor series to a leak verdict, on two time scales. Pure.
+ *
+ * Fast path (urgent leaks): over the analysis window (30 min), a trend test
+ * (Mann–Kendall), the robust slope of the growth that is going on now
+ * (Theil–Sen with Sen's lower confidence bound, over the whole window or, when
+ * the shape test finds a breakpoint, since it), a minimum effect size, the
+ * shape test (growth that levelled off, drained or jumped once is not going on
+ * now: ./shape.ts), and the load (a trend the event-loop utilization explains
+ * is not a leak: ./load.ts). How long its evidence must hold depends on the
+ * urgency: raiseAfter when the floor reaches its limit within the urgent
+ * horizon at the slope's lower bound; a whole window when it grows fast
+ * relative to its level; two windows otherwise (a cache filling for that long
+ * shows its curve or its plateau by then).
+ *
+ * Slow path (leaks of a few MB an hour): over hours of downsampled floors, the
+ * floor now against the floor at comparable load earlier (a sign test), the
+ * growth rate at comparable load with its lower bound, and the shape test over
+ * the slow window. Bursts and cycles do not make new highs at the same load.
+ *
+ * Hysteresis in time: a path raises after its evidence has been positive for
+ * a stated duration, and a raised leak clears after both paths have been
+ * negative for a stated duration.
  */
 import type { AnalysisConfig } from '../config/types.js'
-import { hingeFit, mannKendall, theilSen, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
+import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
+import { fitShape, type ShapeFit } from './shape.js'
+import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 
 /** O(n²) statistics run on at most this many points (evenly thinned). */
 export const MAX_STAT_POINTS = 240
-
-/**
- * Growth must be sustained: each half of the window must grow at least this
- * share of the whole window's slope. A leak grows steadily; a one-off step (a
- * deploy-sized allocation), a burst that drains, or a cache approaching its
- * size grows in one half and not (or much less) in the other.
- */
-export const SUSTAINED_SHARE = 0.4
-
-/**
- * Growth must not be slowing down: the later half's slope must be at least
- * this share of the earlier half's. A cache filling towards its size grows
- * fast and then ever slower (exponentially); a leak keeps its pace.
- */
-export const RETAINED_PACE = 0.75
+/** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
+export const MIN_JUDGED_POINTS = 6
+/** Fewer points than minPoints are judged only when they span at least this share of the window. */
+export const MIN_SPAN_SHARE = 0.25
+/** The slow path compares the last third of its window with what came at least that long before. */
+const SLOW_RECENT_SHARE = 1 / 3
+/** The floor is judged with the load held constant when the load's coefficient is this significant (t statistic). */
+const LOAD_T = 3
+/** An earlier load counts as at least the recent one when it is no more than this (the load's measurement noise) below. */
+const LOAD_NOISE = 0
 
 export type SignalName = 'heap' | 'rss' | 'external'
+export type VerdictPath = 'fast' | 'slow'
+
+export type AnalysisThresholds = Pick<
+  AnalysisConfig,
+  | 'windowMs'
+  | 'minPoints'
+  | 'maxPValue'
+  | 'minSlopeBytesPerSecond'
+  | 'minRelativePerHour'
+  | 'urgentHorizonMs'
+  | 'fastRelativePerHour'
+  | 'slowWindowMs'
+  | 'slowMinSlopeBytesPerSecond'
+  | 'slowMinRelativePerHour'
+  | 'raiseAfterMs'
+>
+
+export interface FastEvidence {
+  /** Floor points inside the window. */
+  readonly points: number
+  readonly windowStartMs: number | null
+  /** Theil–Sen slope of the growth going on now (bytes/s) and Sen's lower bound of it. */
+  readonly slopeBytesPerSecond: number
+  readonly slopeLowerBytesPerSecond: number
+  /** The lower bound relative to the floor at the window's start, per hour (0.05 = 5 %/h). */
+  readonly relativePerHour: number
+  /** One-sided Mann–Kendall p-value of "no upward trend", and Kendall's tau. */
+  readonly pValue: number
+  readonly tau: number
+  readonly shape: ShapeFit
+  /** The trend with the load held constant, when the load varied enough to tell. */
+  readonly load: LoadAdjusted | null
+  /** The floor's sensitivity to the load learnt over hours, taken out of the window's floors before the tests. */
+  readonly loadSensitivity: LoadSensitivity | null
+  /** Every test passed. */
+  readonly positive: boolean
+  /** Positive, and the growth is urgent (limit within the horizon, or fast relative growth). */
+  readonly urgent: boolean
+  /** Urgent because the limit is within the horizon. */
+  readonly urgentByLimit: boolean
+  /**
+   * How long this evidence must hold before it raises a leak: raiseAfter when the limit is
+   * within the urgent horizon; a whole window for fast relative growth; two windows otherwise
+   * (long enough for a filling cache to show its curve or its plateau).
+   */
+  readonly holdMs: number
+  /** Seconds to the limit at the slope's lower bound, when a limit is known and the floor grows. */
+  readonly secondsToLimit: number | null
+  readonly reasons: readonly string[]
+}
+
+export interface SlowEvidence {
+  /** Time covered by the slow series (ms). */
+  readonly spanMs: number
+  readonly comparison: MatchedGrowth | null
+  readonly relativePerHour: number
+  readonly shape: ShapeFit | null
+  readonly positive: boolean
+  readonly reasons: readonly string[]
+}
 
 export interface SignalEvidence {
   readonly signal: SignalName
   readonly evaluatedAtMs: number
-  /** Floor points inside the window. */
-  readonly points: number
-  readonly windowStartMs: number | null
-  /** Theil–Sen slope of the floor over the window. */
-  readonly slopeBytesPerSecond: number
-  /** One-sided lower confidence bound of that slope (Sen), at the `maxPValue` level. */
-  readonly slopeLowerBytesPerSecond: number
-  /** Theil–Sen slopes of the first and the second half of the window's points. */
-  readonly halfSlopesBytesPerSecond: readonly [number, number] | null
-  /** Slope relative to the floor at the window's start, per hour (0.05 = 5 %/h). */
-  readonly relativePerHour: number
-  /** One-sided Mann–Kendall p-value of "no upward trend". */
-  readonly pValue: number
-  readonly tau: number
   /** Latest floor value. */
   readonly floorBytes: number | null
   readonly warmingUp: boolean
-  /** True when every test passed on this evaluation. */
-  readonly positive: boolean
-  /** Why it is not positive (empty when positive). */
+  readonly fast: FastEvidence
+  readonly slow: SlowEvidence
+  /** The path whose evidence is positive now (fast first), or null. */
+  readonly path: VerdictPath | null
+  /** Why neither path is positive (empty when one is). */
   readonly reasons: readonly string[]
 }
 
-type AnalysisThresholds = Pick<
-  AnalysisConfig,
-  'windowMs' | 'minPoints' | 'maxPValue' | 'minSlopeBytesPerSecond' | 'minRelativePerHour'
->
+export interface WindowSeries {
+  readonly times: readonly number[]
+  readonly values: readonly number[]
+  /** Event-loop utilization around each point; NaN where unknown. */
+  readonly loads?: readonly number[]
+}
 
-export function evaluateSignal(
-  signal: SignalName,
-  series: { times: readonly number[]; values: readonly number[] },
-  nowMs: number,
-  config: AnalysisThresholds,
-  warmupUntilMs: number,
-): SignalEvidence {
-  const start = nowMs - config.windowMs
+const bytes = (value: number): string => {
+  const abs = Math.abs(value)
+  if (abs >= 1024 * 1024) return `${(value / 1024 / 1024).toFixed(1)} MiB`
+  if (abs >= 1024) return `${(value / 1024).toFixed(1)} KiB`
+  return `${value.toFixed(0)} B`
+}
+const rate = (perSecond: number): string => `${bytes(perSecond)}/s`
+const pct = (fraction: number): string => `${(fraction * 100).toFixed(fraction < 0.01 ? 2 : 1)} %/h`
+const finite = (value: number): number => (Number.isFinite(value) ? value : 0)
+
+/** Points at or after `fromMs` (and at or after the warm-up), thinned to MAX_STAT_POINTS. */
+function select(series: WindowSeries, fromMs: number): { times: number[]; values: number[]; loads: number[]; count: number } {
   const times: number[] = []
   const values: number[] = []
+  const loads: number[] = []
   for (let i = 0; i < series.times.length; i++) {
     const t = series.times[i] as number
-    if (t >= start && t >= warmupUntilMs) {
+    const v = series.values[i] as number
+    if (t >= fromMs && Number.isFinite(t) && Number.isFinite(v)) {
       times.push(t)
-      values.push(series.values[i] as number)
+      values.push(v)
+      loads.push(series.loads?.[i] ?? Number.NaN)
     }
   }
   const keep = thinIndexes(times.length, MAX_STAT_POINTS)
-  const thinTimes = keep.map((i) => times[i] as number)
-  const thinValues = keep.map((i) => values[i] as number)
-  const trend = mannKendall(thinValues)
-  const line = theilSenBounds(thinTimes, thinValues, upperQuantile(Math.min(0.5, config.maxPValue)))
-  const slopeBytesPerSecond = line.slope * 1000
-  const slopeLowerBytesPerSecond = line.lower * 1000
-  const firstTime = thinTimes[0]
-  const floorAtStart = firstTime === undefined ? Number.NaN : line.intercept + line.slope * firstTime
-  // The effect size is judged on the slope's lower confidence bound: noise alone must not pass it.
-  const relativePerHour = floorAtStart > 0 ? (slopeLowerBytesPerSecond * 3600) / floorAtStart : 0
-  const halves = halfSlopes(thinTimes, thinValues)
-  const warmingUp = nowMs < warmupUntilMs
+  return {
+    times: keep.map((i) => times[i] as number),
+    values: keep.map((i) => values[i] as number),
+    loads: keep.map((i) => loads[i] as number),
+    count: times.length,
+  }
+}
+
+/** Seconds until `floor` growing at `slopePerSecond` reaches `limit`; undefined when it never does. */
+export function secondsUntil(limit: number | undefined, floor: number | null, slopePerSecond: number): number | undefined {
+  if (limit === undefined || floor === null || !(slopePerSecond > 0) || !(limit > 0)) return undefined
+  return Math.max(0, (limit - floor) / slopePerSecond)
+}
+
+/** A time for a reason; a time no Date can hold is shown as its number. */
+const at = (ms: number | null): string => {
+  const date = new Date(ms ?? 0)
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString()
+}
+
+/**
+ * Why the shape says the growth is not going on now, or undefined. Growth that approaches a
+ * level at or above the limit is still dangerous, so a saturating curve is a reason only below it.
+ */
+export function shapeReason(shape: ShapeFit, limit: number | undefined): string | undefined {
+  const evidence = `BIC ${shape.bicGain.toFixed(0)} better than a line`
+  switch (shape.model) {
+    case 'step':
+      return `a one-off step of ${bytes(shape.stepSize)} at ${at(shape.breakMs)}, flat around it (${evidence})`
+    case 'saturating':
+      if (limit !== undefined && shape.level !== null && shape.level >= limit) return undefined
+      return `approaching a level: growth since ${at(shape.breakMs)} slows towards ${bytes(shape.level ?? 0)} (time constant ${Math.round((shape.timeConstantMs ?? 0) / 60_000)} min, ${rate(shape.slopeAfter * 1000)} now; ${evidence}), as a filling cache does`
+    case 'two-segment':
+      if (shape.slopeBefore > 0 && !(shape.slopeAfter > 0.5 * shape.slopeBefore)) {
+        return `growth stopped or slowed at ${at(shape.breakMs)} (${rate(shape.slopeBefore * 1000)} before, ${rate(shape.slopeAfter * 1000)} since; ${evidence})`
+      }
+      if (shape.slopeBefore < 0 && shape.slopeAfter > 0 && -shape.slopeBefore > 0.25 * shape.slopeAfter) {
+        return `the floor fell until ${at(shape.breakMs)} and rose again (${rate(shape.slopeBefore * 1000)}, then ${rate(shape.slopeAfter * 1000)}; ${evidence}): a cycle, not a new high`
+      }
+      return undefined
+    default:
+      return undefined
+  }
+}
+
+/**
+ * When the load rose over the window (its own trend is significant), a rising floor is judged
+ * only against earlier floors at the same or a higher load: the reason it is not a new high
+ * there, or undefined when the load did not rise or the floor makes new highs anyway.
+ */
+function risingLoad(times: readonly number[], values: readonly number[], loads: readonly number[], config: AnalysisThresholds): string | undefined {
+  const known = loads.filter(Number.isFinite)
+  if (known.length < 8) return undefined
+  const mean = known.reduce((sum, v) => sum + v, 0) / known.length
+  const spread = Math.sqrt(known.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (known.length - 1))
+  if (spread < MIN_LOAD_SPREAD || mannKendall(known).pIncreasing > config.maxPValue) return undefined
+  const points = times.map((timeMs, i) => ({ timeMs, value: values[i] as number, load: loads[i] as number }))
+  const span = (times[times.length - 1] as number) - (times[0] as number)
+  const recentFrom = (times[times.length - 1] as number) - span / 3
+  const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue)
+  if (comparison !== undefined && comparison.pValue <= config.maxPValue) return undefined
+  return `load: event-loop utilization rose over the window with the floor (by ${((Math.max(...known) - Math.min(...known)) * 100).toFixed(0)} points); ${
+    comparison === undefined
+      ? 'no earlier floor at the same or a higher load to compare with'
+      : `${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (p = ${comparison.pValue.toPrecision(2)})`
+  }: the load explains it until it comes back`
+}
+
+/** The fast path's evidence over the analysis window. `limit` is the heap limit (heap) or the memory limit (rss, external). */
+export function evaluateFast(
+  series: WindowSeries,
+  nowMs: number,
+  config: AnalysisThresholds,
+  fromMs: number,
+  limit: number | undefined,
+  sensitivity?: LoadSensitivity,
+): FastEvidence {
+  const start = Math.max(nowMs - config.windowMs, fromMs)
+  const selected = select(series, start)
+  const { times, loads, count } = selected
+  // With a load sensitivity learnt over hours, the floor is judged at the latest load: what the
+  // load explains is taken out before any test.
+  const latestLoad = [...loads].reverse().find(Number.isFinite)
+  const atLatestLoad = (raw: readonly number[], bytesPerUtilization: number): number[] =>
+    latestLoad === undefined ? [...raw] : raw.map((value, i) => (Number.isFinite(loads[i]) ? value - bytesPerUtilization * ((loads[i] as number) - latestLoad) : value))
+  const longRun = sensitivity === undefined ? selected.values : atLatestLoad(selected.values, sensitivity.bytesPerUtilization)
+  // Within the window too: when the load moved and the floor clearly moved with it, judge the
+  // floor with the load held constant (a leak under a burst of traffic still shows).
+  const load = loadAdjustedTrend(
+    times.map((timeMs, i) => ({ timeMs, value: longRun[i] as number, load: loads[i] as number })),
+    upperQuantile(Math.min(0.5, config.maxPValue)),
+  )
+  const loadHeld = load !== undefined && load.loadT >= LOAD_T
+  const values = loadHeld ? atLatestLoad(longRun, load.loadCoefficient) : longRun
+  const n = times.length
+  const z = upperQuantile(Math.min(0.5, config.maxPValue))
+  const trend = mannKendall(values)
+  const shape = fitShape(times, values)
+  // The growth going on now: since the breakpoint when the shape has one, else over the whole window.
+  const from = shape.model === 'two-segment' && shape.breakIndex !== null ? shape.breakIndex : 0
+  const recent = theilSenBounds(times.slice(from), values.slice(from), z)
+  const slope = shape.model === 'step' ? 0 : recent.slope * 1000
+  const lower = shape.model === 'step' ? 0 : recent.lower * 1000
+  const firstTime = times[0]
+  const floorAtStart = firstTime === undefined ? Number.NaN : recent.intercept + recent.slope * firstTime
+  const relativePerHour = floorAtStart > 0 ? (lower * 3600) / floorAtStart : 0
+  const span = n > 1 ? (times[n - 1] as number) - (times[0] as number) : 0
   const reasons: string[] = []
-  if (warmingUp) reasons.push('warming up')
-  if (times.length < config.minPoints) reasons.push(`${times.length} of ${config.minPoints} points`)
-  else {
-    if (trend.pIncreasing > config.maxPValue) reasons.push(`no significant upward trend (p=${trend.pIncreasing.toPrecision(2)})`)
-    if (!(slopeLowerBytesPerSecond >= config.minSlopeBytesPerSecond)) {
-      reasons.push(`slope ${slopeBytesPerSecond.toFixed(0)} B/s (at least ${Math.max(0, slopeLowerBytesPerSecond).toFixed(0)} B/s) below ${config.minSlopeBytesPerSecond} B/s`)
+  const enough = count >= config.minPoints || (count >= MIN_JUDGED_POINTS && span >= MIN_SPAN_SHARE * config.windowMs)
+  if (!enough) {
+    reasons.push(
+      `too few floor points: ${count} in the window (wanted ${config.minPoints}, or ${MIN_JUDGED_POINTS} spanning ${Math.round(MIN_SPAN_SHARE * 100)} % of it)`,
+    )
+  } else {
+    if (trend.pIncreasing > config.maxPValue) {
+      reasons.push(`Mann-Kendall trend test: p = ${trend.pIncreasing.toPrecision(2)} > ${config.maxPValue} (no significant upward trend)`)
+    }
+    const stopped = shapeReason(shape, limit)
+    if (stopped !== undefined) reasons.push(`shape test: ${stopped}`)
+    if (!(lower >= config.minSlopeBytesPerSecond)) {
+      reasons.push(
+        Number.isFinite(lower) && Number.isFinite(slope)
+          ? `slope: lower bound ${rate(lower)} < ${rate(config.minSlopeBytesPerSecond)} (estimate ${rate(slope)})`
+          : `slope: cannot be bounded (floors too large or too few to compute it)`,
+      )
     }
     if (!(relativePerHour >= config.minRelativePerHour)) {
-      reasons.push(`growth ${(Math.max(0, relativePerHour) * 100).toFixed(1)} %/h below ${(config.minRelativePerHour * 100).toFixed(1)} %/h`)
+      reasons.push(`relative growth: lower bound ${pct(finite(relativePerHour))} < ${pct(config.minRelativePerHour)}`)
     }
-    if (halves !== null && Math.min(halves[0], halves[1]) < SUSTAINED_SHARE * line.slope) {
+    const loadRise = risingLoad(times, values, loads, config)
+    if (loadRise !== undefined) reasons.push(loadRise)
+    if (reasons.length > 0 && loadHeld) {
       reasons.push(
-        halves[1] < halves[0]
-          ? 'growth not sustained: the later half of the window grows much less (a plateau, a drained burst, a one-off step)'
-          : 'growth not sustained: the earlier half of the window is flat (a one-off step, or an onset too recent to tell)',
+        `load: the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
       )
-    } else if (halves !== null && halves[1] < RETAINED_PACE * halves[0]) {
-      reasons.push('growth slowing down: the later half of the window grows clearly slower (a cache approaching its size)')
     }
   }
-  const lastValue = series.values[series.values.length - 1]
+  const positive = reasons.length === 0
+  const lastValue = values[n - 1]
+  const secondsToLimit = secondsUntil(limit, lastValue ?? null, lower) ?? null
+  const urgentByLimit = secondsToLimit !== null && secondsToLimit * 1000 <= config.urgentHorizonMs
+  const urgent = positive && (urgentByLimit || relativePerHour >= config.fastRelativePerHour)
+  const holdMs = urgentByLimit
+    ? config.raiseAfterMs
+    : Math.max(config.raiseAfterMs, (relativePerHour >= config.fastRelativePerHour ? 1 : 2) * config.windowMs)
   return {
-    signal,
-    evaluatedAtMs: nowMs,
-    points: times.length,
+    points: count,
     windowStartMs: firstTime ?? null,
-    slopeBytesPerSecond: Number.isFinite(slopeBytesPerSecond) ? slopeBytesPerSecond : 0,
-    slopeLowerBytesPerSecond: Number.isFinite(slopeLowerBytesPerSecond) ? slopeLowerBytesPerSecond : 0,
-    halfSlopesBytesPerSecond: halves === null ? null : [finiteOrZero(halves[0] * 1000), finiteOrZero(halves[1] * 1000)],
-    relativePerHour: Number.isFinite(relativePerHour) ? relativePerHour : 0,
+    slopeBytesPerSecond: finite(slope),
+    slopeLowerBytesPerSecond: finite(lower),
+    relativePerHour: finite(relativePerHour),
     pValue: trend.pIncreasing,
     tau: trend.tau,
-    floorBytes: lastValue ?? null,
-    warmingUp,
-    positive: reasons.length === 0,
+    shape,
+    load: load ?? null,
+    loadSensitivity: sensitivity ?? null,
+    positive,
+    urgent,
+    urgentByLimit: positive && urgentByLimit,
+    holdMs,
+    secondsToLimit,
     reasons,
   }
 }
 
-const finiteOrZero = (value: number): number => (Number.isFinite(value) ? value : 0)
+/** The slow path's evidence over the slow window of downsampled floors (with loads). */
+/** At most MAX_STAT_POINTS of the points, evenly spread. */
+function thinned<T>(points: readonly T[]): T[] {
+  return thinIndexes(points.length, MAX_STAT_POINTS).map((i) => points[i] as T)
+}
 
-/** Theil–Sen slopes (per ms) of the points before and after the window's middle time; null with too few. */
-function halfSlopes(times: readonly number[], values: readonly number[]): [number, number] | null {
-  const first = times[0]
-  const last = times[times.length - 1]
-  if (first === undefined || last === undefined) return null
-  const middle = (first + last) / 2
-  const split = times.findIndex((t) => t >= middle)
-  if (split < 3 || times.length - split < 3) return null
-  return [
-    theilSen(times.slice(0, split), values.slice(0, split)).slope,
-    theilSen(times.slice(split), values.slice(split)).slope,
-  ]
+export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config: AnalysisThresholds, fromMs: number, limit?: number): SlowEvidence {
+  const usable = thinned(points.filter((p) => p.timeMs >= fromMs && Number.isFinite(p.value)))
+  const first = usable[0]
+  const spanMs = first === undefined ? 0 : nowMs - first.timeMs
+  const reasons: string[] = []
+  if (spanMs < config.slowWindowMs) {
+    reasons.push(`slow path: ${Math.round(spanMs / 60_000)} of ${Math.round(config.slowWindowMs / 60_000)} min of floors so far`)
+    return { spanMs, comparison: null, relativePerHour: 0, shape: null, positive: false, reasons }
+  }
+  // Only the slow window: a floor that stepped up before it (a deploy-sized allocation) and has been
+  // flat since is not growing now.
+  const windowed = usable.filter((p) => p.timeMs >= nowMs - config.slowWindowMs)
+  const recentMs = config.slowWindowMs * SLOW_RECENT_SHARE
+  const comparison = matchedGrowth(windowed, nowMs - recentMs, recentMs, LOAD_NOISE, config.maxPValue) ?? null
+  const shape = fitShape(
+    windowed.map((p) => p.timeMs),
+    windowed.map((p) => p.value),
+  )
+  // Growth still going on: the robust slope over the later half of the window.
+  const later = windowed.filter((p) => p.timeMs >= nowMs - config.slowWindowMs / 2)
+  const z = upperQuantile(Math.min(0.5, config.maxPValue))
+  const laterSlope = theilSenBounds(
+    later.map((p) => p.timeMs),
+    later.map((p) => p.value),
+    z,
+  )
+  const level = windowed[0]?.value ?? 0
+  const relativePerHour = level > 0 ? (laterSlope.lower * 3_600_000) / level : 0
+  if (comparison === null) {
+    reasons.push('slow path: too few recent floors with earlier ones at the same or a higher load (the load has been rising)')
+  } else if (comparison.pValue > config.maxPValue) {
+    reasons.push(
+      `slow path: ${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (sign test p = ${comparison.pValue.toPrecision(2)} > ${config.maxPValue})`,
+    )
+  }
+  if (!(laterSlope.lower * 1000 >= config.slowMinSlopeBytesPerSecond)) {
+    reasons.push(
+      `slow path: growth over the later half of the window, lower bound ${rate(finite(laterSlope.lower * 1000))} < ${rate(config.slowMinSlopeBytesPerSecond)} (estimate ${rate(finite(laterSlope.slope * 1000))})`,
+    )
+  }
+  if (!(relativePerHour >= config.slowMinRelativePerHour)) {
+    reasons.push(`slow path: relative growth, lower bound ${pct(finite(relativePerHour))} < ${pct(config.slowMinRelativePerHour)}`)
+  }
+  const stopped = shapeReason(shape, limit)
+  if (stopped !== undefined) reasons.push(`slow path: ${stopped}`)
+  return { spanMs, comparison, relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
+}
+
+/** Both paths for one signal. `fromMs`: readings before it (the warm-up) do not count. */
+export function evaluateSignal(
+  signal: SignalName,
+  fast: WindowSeries,
+  slow: readonly LoadPoint[],
+  nowMs: number,
+  config: AnalysisThresholds,
+  fromMs: number,
+  limit: number | undefined,
+): SignalEvidence {
+  const warmingUp = nowMs < fromMs
+  const sensitivity = loadSensitivity(thinned(slow.filter((p) => p.timeMs >= fromMs)))
+  const fastEvidence = evaluateFast(fast, nowMs, config, fromMs, limit, sensitivity)
+  const slowEvidence = evaluateSlow(slow, nowMs, config, fromMs, limit)
+  const path: VerdictPath | null = warmingUp ? null : fastEvidence.positive ? 'fast' : slowEvidence.positive ? 'slow' : null
+  const reasons: string[] = []
+  if (warmingUp) reasons.push(`warming up until ${at(fromMs)}`)
+  else if (path === null) reasons.push(...fastEvidence.reasons, ...slowEvidence.reasons)
+  const lastValue = fast.values[fast.values.length - 1]
+  return {
+    signal,
+    evaluatedAtMs: nowMs,
+    floorBytes: lastValue ?? null,
+    warmingUp,
+    fast: fastEvidence,
+    slow: slowEvidence,
+    path,
+    reasons,
+  }
 }
 
 export interface VerdictState {
   readonly suspected: boolean
-  /** Consecutive positive / negative evaluations (the one not matching the verdict resets). */
-  readonly positives: number
-  readonly negatives: number
+  readonly path: VerdictPath | null
+  /** Since when each path's evidence has been positive without a break (ms), or null. */
+  readonly fastSinceMs: number | null
+  readonly slowSinceMs: number | null
+  /** Since when neither path has been positive (ms), or null. */
+  readonly negativeSinceMs: number | null
   /** When the current suspicion was raised (ms), or null. */
   readonly raisedAtMs: number | null
   /** When growth began, from the hinge fit over the whole history (ms), or null. */
   readonly onsetMs: number | null
 }
 
-export const INITIAL_VERDICT: VerdictState = { suspected: false, positives: 0, negatives: 0, raisedAtMs: null, onsetMs: null }
+export const INITIAL_VERDICT: VerdictState = {
+  suspected: false,
+  path: null,
+  fastSinceMs: null,
+  slowSinceMs: null,
+  negativeSinceMs: null,
+  raisedAtMs: null,
+  onsetMs: null,
+}
 
-/** Hysteresis: raise after `raiseAfter` positives in a row, clear after `clearAfter` negatives in a row. */
-export function nextVerdict(
-  state: VerdictState,
-  evidence: SignalEvidence,
-  config: Pick<AnalysisConfig, 'raiseAfter' | 'clearAfter'>,
-): VerdictState {
-  const positives = evidence.positive ? state.positives + 1 : 0
-  const negatives = evidence.positive ? 0 : state.negatives + 1
-  if (!state.suspected && positives >= config.raiseAfter) {
-    return { suspected: true, positives, negatives, raisedAtMs: evidence.evaluatedAtMs, onsetMs: state.onsetMs }
+export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs'>
+
+/**
+ * Hysteresis in time: a path raises once its evidence has held for its
+ * raise duration; a raised leak clears once neither path has been positive for
+ * the clear duration. `blocked` (still warming up) holds a raise back.
+ */
+export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
+  const now = evidence.evaluatedAtMs
+  const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
+  const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
+  const anyPositive = fastSinceMs !== null || slowSinceMs !== null
+  const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
+  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
+  if (!state.suspected && !blocked) {
+    const path: VerdictPath | null =
+      fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs
+        ? 'fast'
+        : slowSinceMs !== null && now - slowSinceMs >= config.slowRaiseAfterMs
+          ? 'slow'
+          : null
+    if (path !== null) return { ...next, suspected: true, path, raisedAtMs: now }
   }
-  if (state.suspected && negatives >= config.clearAfter) {
-    return { suspected: false, positives, negatives, raisedAtMs: null, onsetMs: null }
+  if (state.suspected && negativeSinceMs !== null && now - negativeSinceMs >= config.clearAfterMs) {
+    return { ...next, suspected: false, path: null, raisedAtMs: null, onsetMs: null }
   }
-  return { ...state, positives, negatives }
+  return next
 }
 
 /**
@@ -184,10 +462,4 @@ export function estimateOnset(series: { times: readonly number[]; values: readon
     keep.map((i) => series.values[i] as number),
   )
   return fit !== undefined && fit.slope > 0 ? fit.onsetMs : null
-}
-
-/** Seconds until `floor` growing at `slopePerSecond` reaches `limit`; undefined when it never does. */
-export function secondsUntil(limit: number | undefined, floor: number | null, slopePerSecond: number): number | undefined {
-  if (limit === undefined || floor === null || !(slopePerSecond > 0) || !(limit > 0)) return undefined
-  return Math.max(0, (limit - floor) / slopePerSecond)
 }

@@ -76,6 +76,11 @@ export class ProfilerController {
   private cpuTotalMs = 0
   private fetches = 0
   private interruptions = 0
+  /** Major GCs forced to buy a heap floor (starved floors), and their pauses. */
+  private forcedGcs = 0
+  private forcedGcPauseMs = 0
+  /** When the last paid step (a fetch or a forced GC) ran: both share the budget. */
+  private lastPaidAtMs: number | undefined
   private lastError: string | null = null
 
   /** @param pollIntervalMs how often `step` runs (the target's poll interval); 0 means no rounding */
@@ -128,6 +133,7 @@ export class ProfilerController {
   reset(): void {
     this.onDisconnect()
     this.lastFetchAtMs = undefined
+    this.lastPaidAtMs = undefined
     this.lastError = null
   }
 
@@ -142,6 +148,8 @@ export class ProfilerController {
     pauseTotalMs: number
     lastCostMs: number
     cpuTotalMs: number
+    forcedGcs: number
+    forcedGcPauseMs: number
     lastError: string | null
   } {
     return {
@@ -155,6 +163,8 @@ export class ProfilerController {
       pauseTotalMs: this.pauseTotalMs,
       lastCostMs: this.lastCostMs,
       cpuTotalMs: this.cpuTotalMs,
+      forcedGcs: this.forcedGcs,
+      forcedGcPauseMs: this.forcedGcPauseMs,
       lastError: this.lastError,
     }
   }
@@ -170,6 +180,8 @@ export class ProfilerController {
     lastPauseMs: number
     cpuTotalMs: number
     lastCostMs: number
+    forcedGcs: number
+    forcedGcPauseMs: number
   } {
     return {
       fetches: this.fetches,
@@ -178,12 +190,41 @@ export class ProfilerController {
       lastPauseMs: this.lastPauseMs,
       cpuTotalMs: this.cpuTotalMs,
       lastCostMs: this.lastCostMs,
+      forcedGcs: this.forcedGcs,
+      forcedGcPauseMs: this.forcedGcPauseMs,
     }
+  }
+
+  /**
+   * Buy an exact heap floor: a forced major GC (HeapProfiler.collectGarbage), then the heap
+   * used. For a heap floor that rises but is starved of points (major GCs get rare exactly
+   * when a heap leak is fast). It shares the budget with profile reads: the first runs at
+   * once, each later one waits its cost divided by the suspicion budget (and at least the
+   * minimum fetch interval). Undefined when not due, or when the GC could not be forced.
+   */
+  async buyFloor(session: TargetSession, nowMs: number): Promise<{ bytes: number; pauseMs: number } | undefined> {
+    if (this.lastPaidAtMs !== undefined) {
+      const delay = fetchDelayMs(this.lastCostMs, this.config.suspicionBudget, this.config.minFetchIntervalMs)
+      if (!fetchDue(nowMs - this.lastPaidAtMs, delay, this.pollIntervalMs)) return undefined
+    }
+    const cpuBefore = await this.cpuTimeMs(session)
+    const started = performance.now()
+    await session.send('HeapProfiler.collectGarbage', {}, Math.max(this.timeoutMs, MIN_FETCH_TIMEOUT_MS))
+    const pauseMs = performance.now() - started
+    const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
+    const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
+    this.lastCostMs = Math.max(pauseMs, cpuMs ?? 0)
+    this.lastPaidAtMs = nowMs
+    this.forcedGcs += 1
+    this.forcedGcPauseMs += pauseMs
+    if (cpuMs !== undefined) this.cpuTotalMs += cpuMs
+    const usage = (await session.send('Runtime.getHeapUsage', {}, this.timeoutMs)) as { usedSize?: unknown }
+    return typeof usage.usedSize === 'number' && Number.isFinite(usage.usedSize) ? { bytes: usage.usedSize, pauseMs } : undefined
   }
 
   private due(nowMs: number, suspicious: boolean): boolean {
     const budget = suspicious ? this.config.suspicionBudget : this.config.budget
-    const since = this.lastFetchAtMs ?? this.samplingSinceMs ?? nowMs
+    const since = Math.max(this.lastFetchAtMs ?? this.samplingSinceMs ?? nowMs, this.lastPaidAtMs ?? Number.NEGATIVE_INFINITY)
     return fetchDue(nowMs - since, fetchDelayMs(this.lastCostMs, budget, this.config.minFetchIntervalMs), this.pollIntervalMs)
   }
 
@@ -228,6 +269,7 @@ export class ProfilerController {
     if (cpuMs !== undefined) this.cpuTotalMs += cpuMs
     this.fetches += 1
     this.lastFetchAtMs = nowMs
+    this.lastPaidAtMs = nowMs
     this.lastError = null
     let floorBytes: number | undefined
     try {

@@ -13,7 +13,7 @@ import { hostPort, isLoopbackHost } from './hosts.js'
 import { DEFAULT_TARGET_HOST, LIMITS, OPTIONS } from './options.js'
 import { emptyLayer, readEnv, readFlags, type Layer, type Problems } from './sources.js'
 import type { Config, HttpConfig, TargetConfig } from './types.js'
-import { TOKEN_LIMITS, parseToken } from './values.js'
+import { TOKEN_LIMITS, parseToken, type CountOrDuration } from './values.js'
 
 export interface LoadConfigOptions {
   /** Command-line arguments without the node binary and script (`process.argv.slice(2)`). */
@@ -52,7 +52,11 @@ type Defaults = Omit<Config, 'targets'> & { readonly targetHost: string }
 /** Every default, derived from the options table. */
 export const DEFAULTS: Defaults = (() => {
   const defaults: Record<string, unknown> = { targetHost: DEFAULT_TARGET_HOST }
-  for (const row of CONFIG_ROWS) setPath(defaults, row.key, row.default)
+  // A count-or-duration default is a duration: DEFAULTS holds resolved values, as a Config does.
+  for (const row of CONFIG_ROWS) {
+    const value = row.default
+    setPath(defaults, row.key, typeof value === 'object' && value !== null && 'ms' in value ? (value as { ms: number }).ms : value)
+  }
   return deepFreeze(defaults) as unknown as Defaults
 })()
 
@@ -146,12 +150,43 @@ function resolveTargets(layers: readonly Layer[], file: Layer, config: Record<st
       name,
       host: t.host,
       port: t.port,
-      intervalMs: t.intervalMs ?? (config.intervalMs as number),
+      // The global interval is already time-scaled; a target's own interval is scaled here.
+      intervalMs: t.intervalMs === undefined ? (config.intervalMs as number) : Math.max(1, Math.round(t.intervalMs / (config.timeScale as number))),
       timeoutMs: t.timeoutMs ?? (config.timeoutMs as number),
       disabledCollectors: [...(t.disabledCollectors ?? [])],
     })
   })
   return targets
+}
+
+/** Reads `object.a.b` for the key `a.b`. */
+function getPath(object: Record<string, unknown>, key: string): unknown {
+  return key.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], object)
+}
+
+/**
+ * --time-scale N: durations run N times faster, rate thresholds grow N times. Applied to
+ * given values and defaults alike, so "compressed 60×" means one thing everywhere.
+ */
+function applyTimeScale(config: Record<string, unknown>): void {
+  const scale = config.timeScale as number
+  if (scale === 1) return
+  for (const row of CONFIG_ROWS) {
+    if (row.timeScaled === undefined) continue
+    const value = getPath(config, row.key)
+    if (typeof value === 'number') setPath(config, row.key, row.timeScaled === 'duration' ? Math.max(1, Math.round(value / scale)) : value * scale)
+    else if (typeof value === 'object' && value !== null && 'ms' in value && row.timeScaled === 'duration') {
+      setPath(config, row.key, { ms: Math.round((value as { ms: number }).ms / scale) })
+    }
+  }
+}
+
+/** raiseAfter / clearAfter given as counts of evaluations: about one evaluation per floor window. */
+function resolveCountOrDuration(analysis: Record<string, unknown>): void {
+  for (const key of ['raiseAfterMs', 'clearAfterMs']) {
+    const value = analysis[key] as CountOrDuration
+    analysis[key] = 'ms' in value ? value.ms : value.count * (analysis.floorWindowMs as number)
+  }
 }
 
 /** The checks between settings, and the defaults that follow other settings. */
@@ -176,6 +211,9 @@ function resolveDependent(config: Record<string, unknown>, given: (key: string) 
   if (attribution.maxSites! < attribution.topSites!) {
     problems.push(`attribution.maxSites: ${attribution.maxSites} is less than attribution.topSites (${attribution.topSites})`)
   }
+  if (analysis.maxWarmupMs! < analysis.warmupMs!) analysis.maxWarmupMs = analysis.warmupMs!
+  applyTimeScale(config)
+  resolveCountOrDuration(analysis)
 }
 
 /**

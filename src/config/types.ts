@@ -15,6 +15,8 @@ export interface TargetConfig {
 
 export interface Config {
   readonly targets: readonly TargetConfig[]
+  /** Every duration of polling, analysis and attribution runs this many times faster, every rate threshold scales with it (1 = real time). */
+  readonly timeScale: number
   readonly listen: { readonly host: string; readonly port: number }
   readonly intervalMs: number
   readonly timeoutMs: number
@@ -39,28 +41,41 @@ export interface Config {
   readonly attribution: AttributionConfig
 }
 
-/** Leak analysis of the memory floors. Durations in milliseconds. */
+/** Leak analysis of the memory floors. Durations in milliseconds, rates in bytes per second. */
 export interface AnalysisConfig {
-  /** Sliding window the trend test and slope look at. */
+  /** The fast path's window: the trend test and slope look at it. */
   readonly windowMs: number
-  /** Fewest floor points in the window before any verdict. */
+  /** Floor points wanted in the window; fewer (at least 6) are judged only when they span a quarter of it. */
   readonly minPoints: number
-  /** Largest Mann–Kendall p-value that counts as a trend. */
+  /** Largest p-value that counts as a trend (Mann–Kendall, the slow path's sign test). */
   readonly maxPValue: number
-  /** Smallest growth worth raising, absolute (bytes per second). */
+  /** Smallest growth worth raising on the fast path, absolute (bytes per second, the slope's lower bound). */
   readonly minSlopeBytesPerSecond: number
-  /** Smallest growth worth raising, relative to the floor (fraction per hour, 0.05 = 5 %/h). */
+  /** Smallest growth worth raising on the fast path, relative to the floor (fraction per hour, 0.05 = 5 %/h). */
   readonly minRelativePerHour: number
-  /** Consecutive positive evaluations before a leak is raised. */
-  readonly raiseAfter: number
-  /** Consecutive negative evaluations before a raised leak is cleared. */
-  readonly clearAfter: number
+  /** How long the fast path's evidence must hold before it raises a leak. */
+  readonly raiseAfterMs: number
+  /** How long neither path may be positive before a raised leak clears. */
+  readonly clearAfterMs: number
   /** Time after a (re)start during which no verdict is given. */
   readonly warmupMs: number
+  /** While the floor has been rising since the start (a cache filling), the warm-up lasts up to this. */
+  readonly maxWarmupMs: number
   /** Window over which RSS and external memory are reduced to their minimum (their floor). */
   readonly floorWindowMs: number
   /** Memory limit of the watched container in bytes, when known from config or the downward API. */
   readonly memoryLimitBytes: number | undefined
+  /** The fast path raises only urgent leaks: the floor reaches its limit within this (or grows fast relative to its level). */
+  readonly urgentHorizonMs: number
+  /** Relative growth (fraction per hour, lower bound) that is urgent whatever the limit. */
+  readonly fastRelativePerHour: number
+  /** The slow path's window of downsampled floors (the recent third is compared with the past at comparable load). */
+  readonly slowWindowMs: number
+  /** Smallest growth the slow path raises, absolute (bytes per second) and relative (fraction per hour). */
+  readonly slowMinSlopeBytesPerSecond: number
+  readonly slowMinRelativePerHour: number
+  /** How long the slow path's evidence must hold before it raises a leak. */
+  readonly slowRaiseAfterMs: number
 }
 
 export type AttributionMode = 'off' | 'on-suspicion' | 'always'

@@ -374,3 +374,31 @@ export const token: ValueType<string> = {
   parseFile: (value) => (typeof value === 'string' ? parseToken(value) : { error: `must be a string, not ${kindName(value)}` }),
   format: () => '…',
 }
+
+/** A count of evaluations (the old meaning of raiseAfter/clearAfter) or a duration. */
+export type CountOrDuration = { readonly count: number } | { readonly ms: number }
+
+/**
+ * A whole number (a count of evaluations, about one per floor window: the meaning these keys
+ * had before they took durations) or a duration such as `10m`.
+ */
+export function countOrDuration(minCount: number): ValueType<CountOrDuration> {
+  const countCheck = (n: number): Parsed<CountOrDuration> => (n >= minCount ? { value: { count: n } } : { error: `must be at least ${minCount}` })
+  const asDuration = duration({ minMs: 0 })
+  const fromText = (text: string): Parsed<CountOrDuration> => {
+    const value = text.trim()
+    if (/^\d+$/.test(value)) return countCheck(Number(value))
+    const parsed = asDuration.parseText(text)
+    return 'error' in parsed ? { error: `${JSON.stringify(text)} is neither a count of evaluations nor a duration (use 3 or ${DURATION_FORMS})` } : { value: { ms: parsed.value } }
+  }
+  return {
+    placeholder: 'DURATION|N',
+    parseText: fromText,
+    parseFile(value) {
+      if (typeof value === 'number') return Number.isInteger(value) ? countCheck(value) : { error: `must be a whole number, not ${typeName(value)}` }
+      if (typeof value === 'string') return fromText(value)
+      return { error: `must be a duration like 10m (or a count of evaluations), not ${typeName(value)}` }
+    },
+    format: (value) => ('count' in value ? String(value.count) : formatDuration(value.ms)),
+  }
+}

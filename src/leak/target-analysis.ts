@@ -1,13 +1,20 @@
 /**
  * The leak analysis of one target: turns each poll's readings into floor
- * series (post-GC heap, per-window minimum of RSS and external memory),
- * evaluates a verdict per signal, projects the time to the limits, and runs
- * the allocation-site attribution on an overhead budget.
+ * series (post-GC heap; RSS and external memory as a lower envelope of
+ * per-window minima), keeps them at two resolutions (the fast window, and
+ * downsampled over a day for the slow path), evaluates a verdict per signal,
+ * projects the time to the limits, and runs the allocation-site attribution on
+ * an overhead budget.
+ *
+ * When the heap floor rises but major GCs are too rare to judge it (they get
+ * rare exactly when a heap leak is fast), it buys a floor: a forced major GC,
+ * charged to the attribution budget and counted.
  *
  * It plugs into the target monitor as a poll extension; everything but the
- * profiler step is pure computation on what the poll already read.
+ * profiler step and the bought floors is pure computation on what the poll
+ * already read.
  */
-import { RingSeries, WindowMinimum } from '../analysis/series.js'
+import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
   estimateOnset,
@@ -28,17 +35,31 @@ import type { TargetSession } from '../inspector/session.js'
 
 export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
 
-/** Floor points kept per signal: hours of history at a one-minute floor window. */
+/** Floor points kept per signal at the fast resolution: hours of history at a one-minute floor window. */
 const HISTORY_POINTS = 1440
 /** Floor points returned by the API per signal. */
 const API_POINTS = 240
+/** The slow series: this many buckets per slow window, kept for at least a day. */
+const SLOW_BUCKETS_PER_WINDOW = 36
+const SLOW_HISTORY_MS = 36 * 3_600_000
+
+/** RSS and external floors: the lowest of at least this many window minima. */
+const MIN_ENVELOPE_WINDOWS = 3
+
+/** Where a heap floor came from (the evidence says how many of each). */
+export type FloorSource = 'gc' | 'profile' | 'forced-gc'
 
 interface SignalTrack {
-  readonly window: WindowMinimum
-  readonly series: RingSeries
+  readonly floor: EnvelopeFloor | WindowMinimum
+  readonly fast: RingSeries
+  readonly loads: RingSeries
+  readonly slow: BucketSeries
   evaluatedLastTime: number | undefined
   evidence: SignalEvidence | undefined
   verdict: VerdictState
+  /** The floor has been seen not rising since the start: a rise from now on is not the start's warm-up. */
+  settled: boolean
+  readonly sources: Record<FloorSource, number>
 }
 
 export interface SignalView {
@@ -46,10 +67,14 @@ export interface SignalView {
   readonly floors: ReadonlyArray<{ readonly time: string; readonly bytes: number }>
   readonly evidence: SignalEvidence | null
   readonly suspected: boolean
+  /** The path that raised the leak: fast (urgent), slow (over hours), or null. */
+  readonly path: string | null
   readonly raisedAt: string | null
   readonly onset: string | null
-  /** Seconds until the limit at the current slope (heap: heap_size_limit; rss: memory limit). */
+  /** Seconds until the limit at the current slope (heap: heap_size_limit; rss, external: memory limit). */
   readonly secondsToLimit: number | null
+  /** Heap floors by source: the GC observer, profile reads, GCs forced to buy a floor. */
+  readonly floorSources: Readonly<Record<FloorSource, number>>
 }
 
 export interface AnalysisOptions {
@@ -64,19 +89,33 @@ export interface AnalysisOptions {
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
 
+/** The median time between major GCs over the recent floors, or undefined with fewer than 3. */
+function medianGap(times: readonly number[]): number | undefined {
+  if (times.length < 3) return undefined
+  const gaps = times.slice(1).map((t, i) => t - (times[i] as number)).sort((a, b) => a - b)
+  return gaps[gaps.length >> 1]
+}
+
 export class TargetAnalysis implements PollExtension {
   private readonly options: AnalysisOptions
   private readonly tracks = new Map<SignalName, SignalTrack>()
   private readonly tracker: SiteTracker
   private readonly profiler: ProfilerController
+  /** Event-loop utilization readings (the load), to attach to floor points. */
+  private readonly utilization = new RingSeries(HISTORY_POINTS)
+  /** Times of recent major GCs, for the envelope's span. */
+  private readonly majorGcTimes: number[] = []
   private heapLimitBytes: number | undefined
   private discoveredMemoryLimit: number | undefined
   private processStartMs: number | undefined
   private latest: ProfileFetch | undefined
   private profileIssues = 0
+  private readonly floorWindowMs: number
 
   constructor(options: AnalysisOptions) {
     this.options = options
+    // A floor window needs several readings: at least three poll intervals.
+    this.floorWindowMs = Math.max(options.analysis.floorWindowMs, 3 * (options.pollIntervalMs ?? 0))
     this.tracker = new SiteTracker({ maxSites: options.attribution.maxSites, topSites: options.attribution.topSites })
     this.profiler = new ProfilerController(options.attribution, options.timeoutMs, options.pollIntervalMs ?? 0)
     this.resetTracks()
@@ -93,22 +132,36 @@ export class TargetAnalysis implements PollExtension {
     }
     this.processStartMs = context.processStartMs
     this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
+    const utilization = scalarValue(context.samples, 'eventLoopUtilization')
+    if (utilization !== undefined) this.utilization.push(nowMs, utilization)
+    for (const floor of context.floors) {
+      this.majorGcTimes.push(floor.timeMs)
+      if (this.majorGcTimes.length > 21) this.majorGcTimes.shift()
+    }
+    this.adaptEnvelopes()
     const rss = scalarValue(context.samples, 'rss')
     const external = scalarValue(context.samples, 'external')
     if (rss !== undefined) this.addReading('rss', nowMs, rss)
     if (external !== undefined) this.addReading('external', nowMs, external)
-    for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes)
+    for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
 
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries())
-    if (fetch === undefined) return
-    this.latest = fetch
-    // The fetch forced a full GC: the heap right after it is an exact floor.
-    if (fetch.floorBytes !== undefined) this.addReading('heap', nowMs, fetch.floorBytes)
-    const aggregation = aggregateSites(fetch.profile)
-    if (aggregation.nodesRejected > 0) this.profileIssues += 1
-    this.tracker.ingest(fetch.timeMs, aggregation.sites)
-    this.tracker.rank(nowMs, this.options.analysis.windowMs)
+    if (fetch !== undefined) {
+      this.latest = fetch
+      // The fetch forced a full GC: the heap right after it is an exact floor.
+      if (fetch.floorBytes !== undefined) this.addReading('heap', nowMs, fetch.floorBytes, 'profile')
+      const aggregation = aggregateSites(fetch.profile)
+      if (aggregation.nodesRejected > 0) this.profileIssues += 1
+      this.tracker.ingest(fetch.timeMs, aggregation.sites)
+      this.tracker.rank(nowMs, this.options.analysis.windowMs)
+    } else if (this.heapStarved(nowMs)) {
+      const bought = await this.profiler.buyFloor(session, nowMs)
+      if (bought !== undefined) {
+        this.addReading('heap', nowMs, bought.bytes, 'forced-gc')
+        this.evaluate(nowMs)
+      }
+    }
   }
 
   onDisconnect(): void {
@@ -120,6 +173,8 @@ export class TargetAnalysis implements PollExtension {
     this.resetTracks()
     this.tracker.clear()
     this.profiler.reset()
+    this.utilization.clear()
+    this.majorGcTimes.length = 0
     this.latest = undefined
     this.processStartMs = undefined
     this.heapLimitBytes = undefined
@@ -130,17 +185,19 @@ export class TargetAnalysis implements PollExtension {
     const out: Sample[] = []
     for (const [signal, track] of this.tracks) {
       const labels = { signal }
-      const last = track.series.last()
+      const last = track.fast.last()
       if (last !== undefined) out.push({ key: 'floorBytes', labels, value: last.value })
       const evidence = track.evidence
       if (evidence === undefined) continue
       out.push(
-        { key: 'leakSlope', labels, value: evidence.slopeBytesPerSecond },
-        { key: 'leakRelativeGrowth', labels, value: evidence.relativePerHour },
-        { key: 'leakTrendConfidence', labels, value: 1 - evidence.pValue },
-        { key: 'leakWindowPoints', labels, value: evidence.points },
+        { key: 'leakSlope', labels, value: evidence.fast.slopeBytesPerSecond },
+        { key: 'leakRelativeGrowth', labels, value: evidence.fast.relativePerHour },
+        { key: 'leakTrendConfidence', labels, value: 1 - evidence.fast.pValue },
+        { key: 'leakWindowPoints', labels, value: evidence.fast.points },
         { key: 'leakSuspected', labels, value: track.verdict.suspected ? 1 : 0 },
       )
+      const comparison = evidence.slow.comparison
+      if (comparison !== null) out.push({ key: 'leakSlowGrowth', labels, value: comparison.rate * 1000 })
       if (track.verdict.suspected && track.verdict.onsetMs !== null) {
         out.push({ key: 'leakOnset', labels, value: track.verdict.onsetMs / 1000 })
       }
@@ -150,8 +207,9 @@ export class TargetAnalysis implements PollExtension {
     const memoryEta = this.secondsToLimit('rss')
     if (memoryEta !== undefined) out.push({ key: 'timeToMemoryLimit', value: memoryEta })
     if (this.memoryLimitBytes !== undefined) out.push({ key: 'memoryLimit', value: this.memoryLimitBytes })
+    const counters = this.profiler.counters
+    out.push({ key: 'forcedGcs', value: counters.forcedGcs }, { key: 'forcedGcPause', value: counters.forcedGcPauseMs / 1000 })
     if (this.options.attribution.mode !== 'off') {
-      const counters = this.profiler.counters
       out.push(
         { key: 'profilerRunning', value: this.profiler.running ? 1 : 0 },
         { key: 'profilerPause', value: counters.pauseTotalMs / 1000 },
@@ -185,16 +243,18 @@ export class TargetAnalysis implements PollExtension {
       memoryLimitBytes: this.memoryLimitBytes ?? null,
       signals: SIGNALS.map((signal) => {
         const track = this.track(signal)
-        const { times, values } = track.series.all()
+        const { times, values } = track.fast.all()
         const from = Math.max(0, times.length - API_POINTS)
         return {
           signal,
           floors: times.slice(from).map((time, i) => ({ time: new Date(time).toISOString(), bytes: values[from + i] as number })),
           evidence: track.evidence ?? null,
           suspected: track.verdict.suspected,
+          path: track.verdict.path,
           raisedAt: iso(track.verdict.raisedAtMs),
           onset: iso(track.verdict.onsetMs),
           secondsToLimit: this.secondsToLimit(signal) ?? null,
+          floorSources: { ...track.sources },
         }
       }),
       profiler: { ...this.profiler.status(), malformedProfiles: this.profileIssues },
@@ -213,7 +273,7 @@ export class TargetAnalysis implements PollExtension {
   /** True when any floor trends up: escalates profiling (and starts it in on-suspicion mode). */
   suspicious(): boolean {
     for (const track of this.tracks.values()) {
-      if (track.verdict.suspected || track.evidence?.positive === true) return true
+      if (track.verdict.suspected || track.evidence?.fast.positive === true || track.evidence?.slow.positive === true) return true
     }
     return false
   }
@@ -225,19 +285,30 @@ export class TargetAnalysis implements PollExtension {
   private secondsToLimit(signal: SignalName): number | undefined {
     const track = this.track(signal)
     const evidence = track.evidence
-    if (evidence === undefined || !(track.verdict.suspected || evidence.positive)) return undefined
-    const limit = signal === 'heap' ? this.heapLimitBytes : signal === 'rss' ? this.memoryLimitBytes : undefined
-    return secondsUntil(limit, evidence.floorBytes, evidence.slopeBytesPerSecond)
+    if (evidence === undefined || !(track.verdict.suspected || evidence.fast.positive)) return undefined
+    return secondsUntil(this.limitOf(signal), evidence.floorBytes, evidence.fast.slopeBytesPerSecond)
+  }
+
+  private limitOf(signal: SignalName): number | undefined {
+    return signal === 'heap' ? this.heapLimitBytes : this.memoryLimitBytes
   }
 
   private resetTracks(): void {
+    const slowBucketMs = Math.max(this.floorWindowMs, this.options.analysis.slowWindowMs / SLOW_BUCKETS_PER_WINDOW)
+    const slowCapacity = Math.ceil(Math.max(SLOW_HISTORY_MS, 4 * this.options.analysis.slowWindowMs) / slowBucketMs)
     for (const signal of SIGNALS) {
       this.tracks.set(signal, {
-        window: new WindowMinimum(this.options.analysis.floorWindowMs),
-        series: new RingSeries(HISTORY_POINTS),
+        // Heap floors are exact (read after a major GC): their minimum per window. RSS and external
+        // memory saw with the GC cycle: a lower envelope of per-window minima.
+        floor: signal === 'heap' ? new WindowMinimum(this.floorWindowMs) : new EnvelopeFloor(this.floorWindowMs, MIN_ENVELOPE_WINDOWS),
+        fast: new RingSeries(HISTORY_POINTS),
+        loads: new RingSeries(HISTORY_POINTS),
+        slow: new BucketSeries(slowBucketMs, slowCapacity),
         evaluatedLastTime: undefined,
         evidence: undefined,
         verdict: INITIAL_VERDICT,
+        settled: false,
+        sources: { gc: 0, profile: 0, 'forced-gc': 0 },
       })
     }
   }
@@ -249,26 +320,89 @@ export class TargetAnalysis implements PollExtension {
     return track
   }
 
-  private addReading(signal: SignalName, timeMs: number, value: number): void {
+  /**
+   * The envelope spans at least three GC cycles and three windows, so a sawtooth trough falls
+   * inside it even when two windows in a row held no reading near one.
+   */
+  private adaptEnvelopes(): void {
+    const gap = medianGap(this.majorGcTimes)
+    if (gap === undefined) return
+    const span = 1 + Math.ceil((3 * gap) / this.floorWindowMs)
+    for (const signal of ['rss', 'external'] as const) {
+      const floor = this.track(signal).floor
+      if (floor instanceof EnvelopeFloor) floor.setSpan(Math.max(MIN_ENVELOPE_WINDOWS, span))
+    }
+  }
+
+  /** Mean event-loop utilization over the floor window ending at `timeMs` (NaN when unknown). */
+  private loadAt(timeMs: number): number {
+    const { times, values } = this.utilization.since(timeMs - this.floorWindowMs)
+    let sum = 0
+    let count = 0
+    for (let i = 0; i < times.length; i++) {
+      if ((times[i] as number) > timeMs) break
+      sum += values[i] as number
+      count += 1
+    }
+    return count > 0 ? sum / count : Number.NaN
+  }
+
+  private addReading(signal: SignalName, timeMs: number, value: number, source?: FloorSource): void {
     const warmupUntil = this.warmupUntilMs()
-    // Warm-up readings (caches filling after start) never enter the floor series.
+    // Warm-up readings (code loading, caches filling after start) never enter the floor series.
     if (warmupUntil !== undefined && timeMs < warmupUntil) return
     const track = this.track(signal)
-    const floor = track.window.add(timeMs, value)
-    if (floor !== undefined) track.series.push(floor.timeMs, floor.value)
+    if (source !== undefined) track.sources[source] += 1
+    const floor = track.floor.add(timeMs, value)
+    if (floor === undefined) return
+    const load = this.loadAt(floor.timeMs)
+    track.fast.push(floor.timeMs, floor.value)
+    track.loads.push(floor.timeMs, load)
+    track.slow.add(floor.timeMs, floor.value, load)
+  }
+
+  /**
+   * The heap floor rises, but major GCs have become rare (no floor for three floor windows) and
+   * the window holds fewer floors than wanted: worth buying one (a forced GC, on the budget).
+   */
+  private heapStarved(nowMs: number): boolean {
+    const lastGc = this.majorGcTimes[this.majorGcTimes.length - 1]
+    if (lastGc !== undefined && nowMs - lastGc < 3 * this.floorWindowMs) return false
+    const track = this.track('heap')
+    const { values } = track.fast.since(nowMs - this.options.analysis.windowMs)
+    if (values.length >= this.options.analysis.minPoints || values.length < 2) return false
+    const rising = (values[values.length - 1] as number) > (values[0] as number)
+    return rising || this.track('rss').evidence?.fast.positive === true
   }
 
   /** Evaluate each signal that has a new floor point since its last evaluation. */
   private evaluate(nowMs: number): void {
-    const warmupUntil = this.warmupUntilMs() ?? 0
+    const { analysis } = this.options
+    const start = this.processStartMs ?? nowMs
+    const warmupUntil = start + analysis.warmupMs
     for (const [signal, track] of this.tracks) {
-      const last = track.series.last()
+      const last = track.fast.last()
       if (last === undefined || last.timeMs === track.evaluatedLastTime) continue
       track.evaluatedLastTime = last.timeMs
-      const series = track.series.all()
-      const evidence = evaluateSignal(signal, series, nowMs, this.options.analysis, warmupUntil)
+      const series = track.fast.all()
+      const evidence = evaluateSignal(
+        signal,
+        { ...series, loads: track.loads.all().values },
+        track.slow.all(),
+        nowMs,
+        analysis,
+        warmupUntil,
+        this.limitOf(signal),
+      )
       track.evidence = evidence
-      const verdict = nextVerdict(track.verdict, evidence, this.options.analysis)
+      // A floor that has risen ever since the start (a cache filling) is still warming up, up to maxWarmup.
+      // Settled: judged on enough points, and not rising at a rate worth raising.
+      // Settled: flat (not rising at a rate worth raising) over at least half a window of floors after the warm-up.
+      const judged = !evidence.fast.reasons.some((reason) => reason.startsWith('too few floor points'))
+      const spanned = evidence.fast.windowStartMs !== null && nowMs - evidence.fast.windowStartMs >= analysis.windowMs / 2
+      if (!evidence.warmingUp && judged && spanned && evidence.fast.slopeBytesPerSecond < analysis.minSlopeBytesPerSecond) track.settled = true
+      const stillWarming = !track.settled && nowMs < start + analysis.maxWarmupMs
+      const verdict = nextVerdict(track.verdict, evidence, analysis, stillWarming)
       track.verdict = verdict.suspected ? { ...verdict, onsetMs: estimateOnset(series) ?? verdict.onsetMs } : verdict
     }
   }

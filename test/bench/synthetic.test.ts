@@ -101,12 +101,12 @@ t.test('the generator is deterministic and labelled', async (t) => {
   )
   t.same(
     a.map((s) => s.family),
-    [...FAMILIES, ...FAMILIES],
+    [...FAMILIES, ...FAMILIES].slice(0, 26),
     'round-robin over the families',
   )
   const defaults = generateCorpus()
   t.equal(defaults.length, 300, 'the default corpus: 300 series')
-  t.equal(defaults.filter((s) => s.leaky).length, 162)
+  t.equal(defaults.filter((s) => s.leaky).length, 144, '8 of the 17 families leak')
   for (const series of a) {
     t.equal(series.leaky, (LEAKY_FAMILIES as readonly string[]).includes(series.family), `${series.id} label`)
     if (series.leaky) {
@@ -135,7 +135,7 @@ t.test('the generated readings have the shape TargetAnalysis consumes', async (t
     let ok = true
     for (const poll of polls) {
       ok &&= poll.nowMs === previous + POLL_INTERVAL_MS
-      ok &&= poll.samples.map((s) => s.key).join() === 'rss,external,heapLimit'
+      ok &&= poll.samples.map((s) => s.key).join() === 'rss,external,heapLimit,eventLoopUtilization'
       ok &&= poll.floors.length >= 1 && poll.floors.length <= 5
       for (const floor of poll.floors) {
         ok &&= floor.timeMs > previous && floor.timeMs <= poll.nowMs && floor.seq === seq + 1 && floor.bytes > 0
@@ -179,7 +179,7 @@ t.test('scores: quantiles, recall, precision, false alarms', async (t) => {
     family,
     leaky,
     onsetMs: leaky ? 1000 : null,
-    outcomes: { leakwatch: { ...outcome, onsetEstimateMs: 1000 + 120_000 }, deriv: outcome, predict_linear: o(null, null, null) },
+    outcomes: { leakwatch: { ...outcome, onsetEstimateMs: 1000 + 120_000 }, deriv: outcome, predict_linear: o(null, null, null), pct_per_hour: o(null, null, null) },
   })
   const results = [
     result('leak-fast', true, o(null, 61_000, 60_000)), // detected, first firing after the onset
@@ -250,19 +250,15 @@ t.test('benchmark: leakwatch finds the leaks above its effect-size floor', async
   t.comment(`leak-slow recall: leakwatch ${slow.detected}/${slow.leaky}, deriv ${score(results.filter((r) => r.family === 'leak-slow'), 'deriv').detected}/${slow.leaky}`)
 })
 
-t.test('benchmark: healthy series without a sustained rise stay quiet', async (t) => {
-  // Flat, GC sawtooth and one-off steps (a deploy-sized allocation) must not alarm. Cache warming,
-  // load bursts and compressed periodic cycles rise steadily for tens of minutes: those are reported
-  // in the README with every method's rate, not asserted to be quiet (no method is).
-  const quietFamilies = ['flat', 'heavy-sawtooth', 'step-up']
+t.test('benchmark: healthy series stay quiet, in every family', async (t) => {
+  // Flat, GC sawtooth, one-off steps, caches warming early or late, bursts of load short and
+  // long, cycles and the daily load: at most one false alarm in the small corpus (the full
+  // benchmark, npm run bench:synthetic, reports the rate per family).
   const healthy = score(
-    results.filter((r) => quietFamilies.includes(r.family)),
+    results.filter((r) => !r.leaky),
     'leakwatch',
   )
-  t.ok(
-    (healthy.falseAlarmRateHealthy ?? 1) <= 0.05,
-    `leakwatch false alarms on ${quietFamilies.join(', ')}: ${healthy.falseAlarmsHealthy}/${healthy.healthy} (all healthy: ${perFamily('leakwatch', false)})`,
-  )
+  t.ok(healthy.falseAlarmsHealthy <= 1, `leakwatch false alarms: ${healthy.falseAlarmsHealthy}/${healthy.healthy} (${perFamily('leakwatch', false)})`)
   t.equal(HEALTHY_FAMILIES.length + LEAKY_FAMILIES.length, FAMILIES.length)
 })
 
@@ -283,10 +279,13 @@ t.test('benchmark: leakwatch false-alarms less than deriv, and finds far more le
   )
 })
 
-t.test('benchmark: leakwatch detects sooner than deriv > 0 for 30m', async (t) => {
-  const leakwatch = summary.overall.leakwatch.medianDelayMin
-  const derivDelay = summary.overall.deriv.medianDelayMin
-  t.ok(leakwatch !== null && derivDelay !== null && leakwatch <= derivDelay, `median delay: leakwatch ${leakwatch} min, deriv ${derivDelay} min`)
+t.test('benchmark: leaks heading to their limit within 4 h are all found within 45 min of their onset', async (t) => {
+  const urgent = results.filter((r) => r.urgent === true)
+  t.ok(urgent.length >= 2, `${urgent.length} urgent leaks in the small corpus`)
+  for (const r of urgent) {
+    const delay = r.outcomes.leakwatch.delayMs
+    t.ok(delay !== null && delay <= 45 * 60_000, `${r.id}: found ${delay === null ? 'never' : `${(delay / 60_000).toFixed(1)} min`} after the onset (deriv: ${r.outcomes.deriv.delayMs === null ? 'never' : `${(r.outcomes.deriv.delayMs / 60_000).toFixed(1)} min`})`)
+  }
 })
 
 t.test('the benchmark command runs and prints its table and JSON', async (t) => {
@@ -305,7 +304,7 @@ t.test('the benchmark command runs and prints its table and JSON', async (t) => 
   const parsed = JSON.parse(json.stdout) as { count: number; results: unknown[]; summary: { overall: Record<string, unknown> } }
   t.equal(parsed.count, 13)
   t.equal(parsed.results.length, 13)
-  t.same(Object.keys(parsed.summary.overall), ['leakwatch', 'deriv', 'predict_linear'])
+  t.same(Object.keys(parsed.summary.overall), ['leakwatch', 'deriv', 'predict_linear', 'pct_per_hour'])
   t.match(json.stderr, /leak-fast/, 'progress goes to stderr with --json')
   t.equal(run('--count', 'x').status, 2)
   t.match(run('--help').stdout, /Usage/)

@@ -8,8 +8,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { RingSeries, WindowMinimum } from '../../src/analysis/series.js'
 import { hingeFit, mannKendall, normalCdf, theilSen, theilSenBounds, thinIndexes, upperQuantile } from '../../src/analysis/stats.js'
-import { INITIAL_VERDICT, estimateOnset, evaluateSignal, nextVerdict, secondsUntil, type SignalEvidence } from '../../src/analysis/verdict.js'
-import type { AnalysisConfig } from '../../src/config/types.js'
+import { INITIAL_VERDICT, estimateOnset, evaluateSignal, nextVerdict, secondsUntil, type AnalysisThresholds, type SignalEvidence } from '../../src/analysis/verdict.js'
 import { HOSTILE_NUMBERS, holds, runs, timed } from './fixtures/helpers.js'
 
 /** Any double, the hostile ones often. */
@@ -22,32 +21,41 @@ const finiteNumber = fc.oneof(
 )
 
 /** Thresholds within the bounds loadConfig enforces. */
-const thresholdsArb: fc.Arbitrary<Pick<AnalysisConfig, 'windowMs' | 'minPoints' | 'maxPValue' | 'minSlopeBytesPerSecond' | 'minRelativePerHour'>> = fc.record({
+const thresholdsArb: fc.Arbitrary<AnalysisThresholds> = fc.record({
   windowMs: fc.integer({ min: 1_000, max: 7 * 24 * 3_600_000 }),
   minPoints: fc.integer({ min: 4, max: 500 }),
   maxPValue: fc.double({ min: 1e-9, max: 0.999, noNaN: true }),
   minSlopeBytesPerSecond: fc.double({ min: 0, max: 1e9, noNaN: true }),
   minRelativePerHour: fc.double({ min: 0, max: 10, noNaN: true }),
+  urgentHorizonMs: fc.integer({ min: 1, max: 7 * 24 * 3_600_000 }),
+  fastRelativePerHour: fc.double({ min: 0, max: 100, noNaN: true }),
+  slowWindowMs: fc.integer({ min: 1_000, max: 7 * 24 * 3_600_000 }),
+  slowMinSlopeBytesPerSecond: fc.double({ min: 0, max: 1e9, noNaN: true }),
+  slowMinRelativePerHour: fc.double({ min: 0, max: 10, noNaN: true }),
+  raiseAfterMs: fc.integer({ min: 0, max: 3_600_000 }),
 })
 
 function checkEvidence(evidence: SignalEvidence, strict: boolean): void {
   const finite = (name: string, n: number): void => assert.ok(Number.isFinite(n), `${name} = ${n}`)
-  finite('slopeBytesPerSecond', evidence.slopeBytesPerSecond)
-  finite('slopeLowerBytesPerSecond', evidence.slopeLowerBytesPerSecond)
-  finite('relativePerHour', evidence.relativePerHour)
-  assert.ok(evidence.pValue >= 0 && evidence.pValue <= 1, `pValue ${evidence.pValue}`)
-  assert.ok(evidence.tau >= -1 && evidence.tau <= 1, `tau ${evidence.tau}`)
-  assert.ok(Number.isInteger(evidence.points) && evidence.points >= 0)
-  assert.equal(evidence.positive, evidence.reasons.length === 0)
-  for (const reason of evidence.reasons) assert.ok(typeof reason === 'string' && reason.length > 0, `reason ${reason}`)
+  const fast = evidence.fast
+  finite('slopeBytesPerSecond', fast.slopeBytesPerSecond)
+  finite('slopeLowerBytesPerSecond', fast.slopeLowerBytesPerSecond)
+  finite('relativePerHour', fast.relativePerHour)
+  finite('holdMs', fast.holdMs)
+  assert.ok(fast.pValue >= 0 && fast.pValue <= 1, `pValue ${fast.pValue}`)
+  assert.ok(fast.tau >= -1 && fast.tau <= 1, `tau ${fast.tau}`)
+  assert.ok(Number.isInteger(fast.points) && fast.points >= 0)
+  assert.equal(fast.positive, fast.reasons.length === 0)
+  assert.ok(!fast.urgent || fast.positive, 'urgent only when positive')
+  assert.equal(evidence.slow.positive, evidence.slow.reasons.length === 0)
+  finite('slow relativePerHour', evidence.slow.relativePerHour)
+  for (const reason of [...fast.reasons, ...evidence.slow.reasons, ...evidence.reasons]) assert.ok(typeof reason === 'string' && reason.length > 0, `reason ${reason}`)
+  assert.equal(evidence.path === null, evidence.warmingUp || (!fast.positive && !evidence.slow.positive))
   if (strict) {
     // The series came through RingSeries (finite, ordered): every number is finite or a documented null.
-    if (evidence.windowStartMs !== null) finite('windowStartMs', evidence.windowStartMs)
+    if (fast.windowStartMs !== null) finite('windowStartMs', fast.windowStartMs)
     if (evidence.floorBytes !== null) finite('floorBytes', evidence.floorBytes)
-    if (evidence.halfSlopesBytesPerSecond !== null) {
-      finite('halfSlopesBytesPerSecond[0]', evidence.halfSlopesBytesPerSecond[0])
-      finite('halfSlopesBytesPerSecond[1]', evidence.halfSlopesBytesPerSecond[1])
-    }
+    for (const [name, value] of Object.entries(fast.shape)) if (typeof value === 'number') finite(`shape.${name}`, value)
   }
 }
 
@@ -176,11 +184,13 @@ t.test('evaluateSignal: arbitrary series (non-finite, unordered, mismatched leng
       anyNumber,
       thresholdsArb,
       anyNumber,
-      (times, values, nowMs, config, warmup) => {
-        const evidence = timed('evaluateSignal', () => evaluateSignal('heap', { times, values }, nowMs, config, warmup))
+      fc.array(anyNumber, { maxLength: 400 }),
+      (times, values, nowMs, config, warmup, loads) => {
+        const slow = times.slice(0, 100).map((timeMs, i) => ({ timeMs, value: values[i] ?? 0, load: loads[i] ?? Number.NaN }))
+        const evidence = timed('evaluateSignal', () => evaluateSignal('heap', { times, values, loads }, slow, nowMs, config, warmup, 1e9))
         checkEvidence(evidence, false)
-        const verdict = nextVerdict(INITIAL_VERDICT, evidence, { raiseAfter: 1, clearAfter: 1 })
-        assert.equal(verdict.suspected, evidence.positive)
+        const verdict = nextVerdict(INITIAL_VERDICT, evidence, { clearAfterMs: 0, slowRaiseAfterMs: 0 })
+        assert.ok(!verdict.suspected || evidence.path !== null, 'raised only on positive evidence')
       },
     ),
     runs(400),
@@ -202,11 +212,15 @@ t.test('evaluateSignal: series as RingSeries keeps them (finite, ordered) → ev
           series.push(time, value)
         }
         const nowMs = series.last()?.timeMs ?? 0
-        const evidence = timed('evaluateSignal', () => evaluateSignal('rss', series.all(), nowMs, { ...config, windowMs: Number.MAX_SAFE_INTEGER }, 0))
+        const all = series.all()
+        const slow = all.times.map((timeMs, i) => ({ timeMs, value: all.values[i] as number, load: 0.3 }))
+        const evidence = timed('evaluateSignal', () =>
+          evaluateSignal('rss', all, slow, nowMs, { ...config, windowMs: Number.MAX_SAFE_INTEGER, slowWindowMs: 1000 }, 0, undefined),
+        )
         checkEvidence(evidence, true)
         const onset = estimateOnset(series.all())
         assert.ok(onset === null || Number.isFinite(onset))
-        const eta = secondsUntil(1e12, evidence.floorBytes, evidence.slopeBytesPerSecond)
+        const eta = secondsUntil(1e12, evidence.floorBytes, evidence.fast.slopeBytesPerSecond)
         // Infinity is possible for a denormal slope (a practical "never"); NaN or negative is not.
         assert.ok(eta === undefined || eta >= 0, `secondsUntil ${eta}`)
       },
@@ -219,26 +233,43 @@ t.test('evaluateSignal: series as RingSeries keeps them (finite, ordered) → ev
 t.test('evaluateSignal: a 10^5-point series is thinned, not walked quadratically', async (t) => {
   const times = Array.from({ length: 100_000 }, (_, i) => i * 1000)
   const values = times.map((time, i) => 1e8 + time * 3 + (i % 17) * 1e5)
-  const evidence = timed('evaluateSignal over 10^5 points', () =>
-    evaluateSignal('heap', { times, values }, times[times.length - 1] as number, { windowMs: 1e9, minPoints: 12, maxPValue: 0.01, minSlopeBytesPerSecond: 1, minRelativePerHour: 0 }, 0),
-  )
+  const slow = times.map((timeMs, i) => ({ timeMs, value: values[i] as number, load: 0.3 }))
+  const config: AnalysisThresholds = {
+    windowMs: 1e9,
+    minPoints: 12,
+    maxPValue: 0.01,
+    minSlopeBytesPerSecond: 1,
+    minRelativePerHour: 0,
+    urgentHorizonMs: 1e12,
+    fastRelativePerHour: 0,
+    slowWindowMs: 4 * 3_600_000,
+    slowMinSlopeBytesPerSecond: 1,
+    slowMinRelativePerHour: 0,
+    raiseAfterMs: 0,
+  }
+  const evidence = timed('evaluateSignal over 10^5 points', () => evaluateSignal('heap', { times, values }, slow, times[times.length - 1] as number, config, 0, undefined))
   checkEvidence(evidence, true)
-  t.equal(evidence.points, 100_000)
-  t.ok(evidence.positive, 'a steady climb is a leak')
+  t.equal(evidence.fast.points, 100_000)
+  t.ok(evidence.fast.positive, 'a steady climb is a leak')
+  t.ok(evidence.slow.positive, 'on both paths')
   timed('estimateOnset over 10^5 points', () => estimateOnset({ times, values }))
 })
 
 // Bugs found by this file -------------------------------------------------------------
 
-t.test('regression (found by fuzzing): evaluateSignal: halfSlopesBytesPerSecond is ±Infinity for finite floors of extreme size (not sanitized like the other slopes)', async (t) => {
+t.test('regression (found by fuzzing): shape slopes are finite for finite floors of extreme size', async (t) => {
   // Floors as RingSeries keeps them: finite, ordered, 1 ms apart; one floor of Number.MAX_VALUE bytes
-  // (the collectors accept any finite non-negative byte count from the target). The later half's
-  // Theil–Sen slope is -MAX_VALUE/2 per ms, × 1000 → -Infinity; the whole-window slopes are sanitized, these are not.
-  const times = [0, 1, 2, 3, 4, 5]
-  const values = [0, 0, 0, Number.MAX_VALUE, 0, 0]
-  const evidence = evaluateSignal('heap', { times, values }, 5, { windowMs: 1e9, minPoints: 4, maxPValue: 0.5, minSlopeBytesPerSecond: 0, minRelativePerHour: 0 }, 0)
-  t.ok(
-    evidence.halfSlopesBytesPerSecond === null || evidence.halfSlopesBytesPerSecond.every(Number.isFinite),
-    `halfSlopesBytesPerSecond = ${JSON.stringify(evidence.halfSlopesBytesPerSecond?.map(String))}`,
+  // (the collectors accept any finite non-negative byte count from the target).
+  const times = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+  const values = [0, 0, 0, Number.MAX_VALUE, 0, 0, 0, 0, 0, 0, 0]
+  const evidence = evaluateSignal(
+    'heap',
+    { times, values },
+    [],
+    10,
+    { windowMs: 1e9, minPoints: 4, maxPValue: 0.5, minSlopeBytesPerSecond: 0, minRelativePerHour: 0, urgentHorizonMs: 1, fastRelativePerHour: 0, slowWindowMs: 1e9, slowMinSlopeBytesPerSecond: 0, slowMinRelativePerHour: 0, raiseAfterMs: 0 },
+    0,
+    undefined,
   )
+  t.ok(Number.isFinite(evidence.fast.slopeBytesPerSecond) && Number.isFinite(evidence.fast.slopeLowerBytesPerSecond))
 })

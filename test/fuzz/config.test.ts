@@ -55,7 +55,7 @@ function checkConfig(config: Config): void {
   assert.ok(a.maxPValue > 0 && a.maxPValue < 1, `maxPValue ${a.maxPValue}`)
   finite('minSlopeBytesPerSecond', a.minSlopeBytesPerSecond)
   finite('minRelativePerHour', a.minRelativePerHour)
-  assert.ok(Number.isInteger(a.raiseAfter) && a.raiseAfter >= 1 && Number.isInteger(a.clearAfter) && a.clearAfter >= 1)
+  assert.ok(Number.isFinite(a.raiseAfterMs) && a.raiseAfterMs >= 0 && Number.isFinite(a.clearAfterMs) && a.clearAfterMs >= 0)
   finite('warmupMs', a.warmupMs)
   assert.ok(a.floorWindowMs >= 1 && a.floorWindowMs <= a.windowMs, `floorWindow ${a.floorWindowMs} / window ${a.windowMs}`)
   assert.ok(a.memoryLimitBytes === undefined || (Number.isSafeInteger(a.memoryLimitBytes) && a.memoryLimitBytes > 0))

@@ -9,9 +9,18 @@ export const TEST_ANALYSIS: AnalysisConfig = {
   // ~1 KB/s in its first minute (rings filling, code warming), the leaking one grows ~500 KB/s.
   minSlopeBytesPerSecond: 16 * 1024,
   minRelativePerHour: 0.05,
-  raiseAfter: 2,
-  clearAfter: 3,
+  // About two and three evaluations at the 500 ms floor window, as the count-based settings were.
+  raiseAfterMs: 1_000,
+  clearAfterMs: 1_500,
   warmupMs: 0,
+  maxWarmupMs: 0,
+  // Every leak is urgent here (the tests check the pipeline, not the urgency): raised after raiseAfter.
+  urgentHorizonMs: 10_000 * 3_600_000,
+  fastRelativePerHour: 25,
+  slowWindowMs: 144_000,
+  slowMinSlopeBytesPerSecond: 15_000,
+  slowMinRelativePerHour: 0.25,
+  slowRaiseAfterMs: 12_000,
   floorWindowMs: 500,
   memoryLimitBytes: undefined,
 }
@@ -49,6 +58,7 @@ export function testConfig(
       ...target,
     })),
     listen: { host: '127.0.0.1', port: 0 },
+    timeScale: 1,
     intervalMs: 200,
     timeoutMs: 1000,
     allowRemoteInspector: false,

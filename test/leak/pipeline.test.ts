@@ -7,7 +7,7 @@ interface SignalView {
   signal: string
   suspected: boolean
   onset: string | null
-  evidence: { positive: boolean; slopeBytesPerSecond: number; points: number; reasons: string[] } | null
+  evidence: { fast: { positive: boolean; slopeBytesPerSecond: number; points: number }; reasons: string[] } | null
   secondsToLimit: number | null
 }
 interface TargetView {
@@ -35,7 +35,7 @@ t.test('a leaking target: heap leak suspected, onset, time to limit, leaking fun
     { timeoutMs: 40_000, what: 'heap leak suspected' },
   )
   const heap = signal(suspected, 'heap')
-  t.ok((heap?.evidence?.slopeBytesPerSecond ?? 0) > 100_000, `slope ${heap?.evidence?.slopeBytesPerSecond} B/s`)
+  t.ok((heap?.evidence?.fast.slopeBytesPerSecond ?? 0) > 100_000, `slope ${heap?.evidence?.fast.slopeBytesPerSecond} B/s`)
   t.ok(heap?.onset !== null, 'onset reported')
   t.ok((heap?.secondsToLimit ?? 0) > 0, 'time to heap limit projected')
   const sites = await waitFor(
@@ -86,7 +86,7 @@ t.test('a healthy target stays quiet and is never profiled', async (t) => {
   await waitFor(
     // RSS and external floors come every floor window; heap floors only with major GCs, which an
     // idle healthy process rarely has (and nothing forces them when it is not profiled).
-    async () => ((await view(url)).analysis.signals.find((s) => s.signal === 'rss')?.evidence?.points ?? 0) >= 20,
+    async () => ((await view(url)).analysis.signals.find((s) => s.signal === 'rss')?.evidence?.fast.points ?? 0) >= 20,
     { timeoutMs: 40_000, what: 'enough RSS floor points' },
   )
   const v = await view(url)
@@ -94,7 +94,7 @@ t.test('a healthy target stays quiet and is never profiled', async (t) => {
   t.same(
     v.analysis.signals.filter((s) => s.suspected).map((s) => s.signal),
     [],
-    `no signal suspected (evidence ${JSON.stringify(v.analysis.signals.map((s) => [s.signal, s.evidence?.slopeBytesPerSecond, s.evidence?.reasons]))}, heap floors ${JSON.stringify(heap?.floors?.map((f) => f.bytes))})`,
+    `no signal suspected (evidence ${JSON.stringify(v.analysis.signals.map((s) => [s.signal, s.evidence?.fast.slopeBytesPerSecond, s.evidence?.reasons]))}, heap floors ${JSON.stringify(heap?.floors?.map((f) => f.bytes))})`,
   )
   t.equal(v.analysis.profiler.fetches, 0, 'never profiled')
   t.equal(v.analysis.profiler.state, 'idle', 'the sampling profiler was never started')

@@ -100,3 +100,54 @@ t.test('healthy sawtooth and a plateauing cache stay quiet', async (t) => {
     [],
   )
 })
+
+t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on the budget', async (t) => {
+  const calls: string[] = []
+  let heap = 60e6
+  const session: TargetSession = {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => {
+      calls.push(method)
+      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
+    },
+  }
+  const analysis = new TargetAnalysis({
+    analysis: TEST_ANALYSIS,
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    timeoutMs: 1000,
+  })
+  // Major GCs for 6 s, then none: V8 stops collecting while the heap grows fast.
+  for (let i = 0; i < 30; i++) {
+    heap = 60e6 + i * 2e6
+    await analysis.afterPoll(session, poll(i, heap, 2e8 + i * 2e6, i < 6 ? {} : { floors: [] }))
+  }
+  const bought = calls.filter((method) => method === 'HeapProfiler.collectGarbage').length
+  t.ok(bought >= 2, `${bought} floors bought`)
+  t.ok(bought <= 9, `${bought} floors bought within 24 s: the minimum interval and the budget space them`)
+  const view = analysis.view().signals.find((s) => s.signal === 'heap')
+  t.equal(view?.floorSources['forced-gc'], bought)
+  t.equal(value(analysis.samples(), 'forcedGcs'), bought)
+  t.ok((view?.floors.length ?? 0) >= 6 + bought - 2, 'the bought floors are in the series')
+})
+
+t.test('a floor rising ever since the start is still warming up, until it settles or maxWarmup has passed', async (t) => {
+  const analysis = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, maxWarmupMs: 30_000 },
+    attribution: TEST_ATTRIBUTION,
+    timeoutMs: 1000,
+  })
+  let raisedAt: number | undefined
+  for (let i = 0; i < 45; i++) {
+    await analysis.afterPoll(noSession, poll(i, 50e6 + i * 300_000, 1.2e8, { processStartMs: T0 }))
+    if (raisedAt === undefined && value(analysis.samples(), 'leakSuspected', 'heap') === 1) raisedAt = i
+  }
+  t.ok(raisedAt !== undefined && raisedAt >= 30, `raised at ${raisedAt} s: not before maxWarmup (30 s), since the floor never settled`)
+  // A floor that was flat first and then rises is a leak at once.
+  const settled = new TargetAnalysis({ analysis: { ...TEST_ANALYSIS, maxWarmupMs: 30_000 }, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  let settledRaise: number | undefined
+  for (let i = 0; i < 45; i++) {
+    await settled.afterPoll(noSession, poll(i, 50e6 + Math.max(0, i - 15) * 300_000 + (i % 2) * 1000, 1.2e8, { processStartMs: T0 }))
+    if (settledRaise === undefined && value(settled.samples(), 'leakSuspected', 'heap') === 1) settledRaise = i
+  }
+  t.ok(settledRaise !== undefined && settledRaise < 30, `raised at ${settledRaise} s, after a flat start`)
+})

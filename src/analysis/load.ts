@@ -1,0 +1,185 @@
+/**
+ * Load is not a leak. A floor that rises with traffic (per-request caches,
+ * buffers, sockets) and falls with it is explained by the load; a leak keeps
+ * the floor higher at the same load later. The target's event-loop
+ * utilization is the load signal (what the eventLoop collector reads).
+ *
+ * Two uses, both pure:
+ * - within a window, the floor's trend with the load held constant (least
+ *   squares of the floor on time and load): a trend that only the load explains
+ *   is not a leak;
+ * - across hours, the floor now against the floor at comparable load earlier
+ *   ("new highs at comparable load"), the slow path's test: bursts, cycles and
+ *   a daily ramp do not make new highs at the same load, a leak does.
+ */
+import { regress2 } from './shape.js'
+
+/** Load varying less than this (in utilization, 0..1) explains nothing: the window's load was steady. */
+export const MIN_LOAD_SPREAD = 0.03
+
+export interface LoadPoint {
+  readonly timeMs: number
+  readonly value: number
+  /** Event-loop utilization around the point (0..1), NaN when unknown. */
+  readonly load: number
+}
+
+export interface LoadAdjusted {
+  /** Trend of the floor per ms with the load held constant, and its lower bound at z standard errors. */
+  readonly slope: number
+  readonly lower: number
+  /** Bytes of floor per unit of utilization, and its t statistic. */
+  readonly loadCoefficient: number
+  readonly loadT: number
+  /** Standard deviation of the load over the window. */
+  readonly loadSpread: number
+}
+
+function spread(values: readonly number[]): number {
+  const n = values.length
+  if (n < 2) return 0
+  const mean = values.reduce((sum, v) => sum + v, 0) / n
+  return Math.sqrt(values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (n - 1))
+}
+
+/**
+ * The floor's trend with the load held constant, when the window's load varied
+ * enough to tell; undefined otherwise (no load signal, steady load, or time
+ * and load too collinear to separate).
+ */
+export function loadAdjustedTrend(points: readonly LoadPoint[], z: number): LoadAdjusted | undefined {
+  const known = points.filter((p) => Number.isFinite(p.load) && Number.isFinite(p.value) && Number.isFinite(p.timeMs))
+  if (known.length < 8) return undefined
+  const loads = known.map((p) => p.load)
+  const loadSpread = spread(loads)
+  if (loadSpread < MIN_LOAD_SPREAD) return undefined
+  const t0 = (known[0] as LoadPoint).timeMs
+  const fit = regress2(
+    known.map((p) => p.timeMs - t0),
+    loads,
+    known.map((p) => p.value),
+  )
+  if (fit === undefined || !Number.isFinite(fit.se1) || !Number.isFinite(fit.se2)) return undefined
+  return {
+    slope: fit.b1,
+    lower: fit.b1 - z * fit.se1,
+    loadCoefficient: fit.b2,
+    loadT: fit.se2 > 0 ? fit.b2 / fit.se2 : 0,
+    loadSpread,
+  }
+}
+
+/** P(X ≤ k) for X ~ Binomial(n, 1/2). */
+export function binomialHalfCdf(k: number, n: number): number {
+  if (k < 0) return 0
+  if (k >= n) return 1
+  // log C(n, i) accumulated; n is at most a few hundred.
+  let logC = 0
+  let sum = 0
+  for (let i = 0; i <= k; i++) {
+    if (i > 0) logC += Math.log((n - i + 1) / i)
+    sum += Math.exp(logC - n * Math.LN2)
+  }
+  return Math.min(1, sum)
+}
+
+export interface MatchedGrowth {
+  /** Recent points that had earlier points at comparable load. */
+  readonly compared: number
+  /** Of those, the ones above their earlier level. */
+  readonly higher: number
+  /** One-sided sign-test p-value of "not higher". */
+  readonly pValue: number
+  /** Median growth rate at comparable load (bytes per ms), and its sign-test lower bound. */
+  readonly rate: number
+  readonly lower: number
+}
+
+/**
+ * New highs at comparable load: each recent point against the earlier points
+ * (at least `minGapMs` before it) whose load was the same or higher (down to
+ * `tolerance` below; any when either load is unknown). A floor that follows
+ * the load is no higher now than it was at that load or more; a leak is. The
+ * sign test over recent points asks whether each is above the earlier highs
+ * (their 90th percentile); the rate is the recent value minus the median of
+ * the earlier values, over the median time between them.
+ */
+export function matchedGrowth(
+  points: readonly LoadPoint[],
+  recentFromMs: number,
+  minGapMs: number,
+  tolerance: number,
+  alpha: number,
+): MatchedGrowth | undefined {
+  const rates: number[] = []
+  let higher = 0
+  for (const recent of points) {
+    if (recent.timeMs < recentFromMs) continue
+    const earlier = points.filter(
+      (p) =>
+        recent.timeMs - p.timeMs >= minGapMs &&
+        (!Number.isFinite(p.load) || !Number.isFinite(recent.load) || p.load >= recent.load - tolerance),
+    )
+    if (earlier.length < 3) continue
+    const values = earlier.map((p) => p.value)
+    const gap = recent.timeMs - median(earlier.map((p) => p.timeMs))
+    if (!(gap > 0)) continue
+    rates.push((recent.value - median(values)) / gap)
+    if (recent.value > quantile(values, 0.9)) higher += 1
+  }
+  const n = rates.length
+  if (n < 6) return undefined
+  rates.sort((a, b) => a - b)
+  // The lower bound is the k-th smallest rate with P(Bin(n, ½) < k) ≤ alpha.
+  let k = 0
+  while (k < n && binomialHalfCdf(k, n) <= alpha) k += 1
+  return {
+    compared: n,
+    higher,
+    pValue: 1 - binomialHalfCdf(higher - 1, n),
+    rate: median(rates),
+    lower: k === 0 ? Number.NEGATIVE_INFINITY : (rates[k - 1] as number),
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+}
+
+export interface LoadSensitivity {
+  /** Floor bytes per unit of event-loop utilization, with time held constant. */
+  readonly bytesPerUtilization: number
+  readonly t: number
+  /** Points and load spread it was estimated from. */
+  readonly points: number
+  readonly loadSpread: number
+}
+
+/**
+ * How much the floor moves with the load, learnt from hours of floors (least squares of the
+ * floor on time and load, so a leak's trend is not taken for load): undefined unless the load
+ * varied enough and the coefficient is significant (t ≥ 3).
+ */
+export function loadSensitivity(points: readonly LoadPoint[]): LoadSensitivity | undefined {
+  const known = points.filter((p) => Number.isFinite(p.load) && Number.isFinite(p.value))
+  if (known.length < 12) return undefined
+  const loads = known.map((p) => p.load)
+  const loadSpread = spread(loads)
+  if (loadSpread < MIN_LOAD_SPREAD) return undefined
+  const t0 = (known[0] as LoadPoint).timeMs
+  const fit = regress2(
+    known.map((p) => p.timeMs - t0),
+    loads,
+    known.map((p) => p.value),
+  )
+  if (fit === undefined || !(fit.se2 > 0)) return undefined
+  const t = fit.b2 / fit.se2
+  return t >= 3 ? { bytesPerUtilization: fit.b2, t, points: known.length, loadSpread } : undefined
+}
