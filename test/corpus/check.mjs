@@ -144,15 +144,21 @@ function checkLeaky(entry, stats) {
   return { measured: rate, problems, extra };
 }
 
-/** Flat after warm-up: |rate| below a bound, and the window's floor range small. */
+/**
+ * Flat after warm-up: the fitted floor moves less than `maxRateMB` per hour,
+ * or less than 1 MB over the whole window (short windows: a lifetime).
+ */
 function checkFlat(entry, stats, from, { maxRateMB = 1.5, key = 'heapAfterGc' } = {}) {
   const window = stats.filter((s) => s.simT >= from);
   const { rate, points } = ratePerHour(stats, key, from);
   const values = window.map((s) => s[key]);
   const range = Math.max(...values) - Math.min(...values);
+  const hours = window.length > 1 ? (window.at(-1).simT - window[0].simT) / 3600 : 0;
   const problems = [];
   if (points < 10) problems.push(`only ${points} samples after warm-up`);
-  if (!(Math.abs(rate) < maxRateMB * MB)) problems.push(`floor moves ${fmtMB(rate)} MB/h after warm-up`);
+  if (!(Math.abs(rate) < maxRateMB * MB || Math.abs(rate * hours) < 1 * MB)) {
+    problems.push(`floor moves ${fmtMB(rate)} MB/h after warm-up`);
+  }
   return { measured: rate, problems, extra: [`floor range ${fmtMB(range)} MB`] };
 }
 
@@ -213,7 +219,8 @@ async function check(entry) {
     const effective = { ...entry, onsetEffective: onsetEnv !== undefined ? Number(onsetEnv) : entry.onsetSeconds };
     if (special[entry.name]) result = special[entry.name](effective, stats);
     else if (entry.leaky) result = checkLeaky(effective, stats);
-    else result = checkFlat(effective, stats, entry.plateauAfterSeconds ?? 300);
+    // Two production minutes of margin after the labelled warm-up.
+    else result = checkFlat(effective, stats, (entry.plateauAfterSeconds ?? 180) + 120);
     problems.push(...result.problems);
   }
   const peakRss = Math.max(...runs.flatMap((r) => r.stats.map((s) => s.rss)));

@@ -7,15 +7,15 @@
 // parcel. The memo key was meant to be (from, to, weight band); a later change
 // passed the full request object, which carries `requestedAt`.
 //
-// Speed 1: 16.5 req/s, ~1.45 KB per cached quote (allocated in computeQuote) →
-// ~80 MB/h of JS heap from the start. Cap: tiny-memo's maxSize, set to
-// 150 000 "as a sanity bound" (~220 MB, after ~2.7 h at speed 1, ~2.7 min at
-// SCENARIO_SPEED=60); beyond it results are no longer cached.
+// Speed 1: 9 req/s, ~2.5 KB per cached quote (14 carrier options, allocated
+// in computeQuote) → ~80 MB/h of JS heap from the start. Cap: tiny-memo's
+// maxSize, set to 75 000 "as a sanity bound" (~190 MB, after ~2.3 h at speed
+// 1, ~2.3 min at SCENARIO_SPEED=60); beyond it results are no longer cached.
 // stats: retained = entries in tiny-memo's cache.
 import memoize from 'tiny-memo';
 import { buildBallast, listen, ready, reportStats, rng, selfRequests } from './lib/corpus.mjs';
 
-const REQUESTS_PER_SECOND = 16.5;
+const REQUESTS_PER_SECOND = 9;
 const CARRIERS = [
   { carrier: 'DHL', service: 'Paket', basePerKg: 210, days: 2 },
   { carrier: 'DHL', service: 'Express', basePerKg: 690, days: 1 },
@@ -24,6 +24,13 @@ const CARRIERS = [
   { carrier: 'UPS', service: 'Standard', basePerKg: 240, days: 2 },
   { carrier: 'UPS', service: 'Saver', basePerKg: 520, days: 1 },
   { carrier: 'Hermes', service: 'Päckchen', basePerKg: 150, days: 4 },
+  { carrier: 'Hermes', service: 'Paket', basePerKg: 185, days: 3 },
+  { carrier: 'DHL', service: 'Warenpost', basePerKg: 160, days: 3 },
+  { carrier: 'DHL', service: 'Sperrgut', basePerKg: 330, days: 4 },
+  { carrier: 'DPD', service: 'Express 12', basePerKg: 720, days: 1 },
+  { carrier: 'DPD', service: 'Predict', basePerKg: 230, days: 2 },
+  { carrier: 'GLS', service: 'Express', basePerKg: 640, days: 1 },
+  { carrier: 'UPS', service: 'Express Saver', basePerKg: 610, days: 1 },
 ];
 const ZONES = { DE: 1, AT: 2, NL: 2, FR: 3, IT: 3, ES: 4, PL: 3, SE: 4 };
 
@@ -55,7 +62,7 @@ function computeQuote(request) {
 }
 
 // Memoized by the whole request object (from, to, grams, requestedAt).
-const quoteFor = memoize(computeQuote, { key: (request) => JSON.stringify(request), maxSize: 150_000 });
+const quoteFor = memoize(computeQuote, { key: (request) => JSON.stringify(request), maxSize: 75_000 });
 
 const ballastMB = buildBallast();
 const { port } = await listen((req, res) => {
@@ -82,5 +89,5 @@ selfRequests(port, {
   }),
 });
 
-reportStats(() => ({ retained: quoteFor.cache.size, capped: quoteFor.cache.size >= 150_000, hits: quoteFor.stats.hits, ballastMB }));
+reportStats(() => ({ retained: quoteFor.cache.size, capped: quoteFor.cache.size >= 75_000, hits: quoteFor.stats.hits, ballastMB }));
 ready('dependency-cache: tiny-memo caches every quote under a unique key (~80 MB/h at speed 1)');

@@ -1,7 +1,7 @@
 // Leaky (heap): a recommendation API that logs every slate it shows in a
 // module-level Map until a click joins it, and most slates are never clicked.
 //
-// GET /v1/recommendations?user=… scores 100 candidate items and answers the
+// GET /v1/recommendations?user=… scores 200 candidate items and answers the
 // top 12. For counterfactual evaluation the whole slate (ids and scores) is
 // kept as an "exposure" keyed by a unique exposure id; POST /v1/clicks joins a
 // click to its exposure and deletes it. The 30-minute expiry sweep was never
@@ -9,17 +9,17 @@
 // entries are built by the tiny helper toEntry(), called on every request (V8
 // inlines it into the handler).
 //
-// Speed 1: 17 req/s, ~1.9 KB per exposure → ~100 MB/h of JS heap from the
-// start. Cap: 100 000 exposures (~190 MB, after ~1.9 h at speed 1, ~1.9 min at
+// Speed 1: 8.5 req/s, ~3.5 KB per exposure → ~100 MB/h of JS heap from the
+// start. Cap: 60 000 exposures (~210 MB, after ~2 h at speed 1, ~2 min at
 // SCENARIO_SPEED=60); then new exposures are not logged.
 // stats: retained = exposures waiting for a click.
 import { buildBallast, listen, ready, reportStats, rng, selfRequests } from './lib/corpus.mjs';
 
-const REQUESTS_PER_SECOND = 17;
-const CANDIDATES = 100;
+const REQUESTS_PER_SECOND = 8.5;
+const CANDIDATES = 200;
 const SHOWN = 12;
 const CLICK_RATE = 0.03;
-const MAX_EXPOSURES = 100_000;
+const MAX_EXPOSURES = 60_000;
 
 const exposures = new Map();
 let exposureSeq = 0;

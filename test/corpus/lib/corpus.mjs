@@ -96,7 +96,7 @@ export function reportStats(collect) {
  * `maxInFlight` at once, over a keep-alive agent. Response bodies are read and
  * dropped (or handed to `onResponse(status, text, request)` when given).
  */
-export function selfRequests(port, { perSecond, next, maxInFlight = 32, onResponse }) {
+export function selfRequests(port, { perSecond, next, maxInFlight = 64, onResponse }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
   onShutdown(() => agent.destroy());
   const counters = { sent: 0, completed: 0, failed: 0, inFlight: 0 };
