@@ -7,8 +7,10 @@
 // so almost every request is a miss while the cache warms; once full, the
 // heap floor is flat (entries replaced one for one).
 //
-// Speed 1: 21 req/s, ~1.45 KB per profile → fills to ~58 MB over ~40 min
-// (~40 s at SCENARIO_SPEED=60), flat afterwards.
+// Speed 1: 21 req/s, ~1.45 KB per profile → fills to ~58 MB over ~36 min
+// (~36 s at SCENARIO_SPEED=60). The Map's hash table grows once more after
+// ~25 000 evictions (deleted slots count against its capacity; ~1.7 MB at
+// ~55 min); flat from ~1 h on.
 // stats: retained = profiles in the LRU.
 import { buildBallast, listen, ready, reportStats, rng, selfRequests } from './lib/corpus.mjs';
 
