@@ -77,3 +77,10 @@ export class AgentMissingError extends LeakwatchError {
     super('LW_ERR_AGENT_MISSING', `${what}: leakwatch agent not installed in target`)
   }
 }
+
+/** A holder search could not complete (the walker threw, lost its state, or answered nonsense). */
+export class HolderSearchError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_HOLDER_SEARCH', message)
+  }
+}
