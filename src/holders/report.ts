@@ -33,6 +33,7 @@ export const BeginReply = z.union([
     installId: text(80),
     cwd: text(4096),
     mainFile: text(4096),
+    mainIndex: z.number(),
   }),
   z.object({ ok: z.literal(false), busy: z.literal(true) }),
 ])
@@ -64,7 +65,7 @@ export const AddScopesReply = z.union([
   Lost,
 ])
 
-export const FunctionMeta = z.object({ node: z.number(), role: z.number(), file: text(4096), name: text(200) })
+export const FunctionMeta = z.object({ node: z.number(), role: z.number(), file: text(4096), index: z.number(), name: text(200) })
 
 export const FinishReply = z.union([
   z.object({
@@ -77,7 +78,7 @@ export const FinishReply = z.union([
     longestSliceMs: z.number(),
     longestStepMs: z.number(),
     stepsOverBudget: z.number(),
-    truncated: z.array(text(80)).max(50),
+    truncated: z.array(text(120)).max(50),
     queuedLeft: z.number(),
     functionsListed: z.number(),
     functionsLeft: z.number(),
@@ -88,6 +89,7 @@ export const FinishReply = z.union([
     sampledCollections: z.number(),
     scopesAdded: z.number(),
     trackedRemeasured: z.number(),
+    functionsNotOpened: z.number(),
     tracked: z.number(),
     installId: text(80),
   }),
@@ -122,7 +124,7 @@ export const WalkerItem = z.object({
   sampled: z.number(),
   via: z.enum(['walk', 'tracked']),
   root: RootToken.nullable(),
-  steps: z.array(Step).max(10_000),
+  steps: z.array(Step).max(200),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -268,25 +270,32 @@ export function toHolders(
 
 /**
  * The main module rarely exports a function, so `require.cache` gives no script of it. Scripts
- * get increasing ids as they compile and the main module compiles before every module it
- * loads: a module scope of an unnamed script older than every named one is the main
- * module's, when there is exactly one such script and the main module has no script yet.
- * (Modules preloaded with `-r` that export no function could be mistaken for it; with two
- * candidates nothing is named.)
+ * get increasing ids as they compile; the main module compiles after the modules before it in
+ * `require.cache` (preloaded with `-r`) and before the modules after it (loaded by it). A module
+ * scope of an unnamed script between the two is the main module's, when there is exactly one
+ * such script. (An ES-module loader hook compiled in that window could be taken for it; with
+ * two candidates nothing is named.)
+ *
+ * `scriptIndex`: scriptId → position in `require.cache` of the scripts named through exports.
  */
 export function inferMainScript(
   moduleScripts: ReadonlySet<string>,
   scripts: ReadonlyMap<string, string>,
+  scriptIndex: ReadonlyMap<string, number>,
   mainFile: string,
+  mainIndex: number,
 ): string | undefined {
-  if (mainFile === '') return undefined
+  if (mainFile === '' || mainIndex < 0) return undefined
   for (const file of scripts.values()) if (file === mainFile) return undefined
-  let oldestNamed = Number.POSITIVE_INFINITY
-  for (const id of scripts.keys()) {
+  let lower = Number.NEGATIVE_INFINITY
+  let upper = Number.POSITIVE_INFINITY
+  for (const [id, index] of scriptIndex) {
     const n = Number(id)
-    if (Number.isFinite(n) && n < oldestNamed) oldestNamed = n
+    if (!Number.isFinite(n)) continue
+    if (index < mainIndex && n > lower) lower = n
+    if (index > mainIndex && n < upper) upper = n
   }
-  const candidates = [...moduleScripts].filter((id) => !scripts.has(id) && Number(id) < oldestNamed)
+  const candidates = [...moduleScripts].filter((id) => !scripts.has(id) && Number(id) > lower && Number(id) < upper)
   return candidates.length === 1 ? candidates[0] : undefined
 }
 

@@ -136,6 +136,7 @@ class Search {
   private functionsOpened = 0
   private readonly refs: FunctionRef[] = []
   private readonly scripts = new Map<string, string>()
+  private readonly scriptIndex = new Map<string, number>()
   private readonly moduleScripts = new Set<string>()
   private readonly internalScripts = new Set<string>()
 
@@ -222,7 +223,7 @@ class Search {
     if (this.previous !== undefined && this.previous.installId === hello.installId) {
       for (const h of this.previous.holders) if (h.path.length > 0) previousPaths.set(h.id, h)
     }
-    const main = inferMainScript(this.moduleScripts, this.scripts, begin.mainFile)
+    const main = inferMainScript(this.moduleScripts, this.scripts, this.scriptIndex, begin.mainFile, begin.mainIndex)
     if (main !== undefined) this.scripts.set(main, begin.mainFile)
     const holders = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
@@ -248,6 +249,7 @@ class Search {
         objectsVisited: finish.visits,
         pathNodes: finish.nodes,
         functionsOpened: this.functionsOpened,
+        functionsNotOpened: finish.functionsNotOpened,
         sampledCollections: finish.sampledCollections,
         trackedRemeasured: finish.trackedRemeasured,
         proxiesSkipped: finish.proxies,
@@ -307,7 +309,10 @@ class Search {
         const location = internal.get('[[FunctionLocation]]')?.value as { scriptId?: unknown; lineNumber?: unknown } | undefined
         const scriptId = typeof location?.scriptId === 'string' ? location.scriptId : ''
         const line = typeof location?.lineNumber === 'number' ? location.lineNumber : 0
-        if (meta.data.role === FN_ROLE.export && scriptId !== '' && meta.data.file !== '') this.scripts.set(scriptId, meta.data.file)
+        if (meta.data.role === FN_ROLE.export && scriptId !== '' && meta.data.file !== '') {
+          this.scripts.set(scriptId, meta.data.file)
+          this.scriptIndex.set(scriptId, meta.data.index)
+        }
         const ref = this.refs.length
         this.refs.push({ scriptId, line, name: meta.data.name })
         const argIndex = (remote: RemoteObject | undefined): number => {

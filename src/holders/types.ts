@@ -68,6 +68,8 @@ export interface HolderSearchCost {
   readonly objectsVisited: number
   readonly pathNodes: number
   readonly functionsOpened: number
+  /** Functions not opened: too large to describe, or with the application's own toString. */
+  readonly functionsNotOpened: number
   /** Collections of which only the first and last elements were walked. */
   readonly sampledCollections: number
   /** Collections re-measured through WeakRefs because the walk did not reach them. */

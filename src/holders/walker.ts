@@ -153,6 +153,8 @@ export const INSTALL_HOLDER_WALKER = `(() => {
   const objectKeys = Object.keys, isArray = Array.isArray, isView = ArrayBuffer.isView;
   const ObjProto = Object.prototype;
   const fnToString = un(FP.toString);
+  const FP_TO_STRING = FP.toString, OBJ_TO_STRING = ObjProto.toString, OBJ_VALUE_OF = ObjProto.valueOf;
+  const TO_PRIMITIVE = Symbol.toPrimitive;
   const mapSize = un(getDesc(Map.prototype, 'size').get), setSize = un(getDesc(Set.prototype, 'size').get);
   const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
   const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
@@ -405,11 +407,56 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     push(c.qo, v); push(c.qn, id);
     return id;
   };
-  const addFunction = (c, f, node, role, file) => {
+  // The inspector describes a function by its source (V8 calls ToString on it) and lists its own
+  // properties with their values: open only functions whose description is small and cannot run
+  // application code (no own or inherited toString / Symbol.toPrimitive of the application's).
+  const MAX_FN_SOURCE = 262144, MAX_OWN_SOURCE = 65536, MAX_OWN_STRING = 4096, MAX_OWN_KEYS = 64;
+  const srcLength = (f) => { try { return fnToString(f).length; } catch (e) { return MAX_FN_SOURCE + 1; } };
+  const builtinsIntact = () => {
+    try {
+      if (dataValue(FP, 'toString') !== FP_TO_STRING || dataValue(ObjProto, 'toString') !== OBJ_TO_STRING) return false;
+      if (dataValue(ObjProto, 'valueOf') !== OBJ_VALUE_OF) return false;
+      if (getDesc(FP, TO_PRIMITIVE) !== undefined || getDesc(ObjProto, TO_PRIMITIVE) !== undefined) return false;
+    } catch (e) { return false; }
+    return true;
+  };
+  const describable = (f) => {
+    let size = srcLength(f);
+    if (size > MAX_FN_SOURCE) return 'large';
+    let p = f;
+    for (let depth = 0; p !== null && depth < 16; depth++) {
+      if (T.isProxy(p)) return 'proxy';
+      if (p === FP || p === ObjProto) break; // checked once per search by builtinsIntact
+      let keys;
+      try { keys = ownKeys(p); } catch (e) { return 'keys'; }
+      if (depth === 0 && keys.length > MAX_OWN_KEYS) return 'large';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        if (k === 'toString' || k === 'valueOf' || k === TO_PRIMITIVE) return 'toString';
+        if (depth > 0) continue;
+        if (k === 'length' || k === 'name' || k === 'prototype' || k === 'arguments' || k === 'caller') continue;
+        const d = getDesc(p, k);
+        if (d === undefined) continue;
+        if (!('value' in d)) { if (typeof d.get === 'function') size += srcLength(d.get); if (typeof d.set === 'function') size += srcLength(d.set); continue; }
+        const v = d.value;
+        if (typeof v === 'string' && v.length > MAX_OWN_STRING) return 'large';
+        if (typeof v === 'function') { if (T.isProxy(v)) return 'proxy'; size += srcLength(v); }
+      }
+      if (depth > 0 && typeof p === 'function') size += srcLength(p); // a parent class is described too
+      if (size > MAX_FN_SOURCE + MAX_OWN_SOURCE) return 'large';
+      p = getProto(p);
+    }
+    return '';
+  };
+  const addFunction = (c, f, node, role, file, index) => {
     if (c.fns.length >= c.o.maxFunctions) { trunc(c, 'functions'); return; }
     if (wsHas(c.opened, f)) return;
     wsAdd(c.opened, f);
-    push(c.fns, f); push(c.fnMeta, jsonStringify({ node, role, file: file || '', name: fnName(f) }));
+    if (!c.builtinsIntact) { trunc(c, 'functions not opened: Function.prototype.toString replaced'); return; }
+    const why = describable(f);
+    if (why !== '') { c.notOpened++; trunc(c, why === 'large' ? 'functions not opened: too large to describe' : 'functions not opened: custom toString or proxy'); return; }
+    push(c.fns, f); push(c.fnMeta, jsonStringify({ node, role, file: file || '', index: index === undefined ? -1 : index, name: fnName(f) }));
+    push(c.fnSize, srcLength(f));
   };
   const record = (c, o, n, size, kind, samples) => {
     const flags = n >= 0 ? c.nf[n] : 0;
@@ -630,6 +677,14 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     try { const m = process.mainModule; const f = isObj(m) ? dataValue(m, 'filename') : undefined; if (typeof f === 'string') return copyStr(f, 4000); } catch (e) {}
     return '';
   };
+  // Position of the main module in require.cache (modules before it were preloaded, after it loaded by it).
+  const mainIndex = () => {
+    const f = mainFile();
+    const cache = requireCache();
+    if (f === '' || cache === null) return -1;
+    try { const files = objectKeys(cache); for (let i = 0; i < files.length && i < 100000; i++) if (files[i] === f) return i; } catch (e) {}
+    return -1;
+  };
   const rootExports = (c) => {
     const cache = requireCache();
     if (cache === null) return;
@@ -643,7 +698,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       if (!isObj(exp) || T.isProxy(exp)) continue;
       const opener = exportOpener(exp);
       const node = enqueue(c, exp, -1, N_EXPORT, file, 0, F_NO_OPEN_CHILDREN | (typeof exp === 'function' ? F_NO_OPEN : 0));
-      if (opener !== null) addFunction(c, opener, node, ROLE_EXPORT, file);
+      if (opener !== null) addFunction(c, opener, node, ROLE_EXPORT, file, i);
     }
   };
   const walkTimerList = (c, list, parent, type, key) => {
@@ -780,7 +835,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       visited: new WS(), opened: new WS(), codeCount: new NMap(), truncSeen: new NMap(), truncated: [],
       qo: [], qn: [], head: 0,
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
-      fns: [], fnMeta: [], fnBase: 0,
+      fns: [], fnMeta: [], fnSize: [], fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
       measured: [], out: null,
       visits: 0, slices: 0, longestSliceMs: 0, longestStepMs: 0, stepsOver: 0, errors: 0, proxies: 0,
       weakSkipped: 0, hugeSkipped: 0, sampledCollections: 0, scopesAdded: 0, trackedRemeasured: 0,
@@ -805,7 +860,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     const ms = perfNow() - t0;
     if (ms > c.longestSliceMs) c.longestSliceMs = ms;
     return { ok: true, busy: false, beginMs: ms, queued: c.qo.length, pendingFunctions: c.fns.length - c.fnBase,
-      installId: state.installId, cwd: hello(false).cwd, mainFile: mainFile() };
+      installId: state.installId, cwd: hello(false).cwd, mainFile: mainFile(), mainIndex: mainIndex() };
   };
 
   const progress = (c, sliceMs) => ({
@@ -851,8 +906,13 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     touch(c);
     const out = [];
     const end = MathMin(c.fns.length, c.fnBase + n);
-    for (let i = c.fnBase; i < end; i++) { push(out, c.fns[i]); push(out, c.fnMeta[i]); c.fns[i] = undefined; }
-    c.fnBase = end;
+    let bytes = 0, i = c.fnBase;
+    // A batch's reply carries every function's source: at most ~512 KB of it (at least one function).
+    for (; i < end && (i === c.fnBase || bytes + c.fnSize[i] <= 524288); i++) {
+      bytes += c.fnSize[i];
+      push(out, c.fns[i]); push(out, c.fnMeta[i]); c.fns[i] = undefined;
+    }
+    c.fnBase = i;
     return out;
   };
 
@@ -886,10 +946,22 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     let i = n, guard = 0;
     while (i >= 0 && guard < 10000) { push(chain, i); i = c.np[i]; guard++; }
     chain.reverse();
+    let elided = 0;
+    if (chain.length > 64) {
+      // A long chain (a linked list): the root, the first steps and the last ones.
+      elided = chain.length - 57;
+      const head = slice(chain, 0, 9), tail = slice(chain, chain.length - 48);
+      chain.length = 0;
+      for (let j = 0; j < head.length; j++) push(chain, head[j]);
+      push(chain, -1);
+      for (let j = 0; j < tail.length; j++) push(chain, tail[j]);
+    }
     let root = null;
     const steps = [];
     for (let j = 0; j < chain.length; j++) {
-      const id = chain[j], t = c.nt[id], k = c.nk[id];
+      const id = chain[j];
+      if (id === -1) { push(steps, '\u2026 ' + elided + ' steps \u2026'); continue; }
+      const t = c.nt[id], k = c.nk[id];
       if (j === 0) {
         const rk = nmGet(c.rootKinds, id) || '';
         if (t === N_GLOBAL) root = { type: 'global', name: copyStr(String(k), 80), kind: rk };
@@ -1026,7 +1098,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       longestSliceMs: c.longestSliceMs, longestStepMs: c.longestStepMs, stepsOverBudget: c.stepsOver,
       truncated: c.truncated, queuedLeft: c.qo.length - c.head, functionsListed: c.fns.length, functionsLeft: c.fns.length - c.fnBase,
       errors: c.errors, proxies: c.proxies, weakSkipped: c.weakSkipped, hugeSkipped: c.hugeSkipped,
-      sampledCollections: c.sampledCollections, scopesAdded: c.scopesAdded, trackedRemeasured: c.trackedRemeasured,
+      sampledCollections: c.sampledCollections, scopesAdded: c.scopesAdded, trackedRemeasured: c.trackedRemeasured, functionsNotOpened: c.notOpened,
       tracked: state.tracked.length, installId: state.installId,
     };
   };
