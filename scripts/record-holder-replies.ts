@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { searchHolders } from '../src/holders/search.js'
 import { InspectorSession } from '../src/inspector/session.js'
-import { RecordingSession } from '../test/helpers/holders.js'
+import { RecordingSession } from '../test/holders/lib.js'
 
 const out = new URL('../test/fixtures/holders/replies/', import.meta.url)
 mkdirSync(out, { recursive: true })

@@ -2,7 +2,7 @@
 // (they are big) but never as growing.
 import t from 'tap'
 import { describeHolder } from '../../src/holders/report.js'
-import { openFixture, searchSeries } from '../helpers/holders.js'
+import { openFixture, searchSeries } from './lib.js'
 
 const CASES = [
   { fixture: 'lru-full', holder: /→ \.cache → \.map \(Map\)$/, size: 2000 },

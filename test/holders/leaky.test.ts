@@ -3,7 +3,7 @@
 import t from 'tap'
 import { describeHolder } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
-import { openFixture, search, searchUntil } from '../helpers/holders.js'
+import { openFixture, search, searchUntil } from './lib.js'
 
 interface Expectation {
   readonly fixture: string

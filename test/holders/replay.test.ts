@@ -3,7 +3,7 @@ import t from 'tap'
 import { searchHolders } from '../../src/holders/search.js'
 import type { HolderSearchDone } from '../../src/holders/types.js'
 import { HOLDER_FN_GROUP, HOLDER_OBJECT_GROUP } from '../../src/holders/walker.js'
-import { RecordingSession, ReplaySession, type RecordedCall } from '../helpers/holders.js'
+import { RecordingSession, ReplaySession, type RecordedCall } from './lib.js'
 
 interface Transcript {
   first: RecordedCall[]

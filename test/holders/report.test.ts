@@ -23,7 +23,7 @@ import {
   takeFunctionsExpression,
   type WalkerBeginOptions,
 } from '../../src/holders/walker.js'
-import type { RecordedCall } from '../helpers/holders.js'
+import type { RecordedCall } from './lib.js'
 
 interface Transcript {
   first: RecordedCall[]

@@ -8,7 +8,7 @@ import { ADD_SCOPES_FUNCTION, INSTALL_HOLDER_WALKER } from '../../src/holders/wa
 import { searchHolders } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone, HolderSearchOptions } from '../../src/holders/types.js'
 import { InspectorSession } from '../../src/inspector/session.js'
-import { spawnTarget, type SpawnedTarget } from './targets.js'
+import { spawnTarget, type SpawnedTarget } from '../helpers/targets.js'
 import type { Test } from 'tap'
 
 export interface RecordedCall {
