@@ -12,7 +12,7 @@
  * search running in the target, or a target that cannot run the walker. Errors thrown
  * are coded (LW_ERR_HOLDER_SEARCH, LW_ERR_TIMEOUT, LW_ERR_SESSION_CLOSED).
  */
-export { checkHeadroom, HOLDER_SEARCH_DEFAULTS, HOLDER_SEARCH_HEADROOM_BYTES, searchHolders } from './search.js'
+export { checkHeadroom, HOLDER_SEARCH_DEFAULTS, HOLDER_SEARCH_HEADROOM_BYTES, searchHolders, visitsForHeap } from './search.js'
 export { describeHolder, GROWING_MIN_ELEMENTS, GROWING_MIN_FRACTION, isGrowing, rankHolders } from './report.js'
 export { HOLDER_SNIPPETS } from './walker.js'
 export type {

@@ -122,7 +122,7 @@ export const WalkerItem = z.object({
   keyShape: z.array(text(300)).max(10),
   retainedBytes: z.number(),
   sampled: z.number(),
-  via: z.enum(['walk', 'tracked']),
+  via: z.enum(['walk', 'tracked', 'stale']),
   root: RootToken.nullable(),
   steps: z.array(Step).max(200),
 })

@@ -44,8 +44,12 @@ export interface Holder {
   /** Estimate of the bytes the collection retains; see `retainedBytesMethod`. */
   readonly retainedBytes: number
   readonly retainedBytesMethod: string
-  /** How it was measured this time: reached by the walk, or re-measured through a WeakRef. */
-  readonly measuredBy: 'walk' | 'tracked'
+  /**
+   * How it was measured this time: reached by the walk, re-measured through a WeakRef, or
+   * 'stale': a dictionary whose keys take longer than `maxStepMs` to list, not listed again
+   * (size from its last listing, growth unknown).
+   */
+  readonly measuredBy: 'walk' | 'tracked' | 'stale'
   /** Filled later by the caller (allocation-site attribution); never set here. */
   readonly allocationSite?: undefined
 }
@@ -66,6 +70,8 @@ export interface HolderSearchCost {
   /** Protocol calls sent, one at a time. */
   readonly calls: number
   readonly objectsVisited: number
+  /** The visit cap in force (follows the heap unless set). */
+  readonly maxVisits: number
   readonly pathNodes: number
   readonly functionsOpened: number
   /** Functions not opened: too large to describe, or with the application's own toString. */
@@ -89,6 +95,8 @@ export interface HolderSearchDone {
   /** Ranked: growing holders by growth per second first; see `rankHolders`. */
   readonly holders: readonly Holder[]
   readonly cost: HolderSearchCost
+  /** The target's heap used when the search began (Runtime.getHeapUsage); sets the default visit cap. */
+  readonly heapUsedBytes: number | undefined
   /** A cap or the wall-time limit stopped the walk before it covered everything reachable. */
   readonly truncated: boolean
   /** Which caps stopped it ('objects visited', 'path nodes', 'functions', 'wall time', 'modules', 'timers'). */
@@ -125,9 +133,9 @@ export interface HolderSearchOptions {
   readonly callTimeoutMs?: number
   /** The search stops walking after this long and reports what it has (ms, default 20000). */
   readonly maxWallMs?: number
-  /** Objects visited at most (default 30000). */
+  /** Objects visited at most (default: 10 % of the heap at ~600 bytes a visit, between 5000 and 30000). */
   readonly maxVisits?: number
-  /** Path nodes at most (default 100000). */
+  /** Path nodes at most (default: twice the visit cap). */
   readonly maxPathNodes?: number
   /** Functions whose [[Scopes]] are opened at most (default 400). */
   readonly maxFunctions?: number

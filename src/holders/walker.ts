@@ -562,11 +562,18 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     if (size > K) c.sampledCollections++;
   };
 
-  const listKeysOfPlain = (c, o, n) => {
+  // Listing the keys of an object is one step that cannot be sliced (~0.3 us a key): an object
+  // whose keys took longer than maxStepMs is not listed again; it is reported as not re-measured.
+  const listKeys = (c, o, n, plain) => {
     const h = wmGet(state.huge, o);
-    if (h !== undefined && h > c.o.maxStepMs) { c.hugeSkipped++; return null; }
+    if (h !== undefined && h > c.o.maxStepMs) {
+      c.hugeSkipped++;
+      const prev = wmGet(state.rec, o);
+      if (prev !== undefined) push(c.measured, [o, n, decSize(prev), -1, K_OBJECT, decDs(prev), null, true]);
+      return null;
+    }
     const t0 = perfNow();
-    const keys = objectKeys(o);
+    const keys = plain ? objectKeys(o) : ownKeys(o);
     const ms = perfNow() - t0;
     if (ms > 2) wmSet(state.huge, o, ms);
     return keys;
@@ -578,7 +585,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     const plain = proto === ObjProto || proto === null;
     let keys;
     if (plain) {
-      keys = listKeysOfPlain(c, o, n);
+      keys = listKeys(c, o, n, true);
       if (keys === null) return;
       if (keys.length <= 64) {
         const syms = Object.getOwnPropertySymbols(o);
@@ -591,7 +598,8 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       }
       record(c, o, n, keys.length, K_OBJECT, samples);
     } else {
-      keys = ownKeys(o);
+      keys = listKeys(c, o, n, false);
+      if (keys === null) return;
       if (proto !== null && isObj(proto) && !wsHas(builtinProtos, proto) && !T.isProxy(proto)) {
         enqueue(c, proto, n, N_PROTO, 0, 0, flags & F_BULK);
       }
@@ -1023,7 +1031,12 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       let size = measureNow(o, tr.kind);
       if (size === null) {
         const h = wmGet(state.huge, o);
-        if (h !== undefined && h > c.o.maxStepMs) { c.hugeSkipped++; continue; }
+        if (h !== undefined && h > c.o.maxStepMs) {
+          c.hugeSkipped++;
+          const p = wmGet(state.rec, o);
+          if (p !== undefined) push(c.measured, [o, -1, decSize(p), -1, tr.kind, decDs(p), null, true]);
+          continue;
+        }
         size = objectKeys(o).length;
       }
       const prev = wmGet(state.rec, o);
@@ -1038,7 +1051,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     for (let i = 0; i < c.measured.length; i++) {
       const m = c.measured[i];
       let growth = null, prevSize = -1, dt = 0;
-      if (m[3] >= 0) {
+      if (m[3] >= 0 && m[7] !== true) {
         prevSize = decSize(m[3]);
         dt = elapsedS(decDs(m[3]), m[5]);
         growth = dt > 0 ? (m[2] - prevSize) / dt : 0;
@@ -1071,7 +1084,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
-        sampled: counted, via: m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps,
+        sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

@@ -12,6 +12,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
+import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
   beginExpression,
@@ -212,6 +213,14 @@ t.test('a holder re-measured without a path keeps the path of the previous searc
   t.equal(without?.growthPerSecond, 100)
   t.equal(without?.growing, true)
   t.match(describeHolder(without!), /^\(no path found\) Array: 500 elements \(\+100\.0\/s, growing\) of \{id\}, ~39 KiB$/)
+})
+
+t.test('the visit cap follows the heap: ~10 % of it for the search, within bounds', async (t) => {
+  t.equal(visitsForHeap(undefined, 30_000), 30_000)
+  t.equal(visitsForHeap(10 * 1024 * 1024, 30_000), 5000, 'a small heap: the floor')
+  t.equal(visitsForHeap(60 * 1000 * 1000, 30_000), 10_000)
+  t.equal(visitsForHeap(2e9, 30_000), 30_000, 'a big heap: the cap')
+  t.equal(visitsForHeap(Number.NaN, 30_000), 30_000)
 })
 
 t.test('walker expressions splice checked integers only', async (t) => {

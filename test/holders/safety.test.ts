@@ -31,6 +31,7 @@ t.test('never runs application code, never pauses long, only Runtime, one call a
   t.same([...recording.methods()].sort(), [
     'Runtime.callFunctionOn',
     'Runtime.evaluate',
+    'Runtime.getHeapUsage',
     'Runtime.getProperties',
     'Runtime.releaseObjectGroup',
   ])
@@ -111,4 +112,22 @@ t.test('refusals: headroom before anything is installed; busy while another sear
   // The abandoned search's state is dropped by its watchdog; then searches run again.
   await waitFor(() => session.evaluate(`${WALKER}.cur === null`, 2000), { timeoutMs: 5000, what: 'the watchdog to drop the abandoned search' })
   t.equal((await searchHolders(session, {})).status, 'done')
+})
+
+t.test('a huge dictionary is listed once, then reported as not re-measured', async (t) => {
+  const { session } = await openFixture(t, 'big-dict')
+  const first = await search(session)
+  const dict = first.holders.find((h) => h.path.join(' → ').startsWith('byDevice (Object'))
+  t.ok(dict !== undefined && dict.size >= 400_000, `listed: ${dict?.size} keys`)
+  t.equal(dict?.kind, 'Object')
+  t.same(dict?.elementShape, ['{id, seen}'])
+  t.ok(first.cost.longestStepMs > 50, `its first listing is one long step: ${first.cost.longestStepMs.toFixed(0)} ms`)
+  const second = await search(session, {}, first)
+  t.ok(second.cost.hugeDictionariesSkipped >= 1)
+  t.ok(second.cost.longestStepMs < 50, `not listed again: longest step ${second.cost.longestStepMs.toFixed(1)} ms`)
+  const stale = second.holders.find((h) => h.id === dict?.id)
+  t.equal(stale?.measuredBy, 'stale')
+  t.equal(stale?.growthPerSecond, null, 'growth unknown, not zero')
+  t.equal(stale?.growing, false)
+  t.ok((stale?.size ?? 0) >= 400_000, 'size from its last listing')
 })
