@@ -14,7 +14,7 @@
  * snapshots, forced GC.
  */
 import { z } from 'zod'
-import { HolderSearchError, LeakwatchError, SessionClosedError, TimeoutError } from '../errors.js'
+import { HolderSearchError, SessionClosedError, TimeoutError } from '../errors.js'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
 import {
@@ -71,6 +71,7 @@ export function visitsForHeap(heapUsedBytes: number | undefined, fallback: numbe
 
 export const HOLDER_SEARCH_DEFAULTS = {
   sliceMs: 8,
+  yieldMs: 2,
   callTimeoutMs: 5000,
   maxWallMs: 20_000,
   /** Upper bound; the default follows the heap (visitsForHeap). */
@@ -164,6 +165,7 @@ class Search {
     this.session = session
     this.o = {
       sliceMs: options.sliceMs ?? HOLDER_SEARCH_DEFAULTS.sliceMs,
+      yieldMs: options.yieldMs ?? HOLDER_SEARCH_DEFAULTS.yieldMs,
       callTimeoutMs: options.callTimeoutMs ?? HOLDER_SEARCH_DEFAULTS.callTimeoutMs,
       maxWallMs: options.maxWallMs ?? HOLDER_SEARCH_DEFAULTS.maxWallMs,
       maxVisits: options.maxVisits ?? HOLDER_SEARCH_DEFAULTS.maxVisits,
@@ -220,6 +222,8 @@ class Search {
           continue
         }
         if (queued > 0 && !capped) {
+          // Leave the target's event loop a turn between two slices.
+          if (this.o.yieldMs > 0) await new Promise((resolve) => setTimeout(resolve, this.o.yieldMs))
           const step = this.parse('holder walk step', StepReply, await this.evaluate(stepExpression(this.o.sliceMs)))
           if (!step.ok) throw new HolderSearchError('the walker lost its search state (abandoned or replaced)')
           pending = step.pendingFunctions
@@ -481,7 +485,3 @@ function safeJson(text: string): unknown {
     return undefined
   }
 }
-
-/** Whether an error from `searchHolders` is one of its own coded errors. */
-export const isHolderSearchError = (error: unknown): boolean =>
-  error instanceof LeakwatchError && error.code === 'LW_ERR_HOLDER_SEARCH'

@@ -129,6 +129,8 @@ export interface HolderSearchOptions {
   readonly requiredHeadroomBytes?: number
   /** Target time of one slice inside the target (ms, default 8). */
   readonly sliceMs?: number
+  /** Pause of the sidecar between two slices, leaving the target's event loop a turn (ms, default 2). */
+  readonly yieldMs?: number
   /** Timeout of each protocol call (ms, default 5000). */
   readonly callTimeoutMs?: number
   /** The search stops walking after this long and reports what it has (ms, default 20000). */

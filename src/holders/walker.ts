@@ -404,7 +404,12 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     if (id < 0) return -1;
     if (parent < 0) nmSet(c.rootKinds, id, rootKind(v));
     wsAdd(c.visited, v);
-    push(c.qo, v); push(c.qn, id);
+    const d = c.nd[id];
+    let b = c.buckets[d];
+    if (b === undefined) { while (c.buckets.length <= d) push(c.buckets, undefined); b = c.buckets[d] = { o: [], n: [], head: 0 }; }
+    push(b.o, v); push(b.n, id);
+    c.queued++;
+    if (d < c.minDepth) c.minDepth = d;
     return id;
   };
   // The inspector describes a function by its source (V8 calls ToString on it) and lists its own
@@ -457,6 +462,9 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     if (why !== '') { c.notOpened++; trunc(c, why === 'large' ? 'functions not opened: too large to describe' : 'functions not opened: custom toString or proxy'); return; }
     push(c.fns, f); push(c.fnMeta, jsonStringify({ node, role, file: file || '', index: index === undefined ? -1 : index, name: fnName(f) }));
     push(c.fnSize, srcLength(f));
+    const fd = node >= 0 ? c.nd[node] : -1;
+    push(c.fnDepth, fd);
+    if (fd < c.fnMinDepth) c.fnMinDepth = fd;
   };
   const record = (c, o, n, size, kind, samples) => {
     const flags = n >= 0 ? c.nf[n] : 0;
@@ -827,7 +835,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
         c.scopesAdded++;
       }
     }
-    return { ok: true, internal, modules, files, queued: c.qo.length - c.head, pendingFunctions: c.fns.length - c.fnBase };
+    return { ok: true, internal, modules, files, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase };
   };
 
   const touch = (c) => { c.lastActive = perfNow(); try { c.watchdog.refresh(); } catch (e) {} };
@@ -841,9 +849,9 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
       visited: new WS(), opened: new WS(), codeCount: new NMap(), truncSeen: new NMap(), truncated: [],
-      qo: [], qn: [], head: 0,
+      buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
-      fns: [], fnMeta: [], fnSize: [], fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
+      fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
       measured: [], out: null,
       visits: 0, slices: 0, longestSliceMs: 0, longestStepMs: 0, stepsOver: 0, errors: 0, proxies: 0,
       weakSkipped: 0, hugeSkipped: 0, sampledCollections: 0, scopesAdded: 0, trackedRemeasured: 0,
@@ -867,12 +875,12 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     rootHandles(c);
     const ms = perfNow() - t0;
     if (ms > c.longestSliceMs) c.longestSliceMs = ms;
-    return { ok: true, busy: false, beginMs: ms, queued: c.qo.length, pendingFunctions: c.fns.length - c.fnBase,
+    return { ok: true, busy: false, beginMs: ms, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
       installId: state.installId, cwd: hello(false).cwd, mainFile: mainFile(), mainIndex: mainIndex() };
   };
 
   const progress = (c, sliceMs) => ({
-    ok: true, sliceMs, visits: c.visits, queued: c.qo.length - c.head, pendingFunctions: c.fns.length - c.fnBase,
+    ok: true, sliceMs, visits: c.visits, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
     nodes: c.np.length, capped: c.visits >= c.o.maxVisits,
   });
 
@@ -883,21 +891,32 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     const t0 = perfNow();
     const deadline = t0 + budgetMs;
     let longest = 0;
-    while (c.head < c.qo.length) {
+    while (c.queued > 0) {
       if (c.visits >= c.o.maxVisits) { trunc(c, 'objects visited'); break; }
-      if (c.fns.length - c.fnBase >= 64) break; // the sidecar opens these first: their scopes are roots
+      // Functions waiting to be opened: their scopes are roots (module variables) or one level
+      // below them; walk no deeper than that until the sidecar has opened them.
+      const waiting = c.fns.length - c.fnBase;
+      if (waiting >= 64) break;
+      let b = c.buckets[c.minDepth];
+      while (b === undefined || b.head >= b.o.length) {
+        if (b !== undefined) { b.o = []; b.n = []; b.head = 0; }
+        c.minDepth++;
+        if (c.minDepth >= c.buckets.length) { c.queued = 0; break; }
+        b = c.buckets[c.minDepth];
+      }
+      if (c.queued === 0) break;
+      if (waiting > 0 && c.minDepth > c.fnMinDepth + 1) break;
       const ts = perfNow();
       if (ts >= deadline) break;
-      const o = c.qo[c.head], n = c.qn[c.head];
-      c.qo[c.head] = undefined;
-      c.head++;
+      const o = b.o[b.head], n = b.n[b.head];
+      b.o[b.head] = undefined;
+      b.head++;
+      c.queued--;
       c.visits++;
       try { visit(c, o, n); } catch (e) { c.errors++; }
       const d = perfNow() - ts;
       if (d > longest) longest = d;
-    }
-    if (c.head > 4096 && c.head * 2 > c.qo.length) {
-      c.qo = slice(c.qo, c.head); c.qn = slice(c.qn, c.head); c.head = 0;
+      if (b.head > 4096 && b.head * 2 > b.o.length) { b.o = slice(b.o, b.head); b.n = slice(b.n, b.head); b.head = 0; }
     }
     const ms = perfNow() - t0;
     c.slices++;
@@ -921,6 +940,8 @@ export const INSTALL_HOLDER_WALKER = `(() => {
       push(out, c.fns[i]); push(out, c.fnMeta[i]); c.fns[i] = undefined;
     }
     c.fnBase = i;
+    c.fnMinDepth = Infinity;
+    for (let j = i; j < c.fns.length; j++) if (c.fnDepth[j] < c.fnMinDepth) c.fnMinDepth = c.fnDepth[j];
     return out;
   };
 
@@ -1109,7 +1130,7 @@ export const INSTALL_HOLDER_WALKER = `(() => {
     return {
       ok: true, finishMs: ms, holders: out.length, visits: c.visits, nodes: c.np.length, slices: c.slices,
       longestSliceMs: c.longestSliceMs, longestStepMs: c.longestStepMs, stepsOverBudget: c.stepsOver,
-      truncated: c.truncated, queuedLeft: c.qo.length - c.head, functionsListed: c.fns.length, functionsLeft: c.fns.length - c.fnBase,
+      truncated: c.truncated, queuedLeft: c.queued, functionsListed: c.fns.length, functionsLeft: c.fns.length - c.fnBase,
       errors: c.errors, proxies: c.proxies, weakSkipped: c.weakSkipped, hugeSkipped: c.hugeSkipped,
       sampledCollections: c.sampledCollections, scopesAdded: c.scopesAdded, trackedRemeasured: c.trackedRemeasured, functionsNotOpened: c.notOpened,
       tracked: state.tracked.length, installId: state.installId,
