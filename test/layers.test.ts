@@ -15,7 +15,7 @@ export const LAYERS: ReadonlyArray<readonly string[]> = [
   ['collectors'],
   ['monitor'],
   ['analysis'],
-  ['attribution'],
+  ['attribution', 'holders'],
   ['leak'],
   ['export'],
   ['server'],

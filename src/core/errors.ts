@@ -58,6 +58,14 @@ export const ERROR_CODES = {
     meaning: 'The target answered an inspector command with a protocol error (a method its Node.js lacks, a heap profiler another client stopped).',
     remedy: 'The message says which command; the collector or the profiler step fails alone.',
   },
+  LW_ERR_HOLDER_SEARCH: {
+    meaning: 'A search for growing holders could not complete: the walker in the target threw, lost its state, or answered something unexpected.',
+    remedy: 'The message says which step; the next search starts over. Leak verdicts and allocation sites are not affected.',
+  },
+  LW_ERR_HOLDER_SEARCH_REFUSED: {
+    meaning: "A search for growing holders was refused before it touched the target: the container's memory headroom is below what a search needs, another search is running, or the target lacks WeakRef.",
+    remedy: 'The refusal names the reason and the headroom needed; raise the memory limit or wait for the running search.',
+  },
   LW_ERR_UNKNOWN: {
     meaning: 'An error without a code of its own (a bug, or a failure in a dependency).',
     remedy: 'The message says more; please report it with the sidecar log.',
@@ -164,5 +172,12 @@ export class ProtocolError extends LeakwatchError {
 export class CommandError extends LeakwatchError {
   constructor(message: string) {
     super('LW_ERR_COMMAND', message)
+  }
+}
+
+/** A holder search could not complete (the walker threw, lost its state, or answered nonsense). */
+export class HolderSearchError extends LeakwatchError {
+  constructor(message: string) {
+    super('LW_ERR_HOLDER_SEARCH', message)
   }
 }

@@ -1,0 +1,348 @@
+/**
+ * The pure half of the holder search: the schemas of the walker's replies and
+ * the turning of its items into ranked holders with readable paths. Tested on
+ * recorded replies; no I/O here.
+ */
+import { z } from 'zod'
+import type { Holder, HolderKind } from './types.js'
+
+/** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
+const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
+
+export const HelloReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    fresh: z.boolean(),
+    version: z.number(),
+    installId: text(80),
+    pid: z.number(),
+    busy: z.boolean(),
+    searches: z.number(),
+    cwd: text(4096),
+  }),
+  z.object({ ok: z.literal(false), reason: text(400) }),
+])
+
+export const BeginReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    busy: z.literal(false),
+    beginMs: z.number(),
+    queued: z.number(),
+    pendingFunctions: z.number(),
+    installId: text(80),
+    cwd: text(4096),
+    mainFile: text(4096),
+    mainIndex: z.number(),
+  }),
+  z.object({ ok: z.literal(false), busy: z.literal(true) }),
+])
+
+const Lost = z.object({ ok: z.literal(false) })
+
+export const StepReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    sliceMs: z.number(),
+    visits: z.number(),
+    queued: z.number(),
+    pendingFunctions: z.number(),
+    nodes: z.number(),
+    capped: z.boolean(),
+  }),
+  Lost,
+])
+
+export const AddScopesReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    internal: z.array(z.number()),
+    modules: z.array(z.number()),
+    files: z.array(z.tuple([z.number(), text(4096)])).max(1000),
+    queued: z.number(),
+    pendingFunctions: z.number(),
+  }),
+  Lost,
+])
+
+export const FunctionMeta = z.object({ node: z.number(), role: z.number(), file: text(4096), index: z.number(), name: text(200) })
+
+export const FinishReply = z.union([
+  z.object({
+    ok: z.literal(true),
+    finishMs: z.number(),
+    holders: z.number(),
+    visits: z.number(),
+    nodes: z.number(),
+    slices: z.number(),
+    longestSliceMs: z.number(),
+    longestStepMs: z.number(),
+    stepsOverBudget: z.number(),
+    truncated: z.array(text(120)).max(50),
+    queuedLeft: z.number(),
+    functionsListed: z.number(),
+    functionsLeft: z.number(),
+    errors: z.number(),
+    proxies: z.number(),
+    weakSkipped: z.number(),
+    hugeSkipped: z.number(),
+    sampledCollections: z.number(),
+    scopesAdded: z.number(),
+    trackedRemeasured: z.number(),
+    functionsNotOpened: z.number(),
+    tracked: z.number(),
+    installId: text(80),
+  }),
+  Lost,
+])
+
+const RootToken = z.union([
+  z.object({ type: z.literal('global'), name: text(200), kind: text(80) }),
+  z.object({ type: z.literal('export'), file: text(4096), kind: text(80) }),
+  z.object({ type: z.literal('handle'), name: text(200), kind: text(80) }),
+  z.object({ type: z.literal('module'), name: text(200), ref: z.number(), scope: text(200), kind: text(80) }),
+  z.object({ type: z.literal('process'), name: text(200), kind: text(80) }),
+  z.object({ type: z.literal('timers') }),
+  z.object({ type: z.literal('immediates') }),
+  z.object({ type: z.literal('unknown') }),
+])
+export type RootToken = z.infer<typeof RootToken>
+
+const Step = z.union([text(300), z.object({ closure: text(200), ref: z.number(), scope: text(200) })])
+export type PathStep = z.infer<typeof Step>
+
+export const WalkerItem = z.object({
+  id: z.number().int(),
+  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray']),
+  size: z.number().nonnegative(),
+  previousSize: z.number(),
+  intervalS: z.number(),
+  growthPerSecond: z.number().nullable(),
+  elementShape: z.array(text(300)).max(10),
+  keyShape: z.array(text(300)).max(10),
+  retainedBytes: z.number(),
+  sampled: z.number(),
+  via: z.enum(['walk', 'tracked', 'stale']),
+  root: RootToken.nullable(),
+  steps: z.array(Step).max(200),
+})
+export type WalkerItem = z.infer<typeof WalkerItem>
+
+export const PageReply = z.union([
+  z.object({ ok: z.literal(true), total: z.number(), items: z.array(WalkerItem).max(200) }),
+  Lost,
+])
+
+/** Where the sidecar opened a function: what names a scope found through it. */
+export interface FunctionRef {
+  readonly scriptId: string
+  /** 0-based, as the protocol gives it. */
+  readonly line: number
+  readonly name: string
+}
+
+export interface RenderContext {
+  /** The target's working directory: files under it are shown relative to it. */
+  readonly cwd: string
+  /** scriptId → absolute file (from `require.cache`). */
+  readonly scripts: ReadonlyMap<string, string>
+  /** Functions opened in this search, by the ref the walker echoes. */
+  readonly refs: readonly FunctionRef[]
+}
+
+/** Longest path rendered; longer ones keep their head and tail around an ellipsis. */
+export const MAX_PATH_STEPS = 24
+
+/** A file as a developer reads it: relative to the working directory, or from its `node_modules` package. */
+export function displayFile(file: string, cwd: string): string {
+  if (file === '') return file
+  const normalized = file.replace(/\\/g, '/')
+  const nm = normalized.lastIndexOf('/node_modules/')
+  if (nm >= 0) return normalized.slice(nm + 1)
+  const base = cwd.replace(/\\/g, '/').replace(/\/+$/, '')
+  if (base !== '' && normalized.startsWith(`${base}/`)) return normalized.slice(base.length + 1)
+  if (normalized.startsWith('file://')) return displayFile(decodeURI(normalized.slice('file://'.length)), cwd)
+  return normalized
+}
+
+function whereIs(ref: FunctionRef | undefined, ctx: RenderContext, withLine: boolean): string {
+  if (ref === undefined) return 'unknown script'
+  const file = ctx.scripts.get(ref.scriptId)
+  const place = file !== undefined ? displayFile(file, ctx.cwd) : `script ${ref.scriptId}`
+  return withLine ? `${place}:${ref.line + 1}` : place
+}
+
+/** `Closure (subscribe)` → `subscribe`; other scope kinds as they are, lower-cased. */
+function scopeOwner(description: string): string {
+  const m = /^Closure \((.*)\)$/.exec(description)
+  if (m !== null && m[1] !== undefined && m[1] !== '') return `in ${m[1]}()`
+  if (description === 'Closure' || description === '') return 'closure'
+  return description.toLowerCase()
+}
+
+export function renderRoot(root: RootToken, ctx: RenderContext): string {
+  switch (root.type) {
+    case 'global':
+      return `globalThis.${root.name}${root.kind !== '' ? ` (${root.kind})` : ''}`
+    case 'export':
+      return `require('${displayFile(root.file, ctx.cwd)}')${root.kind !== '' ? ` (${root.kind})` : ''}`
+    case 'handle':
+      return `active handle ${root.name}`
+    case 'module': {
+      const ref = ctx.refs[root.ref]
+      const file = ref !== undefined ? ctx.scripts.get(ref.scriptId) : undefined
+      const where =
+        file !== undefined
+          ? displayFile(file, ctx.cwd)
+          : `module of ${ref !== undefined && ref.name !== '' ? `${ref.name}()` : 'a function'} at ${whereIs(ref, ctx, true)}`
+      return `${root.name} (${root.kind !== '' ? `${root.kind}, ` : ''}${where})`
+    }
+    case 'process':
+      return `process.${root.name}`
+    case 'timers':
+      return 'timers'
+    case 'immediates':
+      return 'immediates'
+    default:
+      return '(unnamed root)'
+  }
+}
+
+export function renderStep(step: PathStep, ctx: RenderContext): string {
+  if (typeof step === 'string') return step
+  return `‹${step.closure}› (${scopeOwner(step.scope)}, ${whereIs(ctx.refs[step.ref], ctx, true)})`
+}
+
+/** The path of one item, with the holder's kind on its last element. */
+export function renderPath(item: Pick<WalkerItem, 'root' | 'steps' | 'kind'>, ctx: RenderContext): string[] {
+  if (item.root === null) return []
+  const parts = [renderRoot(item.root, ctx), ...item.steps.map((s) => renderStep(s, ctx))]
+  if (parts.length > 1) parts[parts.length - 1] = `${parts[parts.length - 1]} (${item.kind})`
+  else if (item.root.type !== 'module' && item.root.type !== 'global' && item.root.type !== 'export') {
+    parts[0] = `${parts[0]} (${item.kind})`
+  }
+  if (parts.length <= MAX_PATH_STEPS) return parts
+  const head = 4
+  const tail = MAX_PATH_STEPS - head - 1
+  return [...parts.slice(0, head), `… ${parts.length - head - tail} steps …`, ...parts.slice(parts.length - tail)]
+}
+
+export const RETAINED_BYTES_METHOD =
+  'mean size of up to 3 sampled elements (each with what it holds 2 levels down, 8 children per level; 64-bit heap without pointer compression; Buffers count their bytes) × size, plus the table'
+
+/** Items from the walker → holders, with paths rendered and carried over from the previous search. */
+export function toHolders(
+  items: readonly WalkerItem[],
+  ctx: RenderContext,
+  previousPaths: ReadonlyMap<number, { path: readonly string[]; pathComplete: boolean }>,
+): Holder[] {
+  const holders = items.map((item): Holder => {
+    let path = renderPath(item, ctx)
+    let pathComplete = item.root !== null && item.root.type !== 'unknown'
+    if (item.root === null) {
+      const before = previousPaths.get(item.id)
+      if (before !== undefined) {
+        path = [...before.path]
+        pathComplete = before.pathComplete
+      }
+    }
+    const first = item.previousSize < 0 || item.growthPerSecond === null
+    const previousSize = first ? null : item.previousSize
+    return {
+      id: item.id,
+      path,
+      pathComplete,
+      kind: item.kind as HolderKind,
+      size: item.size,
+      previousSize,
+      growing: isGrowing(item.size, previousSize),
+      intervalSeconds: first ? 0 : item.intervalS,
+      growthPerSecond: first ? null : item.growthPerSecond,
+      elementShape: item.elementShape,
+      keyShape: item.keyShape,
+      retainedBytes: Math.max(0, Math.round(item.retainedBytes)),
+      retainedBytesMethod: RETAINED_BYTES_METHOD,
+      measuredBy: item.via,
+    }
+  })
+  return rankHolders(holders)
+}
+
+/**
+ * The main module rarely exports a function, so `require.cache` gives no script of it. Scripts
+ * get increasing ids as they compile; the main module compiles after the modules before it in
+ * `require.cache` (preloaded with `-r`) and before the modules after it (loaded by it). A module
+ * scope of an unnamed script between the two is the main module's, when there is exactly one
+ * such script. (An ES-module loader hook compiled in that window could be taken for it; with
+ * two candidates nothing is named.)
+ *
+ * `scriptIndex`: scriptId → position in `require.cache` of the scripts named through exports.
+ */
+export function inferMainScript(
+  moduleScripts: ReadonlySet<string>,
+  scripts: ReadonlyMap<string, string>,
+  scriptIndex: ReadonlyMap<string, number>,
+  mainFile: string,
+  mainIndex: number,
+): string | undefined {
+  if (mainFile === '' || mainIndex < 0) return undefined
+  for (const file of scripts.values()) if (file === mainFile) return undefined
+  let lower = Number.NEGATIVE_INFINITY
+  let upper = Number.POSITIVE_INFINITY
+  for (const [id, index] of scriptIndex) {
+    const n = Number(id)
+    if (!Number.isFinite(n)) continue
+    if (index < mainIndex && n > lower) lower = n
+    if (index > mainIndex && n < upper) upper = n
+  }
+  const candidates = [...moduleScripts].filter((id) => !scripts.has(id) && Number(id) > lower && Number(id) < upper)
+  return candidates.length === 1 ? candidates[0] : undefined
+}
+
+/**
+ * Whether a holder grew enough to be called growing: by at least GROWING_MIN_ELEMENTS elements
+ * and GROWING_MIN_FRACTION of its previous size since its previous measurement. A Map of
+ * in-flight requests that churns around a constant size moves by a few elements either way.
+ */
+export const GROWING_MIN_ELEMENTS = 32
+export const GROWING_MIN_FRACTION = 0.05
+
+export function isGrowing(size: number, previousSize: number | null): boolean {
+  if (previousSize === null) return false
+  const grew = size - previousSize
+  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize
+}
+
+/**
+ * Growing holders first (by growth per second), then the rest by growth per second, with
+ * collections first seen now after those that grew and before those that did not, biggest first.
+ */
+export function rankHolders(holders: readonly Holder[]): Holder[] {
+  return [...holders].sort((a, b) => {
+    if (a.growing !== b.growing) return a.growing ? -1 : 1
+    const ga = a.growthPerSecond
+    const gb = b.growthPerSecond
+    if (ga !== null && gb !== null && ga !== gb) return gb - ga
+    if (ga === null && gb !== null) return gb > 0 ? 1 : -1
+    if (gb === null && ga !== null) return ga > 0 ? -1 : 1
+    return b.size - a.size || a.id - b.id
+  })
+}
+
+/** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
+export function describeHolder(h: Holder): string {
+  const path = h.path.length > 0 ? h.path.join(' → ') : `(no path found) ${h.kind}`
+  const growth =
+    h.growthPerSecond === null
+      ? 'first seen'
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}`
+  const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
+  return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`
+  return `${n} B`
+}

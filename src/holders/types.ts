@@ -1,0 +1,156 @@
+/**
+ * What a holder search returns. A holder is a live collection (Array, Map,
+ * Set, an object used as a dictionary, an array of Buffers or typed arrays)
+ * found in the target, with its size, its growth since an earlier search,
+ * the shape of its elements and a path from a root a developer would name.
+ */
+
+export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray'
+
+export interface Holder {
+  /**
+   * Identity of the collection within one target process (the walker's install):
+   * the same collection keeps its id across searches; a restart starts over.
+   */
+  readonly id: number
+  /**
+   * From a named root to the collection, e.g.
+   * `['subscribers (Map, src/broker.js)', "get('b')", '.q (Array)']`. Empty when no path is known.
+   */
+  readonly path: readonly string[]
+  /** The path starts at a named root (module variable, export, global, handle, timer, process). */
+  readonly pathComplete: boolean
+  readonly kind: HolderKind
+  /** Elements now (Array length, Map/Set size, dictionary keys). */
+  readonly size: number
+  /** Size at the collection's previous measurement, or null when first seen now. */
+  readonly previousSize: number | null
+  /**
+   * Grew since its previous measurement by at least 32 elements and 5 % of its previous size
+   * (see `isGrowing`); false when first seen now.
+   */
+  readonly growing: boolean
+  /** Seconds between the previous measurement and this one (0 when first seen). */
+  readonly intervalSeconds: number
+  /** (size − previousSize) / interval; null when first seen now. */
+  readonly growthPerSecond: number | null
+  /**
+   * Shapes of a few sampled elements (values of a Map), distinct, e.g.
+   * `['{seq, channel, payload, at}']`, `['Buffer(16384)']`, `['Job {id, payload, attempts}']`.
+   */
+  readonly elementShape: readonly string[]
+  /** Shapes of sampled keys (Maps only; empty otherwise). */
+  readonly keyShape: readonly string[]
+  /** Estimate of the bytes the collection retains; see `retainedBytesMethod`. */
+  readonly retainedBytes: number
+  readonly retainedBytesMethod: string
+  /**
+   * How it was measured this time: reached by the walk, re-measured through a WeakRef, or
+   * 'stale': a dictionary whose keys take longer than `maxStepMs` to list, not listed again
+   * (size from its last listing, growth unknown).
+   */
+  readonly measuredBy: 'walk' | 'tracked' | 'stale'
+  /** Filled later by the caller (allocation-site attribution); never set here. */
+  readonly allocationSite?: undefined
+}
+
+/** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */
+export interface HolderSearchCost {
+  /** Wall time of the whole search as seen from the sidecar. */
+  readonly wallMs: number
+  /** Longest single slice measured inside the target: the target's longest pause caused by the search. */
+  readonly longestSliceMs: number
+  /** Longest single object step inside a slice (an unsliceable step such as listing a big dictionary). */
+  readonly longestStepMs: number
+  /** Longest round trip of one protocol call (an upper bound of any pause). */
+  readonly longestCallMs: number
+  /** The target's CPU (user + system, all threads) during the search; undefined when it could not be read. */
+  readonly targetCpuMs: number | undefined
+  readonly slices: number
+  /** Protocol calls sent, one at a time. */
+  readonly calls: number
+  readonly objectsVisited: number
+  /** The visit cap in force (follows the heap unless set). */
+  readonly maxVisits: number
+  readonly pathNodes: number
+  readonly functionsOpened: number
+  /** Functions not opened: too large to describe, or with the application's own toString. */
+  readonly functionsNotOpened: number
+  /** Collections of which only the first and last elements were walked. */
+  readonly sampledCollections: number
+  /** Collections re-measured through WeakRefs because the walk did not reach them. */
+  readonly trackedRemeasured: number
+  readonly proxiesSkipped: number
+  readonly hugeDictionariesSkipped: number
+}
+
+export interface HolderSearchDone {
+  readonly status: 'done'
+  /** Epoch ms at the end of the search (sidecar clock). */
+  readonly at: number
+  /** The walker's install in this process: ids and growth are only comparable within one. */
+  readonly installId: string
+  /** True when no collection had an earlier measurement: growth is unknown for all. */
+  readonly firstSearch: boolean
+  /** Ranked: growing holders by growth per second first; see `rankHolders`. */
+  readonly holders: readonly Holder[]
+  readonly cost: HolderSearchCost
+  /** The target's heap used when the search began (Runtime.getHeapUsage); sets the default visit cap. */
+  readonly heapUsedBytes: number | undefined
+  /** A cap or the wall-time limit stopped the walk before it covered everything reachable. */
+  readonly truncated: boolean
+  /** Which caps stopped it ('objects visited', 'path nodes', 'functions', 'wall time', 'modules', 'timers'). */
+  readonly truncation: readonly string[]
+  /** scriptId → file, learnt from `require.cache`; carried to the next search of the same install. */
+  readonly scripts: Readonly<Record<string, string>>
+}
+
+export type HolderRefusalReason = 'headroom' | 'busy' | 'unsupported'
+
+export interface HolderSearchRefused {
+  readonly status: 'refused'
+  readonly code: 'LW_ERR_HOLDER_SEARCH_REFUSED'
+  readonly reason: HolderRefusalReason
+  readonly message: string
+  /** For 'headroom': what a search needs and what the caller said is left. */
+  readonly requiredBytes?: number
+  readonly headroomBytes?: number
+}
+
+export type HolderSearchResult = HolderSearchDone | HolderSearchRefused
+
+export interface HolderSearchOptions {
+  /**
+   * Memory the target's container has left (limit − RSS), or undefined when unknown.
+   * Below `requiredHeadroomBytes` the search is refused without touching the target.
+   */
+  readonly headroomBytes?: number
+  /** Override of the headroom a search needs (default HOLDER_SEARCH_HEADROOM_BYTES). */
+  readonly requiredHeadroomBytes?: number
+  /** Target time of one slice inside the target (ms, default 8). */
+  readonly sliceMs?: number
+  /** Pause of the sidecar between two slices, leaving the target's event loop a turn (ms, default 2). */
+  readonly yieldMs?: number
+  /** Timeout of each protocol call (ms, default 5000). */
+  readonly callTimeoutMs?: number
+  /** The search stops walking after this long and reports what it has (ms, default 20000). */
+  readonly maxWallMs?: number
+  /** Objects visited at most (default: 10 % of the heap at ~600 bytes a visit, between 5000 and 30000). */
+  readonly maxVisits?: number
+  /** Path nodes at most (default: twice the visit cap). */
+  readonly maxPathNodes?: number
+  /** Functions whose [[Scopes]] are opened at most (default 400). */
+  readonly maxFunctions?: number
+  /** Elements walked per collection (first half, last half; default 64). */
+  readonly sample?: number
+  /** Collections smaller than this are not reported unless their size changed (default 16). */
+  readonly minSize?: number
+  /** Holders reported at most (default 25). */
+  readonly maxHolders?: number
+  /** Collections tracked through WeakRefs between searches (default 256). */
+  readonly maxTracked?: number
+  /** A dictionary that took longer than this to list is not listed again (ms, default 50). */
+  readonly maxStepMs?: number
+  /** Sidecar clock (tests). */
+  readonly now?: () => number
+}

@@ -1,0 +1,97 @@
+// The growing holder of each leaky fixture program (test/fixtures/holders/README.md) is found,
+// ranked first, with a readable path and the shape of its elements.
+import t from 'tap'
+import { describeHolder } from '../../src/holders/report.js'
+import type { Holder, HolderKind } from '../../src/holders/types.js'
+import { openFixture, search, searchUntil } from './lib.js'
+
+interface Expectation {
+  readonly fixture: string
+  readonly path: RegExp
+  readonly kind: HolderKind
+  readonly shape: RegExp
+}
+
+const CASES: readonly Expectation[] = [
+  {
+    fixture: 'broker',
+    path: /^subscribers \(Map, test\/fixtures\/holders\/broker\/src\/broker\.js\) → get\('b'\) → \.q \(Array\)$/,
+    kind: 'Array',
+    shape: /^\{seq, channel, payload, at\}$/,
+  },
+  {
+    fixture: 'sessions',
+    path: /store.* → \.sessions \(Map\)$/,
+    kind: 'Map',
+    shape: /^Session \{id, user, createdAt, history\}$/,
+  },
+  {
+    fixture: 'listeners',
+    path: /^bus \(EventEmitter, test\/fixtures\/holders\/listeners\/src\/(bus|connections)\.js\) → \._events → \.config \(Array\)$/,
+    kind: 'Array',
+    shape: /^function/,
+  },
+  {
+    fixture: 'dep-cache',
+    path: /^memo \(Map, node_modules\/tiny-memo\/index\.js\)$/,
+    kind: 'Map',
+    shape: /^\{sku, requestId, price, currency, computedAt\}$/,
+  },
+  {
+    fixture: 'buffers',
+    path: /^chunks \(Array, test\/fixtures\/holders\/buffers\/src\/recorder\.js\)$/,
+    kind: 'BufferArray',
+    shape: /^Buffer\(4096\)$/,
+  },
+  {
+    fixture: 'dead-consumer',
+    path: /^queue \(JobQueue, test\/fixtures\/holders\/dead-consumer\/main\.js\) → \.jobs \(Array\)$/,
+    kind: 'Array',
+    shape: /^\{id, payload, attempts\}$/,
+  },
+  {
+    fixture: 'closure-timer',
+    path: /^timers → setInterval\(20 ms\) → \._onTimeout → ‹tracker› .* → \.start → ‹pending› \(in makeTracker\(\), test\/fixtures\/holders\/closure-timer\/main\.js:\d+\) \(Map\)$/,
+    kind: 'Map',
+    shape: /^\{route, startedAt, retries\}$/,
+  },
+  {
+    // ES modules are not in require.cache: the module variable is named, its file is not.
+    fixture: 'esm/main.mjs',
+    path: /^pending \(Map, module of a function at script \d+:\d+\)$/,
+    kind: 'Map',
+    shape: /^\{route, startedAt\}$/,
+  },
+]
+
+for (const c of CASES) {
+  t.test(`${c.fixture}: the growing holder is named first`, async (t) => {
+    const { session } = await openFixture(t, c.fixture)
+    const first = await search(session)
+    t.comment(`first search: ${first.cost.objectsVisited} objects, ${first.cost.functionsOpened} functions, truncated: ${first.truncation.join(', ') || 'no'}`)
+    const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing)
+    t.ok(holder !== undefined, 'a growing holder was reported')
+    const top = last.holders[0]
+    t.ok(top?.growing, 'the first holder is growing')
+    t.comment(`${c.fixture}: ${top !== undefined ? describeHolder(top) : '(none)'}`)
+    t.comment(`cost: ${JSON.stringify(last.cost)}`)
+    t.match(top?.path.join(' → '), c.path)
+    t.equal(top?.pathComplete, true)
+    t.equal(top?.kind, c.kind)
+    t.match(top?.elementShape.join(' | '), c.shape)
+    t.ok((top?.growthPerSecond ?? 0) > 10, `growth ${top?.growthPerSecond?.toFixed(1)}/s`)
+    t.ok((top?.retainedBytes ?? 0) > 0)
+    t.equal(last.holders.filter((h) => h.growing).length, 1, 'nothing else is called growing')
+    t.ok(last.cost.longestSliceMs < 50, `longest slice in the target ${last.cost.longestSliceMs.toFixed(1)} ms`)
+    t.ok(last.cost.targetCpuMs !== undefined)
+  })
+}
+
+t.test('buffers: retained bytes count the Buffers', async (t) => {
+  const { session } = await openFixture(t, 'buffers', { CHUNK_BYTES: '16384' })
+  const first = await search(session)
+  const { holder } = await searchUntil(session, first, (h) => h.growing && h.size >= 100)
+  t.ok(holder !== undefined)
+  t.ok((holder?.retainedBytes ?? 0) >= (holder?.size ?? 0) * 16384, `~${holder?.retainedBytes} bytes for ${holder?.size} Buffers of 16 KiB`)
+  t.match(holder?.retainedBytesMethod, /sampled elements/)
+})

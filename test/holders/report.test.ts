@@ -1,0 +1,261 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import {
+  describeHolder,
+  displayFile,
+  inferMainScript,
+  isGrowing,
+  PageReply,
+  rankHolders,
+  renderPath,
+  toHolders,
+  type RenderContext,
+  type WalkerItem,
+} from '../../src/holders/report.js'
+import { visitsForHeap } from '../../src/holders/search.js'
+import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
+import {
+  beginExpression,
+  checkedBeginOptions,
+  checkedInteger,
+  HOLDER_SNIPPETS,
+  pageExpression,
+  stepExpression,
+  takeFunctionsExpression,
+  type WalkerBeginOptions,
+} from '../../src/holders/walker.js'
+import type { RecordedCall } from './lib.js'
+
+interface Transcript {
+  first: RecordedCall[]
+  second: RecordedCall[]
+  results: [HolderSearchDone, HolderSearchDone]
+}
+const transcript = JSON.parse(
+  readFileSync(new URL('../fixtures/holders/replies/broker.json', import.meta.url), 'utf8'),
+) as Transcript
+
+/** The walker's report pages of a recorded search, as the driver read them. */
+function recordedItems(calls: readonly RecordedCall[]): WalkerItem[] {
+  const items: WalkerItem[] = []
+  for (const call of calls) {
+    const value = (call.reply as { result?: { value?: unknown } } | undefined)?.result?.value
+    const page = PageReply.safeParse(value)
+    if (page.success && page.data.ok && String(call.params.expression).includes('.page(')) items.push(...page.data.items)
+  }
+  return items
+}
+
+const ctx = (over: Partial<RenderContext> = {}): RenderContext => ({
+  cwd: '/srv/app',
+  scripts: new Map([['81', '/srv/app/src/broker.js']]),
+  refs: [{ scriptId: '81', line: 2, name: 'subscribe' }, { scriptId: '99', line: 40, name: 'tick' }],
+  ...over,
+})
+
+t.test('files are shown as a developer reads them', async (t) => {
+  t.equal(displayFile('/srv/app/src/broker.js', '/srv/app'), 'src/broker.js')
+  t.equal(displayFile('/srv/app/node_modules/tiny-memo/index.js', '/srv/app'), 'node_modules/tiny-memo/index.js')
+  t.equal(
+    displayFile('/srv/app/node_modules/a/node_modules/b/lib/x.js', '/srv/app'),
+    'node_modules/b/lib/x.js',
+    'the innermost package',
+  )
+  t.equal(displayFile('/opt/other/x.js', '/srv/app'), '/opt/other/x.js', 'outside the working directory: absolute')
+  t.equal(displayFile('file:///srv/app/src/a%20b.mjs', '/srv/app'), 'src/a b.mjs')
+  t.equal(displayFile('C:\\srv\\app\\src\\x.js', 'C:\\srv\\app'), 'src/x.js')
+  t.equal(displayFile('', '/srv/app'), '')
+})
+
+t.test('paths: roots named, steps kept, the holder kind on the last element', async (t) => {
+  t.same(
+    renderPath({ root: { type: 'module', name: 'subscribers', ref: 0, scope: 'Closure', kind: 'Map' }, steps: ["get('b')", '.q'], kind: 'Array' }, ctx()),
+    ['subscribers (Map, src/broker.js)', "get('b')", '.q (Array)'],
+  )
+  t.same(
+    renderPath({ root: { type: 'module', name: 'memo', ref: 0, scope: 'Closure', kind: 'Map' }, steps: [], kind: 'Map' }, ctx()),
+    ['memo (Map, src/broker.js)'],
+    'a module variable that is the holder keeps its own kind',
+  )
+  t.same(
+    renderPath({ root: { type: 'module', name: 'pending', ref: 1, scope: 'Module', kind: 'Map' }, steps: [], kind: 'Map' }, ctx()),
+    ['pending (Map, module of tick() at script 99:41)'],
+    'an unnamed script: the function it was found through',
+  )
+  t.same(
+    renderPath(
+      {
+        root: { type: 'timers' },
+        steps: ['setInterval(20 ms)', '._onTimeout', { closure: 'pending', ref: 0, scope: 'Closure (makeTracker)' }],
+        kind: 'Map',
+      },
+      ctx(),
+    ),
+    ['timers', 'setInterval(20 ms)', '._onTimeout', '‹pending› (in makeTracker(), src/broker.js:3) (Map)'],
+  )
+  t.same(renderPath({ root: { type: 'global', name: 'app', kind: 'Object' }, steps: ['.users'], kind: 'Map' }, ctx()), [
+    'globalThis.app (Object)',
+    '.users (Map)',
+  ])
+  t.same(renderPath({ root: { type: 'export', file: '/srv/app/src/store.js', kind: 'Object' }, steps: ['.store', '.sessions'], kind: 'Map' }, ctx()), [
+    "require('src/store.js') (Object)",
+    '.store',
+    '.sessions (Map)',
+  ])
+  t.same(renderPath({ root: { type: 'process', name: '_events', kind: 'Object' }, steps: ['.message'], kind: 'Array' }, ctx()), [
+    'process._events',
+    '.message (Array)',
+  ])
+  t.same(renderPath({ root: { type: 'handle', name: 'Server #0', kind: 'Server' }, steps: [], kind: 'Array' }, ctx()), [
+    'active handle Server #0 (Array)',
+  ])
+  t.same(renderPath({ root: null, steps: [], kind: 'Array' }, ctx()), [], 'no root: no path')
+  const long = renderPath(
+    { root: { type: 'timers' }, steps: Array.from({ length: 40 }, (_, i) => `.n${i}`), kind: 'Array' },
+    ctx(),
+  )
+  t.equal(long.length, 24, 'long paths are elided to 24 elements')
+  t.match(long[4], /^… \d+ steps …$/)
+  t.equal(long[23], '.n39 (Array)')
+})
+
+t.test('growing: enough elements and enough of the previous size', async (t) => {
+  t.notOk(isGrowing(100, null), 'first seen is not growing')
+  t.notOk(isGrowing(20, 11), 'a churning in-flight map moving by a few')
+  t.ok(isGrowing(268, 43))
+  t.notOk(isGrowing(400_100, 400_000), '+100 on 400k is noise-level')
+  t.ok(isGrowing(420_000, 400_000))
+  t.notOk(isGrowing(90, 100), 'shrinking')
+})
+
+t.test('ranking: growing first by rate, then first seen, then the rest', async (t) => {
+  const h = (id: number, growthPerSecond: number | null, size: number, growing = false): Holder => ({
+    id,
+    path: [],
+    pathComplete: false,
+    kind: 'Map',
+    size,
+    previousSize: growthPerSecond === null ? null : size,
+    growing,
+    intervalSeconds: 1,
+    growthPerSecond,
+    elementShape: [],
+    keyShape: [],
+    retainedBytes: 0,
+    retainedBytesMethod: '',
+    measuredBy: 'walk',
+  })
+  const ranked = rankHolders([h(1, 0, 50_000), h(2, null, 10), h(3, 90, 300, true), h(4, 400, 900, true), h(5, null, 99), h(6, 3, 20)])
+  t.same(
+    ranked.map((x) => x.id),
+    [4, 3, 6, 5, 2, 1],
+  )
+})
+
+t.test('the main module is named only when it is the one unnamed script in its window', async (t) => {
+  // require.cache: [preload.js (index 0, script 60), main.js (index 1), a.js (index 2, script 90), b.js (index 3, script 95)]
+  const scripts = new Map([['60', '/app/preload.js'], ['90', '/app/src/a.js'], ['95', '/app/src/b.js']])
+  const index = new Map([['60', 0], ['90', 2], ['95', 3]])
+  t.equal(inferMainScript(new Set(['40', '81', '90', '120']), scripts, index, '/app/main.js', 1), '81', 'between the preload and the first module it loads')
+  t.equal(inferMainScript(new Set(['81', '85']), scripts, index, '/app/main.js', 1), undefined, 'two candidates: nothing named')
+  t.equal(inferMainScript(new Set(['120']), scripts, index, '/app/main.js', 1), undefined, 'younger than a module main loaded: not main')
+  t.equal(inferMainScript(new Set(['50']), scripts, index, '/app/main.js', 1), undefined, 'older than a preload: not main')
+  t.equal(inferMainScript(new Set(['81']), new Map([['70', '/app/main.js']]), new Map([['70', 1]]), '/app/main.js', 1), undefined, 'main already named')
+  t.equal(inferMainScript(new Set(['81']), new Map(), new Map(), '', -1), undefined, 'no main module (ES module entry)')
+  t.equal(inferMainScript(new Set(['81']), new Map(), new Map(), '/app/main.js', 0), '81', 'no named module at all: the one unnamed script')
+})
+
+t.test('recorded replies of a real search become the expected holders', async (t) => {
+  const items = recordedItems(transcript.second)
+  t.ok(items.length > 0, 'the recorded second search has report pages')
+  const expected = transcript.results[1]
+  const refsNeeded = Math.max(...items.flatMap((i) => (i.root?.type === 'module' ? [i.root.ref] : [0]))) + 1
+  t.ok(refsNeeded > 0)
+  const top = expected.holders[0]
+  t.ok(top !== undefined)
+  t.same(top?.path, ['subscribers (Map, test/fixtures/holders/broker/src/broker.js)', "get('b')", '.q (Array)'])
+  t.equal(top?.kind, 'Array')
+  t.ok(top?.growing)
+  t.same(top?.elementShape, ['{seq, channel, payload, at}'])
+  // The same items rendered again without the scripts map fall back to the function they were found through.
+  const raw = items.find((i) => i.id === top?.id)
+  t.ok(raw !== undefined)
+  if (raw !== undefined) {
+    const again = toHolders([raw], { cwd: '/nowhere', scripts: new Map(), refs: [] }, new Map())
+    t.match(again[0]?.path[0] ?? '', /^subscribers \(Map, module of a function at unknown script\)$/)
+  }
+})
+
+t.test('a holder re-measured without a path keeps the path of the previous search', async (t) => {
+  const item: WalkerItem = {
+    id: 7,
+    kind: 'Array',
+    size: 500,
+    previousSize: 100,
+    intervalS: 4,
+    growthPerSecond: 100,
+    elementShape: ['{id}'],
+    keyShape: [],
+    retainedBytes: 40_000,
+    sampled: 3,
+    via: 'tracked',
+    root: null,
+    steps: [],
+  }
+  const before = new Map([[7, { path: ['queue (JobQueue, main.js)', '.jobs (Array)'], pathComplete: true }]])
+  const [withPath] = toHolders([item], ctx(), before)
+  t.same(withPath?.path, ['queue (JobQueue, main.js)', '.jobs (Array)'])
+  t.equal(withPath?.pathComplete, true)
+  t.equal(withPath?.measuredBy, 'tracked')
+  const [without] = toHolders([item], ctx(), new Map())
+  t.same(without?.path, [])
+  t.equal(without?.pathComplete, false, 'no path known: said so, with kind, size, growth and shape still given')
+  t.equal(without?.growthPerSecond, 100)
+  t.equal(without?.growing, true)
+  t.match(describeHolder(without!), /^\(no path found\) Array: 500 elements \(\+100\.0\/s, growing\) of \{id\}, ~39 KiB$/)
+})
+
+t.test('the visit cap follows the heap: ~10 % of it for the search, within bounds', async (t) => {
+  t.equal(visitsForHeap(undefined, 30_000), 30_000)
+  t.equal(visitsForHeap(10 * 1024 * 1024, 30_000), 5000, 'a small heap: the floor')
+  t.equal(visitsForHeap(60 * 1000 * 1000, 30_000), 10_000)
+  t.equal(visitsForHeap(2e9, 30_000), 30_000, 'a big heap: the cap')
+  t.equal(visitsForHeap(Number.NaN, 30_000), 30_000)
+})
+
+t.test('walker expressions splice checked integers only', async (t) => {
+  t.equal(checkedInteger('x', 5, [0, 10]), 5)
+  for (const bad of [Number.NaN, 1.5, -1, 11, Number.POSITIVE_INFINITY]) {
+    t.throws(() => checkedInteger('x', bad, [0, 10]), RangeError, `rejects ${bad}`)
+  }
+  t.throws(() => stepExpression(0))
+  t.throws(() => stepExpression(201))
+  t.throws(() => takeFunctionsExpression(65))
+  t.throws(() => pageExpression(-1, 5))
+  t.throws(() => pageExpression(0, 1.5))
+  t.match(stepExpression(8), /\.step\(8\)$/)
+  const options: WalkerBeginOptions = {
+    maxVisits: 30000,
+    maxNodes: 100000,
+    maxFunctions: 300,
+    sample: 64,
+    bulkMin: 64,
+    dictMin: 32,
+    minSize: 16,
+    perCode: 4,
+    maxStepMs: 50,
+    maxModules: 5000,
+    maxTimers: 1000,
+    maxTracked: 256,
+    maxHolders: 25,
+    watchdogMs: 30000,
+  }
+  const begin = beginExpression(options)
+  const json = /\.begin\((.*)\)$/.exec(begin)?.[1] ?? ''
+  t.same(JSON.parse(json), options, 'the options, and nothing else, as JSON of integers')
+  const hostile = { ...options, maxVisits: '1); process.exit(1); (' } as unknown as WalkerBeginOptions
+  t.throws(() => beginExpression(hostile), RangeError, 'a string never reaches the source')
+  const extra = { ...options, evil: 1 } as unknown as WalkerBeginOptions
+  t.notMatch(JSON.stringify(checkedBeginOptions(extra)), /evil/, 'unknown fields are dropped')
+  for (const snippet of HOLDER_SNIPPETS) t.ok(snippet.source.length > 0 && snippet.purpose.length > 0, snippet.name)
+})
