@@ -1,0 +1,273 @@
+/**
+ * Part of the holder walker's in-target source (intrinsics captured once, the lists of what Node defines, value description and the hello).
+ * Fixed text only: see src/holders/walker.ts for the rules and how the parts
+ * are joined into one function body. Not valid JavaScript on its own.
+ */
+import { WALKER_KEY, FN_ROLE } from './walker-keys.js'
+
+export const WALKER_PRELUDE_SOURCE = `
+  const KEY = Symbol.for(${JSON.stringify(WALKER_KEY)});
+  const g = globalThis;
+  const have = g[KEY];
+  if (have !== undefined && have !== null && have.version === 1) return have.hello(false);
+  const builtin = (name) => {
+    try {
+      if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
+      if (process.mainModule && typeof process.mainModule.require === 'function') return process.mainModule.require(name);
+    } catch (e) {}
+    return undefined;
+  };
+  const util = builtin('util');
+  const T = util && util.types;
+  if (!T || typeof T.isProxy !== 'function' || typeof WeakRef !== 'function') {
+    return { ok: false, reason: 'the walker needs util.types (process.getBuiltinModule, Node >= 20.16, or a CommonJS main module) and WeakRef' };
+  }
+  const timersModule = builtin('timers');
+  const perfHooks = builtin('perf_hooks');
+  const eventsModule = builtin('events');
+  const moduleModule = builtin('module');
+  // Intrinsics, captured once: a target that patches prototypes later does not reach into the walk.
+  const R = Reflect;
+  const FP = Function.prototype;
+  const un = (f) => FP.call.bind(f);
+  const ownKeys = R.ownKeys, getDesc = R.getOwnPropertyDescriptor, getProto = R.getPrototypeOf;
+  const objectKeys = Object.keys, isArray = Array.isArray, isView = ArrayBuffer.isView;
+  const ObjProto = Object.prototype;
+  const fnToString = un(FP.toString);
+  const FP_TO_STRING = FP.toString, OBJ_TO_STRING = ObjProto.toString, OBJ_VALUE_OF = ObjProto.valueOf;
+  const TO_PRIMITIVE = Symbol.toPrimitive;
+  const mapSize = un(getDesc(Map.prototype, 'size').get), setSize = un(getDesc(Set.prototype, 'size').get);
+  const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
+  const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
+  const TAProto = getProto(Uint8Array.prototype);
+  const taByteLength = un(getDesc(TAProto, 'byteLength').get);
+  const abByteLength = un(getDesc(ArrayBuffer.prototype, 'byteLength').get);
+  const sabByteLength = typeof SharedArrayBuffer === 'function' ? un(getDesc(SharedArrayBuffer.prototype, 'byteLength').get) : null;
+  const dvByteLength = un(getDesc(DataView.prototype, 'byteLength').get);
+  const WM = WeakMap, WS = WeakSet, WR = WeakRef, NMap = Map;
+  const wmGet = un(WM.prototype.get), wmSet = un(WM.prototype.set), wmHas = un(WM.prototype.has);
+  const wsAdd = un(WS.prototype.add), wsHas = un(WS.prototype.has);
+  const wrDeref = un(WR.prototype.deref);
+  const nmGet = un(NMap.prototype.get), nmSet = un(NMap.prototype.set);
+  const push = un(Array.prototype.push), slice = un(Array.prototype.slice), sortArr = un(Array.prototype.sort);
+  const strSlice = un(String.prototype.slice), strReplace = un(String.prototype.replace), startsWith = un(String.prototype.startsWith);
+  const endsWith = un(String.prototype.endsWith), reTest = un(RegExp.prototype.test);
+  const symDesc = un(getDesc(Symbol.prototype, 'description').get);
+  const jsonStringify = JSON.stringify, floor = Math.floor, MathMax = Math.max, MathMin = Math.min, isInteger = Number.isInteger;
+  const dateNow = Date.now;
+  const perfNow = perfHooks && perfHooks.performance ? perfHooks.performance.now.bind(perfHooks.performance) : Date.now;
+  const setTimer = timersModule ? timersModule.setTimeout : setTimeout;
+  const clearTimer = timersModule ? timersModule.clearTimeout : clearTimeout;
+  const WRProto = WR.prototype;
+  const FRProto = typeof FinalizationRegistry === 'function' ? FinalizationRegistry.prototype : null;
+  const AGENT = Symbol.for('leakwatch.agent.v2');
+
+  // Prototypes of the language and of Node's core: never walked (their methods are not the
+  // application's, and their module scopes are Node's own).
+  const builtinProtos = new WS();
+  for (const C of [Object, Function, Array, Map, Set, WeakMap, WeakSet, Promise, Error, Date, RegExp, String, Number,
+    Boolean, Symbol, ArrayBuffer, DataView, WeakRef, BigInt]) {
+    try { wsAdd(builtinProtos, C.prototype); } catch (e) {}
+  }
+  try { wsAdd(builtinProtos, TAProto); } catch (e) {}
+  try { if (eventsModule) wsAdd(builtinProtos, eventsModule.prototype); } catch (e) {}
+  try { const B = builtin('buffer'); if (B) wsAdd(builtinProtos, B.Buffer.prototype); } catch (e) {}
+
+  // Globals the language or Node defines (a user global is anything else).
+  const BUILTIN_GLOBALS = new NMap();
+  for (const k of ['Object', 'Function', 'Array', 'Number', 'parseFloat', 'parseInt', 'Infinity', 'NaN', 'undefined',
+    'Boolean', 'String', 'Symbol', 'Date', 'Promise', 'RegExp', 'Error', 'AggregateError', 'EvalError', 'RangeError',
+    'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'globalThis', 'JSON', 'Math', 'Intl', 'ArrayBuffer',
+    'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array',
+    'Float16Array', 'Uint8ClampedArray', 'BigUint64Array', 'BigInt64Array', 'DataView', 'Map', 'BigInt', 'Set', 'WeakMap',
+    'WeakSet', 'Proxy', 'Reflect', 'FinalizationRegistry', 'WeakRef', 'decodeURI', 'decodeURIComponent', 'encodeURI',
+    'encodeURIComponent', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'console', 'process', 'global', 'Buffer',
+    'clearImmediate', 'setImmediate', 'URL', 'URLSearchParams', 'DOMException', 'AbortController', 'AbortSignal', 'Event',
+    'EventTarget', 'TextEncoder', 'TextDecoder', 'TransformStream', 'TransformStreamDefaultController', 'WritableStream',
+    'WritableStreamDefaultController', 'WritableStreamDefaultWriter', 'ReadableStream', 'ReadableStreamDefaultReader',
+    'ReadableStreamBYOBReader', 'ReadableStreamBYOBRequest', 'ReadableByteStreamController',
+    'ReadableStreamDefaultController', 'ByteLengthQueuingStrategy', 'CountQueuingStrategy', 'TextEncoderStream',
+    'TextDecoderStream', 'CompressionStream', 'DecompressionStream', 'clearInterval', 'clearTimeout', 'setInterval',
+    'setTimeout', 'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'BroadcastChannel', 'MessageChannel', 'MessagePort',
+    'MessageEvent', 'Blob', 'File', 'Performance', 'PerformanceEntry', 'PerformanceMark', 'PerformanceMeasure',
+    'PerformanceObserver', 'PerformanceObserverEntryList', 'PerformanceResourceTiming', 'performance', 'fetch', 'FormData',
+    'Headers', 'Request', 'Response', 'SharedArrayBuffer', 'Atomics', 'WebAssembly', 'crypto', 'Crypto', 'CryptoKey',
+    'SubtleCrypto', 'CustomEvent', 'navigator', 'Navigator', 'WebSocket', 'CloseEvent', 'EventSource', 'Iterator',
+    'localStorage', 'sessionStorage', 'Storage', 'PerformanceTiming', 'PerformanceNavigation', 'PerformanceNavigationTiming',
+    'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'constants', 'dgram', 'diagnostics_channel', 'dns',
+    'domain', 'events', 'fs', 'http', 'http2', 'https', 'inspector', 'net', 'os', 'path', 'perf_hooks', 'punycode',
+    'querystring', 'readline', 'repl', 'stream', 'string_decoder', 'sys', 'timers', 'tls', 'trace_events', 'tty', 'url',
+    'util', 'v8', 'vm', 'wasi', 'worker_threads', 'zlib', 'module', 'exports', 'require', '__filename', '__dirname']) {
+    nmSet(BUILTIN_GLOBALS, k, true);
+  }
+  // Properties of process that Node defines; the rest (and _events) may be the application's.
+  const BUILTIN_PROCESS = new NMap();
+  for (const k of ['version', 'versions', 'arch', 'platform', 'release', '_rawDebug', 'moduleLoadList', 'binding',
+    '_linkedBinding', '_eventsCount', '_maxListeners', 'domain', '_exiting', 'exitCode', 'config', 'dlopen', 'uptime',
+    '_getActiveRequests', '_getActiveHandles', 'getActiveResourcesInfo', 'reallyExit', '_kill', 'loadEnvFile', 'cpuUsage',
+    'resourceUsage', 'memoryUsage', 'constrainedMemory', 'availableMemory', 'kill', 'exit', 'hrtime', 'openStdin', 'getuid',
+    'geteuid', 'getgid', 'getegid', 'getgroups', 'allowedNodeEnvironmentFlags', 'assert', 'features', '_fatalException',
+    'setUncaughtExceptionCaptureCallback', 'hasUncaughtExceptionCaptureCallback', 'emitWarning', 'nextTick',
+    '_tickCallback', 'sourceMapsEnabled', 'setSourceMapsEnabled', 'getBuiltinModule', '_debugProcess', '_debugEnd',
+    '_startProfilerIdleNotifier', '_stopProfilerIdleNotifier', 'stdout', 'stdin', 'stderr', 'abort', 'umask', 'chdir',
+    'cwd', 'initgroups', 'setgroups', 'setegid', 'seteuid', 'setgid', 'setuid', 'env', 'title', 'argv', 'execArgv', 'pid',
+    'ppid', 'execPath', 'debugPort', 'argv0', '_eval', '_print_eval', '_preload_modules', 'report', 'mainModule',
+    'permission', 'finalization', 'getActiveResourcesInfo', 'threadCpuUsage', 'ref', 'unref', 'channel', 'connected',
+    'send', 'disconnect', '_channel', '_handleQueue', '_pendingMessage', 'noDeprecation', 'throwDeprecation',
+    'traceDeprecation', 'execve', '_exiting', '_startProfilerIdleNotifier']) {
+    nmSet(BUILTIN_PROCESS, k, true);
+  }
+  // A module scope made of primordials is one of Node's own modules.
+  const PRIMORDIAL = /^(?:Array|ArrayBuffer|BigInt|Boolean|DataView|Date|Error|Function|JSON|Map|Math|Number|Object|Promise|Reflect|RegExp|SafeMap|SafeSet|SafeWeakMap|SafeWeakSet|SafePromise|Set|String|Symbol|TypedArray|Uint8Array|WeakMap|WeakSet|Atomics)[A-Z][A-Za-z]*$/;
+  const PROTO_METHOD = /^[A-Z][A-Za-z]*Prototype[A-Z][A-Za-z]*$/;
+  const TWO_BYTE = /[^\\u0000-\\u00ff]/;
+  const DOT_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+  // Kinds of collection.
+  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4;
+  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object'];
+  // Kinds of path node.
+  const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,
+    N_MAPKEY = 9, N_SETMEMBER = 10, N_PROTO = 11, N_TIMER = 12, N_CLOSURE = 13, N_BOUND_THIS = 14, N_BOUND_TARGET = 15,
+    N_BOUND_ARGS = 16, N_PROCESS = 17, N_TIMERS = 18, N_IMMEDIATE = 19;
+  // Node flags.
+  const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4;
+  const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers};
+
+  // Size and time of a collection in one number: size * 2^26 + deciseconds since install (77 days before it wraps).
+  const TSCALE = 67108864, MAXSIZE = 134217727;
+  const installedAt = dateNow();
+  const nowDs = () => floor((dateNow() - installedAt) / 100) % TSCALE;
+  const enc = (size, ds) => (size > MAXSIZE ? MAXSIZE : size) * TSCALE + ds;
+  const decSize = (v) => floor(v / TSCALE);
+  const decDs = (v) => v % TSCALE;
+  const elapsedS = (fromDs, toDs) => ((toDs - fromDs + TSCALE) % TSCALE) / 10;
+
+  const state = {
+    version: 1,
+    installId: String(installedAt) + '-' + String(process.pid),
+    rec: new WM(), // collection -> enc(size, time) at its last measurement
+    ids: new WM(), // collection -> id, for collections reported or tracked
+    huge: new WM(), // dictionary -> ms its keys took to list, when slow
+    nextId: 1,
+    tracked: [], // [{ id, ref: WeakRef, kind }], bounded
+    searches: 0,
+    cur: null,
+  };
+
+  const isObj = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');
+  const copyStr = (s, n) => {
+    // A fresh flat string (never a slice that keeps a big parent string alive after the search).
+    const t = s.length > n ? strSlice(s, 0, n) + '\\u2026' : s;
+    return jsonStringify(t).slice(1, -1);
+  };
+  const quote = (s) => "'" + strReplace(copyStr(s, 48), /'/g, "\\\\'") + "'";
+  const dataValue = (o, k) => {
+    const d = getDesc(o, k);
+    if (d === undefined || !('value' in d)) return undefined;
+    return d.value;
+  };
+  const ctorName = (o) => {
+    try {
+      const p = getProto(o);
+      if (p === null) return '[null prototype]';
+      if (p === ObjProto) return '';
+      if (T.isProxy(p)) return 'Object';
+      const c = dataValue(p, 'constructor');
+      if (typeof c === 'function' && !T.isProxy(c)) {
+        const n = dataValue(c, 'name');
+        if (typeof n === 'string' && n !== '') return copyStr(n, 40);
+      }
+    } catch (e) {}
+    return 'Object';
+  };
+  const fnName = (f) => {
+    try { const n = dataValue(f, 'name'); if (typeof n === 'string' && n !== '') return copyStr(n, 60); } catch (e) {}
+    return '';
+  };
+  const rootKind = (v) => {
+    try {
+      if (typeof v === 'function') return T.isProxy(v) ? 'Proxy' : (startsWith(fnToString(v), 'class') ? 'class' : 'function');
+      if (T.isProxy(v)) return 'Proxy';
+      if (isArray(v)) return 'Array';
+      if (T.isMap(v)) return 'Map';
+      if (T.isSet(v)) return 'Set';
+      return ctorName(v) || 'Object';
+    } catch (e) { return 'Object'; }
+  };
+  const isBufferLike = (v) => isView(v) || T.isAnyArrayBuffer(v);
+  const bufferBytes = (v) => {
+    try {
+      if (T.isDataView(v)) return dvByteLength(v);
+      if (isView(v)) return taByteLength(v);
+      if (T.isSharedArrayBuffer(v)) return sabByteLength ? sabByteLength(v) : 0;
+      if (T.isArrayBuffer(v)) return abByteLength(v);
+    } catch (e) {}
+    return 0;
+  };
+  const describe = (v) => {
+    if (v === null) return 'null';
+    const t = typeof v;
+    if (t === 'function') { if (T.isProxy(v)) return 'Proxy'; const n = fnName(v); return n === '' ? 'function' : 'function ' + n; }
+    if (t !== 'object') return t;
+    if (T.isProxy(v)) return 'Proxy';
+    if (isArray(v)) return 'Array(' + v.length + ')';
+    if (T.isMap(v)) return 'Map(' + mapSize(v) + ')';
+    if (T.isSet(v)) return 'Set(' + setSize(v) + ')';
+    if (isBufferLike(v)) return (ctorName(v) || 'ArrayBuffer') + '(' + bufferBytes(v) + ')';
+    if (T.isPromise(v)) return 'Promise';
+    if (T.isDate(v)) return 'Date';
+    if (T.isRegExp(v)) return 'RegExp';
+    if (T.isWeakMap(v)) return 'WeakMap';
+    if (T.isWeakSet(v)) return 'WeakSet';
+    const c = ctorName(v);
+    let keys;
+    try { keys = objectKeys(v); } catch (e) { return c || 'Object'; }
+    const shown = [];
+    for (let i = 0; i < keys.length && i < 8; i++) push(shown, copyStr(keys[i], 24));
+    const body = '{' + shown.join(', ') + (keys.length > 8 ? ', \\u2026' : '') + '}';
+    return c === '' ? body : c + ' ' + body;
+  };
+  // Bytes of one value itself (64-bit heap, no pointer compression: a rough figure).
+  const shallow = (v) => {
+    const t = typeof v;
+    if (t === 'string') return 16 + (v.length > 0 && reTest(TWO_BYTE, strSlice(v, 0, 256)) ? 2 : 1) * v.length;
+    if (t === 'number') return isInteger(v) && v >= -1073741824 && v < 1073741824 ? 0 : 16;
+    if (t === 'bigint') return 24;
+    if (t === 'function') return 64;
+    if (t !== 'object' || v === null) return 0;
+    if (T.isProxy(v)) return 32;
+    if (isArray(v)) return 32 + 8 * v.length;
+    if (T.isMap(v)) return 48 + 40 * mapSize(v);
+    if (T.isSet(v)) return 48 + 32 * setSize(v);
+    if (isBufferLike(v)) return 80 + bufferBytes(v);
+    if (T.isWeakMap(v) || T.isWeakSet(v) || T.isPromise(v)) return 32;
+    let n = 0;
+    try { n = objectKeys(v).length; } catch (e) {}
+    return 24 + 8 * n;
+  };
+  // One value and what it holds, two levels down, 8 children per level.
+  const deep = (v, depth) => {
+    let total = shallow(v);
+    if (depth <= 0 || !isObj(v) || typeof v === 'function' || T.isProxy(v) || isBufferLike(v)) return total;
+    const kids = [];
+    try {
+      if (isArray(v)) { for (let i = 0; i < v.length && i < 8; i++) push(kids, v[i]); }
+      else if (T.isMap(v)) { const it = mapEntries(v); for (let i = 0; i < 8; i++) { const r = mapIterNext(it); if (r.done) break; push(kids, r.value[0]); push(kids, r.value[1]); } }
+      else if (T.isSet(v)) { const it = setValues(v); for (let i = 0; i < 8; i++) { const r = setIterNext(it); if (r.done) break; push(kids, r.value); } }
+      else if (!T.isWeakMap(v) && !T.isWeakSet(v) && !T.isPromise(v) && !T.isDate(v) && !T.isRegExp(v)) {
+        const keys = objectKeys(v);
+        for (let i = 0; i < keys.length && i < 8; i++) { const x = dataValue(v, keys[i]); if (x !== undefined) push(kids, x); }
+      }
+    } catch (e) {}
+    for (let i = 0; i < kids.length; i++) total += deep(kids[i], depth - 1);
+    return total;
+  };
+
+  const hello = (fresh) => ({
+    ok: true, fresh, version: 1, installId: state.installId, pid: process.pid,
+    busy: state.cur !== null, searches: state.searches,
+    cwd: (() => { try { return process.cwd(); } catch (e) { return ''; } })(),
+  });
+
+`

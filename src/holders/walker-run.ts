@@ -1,0 +1,329 @@
+/**
+ * Part of the holder walker's in-target source (begin/step/takeFunctions, the report (paths, re-measure, rank), page and end, and registration).
+ * Fixed text only: see src/holders/walker.ts for the rules and how the parts
+ * are joined into one function body. Not valid JavaScript on its own.
+ */
+export const WALKER_RUN_SOURCE = `
+  const touch = (c) => { c.lastActive = perfNow(); try { c.watchdog.refresh(); } catch (e) {} };
+  const dropSearch = (c) => { if (state.cur === c) state.cur = null; try { clearTimer(c.watchdog); } catch (e) {} };
+
+  const begin = (o) => {
+    if (state.cur !== null) {
+      if (perfNow() - state.cur.lastActive < o.watchdogMs) return { ok: false, busy: true };
+      dropSearch(state.cur);
+    }
+    const c = {
+      o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
+      visited: new WS(), opened: new WS(), codeCount: new NMap(), truncSeen: new NMap(), truncated: [],
+      buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
+      np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
+      fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
+      measured: [], out: null,
+      visits: 0, slices: 0, longestSliceMs: 0, longestStepMs: 0, stepsOver: 0, errors: 0, proxies: 0,
+      weakSkipped: 0, hugeSkipped: 0, sampledCollections: 0, scopesAdded: 0, trackedRemeasured: 0,
+    };
+    state.cur = c;
+    state.searches++;
+    const t0 = perfNow();
+    c.watchdog = setTimer(() => dropSearch(c), o.watchdogMs);
+    try { c.watchdog.unref(); } catch (e) {}
+    // Never walked: this walker, leakwatch's agent, the environment, the global object itself.
+    wsAdd(c.visited, state); wsAdd(c.visited, g);
+    try { const a = g[AGENT]; if (isObj(a)) wsAdd(c.visited, a); } catch (e) {}
+    try { const env = dataValue(process, 'env'); if (isObj(env)) wsAdd(c.visited, env); } catch (e) {}
+    wsAdd(c.visited, process);
+    wsAdd(c.visited, c); wsAdd(c.visited, c.watchdog);
+    // The timers' scope first, then one function per module (its scope is the module's), then the rest.
+    if (timersModule && typeof timersModule.setTimeout === 'function') addFunction(c, timersModule.setTimeout, -1, ROLE_TIMERS, '');
+    rootExports(c);
+    rootGlobals(c);
+    rootProcess(c);
+    rootHandles(c);
+    const ms = perfNow() - t0;
+    if (ms > c.longestSliceMs) c.longestSliceMs = ms;
+    return { ok: true, busy: false, beginMs: ms, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
+      installId: state.installId, cwd: hello(false).cwd, mainFile: mainFile(), mainIndex: mainIndex() };
+  };
+
+  const progress = (c, sliceMs) => ({
+    ok: true, sliceMs, visits: c.visits, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
+    nodes: c.np.length, capped: c.visits >= c.o.maxVisits,
+  });
+
+  const step = (budgetMs) => {
+    const c = state.cur;
+    if (c === null) return { ok: false };
+    touch(c);
+    const t0 = perfNow();
+    const deadline = t0 + budgetMs;
+    let longest = 0;
+    while (c.queued > 0) {
+      if (c.visits >= c.o.maxVisits) { trunc(c, 'objects visited'); break; }
+      // Functions waiting to be opened: their scopes are roots (module variables) or one level
+      // below them; walk no deeper than that until the sidecar has opened them.
+      const waiting = c.fns.length - c.fnBase;
+      if (waiting >= 64) break;
+      let b = c.buckets[c.minDepth];
+      while (b === undefined || b.head >= b.o.length) {
+        if (b !== undefined) { b.o = []; b.n = []; b.head = 0; }
+        c.minDepth++;
+        if (c.minDepth >= c.buckets.length) { c.queued = 0; break; }
+        b = c.buckets[c.minDepth];
+      }
+      if (c.queued === 0) break;
+      if (waiting > 0 && c.minDepth > c.fnMinDepth + 1) break;
+      const ts = perfNow();
+      if (ts >= deadline) break;
+      const o = b.o[b.head], n = b.n[b.head];
+      b.o[b.head] = undefined;
+      b.head++;
+      c.queued--;
+      c.visits++;
+      try { visit(c, o, n); } catch (e) { c.errors++; }
+      const d = perfNow() - ts;
+      if (d > longest) longest = d;
+      if (b.head > 4096 && b.head * 2 > b.o.length) { b.o = slice(b.o, b.head); b.n = slice(b.n, b.head); b.head = 0; }
+    }
+    const ms = perfNow() - t0;
+    c.slices++;
+    if (ms > c.longestSliceMs) c.longestSliceMs = ms;
+    if (longest > c.longestStepMs) c.longestStepMs = longest;
+    if (longest > budgetMs) c.stepsOver++;
+    return progress(c, ms);
+  };
+
+  // The next functions to open, as one array [fn, meta, fn, meta, ...] returned by reference.
+  const takeFunctions = (n) => {
+    const c = state.cur;
+    if (c === null) return [];
+    touch(c);
+    const out = [];
+    const end = MathMin(c.fns.length, c.fnBase + n);
+    let bytes = 0, i = c.fnBase;
+    // A batch's reply carries every function's source: at most ~512 KB of it (at least one function).
+    for (; i < end && (i === c.fnBase || bytes + c.fnSize[i] <= 524288); i++) {
+      bytes += c.fnSize[i];
+      push(out, c.fns[i]); push(out, c.fnMeta[i]); c.fns[i] = undefined;
+    }
+    c.fnBase = i;
+    c.fnMinDepth = Infinity;
+    for (let j = i; j < c.fns.length; j++) if (c.fnDepth[j] < c.fnMinDepth) c.fnMinDepth = c.fnDepth[j];
+    return out;
+  };
+
+  // ---- the report ----
+  const keyLabel = (k) => {
+    if (typeof k === 'string') return quote(k);
+    if (typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint' || k === null || k === undefined) return String(k);
+    if (typeof k === 'symbol') return 'Symbol(' + copyStr(symDesc(k) || '', 40) + ')';
+    return '<' + describe(k) + '>';
+  };
+  const stepLabel = (c, i) => {
+    const t = c.nt[i], k = c.nk[i];
+    switch (t) {
+      case N_PROP: return reTest(DOT_NAME, k) ? '.' + copyStr(k, 60) : '[' + quote(k) + ']';
+      case N_SYMBOL: return '[Symbol(' + copyStr(symDesc(k) || '', 40) + ')]';
+      case N_INDEX: return '[' + k + ']';
+      case N_MAPVAL: return 'get(' + keyLabel(k) + ')';
+      case N_MAPKEY: return 'key #' + k;
+      case N_SETMEMBER: return 'member #' + k;
+      case N_PROTO: return '[[Prototype]]';
+      case N_TIMER: return c.nx[i] === 2 ? 'setImmediate()' : (c.nx[i] === 1 ? 'setInterval(' : 'setTimeout(') + k + ' ms)';
+      case N_BOUND_THIS: return '[[BoundThis]]';
+      case N_BOUND_TARGET: return '[[TargetFunction]]';
+      case N_BOUND_ARGS: return '[[BoundArgs]]';
+      default: return '?';
+    }
+  };
+  // Root token (rendered by the sidecar, which knows scripts) and the steps after it.
+  const pathOf = (c, n) => {
+    const chain = [];
+    let i = n, guard = 0;
+    while (i >= 0 && guard < 10000) { push(chain, i); i = c.np[i]; guard++; }
+    chain.reverse();
+    let elided = 0;
+    if (chain.length > 64) {
+      // A long chain (a linked list): the root, the first steps and the last ones.
+      elided = chain.length - 57;
+      const head = slice(chain, 0, 9), tail = slice(chain, chain.length - 48);
+      chain.length = 0;
+      for (let j = 0; j < head.length; j++) push(chain, head[j]);
+      push(chain, -1);
+      for (let j = 0; j < tail.length; j++) push(chain, tail[j]);
+    }
+    let root = null;
+    const steps = [];
+    for (let j = 0; j < chain.length; j++) {
+      const id = chain[j];
+      if (id === -1) { push(steps, '\u2026 ' + elided + ' steps \u2026'); continue; }
+      const t = c.nt[id], k = c.nk[id];
+      if (j === 0) {
+        const rk = nmGet(c.rootKinds, id) || '';
+        if (t === N_GLOBAL) root = { type: 'global', name: copyStr(String(k), 80), kind: rk };
+        else if (t === N_EXPORT) root = { type: 'export', file: copyStr(String(k), 400), kind: rk };
+        else if (t === N_HANDLE) root = { type: 'handle', name: String(k) + ' #' + c.nx[id], kind: rk };
+        else if (t === N_SCOPE) root = { type: 'module', name: copyStr(String(k), 80), ref: c.nx[id], scope: c.nx2[id] || '', kind: rk };
+        else if (t === N_PROCESS) root = { type: 'process', name: copyStr(String(k), 80), kind: rk };
+        else if (t === N_TIMERS) root = { type: 'timers' };
+        else if (t === N_IMMEDIATE) root = { type: 'immediates' };
+        else root = { type: 'unknown' };
+        continue;
+      }
+      if (t === N_CLOSURE) push(steps, { closure: copyStr(String(k), 80), ref: c.nx[id], scope: c.nx2[id] || '' });
+      else push(steps, stepLabel(c, id));
+    }
+    return { root, steps, depth: chain.length };
+  };
+  const measureNow = (o, kind) => {
+    if (kind === K_ARRAY) return o.length;
+    if (kind === K_MAP) return mapSize(o);
+    if (kind === K_SET) return setSize(o);
+    return null;
+  };
+  const samplesOf = (o, kind, stored) => {
+    const out = [], keys = [];
+    try {
+      if (kind === K_ARRAY) {
+        const len = o.length;
+        if (len > 0) { push(out, o[0]); if (len > 2) push(out, o[floor(len / 2)]); if (len > 1) push(out, o[len - 1]); }
+      } else if (kind === K_MAP) {
+        const it = mapEntries(o);
+        for (let i = 0; i < 3; i++) { const r = mapIterNext(it); if (r.done) break; push(keys, r.value[0]); push(out, r.value[1]); }
+      } else if (kind === K_SET) {
+        const it = setValues(o);
+        for (let i = 0; i < 3; i++) { const r = setIterNext(it); if (r.done) break; push(out, r.value); }
+      } else if (stored !== null) {
+        for (let i = 0; i < stored.length; i++) push(out, stored[i]);
+      }
+    } catch (e) {}
+    return { values: out, keys };
+  };
+  const uniq = (arr) => { const seen = new NMap(), out = []; for (let i = 0; i < arr.length; i++) if (nmGet(seen, arr[i]) === undefined) { nmSet(seen, arr[i], true); push(out, arr[i]); } return out; };
+  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : 24 + 40 * size;
+  const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
+
+  const finish = () => {
+    const c = state.cur;
+    if (c === null) return { ok: false };
+    touch(c);
+    const t0 = perfNow();
+    // Re-measure tracked collections the walk did not reach.
+    const alive = [];
+    for (let i = 0; i < state.tracked.length; i++) {
+      const tr = state.tracked[i];
+      const o = wrDeref(tr.ref);
+      if (o === undefined) continue;
+      push(alive, tr);
+      if (wsHas(c.visited, o)) continue;
+      let size = measureNow(o, tr.kind);
+      if (size === null) {
+        const h = wmGet(state.huge, o);
+        if (h !== undefined && h > c.o.maxStepMs) {
+          c.hugeSkipped++;
+          const p = wmGet(state.rec, o);
+          if (p !== undefined) push(c.measured, [o, -1, decSize(p), -1, tr.kind, decDs(p), null, true]);
+          continue;
+        }
+        size = objectKeys(o).length;
+      }
+      const prev = wmGet(state.rec, o);
+      const ds = nowDs();
+      wmSet(state.rec, o, enc(size, ds));
+      push(c.measured, [o, -1, size, prev === undefined ? -1 : prev, tr.kind, ds, null]);
+      c.trackedRemeasured++;
+    }
+    state.tracked = alive;
+    // Rank: growth per second first, then size.
+    const rows = [];
+    for (let i = 0; i < c.measured.length; i++) {
+      const m = c.measured[i];
+      let growth = null, prevSize = -1, dt = 0;
+      if (m[3] >= 0 && m[7] !== true) {
+        prevSize = decSize(m[3]);
+        dt = elapsedS(decDs(m[3]), m[5]);
+        growth = dt > 0 ? (m[2] - prevSize) / dt : 0;
+      }
+      push(rows, { m, growth, prevSize, dt });
+    }
+    const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
+    const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
+    const chosen = [];
+    const taken = new WS();
+    const take = (r) => { if (!wsHas(taken, r.m[0]) && chosen.length < c.o.maxHolders * 2) { wsAdd(taken, r.m[0]); push(chosen, r); } };
+    for (let i = 0; i < byGrowth.length && i < c.o.maxHolders; i++) if (byGrowth[i].growth !== null && byGrowth[i].growth > 0) take(byGrowth[i]);
+    for (let i = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && i < c.o.maxHolders; i++) take(bySize[i]);
+    const out = [];
+    for (let i = 0; i < chosen.length; i++) {
+      const r = chosen[i], m = r.m, o = m[0], kind = m[4];
+      const s = samplesOf(o, kind, m[6]);
+      const shapes = [], keyShapes = [];
+      let bytes = 0, counted = 0, buffers = 0;
+      for (let j = 0; j < s.values.length; j++) {
+        const v = s.values[j];
+        push(shapes, describe(v));
+        if (isObj(v) && isBufferLike(v)) buffers++;
+        try { bytes += deep(v, 2); counted++; } catch (e) {}
+      }
+      for (let j = 0; j < s.keys.length; j++) push(keyShapes, describe(s.keys[j]));
+      const perElement = counted > 0 ? bytes / counted : 0;
+      const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
+      const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
+      push(out, {
+        id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
+        elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
+        sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps,
+      });
+    }
+    // Track every reported collection, then the biggest, through WeakRefs, bounded.
+    const trOf = new WM();
+    for (let i = 0; i < state.tracked.length; i++) { const o = wrDeref(state.tracked[i].ref); if (o !== undefined) wmSet(trOf, o, state.tracked[i]); }
+    const next = [];
+    const inNext = new WS();
+    const consider = (m) => {
+      const o = m[0];
+      if (next.length >= c.o.maxTracked || wsHas(inNext, o)) return;
+      wsAdd(inNext, o);
+      const tr = wmGet(trOf, o);
+      push(next, tr !== undefined ? tr : { id: idOf(o), ref: new WR(o), kind: m[4] });
+    };
+    for (let i = 0; i < chosen.length; i++) consider(chosen[i].m);
+    for (let i = 0; i < bySize.length && next.length < c.o.maxTracked && bySize[i].m[2] >= c.o.minSize; i++) consider(bySize[i].m);
+    state.tracked = next;
+    c.out = out;
+    c.measured = [];
+    const ms = perfNow() - t0;
+    if (ms > c.longestSliceMs) c.longestSliceMs = ms;
+    return {
+      ok: true, finishMs: ms, holders: out.length, visits: c.visits, nodes: c.np.length, slices: c.slices,
+      longestSliceMs: c.longestSliceMs, longestStepMs: c.longestStepMs, stepsOverBudget: c.stepsOver,
+      truncated: c.truncated, queuedLeft: c.queued, functionsListed: c.fns.length, functionsLeft: c.fns.length - c.fnBase,
+      errors: c.errors, proxies: c.proxies, weakSkipped: c.weakSkipped, hugeSkipped: c.hugeSkipped,
+      sampledCollections: c.sampledCollections, scopesAdded: c.scopesAdded, trackedRemeasured: c.trackedRemeasured, functionsNotOpened: c.notOpened,
+      tracked: state.tracked.length, installId: state.installId,
+    };
+  };
+
+  const page = (offset, count) => {
+    const c = state.cur;
+    if (c === null || c.out === null) return { ok: false };
+    touch(c);
+    return { ok: true, total: c.out.length, items: slice(c.out, offset, offset + count) };
+  };
+
+  const end = () => {
+    const c = state.cur;
+    if (c !== null) dropSearch(c);
+    return { ok: true };
+  };
+
+  state.hello = hello;
+  state.begin = begin;
+  state.step = step;
+  state.takeFunctions = takeFunctions;
+  state.addScopes = addScopes;
+  state.finish = finish;
+  state.page = page;
+  state.end = end;
+  Object.defineProperty(g, KEY, { value: state, configurable: true, enumerable: false, writable: false });
+  return hello(true);
+`

@@ -1,0 +1,250 @@
+/**
+ * Part of the holder walker's in-target source (one search: path nodes, the function guard, and the visit of arrays, maps, sets, objects).
+ * Fixed text only: see src/holders/walker.ts for the rules and how the parts
+ * are joined into one function body. Not valid JavaScript on its own.
+ */
+export const WALKER_WALK_SOURCE = `
+  // ---- one search ----
+  const trunc = (c, why) => { if (nmGet(c.truncSeen, why) === undefined) { nmSet(c.truncSeen, why, true); push(c.truncated, why); } };
+  const addNode = (c, parent, type, key, extra, flags) => {
+    const id = c.np.length;
+    if (id >= c.o.maxNodes) { trunc(c, 'path nodes'); return -1; }
+    push(c.np, parent); push(c.nt, type); push(c.nk, key); push(c.nx, extra); push(c.nx2, undefined); push(c.nf, flags);
+    push(c.nd, parent < 0 ? 0 : c.nd[parent] + 1);
+    return id;
+  };
+  const enqueue = (c, v, parent, type, key, extra, flags) => {
+    if (wsHas(c.visited, v)) return -1;
+    const id = addNode(c, parent, type, key, extra, flags);
+    if (id < 0) return -1;
+    if (parent < 0) nmSet(c.rootKinds, id, rootKind(v));
+    wsAdd(c.visited, v);
+    const d = c.nd[id];
+    let b = c.buckets[d];
+    if (b === undefined) { while (c.buckets.length <= d) push(c.buckets, undefined); b = c.buckets[d] = { o: [], n: [], head: 0 }; }
+    push(b.o, v); push(b.n, id);
+    c.queued++;
+    if (d < c.minDepth) c.minDepth = d;
+    return id;
+  };
+  // The inspector describes a function by its source (V8 calls ToString on it) and lists its own
+  // properties with their values: open only functions whose description is small and cannot run
+  // application code (no own or inherited toString / Symbol.toPrimitive of the application's).
+  const MAX_FN_SOURCE = 262144, MAX_OWN_SOURCE = 65536, MAX_OWN_STRING = 4096, MAX_OWN_KEYS = 64;
+  const srcLength = (f) => { try { return fnToString(f).length; } catch (e) { return MAX_FN_SOURCE + 1; } };
+  const builtinsIntact = () => {
+    try {
+      if (dataValue(FP, 'toString') !== FP_TO_STRING || dataValue(ObjProto, 'toString') !== OBJ_TO_STRING) return false;
+      if (dataValue(ObjProto, 'valueOf') !== OBJ_VALUE_OF) return false;
+      if (getDesc(FP, TO_PRIMITIVE) !== undefined || getDesc(ObjProto, TO_PRIMITIVE) !== undefined) return false;
+    } catch (e) { return false; }
+    return true;
+  };
+  const describable = (f) => {
+    let size = srcLength(f);
+    if (size > MAX_FN_SOURCE) return 'large';
+    let p = f;
+    for (let depth = 0; p !== null && depth < 16; depth++) {
+      if (T.isProxy(p)) return 'proxy';
+      if (p === FP || p === ObjProto) break; // checked once per search by builtinsIntact
+      let keys;
+      try { keys = ownKeys(p); } catch (e) { return 'keys'; }
+      if (depth === 0 && keys.length > MAX_OWN_KEYS) return 'large';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        if (k === 'toString' || k === 'valueOf' || k === TO_PRIMITIVE) return 'toString';
+        if (depth > 0) continue;
+        if (k === 'length' || k === 'name' || k === 'prototype' || k === 'arguments' || k === 'caller') continue;
+        const d = getDesc(p, k);
+        if (d === undefined) continue;
+        if (!('value' in d)) { if (typeof d.get === 'function') size += srcLength(d.get); if (typeof d.set === 'function') size += srcLength(d.set); continue; }
+        const v = d.value;
+        if (typeof v === 'string' && v.length > MAX_OWN_STRING) return 'large';
+        if (typeof v === 'function') { if (T.isProxy(v)) return 'proxy'; size += srcLength(v); }
+      }
+      if (depth > 0 && typeof p === 'function') size += srcLength(p); // a parent class is described too
+      if (size > MAX_FN_SOURCE + MAX_OWN_SOURCE) return 'large';
+      p = getProto(p);
+    }
+    return '';
+  };
+  const addFunction = (c, f, node, role, file, index) => {
+    if (c.fns.length >= c.o.maxFunctions) { trunc(c, 'functions'); return; }
+    if (wsHas(c.opened, f)) return;
+    wsAdd(c.opened, f);
+    if (!c.builtinsIntact) { trunc(c, 'functions not opened: Function.prototype.toString replaced'); return; }
+    const why = describable(f);
+    if (why !== '') { c.notOpened++; trunc(c, why === 'large' ? 'functions not opened: too large to describe' : 'functions not opened: custom toString or proxy'); return; }
+    push(c.fns, f); push(c.fnMeta, jsonStringify({ node, role, file: file || '', index: index === undefined ? -1 : index, name: fnName(f) }));
+    push(c.fnSize, srcLength(f));
+    const fd = node >= 0 ? c.nd[node] : -1;
+    push(c.fnDepth, fd);
+    if (fd < c.fnMinDepth) c.fnMinDepth = fd;
+  };
+  const record = (c, o, n, size, kind, samples) => {
+    const flags = n >= 0 ? c.nf[n] : 0;
+    const prev = wmGet(state.rec, o);
+    const ds = nowDs();
+    const bulk = (flags & F_BULK) !== 0;
+    const keep = kind === K_OBJECT ? (size >= c.o.dictMin || (!bulk && n >= 0 && c.nd[n] <= 2)) : (size >= 8 || !bulk);
+    if (keep || prev !== undefined) wmSet(state.rec, o, enc(size, ds));
+    if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size)) {
+      push(c.measured, [o, n, size, prev === undefined ? -1 : prev, kind, ds, samples || null]);
+    }
+  };
+
+  const visitChildrenOf = (c, o, n, keys, flagsForChildren, isProto) => {
+    const K = c.o.sample;
+    const len = keys.length;
+    const error = T.isNativeError(o);
+    let openedOne = false;
+    const one = (k) => {
+      if (error && k === 'stack') return;
+      if (k === '_idleNext' || k === '_idlePrev') return; // Node's timer and immediate lists: walked as lists
+      let v;
+      try { v = dataValue(o, k); } catch (e) { return; }
+      if (!isObj(v)) return;
+      let f = flagsForChildren;
+      if (typeof v === 'function' && isProto) { if (openedOne) f |= F_NO_OPEN; else openedOne = true; }
+      if (typeof k === 'symbol') enqueue(c, v, n, N_SYMBOL, k, 0, f);
+      else enqueue(c, v, n, N_PROP, k, 0, f);
+    };
+    if (len <= K) { for (let i = 0; i < len; i++) one(keys[i]); return; }
+    c.sampledCollections++;
+    const h = floor(K / 2);
+    for (let i = 0; i < h; i++) one(keys[i]);
+    for (let i = len - (K - h); i < len; i++) one(keys[i]);
+  };
+
+  const visitFunction = (c, f, n) => {
+    const flags = c.nf[n];
+    let src = '';
+    try { src = fnToString(f); } catch (e) {}
+    const name = fnName(f);
+    const native = endsWith(src, '{ [native code] }');
+    const bound = native && startsWith(name, 'bound ');
+    if ((!native || bound) && (flags & F_NO_OPEN) === 0) {
+      const key = bound ? 'bound:' + name : src;
+      const count = nmGet(c.codeCount, key) || 0;
+      if (count < c.o.perCode) { nmSet(c.codeCount, key, count + 1); addFunction(c, f, n, ROLE_PLAIN, ''); }
+    }
+    if (native) return;
+    let keys;
+    try { keys = ownKeys(f); } catch (e) { return; }
+    const isClass = startsWith(src, 'class');
+    const kept = [];
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (k === 'length' || k === 'name' || k === 'arguments' || k === 'caller') continue;
+      if (k === 'prototype' && !isClass) continue; // reading it would create one
+      push(kept, k);
+    }
+    visitChildrenOf(c, f, n, kept, flags & F_BULK, false);
+  };
+
+  const visitArray = (c, a, n) => {
+    const len = a.length;
+    record(c, a, n, len, K_ARRAY, null);
+    const K = c.o.sample;
+    const cf = (c.nf[n] & F_BULK) | (len > c.o.bulkMin ? F_BULK : 0);
+    const one = (i) => { const v = a[i]; if (isObj(v)) enqueue(c, v, n, N_INDEX, i, 0, cf); };
+    if (len <= K) { for (let i = 0; i < len; i++) one(i); return; }
+    c.sampledCollections++;
+    const h = floor(K / 2);
+    for (let i = 0; i < h; i++) one(i);
+    for (let i = len - (K - h); i < len; i++) one(i);
+  };
+
+  const visitMap = (c, m, n) => {
+    const size = mapSize(m);
+    record(c, m, n, size, K_MAP, null);
+    const cf = (c.nf[n] & F_BULK) | (size > c.o.bulkMin ? F_BULK : 0);
+    const it = mapEntries(m);
+    const K = c.o.sample;
+    for (let i = 0; i < K; i++) {
+      const r = mapIterNext(it);
+      if (r.done) break;
+      const key = r.value[0], v = r.value[1];
+      if (isObj(v)) enqueue(c, v, n, N_MAPVAL, key, i, cf);
+      if (isObj(key)) enqueue(c, key, n, N_MAPKEY, i, 0, cf);
+    }
+    if (size > K) c.sampledCollections++;
+  };
+
+  const visitSet = (c, s, n) => {
+    const size = setSize(s);
+    record(c, s, n, size, K_SET, null);
+    const cf = (c.nf[n] & F_BULK) | (size > c.o.bulkMin ? F_BULK : 0);
+    const it = setValues(s);
+    const K = c.o.sample;
+    for (let i = 0; i < K; i++) {
+      const r = setIterNext(it);
+      if (r.done) break;
+      if (isObj(r.value)) enqueue(c, r.value, n, N_SETMEMBER, i, 0, cf);
+    }
+    if (size > K) c.sampledCollections++;
+  };
+
+  // Listing the keys of an object is one step that cannot be sliced (~0.3 us a key): an object
+  // whose keys took longer than maxStepMs is not listed again; it is reported as not re-measured.
+  const listKeys = (c, o, n, plain) => {
+    const h = wmGet(state.huge, o);
+    if (h !== undefined && h > c.o.maxStepMs) {
+      c.hugeSkipped++;
+      const prev = wmGet(state.rec, o);
+      if (prev !== undefined) push(c.measured, [o, n, decSize(prev), -1, K_OBJECT, decDs(prev), null, true]);
+      return null;
+    }
+    const t0 = perfNow();
+    const keys = plain ? objectKeys(o) : ownKeys(o);
+    const ms = perfNow() - t0;
+    if (ms > 2) wmSet(state.huge, o, ms);
+    return keys;
+  };
+
+  const visitObject = (c, o, n) => {
+    const flags = c.nf[n];
+    const proto = getProto(o);
+    const plain = proto === ObjProto || proto === null;
+    let keys;
+    if (plain) {
+      keys = listKeys(c, o, n, true);
+      if (keys === null) return;
+      if (keys.length <= 64) {
+        const syms = Object.getOwnPropertySymbols(o);
+        if (syms.length > 0) { keys = slice(keys, 0); for (let i = 0; i < syms.length; i++) push(keys, syms[i]); }
+      }
+      const samples = [];
+      if (keys.length > 0) {
+        const idx = [0, floor(keys.length / 2), keys.length - 1];
+        for (let i = 0; i < 3; i++) { try { push(samples, dataValue(o, keys[idx[i]])); } catch (e) {} }
+      }
+      record(c, o, n, keys.length, K_OBJECT, samples);
+    } else {
+      keys = listKeys(c, o, n, false);
+      if (keys === null) return;
+      if (proto !== null && isObj(proto) && !wsHas(builtinProtos, proto) && !T.isProxy(proto)) {
+        enqueue(c, proto, n, N_PROTO, 0, 0, flags & F_BULK);
+      }
+    }
+    const cf = (flags & F_BULK) | (plain && keys.length > c.o.bulkMin ? F_BULK : 0) |
+      ((flags & F_NO_OPEN_CHILDREN) !== 0 ? F_NO_OPEN : 0);
+    visitChildrenOf(c, o, n, keys, cf, c.nt[n] === N_PROTO);
+  };
+
+  const isWeakRefLike = (o) => { const p = getProto(o); return p === WRProto || (FRProto !== null && p === FRProto); };
+
+  const visit = (c, o, n) => {
+    if (T.isProxy(o)) { c.proxies++; return; }
+    if (typeof o === 'function') { visitFunction(c, o, n); return; }
+    if (isArray(o)) { visitArray(c, o, n); return; }
+    if (T.isMap(o)) { visitMap(c, o, n); return; }
+    if (T.isSet(o)) { visitSet(c, o, n); return; }
+    if (T.isWeakMap(o) || T.isWeakSet(o)) { c.weakSkipped++; return; }
+    if (isView(o) || T.isAnyArrayBuffer(o)) return;
+    if (T.isPromise(o) || T.isDate(o) || T.isRegExp(o) || T.isBoxedPrimitive(o) || T.isExternal(o) ||
+      T.isMapIterator(o) || T.isSetIterator(o) || T.isGeneratorObject(o) || isWeakRefLike(o)) return;
+    visitObject(c, o, n);
+  };
+
+`
