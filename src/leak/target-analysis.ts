@@ -28,7 +28,7 @@ import {
 import { ProfilerController, type ProfileFetch } from '../attribution/profiler.js'
 import { aggregateSites } from '../attribution/sites.js'
 import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
-import { scalarValue, type Sample } from '../core/metrics.js'
+import { isHistogramSample, scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
 import type { AnalysisConfig, AttributionConfig } from '../config/types.js'
 import type { TargetSession } from '../inspector/session.js'
@@ -42,6 +42,9 @@ const API_POINTS = 240
 /** The slow series: this many buckets per slow window, kept for at least a day. */
 const SLOW_BUCKETS_PER_WINDOW = 36
 const SLOW_HISTORY_MS = 36 * 3_600_000
+
+/** During the start's warm-up, a rise is raised only when the limit is this share of the urgent horizon away. */
+const IMMINENT_SHARE = 0.25
 
 /** RSS and external floors: the lowest of at least this many window minima. */
 const MIN_ENVELOPE_WINDOWS = 3
@@ -71,7 +74,7 @@ export interface SignalView {
   readonly path: string | null
   readonly raisedAt: string | null
   readonly onset: string | null
-  /** Seconds until the limit at the current slope (heap: heap_size_limit; rss, external: memory limit). */
+  /** Seconds until the limit at the current slope (heap: the lower of heap_size_limit and the memory limit; rss, external: memory limit). */
   readonly secondsToLimit: number | null
   /** Heap floors by source: the GC observer, profile reads, GCs forced to buy a floor. */
   readonly floorSources: Readonly<Record<FloorSource, number>>
@@ -101,8 +104,14 @@ export class TargetAnalysis implements PollExtension {
   private readonly tracks = new Map<SignalName, SignalTrack>()
   private readonly tracker: SiteTracker
   private readonly profiler: ProfilerController
-  /** Event-loop utilization readings (the load), to attach to floor points. */
+  /**
+   * The application's load, to attach to floor points: event-loop utilization less
+   * the share of time spent in GC (a growing heap makes GC busier; that is the leak's
+   * cost, not load that could explain the leak).
+   */
   private readonly utilization = new RingSeries(HISTORY_POINTS)
+  /** Total GC seconds at the previous poll, for the GC share of the next interval. */
+  private previousGc: { readonly timeMs: number; readonly seconds: number } | undefined
   /** Times of recent major GCs, for the envelope's span. */
   private readonly majorGcTimes: number[] = []
   private heapLimitBytes: number | undefined
@@ -133,7 +142,8 @@ export class TargetAnalysis implements PollExtension {
     this.processStartMs = context.processStartMs
     this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
     const utilization = scalarValue(context.samples, 'eventLoopUtilization')
-    if (utilization !== undefined) this.utilization.push(nowMs, utilization)
+    const gcShare = this.gcShare(nowMs, context.samples)
+    if (utilization !== undefined) this.utilization.push(nowMs, Math.max(0, utilization - gcShare))
     for (const floor of context.floors) {
       this.majorGcTimes.push(floor.timeMs)
       if (this.majorGcTimes.length > 21) this.majorGcTimes.shift()
@@ -174,6 +184,7 @@ export class TargetAnalysis implements PollExtension {
     this.tracker.clear()
     this.profiler.reset()
     this.utilization.clear()
+    this.previousGc = undefined
     this.majorGcTimes.length = 0
     this.latest = undefined
     this.processStartMs = undefined
@@ -289,8 +300,11 @@ export class TargetAnalysis implements PollExtension {
     return secondsUntil(this.limitOf(signal), evidence.floorBytes, evidence.fast.slopeBytesPerSecond)
   }
 
+  /** The heap cannot outgrow the memory limit either: the container is killed first. */
   private limitOf(signal: SignalName): number | undefined {
-    return signal === 'heap' ? this.heapLimitBytes : this.memoryLimitBytes
+    if (signal !== 'heap') return this.memoryLimitBytes
+    const limits = [this.heapLimitBytes, this.memoryLimitBytes].filter((limit): limit is number => limit !== undefined)
+    return limits.length === 0 ? undefined : Math.min(...limits)
   }
 
   private resetTracks(): void {
@@ -334,7 +348,24 @@ export class TargetAnalysis implements PollExtension {
     }
   }
 
-  /** Mean event-loop utilization over the floor window ending at `timeMs` (NaN when unknown). */
+  /** Share of the time since the previous poll spent in GC pauses (0 when unknown). */
+  private gcShare(nowMs: number, samples: readonly Sample[]): number {
+    let seconds = 0
+    let seen = false
+    for (const sample of samples) {
+      if (sample.key === 'gcDuration' && isHistogramSample(sample)) {
+        seconds += sample.sum
+        seen = true
+      }
+    }
+    if (!seen) return 0
+    const previous = this.previousGc
+    this.previousGc = { timeMs: nowMs, seconds }
+    if (previous === undefined || seconds < previous.seconds || nowMs <= previous.timeMs) return 0
+    return Math.min(1, ((seconds - previous.seconds) * 1000) / (nowMs - previous.timeMs))
+  }
+
+  /** Mean load (utilization less GC) over the floor window ending at `timeMs` (NaN when unknown). */
   private loadAt(timeMs: number): number {
     const { times, values } = this.utilization.since(timeMs - this.floorWindowMs)
     let sum = 0
@@ -401,7 +432,11 @@ export class TargetAnalysis implements PollExtension {
       const judged = !evidence.fast.reasons.some((reason) => reason.startsWith('too few floor points'))
       const spanned = evidence.fast.windowStartMs !== null && nowMs - evidence.fast.windowStartMs >= analysis.windowMs / 2
       if (!evidence.warmingUp && judged && spanned && evidence.fast.slopeBytesPerSecond < analysis.minSlopeBytesPerSecond) track.settled = true
-      const stillWarming = !track.settled && nowMs < start + analysis.maxWarmupMs
+      // Unless the limit is imminent: a rise since the start that may be a cache filling is let wait only while
+      // waiting leaves at least a quarter of the urgent horizon before the limit (its slope falls as a cache fills).
+      const toLimitS = evidence.fast.secondsToLimit
+      const imminent = evidence.fast.urgentByLimit && toLimitS !== null && toLimitS * 1000 <= analysis.urgentHorizonMs * IMMINENT_SHARE
+      const stillWarming = !track.settled && nowMs < start + analysis.maxWarmupMs && !imminent
       const verdict = nextVerdict(track.verdict, evidence, analysis, stillWarming)
       track.verdict = verdict.suspected ? { ...verdict, onsetMs: estimateOnset(series) ?? verdict.onsetMs } : verdict
     }

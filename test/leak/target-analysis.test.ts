@@ -50,8 +50,11 @@ t.test('leaking floors raise a heap verdict with onset and projections; restart 
   t.ok(Math.abs((value(samples, 'leakSlope', 'heap') ?? 0) - 200_000) < 20_000)
   const onset = value(samples, 'leakOnset', 'heap') ?? 0
   t.ok(Math.abs(onset - (T0 + 10_000) / 1000) < 3, `onset ${onset} near the start of growth`)
-  t.ok((value(samples, 'timeToHeapLimit') ?? 0) > 10_000, 'heap limit far away')
-  t.ok((value(samples, 'timeToMemoryLimit') ?? 0) > 0)
+  // The heap's limit is the lower of heap_size_limit (4 GB) and the memory limit (1 GB): ~(1e9 - 56 MB) / 200 KB/s.
+  const toHeapLimit = value(samples, 'timeToHeapLimit') ?? 0
+  const toMemoryLimit = value(samples, 'timeToMemoryLimit') ?? 0
+  t.ok(toHeapLimit > 4000 && toHeapLimit < 5000, `${toHeapLimit} s to the heap's limit: the memory limit, not heap_size_limit`)
+  t.ok(toMemoryLimit > 0 && toMemoryLimit < toHeapLimit, 'RSS, above the heap, reaches the memory limit first')
   t.equal(value(samples, 'memoryLimit'), 1e9)
   t.equal(analysis.suspicious(), true)
   const view = analysis.view()
@@ -131,13 +134,14 @@ t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on
 })
 
 t.test('a floor rising ever since the start is still warming up, until it settles or maxWarmup has passed', async (t) => {
+  // An urgent horizon of 1 s: this growth (hours from the limit) is not urgent.
   const analysis = new TargetAnalysis({
-    analysis: { ...TEST_ANALYSIS, maxWarmupMs: 30_000 },
+    analysis: { ...TEST_ANALYSIS, maxWarmupMs: 30_000, urgentHorizonMs: 1000 },
     attribution: TEST_ATTRIBUTION,
     timeoutMs: 1000,
   })
   let raisedAt: number | undefined
-  for (let i = 0; i < 45; i++) {
+  for (let i = 0; i < 70; i++) {
     await analysis.afterPoll(noSession, poll(i, 50e6 + i * 300_000, 1.2e8, { processStartMs: T0 }))
     if (raisedAt === undefined && value(analysis.samples(), 'leakSuspected', 'heap') === 1) raisedAt = i
   }
@@ -150,4 +154,33 @@ t.test('a floor rising ever since the start is still warming up, until it settle
     if (settledRaise === undefined && value(settled.samples(), 'leakSuspected', 'heap') === 1) settledRaise = i
   }
   t.ok(settledRaise !== undefined && settledRaise < 30, `raised at ${settledRaise} s, after a flat start`)
+  // The same rise from the start, heading for the limit within the urgent horizon, is raised during maxWarmup:
+  // filling cache or not, it will not fit.
+  const urgent = new TargetAnalysis({ analysis: { ...TEST_ANALYSIS, maxWarmupMs: 30_000 }, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  let urgentRaise: number | undefined
+  for (let i = 0; i < 45; i++) {
+    await urgent.afterPoll(noSession, poll(i, 50e6 + i * 300_000, 1.2e8, { processStartMs: T0 }))
+    if (urgentRaise === undefined && value(urgent.samples(), 'leakSuspected', 'heap') === 1) urgentRaise = i
+  }
+  t.ok(urgentRaise !== undefined && urgentRaise < 30, `raised at ${urgentRaise} s: heading for the limit, so not held by maxWarmup`)
+})
+
+t.test("load is the event loop's utilization less the time spent in GC", async (t) => {
+  const analysis = new TargetAnalysis({ analysis: TEST_ANALYSIS, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  const gc = (seconds: number): Sample => ({ key: 'gcDuration', labels: { kind: 'major' }, buckets: [], count: 1, sum: seconds })
+  for (let i = 0; i < 10; i++) {
+    // 60 % busy, of which GC takes 0.4 s of every second: the application's load is 0.2.
+    const base = poll(i, 50e6, 1.2e8)
+    await analysis.afterPoll(noSession, {
+      ...base,
+      samples: [...base.samples, { key: 'eventLoopUtilization', value: 0.6 }, gc(i * 0.4)],
+      floors: [{ seq: i, timeMs: base.nowMs, bytes: 50e6 }],
+    })
+  }
+  const evidence = analysis.view().signals.find((s) => s.signal === 'heap')?.evidence
+  t.ok(evidence !== null && evidence !== undefined)
+  const loads = (analysis as unknown as { tracks: Map<string, { loads: { all(): { values: number[] } } }> }).tracks.get('heap')?.loads.all().values ?? []
+  const known = loads.filter((load) => Number.isFinite(load))
+  t.ok(known.length > 3, `${known.length} floor points carry a load`)
+  t.ok(known.slice(1).every((load) => Math.abs(load - 0.2) < 0.05), `loads ${known.map((l) => l.toFixed(2)).join(' ')} are 0.6 - 0.4`)
 })

@@ -1,0 +1,139 @@
+/**
+ * The real programs the detection benchmark runs, from two corpora, in one shape.
+ *
+ * - test/corpus/: the held-out corpus, written by a session that never read the
+ *   analysis code, at production rates (`SCENARIO_SPEED=1` is real time). The
+ *   benchmark runs it at `SCENARIO_SPEED` = the time scale, and the sidecar with
+ *   `--time-scale` the same: an hour of production per wall minute at 60.
+ * - test/scenarios/: the project's first corpus, whose programs have fixed wall
+ *   rates sized for 60× compression; run only at time scale 60.
+ *
+ * Times here are in simulated (production) seconds; wall = sim / scale.
+ */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export type CorpusName = 'corpus' | 'scenarios'
+
+export interface Program {
+  readonly corpus: CorpusName
+  readonly name: string
+  readonly path: string
+  readonly leaky: boolean
+  /** The signal a leak shows on: heap (JavaScript objects) or external (buffers). */
+  readonly signal: 'heap' | 'external' | null
+  /** Leak onset, simulated seconds after start; null when healthy. */
+  readonly onsetSimS: number | null
+  /** The function that allocates what leaks, as written. */
+  readonly allocatingFunction: string | null
+  readonly env: Readonly<Record<string, string>>
+  readonly nodeArgs: readonly string[]
+  /** Watched this long (simulated seconds from start). */
+  readonly watchSimS: number
+  /** Restarted by the harness: when it exits by itself, or every so many simulated seconds. */
+  readonly restart: { readonly kind: 'on-exit' } | { readonly kind: 'every'; readonly simS: number } | null
+}
+
+const CORPUS = new URL('../../test/corpus/', import.meta.url)
+const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
+const HOUR = 3600
+
+/**
+ * How long each held-out program is watched (simulated seconds): past its cap
+ * for leaks, and over every phase that could look like one for healthy
+ * programs (a whole fill for caches, two burst cycles, a day and two hours of
+ * diurnal load), long enough that the slow path (4 h window) has its say.
+ */
+const CORPUS_WATCH_S: Readonly<Record<string, number>> = {
+  'fast-heap-leak': 0.75 * HOUR,
+  'slow-leak-2mb-h': 6.5 * HOUR,
+  'slow-leak-5mb-h': 6.5 * HOUR,
+  'late-onset': 6 * HOUR,
+  'hot-helper-leak': 2 * HOUR,
+  'dead-consumer-queue': 1.5 * HOUR,
+  'dependency-cache': 2 * HOUR,
+  'buffer-array-leak': 1.5 * HOUR,
+  'leak-under-sawtooth': 5 * HOUR,
+  'closure-timer-leak': 3 * HOUR,
+  'cache-warm-plateau': 5 * HOUR,
+  'cache-warm-long': 7 * HOUR,
+  'long-burst-drain': 14 * HOUR,
+  'diurnal-load': 26 * HOUR,
+  'sawtooth-temporaries': 3 * HOUR,
+  'restarts-often': 3 * HOUR,
+  'step-up-once': 6 * HOUR,
+  'full-lru-churn': 4 * HOUR,
+}
+
+/** test/scenarios programs are watched a simulated hour after their onset (a wall minute at 60×). */
+const SCENARIO_WATCH_AFTER_ONSET_S = HOUR
+
+interface CorpusEntry {
+  name: string
+  file: string
+  leaky: boolean
+  signal: 'heap' | 'external' | null
+  onsetSeconds: number | null
+  restartEverySeconds: number | null
+  allocatingFunction: string | null
+  nodeArgs?: string[]
+}
+
+interface ScenarioEntry {
+  name: string
+  file: string
+  leaky: boolean
+  signal: 'heap' | 'external' | null
+  leakingFunction: string | null
+  onsetSeconds: number | null
+  restartEverySeconds: number | null
+  env: Record<string, string>
+}
+
+function readManifest<T>(dir: URL): T[] {
+  return JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as T[]
+}
+
+/** The held-out corpus at `scale` (SCENARIO_SPEED = scale). */
+export function corpusPrograms(scale: number): Program[] {
+  return readManifest<CorpusEntry>(CORPUS).map((entry) => {
+    const watchSimS = CORPUS_WATCH_S[entry.name]
+    if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
+    const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
+    if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
+    return {
+      corpus: 'corpus',
+      name: entry.name,
+      path: fileURLToPath(new URL(entry.file, CORPUS)),
+      leaky: entry.leaky,
+      signal: entry.signal,
+      onsetSimS: entry.leaky ? (entry.onsetSeconds ?? 0) : null,
+      allocatingFunction: entry.allocatingFunction,
+      env,
+      nodeArgs: entry.nodeArgs ?? [],
+      watchSimS,
+      restart: entry.restartEverySeconds === null ? null : { kind: 'on-exit' },
+    }
+  })
+}
+
+/** The first corpus: fixed wall rates made for 60× (a wall second is a simulated minute). */
+export function scenarioPrograms(): Program[] {
+  const scale = 60
+  return readManifest<ScenarioEntry>(SCENARIOS).map((entry) => {
+    const onsetSimS = entry.leaky ? (entry.onsetSeconds ?? 0) * scale : null
+    return {
+      corpus: 'scenarios',
+      name: entry.name,
+      path: fileURLToPath(new URL(entry.file, SCENARIOS)),
+      leaky: entry.leaky,
+      signal: entry.signal,
+      onsetSimS,
+      allocatingFunction: entry.leakingFunction,
+      env: entry.env,
+      nodeArgs: [],
+      watchSimS: (onsetSimS ?? 0) + SCENARIO_WATCH_AFTER_ONSET_S,
+      restart: entry.restartEverySeconds === null ? null : { kind: 'every', simS: entry.restartEverySeconds * scale },
+    }
+  })
+}

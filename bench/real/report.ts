@@ -1,0 +1,147 @@
+/**
+ * Tables of the detection benchmark on real programs: one row per program over
+ * its repeats, then a summary per corpus and method.
+ */
+import { METHODS, type ProgramResult } from './run.js'
+
+const minutes = (simS: number): string => (simS >= 5400 ? `${(simS / 3600).toFixed(1)} h` : `${Math.round(simS / 60)} min`)
+
+function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
+}
+
+/** One method over the repeats of one program: "+12 min ×3", "missed", "FALSE ALARM at 2.1 h". */
+function cell(runs: readonly ProgramResult[], method: string): string {
+  const parts = runs.map((run) => {
+    const outcome = run.methods[method]
+    if (outcome === undefined) return '?'
+    const pieces: string[] = []
+    if (run.leaky) pieces.push(outcome.delaySimS === null ? 'missed' : `+${minutes(outcome.delaySimS)}`)
+    if (outcome.falseAlarmSimS !== null) pieces.push(`${run.leaky ? 'early alarm' : 'FALSE ALARM'} at ${minutes(outcome.falseAlarmSimS)}`)
+    if (!run.leaky && outcome.falseAlarmSimS === null) pieces.push('quiet')
+    return pieces.join(', ')
+  })
+  const distinct = [...new Set(parts)]
+  return distinct.length === 1 && parts.length > 1 ? `${distinct[0]} ×${parts.length}` : parts.join('; ')
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
+  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n')
+}
+
+/** Runs grouped by corpus and program, in first-seen order. */
+function byProgram(results: readonly ProgramResult[]): Map<string, ProgramResult[]> {
+  const groups = new Map<string, ProgramResult[]>()
+  for (const result of results) {
+    const key = `${result.corpus}/${result.name}`
+    groups.set(key, [...(groups.get(key) ?? []), result])
+  }
+  return groups
+}
+
+export function programTable(results: readonly ProgramResult[]): string {
+  const rows = [...byProgram(results).values()].map((runs) => {
+    const first = runs[0] as ProgramResult
+    const raised = [...new Set(runs.flatMap((run) => run.signals))]
+    const paths = [...new Set(runs.map((run) => run.firstRaise?.path).filter((p) => p !== null && p !== undefined))]
+    const ranks = runs.map((run) => (run.allocatingFunctionRank === null ? '-' : `#${run.allocatingFunctionRank}`))
+    return [
+      `${first.corpus}/${first.name}`,
+      first.leaky ? `leak (${first.signal})` : 'healthy',
+      cell(runs, 'leakwatch'),
+      raised.join(',') || '-',
+      paths.join(',') || '-',
+      first.leaky ? [...new Set(ranks)].join(',') : '',
+      ...METHODS.slice(1).map((method) => cell(runs, method)),
+    ]
+  })
+  return table(['program', 'truth', 'leakwatch', 'signals', 'path', 'fn rank', ...METHODS.slice(1)], rows)
+}
+
+export interface MethodSummary {
+  readonly corpus: string
+  readonly method: string
+  readonly leakRuns: number
+  readonly detected: number
+  readonly healthyRuns: number
+  readonly falseAlarms: number
+  readonly earlyAlarms: number
+  readonly precision: number | null
+  readonly medianDelaySimS: number | null
+  readonly p90DelaySimS: number | null
+}
+
+export function summarize(results: readonly ProgramResult[]): MethodSummary[] {
+  const corpora = [...new Set(results.map((r) => r.corpus))]
+  const out: MethodSummary[] = []
+  for (const corpus of corpora) {
+    const runs = results.filter((r) => r.corpus === corpus)
+    for (const method of METHODS) {
+      const leaks = runs.filter((r) => r.leaky)
+      const healthy = runs.filter((r) => !r.leaky)
+      const delays = leaks.map((r) => r.methods[method]?.delaySimS).filter((d): d is number => d !== null && d !== undefined)
+      const falseAlarms = healthy.filter((r) => r.methods[method]?.falseAlarmSimS != null).length
+      const earlyAlarms = leaks.filter((r) => r.methods[method]?.falseAlarmSimS != null).length
+      const fired = runs.filter((r) => r.methods[method]?.delaySimS != null || r.methods[method]?.falseAlarmSimS != null).length
+      const right = leaks.filter((r) => r.methods[method]?.delaySimS != null && r.methods[method]?.falseAlarmSimS == null).length
+      out.push({
+        corpus,
+        method,
+        leakRuns: leaks.length,
+        detected: delays.length,
+        healthyRuns: healthy.length,
+        falseAlarms,
+        earlyAlarms,
+        precision: fired === 0 ? null : right / fired,
+        medianDelaySimS: median(delays),
+        p90DelaySimS: quantile(delays, 0.9),
+      })
+    }
+  }
+  return out
+}
+
+export function summaryTable(summaries: readonly MethodSummary[]): string {
+  const rows = summaries.map((s) => [
+    s.corpus,
+    s.method,
+    `${s.detected}/${s.leakRuns}`,
+    `${s.falseAlarms}/${s.healthyRuns}`,
+    String(s.earlyAlarms),
+    s.precision === null ? '-' : `${(s.precision * 100).toFixed(0)} %`,
+    s.medianDelaySimS === null ? '-' : minutes(s.medianDelaySimS),
+    s.p90DelaySimS === null ? '-' : minutes(s.p90DelaySimS),
+  ])
+  return table(['corpus', 'method', 'leak runs detected', 'healthy runs alarmed', 'alarms before onset', 'precision', 'median delay', 'p90 delay'], rows)
+}
+
+/** The heap verdict on JavaScript-heap leaks, and onset error, for leakwatch alone. */
+export function heapTable(results: readonly ProgramResult[]): string {
+  const rows = [...byProgram(results).values()]
+    .filter((runs) => (runs[0] as ProgramResult).leaky)
+    .map((runs) => {
+      const first = runs[0] as ProgramResult
+      const expected = first.signal ?? 'heap'
+      const onExpected = runs.filter((run) => run.signals.includes(expected)).length
+      const onsetErrors = runs.map((run) => {
+        const estimate = run.firstRaise?.onsetSimS
+        if (estimate === null || estimate === undefined || run.onsetSimS === null) return '-'
+        const error = estimate - run.onsetSimS
+        return `${error < 0 ? '-' : '+'}${minutes(Math.abs(error))}`
+      })
+      const sources = runs.map((run) => (run.heapFloorSources === null ? '-' : `${run.heapFloorSources['gc'] ?? 0}/${run.heapFloorSources['profile'] ?? 0}/${run.heapFloorSources['forced-gc'] ?? 0}`))
+      return [`${first.corpus}/${first.name}`, expected, `${onExpected}/${runs.length}`, onsetErrors.join(', '), sources.join(', ')]
+    })
+  return table(['leak', 'expected signal', 'raised on it', 'onset error', 'heap floors gc/profile/forced'], rows)
+}

@@ -1,0 +1,277 @@
+/**
+ * One real program under one real sidecar, time-compressed with `--time-scale`:
+ * the sidecar is configured exactly as a user would (`loadConfig` with
+ * production defaults, `--time-scale N --memory-limit 512Mi`), the program runs
+ * as `node --inspect=127.0.0.1:PORT`, and on the same RSS samples the PromQL
+ * rules users otherwise alert with are evaluated in simulated time (every
+ * simulated minute, Prometheus' default evaluation interval).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import type { Config } from '../../src/config/types.js'
+import type { SignalView } from '../../src/leak/target-analysis.js'
+import { loadConfig } from '../../src/sidecar-config.js'
+import { Sidecar } from '../../src/sidecar.js'
+import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from '../promql.js'
+import type { Program } from './programs.js'
+
+export const MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
+export const BASELINES: readonly BaselineRule[] = [DERIV_RULE, PREDICT_LINEAR_RULE, PERCENT_PER_HOUR_RULE]
+export const METHODS = ['leakwatch', ...BASELINES.map((rule) => rule.name)] as const
+
+export interface MethodOutcome {
+  /** Simulated seconds from the onset to the first alarm at or after it; null when none. */
+  readonly delaySimS: number | null
+  /** Simulated seconds from start of the first alarm on a healthy program or before a leak's onset; null when none. */
+  readonly falseAlarmSimS: number | null
+}
+
+/** What leakwatch said when it first raised a signal. */
+export interface FirstRaise {
+  readonly signal: string
+  readonly atSimS: number
+  readonly path: string | null
+  /** The verdict's estimate of the onset, simulated seconds from start. */
+  readonly onsetSimS: number | null
+  readonly floorBytes: number | null
+  readonly slopeBytesPerSecond: number | null
+  readonly relativePerHour: number | null
+  readonly urgent: boolean
+  readonly shape: string | null
+}
+
+export interface ProgramResult {
+  readonly corpus: string
+  readonly name: string
+  readonly leaky: boolean
+  readonly signal: string | null
+  /** True onset of the leak (simulated seconds from start); null when healthy. */
+  readonly onsetSimS: number | null
+  readonly watchSimS: number
+  readonly methods: Readonly<Record<string, MethodOutcome>>
+  /** Every signal leakwatch raised at some point. */
+  readonly signals: readonly string[]
+  readonly firstRaise: FirstRaise | null
+  /** Heap floors by source at the end (gc, profile, forced-gc). */
+  readonly heapFloorSources: Readonly<Record<string, number>> | null
+  /** 1-based rank of the allocating function among the growing sites at the end; null when absent. */
+  readonly allocatingFunctionRank: number | null
+  readonly topSite: string | null
+  readonly restarts: number
+  readonly peakRssBytes: number
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** Start the program with its inspector on 127.0.0.1:port; resolves once it printed `ready`. */
+function start(program: Program, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [`--inspect=127.0.0.1:${port}`, ...program.nodeArgs, program.path], {
+    env: { ...process.env, NODE_OPTIONS: '', ...program.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${program.name} did not get ready in 30 s:\n${out.slice(-2000)}`))
+    }, 30_000)
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString()
+      if (/^ready\b/m.test(out)) {
+        clearTimeout(timer)
+        child.stdout?.off('data', onData)
+        child.stdout?.resume()
+        child.stderr?.resume()
+        child.off('exit', onEarlyExit)
+        resolve(child)
+      }
+    }
+    const onEarlyExit = (code: number | null): void => {
+      clearTimeout(timer)
+      reject(new Error(`${program.name} exited (${code}) before ready:\n${out.slice(-2000)}`))
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.on('exit', onEarlyExit)
+  })
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    child.kill('SIGTERM')
+  })
+}
+
+/** The sidecar's configuration as a user would give it, for one target. */
+export function sidecarConfig(name: string, port: number, scale: number): Config {
+  const loaded = loadConfig({
+    argv: ['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', '512Mi', '--log-level', 'silent'],
+    env: {},
+  })
+  if (!('targets' in loaded)) throw new Error('bench: loadConfig returned help or version')
+  return loaded
+}
+
+class Outcome {
+  firstAfterOnsetSimS: number | null = null
+  falseAlarmSimS: number | null = null
+  constructor(private readonly onsetSimS: number | null) {}
+  observe(simS: number, alarm: boolean): void {
+    if (!alarm) return
+    if (this.onsetSimS === null || simS < this.onsetSimS) this.falseAlarmSimS ??= simS
+    else this.firstAfterOnsetSimS ??= simS
+  }
+  result(): MethodOutcome {
+    return {
+      delaySimS: this.firstAfterOnsetSimS === null || this.onsetSimS === null ? null : this.firstAfterOnsetSimS - this.onsetSimS,
+      falseAlarmSimS: this.falseAlarmSimS,
+    }
+  }
+}
+
+/** `traceEverySimS`: also log each signal's evidence this often (simulated seconds). */
+export async function runProgram(program: Program, scale: number, log: (line: string) => void, traceEverySimS?: number): Promise<ProgramResult> {
+  const port = await freePort()
+  let child = await start(program, port)
+  const startedMs = Date.now()
+  const simS = (wallMs: number): number => ((wallMs - startedMs) * scale) / 1000
+  const sidecar = new Sidecar(sidecarConfig(program.name, port, scale), { logger: false })
+  await sidecar.start()
+  const monitor = sidecar.monitors[0]
+  if (monitor === undefined) throw new Error('no monitor')
+  const outcomes = new Map<string, Outcome>(METHODS.map((method) => [method, new Outcome(program.onsetSimS)]))
+  const rules = BASELINES.map((rule) => ({ rule, state: new AlertRule(rule.forMs) }))
+  const rss: PromSample[] = []
+  const signals = new Set<string>()
+  let firstRaise: FirstRaise | null = null
+  let peakRssBytes = 0
+  let restarts = 0
+  let restarting: Promise<void> | undefined
+  const pollWallMs = sidecar.config.intervalMs
+  const endMs = startedMs + (program.watchSimS * 1000) / scale
+  let nextEvaluationSimMs = EVALUATION_INTERVAL_MS
+  let nextRestartSimS = program.restart?.kind === 'every' ? program.restart.simS : Number.POSITIVE_INFINITY
+  let nextProgressMs = startedMs + 60_000
+  let nextTraceSimS = traceEverySimS ?? Number.POSITIVE_INFINITY
+  const restart = async (): Promise<void> => {
+    await stop(child)
+    child = await start(program, port)
+    restarts += 1
+  }
+  try {
+    while (Date.now() < endMs) {
+      await new Promise((resolve) => setTimeout(resolve, pollWallMs))
+      const now = Date.now()
+      const t = simS(now)
+      if (restarting === undefined && ((program.restart?.kind === 'on-exit' && child.exitCode !== null) || t >= nextRestartSimS)) {
+        if (program.restart?.kind === 'every') nextRestartSimS += program.restart.simS
+        restarting = restart().finally(() => (restarting = undefined))
+      }
+      if (program.restart === null && (child.exitCode !== null || child.signalCode !== null)) {
+        throw new Error(`${program.name} exited (${child.exitCode ?? child.signalCode}) while watched`)
+      }
+      const samples = monitor.samples()
+      const suspected = samples.filter((s) => s.key === 'leakSuspected' && 'value' in s && s.value === 1).map((s) => s.labels?.['signal'] ?? '?')
+      for (const signal of suspected) signals.add(signal)
+      outcomes.get('leakwatch')?.observe(t, suspected.length > 0)
+      if (suspected.length > 0 && firstRaise === null) firstRaise = await describeRaise(sidecar, program.name, suspected[0] as string, simS, scale)
+      const value = samples.find((s) => s.key === 'rss' && 'value' in s)
+      if (value !== undefined && 'value' in value) {
+        rss.push({ t: t * 1000, v: value.value })
+        peakRssBytes = Math.max(peakRssBytes, value.value)
+      }
+      while (t * 1000 >= nextEvaluationSimMs) {
+        for (const { rule, state } of rules) {
+          const firing = state.evaluate(nextEvaluationSimMs, rule.condition(rss, nextEvaluationSimMs, MEMORY_LIMIT_BYTES)) === 'firing'
+          outcomes.get(rule.name)?.observe(nextEvaluationSimMs / 1000, firing)
+        }
+        nextEvaluationSimMs += EVALUATION_INTERVAL_MS
+      }
+      if (t >= nextTraceSimS) {
+        nextTraceSimS += traceEverySimS ?? Number.POSITIVE_INFINITY
+        await trace(sidecar, program.name, t, scale, log)
+      }
+      if (now >= nextProgressMs) {
+        nextProgressMs += 60_000
+        log(`    ${program.name}: ${(t / 3600).toFixed(1)} of ${(program.watchSimS / 3600).toFixed(1)} simulated h, rss ${(rss.at(-1)?.v ?? 0) / 2 ** 20 | 0} MiB, raised [${[...signals].join(',')}]`)
+      }
+    }
+    await restarting
+    const view = (await sidecar.app.inject({ url: `/api/targets/${program.name}` })).json<{ analysis: { signals: SignalView[] } }>()
+    const heap = view.analysis.signals.find((s) => s.signal === 'heap')
+    const sites = (await sidecar.app.inject({ url: `/api/targets/${program.name}/sites?limit=1000` })).json<{
+      sites: Array<{ label: string; slopeBytesPerSecond: number }>
+    }>().sites
+    const growing = sites.filter((site) => site.slopeBytesPerSecond > 0)
+    const rank = program.allocatingFunction === null ? -1 : growing.findIndex((site) => site.label.startsWith(`${program.allocatingFunction} (`))
+    return {
+      corpus: program.corpus,
+      name: program.name,
+      leaky: program.leaky,
+      signal: program.signal,
+      onsetSimS: program.onsetSimS,
+      watchSimS: program.watchSimS,
+      methods: Object.fromEntries([...outcomes].map(([method, outcome]) => [method, outcome.result()])),
+      signals: [...signals],
+      firstRaise,
+      heapFloorSources: heap?.floorSources ?? null,
+      allocatingFunctionRank: rank >= 0 ? rank + 1 : null,
+      topSite: growing[0]?.label ?? null,
+      restarts,
+      peakRssBytes,
+    }
+  } finally {
+    await sidecar.stop()
+    await restarting?.catch(() => undefined)
+    await stop(child)
+  }
+}
+
+/** One line per signal: the verdict and why. */
+async function trace(sidecar: Sidecar, name: string, simS: number, scale: number, log: (line: string) => void): Promise<void> {
+  const view = (await sidecar.app.inject({ url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  for (const track of view.analysis.signals) {
+    const e = track.evidence
+    if (e === null) continue
+    const mib = (bytes: number | null): string => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(1))
+    log(
+      `      ${(simS / 60).toFixed(0)} min ${track.signal}: ${track.suspected ? `RAISED (${track.path})` : 'quiet'} floor ${mib(e.floorBytes)} MiB` +
+        `${e.warmingUp ? ' warming-up' : ''} fast: ${e.fast.points} pts slope ${((e.fast.slopeBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)} MiB/h` +
+        ` (lower ${((e.fast.slopeLowerBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)}) p ${e.fast.pValue.toExponential(1)} ${e.fast.shape.model}` +
+        `${e.fast.positive ? ' POSITIVE' : ''}${e.fast.urgent ? ' urgent' : ''} sources ${JSON.stringify(track.floorSources)}` +
+        `${e.reasons.length > 0 ? ` | ${e.reasons.join(' | ')}` : ''}`,
+    )
+  }
+}
+
+/** The verdict's view when it first raised; rates converted from wall to simulated time. */
+async function describeRaise(sidecar: Sidecar, name: string, signal: string, simS: (wallMs: number) => number, scale: number): Promise<FirstRaise> {
+  const view = (await sidecar.app.inject({ url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  const track = view.analysis.signals.find((s) => s.signal === signal)
+  const evidence = track?.evidence ?? null
+  return {
+    signal,
+    atSimS: simS(Date.now()),
+    path: track?.path ?? null,
+    onsetSimS: track?.onset === null || track?.onset === undefined ? null : simS(Date.parse(track.onset)),
+    floorBytes: evidence?.floorBytes ?? null,
+    slopeBytesPerSecond: evidence === null ? null : evidence.fast.slopeBytesPerSecond / scale,
+    relativePerHour: evidence === null ? null : (track?.path === 'slow' ? evidence.slow.relativePerHour : evidence.fast.relativePerHour) / scale,
+    urgent: evidence?.fast.urgent ?? false,
+    shape: evidence?.fast.shape.model ?? null,
+  }
+}
