@@ -17,9 +17,10 @@
  *
  *   npm run bench:detection -- [--corpus corpus|scenarios|all] [--time-scale N]
  *                              [--repeats N] [--concurrency N] [--only NAME ...]
- *                              [--json FILE] [--trace MINUTES]
+ *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H]
  *
- * --trace M logs every signal's evidence every M simulated minutes.
+ * --trace M logs every signal's evidence every M simulated minutes;
+ * --max-watch-hours caps each program's watch (for runs at real time).
  *
  * At 60× the held-out corpus takes ~100 wall minutes of program time (~55 min
  * at concurrency 2); `--time-scale 1 --only NAME` watches at real time.
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
       only: { type: 'string', multiple: true },
       json: { type: 'string' },
       trace: { type: 'string' },
+      'max-watch-hours': { type: 'string' },
     },
   })
   const scale = Number(values['time-scale'])
@@ -58,6 +60,11 @@ async function main(): Promise<void> {
   if (corpus !== 'corpus') {
     if (scale === 60) programs.push(...scenarioPrograms())
     else log('test/scenarios/ skipped: its programs run at fixed rates made for --time-scale 60')
+  }
+  if (values['max-watch-hours'] !== undefined) {
+    const capS = Number(values['max-watch-hours']) * 3600
+    if (!(capS > 0)) throw new Error('--max-watch-hours must be a positive number')
+    programs = programs.map((program) => ({ ...program, watchSimS: Math.min(program.watchSimS, capS) }))
   }
   if (values.only !== undefined) {
     const unknown = values.only.filter((name) => !programs.some((p) => p.name === name))
