@@ -78,6 +78,7 @@ export class Sidecar {
         timeoutMs: target.timeoutMs,
         pollIntervalMs: target.intervalMs,
         discoverMemoryLimit: (pid) => readCgroupMemoryLimit(pid),
+        holders: config.holders,
       })
       const monitor = new TargetMonitor({
         target,

@@ -96,9 +96,17 @@ const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig =
 })
 
 const KNOWN_TOP_KEYS =
-  'targets, listen, interval, timeout, timeScale, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, eventLoopResolution, http, analysis, attribution'
+  'targets, listen, interval, timeout, timeScale, allowRemoteInspector, reconnect, otlp, logLevel, maxConcurrentPolls, eventLoopResolution, http, analysis, attribution, holders'
 
 /** The default HTTP access settings, written out, with overrides. */
+const holders = (over: Partial<Config['holders']> = {}): Config['holders'] => ({
+  mode: 'on-verdict',
+  intervalMs: 120_000,
+  maxIntervalMs: 3_600_000,
+  topHolders: 5,
+  ...over,
+})
+
 const http = (over: Partial<Config['http']> = {}): Config['http'] => ({
   apiToken: undefined,
   protectMetrics: false,
@@ -122,6 +130,7 @@ t.test('defaults', async (t) => {
     http: http(),
     analysis: analysis(),
     attribution: attribution(),
+    holders: holders(),
   })
   t.strictSame(DEFAULTS, {
     targetHost: '127.0.0.1',
@@ -138,6 +147,7 @@ t.test('defaults', async (t) => {
     http: http(),
     analysis: analysis(),
     attribution: attribution(),
+    holders: holders(),
   })
   t.ok(Object.isFrozen(DEFAULTS) && Object.isFrozen(DEFAULTS.otlp.headers), 'DEFAULTS cannot be changed by accident')
   t.ok(Object.isFrozen(DEFAULTS.analysis) && Object.isFrozen(DEFAULTS.attribution) && Object.isFrozen(DEFAULTS.http))
@@ -211,6 +221,10 @@ t.test('flags', async (t) => {
       '--sampling-interval', '64Ki',
       '--profile-budget', '0.5%',
       '--top-sites', '25',
+      '--holders', 'off',
+      '--holder-interval', '1m',
+      '--holder-max-interval', '2h',
+      '--top-holders', '7',
       '--max-concurrent-polls', '3',
       '--event-loop-resolution', '10ms',
       '--api-token-file', '/run/secrets/token',
@@ -232,6 +246,7 @@ t.test('flags', async (t) => {
       http: http({ apiToken: TOKEN, protectMetrics: true, protectHealth: true }),
       analysis: analysis({ windowMs: 600_000, warmupMs: 0, floorWindowMs: 30_000, memoryLimitBytes: 536_870_912 }),
       attribution: attribution({ mode: 'always', samplingIntervalBytes: 65_536, budget: 0.005, topSites: 25 }),
+      holders: holders({ mode: 'off', intervalMs: 60_000, maxIntervalMs: 7_200_000, topHolders: 7 }),
     })
   })
 
@@ -412,6 +427,10 @@ t.test('environment', async (t) => {
     LEAKWATCH_MEMORY_LIMIT: '268435456',
     LEAKWATCH_ATTRIBUTION: 'off',
     LEAKWATCH_PROFILE_BUDGET: '0.001',
+    LEAKWATCH_HOLDERS: 'off',
+    LEAKWATCH_HOLDER_INTERVAL: '5m',
+    LEAKWATCH_HOLDER_MAX_INTERVAL: '30m',
+    LEAKWATCH_TOP_HOLDERS: '2',
     LEAKWATCH_MAX_CONCURRENT_POLLS: '50',
     LEAKWATCH_EVENT_LOOP_RESOLUTION: '1s',
     LEAKWATCH_API_TOKEN: TOKEN,
@@ -436,6 +455,7 @@ t.test('environment', async (t) => {
     http: http({ apiToken: TOKEN, protectMetrics: true }),
     analysis: analysis({ windowMs: 3_600_000, warmupMs: 90_000, memoryLimitBytes: 268_435_456 }),
     attribution: attribution({ mode: 'off', budget: 0.001 }),
+    holders: holders({ mode: 'off', intervalMs: 300_000, maxIntervalMs: 1_800_000, topHolders: 2 }),
   })
 })
 
@@ -578,6 +598,11 @@ attribution:
   minFetchInterval: 1m
   topSites: 5
   maxSites: 50
+holders:
+  mode: off
+  interval: 30s
+  maxInterval: 10m
+  topHolders: 3
 `
   const expected: Config = {
     targets: [
@@ -630,6 +655,7 @@ attribution:
       topSites: 5,
       maxSites: 50,
     },
+    holders: { mode: 'off', intervalMs: 30_000, maxIntervalMs: 600_000, topHolders: 3 },
   }
   const json = JSON.stringify({
     targets: [
@@ -669,6 +695,7 @@ attribution:
       topSites: 5,
       maxSites: 50,
     },
+    holders: { mode: 'off', interval: 30_000, maxInterval: '10m', topHolders: 3 },
   })
   const dir = t.testdir({
     'leakwatch.yaml': yaml,
@@ -1678,4 +1705,14 @@ t.test('raiseAfter and clearAfter: a count of evaluations (as before) or a durat
     '--raise-after: "soon" is neither a count of evaluations nor a duration (use 3 or 500ms, 15s, 5m, 1h)',
   ])
   t.strictSame(problems([...T, '--clear-after', '0']), ['--clear-after: must be at least 1'])
+})
+
+t.test('holders: mode, the two intervals (time-scaled, max at least the first) and the exported top-K', async (t) => {
+  t.strictSame(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'holders: {interval: 10s, maxInterval: 10s}\n' }).holders, holders({ intervalMs: 10_000, maxIntervalMs: 10_000 }))
+  t.strictSame(load([...T, '--time-scale', '60']).holders, holders({ intervalMs: 2_000, maxIntervalMs: 60_000 }), 'durations scale, the count does not')
+  t.strictSame(problems([...T, '--holder-interval', '2h']), ['holders.maxInterval: 1h is less than holders.interval (2h)'])
+  t.strictSame(problems([...T, '--holder-interval', '500ms']), ['--holder-interval: must be at least 1s'])
+  t.strictSame(problems([...T, '--top-holders', '51']), ['--top-holders: must be 1..50'])
+  t.match(problems([...T, '--holders', 'always']), [/^--holders: "always" is not one of off, on-verdict/])
+  t.match(problems(T, { LEAKWATCH_HOLDERS: 'sometimes' }), [/^LEAKWATCH_HOLDERS: /])
 })

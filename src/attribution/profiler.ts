@@ -196,6 +196,22 @@ export class ProfilerController {
   }
 
   /**
+   * Another paid step (a holder search) cost `costMs` at `nowMs`: it shares the budget, so the
+   * next profile read or forced GC waits for it as for a fetch.
+   */
+  charge(nowMs: number, costMs: number): void {
+    this.lastPaidAtMs = nowMs
+    this.lastCostMs = costMs
+  }
+
+  /** When the suspicion budget has paid for the last paid step (no minimum interval): the earliest next one. */
+  budgetFreeAtMs(): number {
+    if (this.lastPaidAtMs === undefined) return Number.NEGATIVE_INFINITY
+    const budget = this.config.suspicionBudget
+    return this.lastPaidAtMs + (budget > 0 ? this.lastCostMs / budget : Number.POSITIVE_INFINITY)
+  }
+
+  /**
    * Buy an exact heap floor: a forced major GC (HeapProfiler.collectGarbage), then the heap
    * used. For a heap floor that rises but is starved of points (major GCs get rare exactly
    * when a heap leak is fast). It shares the budget with profile reads: the first runs at

@@ -90,6 +90,7 @@ const SECTION_COMMENTS: Readonly<Record<string, string>> = {
   http: 'who may read what over HTTP (see Security)',
   analysis: 'leak detection on the memory floors',
   attribution: "allocation sites, from V8's sampling heap profiler",
+  holders: 'the growing collection, named with its path',
 }
 
 function fileSection(collectorNames: readonly string[]): string {

@@ -34,7 +34,7 @@ import {
   type Parsed,
   type ValueType,
 } from './values.js'
-import type { AttributionMode, Config } from './types.js'
+import type { AttributionMode, Config, HolderMode } from './types.js'
 
 /** A source an option deliberately does not have, and why. */
 export interface Missing {
@@ -97,6 +97,8 @@ export const LIMITS = Object.freeze({
   maxBudget: 0.1,
   maxTopSites: 100,
   maxMaxSites: 10_000,
+  minHolderIntervalMs: 1_000,
+  maxTopHolders: 50,
   maxConcurrentPolls: 1_000,
   /** Targets one sidecar watches: a sidecar per pod watches a few; thousands would make /metrics megabytes long. */
   maxTargets: 500,
@@ -111,6 +113,7 @@ export const DEFAULT_EVENT_LOOP_RESOLUTION_MS = 100
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = Config['logLevel']
 export const ATTRIBUTION_MODES = ['off', 'on-suspicion', 'always'] as const satisfies readonly AttributionMode[]
+export const HOLDER_MODES = ['off', 'on-verdict'] as const satisfies readonly HolderMode[]
 
 const INTERVAL = duration({ minMs: LIMITS.minIntervalMs })
 const POSITIVE = duration({ minMs: 1 })
@@ -561,6 +564,49 @@ export const OPTIONS: readonly OptionRow[] = [
     range: `topSites..${LIMITS.maxMaxSites}`,
     help: 'Allocation sites tracked per target',
     fileComment: `sites tracked per target, topSites..${LIMITS.maxMaxSites}`,
+  },
+  {
+    key: 'holders.mode',
+    flag: 'holders',
+    env: env('LEAKWATCH_HOLDERS'),
+    file: 'holders.mode',
+    type: oneOf('MODE', HOLDER_MODES),
+    default: 'on-verdict',
+    help: `Holder search (the growing collection and its path): ${HOLDER_MODES.join(', ')} (when a heap or external leak is raised, and on POST /api/targets/NAME/holders)`,
+    fileComment: HOLDER_MODES.join(', '),
+  },
+  {
+    key: 'holders.intervalMs',
+    flag: 'holder-interval',
+    env: env('LEAKWATCH_HOLDER_INTERVAL'),
+    file: 'holders.interval',
+    type: duration({ minMs: LIMITS.minHolderIntervalMs }),
+    default: 120_000,
+    timeScaled: 'duration',
+    range: `min ${d(LIMITS.minHolderIntervalMs)}`,
+    help: 'Time between the first two holder searches of a leak; the gap doubles after each search (a slow leak needs longer to grow 5 %)',
+  },
+  {
+    key: 'holders.maxIntervalMs',
+    flag: 'holder-max-interval',
+    env: env('LEAKWATCH_HOLDER_MAX_INTERVAL'),
+    file: 'holders.maxInterval',
+    type: duration({ minMs: LIMITS.minHolderIntervalMs }),
+    default: 3_600_000,
+    timeScaled: 'duration',
+    range: `holderInterval..`,
+    help: 'Longest time between holder searches while a leak is raised',
+  },
+  {
+    key: 'holders.topHolders',
+    flag: 'top-holders',
+    env: env('LEAKWATCH_TOP_HOLDERS'),
+    file: 'holders.topHolders',
+    type: count(range(1, LIMITS.maxTopHolders)),
+    default: 5,
+    range: `max ${LIMITS.maxTopHolders}`,
+    help: 'Growing holders exported per target (the holder label)',
+    fileComment: `holders exported per target, 1..${LIMITS.maxTopHolders}`,
   },
 ]
 

@@ -208,6 +208,10 @@ function resolveDependent(config: Record<string, unknown>, given: (key: string) 
   if (attribution.suspicionBudget! < attribution.budget!) {
     problems.push(`attribution.suspicionBudget: ${attribution.suspicionBudget} is less than attribution.budget (${attribution.budget})`)
   }
+  const holders = config.holders as Record<string, number>
+  if (holders.maxIntervalMs! < holders.intervalMs!) {
+    problems.push(`holders.maxInterval: ${d(holders.maxIntervalMs!)} is less than holders.interval (${d(holders.intervalMs!)})`)
+  }
   if (attribution.maxSites! < attribution.topSites!) {
     problems.push(`attribution.maxSites: ${attribution.maxSites} is less than attribution.topSites (${attribution.topSites})`)
   }

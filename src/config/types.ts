@@ -39,6 +39,7 @@ export interface Config {
   readonly http: HttpConfig
   readonly analysis: AnalysisConfig
   readonly attribution: AttributionConfig
+  readonly holders: HoldersConfig
 }
 
 /** Leak analysis of the memory floors. Durations in milliseconds, rates in bytes per second. */
@@ -99,6 +100,19 @@ export interface AttributionConfig {
   readonly topSites: number
   /** Sites tracked per target (the bounded table behind the ranking). */
   readonly maxSites: number
+}
+
+export type HolderMode = 'off' | 'on-verdict'
+
+/** The holder search: the growing collection, with a path a developer recognises. */
+export interface HoldersConfig {
+  /** off: never search; on-verdict: when a heap or external leak is raised, and on request. */
+  readonly mode: HolderMode
+  /** Time between the first two searches of a leak; doubles after each search up to maxIntervalMs. */
+  readonly intervalMs: number
+  readonly maxIntervalMs: number
+  /** Growing holders exported as metric labels per target. */
+  readonly topHolders: number
 }
 
 /** Who may read what over HTTP. */

@@ -9,13 +9,14 @@
  */
 import { ATTRIBUTION_METRICS } from '../attribution/metrics.js'
 import { COLLECTOR_METRICS } from '../collectors/registry.js'
+import { HOLDER_METRICS } from '../holders/metrics.js'
 import type { MetricDefinition } from '../core/metrics.js'
 import { ANALYSIS_METRICS } from '../leak/metrics.js'
 import { MONITOR_METRICS } from '../monitor/status.js'
 
 export type { MetricDefinition, MetricType } from '../core/metrics.js'
 
-export const catalog: readonly MetricDefinition[] = [...COLLECTOR_METRICS, ...MONITOR_METRICS, ...ANALYSIS_METRICS, ...ATTRIBUTION_METRICS]
+export const catalog: readonly MetricDefinition[] = [...COLLECTOR_METRICS, ...MONITOR_METRICS, ...ANALYSIS_METRICS, ...ATTRIBUTION_METRICS, ...HOLDER_METRICS]
 
 const byKey = new Map<string, MetricDefinition>()
 for (const metric of catalog) {

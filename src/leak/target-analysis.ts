@@ -30,7 +30,8 @@ import { aggregateSites } from '../attribution/sites.js'
 import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
 import { isHistogramSample, scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
-import type { AnalysisConfig, AttributionConfig } from '../config/types.js'
+import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config/types.js'
+import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
 import type { TargetSession } from '../inspector/session.js'
 
 export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
@@ -88,7 +89,11 @@ export interface AnalysisOptions {
   readonly pollIntervalMs?: number
   /** Limit of the target's container when not configured: e.g. read from its cgroup. */
   readonly discoverMemoryLimit?: (pid: number) => number | undefined
+  /** The holder search; off when not given. */
+  readonly holders?: HoldersConfig
 }
+
+const HOLDERS_OFF: HoldersConfig = { mode: 'off', intervalMs: 60_000, maxIntervalMs: 60_000, topHolders: 1 }
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
 
@@ -104,6 +109,7 @@ export class TargetAnalysis implements PollExtension {
   private readonly tracks = new Map<SignalName, SignalTrack>()
   private readonly tracker: SiteTracker
   private readonly profiler: ProfilerController
+  private readonly holders: HolderScheduler
   /**
    * The application's load, to attach to floor points: event-loop utilization less
    * the share of time spent in GC (a growing heap makes GC busier; that is the leak's
@@ -127,6 +133,7 @@ export class TargetAnalysis implements PollExtension {
     this.floorWindowMs = Math.max(options.analysis.floorWindowMs, 3 * (options.pollIntervalMs ?? 0))
     this.tracker = new SiteTracker({ maxSites: options.attribution.maxSites, topSites: options.attribution.topSites })
     this.profiler = new ProfilerController(options.attribution, options.timeoutMs, options.pollIntervalMs ?? 0)
+    this.holders = new HolderScheduler(options.holders ?? HOLDERS_OFF, this.profiler)
     this.resetTracks()
   }
 
@@ -172,6 +179,26 @@ export class TargetAnalysis implements PollExtension {
         this.evaluate(nowMs)
       }
     }
+    const limit = this.memoryLimitBytes
+    this.holders.tick(session, nowMs, {
+      leakRaised: this.track('heap').verdict.suspected || this.track('external').verdict.suspected,
+      headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
+    })
+  }
+
+  /** The holder search: what it found, for `GET /api/targets/:target/holders`. */
+  holdersView(): HoldersView {
+    return this.holders.view()
+  }
+
+  /** Ask for a holder search at the next poll (`POST /api/targets/:target/holders`). */
+  requestHolderSearch(): HolderRequestOutcome {
+    return this.holders.request()
+  }
+
+  /** Resolves when no holder search is running. */
+  holderSearchIdle(): Promise<void> {
+    return this.holders.idle()
   }
 
   onDisconnect(): void {
@@ -183,6 +210,7 @@ export class TargetAnalysis implements PollExtension {
     this.resetTracks()
     this.tracker.clear()
     this.profiler.reset()
+    this.holders.reset()
     this.utilization.clear()
     this.previousGc = undefined
     this.majorGcTimes.length = 0
@@ -237,6 +265,7 @@ export class TargetAnalysis implements PollExtension {
         )
       }
     }
+    out.push(...this.holders.samples())
     return out
   }
 

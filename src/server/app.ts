@@ -162,6 +162,34 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   )
 
+  app.get<{ Params: { target: string } }>('/api/targets/:target/holders', { schema: { params: targetParams, querystring: noQuery } }, async (request, reply) => {
+    const entry = options.targets.get(request.params.target)
+    if (entry === undefined) return notFound(reply, request.params.target)
+    return { target: entry.monitor.name, ...entry.analysis.holdersView() }
+  })
+
+  // A search costs the target (within the budget and the headroom guard): only with a token.
+  app.post<{ Params: { target: string } }>('/api/targets/:target/holders', { schema: { params: targetParams, querystring: noQuery } }, async (request, reply) => {
+    if (options.http?.apiToken === undefined) {
+      return reply.code(403).send({
+        error: 'forbidden',
+        message: 'holder searches on request need an API token (--api-token-file): the API is open without one',
+      })
+    }
+    const entry = options.targets.get(request.params.target)
+    if (entry === undefined) return notFound(reply, request.params.target)
+    const outcome = entry.analysis.requestHolderSearch()
+    if (outcome === 'off') return reply.code(409).send({ error: 'holders_off', message: 'the holder search is off (--holders off)' })
+    return reply.code(202).send({
+      target: entry.monitor.name,
+      status: outcome,
+      message:
+        outcome === 'running'
+          ? 'a holder search is running; GET this URL for its result'
+          : 'a holder search starts at the next poll (budget permitting) and a second one measures growth; GET this URL for the result',
+    })
+  })
+
   app.get('/', { schema: { querystring: noQuery } }, async () => ({
     name: 'leakwatch',
     version: options.version,
@@ -173,6 +201,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       '/api/targets/:target',
       '/api/targets/:target/sites',
       '/api/targets/:target/profile?format=heapprofile|pprof',
+      '/api/targets/:target/holders',
+      'POST /api/targets/:target/holders',
     ],
   }))
 

@@ -68,6 +68,8 @@ export const API_ERRORS: Readonly<Record<string, { status: number; meaning: stri
   unauthorized: { status: 401, meaning: 'The endpoint needs the API token: send "Authorization: Bearer <token>".' },
   not_found: { status: 404, meaning: 'No such route, or no target of that name (GET /api/targets lists them).' },
   no_profile: { status: 404, meaning: 'No heap profile has been read from the target yet (see the attribution mode and budget).' },
+  forbidden: { status: 403, meaning: 'Holder searches on request (POST /api/targets/NAME/holders) need an API token: without one the API is open to anyone who reaches it.' },
+  holders_off: { status: 409, meaning: 'The holder search is off (--holders off): nothing can be searched on request.' },
 }
 
 /** `Payload Too Large` → `payload_too_large`. */

@@ -1,4 +1,4 @@
-import type { AnalysisConfig, AttributionConfig, Config, TargetConfig } from '../../src/config/types.js'
+import type { AnalysisConfig, AttributionConfig, Config, HoldersConfig, TargetConfig } from '../../src/config/types.js'
 
 /** Test-sized leak analysis: verdicts within seconds, no warm-up. */
 export const TEST_ANALYSIS: AnalysisConfig = {
@@ -36,11 +36,16 @@ export const TEST_ATTRIBUTION: AttributionConfig = {
   maxSites: 200,
 }
 
-export type TestConfigOverrides = Partial<Omit<Config, 'analysis' | 'attribution'>> & {
+/** Test-sized holder search: on verdicts, a second search 1 s after the first. */
+export const TEST_HOLDERS: HoldersConfig = { mode: 'on-verdict', intervalMs: 1_000, maxIntervalMs: 4_000, topHolders: 5 }
+
+export type TestConfigOverrides = Partial<Omit<Config, 'analysis' | 'attribution' | 'holders'>> & {
   /** Merged over TEST_ANALYSIS. */
   analysis?: Partial<AnalysisConfig>
   /** Merged over TEST_ATTRIBUTION. */
   attribution?: Partial<AttributionConfig>
+  /** Merged over TEST_HOLDERS. */
+  holders?: Partial<HoldersConfig>
 }
 
 /** A complete config with test-sized timings, for building a Sidecar without going through the CLI. */
@@ -48,7 +53,7 @@ export function testConfig(
   targets: Array<Pick<TargetConfig, 'name' | 'port'> & Partial<TargetConfig>>,
   overrides: TestConfigOverrides = {},
 ): Config {
-  const { analysis, attribution, ...rest } = overrides
+  const { analysis, attribution, holders, ...rest } = overrides
   return {
     targets: targets.map((target) => ({
       host: '127.0.0.1',
@@ -71,5 +76,6 @@ export function testConfig(
     ...rest,
     analysis: { ...TEST_ANALYSIS, ...analysis },
     attribution: { ...TEST_ATTRIBUTION, ...attribution },
+    holders: { ...TEST_HOLDERS, ...holders },
   }
 }

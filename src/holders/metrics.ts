@@ -1,0 +1,82 @@
+import type { MetricDefinition } from '../core/metrics.js'
+
+const HOLDER_LABELS = ['holder', 'kind'] as const
+const HOLDER_ATTRIBUTES = { holder: 'leakwatch.holder', kind: 'leakwatch.holder.kind' }
+
+/** The metrics of the holder search of each target (src/leak/holder-scheduler.ts). */
+export const HOLDER_METRICS: readonly MetricDefinition[] = [
+  {
+    key: 'holderSize',
+    prom: 'leakwatch_holder_size',
+    otel: 'leakwatch.holder.size',
+    help: 'Elements of a top growing holder (Array length, Map/Set size, dictionary keys) at the latest holder search; the holder label is its path from a named root.',
+    unit: '{element}',
+    type: 'gauge',
+    labels: HOLDER_LABELS,
+    otelAttributes: HOLDER_ATTRIBUTES,
+    collector: 'holders',
+  },
+  {
+    key: 'holderGrowth',
+    prom: 'leakwatch_holder_growth_per_second',
+    otel: 'leakwatch.holder.growth',
+    help: 'Elements a top growing holder gained per second between its two latest measurements.',
+    unit: '{element}/s',
+    type: 'gauge',
+    labels: HOLDER_LABELS,
+    otelAttributes: HOLDER_ATTRIBUTES,
+    collector: 'holders',
+  },
+  {
+    key: 'holderRetained',
+    prom: 'leakwatch_holder_retained_bytes',
+    otel: 'leakwatch.holder.retained',
+    help: 'Estimate of the bytes a top growing holder retains: sampled elements (two levels deep) times its size, plus its table.',
+    unit: 'By',
+    type: 'gauge',
+    labels: HOLDER_LABELS,
+    otelAttributes: HOLDER_ATTRIBUTES,
+    collector: 'holders',
+  },
+  {
+    key: 'holderSearches',
+    prom: 'leakwatch_holder_searches_total',
+    otel: 'leakwatch.holder.searches',
+    help: 'Holder searches by outcome: done, refused (not enough memory headroom, or unsupported), failed.',
+    unit: '{search}',
+    type: 'counter',
+    labels: ['outcome'],
+    otelAttributes: { outcome: 'leakwatch.outcome' },
+    collector: 'holders',
+  },
+  {
+    key: 'holderSearchCost',
+    prom: 'leakwatch_holder_search_cost_seconds_total',
+    otel: 'leakwatch.holder.search.cost',
+    help: 'What holder searches were charged to the attribution budget: the larger of the target CPU they took and their slices inside the target.',
+    unit: 's',
+    type: 'counter',
+    labels: [],
+    collector: 'holders',
+  },
+  {
+    key: 'holderSearchTargetCpu',
+    prom: 'leakwatch_holder_search_target_cpu_seconds_total',
+    otel: 'leakwatch.holder.search.target_cpu',
+    help: 'CPU time of the target (all threads) while holder searches ran.',
+    unit: 's',
+    type: 'counter',
+    labels: [],
+    collector: 'holders',
+  },
+  {
+    key: 'holderSearchLongestPause',
+    prom: 'leakwatch_holder_search_longest_pause_seconds',
+    otel: 'leakwatch.holder.search.longest_pause',
+    help: 'Longest slice of the latest holder search inside the target: the longest pause it caused.',
+    unit: 's',
+    type: 'gauge',
+    labels: [],
+    collector: 'holders',
+  },
+]

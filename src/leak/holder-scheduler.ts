@@ -1,0 +1,237 @@
+/**
+ * When to search a target for its growing holders, and what the latest search found.
+ *
+ * A search runs when a heap or external leak is raised (and when a user asks
+ * through the API). The first search of a process only measures; growth needs
+ * a second one, `intervalMs` later. While the leak stays raised, searches
+ * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long
+ * gap before a big collection grows by the 5 % that counts as growing, and
+ * each search compares against the previous measurement.
+ *
+ * Every search is charged to the attribution budget it shares with profile
+ * reads and forced GCs (the larger of its target CPU and its slices inside
+ * the target), and a search never starts before that budget has paid for the
+ * last paid step. A search runs in the background between polls (one at a
+ * time); the walker slices its work and leaves the target's event loop a turn
+ * between slices, and the poll's own calls interleave with it.
+ */
+import type { HoldersConfig } from '../config/types.js'
+import { errorMessage } from '../core/errors.js'
+import type { Sample } from '../core/metrics.js'
+import { searchHolders, type Holder, type HolderSearchDone, type HolderSearchRefused } from '../holders/index.js'
+import type { TargetSession } from '../inspector/session.js'
+
+/** Longest `holder` label: paths can be long; a label is for recognising, the API has the rest. */
+const MAX_LABEL = 200
+
+export interface HolderBudget {
+  /** Charge a search's cost to the shared budget. */
+  charge(nowMs: number, costMs: number): void
+  /** The earliest time the budget allows the next paid step. */
+  budgetFreeAtMs(): number
+}
+
+export interface HolderTickOptions {
+  /** A heap or external leak is raised now. */
+  readonly leakRaised: boolean
+  /** Container memory limit minus RSS, when both are known. */
+  readonly headroomBytes: number | undefined
+}
+
+export type HolderRequestOutcome = 'scheduled' | 'running' | 'off'
+
+export interface HoldersView {
+  readonly mode: HoldersConfig['mode']
+  readonly running: boolean
+  /** A search asked for through the API, not yet done. */
+  readonly requested: boolean
+  /** End of the latest completed search, ISO time; null before the first. */
+  readonly searchedAt: string | null
+  /** No growth known yet: the latest search was the process's first. */
+  readonly firstSearch: boolean
+  readonly nextSearchAt: string | null
+  readonly holders: ReadonlyArray<Holder & { readonly label: string }>
+  readonly truncated: boolean
+  readonly truncation: readonly string[]
+  readonly cost: HolderSearchDone['cost'] | null
+  readonly refusal: Pick<HolderSearchRefused, 'reason' | 'message' | 'requiredBytes' | 'headroomBytes'> | null
+  readonly lastError: string | null
+  readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
+}
+
+/** The cost charged to the budget: the larger of the target's CPU and the search's slices inside it. */
+export function searchCostMs(cost: HolderSearchDone['cost']): number {
+  return Math.max(cost.targetCpuMs ?? 0, cost.longestSliceMs * cost.slices)
+}
+
+/** A holder's metric label: its path (a developer's name for it), or what it is when no path was found. */
+export function holderLabel(holder: Holder): string {
+  const label = holder.path.length > 0 ? holder.path.join(' → ') : `(no path) ${holder.kind} of ${holder.elementShape[0] ?? '?'}`
+  return label.length > MAX_LABEL ? `${label.slice(0, MAX_LABEL - 1)}…` : label
+}
+
+export class HolderScheduler {
+  private readonly config: HoldersConfig
+  private readonly budget: HolderBudget
+  private running: Promise<void> | undefined
+  private latest: HolderSearchDone | undefined
+  private refusal: HolderSearchRefused | undefined
+  private lastError: string | null = null
+  private requested = false
+  /** Gap before the next search while the leak stays raised; doubles after each. */
+  private gapMs: number
+  private nextDueMs: number | undefined
+  /** Bumped on a restart: a search of the previous process is dropped when it ends. */
+  private generation = 0
+  private readonly counts = { done: 0, refused: 0, failed: 0 }
+  private costTotalMs = 0
+  private cpuTotalMs = 0
+  private exportedIds: number[] = []
+
+  constructor(config: HoldersConfig, budget: HolderBudget) {
+    this.config = config
+    this.budget = budget
+    this.gapMs = config.intervalMs
+  }
+
+  /** At the end of a poll: start a search in the background when one is due. */
+  tick(session: TargetSession, nowMs: number, options: HolderTickOptions): void {
+    if (this.config.mode === 'off' || this.running !== undefined) return
+    if (!options.leakRaised && !this.requested) {
+      // The leak cleared: the next one starts with a short gap again.
+      this.gapMs = this.config.intervalMs
+      this.nextDueMs = undefined
+      return
+    }
+    if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
+    const generation = this.generation
+    this.running = this.search(session, options.headroomBytes, generation).finally(() => {
+      if (generation === this.generation) this.running = undefined
+    })
+  }
+
+  /** Ask for a search now (the API): it starts at the next poll, budget permitting, and again for growth. */
+  request(): HolderRequestOutcome {
+    if (this.config.mode === 'off') return 'off'
+    if (this.running !== undefined) return 'running'
+    this.requested = true
+    this.nextDueMs = undefined
+    return 'scheduled'
+  }
+
+  /** Resolves when no search is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running
+  }
+
+  /** A new process: what was found belongs to the old one. */
+  reset(): void {
+    this.generation += 1
+    this.running = undefined
+    this.latest = undefined
+    this.refusal = undefined
+    this.exportedIds = []
+    this.gapMs = this.config.intervalMs
+    this.nextDueMs = undefined
+  }
+
+  view(): HoldersView {
+    const latest = this.latest
+    return {
+      mode: this.config.mode,
+      running: this.running !== undefined,
+      requested: this.requested,
+      searchedAt: latest === undefined ? null : new Date(latest.at).toISOString(),
+      firstSearch: latest?.firstSearch ?? true,
+      nextSearchAt: this.nextDueMs === undefined ? null : new Date(this.nextDueMs).toISOString(),
+      holders: (latest?.holders ?? []).map((holder) => ({ ...holder, label: holderLabel(holder) })),
+      truncated: latest?.truncated ?? false,
+      truncation: latest?.truncation ?? [],
+      cost: latest?.cost ?? null,
+      refusal:
+        this.refusal === undefined
+          ? null
+          : { reason: this.refusal.reason, message: this.refusal.message, requiredBytes: this.refusal.requiredBytes, headroomBytes: this.refusal.headroomBytes },
+      lastError: this.lastError,
+      searches: { ...this.counts },
+    }
+  }
+
+  /** Holders exported as labels: the growing top-K, where one already exported stays while it ranks within 2·K and grows. */
+  exported(): Holder[] {
+    const growing = (this.latest?.holders ?? []).filter((holder) => holder.growing)
+    const byId = new Map(growing.map((holder) => [holder.id, holder]))
+    return this.exportedIds.map((id) => byId.get(id)).filter((holder): holder is Holder => holder !== undefined)
+  }
+
+  samples(): Sample[] {
+    const out: Sample[] = []
+    if (this.config.mode === 'off') return out
+    for (const holder of this.exported()) {
+      const labels = { holder: holderLabel(holder), kind: holder.kind }
+      out.push({ key: 'holderSize', labels, value: holder.size }, { key: 'holderRetained', labels, value: holder.retainedBytes })
+      if (holder.growthPerSecond !== null) out.push({ key: 'holderGrowth', labels, value: holder.growthPerSecond })
+    }
+    for (const [outcome, count] of Object.entries(this.counts)) out.push({ key: 'holderSearches', labels: { outcome }, value: count })
+    out.push({ key: 'holderSearchCost', value: this.costTotalMs / 1000 }, { key: 'holderSearchTargetCpu', value: this.cpuTotalMs / 1000 })
+    if (this.latest !== undefined) out.push({ key: 'holderSearchLongestPause', value: this.latest.cost.longestSliceMs / 1000 })
+    return out
+  }
+
+  private async search(session: TargetSession, headroomBytes: number | undefined, generation: number): Promise<void> {
+    const wasRequested = this.requested
+    let result: HolderSearchDone | HolderSearchRefused
+    try {
+      result = await searchHolders(session, { headroomBytes }, this.latest)
+    } catch (error) {
+      if (generation !== this.generation) return
+      this.counts.failed += 1
+      this.lastError = errorMessage(error)
+      this.schedule(Date.now(), false)
+      return
+    }
+    if (generation !== this.generation) return
+    const nowMs = Date.now()
+    if (result.status === 'refused') {
+      this.counts.refused += 1
+      this.refusal = result
+      this.requested = false
+      this.schedule(nowMs, false)
+      return
+    }
+    this.counts.done += 1
+    this.refusal = undefined
+    this.lastError = null
+    const costMs = searchCostMs(result.cost)
+    this.costTotalMs += costMs
+    this.cpuTotalMs += result.cost.targetCpuMs ?? 0
+    this.budget.charge(nowMs, costMs)
+    this.latest = result
+    this.updateExported()
+    // A request is answered once growth is known (two searches of the same process).
+    if (wasRequested && !result.firstSearch) this.requested = false
+    this.schedule(nowMs, result.firstSearch)
+  }
+
+  /** The next search: `intervalMs` after a first search, then the gap doubles up to the maximum. */
+  private schedule(nowMs: number, first: boolean): void {
+    if (first) {
+      this.nextDueMs = nowMs + this.config.intervalMs
+      return
+    }
+    this.nextDueMs = nowMs + this.gapMs
+    this.gapMs = Math.min(this.config.maxIntervalMs, this.gapMs * 2)
+  }
+
+  private updateExported(): void {
+    const k = this.config.topHolders
+    const growing = (this.latest?.holders ?? []).filter((holder) => holder.growing)
+    const keep = new Set(growing.slice(0, 2 * k).map((holder) => holder.id))
+    const next = this.exportedIds.filter((id) => keep.has(id)).slice(0, k)
+    for (const holder of growing) {
+      if (next.length >= k) break
+      if (!next.includes(holder.id)) next.push(holder.id)
+    }
+    this.exportedIds = next
+  }
+}

@@ -1,0 +1,118 @@
+// The holder search wired into the sidecar: a heap verdict on a real leaking target starts
+// searches, the API and /metrics name the growing holder, and searches on request need the token.
+import t, { type Test } from 'tap'
+import { Sidecar } from '../../src/sidecar.js'
+import { testConfig, type TestConfigOverrides } from '../helpers/config.js'
+import { spawnTarget, waitFor } from '../helpers/targets.js'
+
+const TOKEN = 'holders-test-token-0123456789'
+const auth = { authorization: `Bearer ${TOKEN}` }
+
+interface HolderJson {
+  label: string
+  path: string[]
+  kind: string
+  size: number
+  growing: boolean
+  growthPerSecond: number | null
+  elementShape: string[]
+  retainedBytes: number
+}
+interface HoldersJson {
+  target: string
+  mode: string
+  running: boolean
+  searchedAt: string | null
+  firstSearch: boolean
+  holders: HolderJson[]
+  cost: { longestSliceMs: number; slices: number } | null
+  searches: { done: number; refused: number; failed: number }
+}
+
+async function start(t: Test, port: number, overrides: TestConfigOverrides): Promise<{ sidecar: Sidecar; url: string }> {
+  const sidecar = new Sidecar(testConfig([{ name: 'app', port }], overrides), { logger: false })
+  const url = await sidecar.start()
+  t.teardown(() => sidecar.stop())
+  return { sidecar, url }
+}
+
+const holders = async (url: string, headers: Record<string, string> = auth): Promise<HoldersJson> =>
+  (await (await fetch(`${url}/api/targets/app/holders`, { headers })).json()) as HoldersJson
+
+t.test('a heap verdict starts holder searches: the growing array is named with its path, in the API and /metrics', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
+  const { url } = await start(t, target.port, { http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false } })
+  const found = await waitFor(
+    async () => {
+      const body = await holders(url)
+      return body.searches.done >= 2 && body.holders.some((h) => h.growing) && body
+    },
+    { timeoutMs: 60_000, what: 'two holder searches and a growing holder' },
+  )
+  t.equal(found.target, 'app')
+  t.equal(found.firstSearch, false, 'growth known after the second search')
+  const top = found.holders[0] as HolderJson
+  t.ok(top.growing, 'ranked first: the growing holder')
+  t.equal(top.kind, 'Array')
+  t.match(top.path.join(' → '), /leaked|__leakwatchFixtureLeak/, `path ${top.path.join(' → ')} names the variable`)
+  t.match(top.path[0], /cjs-target\.cjs|globalThis/, 'the root names its script or the global object')
+  t.ok((top.growthPerSecond ?? 0) > 10, `grows ${top.growthPerSecond}/s (50 pushes/s)`)
+  t.ok(top.elementShape.length > 0, `element shape ${top.elementShape.join(', ')}`)
+  t.ok(top.retainedBytes > top.size * 1000, `retains ~${top.retainedBytes} B: ~10 KB per element`)
+  t.ok((found.cost?.slices ?? 0) > 0 && (found.cost?.longestSliceMs ?? 0) < 1000, 'the cost is reported')
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  const size = new RegExp(`^leakwatch_holder_size\\{target="app",holder="[^"]*(leaked|__leakwatchFixtureLeak)[^"]*",kind="Array"\\} (\\d+)$`, 'm').exec(metrics)
+  t.ok(size !== null, 'leakwatch_holder_size names the holder')
+  t.match(metrics, /^leakwatch_holder_growth_per_second\{target="app",holder="[^"]+",kind="Array"\} \d/m)
+  t.match(metrics, /^leakwatch_holder_searches_total\{target="app",outcome="done"\} [2-9]/m)
+  t.match(metrics, /^leakwatch_holder_search_cost_seconds_total\{target="app"\} \d/m)
+  // The API is behind the token; the metrics are not (protectMetrics off).
+  t.equal((await fetch(`${url}/api/targets/app/holders`)).status, 401)
+  t.equal((await fetch(`${url}/api/targets/nope/holders`, { headers: auth })).status, 404)
+})
+
+t.test('a search on request needs the token; a healthy target has no growing holder', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
+  const open = await start(t, target.port, {})
+  const refused = await fetch(`${open.url}/api/targets/app/holders`, { method: 'POST' })
+  t.equal(refused.status, 403, 'no token configured: searches on request are refused')
+  t.match(await refused.json(), { error: 'forbidden' })
+  t.equal((await holders(open.url, {})).searches.done, 0, 'and nothing ran')
+
+  const { url } = await start(t, target.port, { http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false } })
+  t.equal((await fetch(`${url}/api/targets/app/holders`, { method: 'POST' })).status, 401)
+  // Wait for the first poll, so that the request is answered by a connected target.
+  await waitFor(async () => (await (await fetch(`${url}/api/targets/app`, { headers: auth })).json()).connected === true, {
+    timeoutMs: 10_000,
+    what: 'connected',
+  })
+  const accepted = await fetch(`${url}/api/targets/app/holders`, { method: 'POST', headers: auth })
+  t.equal(accepted.status, 202)
+  t.match(await accepted.json(), { target: 'app', status: 'scheduled' })
+  const done = await waitFor(
+    async () => {
+      const body = await holders(url)
+      return body.searches.done >= 2 && !body.running && body
+    },
+    { timeoutMs: 30_000, what: 'two searches on request' },
+  )
+  t.equal(done.firstSearch, false)
+  t.same(
+    done.holders.filter((h) => h.growing).map((h) => h.label),
+    [],
+    'nothing grows in a healthy target',
+  )
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  t.notMatch(metrics, /^leakwatch_holder_size\{/m, 'no holder exported')
+})
+
+t.test('holders off: searches on request are refused with 409 and never run', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
+  const { url } = await start(t, target.port, { http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false }, holders: { mode: 'off' } })
+  const response = await fetch(`${url}/api/targets/app/holders`, { method: 'POST', headers: auth })
+  t.equal(response.status, 409)
+  t.match(await response.json(), { error: 'holders_off' })
+  const body = await holders(url)
+  t.equal(body.mode, 'off')
+  t.same(body.searches, { done: 0, refused: 0, failed: 0 })
+})
