@@ -2,7 +2,8 @@
  * From a sampling heap profile to allocation sites: live sampled bytes per
  * site, where a site is the first application frame on the allocating stack
  * (V8 builtins and Node internals are skipped, dependencies in node_modules are
- * not: a dependency's allocation site is often the clue). Pure, iterative, and
+ * not: a dependency's allocation site is often the clue). Samples without any
+ * application frame share one site, NO_APPLICATION_FRAME. Pure, iterative, and
  * bounded: hostile or huge profiles are truncated and counted, never a crash.
  */
 import type { CallFrame, HeapProfile, ProfileNode } from './pprof.js'
@@ -56,6 +57,9 @@ export function isApplicationFrame(frame: CallFrame): boolean {
   if (url === '' || url.startsWith('node:') || url.startsWith('internal/') || url.startsWith('wasm://')) return false
   return true
 }
+
+/** The site of samples whose stack has no application frame. */
+export const NO_APPLICATION_FRAME: SiteFrame = { functionName: '(no application frame: optimized code, builtins or Node internals)', url: '', line: 0, column: 0 }
 
 function toSiteFrame(frame: CallFrame): SiteFrame {
   return {
@@ -162,8 +166,10 @@ export function aggregateSites(profile: unknown, options: AggregateOptions = {})
 
     if (node.selfSize <= 0) continue
     totalBytes += node.selfSize
-    const siteIndex = (visits[index] as Visit).site >= 0 ? (visits[index] as Visit).site : index
-    const frame = toSiteFrame((visits[siteIndex] as Visit).node.callFrame)
+    const siteIndex = (visits[index] as Visit).site
+    // No application frame on the stack (optimized code whose frames V8 did not record, builtins,
+    // Node internals): one honest entry, not the name of a builtin or of Node's timers.
+    const frame = siteIndex >= 0 ? toSiteFrame((visits[siteIndex] as Visit).node.callFrame) : NO_APPLICATION_FRAME
     const key = siteKey(frame)
     const existing = sites.get(key)
     if (existing === undefined) {
