@@ -7,6 +7,7 @@ import { ERROR_CODES } from '../core/errors.js'
 import { API_ERRORS } from '../server/security.js'
 import { HELP } from '../sidecar-config.js'
 import { TARGET_LABEL, catalog } from '../export/catalog.js'
+import { otelInstrumentOf } from '../core/metrics.js'
 import { AGENT_SNIPPETS } from '../collectors/agent.js'
 import { INSPECTOR_SNIPPETS } from '../inspector/snippets.js'
 
@@ -15,9 +16,13 @@ const cell = (text: string): string => text.replaceAll('|', '\\|')
 export function metricReference(): string {
   const rows = catalog.map((metric) => {
     const labels = [TARGET_LABEL, ...metric.labels].map((label) => `\`${label}\``).join(', ')
-    return `| \`${metric.prom}\` | \`${metric.otel}\` | ${metric.type} | ${labels} | ${metric.collector} | ${cell(metric.help)} |`
+    const otel = metric.otel === undefined ? '—' : `\`${metric.otel}\` (${otelInstrumentOf(metric)}${metric.otelResource === 'sidecar' ? ', sidecar resource' : ''})`
+    return `| \`${metric.prom}\`${metric.promClient === true ? ' ¹' : ''} | ${otel} | ${metric.type} | ${labels} | ${metric.collector} | ${cell(metric.help)} |`
   })
   return [
+    '¹ prom-client\'s default metric of that name, type and labels. OpenTelemetry: the instrument, and the resource',
+    'when it is the sidecar\'s (every other metric goes out under its target\'s own resource); — for a Prometheus-only series.',
+    '',
     '| Prometheus | OpenTelemetry | type | labels | collector | meaning |',
     '|---|---|---|---|---|---|',
     ...rows,

@@ -34,7 +34,7 @@ const BUILTIN_VARIABLES: Readonly<Record<string, string>> = {
 const REQUIRED_METRICS = [
   'leakwatch_floor_bytes',
   'nodejs_heap_size_used_bytes',
-  'nodejs_process_resident_memory_bytes',
+  'process_resident_memory_bytes',
   'leakwatch_memory_limit_bytes',
   'leakwatch_leak_slope_bytes_per_second',
   'leakwatch_leak_suspected',

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
+import { Registry, collectDefaultMetrics } from 'prom-client'
 import { catalog } from '../../src/export/catalog.js'
 import { ERROR_CODES } from '../../src/core/errors.js'
 import { errorsReference, GENERATED_FILES, metricReference, renderGeneratedSections } from '../../src/docs/reference.js'
@@ -22,11 +23,20 @@ t.test('catalog names follow the conventions', async (t) => {
     seen.add(metric.prom)
     t.match(metric.prom, /^[a-z][a-z0-9_]*$/, `${metric.prom} is snake_case`)
     if (metric.type === 'counter') t.match(metric.prom, /_total$/, `${metric.prom} counter ends in _total`)
-    else t.notMatch(metric.prom, /_total$/, `${metric.prom} non-counter has no _total`)
+    else if (metric.promClient !== true) t.notMatch(metric.prom, /_total$/, `${metric.prom} non-counter has no _total`)
     if (metric.unit === 'By') t.match(metric.prom, /_bytes$/, `${metric.prom} in bytes ends in _bytes`)
     if (metric.unit === 'By/s') t.match(metric.prom, /_bytes_per_second$/, `${metric.prom} is in bytes per second`)
     if (metric.unit === 's') t.match(metric.prom, /_seconds(_total)?$/, `${metric.prom} in seconds ends in _seconds`)
     if (metric.type === 'histogram') t.ok(metric.buckets && metric.buckets.length > 0, `${metric.prom} has buckets`)
+  }
+})
+
+t.test("metrics marked as prom-client's are prom-client's defaults, with its type", async (t) => {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const defaults = new Map((await registry.getMetricsAsJSON()).map((metric) => [metric.name, String(metric.type)]))
+  for (const metric of catalog.filter((m) => m.promClient === true)) {
+    t.equal(defaults.get(metric.prom), metric.type, `${metric.prom} is a prom-client default ${metric.type}`)
   }
 })
 
