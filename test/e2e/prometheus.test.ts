@@ -35,7 +35,7 @@ function compressedRules(seconds: number): string {
   return doc.toString()
 }
 
-t.test('Prometheus raises NodeHeapLeakSuspected for the leaking target and nothing for the healthy one', async (t) => {
+t.test('Prometheus raises NodejsHeapLeakSuspected for the leaking target and nothing for the healthy one', async (t) => {
   t.ok(prometheusBinary, 'prometheus is installed (Debian package prometheus; .ci/run installs it)')
   const leaky = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
   const healthy = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
@@ -103,20 +103,20 @@ t.test('Prometheus raises NodeHeapLeakSuspected for the leaking target and nothi
   )
   const rules = (await get('/rules')) as { groups: Array<{ rules: Array<{ name: string; health: string }> }> }
   const loaded = rules.groups.flatMap((group) => group.rules)
-  t.ok(loaded.some((rule) => rule.name === 'NodeHeapLeakSuspected'), 'the shipped rules are loaded')
+  t.ok(loaded.some((rule) => rule.name === 'NodejsHeapLeakSuspected'), 'the shipped rules are loaded')
   t.same(loaded.filter((rule) => rule.health === 'err').map((rule) => rule.name), [], 'every rule evaluates')
 
   const alert = await waitFor(
     async () => {
       const { alerts } = (await get('/alerts')) as { alerts: Alert[] }
-      return alerts.find((a) => a.labels['alertname'] === 'NodeHeapLeakSuspected' && a.labels['target'] === 'leaky')
+      return alerts.find((a) => a.labels['alertname'] === 'NodejsHeapLeakSuspected' && a.labels['target'] === 'leaky')
     },
-    { timeoutMs: 90_000, intervalMs: 500, what: 'NodeHeapLeakSuspected for the leaking target' },
+    { timeoutMs: 90_000, intervalMs: 500, what: 'NodejsHeapLeakSuspected for the leaking target' },
   )
   t.ok(['pending', 'firing'].includes(alert.state), `alert ${alert.state}`)
   t.equal(alert.labels['severity'], 'warning')
   t.match(alert.annotations['description'] ?? '', /target leaky/)
-  t.match(alert.annotations['runbook_url'] ?? '', /docs\/runbooks\/NodeHeapLeakSuspected\.md$/)
+  t.match(alert.annotations['runbook_url'] ?? '', /docs\/runbooks\/NodejsHeapLeakSuspected\.md$/)
 
   const { alerts } = (await get('/alerts')) as { alerts: Alert[] }
   t.same(
