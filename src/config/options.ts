@@ -2,7 +2,7 @@
  * Every option, once: one row per setting with its flag, environment
  * variable, config-file key, value type, default, range and help line. The
  * flag parser, the environment reader, the config-file reader, `--help`, the
- * README reference and DEFAULTS are all derived from this table, so adding an
+ * reference in docs/configuration.md and DEFAULTS are all derived from this table, so adding an
  * option is one row here plus its use.
  *
  * A source an option deliberately lacks says why (`{ none: reason }`).

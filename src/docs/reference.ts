@@ -1,7 +1,8 @@
 /**
- * Reference sections of the README, generated from the code that defines
- * them (the metric catalog, the snippet list, the CLI help) so the README can
- * never drift: `npm run docs` rewrites them and a test fails when they differ.
+ * Reference sections of the docs (docs/configuration.md, docs/metrics.md,
+ * docs/security.md), generated from the code that defines them (the metric
+ * catalog, the snippet list, the CLI help) so they can never drift: `npm run
+ * docs` rewrites them and a test fails when they differ.
  */
 import { ERROR_CODES } from '../core/errors.js'
 import { API_ERRORS } from '../server/security.js'
@@ -45,13 +46,22 @@ export const GENERATED_SECTIONS: Record<string, () => string> = {
   help: helpReference,
 }
 
-/** Replace every `<!-- generated:NAME -->…<!-- /generated:NAME -->` block with fresh content. */
-export function renderGeneratedSections(readme: string): string {
-  let out = readme
-  for (const [name, render] of Object.entries(GENERATED_SECTIONS)) {
-    const pattern = new RegExp(`(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`)
-    if (!pattern.test(out)) throw new Error(`README has no generated:${name} block`)
-    out = out.replace(pattern, (_match, start: string, end: string) => `${start}\n${render()}\n${end}`)
+/** The documents that hold the generated blocks, each block in exactly one of them. */
+export const GENERATED_DOCUMENTS: readonly string[] = ['docs/configuration.md', 'docs/metrics.md', 'docs/security.md']
+
+const blockPattern = (name: string): RegExp => new RegExp(`(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`)
+
+/** Names of the generated blocks a document holds. */
+export function generatedBlocksIn(text: string): string[] {
+  return Object.keys(GENERATED_SECTIONS).filter((name) => blockPattern(name).test(text))
+}
+
+/** Replace every `<!-- generated:NAME -->…<!-- /generated:NAME -->` block the text holds with fresh content. */
+export function renderGeneratedSections(text: string): string {
+  let out = text
+  for (const name of generatedBlocksIn(text)) {
+    const render = GENERATED_SECTIONS[name] as () => string
+    out = out.replace(blockPattern(name), (_match, start: string, end: string) => `${start}\n${render()}\n${end}`)
   }
   return out
 }
