@@ -16,7 +16,8 @@ const ProcessInfoReply = z.object({
   nodeVersion: z.string(),
   title: z.string(),
   script: z.string(),
-  startTime: z.number().positive(),
+  // Within what a Date can hold (±8.64e15 ms): the resource gives it as an ISO time.
+  startTime: z.number().positive().max(8.64e15),
   // The rest describes the process for its OpenTelemetry resource; absent from older agents' replies.
   execPath: text.optional(),
   argv0: text.optional(),
@@ -88,7 +89,7 @@ export function processResource(info: ProcessInfo): ResourceAttributes {
 /** `v20.20.2` → prom-client's nodejs_version_info labels. */
 function versionLabels(nodeVersion: string): Record<string, string> {
   const [major = '', minor = '', patch = ''] = nodeVersion.replace(/^v/, '').split('.')
-  return { version: clip(nodeVersion), major, minor, patch }
+  return { version: clip(nodeVersion), major: clip(major), minor: clip(minor), patch: clip(patch) }
 }
 
 /** pid, Node version, title, script and start time as info metrics (not labels on every series), and the OTel resource. */
