@@ -229,7 +229,7 @@ t.test('huge and hostile replies, deterministic', async (t) => {
   // 10^5 resource types: at most 64 label values, the biggest counts, fast.
   const many = parseChecked(resources, { counts: hugeRecord(100_000, (i) => i) }, undefined)
   t.equal(many?.samples.filter((sample) => sample.key === 'activeResources').length, 64, '10^5 types → 64 series')
-  t.equal(many?.samples.find((sample) => sample.key === 'activeResourcesTotal')?.value, (100_000 * 99_999) / 2, 'and their total')
+  t.equal((many?.samples.find((sample) => sample.key === 'activeResourcesTotal') as { value: number } | undefined)?.value, (100_000 * 99_999) / 2, 'and their total')
   t.equal((many?.samples[0] as { value: number }).value, 99_999, 'the largest count first')
   // 10^5 types with hostile values or names: refused quickly.
   for (const [what, counts] of [
