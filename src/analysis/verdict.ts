@@ -254,7 +254,7 @@ export function evaluateFast(
   fromMs: number,
   limit: number | undefined,
   sensitivity?: LoadSensitivity,
-  level?: LoadLevel,
+  level?: LoadLevel | (() => LoadLevel | undefined),
 ): FastEvidence {
   const start = Math.max(nowMs - config.windowMs, fromMs)
   const selected = select(series, start)
@@ -312,8 +312,10 @@ export function evaluateFast(
     if (loadRise !== undefined) reasons.push(loadRise)
     // A floor heading for its limit within the urgent horizon is raised however busy the target is.
     const toLimit = secondsUntil(limit, values[values.length - 1] ?? null, lower)
-    const busy = toLimit !== undefined && toLimit * 1000 <= config.urgentHorizonMs ? undefined : elevatedLoad(level, config)
-    if (busy !== undefined && loadRise === undefined) reasons.push(busy)
+    // Only asked when nothing else holds the growth back (the usual level costs a pass over every poll's load).
+    const nearLimit = toLimit !== undefined && toLimit * 1000 <= config.urgentHorizonMs
+    const busy = reasons.length > 0 || nearLimit ? undefined : elevatedLoad(typeof level === 'function' ? level() : level, config)
+    if (busy !== undefined) reasons.push(busy)
     if (reasons.length > 0 && loadHeld) {
       reasons.push(
         `load: the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
@@ -411,7 +413,7 @@ export function evaluateSignal(
   config: AnalysisThresholds,
   fromMs: number,
   limit: number | undefined,
-  level?: LoadLevel,
+  level?: LoadLevel | (() => LoadLevel | undefined),
 ): SignalEvidence {
   const warmingUp = nowMs < fromMs
   const sensitivity = loadSensitivity(thinned(slow.filter((p) => p.timeMs >= fromMs)))

@@ -21,6 +21,7 @@ import {
   evaluateSignal,
   nextVerdict,
   secondsUntil,
+  type LoadLevel,
   type SignalEvidence,
   type SignalName,
   type VerdictState,
@@ -444,7 +445,12 @@ export class TargetAnalysis implements PollExtension {
     const { analysis } = this.options
     const start = this.processStartMs ?? nowMs
     const warmupUntil = start + analysis.warmupMs
-    const level = loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil))
+    // The load's usual level, computed at most once per evaluation and only when a verdict asks for it.
+    let cached: { value: LoadLevel | undefined } | undefined
+    const level = (): LoadLevel | undefined => {
+      cached ??= { value: loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil)) }
+      return cached.value
+    }
     // RSS last: its verdict depends on what the heap and external memory explain.
     for (const signal of EVALUATION_ORDER) {
       const track = this.track(signal)
