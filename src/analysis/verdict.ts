@@ -27,6 +27,9 @@ import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, typ
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 
+
+/** How a fast path that could not judge its floors begins its reason. */
+export const TOO_FEW_POINTS = 'too few floor points'
 /** O(n²) statistics run on at most this many points (evenly thinned). */
 export const MAX_STAT_POINTS = 240
 /** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
@@ -54,6 +57,9 @@ export interface LoadLevel {
   /** Time the baseline covers (ms). */
   readonly baselineMs: number
 }
+
+/** A window short of floor points reaches back at most this many windows for them (see reachBack). */
+const SPARSE_REACH_WINDOWS = 2
 
 /** A baseline needs at least this much history before the window, relative to the window. */
 const MIN_BASELINE_WINDOWS = 1
@@ -152,6 +158,23 @@ const pct = (fraction: number): string => `${(fraction * 100).toFixed(fraction <
 const finite = (value: number): number => (Number.isFinite(value) ? value : 0)
 
 /** Points at or after `fromMs` (and at or after the warm-up), thinned to MAX_STAT_POINTS. */
+/**
+ * Where the fast path's window starts. Floors that come rarely (a heap whose major GCs grow
+ * rare as it grows) leave the window short of points exactly when a leak is fast: the window
+ * then reaches back for the `wanted` latest points, but never before `earliestMs`.
+ */
+function reachBack(series: WindowSeries, startMs: number, earliestMs: number, wanted: number): number {
+  let count = 0
+  for (let i = series.times.length - 1; i >= 0; i--) {
+    const t = series.times[i] as number
+    if (!Number.isFinite(t) || !Number.isFinite(series.values[i] as number)) continue
+    if (t < earliestMs) break
+    count += 1
+    if (count >= wanted) return Math.min(startMs, t)
+  }
+  return count > 0 ? Math.min(startMs, earliestMs) : startMs
+}
+
 function select(series: WindowSeries, fromMs: number): { times: number[]; values: number[]; loads: number[]; count: number } {
   const times: number[] = []
   const values: number[] = []
@@ -256,7 +279,7 @@ export function evaluateFast(
   sensitivity?: LoadSensitivity,
   level?: LoadLevel | (() => LoadLevel | undefined),
 ): FastEvidence {
-  const start = Math.max(nowMs - config.windowMs, fromMs)
+  const start = reachBack(series, Math.max(nowMs - config.windowMs, fromMs), Math.max(nowMs - SPARSE_REACH_WINDOWS * config.windowMs, fromMs), config.minPoints)
   const selected = select(series, start)
   const { times, loads, count } = selected
   // With a load sensitivity learnt over hours, the floor is judged at the latest load: what the
@@ -290,7 +313,7 @@ export function evaluateFast(
   const enough = count >= config.minPoints || (count >= MIN_JUDGED_POINTS && span >= MIN_SPAN_SHARE * config.windowMs)
   if (!enough) {
     reasons.push(
-      `too few floor points: ${count} in the window (wanted ${config.minPoints}, or ${MIN_JUDGED_POINTS} spanning ${Math.round(MIN_SPAN_SHARE * 100)} % of it)`,
+      `${TOO_FEW_POINTS}: ${count} in the window (wanted ${config.minPoints}, or ${MIN_JUDGED_POINTS} spanning ${Math.round(MIN_SPAN_SHARE * 100)} % of it)`,
     )
   } else {
     if (trend.pIncreasing > config.maxPValue) {

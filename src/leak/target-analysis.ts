@@ -17,6 +17,7 @@
 import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
+  TOO_FEW_POINTS,
   estimateOnset,
   evaluateSignal,
   nextVerdict,
@@ -435,9 +436,15 @@ export class TargetAnalysis implements PollExtension {
     if (lastGc !== undefined && nowMs - lastGc < 3 * this.floorWindowMs) return false
     const track = this.track('heap')
     const { values } = track.fast.since(nowMs - this.options.analysis.windowMs)
-    if (values.length >= this.options.analysis.minPoints || values.length < 2) return false
-    const rising = (values[values.length - 1] as number) > (values[0] as number)
+    if (values.length >= this.options.analysis.minPoints) return false
+    // Rising, or too few heap floors to say while RSS rises (a young heap whose major GCs are rare).
+    const rising = values.length >= 2 && (values[values.length - 1] as number) > (values[0] as number)
     return rising || this.track('rss').evidence?.fast.positive === true
+  }
+
+  /** The fast path had enough floor points to judge (whatever it found). */
+  private judged(evidence: SignalEvidence | undefined): boolean {
+    return evidence !== undefined && !evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
   }
 
   /** Evaluate each signal that has a new floor point since its last evaluation. */
@@ -469,7 +476,7 @@ export class TargetAnalysis implements PollExtension {
       // A floor that has risen ever since the start (a cache filling) is still warming up, up to maxWarmup.
       // Settled: judged on enough points, and not rising at a rate worth raising.
       // Settled: flat (not rising at a rate worth raising) over at least half a window of floors after the warm-up.
-      const judged = !evidence.fast.reasons.some((reason) => reason.startsWith('too few floor points'))
+      const judged = this.judged(evidence)
       const spanned = evidence.fast.windowStartMs !== null && nowMs - evidence.fast.windowStartMs >= analysis.windowMs / 2
       if (!evidence.warmingUp && judged && spanned && evidence.fast.slopeBytesPerSecond < analysis.minSlopeBytesPerSecond) track.settled = true
       // Unless the limit is imminent: a rise since the start that may be a cache filling is let wait only while

@@ -25,6 +25,29 @@ t.test('Mann–Kendall: textbook statistic, ties, direction', async (t) => {
   t.equal(mannKendall([1, 2]).pIncreasing, 1, 'too short to say')
 })
 
+t.test('Mann–Kendall: exact p for few points without ties, by counting orders', async (t) => {
+  // Brute force: the share of the n! orders of n distinct values whose S is at least as large.
+  const permutations = (items: number[]): number[][] =>
+    items.length <= 1 ? [items] : items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]))
+  for (const n of [3, 4, 5, 6, 7]) {
+    const all = permutations(Array.from({ length: n }, (_, i) => i))
+    for (const order of [all[0], all[1], all[Math.floor(all.length / 3)], all[all.length - 1]] as number[][]) {
+      const s = mannKendall(order).s
+      const expected = all.filter((other) => mannKendall(other).s >= s).length / all.length
+      t.ok(Math.abs(mannKendall(order).pIncreasing - expected) < 1e-12, `n = ${n}, S = ${s}: p = ${expected}`)
+    }
+  }
+  // Six floors with one pair out of order: exactly 6 of 720 orders do as well; the normal
+  // approximation would say 0.012, above a 1 % level that the exact test passes.
+  t.equal(mannKendall([1, 2, 4, 3, 5, 6]).pIncreasing, 6 / 720)
+  t.ok(mannKendall([1, 2, 4, 3, 5, 6]).z < 2.33, 'its normal z alone would not pass 1 %')
+  // Ties, or more than ten points: the normal approximation, as before.
+  const tied = mannKendall([1, 2, 2, 3, 4, 5])
+  t.equal(tied.pIncreasing, 1 - normalCdf(tied.z))
+  const eleven = mannKendall([1, 2, 3, 5, 4, 6, 7, 8, 9, 10, 11])
+  t.equal(eleven.pIncreasing, 1 - normalCdf(eleven.z))
+})
+
 t.test('Theil–Sen: exact on a line, robust to outliers', async (t) => {
   const times = Array.from({ length: 21 }, (_, i) => i * 1000)
   const line = times.map((x) => 100 + 0.5 * x)
