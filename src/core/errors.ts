@@ -85,8 +85,8 @@ export class LeakwatchError extends Error {
 
 /** An inspector call did not answer in time (a stopped or overloaded target). */
 export class TimeoutError extends LeakwatchError {
-  constructor(what: string, timeoutMs: number) {
-    super('LW_ERR_TIMEOUT', `${what} did not answer within ${timeoutMs} ms`)
+  constructor(what: string, timeoutMs: number, message = `${what} did not answer within ${timeoutMs} ms`) {
+    super('LW_ERR_TIMEOUT', message)
   }
 }
 

@@ -12,7 +12,7 @@
  * skipped rather than piled up, and it is dropped unrun if the target
  * disconnects before its turn.
  */
-import { ProtocolError, SessionClosedError, UnavailableError } from '../core/errors.js'
+import { ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import type { AnyCollector, FloorPoint, GcEvent } from '../collectors/types.js'
@@ -145,7 +145,8 @@ export class TargetMonitor {
       this.adopt(install.identity)
       this.session = session
       record.connects += 1
-      this.attempt = 0
+      // The backoff is not reset here but by a healthy poll: a target that accepts a session and
+      // then times out every poll must not be polled again right after every reconnect.
       record.phase = 'connected'
       record.lastError = null
       for (const collector of record.collectors.values()) collector.available = true
@@ -160,7 +161,7 @@ export class TargetMonitor {
       if (error instanceof ProtocolError) record.protocolErrors += 1
       record.up = false
       this.options.logger.debug({ target: this.name, err: record.lastError }, 'connect failed')
-      this.scheduleReconnect()
+      this.scheduleReconnect(error)
     }
   }
 
@@ -176,11 +177,17 @@ export class TargetMonitor {
     this.options.extension?.onRestart()
   }
 
-  private scheduleReconnect(): void {
+  /**
+   * Wait before the next connect: capped exponential backoff over the attempts since the last
+   * healthy poll. After a call that timed out, at least the timeout: the target may be busy with
+   * that call until then (an evaluation runs until V8 ends it at the timeout).
+   */
+  private scheduleReconnect(after: unknown): void {
     if (this.record.phase === 'stopped') return
     this.record.phase = 'backoff'
     const { minDelayMs, maxDelayMs } = this.options.reconnect
-    const delay = backoffDelay(this.attempt, minDelayMs, maxDelayMs, this.random)
+    const floorMs = after instanceof TimeoutError ? Math.max(minDelayMs, this.options.target.timeoutMs) : minDelayMs
+    const delay = backoffDelay(this.attempt, floorMs, maxDelayMs, this.random)
     this.attempt += 1
     this.record.nextRetryAt = Date.now() + delay
     this.retryTimer = setTimeout(() => void this.connect(), delay)
@@ -202,7 +209,7 @@ export class TargetMonitor {
     record.dropSamples()
     if (record.phase === 'stopped') return
     this.options.logger.warn({ target: this.name, err: record.lastError }, 'lost target')
-    this.scheduleReconnect()
+    this.scheduleReconnect(reason)
   }
 
   private tick(): void {
@@ -296,6 +303,7 @@ export class TargetMonitor {
     record.lastPollAt = Date.now()
     record.lastPollDurationMs = performance.now() - started
     record.up = brokenBy === undefined && result.anySuccess && !session.isClosed
+    if (record.up && !result.agentMissing) this.attempt = 0
     // A call that timed out leaves a reply pending inside the client forever; dropping the
     // session releases it and bounds memory while a target is stopped.
     if (brokenBy !== undefined) this.handleDisconnect(session, brokenBy)
