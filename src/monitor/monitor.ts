@@ -12,15 +12,16 @@
  * skipped rather than piled up, and it is dropped unrun if the target
  * disconnects before its turn.
  */
-import { ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
+import { AgentMissingError, ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import type { AnyCollector, FloorPoint, GcEvent } from '../collectors/types.js'
 import type { TargetSession } from '../inspector/session.js'
 import type { PollLimiter, Release } from './concurrency.js'
-import { backoffDelay, installAgent, sameProcess, type MonitorSession, type OpenSession } from './connection.js'
+import { AgentReinstalls, MAX_REINSTALLS_PER_CONNECTION } from './agent-reinstalls.js'
+import { backoffDelay, installAgent, sameProcess, type AgentInstall, type MonitorSession, type OpenSession } from './connection.js'
 import { breaksSession, runPoll, type PollResult } from './poll.js'
-import { errorInfo, TargetRecord, type ProcessIdentity, type TargetStatus } from './status.js'
+import { errorInfo, TargetRecord, type TargetStatus } from './status.js'
 
 export type { MonitorSession, OpenSession } from './connection.js'
 export { backoffDelay } from './connection.js'
@@ -78,6 +79,7 @@ export class TargetMonitor {
   private readonly options: MonitorOptions
   private readonly random: () => number
   private readonly record: TargetRecord
+  private readonly reinstalls: AgentReinstalls
   private session: MonitorSession | undefined
   private pollTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
@@ -91,6 +93,7 @@ export class TargetMonitor {
     this.name = options.target.name
     this.random = options.random ?? Math.random
     this.record = new TargetRecord(options.target, options.collectors)
+    this.reinstalls = new AgentReinstalls(options.target.intervalMs)
   }
 
   start(): void {
@@ -142,7 +145,9 @@ export class TargetMonitor {
         await session.close()
         return
       }
-      this.adopt(install.identity)
+      const previous = record.identity
+      this.adopt(install)
+      this.reinstalls.connected(Date.now(), install.fresh, previous !== undefined && sameProcess(previous, install.identity))
       this.session = session
       record.connects += 1
       // The backoff is not reset here but by a healthy poll: a target that accepts a session and
@@ -166,13 +171,16 @@ export class TargetMonitor {
   }
 
   /** Tell a reconnect (same process) from a restart (new process) and reset state on the latter. */
-  private adopt(identity: ProcessIdentity): void {
+  private adopt(install: AgentInstall): void {
     const record = this.record
+    const { identity } = install
+    if (install.fresh) record.agentInstalls += 1
     const previous = record.identity
     record.identity = identity
     if (previous === undefined || sameProcess(previous, identity)) return
     record.restarts += 1
     record.resetCollectors()
+    this.reinstalls.reset()
     this.options.logger.info({ target: this.name, pid: identity.pid, previousPid: previous.pid }, 'target restarted')
     this.options.extension?.onRestart()
   }
@@ -277,8 +285,9 @@ export class TargetMonitor {
     // Disconnected during the poll: what it found is not current any more (the disconnect
     // dropped the values), but its errors still count.
     this.apply(result, this.session === session)
-    if (result.agentMissing) await this.reinstallAgent(session)
     let brokenBy = result.brokenBy
+    if (result.agentMissing && brokenBy === undefined) brokenBy = await this.agentMissing(session)
+    else if (result.agentAnswered) this.reinstalls.answered()
     const extension = this.options.extension
     if (extension !== undefined && brokenBy === undefined && result.anySuccess && record.identity !== undefined) {
       try {
@@ -337,12 +346,28 @@ export class TargetMonitor {
     if (result.gcEvents.length > 0) this.options.listener?.onGcEvents?.(this.name, result.gcEvents)
   }
 
-  private async reinstallAgent(session: MonitorSession): Promise<void> {
+  /**
+   * The agent was gone: install it again, wait (it keeps vanishing), or give up on this session
+   * (see agent-reinstalls.ts). Returns the error that should drop the session, if any.
+   */
+  private async agentMissing(session: MonitorSession): Promise<unknown> {
+    const nowMs = Date.now()
+    const next = this.reinstalls.missing(nowMs)
+    if (next.action === 'drop') {
+      return new AgentMissingError('agent read', `it keeps vanishing (${MAX_REINSTALLS_PER_CONNECTION} reinstalls on this session): reconnecting with backoff`)
+    }
+    if (next.action === 'wait') {
+      this.record.lastError = errorInfo(new AgentMissingError('agent read', `it vanished again; next reinstall not before ${new Date(next.untilMs).toISOString()}`))
+      return undefined
+    }
     try {
       const install = await installAgent(session, this.options.eventLoopResolutionMs, this.options.target.timeoutMs)
-      this.adopt(install.identity)
+      this.reinstalls.reinstalled(nowMs, install.fresh)
+      this.adopt(install)
     } catch (error) {
       this.record.lastError = errorInfo(error)
+      if (breaksSession(error)) return error
     }
+    return undefined
   }
 }
