@@ -1,13 +1,15 @@
-/** Rewrites the generated reference sections of README.md and the generated files under docs/. */
+/** Rewrites the generated reference blocks of the docs (GENERATED_DOCUMENTS) and the generated files under docs/. */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { GENERATED_FILES, renderGeneratedSections } from '../src/docs/reference.js'
+import { GENERATED_DOCUMENTS, GENERATED_FILES, renderGeneratedSections } from '../src/docs/reference.js'
 
 const root = new URL('../', import.meta.url)
-const readme = new URL('README.md', root)
-const before = readFileSync(readme, 'utf8')
-const after = renderGeneratedSections(before)
-writeFileSync(readme, after)
-console.log(before === after ? 'README.md is up to date' : 'README.md updated')
+for (const document of GENERATED_DOCUMENTS) {
+  const path = new URL(document, root)
+  const before = readFileSync(path, 'utf8')
+  const after = renderGeneratedSections(before)
+  if (after !== before) writeFileSync(path, after)
+  console.log(before === after ? `${document} is up to date` : `${document} updated`)
+}
 for (const [file, render] of Object.entries(GENERATED_FILES)) {
   const path = new URL(file, root)
   let old = ''

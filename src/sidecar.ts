@@ -59,6 +59,7 @@ export class Sidecar {
             { targets: () => byName.values() },
             {
               endpoint: config.otlp.endpoint,
+              protocol: config.otlp.protocol,
               intervalMs: config.otlp.intervalMs,
               headers: config.otlp.headers,
               serviceName: config.otlp.serviceName,

@@ -123,7 +123,7 @@ t.test('defaults', async (t) => {
     timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
-    otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
+    otlp: { endpoint: undefined, protocol: 'http/protobuf', intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
     maxConcurrentPolls: 8,
     eventLoopResolutionMs: 100,
@@ -140,7 +140,7 @@ t.test('defaults', async (t) => {
     timeScale: 1,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
-    otlp: { endpoint: undefined, intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
+    otlp: { endpoint: undefined, protocol: 'http/protobuf', intervalMs: 15_000, headers: {}, serviceName: 'leakwatch' },
     logLevel: 'info',
     maxConcurrentPolls: 8,
     eventLoopResolutionMs: 100,
@@ -210,6 +210,7 @@ t.test('flags', async (t) => {
       '--timeout', '1.5s',
       '--otlp-endpoint', 'http://collector:4318',
       '--otlp-interval', '30s',
+      '--otlp-protocol', 'http/json',
       '--service-name', 'checkout',
       '--allow-remote-inspector',
       '--log-level', 'debug',
@@ -239,7 +240,7 @@ t.test('flags', async (t) => {
       timeScale: 1,
       allowRemoteInspector: true,
       reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
-      otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
+      otlp: { endpoint: 'http://collector:4318/v1/metrics', protocol: 'http/json', intervalMs: 30_000, headers: {}, serviceName: 'checkout' },
       logLevel: 'debug',
       maxConcurrentPolls: 3,
       eventLoopResolutionMs: 10,
@@ -448,7 +449,7 @@ t.test('environment', async (t) => {
     timeScale: 1,
     allowRemoteInspector: true,
     reconnect: { minDelayMs: 500, maxDelayMs: 30_000 },
-    otlp: { endpoint: 'http://collector:4318/v1/metrics', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
+    otlp: { endpoint: 'http://collector:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 15_000, headers: {}, serviceName: 'svc' },
     logLevel: 'trace',
     maxConcurrentPolls: 50,
     eventLoopResolutionMs: 1_000,
@@ -519,6 +520,12 @@ t.test('OpenTelemetry variables', async (t) => {
     }
     t.equal(load(T, env).otlp.endpoint, 'http://lw:4318/v1/metrics')
     t.equal(load([...T, '--otlp-endpoint', 'https://flag:4318/'], env).otlp.endpoint, 'https://flag:4318/v1/metrics')
+  })
+  t.test('OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf by default, http/json on request, grpc refused', async (t) => {
+    t.equal(load(T).otlp.protocol, 'http/protobuf', "the spec's default")
+    t.equal(load(T, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp.protocol, 'http/json')
+    t.equal(load(T, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf' }).otlp.protocol, 'http/protobuf', 'the metrics-specific variable wins')
+    t.match(problems(T, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).join('\n'), /OTEL_EXPORTER_OTLP_PROTOCOL: .*grpc/)
   })
   t.test('OTEL_EXPORTER_OTLP_HEADERS', async (t) => {
     t.strictSame(load(T, { OTEL_EXPORTER_OTLP_HEADERS: 'api-key=abc, x-scope = team%3Da%2Cb ,' }).otlp.headers, {
@@ -618,6 +625,7 @@ holders:
     reconnect: { minDelayMs: 1_000, maxDelayMs: 60_000 },
     otlp: {
       endpoint: 'http://collector:4318/v1/metrics',
+      protocol: 'http/protobuf',
       intervalMs: 60_000,
       headers: { authorization: 'Bearer abc', 'x-number': '42' },
       serviceName: 'from-file',
@@ -810,8 +818,8 @@ logLevel: verbose
   t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': file }), [
     'targets[0].port: must be 1..65535',
     'targets[1].nmae: unknown key (known keys: name, host, port, address, interval, timeout, disabledCollectors)',
-    'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, memory, gc, heapStatistics, eventLoop, resources, info)',
-    'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, memory, gc, heapStatistics, eventLoop, resources, info)',
+    'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
+    'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
     'targets[3].interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
     'targets[4].timeout: 0 must be > 0 (a bare number means milliseconds)',
     'listen: must be a "HOST:PORT" string, not number 9464',
@@ -822,7 +830,7 @@ logLevel: verbose
     'otlp.endpoint: must be a URL, not number 4318',
     'otlp.headers.a: must be a string, not a mapping',
     'otlp.serviceName: must not be empty',
-    'otlp.intervall: unknown key (known keys: endpoint, interval, headers, serviceName)',
+    'otlp.intervall: unknown key (known keys: endpoint, protocol, interval, headers, serviceName)',
     'logLevel: "verbose" is not one of fatal, error, warn, info, debug, trace, silent',
     `bogus: unknown key (known keys: ${KNOWN_TOP_KEYS})`,
     // The valid keys of an invalid section are kept for the checks after merging.
@@ -904,14 +912,14 @@ t.test('precedence: flags > env > file > defaults', async (t) => {
     const c = load([], { LEAKWATCH_CONFIG: 'c.yaml' }, files)
     t.strictSame(
       [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
-      [['file'], 1, 1_000, 1_000, 'error', { endpoint: 'http://file:4318/v1/metrics', intervalMs: 1_000, headers: { a: 'file', b: 'file' }, serviceName: 'file' }],
+      [['file'], 1, 1_000, 1_000, 'error', { endpoint: 'http://file:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 1_000, headers: { a: 'file', b: 'file' }, serviceName: 'file' }],
     )
   })
   t.test('env over file', async (t) => {
     const c = load([], env, files)
     t.strictSame(
       [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
-      [['env'], 2, 2_000, 2_000, 'warn', { endpoint: 'http://env:4318/v1/metrics', intervalMs: 2_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'env' }],
+      [['env'], 2, 2_000, 2_000, 'warn', { endpoint: 'http://env:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 2_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'env' }],
     )
     t.strictSame(c.targets[0], target({ name: 'env', port: 2, intervalMs: 2_000, timeoutMs: 2_000 }), 'targets get the env interval')
   })
@@ -919,7 +927,7 @@ t.test('precedence: flags > env > file > defaults', async (t) => {
     const c = load(flags, env, files)
     t.strictSame(
       [c.targets.map((x) => x.name), c.listen.port, c.intervalMs, c.timeoutMs, c.logLevel, c.otlp],
-      [['flag'], 3, 3_000, 3_000, 'debug', { endpoint: 'http://flag:4318/v1/metrics', intervalMs: 3_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'flag' }],
+      [['flag'], 3, 3_000, 3_000, 'debug', { endpoint: 'http://flag:4318/v1/metrics', protocol: 'http/protobuf', intervalMs: 3_000, headers: { a: 'file', b: 'env', c: 'env' }, serviceName: 'flag' }],
     )
   })
   t.test('target lists replace, never merge', async (t) => {

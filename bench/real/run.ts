@@ -249,7 +249,7 @@ async function trace(sidecar: Sidecar, name: string, simS: number, scale: number
     if (e === null) continue
     const mib = (bytes: number | null): string => (bytes === null ? '-' : (bytes / 2 ** 20).toFixed(1))
     log(
-      `      ${(simS / 60).toFixed(0)} min ${track.signal}: ${track.suspected ? `RAISED (${track.path})` : 'quiet'} floor ${mib(e.floorBytes)} MiB` +
+      `      ${name} ${(simS / 60).toFixed(0)} min ${track.signal}: ${track.suspected ? `RAISED (${track.path})` : 'quiet'} floor ${mib(e.floorBytes)} MiB` +
         `${e.warmingUp ? ' warming-up' : ''} fast: ${e.fast.points} pts slope ${((e.fast.slopeBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)} MiB/h` +
         ` (lower ${((e.fast.slopeLowerBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)}) p ${e.fast.pValue.toExponential(1)} ${e.fast.shape.model}` +
         `${e.fast.positive ? ' POSITIVE' : ''}${e.fast.urgent ? ' urgent' : ''} sources ${JSON.stringify(track.floorSources)}` +

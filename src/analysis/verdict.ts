@@ -40,6 +40,24 @@ const LOAD_T = 3
 /** An earlier load counts as at least the recent one when it is no more than this (the load's measurement noise) below. */
 const LOAD_NOISE = 0
 
+/**
+ * The load over the window against the load before it (every poll's reading, hours of them):
+ * growth while the target is busier than usual (a burst, the busy part of the day) is judged
+ * when the load comes back, or at comparable load on the slow path.
+ */
+export interface LoadLevel {
+  /** Median load (utilization less GC) over the window. */
+  readonly window: number
+  /** Median load before the window, and its spread (1.4826 × median absolute deviation). */
+  readonly baseline: number
+  readonly spread: number
+  /** Time the baseline covers (ms). */
+  readonly baselineMs: number
+}
+
+/** A baseline needs at least this much history before the window, relative to the window. */
+const MIN_BASELINE_WINDOWS = 1
+
 export type SignalName = 'heap' | 'rss' | 'external'
 export type VerdictPath = 'fast' | 'slow'
 
@@ -193,6 +211,18 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
   }
 }
 
+/** Why the window's load is above its usual level, or undefined. */
+function elevatedLoad(level: LoadLevel | undefined, config: AnalysisThresholds): string | undefined {
+  if (level === undefined || level.baselineMs < MIN_BASELINE_WINDOWS * config.windowMs) return undefined
+  const margin = Math.max(MIN_LOAD_SPREAD, 2 * level.spread)
+  if (!(level.window - level.baseline >= margin)) return undefined
+  return (
+    `load: the event loop has been busier over the window (utilization ${(level.window * 100).toFixed(0)} %) than before it ` +
+    `(${(level.baseline * 100).toFixed(0)} %, median of the previous ${(level.baselineMs / 3_600_000).toFixed(1)} h; margin ${(margin * 100).toFixed(0)} points): ` +
+    'growth under heavier load is judged when the load comes back, or at comparable load on the slow path'
+  )
+}
+
 /**
  * When the load rose over the window (its own trend is significant), a rising floor is judged
  * only against earlier floors at the same or a higher load: the reason it is not a new high
@@ -224,6 +254,7 @@ export function evaluateFast(
   fromMs: number,
   limit: number | undefined,
   sensitivity?: LoadSensitivity,
+  level?: LoadLevel | (() => LoadLevel | undefined),
 ): FastEvidence {
   const start = Math.max(nowMs - config.windowMs, fromMs)
   const selected = select(series, start)
@@ -279,6 +310,12 @@ export function evaluateFast(
     }
     const loadRise = risingLoad(times, values, loads, config)
     if (loadRise !== undefined) reasons.push(loadRise)
+    // A floor heading for its limit within the urgent horizon is raised however busy the target is.
+    const toLimit = secondsUntil(limit, values[values.length - 1] ?? null, lower)
+    // Only asked when nothing else holds the growth back (the usual level costs a pass over every poll's load).
+    const nearLimit = toLimit !== undefined && toLimit * 1000 <= config.urgentHorizonMs
+    const busy = reasons.length > 0 || nearLimit ? undefined : elevatedLoad(typeof level === 'function' ? level() : level, config)
+    if (busy !== undefined) reasons.push(busy)
     if (reasons.length > 0 && loadHeld) {
       reasons.push(
         `load: the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
@@ -376,10 +413,11 @@ export function evaluateSignal(
   config: AnalysisThresholds,
   fromMs: number,
   limit: number | undefined,
+  level?: LoadLevel | (() => LoadLevel | undefined),
 ): SignalEvidence {
   const warmingUp = nowMs < fromMs
   const sensitivity = loadSensitivity(thinned(slow.filter((p) => p.timeMs >= fromMs)))
-  const fastEvidence = evaluateFast(fast, nowMs, config, fromMs, limit, sensitivity)
+  const fastEvidence = evaluateFast(fast, nowMs, config, fromMs, limit, sensitivity, level)
   const slowEvidence = evaluateSlow(slow, nowMs, config, fromMs, limit)
   const path: VerdictPath | null = warmingUp ? null : fastEvidence.positive ? 'fast' : slowEvidence.positive ? 'slow' : null
   const reasons: string[] = []

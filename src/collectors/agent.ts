@@ -7,7 +7,7 @@
  * the collector files, never user input. The only values spliced in are
  * integers within bounds (the event-loop resolution at install, the parts'
  * integer arguments) and part names from the registered list, all checked
- * here. The README's threat model lists these snippets.
+ * here. The threat model in docs/security.md lists these snippets.
  *
  * The agent's key on `globalThis` carries a hash of its source, so a changed
  * agent never mistakes an older one (left by an earlier leakwatch, or by a
@@ -143,7 +143,7 @@ export function readSnippet(ask: Readonly<Record<string, number>>): string {
 })()`
 }
 
-/** The agent's snippets with a one-line purpose, for the README's threat model. */
+/** The agent's snippets with a one-line purpose, for the threat model in docs/security.md. */
 export const AGENT_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
   {
     name: 'INSTALL_AGENT',

@@ -14,6 +14,8 @@ const EventLoopReply = z.object({
     .object({ count: z.number(), min: ns, max: ns, mean: ns, stddev: ns, p50: ns, p90: ns, p99: ns })
     .nullable(),
   delayAvailable: z.boolean(),
+  /** Time from the previous read to the next setImmediate callback, as prom-client measures its lag; null until measured. */
+  lagSeconds: z.number().nonnegative().nullable().optional(),
   /** The histogram's sampling period, in force since the agent was installed. */
   resolutionMs: z.number().positive().max(LIMITS.maxEventLoopResolutionMs),
 })
@@ -40,6 +42,7 @@ const delayMetrics: MetricDefinition[] = STATISTICS.map((statistic) => ({
   unit: 's',
   type: 'gauge',
   labels: [],
+  promClient: true,
   collector: 'eventLoop',
 }))
 
@@ -56,10 +59,14 @@ const SETUP = `(env) => {
     delay = env.perfHooks.monitorEventLoopDelay({ resolution: env.resolutionMs });
     delay.enable();
   }
-  return { delay, resolutionMs: env.resolutionMs };
+  return { delay, resolutionMs: env.resolutionMs, lagSeconds: null, lagPending: false };
 }`
 
-/** Utilization (cumulative; the sidecar takes deltas) and the delay histogram since the previous read, then reset. */
+/**
+ * Utilization (cumulative; the sidecar takes deltas) and the delay histogram since the
+ * previous read, then reset; and prom-client's lag: the time until a setImmediate scheduled
+ * by this read runs, reported by the next read.
+ */
 const READ = `(state) => {
   const elu = typeof performance.eventLoopUtilization === 'function' ? performance.eventLoopUtilization() : null;
   const delay = state.delay;
@@ -70,14 +77,20 @@ const READ = `(state) => {
   }
   if (delay !== null) delay.reset();
   if (elu === null && delay === null) return { unavailable: 'neither eventLoopUtilization nor monitorEventLoopDelay is available' };
-  return { elu, delay: stats, delayAvailable: delay !== null, resolutionMs: state.resolutionMs };
+  if (!state.lagPending) {
+    state.lagPending = true;
+    const start = process.hrtime.bigint();
+    setImmediate(() => { state.lagSeconds = Number(process.hrtime.bigint() - start) / 1e9; state.lagPending = false; });
+  }
+  return { elu, delay: stats, delayAvailable: delay !== null, resolutionMs: state.resolutionMs, lagSeconds: state.lagSeconds };
 }`
 
 /** Event-loop utilization between polls and the delay distribution of the poll window. */
 const eventLoop: Collector<EventLoopState> = {
   name: 'eventLoop',
   description: 'Event-loop utilization and delay percentiles per poll window (perf_hooks)',
-  order: 50,
+  // After the resources collector: the setImmediate this read schedules must not be counted as the target's.
+  order: 75,
   metrics: [
     {
       key: 'eventLoopUtilization',
@@ -89,6 +102,27 @@ const eventLoop: Collector<EventLoopState> = {
       labels: [],
       collector: 'eventLoop',
     },
+    {
+      key: 'eventLoopLag',
+      prom: 'nodejs_eventloop_lag_seconds',
+      help: 'Lag of event loop in seconds: the time a setImmediate scheduled at the previous poll waited to run (prom-client\'s measurement).',
+      unit: 's',
+      type: 'gauge',
+      labels: [],
+      promClient: true,
+      collector: 'eventLoop',
+    },
+    {
+      key: 'eventLoopTime',
+      prom: 'nodejs_eventloop_time_seconds_total',
+      otel: 'nodejs.eventloop.time',
+      help: 'Time the event loop has spent in each state (active, idle) since the process started (performance.eventLoopUtilization()).',
+      unit: 's',
+      type: 'counter',
+      labels: ['state'],
+      otelAttributes: { state: 'nodejs.eventloop.state' },
+      collector: 'eventLoop',
+    },
     ...delayMetrics,
   ],
   part: { setup: SETUP, read: READ },
@@ -98,6 +132,10 @@ const eventLoop: Collector<EventLoopState> = {
     let state = previous
     if (reply.elu !== null) {
       state = { idleMs: reply.elu.idle, activeMs: reply.elu.active }
+      samples.push(
+        { key: 'eventLoopTime', labels: { state: 'active' }, value: reply.elu.active / 1000 },
+        { key: 'eventLoopTime', labels: { state: 'idle' }, value: reply.elu.idle / 1000 },
+      )
       // The counters restart with the process; a decrease means a fresh baseline, not a negative delta.
       if (previous !== undefined && reply.elu.idle >= previous.idleMs && reply.elu.active >= previous.activeMs) {
         const idle = reply.elu.idle - previous.idleMs
@@ -105,6 +143,7 @@ const eventLoop: Collector<EventLoopState> = {
         if (idle + active > 0) samples.push({ key: 'eventLoopUtilization', value: active / (idle + active) })
       }
     }
+    if (reply.lagSeconds !== undefined && reply.lagSeconds !== null) samples.push({ key: 'eventLoopLag', value: reply.lagSeconds })
     const delay = reply.delay
     if (delay !== null) {
       // Histogram values include the sampling period; the delay is what exceeds it.

@@ -24,7 +24,18 @@ const resources: Collector = {
       unit: '{resource}',
       type: 'gauge',
       labels: ['type'],
-      otelAttributes: { type: 'nodejs.resource.type' },
+      otelAttributes: { type: 'v8js.resource.type' },
+      promClient: true,
+      collector: 'resources',
+    },
+    {
+      key: 'activeResourcesTotal',
+      prom: 'nodejs_active_resources_total',
+      help: 'Total number of active resources (prom-client\'s sum of nodejs_active_resources; a gauge despite its name).',
+      unit: '{resource}',
+      type: 'gauge',
+      labels: [],
+      promClient: true,
       collector: 'resources',
     },
   ],
@@ -43,6 +54,7 @@ const resources: Collector = {
       .sort(([, a], [, b]) => b - a)
       .slice(0, MAX_RESOURCE_TYPES)
       .map(([type, value]) => ({ key: 'activeResources', labels: { type }, value }))
+    samples.push({ key: 'activeResourcesTotal', value: Object.values(counts).reduce((sum, n) => sum + n, 0) })
     return { samples, state: undefined }
   },
 }

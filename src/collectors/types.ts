@@ -6,7 +6,7 @@
  * `*.collector.ts` file; the catalog, the config's collector names, the agent's
  * parts and the docs are derived from that set.
  */
-import type { MetricDefinition, Sample } from '../core/metrics.js'
+import type { MetricDefinition, ResourceAttributes, Sample } from '../core/metrics.js'
 import type { TargetSession } from '../inspector/session.js'
 
 /** One garbage collection as seen by the in-target observer. */
@@ -31,6 +31,8 @@ export interface CollectorOutput<State> {
   readonly state: State
   readonly gcEvents?: readonly GcEvent[]
   readonly floors?: readonly FloorPoint[]
+  /** What the target says about itself for its OpenTelemetry resource (the info collector). */
+  readonly resource?: ResourceAttributes
 }
 
 interface CollectorBase<State> {

@@ -2,7 +2,7 @@
  * Every option, once: one row per setting with its flag, environment
  * variable, config-file key, value type, default, range and help line. The
  * flag parser, the environment reader, the config-file reader, `--help`, the
- * README reference and DEFAULTS are all derived from this table, so adding an
+ * reference in docs/configuration.md and DEFAULTS are all derived from this table, so adding an
  * option is one row here plus its use.
  *
  * A source an option deliberately lacks says why (`{ none: reason }`).
@@ -34,7 +34,7 @@ import {
   type Parsed,
   type ValueType,
 } from './values.js'
-import type { AttributionMode, Config, HolderMode } from './types.js'
+import type { AttributionMode, Config, HolderMode, OtlpProtocol } from './types.js'
 
 /** A source an option deliberately does not have, and why. */
 export interface Missing {
@@ -114,6 +114,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = Config['logLevel']
 export const ATTRIBUTION_MODES = ['off', 'on-suspicion', 'always'] as const satisfies readonly AttributionMode[]
 export const HOLDER_MODES = ['off', 'on-verdict'] as const satisfies readonly HolderMode[]
+/** OTEL_EXPORTER_OTLP_PROTOCOL values leakwatch speaks; `http/protobuf` is the spec's default. */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const satisfies readonly OtlpProtocol[]
 
 const INTERVAL = duration({ minMs: LIMITS.minIntervalMs })
 const POSITIVE = duration({ minMs: 1 })
@@ -217,6 +219,21 @@ export const OPTIONS: readonly OptionRow[] = [
     help: `Export to this OTLP/HTTP endpoint; ${METRICS_PATH} is appended unless the URL already ends with it`,
   },
   {
+    key: 'otlp.protocol',
+    flag: 'otlp-protocol',
+    placeholder: 'PROTOCOL',
+    env: env(
+      'LEAKWATCH_OTLP_PROTOCOL',
+      { name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', help: 'Like --otlp-protocol' },
+      { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', help: 'Like --otlp-protocol' },
+    ),
+    file: 'otlp.protocol',
+    type: oneOf('PROTOCOL', OTLP_PROTOCOLS),
+    default: 'http/protobuf',
+    help: `OTLP/HTTP encoding: ${OTLP_PROTOCOLS.join(', ')} (grpc is not supported)`,
+    fileComment: OTLP_PROTOCOLS.join(', '),
+  },
+  {
     key: 'otlp.intervalMs',
     flag: 'otlp-interval',
     env: env('LEAKWATCH_OTLP_INTERVAL', { name: 'OTEL_METRIC_EXPORT_INTERVAL', type: MILLISECONDS, help: 'OTLP export period in milliseconds' }),
@@ -244,7 +261,7 @@ export const OPTIONS: readonly OptionRow[] = [
     file: 'otlp.serviceName',
     type: text('NAME'),
     default: 'leakwatch',
-    help: 'OTLP service.name',
+    help: "service.name of the sidecar's own OTLP resource; each target's metrics go out under the target's own (its OTEL_SERVICE_NAME, else its name)",
   },
   { key: 'logLevel', flag: 'log-level', env: env('LEAKWATCH_LOG_LEVEL'), file: 'logLevel', type: oneOf('LEVEL', LOG_LEVELS), default: 'info', help: LOG_LEVELS.join(', ') },
   {

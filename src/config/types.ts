@@ -26,6 +26,8 @@ export interface Config {
   readonly otlp: {
     /** Full OTLP/HTTP metrics URL (…/v1/metrics), or undefined when export is off. */
     readonly endpoint: string | undefined
+    /** Encoding of the OTLP/HTTP requests (OTEL_EXPORTER_OTLP_PROTOCOL). */
+    readonly protocol: OtlpProtocol
     readonly intervalMs: number
     readonly headers: Readonly<Record<string, string>>
     readonly serviceName: string
@@ -78,6 +80,8 @@ export interface AnalysisConfig {
   /** How long the slow path's evidence must hold before it raises a leak. */
   readonly slowRaiseAfterMs: number
 }
+
+export type OtlpProtocol = 'http/protobuf' | 'http/json'
 
 export type AttributionMode = 'off' | 'on-suspicion' | 'always'
 

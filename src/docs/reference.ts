@@ -1,12 +1,14 @@
 /**
- * Reference sections of the README, generated from the code that defines
- * them (the metric catalog, the snippet list, the CLI help) so the README can
- * never drift: `npm run docs` rewrites them and a test fails when they differ.
+ * Reference sections of the docs (docs/configuration.md, docs/metrics.md,
+ * docs/security.md), generated from the code that defines them (the metric
+ * catalog, the snippet list, the CLI help) so they can never drift: `npm run
+ * docs` rewrites them and a test fails when they differ.
  */
 import { ERROR_CODES } from '../core/errors.js'
 import { API_ERRORS } from '../server/security.js'
 import { HELP } from '../sidecar-config.js'
 import { TARGET_LABEL, catalog } from '../export/catalog.js'
+import { otelInstrumentOf } from '../core/metrics.js'
 import { AGENT_SNIPPETS } from '../collectors/agent.js'
 import { INSPECTOR_SNIPPETS } from '../inspector/snippets.js'
 
@@ -15,9 +17,13 @@ const cell = (text: string): string => text.replaceAll('|', '\\|')
 export function metricReference(): string {
   const rows = catalog.map((metric) => {
     const labels = [TARGET_LABEL, ...metric.labels].map((label) => `\`${label}\``).join(', ')
-    return `| \`${metric.prom}\` | \`${metric.otel}\` | ${metric.type} | ${labels} | ${metric.collector} | ${cell(metric.help)} |`
+    const otel = metric.otel === undefined ? '—' : `\`${metric.otel}\` (${otelInstrumentOf(metric)}${metric.otelResource === 'sidecar' ? ', sidecar resource' : ''})`
+    return `| \`${metric.prom}\`${metric.promClient === true ? ' ¹' : ''} | ${otel} | ${metric.type} | ${labels} | ${metric.collector} | ${cell(metric.help)} |`
   })
   return [
+    '¹ prom-client\'s default metric of that name, type and labels. OpenTelemetry: the instrument, and the resource',
+    'when it is the sidecar\'s (every other metric goes out under its target\'s own resource); — for a Prometheus-only series.',
+    '',
     '| Prometheus | OpenTelemetry | type | labels | collector | meaning |',
     '|---|---|---|---|---|---|',
     ...rows,
@@ -40,13 +46,22 @@ export const GENERATED_SECTIONS: Record<string, () => string> = {
   help: helpReference,
 }
 
-/** Replace every `<!-- generated:NAME -->…<!-- /generated:NAME -->` block with fresh content. */
-export function renderGeneratedSections(readme: string): string {
-  let out = readme
-  for (const [name, render] of Object.entries(GENERATED_SECTIONS)) {
-    const pattern = new RegExp(`(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`)
-    if (!pattern.test(out)) throw new Error(`README has no generated:${name} block`)
-    out = out.replace(pattern, (_match, start: string, end: string) => `${start}\n${render()}\n${end}`)
+/** The documents that hold the generated blocks, each block in exactly one of them. */
+export const GENERATED_DOCUMENTS: readonly string[] = ['docs/configuration.md', 'docs/metrics.md', 'docs/security.md']
+
+const blockPattern = (name: string): RegExp => new RegExp(`(<!-- generated:${name} -->)[\\s\\S]*?(<!-- /generated:${name} -->)`)
+
+/** Names of the generated blocks a document holds. */
+export function generatedBlocksIn(text: string): string[] {
+  return Object.keys(GENERATED_SECTIONS).filter((name) => blockPattern(name).test(text))
+}
+
+/** Replace every `<!-- generated:NAME -->…<!-- /generated:NAME -->` block the text holds with fresh content. */
+export function renderGeneratedSections(text: string): string {
+  let out = text
+  for (const name of generatedBlocksIn(text)) {
+    const render = GENERATED_SECTIONS[name] as () => string
+    out = out.replace(blockPattern(name), (_match, start: string, end: string) => `${start}\n${render()}\n${end}`)
   }
   return out
 }

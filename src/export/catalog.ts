@@ -3,8 +3,8 @@
  * that produce them: each collector declares its own, the monitor its view of
  * the target, the leak analysis and the attribution theirs.
  *
- * Both exporters (prom-client and OpenTelemetry) and the README's metric
- * reference are generated from this list, so a metric cannot exist in one
+ * Both exporters (prom-client and OpenTelemetry) and the metric reference in
+ * docs/metrics.md are generated from this list, so a metric cannot exist in one
  * place and be missing in another.
  */
 import { ATTRIBUTION_METRICS } from '../attribution/metrics.js'

@@ -1,8 +1,16 @@
-import type { Sample } from '../core/metrics.js'
+import type { ResourceAttributes, Sample } from '../core/metrics.js'
+
+/** One watched target as the exporters see it. */
+export interface SourceTarget {
+  readonly name: string
+  samples(): readonly Sample[]
+  /** What the target said about itself for its OpenTelemetry resource, once known. */
+  resource?(): ResourceAttributes | undefined
+}
 
 /** What the exporters read: each target's latest samples. */
 export interface MetricSource {
-  targets(): Iterable<{ readonly name: string; samples(): readonly Sample[] }>
+  targets(): Iterable<SourceTarget>
 }
 
 export interface LabeledSample {

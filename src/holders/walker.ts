@@ -162,7 +162,7 @@ export const ADD_SCOPES_FUNCTION = `function (metas) {
   return w.addScopes(metas, arguments);
 }`
 
-/** The walker's sources with a one-line purpose, for the README's threat model. */
+/** The walker's sources with a one-line purpose, for the threat model in docs/security.md. */
 export const HOLDER_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
   { name: 'INSTALL_HOLDER_WALKER', purpose: 'install, once per process, the holder walker (reads only data properties; never runs getters, proxy traps or GC)', source: INSTALL_HOLDER_WALKER },
   { name: 'HOLDER_BEGIN', purpose: 'start a holder search with integer caps', source: beginExpression({ maxVisits: 30000, maxNodes: 100000, maxFunctions: 300, sample: 64, bulkMin: 64, dictMin: 32, minSize: 16, perCode: 4, maxStepMs: 50, maxModules: 5000, maxTimers: 1000, maxTracked: 256, maxHolders: 25, watchdogMs: 30000 }) },

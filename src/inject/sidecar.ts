@@ -52,7 +52,7 @@ export const METRICS_PORT_NAME = 'metrics'
 /**
  * Defaults, one for one with helm/leakwatch/values.yaml (a test compares them). The sidecar's
  * memory limit is 256Mi: its RSS is ~75 MB idle and its floor climbed to ~129 MiB in the
- * 30-minute soak (README, "What it costs"), so 128Mi would be OOM-killed.
+ * 30-minute soak (docs/benchmarks.md), so 128Mi would be OOM-killed.
  */
 export const SIDECAR_DEFAULTS = {
   imageRepository: 'ghcr.io/leakwatch/leakwatch',

@@ -11,7 +11,7 @@
  */
 export const READ_CPU_USAGE = 'process.cpuUsage()'
 
-/** These snippets with a one-line purpose, for the README's threat model. */
+/** These snippets with a one-line purpose, for the threat model in docs/security.md. */
 export const INSPECTOR_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
   { name: 'READ_CPU_USAGE', purpose: 'process.cpuUsage() around a profile fetch, charged to the attribution budget', source: READ_CPU_USAGE },
 ]

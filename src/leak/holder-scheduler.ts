@@ -70,9 +70,13 @@ export function holderLabel(holder: Holder): string {
   return label.length > MAX_LABEL ? `${label.slice(0, MAX_LABEL - 1)}…` : label
 }
 
+/** The search itself: `searchHolders` (a parameter so that the schedule can be tested alone). */
+export type HolderSearch = typeof searchHolders
+
 export class HolderScheduler {
   private readonly config: HoldersConfig
   private readonly budget: HolderBudget
+  private readonly searchFn: HolderSearch
   private running: Promise<void> | undefined
   private latest: HolderSearchDone | undefined
   private refusal: HolderSearchRefused | undefined
@@ -88,9 +92,13 @@ export class HolderScheduler {
   private cpuTotalMs = 0
   private exportedIds: number[] = []
 
-  constructor(config: HoldersConfig, budget: HolderBudget) {
+  private readonly now: () => number
+
+  constructor(config: HoldersConfig, budget: HolderBudget, search: HolderSearch = searchHolders, now: () => number = Date.now) {
     this.config = config
     this.budget = budget
+    this.searchFn = search
+    this.now = now
     this.gapMs = config.intervalMs
   }
 
@@ -182,16 +190,16 @@ export class HolderScheduler {
     const wasRequested = this.requested
     let result: HolderSearchDone | HolderSearchRefused
     try {
-      result = await searchHolders(session, { headroomBytes }, this.latest)
+      result = await this.searchFn(session, { headroomBytes }, this.latest)
     } catch (error) {
       if (generation !== this.generation) return
       this.counts.failed += 1
       this.lastError = errorMessage(error)
-      this.schedule(Date.now(), false)
+      this.schedule(this.now(), false)
       return
     }
     if (generation !== this.generation) return
-    const nowMs = Date.now()
+    const nowMs = this.now()
     if (result.status === 'refused') {
       this.counts.refused += 1
       this.refusal = result

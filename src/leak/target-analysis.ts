@@ -21,6 +21,7 @@ import {
   evaluateSignal,
   nextVerdict,
   secondsUntil,
+  type LoadLevel,
   type SignalEvidence,
   type SignalName,
   type VerdictState,
@@ -33,12 +34,16 @@ import { isHistogramSample, scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
 import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config/types.js'
 import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
+import { explainedByParts, loadLevel, residualPoints, residualSeries } from './residual.js'
 import type { TargetSession } from '../inspector/session.js'
 
 export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
+const EVALUATION_ORDER: readonly SignalName[] = ['heap', 'external', 'rss']
 
 /** Floor points kept per signal at the fast resolution: hours of history at a one-minute floor window. */
 const HISTORY_POINTS = 1440
+/** Load readings kept (one per poll): a day at a 15 s poll, for the usual level of the load. */
+const LOAD_HISTORY_POINTS = 5760
 /** Floor points returned by the API per signal. */
 const API_POINTS = 240
 /** The slow series: this many buckets per slow window, kept for at least a day. */
@@ -116,7 +121,7 @@ export class TargetAnalysis implements PollExtension {
    * the share of time spent in GC (a growing heap makes GC busier; that is the leak's
    * cost, not load that could explain the leak).
    */
-  private readonly utilization = new RingSeries(HISTORY_POINTS)
+  private readonly utilization = new RingSeries(LOAD_HISTORY_POINTS)
   /** Total GC seconds at the previous poll, for the GC share of the next interval. */
   private previousGc: { readonly timeMs: number; readonly seconds: number } | undefined
   /** Times of recent major GCs, for the envelope's span. */
@@ -442,20 +447,26 @@ export class TargetAnalysis implements PollExtension {
     const { analysis } = this.options
     const start = this.processStartMs ?? nowMs
     const warmupUntil = start + analysis.warmupMs
-    for (const [signal, track] of this.tracks) {
+    // The load's usual level, computed at most once per evaluation and only when a verdict asks for it.
+    let cached: { value: LoadLevel | undefined } | undefined
+    const level = (): LoadLevel | undefined => {
+      cached ??= { value: loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil)) }
+      return cached.value
+    }
+    // RSS last: its verdict depends on what the heap and external memory explain.
+    for (const signal of EVALUATION_ORDER) {
+      const track = this.track(signal)
       const last = track.fast.last()
       if (last === undefined || last.timeMs === track.evaluatedLastTime) continue
       track.evaluatedLastTime = last.timeMs
       const series = track.fast.all()
-      const evidence = evaluateSignal(
-        signal,
-        { ...series, loads: track.loads.all().values },
-        track.slow.all(),
-        nowMs,
-        analysis,
-        warmupUntil,
-        this.limitOf(signal),
-      )
+      const fast = { ...series, loads: track.loads.all().values }
+      let evidence = evaluateSignal(signal, fast, track.slow.all(), nowMs, analysis, warmupUntil, this.limitOf(signal), level)
+      if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
+        const parts = [this.track('heap').fast.all(), this.track('external').fast.all()]
+        const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(track.slow.all(), parts), nowMs, analysis, warmupUntil, undefined, level)
+        if (residual.path === null) evidence = explainedByParts(evidence, residual)
+      }
       track.evidence = evidence
       // A floor that has risen ever since the start (a cache filling) is still warming up, up to maxWarmup.
       // Settled: judged on enough points, and not rising at a rate worth raising.

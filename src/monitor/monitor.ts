@@ -13,7 +13,7 @@
  * disconnects before its turn.
  */
 import { AgentMissingError, ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
-import type { Sample } from '../core/metrics.js'
+import type { ResourceAttributes, Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import type { AnyCollector, FloorPoint, GcEvent } from '../collectors/types.js'
 import type { TargetSession } from '../inspector/session.js'
@@ -129,6 +129,11 @@ export class TargetMonitor {
   samples(): Sample[] {
     const extension = this.options.extension
     return this.record.samples(this.options.pollSlots !== undefined, extension === undefined ? undefined : () => extension.samples())
+  }
+
+  /** What the target said about itself for its OpenTelemetry resource (kept across a disconnect, for the final flush). */
+  resource(): ResourceAttributes | undefined {
+    return this.record.resource
   }
 
   private async connect(): Promise<void> {
@@ -343,6 +348,7 @@ export class TargetMonitor {
         this.options.logger.debug({ target: this.name, collector: outcome.name, err: collector.lastError }, 'collector failed')
       }
     }
+    if (connected && result.resource !== undefined) this.record.resource = result.resource
     if (result.gcEvents.length > 0) this.options.listener?.onGcEvents?.(this.name, result.gcEvents)
   }
 

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import { AgentMissingError, MalformedReplyError, ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
-import type { Sample } from '../core/metrics.js'
+import type { ResourceAttributes, Sample } from '../core/metrics.js'
 import { readSnippet } from '../collectors/agent.js'
 import { checkReply } from '../collectors/reply.js'
 import { isAgentCollector, type AgentCollector, type AnyCollector, type FloorPoint, type GcEvent } from '../collectors/types.js'
@@ -55,6 +55,8 @@ export interface PollResult {
   readonly samples: readonly Sample[]
   readonly floors: readonly FloorPoint[]
   readonly gcEvents: readonly GcEvent[]
+  /** What the target said about itself for its OpenTelemetry resource, when a collector read it. */
+  readonly resource?: ResourceAttributes
   readonly anySuccess: boolean
   /** The error that broke the session (a timeout, the session closing), if any. */
   readonly brokenBy: unknown
@@ -90,6 +92,7 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
   let brokenBy: unknown
   let agentMissing = false
   let agentAnswered = false
+  let resource: ResourceAttributes | undefined
   let batch: Promise<AgentReadReply> | undefined
   const agentCollectors = input.collectors.filter(isAgentCollector)
   for (const collector of input.collectors) {
@@ -120,6 +123,7 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
       samples.push(...output.samples)
       if (output.floors !== undefined) floors.push(...output.floors)
       if (output.gcEvents !== undefined) gcEvents.push(...output.gcEvents)
+      if (output.resource !== undefined) resource = output.resource
     } catch (error) {
       const durationMs = inTargetMs ?? performance.now() - started
       if (error instanceof UnavailableError) {
@@ -133,5 +137,5 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
   }
   if (!input.current()) return SUPERSEDED
   const anySuccess = outcomes.some((outcome) => outcome.result === 'success')
-  return { superseded: false, outcomes, samples, floors, gcEvents, anySuccess, brokenBy, agentMissing, agentAnswered }
+  return { superseded: false, outcomes, samples, floors, gcEvents, ...(resource === undefined ? {} : { resource }), anySuccess, brokenBy, agentMissing, agentAnswered }
 }

@@ -6,7 +6,7 @@
  */
 import { errorCode, errorMessage } from '../core/errors.js'
 import { clipTargetText } from '../inspector/limits.js'
-import type { MetricDefinition, Sample } from '../core/metrics.js'
+import type { MetricDefinition, ResourceAttributes, Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import { hostPort } from '../config/hosts.js'
 import type { AnyCollector } from '../collectors/types.js'
@@ -131,6 +131,7 @@ const counter = (key: string, prom: string, otel: string, help: string, unit: st
   unit,
   type: 'counter',
   labels: [],
+  otelResource: 'sidecar',
   collector: 'monitor',
 })
 
@@ -192,6 +193,7 @@ const gauge = (key: string, prom: string, otel: string, help: string, unit: stri
   type: 'gauge',
   labels,
   ...(labels.includes('collector') ? { otelAttributes: { collector: 'leakwatch.collector' } } : {}),
+  otelResource: 'sidecar',
   collector: 'monitor',
 })
 
@@ -238,6 +240,8 @@ export class TargetRecord implements Counters {
   phase: TargetPhase = 'idle'
   up = false
   identity: ProcessIdentity | undefined
+  /** The target's OpenTelemetry resource as it last described itself. */
+  resource: ResourceAttributes | undefined
   lastError: ErrorInfo | null = null
   disconnectReason: ErrorInfo | null = null
   nextRetryAt: number | undefined

@@ -35,3 +35,18 @@ t.test('eventLoop: utilization as a delta, delay beyond the sampling period', as
   t.throws(() => eventLoop.parse({ ...second, resolutionMs: 0 }, undefined, 0), MalformedReplyError)
   t.throws(() => eventLoop.parse({ ...second, resolutionMs: undefined }, undefined, 0), MalformedReplyError)
 })
+
+t.test("eventLoop: time by state (nodejs.eventloop.time) and prom-client's lag", async (t) => {
+  const second = recordedReply('eventLoop.2') as { elu: { idle: number; active: number }; lagSeconds: number | null }
+  const { samples } = eventLoop.parse(second, undefined, 0)
+  const of = (key: string, state?: string): number | undefined =>
+    (samples as ScalarSample[]).find((s) => s.key === key && (state === undefined || s.labels?.['state'] === state))?.value
+  t.equal(of('eventLoopTime', 'active'), second.elu.active / 1000, 'seconds active since the start, a counter')
+  t.equal(of('eventLoopTime', 'idle'), second.elu.idle / 1000)
+  t.ok(typeof second.lagSeconds === 'number', 'the second read carries the lag the first one measured')
+  t.equal(of('eventLoopLag'), second.lagSeconds)
+  const first = recordedReply('eventLoop.1') as { lagSeconds: number | null }
+  t.equal(first.lagSeconds, null, 'nothing measured before the first read')
+  t.notOk(eventLoop.parse(first, undefined, 0).samples.some((s) => s.key === 'eventLoopLag'), 'no lag sample before it is measured')
+  t.throws(() => eventLoop.parse({ ...second, lagSeconds: -1 }, undefined, 0), MalformedReplyError)
+})

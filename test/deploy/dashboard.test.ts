@@ -15,7 +15,7 @@ import { promtoolPath } from '../helpers/promtool.js'
 
 const DASHBOARD_PATH = fileURLToPath(new URL('../../deploy/grafana/leakwatch-dashboard.json', import.meta.url))
 const DATASOURCE = '${datasource}'
-const FILTER_VARIABLES = ['namespace', 'pod', 'target'] as const
+const FILTER_VARIABLES = ['cluster', 'namespace', 'pod', 'target'] as const
 /**
  * The sidecar's own process metrics (`leakwatch_process_*`, `leakwatch_nodejs_*`) are not in the
  * catalog and carry no `target` label. The dashboard uses none; adding one means listing it here.
@@ -34,7 +34,7 @@ const BUILTIN_VARIABLES: Readonly<Record<string, string>> = {
 const REQUIRED_METRICS = [
   'leakwatch_floor_bytes',
   'nodejs_heap_size_used_bytes',
-  'nodejs_process_resident_memory_bytes',
+  'process_resident_memory_bytes',
   'leakwatch_memory_limit_bytes',
   'leakwatch_leak_slope_bytes_per_second',
   'leakwatch_leak_suspected',
@@ -178,7 +178,7 @@ const variableQueries: Query[] = dashboard.templating.list
 const allQueries = [...queries, ...variableQueries]
 
 /** Metric names a query uses, histogram series mapped back to their family. */
-const METRIC_TOKEN = /(?<![A-Za-z0-9_:])(?:leakwatch|nodejs)_[a-z0-9_]+/g
+const METRIC_TOKEN = /(?<![A-Za-z0-9_:])(?:leakwatch|nodejs|process)_[a-z0-9_]+/g
 const catalogNames = new Map(catalog.map((metric) => [metric.prom, metric]))
 
 function metricFamily(name: string): string {
@@ -224,7 +224,7 @@ t.test('the datasource is a variable, and the filter variables chain on it', asy
   t.equal(list[0]?.name, 'datasource', 'declared first: every other variable queries through it')
 
   const positions = FILTER_VARIABLES.map((name) => list.findIndex((variable) => variable.name === name))
-  t.same([...positions].sort((a, b) => a - b), positions, 'namespace, pod, target in chain order')
+  t.same([...positions].sort((a, b) => a - b), positions, 'cluster, namespace, pod, target in chain order')
   for (const [index, name] of FILTER_VARIABLES.entries()) {
     const variable = list.find((candidate) => candidate.name === name)
     t.ok(variable, `variable ${name}`)
@@ -384,14 +384,33 @@ t.test('every metric used exists in the catalog', async (t) => {
   t.equal(metricFamily('leakwatch_target_up_count'), 'leakwatch_target_up_count', 'only histograms have _count series')
 })
 
-t.test('every panel query is narrowed by $namespace, $pod and $target', async (t) => {
-  const selector = /(?<![A-Za-z0-9_:])((?:leakwatch|nodejs)_[a-z0-9_]+)\s*(\{[^}]*\})?/g
+t.test('every panel query is narrowed by $cluster, $namespace, $pod and $target', async (t) => {
+  const selector = /(?<![A-Za-z0-9_:])((?:leakwatch|nodejs|process)_[a-z0-9_]+)\s*(\{[^}]*\})?/g
   for (const query of queries.filter((candidate) => candidate.filtered)) {
     for (const [, metric, matchers] of query.raw.matchAll(selector)) {
       if (SIDECAR_SELF_METRICS_USED.has(metricFamily(metric!))) continue // no target label
       for (const name of FILTER_VARIABLES) {
         t.ok((matchers ?? '').includes(`${name}=~"$${name}"`), `${query.where}: ${metric} filtered by ${name}=~"$${name}"`)
       }
+    }
+  }
+})
+
+t.test('ranges follow the scrape interval ($__rate_interval), never a fixed window', async (t) => {
+  let ranges = 0
+  for (const query of queries) {
+    for (const [range] of query.raw.matchAll(/\[[^\]]*\]/g)) {
+      ranges += 1
+      t.equal(range, '[$__rate_interval]', `${query.where}: ${range}`)
+    }
+  }
+  t.ok(ranges >= 5, `${ranges} range selectors checked`)
+})
+
+t.test('aggregations keep the cluster apart', async (t) => {
+  for (const query of queries) {
+    for (const [, labels] of query.raw.matchAll(/\bby \(([^)]*)\)/g)) {
+      if ((labels ?? '').includes('namespace')) t.match(labels, /\bcluster\b/, `${query.where}: by (${labels}) keeps cluster`)
     }
   }
 })

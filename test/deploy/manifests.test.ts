@@ -76,11 +76,12 @@ const seconds = (duration: string): number => {
 }
 
 t.test('the alert rules cover the issue and follow the kubernetes-mixin style', async (t) => {
-  for (const name of ['NodeHeapLeakSuspected', 'NodeHeapExhaustionPredicted', 'NodeHeapLeakReplicaOutlier', 'LeakwatchTargetDown']) {
+  for (const rule of alerts) t.match(rule.alert, /^(Nodejs|Leakwatch)[A-Z]/, `${rule.alert}: Nodejs… or Leakwatch…, never node-exporter's Node…`)
+  for (const name of ['NodejsHeapLeakSuspected', 'NodejsHeapExhaustionPredicted', 'NodejsHeapLeakReplicaOutlier', 'LeakwatchTargetDown']) {
     t.ok(alertNames.includes(name), `${name} is defined`)
   }
-  const tiers = alerts.filter((rule) => rule.alert === 'NodeHeapExhaustionPredicted').map((rule) => rule.labels?.severity)
-  t.same(tiers.sort(), ['critical', 'warning'], 'NodeHeapExhaustionPredicted has a warning and a critical tier')
+  const tiers = alerts.filter((rule) => rule.alert === 'NodejsHeapExhaustionPredicted').map((rule) => rule.labels?.severity)
+  t.same(tiers.sort(), ['critical', 'warning'], 'NodejsHeapExhaustionPredicted has a warning and a critical tier')
   const seen = new Set<string>()
   for (const rule of alerts) {
     const id = `${rule.alert}/${rule.labels?.severity}`
@@ -95,7 +96,7 @@ t.test('the alert rules cover the issue and follow the kubernetes-mixin style', 
       `${id}: runbook_url points at this repository's runbook`,
     )
   }
-  const leak = alerts.find((rule) => rule.alert === 'NodeHeapLeakSuspected')
+  const leak = alerts.find((rule) => rule.alert === 'NodejsHeapLeakSuspected')
   t.match(leak?.annotations?.description, /leakwatch_site_growth_bytes_per_second/, 'the leak description looks up the top growing site')
   t.match(leak?.annotations?.description, /leakwatch_leak_onset_timestamp_seconds/, 'the leak description looks up the onset')
   t.equal(seconds(leak?.for ?? '0s'), 15 * 60, 'the leak verdict must hold for 15m')
@@ -288,7 +289,7 @@ t.test('Alertmanager example: amtool check-config, routing by severity, inhibiti
     ['warning', 'chat'],
     ['info', 'null'],
   ] as const) {
-    const route = await exec(amtool, ['config', 'routes', 'test', `--config.file=${path}`, `severity=${severity}`, 'alertname=NodeHeapLeakSuspected'])
+    const route = await exec(amtool, ['config', 'routes', 'test', `--config.file=${path}`, `severity=${severity}`, 'alertname=NodejsHeapLeakSuspected'])
     t.equal(route.code, 0, `amtool config routes test severity=${severity}`)
     t.equal(route.stdout.trim(), receiver, `severity=${severity} goes to ${receiver}`)
   }

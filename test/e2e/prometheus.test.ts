@@ -4,21 +4,19 @@
  * rules (time-compressed), and raises the leak alert for the leaking target
  * only. Everything is queried through Prometheus's HTTP API.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parseDocument, isMap, isSeq } from 'yaml'
 import { Sidecar } from '../../src/sidecar.js'
 import { testConfig } from '../helpers/config.js'
-import { freePort, repoRoot, spawnTarget, waitFor } from '../helpers/targets.js'
+import { prometheusBinary, startPrometheus } from '../helpers/prometheus.js'
+import { repoRoot, spawnTarget, waitFor } from '../helpers/targets.js'
 
 interface Alert {
   labels: Record<string, string>
   annotations: Record<string, string>
   state: 'pending' | 'firing' | 'inactive'
 }
-
-const prometheusBinary = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim()
 
 /** The shipped rules with every `for:` shortened to `seconds`. */
 function compressedRules(seconds: number): string {
@@ -35,7 +33,7 @@ function compressedRules(seconds: number): string {
   return doc.toString()
 }
 
-t.test('Prometheus raises NodeHeapLeakSuspected for the leaking target and nothing for the healthy one', async (t) => {
+t.test('Prometheus raises NodejsHeapLeakSuspected for the leaking target and nothing for the healthy one', async (t) => {
   t.ok(prometheusBinary, 'prometheus is installed (Debian package prometheus; .ci/run installs it)')
   const leaky = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
   const healthy = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
@@ -52,71 +50,23 @@ t.test('Prometheus raises NodeHeapLeakSuspected for the leaking target and nothi
   const sidecarUrl = await sidecar.start()
   t.teardown(() => sidecar.stop())
 
-  const dir = t.testdir({})
-  writeFileSync(`${dir}/rules.yaml`, compressedRules(3))
-  writeFileSync(
-    `${dir}/prometheus.yml`,
-    [
-      'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
-      'rule_files:',
-      `  - ${dir}/rules.yaml`,
-      'scrape_configs:',
-      '  - job_name: leakwatch',
-      '    static_configs:',
-      `      - targets: ['${new URL(sidecarUrl).host}']`,
-      '',
-    ].join('\n'),
-  )
-  const port = await freePort()
-  const prometheus = spawn(
-    prometheusBinary,
-    [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  )
-  let log = ''
-  prometheus.stderr.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)))
-  const exited = new Promise((resolve) => prometheus.on('exit', resolve))
-  t.teardown(async () => {
-    prometheus.kill('SIGTERM')
-    const timer = setTimeout(() => prometheus.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
-  })
-  const api = `http://127.0.0.1:${port}/api/v1`
-  const get = async (path: string): Promise<unknown> => {
-    const response = await fetch(`${api}${path}`)
-    return ((await response.json()) as { data: unknown }).data
-  }
-
-  await waitFor(
-    async () => {
-      try {
-        const targets = (await get('/targets')) as { activeTargets: Array<{ health: string }> }
-        return targets.activeTargets.some((target) => target.health === 'up')
-      } catch {
-        return false
-      }
-    },
-    { timeoutMs: 30_000, what: `Prometheus scraping the sidecar (log: ${log})` },
-  )
+  const { get } = await startPrometheus(t, { scrape: [new URL(sidecarUrl).host], rules: compressedRules(3) })
   const rules = (await get('/rules')) as { groups: Array<{ rules: Array<{ name: string; health: string }> }> }
   const loaded = rules.groups.flatMap((group) => group.rules)
-  t.ok(loaded.some((rule) => rule.name === 'NodeHeapLeakSuspected'), 'the shipped rules are loaded')
+  t.ok(loaded.some((rule) => rule.name === 'NodejsHeapLeakSuspected'), 'the shipped rules are loaded')
   t.same(loaded.filter((rule) => rule.health === 'err').map((rule) => rule.name), [], 'every rule evaluates')
 
   const alert = await waitFor(
     async () => {
       const { alerts } = (await get('/alerts')) as { alerts: Alert[] }
-      return alerts.find((a) => a.labels['alertname'] === 'NodeHeapLeakSuspected' && a.labels['target'] === 'leaky')
+      return alerts.find((a) => a.labels['alertname'] === 'NodejsHeapLeakSuspected' && a.labels['target'] === 'leaky')
     },
-    { timeoutMs: 90_000, intervalMs: 500, what: 'NodeHeapLeakSuspected for the leaking target' },
+    { timeoutMs: 90_000, intervalMs: 500, what: 'NodejsHeapLeakSuspected for the leaking target' },
   )
   t.ok(['pending', 'firing'].includes(alert.state), `alert ${alert.state}`)
   t.equal(alert.labels['severity'], 'warning')
   t.match(alert.annotations['description'] ?? '', /target leaky/)
-  t.match(alert.annotations['runbook_url'] ?? '', /docs\/runbooks\/NodeHeapLeakSuspected\.md$/)
+  t.match(alert.annotations['runbook_url'] ?? '', /docs\/runbooks\/NodejsHeapLeakSuspected\.md$/)
 
   const { alerts } = (await get('/alerts')) as { alerts: Alert[] }
   t.same(

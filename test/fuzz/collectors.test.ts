@@ -39,15 +39,16 @@ const fixture = (name: string): unknown =>
 
 /** Longest label value: 200 characters, plus the leading `…` that info's clip() adds when it cuts. */
 const MAX_LABEL_VALUE = 201
-/** Most samples one parse may return, per collector (heapStatistics: 5 + 64 spaces × 3). */
+/** Most samples one parse may return, per collector (heapStatistics: 5 + 64 spaces × 4; the by-type counts: 64 types and their total). */
 const MAX_SAMPLES: Record<string, number> = {
   heap: 2,
   memory: 3,
   gc: 8,
-  heapStatistics: 5 + 64 * 3,
-  eventLoop: 8,
-  resources: 64,
-  info: 2,
+  heapStatistics: 5 + 64 * 4,
+  eventLoop: 11,
+  resources: 64 + 1,
+  info: 3,
+  process: 3 + 4 + 2 * (64 + 1),
 }
 const definitions = new Map(catalog.map((metric) => [metric.key, metric]))
 
@@ -227,7 +228,8 @@ t.test('huge and hostile replies, deterministic', async (t) => {
   const resources = get('resources')
   // 10^5 resource types: at most 64 label values, the biggest counts, fast.
   const many = parseChecked(resources, { counts: hugeRecord(100_000, (i) => i) }, undefined)
-  t.equal(many?.samples.length, 64, '10^5 types → 64 series')
+  t.equal(many?.samples.filter((sample) => sample.key === 'activeResources').length, 64, '10^5 types → 64 series')
+  t.equal((many?.samples.find((sample) => sample.key === 'activeResourcesTotal') as { value: number } | undefined)?.value, (100_000 * 99_999) / 2, 'and their total')
   t.equal((many?.samples[0] as { value: number }).value, 99_999, 'the largest count first')
   // 10^5 types with hostile values or names: refused quickly.
   for (const [what, counts] of [

@@ -68,7 +68,7 @@ export function testConfig(
     timeoutMs: 1000,
     allowRemoteInspector: false,
     reconnect: { minDelayMs: 50, maxDelayMs: 400 },
-    otlp: { endpoint: undefined, intervalMs: 500, headers: {}, serviceName: 'leakwatch-test' },
+    otlp: { endpoint: undefined, protocol: 'http/protobuf', intervalMs: 500, headers: {}, serviceName: 'leakwatch-test' },
     logLevel: 'silent',
     maxConcurrentPolls: 8,
     eventLoopResolutionMs: 100,

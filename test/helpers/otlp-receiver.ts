@@ -1,12 +1,15 @@
 // A real OTLP/HTTP metrics receiver for tests: fastify on 127.0.0.1:0 that
-// accepts the JSON encoding @opentelemetry/exporter-metrics-otlp-http sends,
-// keeps every decoded request and can be told to fail (500) or hang so the
-// exporter's error paths run against a real socket.
+// accepts both encodings of OTLP/HTTP — protobuf (what
+// @opentelemetry/exporter-metrics-otlp-proto sends) decoded with protobufjs, and
+// JSON (@opentelemetry/exporter-metrics-otlp-http) — keeps every decoded request
+// and can be told to fail (500) or hang so the exporter's error paths run against
+// a real socket.
 import { EventEmitter, once } from 'node:events'
 import type { ServerResponse } from 'node:http'
 import { createGunzip } from 'node:zlib'
 import Fastify from 'fastify'
 import type { Test } from 'tap'
+import { decodeMetricsRequest } from './otlp-proto.js'
 
 // --- the subset of the OTLP JSON request the tests read ---
 // The JS serializer writes 64-bit integers as numbers or strings depending on
@@ -17,6 +20,7 @@ export interface OtlpAnyValue {
   boolValue?: boolean
   intValue?: number | string
   doubleValue?: number
+  arrayValue?: { values?: OtlpAnyValue[] }
 }
 export interface OtlpKeyValue {
   key: string
@@ -58,7 +62,7 @@ export interface OtlpExportMetricsRequest {
 /** AGGREGATION_TEMPORALITY_CUMULATIVE in OTLP. */
 export const CUMULATIVE = 2
 
-export type AttributeValue = string | number | boolean
+export type AttributeValue = string | number | boolean | AttributeValue[]
 
 /** One data point, flattened with what the tests want next to it. */
 export interface DataPoint {
@@ -82,6 +86,8 @@ export interface DataPoint {
 }
 
 export interface ReceivedRequest {
+  /** Which encoding the request came in. */
+  readonly protocol: 'http/protobuf' | 'http/json'
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   readonly body: OtlpExportMetricsRequest
 }
@@ -115,6 +121,7 @@ function attributeValue(value: OtlpAnyValue): AttributeValue {
   if (value.boolValue !== undefined) return value.boolValue
   if (value.intValue !== undefined) return num(value.intValue)
   if (value.doubleValue !== undefined) return value.doubleValue
+  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(attributeValue)
   return JSON.stringify(value)
 }
 
@@ -186,6 +193,13 @@ export async function startOtlpReceiver(t?: Pick<Test, 'teardown'>): Promise<Otl
     delete request.headers['content-length']
     return payload.pipe(createGunzip())
   })
+  app.addContentTypeParser('application/x-protobuf', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, decodeMetricsRequest(body as Buffer))
+    } catch (error) {
+      done(error as Error, undefined)
+    }
+  })
   app.post('/v1/metrics', async (request, reply) => {
     attempts[mode] += 1
     if (mode === 'hang') {
@@ -194,11 +208,13 @@ export async function startOtlpReceiver(t?: Pick<Test, 'teardown'>): Promise<Otl
       return reply
     }
     if (mode === 'error') return reply.code(500).send({ code: 13, message: 'receiver told to fail' })
-    if (!String(request.headers['content-type']).startsWith('application/json')) {
-      return reply.code(415).send({ message: 'this receiver only speaks OTLP/JSON' })
-    }
-    requests.push({ headers: { ...request.headers }, body: request.body as OtlpExportMetricsRequest })
+    const type = String(request.headers['content-type'])
+    const protocol = type.startsWith('application/json') ? 'http/json' : type.startsWith('application/x-protobuf') ? 'http/protobuf' : undefined
+    if (protocol === undefined) return reply.code(415).send({ message: 'OTLP/HTTP is protobuf or JSON' })
+    requests.push({ protocol, headers: { ...request.headers }, body: request.body as OtlpExportMetricsRequest })
     arrivals.emit('request')
+    // An empty ExportMetricsServiceResponse: full success.
+    if (protocol === 'http/protobuf') return reply.code(200).header('content-type', 'application/x-protobuf').send(Buffer.alloc(0))
     return reply.code(200).send({})
   })
   const address = await app.listen({ host: '127.0.0.1', port: 0 })

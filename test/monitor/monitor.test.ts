@@ -33,7 +33,7 @@ for (const script of ['test/fixtures/targets/cjs-target.cjs', 'test/fixtures/tar
     t.ok((value(samples, 'heapUsed') ?? 0) > 1e6, 'heap used in bytes')
     t.ok((value(samples, 'heapLimit') ?? 0) > 1e8, 'heap limit')
     t.ok((value(samples, 'rss') ?? 0) > 1e7, 'rss')
-    t.ok((value(samples, 'heapSpaceUsed', { space: 'old_space' }) ?? 0) > 0, 'old space')
+    t.ok((value(samples, 'heapSpaceUsed', { space: 'old' }) ?? 0) > 0, 'old space')
     t.equal(value(samples, 'targetInfo', { pid: String(target.pid) }), 1)
     t.equal(value(samples, 'activeResources', { type: 'TCPServerWrap' }), 1, 'the http server')
     t.ok(samples.some((s) => s.key === 'gcDuration' && s.labels?.['kind'] === 'minor'), 'minor GCs counted')

@@ -1,0 +1,191 @@
+// When holder searches run: on a raised leak, a second one for growth, doubling gaps, the shared
+// budget, requests, restarts, and the bounded, hysteretic holder label. The search itself is the
+// real one in test/leak/holders-pipeline.test.ts; here it is replaced to test the schedule alone.
+import t from 'tap'
+import type { Holder, HolderSearchDone, HolderSearchResult } from '../../src/holders/index.js'
+import type { TargetSession } from '../../src/inspector/session.js'
+import { HolderScheduler, holderLabel, searchCostMs, type HolderSearch } from '../../src/leak/holder-scheduler.js'
+
+const session = {} as TargetSession
+const CONFIG = { mode: 'on-verdict' as const, intervalMs: 1_000, maxIntervalMs: 8_000, topHolders: 2 }
+
+function holder(id: number, size: number, growing: boolean, path = [`v${id} (Array, a.js)`]): Holder {
+  return {
+    id,
+    path,
+    pathComplete: path.length > 0,
+    kind: 'Array',
+    size,
+    previousSize: growing ? size - 100 : size,
+    growing,
+    intervalSeconds: 1,
+    growthPerSecond: growing ? 100 : 0,
+    elementShape: ['{a, b}'],
+    keyShape: [],
+    retainedBytes: size * 100,
+    retainedBytesMethod: 'test',
+    measuredBy: 'walk',
+  }
+}
+
+function done(holders: Holder[], first: boolean, at: number, cpuMs = 50): HolderSearchDone {
+  return {
+    status: 'done',
+    at,
+    installId: 'i',
+    firstSearch: first,
+    holders,
+    cost: {
+      wallMs: 100,
+      longestSliceMs: 9,
+      longestStepMs: 1,
+      longestCallMs: 12,
+      targetCpuMs: cpuMs,
+      slices: 4,
+      calls: 10,
+      objectsVisited: 100,
+      maxVisits: 5000,
+      pathNodes: 100,
+      functionsOpened: 3,
+      functionsNotOpened: 0,
+      sampledCollections: 0,
+      trackedRemeasured: 0,
+      proxiesSkipped: 0,
+      hugeDictionariesSkipped: 0,
+    },
+    heapUsedBytes: 1e6,
+    truncated: false,
+    truncation: [],
+    scripts: {},
+  }
+}
+
+class Harness {
+  clock = 1_000_000
+  calls: Array<{ at: number; previous: boolean; headroom: number | undefined }> = []
+  charged: Array<{ at: number; cost: number }> = []
+  freeAt = Number.NEGATIVE_INFINITY
+  results: HolderSearchResult[] = []
+  readonly scheduler: HolderScheduler
+  constructor(config = CONFIG) {
+    const search: HolderSearch = async (_session, options, previous) => {
+      this.calls.push({ at: this.clock, previous: previous !== undefined, headroom: options?.headroomBytes })
+      const next = this.results.shift()
+      if (next === undefined) throw new Error('no result left')
+      return next
+    }
+    this.scheduler = new HolderScheduler(
+      config,
+      { charge: (at, cost) => this.charged.push({ at, cost }), budgetFreeAtMs: () => this.freeAt },
+      search,
+      () => this.clock,
+    )
+  }
+  async tick(leakRaised: boolean, advanceMs = 0): Promise<void> {
+    this.clock += advanceMs
+    this.scheduler.tick(session, this.clock, { leakRaised, headroomBytes: 200e6 })
+    await this.scheduler.idle()
+  }
+}
+
+t.test('no search without a raised leak or a request', async (t) => {
+  const h = new Harness()
+  await h.tick(false)
+  await h.tick(false, 60_000)
+  t.equal(h.calls.length, 0)
+})
+
+t.test('a raised leak: a first search at once, the second after the interval, then gaps doubling to the maximum', async (t) => {
+  const h = new Harness()
+  h.results.push(done([holder(1, 1000, false)], true, h.clock), ...Array.from({ length: 8 }, () => done([holder(1, 1100, true)], false, h.clock)))
+  await h.tick(true)
+  t.equal(h.calls.length, 1, 'first search at the first poll with the leak raised')
+  t.equal(h.calls[0]?.headroom, 200e6, 'the headroom is passed to the search')
+  await h.tick(true, 500)
+  t.equal(h.calls.length, 1, 'not before the interval')
+  await h.tick(true, 500)
+  t.equal(h.calls.length, 2, 'the second search, for growth, after the interval')
+  t.equal(h.calls[1]?.previous, true, 'it compares with the first')
+  const gaps: number[] = []
+  let last = h.clock
+  for (let i = 0; i < 120 && h.calls.length < 7; i++) {
+    const before = h.calls.length
+    await h.tick(true, 250)
+    if (h.calls.length > before) {
+      gaps.push(h.clock - last)
+      last = h.clock
+    }
+  }
+  t.same(gaps, [1_000, 2_000, 4_000, 8_000, 8_000], 'the gap doubles after each search, up to maxInterval')
+  t.equal(h.charged.length, h.calls.length, 'every search is charged to the budget')
+  t.equal(h.charged[0]?.cost, searchCostMs(done([], true, 0).cost), 'the larger of target CPU and slices')
+})
+
+t.test('the shared budget holds a search back; a cleared leak starts over with a short gap', async (t) => {
+  const h = new Harness()
+  h.results.push(done([], true, 0), done([], false, 0), done([], true, 0))
+  h.freeAt = h.clock + 5_000
+  await h.tick(true)
+  t.equal(h.calls.length, 0, 'the budget has not paid for the last paid step yet')
+  await h.tick(true, 5_000)
+  t.equal(h.calls.length, 1)
+  await h.tick(true, 1_000)
+  t.equal(h.calls.length, 2)
+  await h.tick(false, 100)
+  await h.tick(true, 100)
+  t.equal(h.calls.length, 3, 'a new leak searches at once again')
+})
+
+t.test('a request searches without a leak, twice (for growth), then stops', async (t) => {
+  const h = new Harness()
+  h.results.push(done([], true, 0), done([], false, 0))
+  t.equal(h.scheduler.request(), 'scheduled')
+  await h.tick(false)
+  t.equal(h.calls.length, 1)
+  t.equal(h.scheduler.view().requested, true, 'growth not known yet')
+  await h.tick(false, 1_000)
+  t.equal(h.calls.length, 2)
+  t.equal(h.scheduler.view().requested, false)
+  await h.tick(false, 10_000)
+  t.equal(h.calls.length, 2, 'no more without a leak')
+  const off = new HolderScheduler({ ...CONFIG, mode: 'off' }, { charge: () => undefined, budgetFreeAtMs: () => 0 })
+  t.equal(off.request(), 'off')
+  t.same(off.samples(), [], 'off exports nothing')
+})
+
+t.test('refusals and failures are counted and retried with the doubling gap; a restart drops what was found', async (t) => {
+  const h = new Harness()
+  h.results.push({ status: 'refused', code: 'LW_ERR_HOLDER_SEARCH_REFUSED', reason: 'headroom', message: 'not enough headroom', requiredBytes: 64e6, headroomBytes: 1e6 })
+  await h.tick(true)
+  t.match(h.scheduler.view(), { searches: { done: 0, refused: 1, failed: 0 }, refusal: { reason: 'headroom', requiredBytes: 64e6 } })
+  await h.tick(true, 1_000)
+  t.equal(h.calls.length, 2, 'retried; this one throws')
+  t.match(h.scheduler.view(), { searches: { refused: 1, failed: 1 }, lastError: /no result left/ })
+  h.results.push(done([holder(1, 500, true)], false, 0))
+  await h.tick(true, 1_000)
+  t.equal(h.calls.length, 2, 'failures back off too: the gap doubled')
+  await h.tick(true, 1_000)
+  t.equal(h.scheduler.view().holders.length, 1)
+  h.scheduler.reset()
+  t.same(h.scheduler.view().holders, [], 'a new process: nothing from the old one')
+  t.equal(h.scheduler.view().firstSearch, true)
+})
+
+t.test('the holder label: top-K growing, with hysteresis, bounded', async (t) => {
+  const h = new Harness()
+  const a = holder(1, 900, true)
+  const b = holder(2, 800, true)
+  const c = holder(3, 700, true)
+  h.results.push(done([a, b, c, holder(4, 50, false)], false, 0))
+  await h.tick(true)
+  t.same(h.scheduler.exported().map((x) => x.id), [1, 2], 'the top 2 growing')
+  // c now ranks first; b stays (within 2·K and growing), a stopped growing.
+  h.results.push(done([c, b, { ...a, growing: false }], false, 0))
+  await h.tick(true, 1_000)
+  t.same(h.scheduler.exported().map((x) => x.id), [2, 3])
+  const samples = h.scheduler.samples()
+  t.ok(samples.some((s) => s.key === 'holderSize' && s.labels?.['holder'] === 'v2 (Array, a.js)' && s.labels?.['kind'] === 'Array'))
+  t.ok(samples.some((s) => s.key === 'holderSearches' && s.labels?.['outcome'] === 'done' && 'value' in s && s.value === 2))
+  t.equal(holderLabel(holder(5, 1, true, ['x'.repeat(500)])).length, 200)
+  t.equal(holderLabel(holder(6, 1, true, [])), '(no path) Array of {a, b}')
+})
