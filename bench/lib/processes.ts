@@ -187,6 +187,8 @@ export interface SidecarSpec {
   }
   readonly analysis?: Record<string, unknown>
   readonly logLevel?: string
+  /** More config-file settings (e.g. timeout, reconnect), merged over the above. */
+  readonly settings?: Record<string, unknown>
 }
 
 export interface SidecarChild extends Child {
@@ -231,6 +233,7 @@ export async function startSidecar(spec: SidecarSpec): Promise<SidecarChild> {
   }
   if (spec.attribution !== undefined) config.attribution = spec.attribution
   if (spec.analysis !== undefined) config.analysis = spec.analysis
+  Object.assign(config, spec.settings)
   writeFileSync(configPath, JSON.stringify(config, null, 2))
   const child = spawnNode([CLI_PATH, '--config', configPath])
   const url = `http://127.0.0.1:${port}`

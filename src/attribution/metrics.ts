@@ -84,4 +84,14 @@ export const ATTRIBUTION_METRICS: readonly MetricDefinition[] = [
     labels: [],
     collector: 'attribution',
   },
+  {
+    key: 'profilerTruncatedProfiles',
+    prom: 'leakwatch_profiler_truncated_profiles_total',
+    otel: 'leakwatch.profiler.truncated_profiles',
+    help: 'Heap profiles of which only part was kept: more than 100,000 nodes or samples, or more than 24 MiB (the API\'s profiler.lastProfile says how much was left out).',
+    unit: '{profile}',
+    type: 'counter',
+    labels: [],
+    collector: 'attribution',
+  },
 ]

@@ -14,6 +14,12 @@
  * id met a second time is skipped together with its subtree (so a cycle or a
  * duplicated subtree cannot loop or double count), and pprof stacks are
  * truncated to `maxStackDepth` frames.
+ *
+ * Both are written as steps (slices.ts): `toPprof` and `toHeapProfileJson` run them to the
+ * end; the HTTP server runs `pprofSteps` / `heapProfileSteps` in slices so that a large
+ * profile never holds the event loop for long. The pprof message is encoded a few thousand
+ * entries at a time (protobuf repeated fields are the concatenation of their entries), never
+ * as one call over the whole profile.
  */
 import {
   Function as PprofFunction,
@@ -24,6 +30,7 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format'
+import { ITEMS_PER_STEP, runToEnd, type Steps } from './slices.js'
 
 /** `Runtime.CallFrame` as found in a sampling heap profile. Line and column are 0-based; -1 when unknown (native code). */
 export interface CallFrame {
@@ -116,12 +123,13 @@ function childrenOf(node: ProfileNode): ProfileNode[] {
  * head). Iterative; a node whose id was already met earlier in that order is
  * skipped along with its subtree, so a cycle ends where it closes.
  */
-function flatten(head: ProfileNode): { nodes: ProfileNode[]; parents: number[] } {
+function* flatten(head: ProfileNode): Steps<{ nodes: ProfileNode[]; parents: number[] }> {
   const nodes: ProfileNode[] = []
   const parents: number[] = []
   const seen = new Set<number>()
   const stack: Array<{ node: ProfileNode; parent: number }> = [{ node: head, parent: -1 }]
   while (stack.length > 0) {
+    if (nodes.length % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield
     const { node, parent } = stack.pop()!
     if (seen.has(node.id)) continue
     seen.add(node.id)
@@ -158,6 +166,24 @@ interface Totals {
  * 1-based (0 when V8 does not know it, e.g. native frames).
  */
 export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array {
+  return runToEnd(pprofSteps(profile, options))
+}
+
+/** A field of a protobuf message holding an embedded message: its tag, length and bytes. */
+function embedded(fieldNumber: number, message: { encode(): Uint8Array }): Uint8Array[] {
+  const body = message.encode()
+  const header: number[] = [(fieldNumber << 3) | 2]
+  let length = body.length
+  while (length > 127) {
+    header.push((length & 127) | 128)
+    length = Math.floor(length / 128)
+  }
+  header.push(length)
+  return [Uint8Array.from(header), body]
+}
+
+/** `toPprof` in steps. */
+export function* pprofSteps(profile: HeapProfile, options: PprofOptions): Steps<Uint8Array> {
   const { timeMs, samplingIntervalBytes } = options
   const maxStackDepth = options.maxStackDepth ?? DEFAULT_MAX_STACK_DEPTH
   if (!Number.isFinite(samplingIntervalBytes) || samplingIntervalBytes <= 0) {
@@ -210,15 +236,20 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
     return locationFor(name, url, zeroBased >= 0 ? zeroBased + 1 : 0)
   }
 
-  const { nodes, parents } = flatten(headOf(profile))
+  const { nodes, parents } = yield* flatten(headOf(profile))
   const indexById = new Map<number, number>()
-  nodes.forEach((node, index) => indexById.set(node.id, index))
+  for (let index = 0; index < nodes.length; index++) {
+    indexById.set(nodes[index]!.id, index)
+    if (index % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield
+  }
 
   // What each node allocated, by node index; -1 collects samples of unknown nodes.
   const totals = new Map<number, Totals>()
   const samples = samplesOf(profile)
   if (samples.length > 0) {
-    for (const sample of samples) {
+    for (let i = 0; i < samples.length; i++) {
+      if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield
+      const sample = samples[i]!
       const size = Number(sample.size)
       if (!Number.isFinite(size) || size <= 0) continue
       const index = indexById.get(sample.nodeId) ?? -1
@@ -230,12 +261,13 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
       }
     }
   } else {
-    nodes.forEach((node, index) => {
-      const bytes = Number(node.selfSize)
+    for (let index = 0; index < nodes.length; index++) {
+      if (index % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) yield
+      const bytes = Number(nodes[index]!.selfSize)
       if (Number.isFinite(bytes) && bytes > 0) {
         totals.set(index, { count: Math.round(bytes / samplingIntervalBytes), bytes })
       }
-    })
+    }
   }
 
   // Locations are created lazily, only for frames on some stack, by node index.
@@ -249,11 +281,22 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
     return id
   }
 
-  const pprofSamples: Sample[] = []
-  const ordered = [...totals.keys()].sort((a, b) => a - b)
-  const depthLimit = Math.min(maxStackDepth, Math.max(MIN_STACK_DEPTH, Math.floor(MAX_TOTAL_FRAMES / Math.max(1, ordered.length))))
-  for (const index of ordered) {
-    const { count, bytes } = totals.get(index)!
+  // Encoded as they are made, a few thousand at a time: field 2 of Profile. In node order
+  // (samples of unknown nodes first), which needs no sort of the allocating nodes.
+  const sampleChunks: Uint8Array[] = []
+  let batch: Uint8Array[] = []
+  const depthLimit = Math.min(maxStackDepth, Math.max(MIN_STACK_DEPTH, Math.floor(MAX_TOTAL_FRAMES / Math.max(1, totals.size))))
+  let workSinceYield = 0
+  for (let index = -1; index < nodes.length; index++) {
+    if (workSinceYield >= ITEMS_PER_STEP) {
+      workSinceYield = 0
+      sampleChunks.push(Buffer.concat(batch))
+      batch = []
+      yield
+    }
+    workSinceYield += 1
+    const total = totals.get(index)
+    if (total === undefined) continue
     const stack: number[] = []
     if (index === -1) {
       stack.push(locationFor(UNKNOWN_FRAME, '', 0))
@@ -268,23 +311,38 @@ export function toPprof(profile: HeapProfile, options: PprofOptions): Uint8Array
       }
       if (at > 0) stack.push(locationFor(TRUNCATED_FRAME, '', 0))
     }
-    pprofSamples.push(new Sample({ locationId: stack, value: [count, Math.round(bytes)] }))
+    workSinceYield += stack.length
+    batch.push(...embedded(2, new Sample({ locationId: stack, value: [total.count, Math.round(total.bytes)] })))
   }
+  sampleChunks.push(Buffer.concat(batch))
 
+  // Field order of profile.proto: sample types (1), samples (2), locations (4), functions (5),
+  // then the string table (6) and the scalars, which the strings of all the above are in.
   const space = new ValueType({ type: strings.dedup('space'), unit: strings.dedup('bytes') })
   const objects = new ValueType({ type: strings.dedup('objects'), unit: strings.dedup('count') })
-  const pprof = new Profile({
-    sampleType: [objects, space],
-    sample: pprofSamples,
-    location: locations,
-    function: functions,
+  const parts: Uint8Array[] = [...embedded(1, objects), ...embedded(1, space), ...sampleChunks]
+  sampleChunks.length = 0
+  for (const [fieldNumber, entries] of [[4, locations], [5, functions]] as const) {
+    batch = []
+    for (const entry of entries) {
+      batch.push(...embedded(fieldNumber, entry))
+      if (batch.length >= 2 * ITEMS_PER_STEP) {
+        parts.push(Buffer.concat(batch))
+        batch = []
+        yield
+      }
+    }
+    parts.push(Buffer.concat(batch))
+  }
+  const rest = new Profile({
     stringTable: strings,
     timeNanos: BigInt(Math.round(timeMs)) * 1_000_000n,
     periodType: new ValueType({ type: space.type, unit: space.unit }),
     period: Math.round(samplingIntervalBytes),
     defaultSampleType: space.type,
   })
-  return pprof.encode()
+  parts.push(rest.encode())
+  return Buffer.concat(parts)
 }
 
 function jsonString(value: unknown): string {
@@ -304,12 +362,28 @@ function jsonNumber(value: unknown): string {
  * its subtree, as in `toPprof`.
  */
 export function toHeapProfileJson(profile: HeapProfile): string {
-  const out: string[] = ['{"head":']
+  return runToEnd(heapProfileSteps(profile)).toString('utf8')
+}
+
+/** `toHeapProfileJson` in steps, as UTF-8 bytes. */
+export function* heapProfileSteps(profile: HeapProfile): Steps<Buffer> {
+  const chunks: Buffer[] = []
+  let out: string[] = ['{"head":']
+  let items = 0
+  // Each step's text becomes bytes at once: no single join over the whole file at the end.
+  const step = (): void => {
+    chunks.push(Buffer.from(out.join(''), 'utf8'))
+    out = []
+  }
   const seen = new Set<number>()
   // Either a node to write (with its siblings' state, for the commas), or closing text.
   type Pending = { node: ProfileNode; siblings: { written: boolean } } | string
   const stack: Pending[] = [{ node: headOf(profile), siblings: { written: false } }]
   while (stack.length > 0) {
+    if (++items % ITEMS_PER_STEP === 0) {
+      step()
+      yield
+    }
     const item = stack.pop()!
     if (typeof item === 'string') {
       out.push(item)
@@ -341,7 +415,12 @@ export function toHeapProfileJson(profile: HeapProfile): string {
   }
   out.push(',"samples":[')
   const samples = samplesOf(profile)
-  samples.forEach((sample, i) => {
+  for (let i = 0; i < samples.length; i++) {
+    if (i % ITEMS_PER_STEP === ITEMS_PER_STEP - 1) {
+      step()
+      yield
+    }
+    const sample = samples[i]!
     out.push(
       i > 0 ? ',' : '',
       '{"size":', jsonNumber(sample.size),
@@ -349,7 +428,8 @@ export function toHeapProfileJson(profile: HeapProfile): string {
       ',"ordinal":', jsonNumber(sample.ordinal),
       '}',
     )
-  })
+  }
   out.push(']}')
-  return out.join('')
+  step()
+  return Buffer.concat(chunks)
 }

@@ -20,12 +20,17 @@ import type { AttributionConfig } from '../config/types.js'
 import { LeakwatchError, MalformedReplyError, errorMessage } from '../core/errors.js'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
+import { keepProfile, type KeptProfileStats } from './kept-profile.js'
 import type { HeapProfile } from './pprof.js'
+import { runInSlices } from './slices.js'
 
 export type ProfilerState = 'idle' | 'sampling' | 'interrupted' | 'failed'
 
 export interface ProfileFetch {
+  /** What is kept of the target's profile: a checked copy within PROFILE_LIMITS (kept-profile.ts). */
   readonly profile: HeapProfile
+  /** How much of the target's profile was kept, and what was left out. */
+  readonly kept: KeptProfileStats
   readonly timeMs: number
   /** Wall time of the fetch as seen from here: the forced GC plus the transfer (an upper bound of the pause). */
   readonly pauseMs: number
@@ -76,6 +81,9 @@ export class ProfilerController {
   private cpuTotalMs = 0
   private fetches = 0
   private interruptions = 0
+  /** Profiles of which a limit left part out (PROFILE_LIMITS). */
+  private truncatedProfiles = 0
+  private lastKept: KeptProfileStats | null = null
   /** Major GCs forced to buy a heap floor (starved floors), and their pauses. */
   private forcedGcs = 0
   private forcedGcPauseMs = 0
@@ -150,6 +158,8 @@ export class ProfilerController {
     cpuTotalMs: number
     forcedGcs: number
     forcedGcPauseMs: number
+    truncatedProfiles: number
+    lastProfile: KeptProfileStats | null
     lastError: string | null
   } {
     return {
@@ -165,6 +175,8 @@ export class ProfilerController {
       cpuTotalMs: this.cpuTotalMs,
       forcedGcs: this.forcedGcs,
       forcedGcPauseMs: this.forcedGcPauseMs,
+      truncatedProfiles: this.truncatedProfiles,
+      lastProfile: this.lastKept,
       lastError: this.lastError,
     }
   }
@@ -182,6 +194,7 @@ export class ProfilerController {
     lastCostMs: number
     forcedGcs: number
     forcedGcPauseMs: number
+    truncatedProfiles: number
   } {
     return {
       fetches: this.fetches,
@@ -192,6 +205,7 @@ export class ProfilerController {
       lastCostMs: this.lastCostMs,
       forcedGcs: this.forcedGcs,
       forcedGcPauseMs: this.forcedGcPauseMs,
+      truncatedProfiles: this.truncatedProfiles,
     }
   }
 
@@ -298,6 +312,11 @@ export class ProfilerController {
     if (typeof profile !== 'object' || profile === null || typeof (profile as { head?: unknown }).head !== 'object') {
       throw new MalformedReplyError('HeapProfiler.getSamplingProfile', 'the reply carries no profile')
     }
-    return { profile: profile as HeapProfile, timeMs: nowMs, pauseMs, cpuMs, costMs, floorBytes }
+    // The target's profile is dropped once this bounded copy is made, in slices (a hostile one
+    // of a million nodes takes the walk a second or more).
+    const kept = await runInSlices(keepProfile(profile))
+    this.lastKept = kept.stats
+    if (kept.stats.truncated) this.truncatedProfiles += 1
+    return { profile: kept.profile, kept: kept.stats, timeMs: nowMs, pauseMs, cpuMs, costMs, floorBytes }
   }
 }

@@ -5,7 +5,7 @@
  * Kubernetes, security) is written here once.
  */
 import { DURATION_FORMS } from '../core/duration.js'
-import { DEFAULT_TARGET_HOST, hasSource, OPTIONS, TOKEN_RULE, type OptionRow } from './options.js'
+import { DEFAULT_TARGET_HOST, hasSource, LIMITS, OPTIONS, TOKEN_RULE, type OptionRow } from './options.js'
 import { METRICS_PATH } from './values.js'
 
 const WIDTH = 80
@@ -95,7 +95,7 @@ const SECTION_COMMENTS: Readonly<Record<string, string>> = {
 
 function fileSection(collectorNames: readonly string[]): string {
   const lines = [
-    '  targets:',
+    `  targets:                     # at most ${LIMITS.maxTargets} per sidecar`,
     '    - name: api                # default HOST:PORT',
     `      host: 127.0.0.1          # default ${DEFAULT_TARGET_HOST}`,
     '      port: 9229',

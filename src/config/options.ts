@@ -161,7 +161,7 @@ export const OPTIONS: readonly OptionRow[] = [
     default: undefined,
     defaultText: '',
     help:
-      'Inspector to watch; repeat for several. NAME is the "target" label and defaults to HOST:PORT. ' +
+      `Inspector to watch; repeat for several (at most ${LIMITS.maxTargets} per sidecar). NAME is the "target" label and defaults to HOST:PORT. ` +
       'IPv6 in brackets: [::1]:9229. "localhost" is read as 127.0.0.1 (Node\'s inspector binds 127.0.0.1).',
   },
   { key: 'listen', flag: 'listen', env: env('LEAKWATCH_LISTEN'), file: 'listen', type: hostPortType(0), default: { host: '0.0.0.0', port: 9464 }, help: 'Metrics HTTP server address', fileExample: '0.0.0.0:9464' },

@@ -43,8 +43,9 @@ export const ERROR_CODES = {
     remedy: 'Fix each problem listed (leakwatch --help shows every option); leakwatch exits with status 2.',
   },
   LW_ERR_AGENT_MISSING: {
-    meaning: "leakwatch's agent was gone from the target between polls (something deleted it from globalThis).",
-    remedy: 'It is installed again; if it keeps vanishing the target is dropped and reconnected with backoff.',
+    meaning: "leakwatch's agent was gone from the target between polls (something deleted it from globalThis, or the application replaced Symbol.for).",
+    remedy:
+      'It is installed again at once; if it keeps vanishing, each reinstall waits twice as long as the one before (up to 64 poll intervals), a session gets at most 3, then it is dropped and reconnected with backoff. leakwatch_target_agent_installs_total counts the installs.',
   },
   LW_ERR_HTTP_CONFIG: {
     meaning: 'The HTTP server was asked to protect endpoints without an API token to check.',
@@ -85,8 +86,8 @@ export class LeakwatchError extends Error {
 
 /** An inspector call did not answer in time (a stopped or overloaded target). */
 export class TimeoutError extends LeakwatchError {
-  constructor(what: string, timeoutMs: number) {
-    super('LW_ERR_TIMEOUT', `${what} did not answer within ${timeoutMs} ms`)
+  constructor(what: string, timeoutMs: number, message = `${what} did not answer within ${timeoutMs} ms`) {
+    super('LW_ERR_TIMEOUT', message)
   }
 }
 
@@ -144,8 +145,8 @@ export function errorMessage(error: unknown): string {
 
 /** The in-target agent is gone (should not happen without a restart): reinstall it. */
 export class AgentMissingError extends LeakwatchError {
-  constructor(what: string) {
-    super('LW_ERR_AGENT_MISSING', `${what}: leakwatch agent not installed in target`)
+  constructor(what: string, detail?: string) {
+    super('LW_ERR_AGENT_MISSING', `${what}: leakwatch agent not installed in target${detail === undefined ? '' : `: ${detail}`}`)
   }
 }
 

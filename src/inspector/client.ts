@@ -23,7 +23,7 @@
 import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 import { ConnectError, ProtocolError, TimeoutError } from '../core/errors.js'
-import { MAX_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
+import { MAX_MESSAGE_BYTES, MAX_SMALL_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
 
 export interface InspectorEndpoint {
   readonly host: string
@@ -62,6 +62,8 @@ export interface ChromeClientBase extends EventEmitter {
   _callbacks: Record<string, Callback>
   send(method: string, params?: object): Promise<unknown>
   close(): Promise<void>
+  /** Sends one command and keeps its reply callback (by id) in `_callbacks`. */
+  _enqueueCommand(method: string, params: object | undefined, sessionId: string | undefined, callback: Callback): void
   /** Fails every callback in flight with "WebSocket connection closed". */
   _handleConnectionClose(): void
 }
@@ -91,6 +93,12 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const has = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key)
+
+/**
+ * Commands whose reply may be larger than MAX_SMALL_MESSAGE_BYTES: a heap profile, and the
+ * holder search's property lists and walker calls on objects of the target's choosing.
+ */
+const LARGE_REPLY_METHODS: ReadonlySet<string> = new Set(['HeapProfiler.getSamplingProfile', 'Runtime.getProperties', 'Runtime.callFunctionOn'])
 
 /** `Domain.event`, as every inspector event is named; never one of the client's own events. */
 const EVENT_NAME = /^[A-Za-z][A-Za-z0-9]{0,99}\.[A-Za-z][A-Za-z0-9_]{0,99}$/
@@ -174,10 +182,29 @@ export class GuardedClient extends ChromeClient {
   // Declared, not initialized: the base constructor already runs `_start()`, which calls the
   // overrides below before any field initializer of this class would.
   declare private failure: ProtocolError | undefined
+  /** Commands in flight that may have a large reply (LARGE_REPLY_METHODS). */
+  declare private largeRepliesDue: number | undefined
 
   /** The protocol violation that ended this client, if any. */
   get protocolFailure(): ProtocolError | undefined {
     return this.failure
+  }
+
+  /** Counts the commands in flight whose reply may be large, until their callback runs (whatever ends them). */
+  override _enqueueCommand(method: string, params: object | undefined, sessionId: string | undefined, callback: Callback): void {
+    if (!LARGE_REPLY_METHODS.has(method)) {
+      super._enqueueCommand(method, params, sessionId, callback)
+      return
+    }
+    this.largeRepliesDue = (this.largeRepliesDue ?? 0) + 1
+    let settled = false
+    super._enqueueCommand(method, params, sessionId, (error, response) => {
+      if (!settled) {
+        settled = true
+        this.largeRepliesDue = (this.largeRepliesDue ?? 1) - 1
+      }
+      callback(error, response)
+    })
   }
 
   /** Replaces chrome-remote-interface's: the target is always the vetted URL, never a lookup. */
@@ -269,6 +296,14 @@ export class GuardedClient extends ChromeClient {
     // Node's inspector sends text frames only.
     if (typeof data !== 'string') {
       this.fail('sent a binary websocket message')
+      return
+    }
+    // Refused before JSON.parse, which is what costs: characters are at least as many as bytes.
+    if (data.length > MAX_SMALL_MESSAGE_BYTES && (this.largeRepliesDue ?? 0) === 0) {
+      this.fail(
+        `sent a message of ${(data.length / (1024 * 1024)).toFixed(0)} MiB while only small replies were due ` +
+          `(limit ${MAX_SMALL_MESSAGE_BYTES / (1024 * 1024)} MiB except for heap profiles and object property lists)`,
+      )
       return
     }
     let message: unknown

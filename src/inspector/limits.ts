@@ -53,3 +53,13 @@ export const MAX_LIST_BYTES = 1024 * 1024
  * times over while it is decoded and parsed, per session.
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+/**
+ * Largest message accepted while no command that may have a large reply is in flight (see
+ * `LARGE_REPLY_METHODS` in client.ts): everything else leakwatch asks for answers in kilobytes
+ * (the agent's read of every part ~5-20 KB, its install, the heap usage, a holder report page).
+ * A bigger message then is refused as a protocol error before it is parsed: a target that
+ * answered every poll with 40-50 MB was otherwise parsed each time (~0.3 s of the event loop
+ * per poll, RSS ~400 MB).
+ */
+export const MAX_SMALL_MESSAGE_BYTES = 4 * 1024 * 1024

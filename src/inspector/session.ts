@@ -151,6 +151,9 @@ interface EvaluateReply {
 
 const isObject = <T extends object>(value: unknown): value is T => typeof value === 'object' && value !== null
 
+/** V8's answer to an evaluation it ended at the `timeout` it was given. */
+const TERMINATED = 'Execution was terminated'
+
 /** A call in flight: failed at once, with the reason, when the session closes. */
 interface PendingCall {
   readonly method: string
@@ -170,6 +173,11 @@ export class InspectorSession implements TargetSession {
   private closed = false
   private reason: LeakwatchError | undefined
   private readonly pending = new Set<PendingCall>()
+  /**
+   * Calls that timed out here but have not been answered by the target: still running there
+   * (an evaluation the target has not finished or terminated). Nothing more is sent meanwhile.
+   */
+  private readonly unanswered = new Set<{ readonly method: string }>()
   private readonly closeListeners: Array<(reason: LeakwatchError) => void> = []
 
   private constructor(client: GuardedClient, description: InspectorTargetDescription) {
@@ -241,21 +249,39 @@ export class InspectorSession implements TargetSession {
 
   async send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
     if (this.closed) throw new SessionClosedError(`inspector session closed (${this.reason?.code ?? 'closed'}) before ${method}`)
+    // A target still busy with an earlier call would only queue this one behind it (and run it
+    // when it gets to it): refuse, as a timeout, which drops the session in the monitor.
+    const busyWith = this.unanswered.values().next().value
+    if (busyWith !== undefined) {
+      throw new TimeoutError(method, timeoutMs, `${method} not sent: an earlier ${busyWith.method} timed out and is still pending in the target`)
+    }
     // The typed overloads of chrome-remote-interface only know Chrome's protocol; Node's own
     // domains (NodeWorker, NodeTracing) are sent untyped.
     const send = this.client.send as unknown as (method: string, params: object) => Promise<unknown>
     let entry: PendingCall | undefined
+    let answered: Promise<unknown> | undefined
     const call = new Promise<unknown>((resolve, reject) => {
       entry = { method, reject }
       this.pending.add(entry)
-      send.call(this.client, method, params).then(resolve, reject)
+      answered = send.call(this.client, method, params)
+      answered.then(resolve, reject)
     })
     try {
       return await withTimeout(call, timeoutMs, method)
     } catch (error) {
+      if (error instanceof TimeoutError && !this.closed && answered !== undefined) {
+        const stalled = { method }
+        this.unanswered.add(stalled)
+        const settle = (): void => void this.unanswered.delete(stalled)
+        answered.then(settle, settle)
+      }
       if (error instanceof LeakwatchError) throw error
-      // The target answered with a protocol error (e.g. a method it lacks): its text, clipped.
-      if (error instanceof ChromeCommandError) throw new CommandError(clipTargetText(error.message))
+      if (error instanceof ChromeCommandError) {
+        // V8 ended the evaluation at its `timeout` (a few ms before ours fired): the same timeout.
+        if (error.message === TERMINATED) throw new TimeoutError(method, timeoutMs, `${method} ran out of its ${timeoutMs} ms in the target and was terminated`)
+        // The target answered with a protocol error (e.g. a method it lacks): its text, clipped.
+        throw new CommandError(clipTargetText(error.message))
+      }
       // chrome-remote-interface fails the calls in flight with a plain "WebSocket connection
       // closed" when the target goes away (killed, inspector closed): say what it means.
       if (this.closed) throw new SessionClosedError(`inspector session closed during ${method}`)

@@ -28,7 +28,8 @@ import {
   type VerdictState,
 } from '../analysis/verdict.js'
 import { ProfilerController, type ProfileFetch } from '../attribution/profiler.js'
-import { aggregateSites } from '../attribution/sites.js'
+import { aggregateSitesSteps } from '../attribution/sites.js'
+import { runInSlices } from '../attribution/slices.js'
 import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
 import { isHistogramSample, scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
@@ -174,8 +175,8 @@ export class TargetAnalysis implements PollExtension {
       this.latest = fetch
       // The fetch forced a full GC: the heap right after it is an exact floor.
       if (fetch.floorBytes !== undefined) this.addReading('heap', nowMs, fetch.floorBytes, 'profile')
-      const aggregation = aggregateSites(fetch.profile)
-      if (aggregation.nodesRejected > 0) this.profileIssues += 1
+      const aggregation = await runInSlices(aggregateSitesSteps(fetch.profile))
+      if (aggregation.nodesRejected > 0 || fetch.kept.nodesRejected > 0) this.profileIssues += 1
       this.tracker.ingest(fetch.timeMs, aggregation.sites)
       this.tracker.rank(nowMs, this.options.analysis.windowMs)
     } else if (this.heapStarved(nowMs)) {
@@ -261,6 +262,7 @@ export class TargetAnalysis implements PollExtension {
         { key: 'profilerTargetCpu', value: counters.cpuTotalMs / 1000 },
         { key: 'profilerFetches', value: counters.fetches },
         { key: 'profilerInterruptions', value: counters.interruptions },
+        { key: 'profilerTruncatedProfiles', value: counters.truncatedProfiles },
       )
       if (counters.fetches > 0) out.push({ key: 'profilerLastFetch', value: counters.lastPauseMs / 1000 })
       for (const site of this.tracker.exported()) {

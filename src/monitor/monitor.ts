@@ -12,15 +12,16 @@
  * skipped rather than piled up, and it is dropped unrun if the target
  * disconnects before its turn.
  */
-import { ProtocolError, SessionClosedError, UnavailableError } from '../core/errors.js'
+import { AgentMissingError, ProtocolError, SessionClosedError, TimeoutError, UnavailableError } from '../core/errors.js'
 import type { ResourceAttributes, Sample } from '../core/metrics.js'
 import type { TargetConfig } from '../config/types.js'
 import type { AnyCollector, FloorPoint, GcEvent } from '../collectors/types.js'
 import type { TargetSession } from '../inspector/session.js'
 import type { PollLimiter, Release } from './concurrency.js'
-import { backoffDelay, installAgent, sameProcess, type MonitorSession, type OpenSession } from './connection.js'
+import { AgentReinstalls, MAX_REINSTALLS_PER_CONNECTION } from './agent-reinstalls.js'
+import { backoffDelay, installAgent, sameProcess, type AgentInstall, type MonitorSession, type OpenSession } from './connection.js'
 import { breaksSession, runPoll, type PollResult } from './poll.js'
-import { errorInfo, TargetRecord, type ProcessIdentity, type TargetStatus } from './status.js'
+import { errorInfo, TargetRecord, type TargetStatus } from './status.js'
 
 export type { MonitorSession, OpenSession } from './connection.js'
 export { backoffDelay } from './connection.js'
@@ -78,6 +79,7 @@ export class TargetMonitor {
   private readonly options: MonitorOptions
   private readonly random: () => number
   private readonly record: TargetRecord
+  private readonly reinstalls: AgentReinstalls
   private session: MonitorSession | undefined
   private pollTimer: NodeJS.Timeout | undefined
   private retryTimer: NodeJS.Timeout | undefined
@@ -91,6 +93,7 @@ export class TargetMonitor {
     this.name = options.target.name
     this.random = options.random ?? Math.random
     this.record = new TargetRecord(options.target, options.collectors)
+    this.reinstalls = new AgentReinstalls(options.target.intervalMs)
   }
 
   start(): void {
@@ -147,10 +150,13 @@ export class TargetMonitor {
         await session.close()
         return
       }
-      this.adopt(install.identity)
+      const previous = record.identity
+      this.adopt(install)
+      this.reinstalls.connected(Date.now(), install.fresh, previous !== undefined && sameProcess(previous, install.identity))
       this.session = session
       record.connects += 1
-      this.attempt = 0
+      // The backoff is not reset here but by a healthy poll: a target that accepts a session and
+      // then times out every poll must not be polled again right after every reconnect.
       record.phase = 'connected'
       record.lastError = null
       for (const collector of record.collectors.values()) collector.available = true
@@ -165,27 +171,36 @@ export class TargetMonitor {
       if (error instanceof ProtocolError) record.protocolErrors += 1
       record.up = false
       this.options.logger.debug({ target: this.name, err: record.lastError }, 'connect failed')
-      this.scheduleReconnect()
+      this.scheduleReconnect(error)
     }
   }
 
   /** Tell a reconnect (same process) from a restart (new process) and reset state on the latter. */
-  private adopt(identity: ProcessIdentity): void {
+  private adopt(install: AgentInstall): void {
     const record = this.record
+    const { identity } = install
+    if (install.fresh) record.agentInstalls += 1
     const previous = record.identity
     record.identity = identity
     if (previous === undefined || sameProcess(previous, identity)) return
     record.restarts += 1
     record.resetCollectors()
+    this.reinstalls.reset()
     this.options.logger.info({ target: this.name, pid: identity.pid, previousPid: previous.pid }, 'target restarted')
     this.options.extension?.onRestart()
   }
 
-  private scheduleReconnect(): void {
+  /**
+   * Wait before the next connect: capped exponential backoff over the attempts since the last
+   * healthy poll. After a call that timed out, at least the timeout: the target may be busy with
+   * that call until then (an evaluation runs until V8 ends it at the timeout).
+   */
+  private scheduleReconnect(after: unknown): void {
     if (this.record.phase === 'stopped') return
     this.record.phase = 'backoff'
     const { minDelayMs, maxDelayMs } = this.options.reconnect
-    const delay = backoffDelay(this.attempt, minDelayMs, maxDelayMs, this.random)
+    const floorMs = after instanceof TimeoutError ? Math.max(minDelayMs, this.options.target.timeoutMs) : minDelayMs
+    const delay = backoffDelay(this.attempt, floorMs, maxDelayMs, this.random)
     this.attempt += 1
     this.record.nextRetryAt = Date.now() + delay
     this.retryTimer = setTimeout(() => void this.connect(), delay)
@@ -207,7 +222,7 @@ export class TargetMonitor {
     record.dropSamples()
     if (record.phase === 'stopped') return
     this.options.logger.warn({ target: this.name, err: record.lastError }, 'lost target')
-    this.scheduleReconnect()
+    this.scheduleReconnect(reason)
   }
 
   private tick(): void {
@@ -275,8 +290,9 @@ export class TargetMonitor {
     // Disconnected during the poll: what it found is not current any more (the disconnect
     // dropped the values), but its errors still count.
     this.apply(result, this.session === session)
-    if (result.agentMissing) await this.reinstallAgent(session)
     let brokenBy = result.brokenBy
+    if (result.agentMissing && brokenBy === undefined) brokenBy = await this.agentMissing(session)
+    else if (result.agentAnswered) this.reinstalls.answered()
     const extension = this.options.extension
     if (extension !== undefined && brokenBy === undefined && result.anySuccess && record.identity !== undefined) {
       try {
@@ -301,6 +317,7 @@ export class TargetMonitor {
     record.lastPollAt = Date.now()
     record.lastPollDurationMs = performance.now() - started
     record.up = brokenBy === undefined && result.anySuccess && !session.isClosed
+    if (record.up && !result.agentMissing) this.attempt = 0
     // A call that timed out leaves a reply pending inside the client forever; dropping the
     // session releases it and bounds memory while a target is stopped.
     if (brokenBy !== undefined) this.handleDisconnect(session, brokenBy)
@@ -335,12 +352,28 @@ export class TargetMonitor {
     if (result.gcEvents.length > 0) this.options.listener?.onGcEvents?.(this.name, result.gcEvents)
   }
 
-  private async reinstallAgent(session: MonitorSession): Promise<void> {
+  /**
+   * The agent was gone: install it again, wait (it keeps vanishing), or give up on this session
+   * (see agent-reinstalls.ts). Returns the error that should drop the session, if any.
+   */
+  private async agentMissing(session: MonitorSession): Promise<unknown> {
+    const nowMs = Date.now()
+    const next = this.reinstalls.missing(nowMs)
+    if (next.action === 'drop') {
+      return new AgentMissingError('agent read', `it keeps vanishing (${MAX_REINSTALLS_PER_CONNECTION} reinstalls on this session): reconnecting with backoff`)
+    }
+    if (next.action === 'wait') {
+      this.record.lastError = errorInfo(new AgentMissingError('agent read', `it vanished again; next reinstall not before ${new Date(next.untilMs).toISOString()}`))
+      return undefined
+    }
     try {
       const install = await installAgent(session, this.options.eventLoopResolutionMs, this.options.target.timeoutMs)
-      this.adopt(install.identity)
+      this.reinstalls.reinstalled(nowMs, install.fresh)
+      this.adopt(install)
     } catch (error) {
       this.record.lastError = errorInfo(error)
+      if (breaksSession(error)) return error
     }
+    return undefined
   }
 }

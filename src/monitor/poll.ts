@@ -62,9 +62,21 @@ export interface PollResult {
   readonly brokenBy: unknown
   /** The agent was gone from the target: it should be installed again. */
   readonly agentMissing: boolean
+  /** The agent answered the poll's read (it is there). */
+  readonly agentAnswered: boolean
 }
 
-const SUPERSEDED: PollResult = { superseded: true, outcomes: [], samples: [], floors: [], gcEvents: [], anySuccess: false, brokenBy: undefined, agentMissing: false }
+const SUPERSEDED: PollResult = {
+  superseded: true,
+  outcomes: [],
+  samples: [],
+  floors: [],
+  gcEvents: [],
+  anySuccess: false,
+  brokenBy: undefined,
+  agentMissing: false,
+  agentAnswered: false,
+}
 
 async function readAgentParts(input: PollInput, collectors: ReadonlyArray<AgentCollector<unknown>>): Promise<AgentReadReply> {
   const ask: Record<string, number> = {}
@@ -79,6 +91,7 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
   const gcEvents: GcEvent[] = []
   let brokenBy: unknown
   let agentMissing = false
+  let agentAnswered = false
   let resource: ResourceAttributes | undefined
   let batch: Promise<AgentReadReply> | undefined
   const agentCollectors = input.collectors.filter(isAgentCollector)
@@ -95,6 +108,7 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
       if (isAgentCollector(collector)) {
         batch ??= readAgentParts(input, agentCollectors)
         const reply = await batch
+        agentAnswered = true
         if (!Object.hasOwn(reply.parts, collector.name)) throw new MalformedReplyError('agent read', `no reply for ${collector.name}`)
         raw = reply.parts[collector.name]
         inTargetMs = reply.tookMs[collector.name]
@@ -123,5 +137,5 @@ export async function runPoll(input: PollInput): Promise<PollResult> {
   }
   if (!input.current()) return SUPERSEDED
   const anySuccess = outcomes.some((outcome) => outcome.result === 'success')
-  return { superseded: false, outcomes, samples, floors, gcEvents, ...(resource === undefined ? {} : { resource }), anySuccess, brokenBy, agentMissing }
+  return { superseded: false, outcomes, samples, floors, gcEvents, ...(resource === undefined ? {} : { resource }), anySuccess, brokenBy, agentMissing, agentAnswered }
 }

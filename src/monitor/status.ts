@@ -73,6 +73,8 @@ export interface TargetStatus {
   readonly pollsSkipped: number
   /** Sessions dropped because the target broke the inspector protocol (LW_ERR_PROTOCOL). */
   readonly protocolErrors: number
+  /** Agents installed in the target: one per process, more when it vanished (LW_ERR_AGENT_MISSING). */
+  readonly agentInstalls: number
   /** This target's poll in flight, if any, and since when (queued or running). */
   readonly pollState: PollState
   readonly pollSince: string | null
@@ -118,6 +120,7 @@ interface Counters {
   polls: number
   pollsSkipped: number
   protocolErrors: number
+  agentInstalls: number
 }
 
 const counter = (key: string, prom: string, otel: string, help: string, unit: string): MetricDefinition => ({
@@ -167,6 +170,16 @@ const COUNTER_METRICS: ReadonlyArray<readonly [keyof Counters, MetricDefinition]
       'leakwatch.target.protocol_errors',
       'Inspector sessions to the target dropped because it broke the protocol (malformed messages, oversized replies, a websocket URL leading elsewhere).',
       '{error}',
+    ),
+  ],
+  [
+    'agentInstalls',
+    counter(
+      'targetAgentInstalls',
+      'leakwatch_target_agent_installs_total',
+      'leakwatch.target.agent.installs',
+      "Agents leakwatch installed in the target: one per process, more when it vanished (deleted, or hidden by a patched Symbol.for); reinstalls are spaced out and bounded.",
+      '{install}',
     ),
   ],
 ]
@@ -238,6 +251,7 @@ export class TargetRecord implements Counters {
   polls = 0
   pollsSkipped = 0
   protocolErrors = 0
+  agentInstalls = 0
   lastPollAt: number | undefined
   lastPollDurationMs: number | undefined
   pollState: PollState = 'idle'
@@ -301,6 +315,7 @@ export class TargetRecord implements Counters {
       polls: this.polls,
       pollsSkipped: this.pollsSkipped,
       protocolErrors: this.protocolErrors,
+      agentInstalls: this.agentInstalls,
       pollState: this.pollState,
       pollSince: this.pollQueuedAt === undefined ? null : new Date(this.pollQueuedAt.wall).toISOString(),
       maxPollsInFlight: this.maxPollsInFlight,

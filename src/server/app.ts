@@ -4,10 +4,9 @@
  * `app.inject()` and the CLI decides where to listen. Access control, response
  * headers and error bodies: ./security.ts.
  */
-import { gzipSync } from 'node:zlib'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
-import { toHeapProfileJson, toPprof } from '../attribution/pprof.js'
+import { ProfileFiles } from '../attribution/profile-files.js'
 import type { HttpConfig } from '../config/types.js'
 import type { TargetAnalysis } from '../leak/target-analysis.js'
 import type { TargetMonitor } from '../monitor/monitor.js'
@@ -54,6 +53,8 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger']
   readonly version: string
   readonly profiles?: ProfileSettings
+  /** The profile files served (made once per profile and format); tests pass their own to look at it. */
+  readonly profileFiles?: ProfileFiles
   /**
    * Who may read what (`Config.http`): with an `apiToken`, `/api/*`, `/` and
    * unknown paths need `Authorization: Bearer <token>`; `/metrics` and the
@@ -76,6 +77,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     frameworkErrors,
   })
   registerSecurity(app, options.http)
+  // Made once per profile and format, in slices, off the event loop's critical path.
+  const profileFiles = options.profileFiles ?? new ProfileFiles(options.profiles?.samplingIntervalBytes ?? 512 * 1024)
 
   app.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics()
@@ -145,20 +148,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
       }
       const stamp = new Date(latest.timeMs).toISOString().replace(/[:.]/g, '-')
       const base = `${fileSafe(entry.monitor.name)}-${stamp}`
+      const file = await profileFiles.get(latest, request.query.format)
       if (request.query.format === 'pprof') {
-        const encoded = toPprof(latest.profile, {
-          timeMs: latest.timeMs,
-          samplingIntervalBytes: options.profiles?.samplingIntervalBytes ?? 512 * 1024,
-        })
-        return reply
-          .type('application/octet-stream')
-          .header('content-disposition', `attachment; filename="${base}.pb.gz"`)
-          .send(gzipSync(encoded))
+        return reply.type('application/octet-stream').header('content-disposition', `attachment; filename="${base}.pb.gz"`).send(file)
       }
-      return reply
-        .type('application/json')
-        .header('content-disposition', `attachment; filename="${base}.heapprofile"`)
-        .send(toHeapProfileJson(latest.profile))
+      return reply.type('application/json').header('content-disposition', `attachment; filename="${base}.heapprofile"`).send(file)
     },
   )
 

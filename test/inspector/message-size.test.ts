@@ -49,7 +49,7 @@ t.test('a message over the limit closes the session and is not buffered', async 
   t.ok(sent < OVERSIZE, `the fake could write ${(sent / MiB).toFixed(1)} MiB of it before the sidecar hung up`)
 })
 
-t.test('a large message under the limit is accepted', async (t) => {
+t.test('a large reply to a heap profile fetch, under the limit, is accepted', async (t) => {
   // A reply the size of the largest profile measured at the smallest sampling interval (~20 MiB).
   const size = 20 * MiB
   const fake = await FakeInspector.start({
@@ -58,13 +58,36 @@ t.test('a large message under the limit is accepted', async (t) => {
         peer.sendText(JSON.stringify({ id: command.id, result: {} }))
         return
       }
-      void peer.streamFrame(size, `{"id":${command.id},"result":{"result":{"type":"string","value":"`, '"}}}', 'b')
+      void peer.streamFrame(size, `{"id":${command.id},"result":{"profile":{"head":{},"samples":[],"pad":"`, '"}}}', 'b')
     },
   })
   t.teardown(() => fake.close())
   const session = await InspectorSession.open(fake.endpoint, 5000)
   t.teardown(() => session.close())
-  const value = await session.evaluate('1', 20_000)
-  t.equal(typeof value === 'string' ? value.length : value, size - `{"id":2,"result":{"result":{"type":"string","value":"`.length - 4)
+  const reply = (await session.send('HeapProfiler.getSamplingProfile', {}, 20_000)) as { profile: { pad: string } }
+  t.equal(reply.profile.pad.length, size - `{"id":2,"result":{"profile":{"head":{},"samples":[],"pad":"`.length - 4)
   t.notOk(session.isClosed, 'still open')
+})
+
+// Every other reply is a few kilobytes: a message over 4 MiB while only those are due is refused
+// before it is parsed (a target answering every poll with 40-50 MB cost ~0.3 s of the event loop
+// per poll, parsing it). It closes only that session, like any protocol violation.
+t.test('a large message while only small replies are due closes the session unparsed', async (t) => {
+  const fake = await FakeInspector.start({
+    onCommand: (command, peer) => {
+      if (command.method === 'NodeRuntime.notifyWhenWaitingForDisconnect') {
+        peer.sendText(JSON.stringify({ id: command.id, result: {} }))
+        return
+      }
+      // Not even JSON: parsing it would report that instead.
+      void peer.streamFrame(5 * MiB, `{"id":${command.id},"result":{"result":{"type":"string","value":"`, '', 'c')
+    },
+  })
+  t.teardown(() => fake.close())
+  const session = await InspectorSession.open(fake.endpoint, 5000)
+  t.teardown(() => session.close())
+  const error = await session.evaluate('agent.read()', 20_000).catch((e: unknown) => e)
+  t.equal(errorCode(error), 'LW_ERR_PROTOCOL')
+  t.match(String((error as Error).message), /sent a message of 5 MiB while only small replies were due \(limit 4 MiB except for heap profiles/)
+  t.ok(session.isClosed, 'the session is closed')
 })

@@ -79,6 +79,7 @@ t.test('every agent part in one evaluation, each collector with its outcome', as
   t.equal(result.anySuccess, true)
   t.equal(result.brokenBy, undefined)
   t.equal(result.superseded, false)
+  t.equal(result.agentAnswered, true, 'the agent answered the read')
 })
 
 t.test('a timeout breaks the session: the collectors after it are skipped', async (t) => {
@@ -111,6 +112,7 @@ t.test('an agent gone from the target is reported for reinstalling', async (t) =
   gone.session.evaluate = async () => ({ agentMissing: true })
   const result = await runPoll(input(gone.session, [memory, gc]))
   t.equal(result.agentMissing, true)
+  t.equal(result.agentAnswered, false)
   t.strictSame(result.outcomes.map((o) => o.result), ['failed', 'failed'])
 })
 
