@@ -26,12 +26,13 @@ import type { AnalysisConfig } from '../config/types.js'
 import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
+import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
+
+export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
 
 
 /** How a fast path that could not judge its floors begins its reason. */
 export const TOO_FEW_POINTS = 'too few floor points'
-/** O(n²) statistics run on at most this many points (evenly thinned). */
-export const MAX_STAT_POINTS = 240
 /** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
 export const MIN_JUDGED_POINTS = 6
 /** Fewer points than minPoints are judged only when they span at least this share of the window. */
@@ -58,8 +59,6 @@ export interface LoadLevel {
   readonly baselineMs: number
 }
 
-/** A window short of floor points reaches back at most this many windows for them (see reachBack). */
-const SPARSE_REACH_WINDOWS = 2
 
 /** A baseline needs at least this much history before the window, relative to the window. */
 const MIN_BASELINE_WINDOWS = 1
@@ -140,12 +139,6 @@ export interface SignalEvidence {
   readonly reasons: readonly string[]
 }
 
-export interface WindowSeries {
-  readonly times: readonly number[]
-  readonly values: readonly number[]
-  /** Event-loop utilization around each point; NaN where unknown. */
-  readonly loads?: readonly number[]
-}
 
 const bytes = (value: number): string => {
   const abs = Math.abs(value)
@@ -157,45 +150,6 @@ const rate = (perSecond: number): string => `${bytes(perSecond)}/s`
 const pct = (fraction: number): string => `${(fraction * 100).toFixed(fraction < 0.01 ? 2 : 1)} %/h`
 const finite = (value: number): number => (Number.isFinite(value) ? value : 0)
 
-/** Points at or after `fromMs` (and at or after the warm-up), thinned to MAX_STAT_POINTS. */
-/**
- * Where the fast path's window starts. Floors that come rarely (a heap whose major GCs grow
- * rare as it grows) leave the window short of points exactly when a leak is fast: the window
- * then reaches back for the `wanted` latest points, but never before `earliestMs`.
- */
-function reachBack(series: WindowSeries, startMs: number, earliestMs: number, wanted: number): number {
-  let count = 0
-  for (let i = series.times.length - 1; i >= 0; i--) {
-    const t = series.times[i] as number
-    if (!Number.isFinite(t) || !Number.isFinite(series.values[i] as number)) continue
-    if (t < earliestMs) break
-    count += 1
-    if (count >= wanted) return Math.min(startMs, t)
-  }
-  return count > 0 ? Math.min(startMs, earliestMs) : startMs
-}
-
-function select(series: WindowSeries, fromMs: number): { times: number[]; values: number[]; loads: number[]; count: number } {
-  const times: number[] = []
-  const values: number[] = []
-  const loads: number[] = []
-  for (let i = 0; i < series.times.length; i++) {
-    const t = series.times[i] as number
-    const v = series.values[i] as number
-    if (t >= fromMs && Number.isFinite(t) && Number.isFinite(v)) {
-      times.push(t)
-      values.push(v)
-      loads.push(series.loads?.[i] ?? Number.NaN)
-    }
-  }
-  const keep = thinIndexes(times.length, MAX_STAT_POINTS)
-  return {
-    times: keep.map((i) => times[i] as number),
-    values: keep.map((i) => values[i] as number),
-    loads: keep.map((i) => loads[i] as number),
-    count: times.length,
-  }
-}
 
 /** Seconds until `floor` growing at `slopePerSecond` reaches `limit`; undefined when it never does. */
 export function secondsUntil(limit: number | undefined, floor: number | null, slopePerSecond: number): number | undefined {
@@ -279,8 +233,7 @@ export function evaluateFast(
   sensitivity?: LoadSensitivity,
   level?: LoadLevel | (() => LoadLevel | undefined),
 ): FastEvidence {
-  const start = reachBack(series, Math.max(nowMs - config.windowMs, fromMs), Math.max(nowMs - SPARSE_REACH_WINDOWS * config.windowMs, fromMs), config.minPoints)
-  const selected = select(series, start)
+  const selected = select(series, windowStart(series, nowMs, fromMs, config.windowMs, config.minPoints))
   const { times, loads, count } = selected
   // With a load sensitivity learnt over hours, the floor is judged at the latest load: what the
   // load explains is taken out before any test.
