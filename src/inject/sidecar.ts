@@ -13,7 +13,7 @@ import { VERSION } from '../core/version.js'
 export interface EnvVar {
   name: string
   value?: string
-  valueFrom?: { resourceFieldRef: { containerName: string; resource: string; divisor: string } }
+  valueFrom?: { resourceFieldRef: { containerName: string; resource: string; divisor: string } } | { fieldRef: { fieldPath: string } }
 }
 export interface HttpProbe {
   httpGet: { path: string; port: string }
@@ -99,6 +99,17 @@ export function listenValue(port: number): string {
   return `0.0.0.0:${port}`
 }
 
+/**
+ * The pod's identity from the downward API, for the `k8s.*` attributes of every OTLP resource
+ * (src/export/otel-resource.ts, KUBERNETES_ENV).
+ */
+export const POD_INFO_ENV: readonly EnvVar[] = [
+  { name: 'K8S_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  { name: 'K8S_POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+  { name: 'K8S_NAMESPACE_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  { name: 'K8S_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+]
+
 /** The downward-API variable carrying a container's memory limit in bytes. */
 export function memoryLimitEnv(containerName: string): EnvVar {
   return {
@@ -125,6 +136,7 @@ export function sidecarContainer(options: SidecarOptions): SidecarContainer {
     { name: 'LEAKWATCH_INTERVAL', value: d.interval },
     { name: 'LEAKWATCH_ATTRIBUTION', value: d.attribution },
     { name: 'LEAKWATCH_LOG_LEVEL', value: d.logLevel },
+    ...POD_INFO_ENV.map((variable) => structuredClone(variable)),
   ]
   if (options.memoryLimitFrom !== undefined) env.push(memoryLimitEnv(options.memoryLimitFrom))
   const probe = (path: string, timings: Omit<HttpProbe, 'httpGet'>): HttpProbe => ({

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
+import { KUBERNETES_ENV } from '../../src/export/otel-resource.js'
 import { k8sSchemaProblems } from '../deploy/k8s-schema.js'
 import { helmBinary } from '../helpers/k8s-tools.js'
 
@@ -33,6 +34,7 @@ interface EnvVar {
   valueFrom?: {
     resourceFieldRef?: { containerName?: string; resource: string; divisor?: string }
     secretKeyRef?: { name: string; key: string }
+    fieldRef?: { fieldPath: string }
   }
 }
 interface Probe {
@@ -371,6 +373,11 @@ t.test('the leakwatch container: env (downward API included), port, probes, reso
     },
     'the app container memory limit, in bytes, through the downward API',
   )
+  // Every pod fact the OTLP resources read (KUBERNETES_ENV) comes from the downward API.
+  for (const [name, attribute] of Object.entries(KUBERNETES_ENV)) {
+    t.ok(env.get(name)?.valueFrom?.fieldRef?.fieldPath, `${name} (${attribute}) from the downward API`)
+  }
+  t.equal(env.get('K8S_POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name')
   t.notOk(env.has('OTEL_EXPORTER_OTLP_ENDPOINT'), 'no OTLP by default')
   t.notOk(env.has('LEAKWATCH_API_TOKEN'), 'no API token by default')
   for (const variable of leakwatch.env ?? []) {

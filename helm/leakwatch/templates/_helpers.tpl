@@ -157,6 +157,22 @@ Example (a chart with leakwatch as a dependency):
       value: {{ $lw.attribution | quote }}
     - name: LEAKWATCH_LOG_LEVEL
       value: {{ $lw.logLevel | quote }}
+    - name: K8S_POD_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.name
+    - name: K8S_POD_UID
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.uid
+    - name: K8S_NAMESPACE_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: metadata.namespace
+    - name: K8S_NODE_NAME
+      valueFrom:
+        fieldRef:
+          fieldPath: spec.nodeName
     {{- if $appContainer }}
     - name: LEAKWATCH_MEMORY_LIMIT
       valueFrom:
