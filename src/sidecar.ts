@@ -64,6 +64,7 @@ export class Sidecar {
               headers: config.otlp.headers,
               serviceName: config.otlp.serviceName,
               serviceVersion: VERSION,
+              targetServiceNames: new Map(config.targets.flatMap((target) => (target.serviceName === undefined ? [] : [[target.name, target.serviceName] as const]))),
               logger: log.child({ component: 'otlp' }),
             },
           )

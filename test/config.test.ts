@@ -561,6 +561,7 @@ targets:
     interval: 5s
     timeout: 1s
     disabledCollectors: [heap, gc]
+    serviceName: " checkout-api "
   - host: localhost
     port: 9230
   - address: "[::1]:9231"
@@ -613,7 +614,7 @@ holders:
 `
   const expected: Config = {
     targets: [
-      target({ name: 'api', intervalMs: 5_000, timeoutMs: 1_000, disabledCollectors: ['heap', 'gc'] }),
+      target({ name: 'api', intervalMs: 5_000, timeoutMs: 1_000, disabledCollectors: ['heap', 'gc'], serviceName: 'checkout-api' }),
       target({ name: '127.0.0.1:9230', port: 9230, intervalMs: 20_000, timeoutMs: 3_000 }),
       target({ name: '[::1]:9231', host: '::1', port: 9231, intervalMs: 2_500, timeoutMs: 3_000 }),
     ],
@@ -667,7 +668,7 @@ holders:
   }
   const json = JSON.stringify({
     targets: [
-      { name: 'api', port: 9229, interval: '5s', timeout: '1s', disabledCollectors: ['heap', 'gc'] },
+      { name: 'api', port: 9229, interval: '5s', timeout: '1s', disabledCollectors: ['heap', 'gc'], serviceName: 'checkout-api' },
       { host: 'localhost', port: 9230 },
       { address: '[::1]:9231', interval: 2500 },
     ],
@@ -806,6 +807,10 @@ targets:
   - name: dup
     port: 4
     timeout: 0
+  - port: 5
+    serviceName: "  "
+  - port: 6
+    serviceName: 7
 bogus: 1
 listen: 9464
 interval: 50
@@ -817,11 +822,13 @@ logLevel: verbose
 `
   t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': file }), [
     'targets[0].port: must be 1..65535',
-    'targets[1].nmae: unknown key (known keys: name, host, port, address, interval, timeout, disabledCollectors)',
+    'targets[1].nmae: unknown key (known keys: name, host, port, address, interval, timeout, disabledCollectors, serviceName)',
     'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
     'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
     'targets[3].interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
     'targets[4].timeout: 0 must be > 0 (a bare number means milliseconds)',
+    'targets[5].serviceName: must not be empty',
+    'targets[6].serviceName: must be a string, not number 7',
     'listen: must be a "HOST:PORT" string, not number 9464',
     'interval: 50 must be at least 100ms (a bare number means milliseconds)',
     'timeout: "soon" is not a duration (use 500ms, 15s, 5m, 1h)',

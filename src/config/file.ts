@@ -19,6 +19,8 @@ import { duration, typeName, type ParsedEntries } from './values.js'
 export const MAX_CONFIG_BYTES = 1024 * 1024
 /** Deeper than any real config; the YAML parser recurses per level (and can abort V8 near the stack limit). */
 const MAX_CONFIG_NESTING = 64
+/** A service name is a short identifier; this bounds what one costs on every OTLP resource. */
+const MAX_SERVICE_NAME = 255
 /** YAML syntax errors reported one by one; the rest are counted. */
 const MAX_YAML_ERRORS = 20
 
@@ -112,7 +114,7 @@ for (const row of FILE_ROWS) {
   LAYOUT.get(section)?.set(row.file.slice(dot + 1), row)
 }
 
-const TARGET_KEYS = ['name', 'host', 'port', 'address', 'interval', 'timeout', 'disabledCollectors'] as const
+const TARGET_KEYS = ['name', 'host', 'port', 'address', 'interval', 'timeout', 'disabledCollectors', 'serviceName'] as const
 const knownKeys = (keys: Iterable<string>): string => ` (known keys: ${[...keys].join(', ')})`
 
 function unknownKeys(raw: Record<string, unknown>, known: Iterable<string>, at: (key: string) => string, problems: Problems): boolean {
@@ -180,6 +182,12 @@ function readTarget(raw: unknown, at: string, ctx: FileContext): TargetInput | u
     name = name.trim()
     if (name === '') name = fail('name', 'must not be empty')
   }
+  let serviceName = str('serviceName')
+  if (serviceName !== undefined) {
+    serviceName = serviceName.trim()
+    if (serviceName === '') serviceName = fail('serviceName', 'must not be empty')
+    else if (serviceName.length > MAX_SERVICE_NAME) serviceName = fail('serviceName', `must be at most ${MAX_SERVICE_NAME} characters`)
+  }
   let host = str('host')
   if (host !== undefined) {
     const parsed = parseHost(host.trim())
@@ -230,7 +238,7 @@ function readTarget(raw: unknown, at: string, ctx: FileContext): TargetInput | u
   } else {
     return fail('port', 'is required (or give address: "HOST:PORT")')
   }
-  return { name, ...where, intervalMs, timeoutMs, disabledCollectors }
+  return { name, ...where, intervalMs, timeoutMs, disabledCollectors, ...(serviceName === undefined ? {} : { serviceName }) }
 }
 
 function readTargets(value: unknown, ctx: FileContext): TargetList {

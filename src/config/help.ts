@@ -102,6 +102,7 @@ function fileSection(collectorNames: readonly string[]): string {
     '      interval: 5s             # default: the global interval',
     '      timeout: 2s              # default: the global timeout',
     `      disabledCollectors: [heap]   # of: ${collectorNames.join(', ')}`,
+    '      serviceName: checkout    # OTLP service.name; default: the process\'s own, else the name',
     '    - address: "[::1]:9230"    # HOST:PORT instead of host and port',
   ]
   let section: string | undefined

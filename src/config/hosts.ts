@@ -88,6 +88,7 @@ export interface TargetInput {
   intervalMs?: number | undefined
   timeoutMs?: number | undefined
   disabledCollectors?: readonly string[] | undefined
+  serviceName?: string | undefined
 }
 
 /** `[NAME=]HOST:PORT`, as in --target and LEAKWATCH_TARGETS. */

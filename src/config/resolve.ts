@@ -154,6 +154,7 @@ function resolveTargets(layers: readonly Layer[], file: Layer, config: Record<st
       intervalMs: t.intervalMs === undefined ? (config.intervalMs as number) : Math.max(1, Math.round(t.intervalMs / (config.timeScale as number))),
       timeoutMs: t.timeoutMs ?? (config.timeoutMs as number),
       disabledCollectors: [...(t.disabledCollectors ?? [])],
+      ...(t.serviceName === undefined ? {} : { serviceName: t.serviceName }),
     })
   })
   return targets

@@ -11,6 +11,8 @@ export interface TargetConfig {
   readonly timeoutMs: number
   /** Collector names switched off for this target (see src/collectors/index.ts). */
   readonly disabledCollectors: readonly string[]
+  /** service.name of the target's OTLP resource (config file only); undefined: the target's own, else its name. */
+  readonly serviceName?: string | undefined
 }
 
 export interface Config {

@@ -47,15 +47,22 @@ export function kubernetesAttributes(sidecarResource: Resource, env: NodeJS.Proc
 /**
  * A target's resource: the SDK's own attributes (`telemetry.sdk.*`), the pod's `k8s.*`,
  * what the target said about itself (its OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME,
- * its process attributes), and its name. `service.name` is the target's own when it has
- * one, else the target's name in the sidecar's config.
+ * its process attributes), and its name. `service.name` is the config's for this target when
+ * it gives one, else the target's own when it has one, else the target's name.
  */
-export function targetResource(sdk: Resource, pod: Readonly<Record<string, string>>, name: string, reported: ResourceAttributes | undefined): Resource {
+export function targetResource(
+  sdk: Resource,
+  pod: Readonly<Record<string, string>>,
+  name: string,
+  reported: ResourceAttributes | undefined,
+  serviceName?: string,
+): Resource {
   const attributes: Attributes = {}
   for (const [key, value] of Object.entries(sdk.attributes)) if (key.startsWith('telemetry.sdk.')) attributes[key] = value
   Object.assign(attributes, pod)
   for (const [key, value] of Object.entries(reported ?? {})) attributes[key] = Array.isArray(value) ? [...(value as readonly string[])] : (value as string | number)
-  if (typeof attributes[ATTR_SERVICE_NAME] !== 'string' || attributes[ATTR_SERVICE_NAME] === '') attributes[ATTR_SERVICE_NAME] = name
+  if (serviceName !== undefined) attributes[ATTR_SERVICE_NAME] = serviceName
+  else if (typeof attributes[ATTR_SERVICE_NAME] !== 'string' || attributes[ATTR_SERVICE_NAME] === '') attributes[ATTR_SERVICE_NAME] = name
   attributes[TARGET_ATTRIBUTE] = name
   return resourceFromAttributes(attributes)
 }

@@ -62,6 +62,8 @@ export interface OtelExporterOptions {
   readonly logger?: OtelExporterLogger
   /** The sidecar's environment, for the pod's k8s.* attributes (default process.env). */
   readonly env?: NodeJS.ProcessEnv
+  /** service.name of a target's resource, by target name, where the config gives one. */
+  readonly targetServiceNames?: ReadonlyMap<string, string>
 }
 
 export interface OtelExporter {
@@ -189,7 +191,7 @@ export function createOtelExporter(source: MetricSource, options: OtelExporterOp
   /** pointKey of every point observed in the latest collection. */
   let observed = new Set<string>()
   let reported = new Map<string, ResourceAttributes | undefined>()
-  const resourceOf = (target: string): Resource => targetResource(sidecarResource, pod, target, reported.get(target))
+  const resourceOf = (target: string): Resource => targetResource(sidecarResource, pod, target, reported.get(target), options.targetServiceNames?.get(target))
 
   const exporterOptions = { url: options.endpoint, headers: { ...options.headers }, timeoutMillis: timeoutMs }
   const inner = (options.protocol ?? 'http/protobuf') === 'http/json' ? new JsonMetricExporter(exporterOptions) : new ProtobufMetricExporter(exporterOptions)
