@@ -67,6 +67,11 @@ interface SignalTrack {
   readonly slow: BucketSeries
   evaluatedLastTime: number | undefined
   evidence: SignalEvidence | undefined
+  /**
+   * The floor itself grows (a path was positive before other signals explained it): reason
+   * enough to look closer (buy a heap floor, read profiles), though not a verdict.
+   */
+  grows: boolean
   verdict: VerdictState
   /** The floor has been seen not rising since the start: a rise from now on is not the start's warm-up. */
   settled: boolean
@@ -123,6 +128,12 @@ export class TargetAnalysis implements PollExtension {
    * cost, not load that could explain the leak).
    */
   private readonly utilization = new RingSeries(LOAD_HISTORY_POINTS)
+  /**
+   * V8's committed heap (Runtime.getHeapUsage totalSize) at every poll: what the heap holds of
+   * RSS, used or not. RSS growth that is only V8 committing more pages (slack, fragmentation)
+   * while the heap floor is flat is the heap's, not a native leak.
+   */
+  private readonly heapCommitted = new RingSeries(LOAD_HISTORY_POINTS)
   /** Total GC seconds at the previous poll, for the GC share of the next interval. */
   private previousGc: { readonly timeMs: number; readonly seconds: number } | undefined
   /** Times of recent major GCs, for the envelope's span. */
@@ -164,6 +175,8 @@ export class TargetAnalysis implements PollExtension {
     }
     this.adaptEnvelopes()
     const rss = scalarValue(context.samples, 'rss')
+    const heapTotal = scalarValue(context.samples, 'heapTotal')
+    if (heapTotal !== undefined) this.heapCommitted.push(nowMs, heapTotal)
     const external = scalarValue(context.samples, 'external')
     if (rss !== undefined) this.addReading('rss', nowMs, rss)
     if (external !== undefined) this.addReading('external', nowMs, external)
@@ -219,6 +232,7 @@ export class TargetAnalysis implements PollExtension {
     this.profiler.reset()
     this.holders.reset()
     this.utilization.clear()
+    this.heapCommitted.clear()
     this.previousGc = undefined
     this.majorGcTimes.length = 0
     this.latest = undefined
@@ -321,7 +335,7 @@ export class TargetAnalysis implements PollExtension {
   /** True when any floor trends up: escalates profiling (and starts it in on-suspicion mode). */
   suspicious(): boolean {
     for (const track of this.tracks.values()) {
-      if (track.verdict.suspected || track.evidence?.fast.positive === true || track.evidence?.slow.positive === true) return true
+      if (track.verdict.suspected || track.grows) return true
     }
     return false
   }
@@ -357,6 +371,7 @@ export class TargetAnalysis implements PollExtension {
         slow: new BucketSeries(slowBucketMs, slowCapacity),
         evaluatedLastTime: undefined,
         evidence: undefined,
+        grows: false,
         verdict: INITIAL_VERDICT,
         settled: false,
         sources: { gc: 0, profile: 0, 'forced-gc': 0 },
@@ -441,7 +456,7 @@ export class TargetAnalysis implements PollExtension {
     if (values.length >= this.options.analysis.minPoints) return false
     // Rising, or too few heap floors to say while RSS rises (a young heap whose major GCs are rare).
     const rising = values.length >= 2 && (values[values.length - 1] as number) > (values[0] as number)
-    return rising || this.track('rss').evidence?.fast.positive === true
+    return rising || this.track('rss').grows
   }
 
   /** The fast path had enough floor points to judge (whatever it found). */
@@ -469,8 +484,10 @@ export class TargetAnalysis implements PollExtension {
       const series = track.fast.all()
       const fast = { ...series, loads: track.loads.all().values }
       let evidence = evaluateSignal(signal, fast, track.slow.all(), nowMs, analysis, warmupUntil, this.limitOf(signal), level)
+      track.grows = evidence.fast.positive || evidence.slow.positive
       if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
-        const parts = [this.track('heap').fast.all(), this.track('external').fast.all()]
+        // The heap's part of RSS is what V8 has committed (at least the floor), not only what it uses.
+        const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]
         const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(track.slow.all(), parts), nowMs, analysis, warmupUntil, undefined, level)
         if (residual.path === null) evidence = explainedByParts(evidence, residual)
       }
