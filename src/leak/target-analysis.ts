@@ -459,12 +459,6 @@ export class TargetAnalysis implements PollExtension {
     return rising || this.track('rss').grows
   }
 
-  /** The floor reaches its limit within a quarter of the urgent horizon (an hour by default) at its slope's lower bound. */
-  private imminent(evidence: SignalEvidence): boolean {
-    const toLimitS = evidence.fast.secondsToLimit
-    return evidence.fast.urgentByLimit && toLimitS !== null && toLimitS * 1000 <= this.options.analysis.urgentHorizonMs * IMMINENT_SHARE
-  }
-
   /** The fast path had enough floor points to judge (whatever it found). */
   private judged(evidence: SignalEvidence | undefined): boolean {
     return evidence !== undefined && !evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
@@ -491,17 +485,7 @@ export class TargetAnalysis implements PollExtension {
       const fast = { ...series, loads: track.loads.all().values }
       let evidence = evaluateSignal(signal, fast, track.slow.all(), nowMs, analysis, warmupUntil, this.limitOf(signal), level)
       track.grows = evidence.fast.positive || evidence.slow.positive
-      // The heap and external memory explain RSS growth only while their own signals are not raised, and,
-      // when RSS will reach the memory limit within the hour, only if the heap had the floors to judge.
-      const rssImminent = signal === 'rss' && this.imminent(evidence)
-      const heapSaidNothing = !this.judged(this.track('heap').evidence)
-      if (
-        signal === 'rss' &&
-        evidence.path !== null &&
-        !this.track('heap').verdict.suspected &&
-        !this.track('external').verdict.suspected &&
-        !(rssImminent && heapSaidNothing)
-      ) {
+      if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
         // The heap's part of RSS is what V8 has committed (at least the floor), not only what it uses.
         const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]
         const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(track.slow.all(), parts), nowMs, analysis, warmupUntil, undefined, level)
@@ -516,7 +500,9 @@ export class TargetAnalysis implements PollExtension {
       if (!evidence.warmingUp && judged && spanned && evidence.fast.slopeBytesPerSecond < analysis.minSlopeBytesPerSecond) track.settled = true
       // Unless the limit is imminent: a rise since the start that may be a cache filling is let wait only while
       // waiting leaves at least a quarter of the urgent horizon before the limit (its slope falls as a cache fills).
-      const stillWarming = !track.settled && nowMs < start + analysis.maxWarmupMs && !this.imminent(evidence)
+      const toLimitS = evidence.fast.secondsToLimit
+      const imminent = evidence.fast.urgentByLimit && toLimitS !== null && toLimitS * 1000 <= analysis.urgentHorizonMs * IMMINENT_SHARE
+      const stillWarming = !track.settled && nowMs < start + analysis.maxWarmupMs && !imminent
       const verdict = nextVerdict(track.verdict, evidence, analysis, stillWarming)
       track.verdict = verdict.suspected ? { ...verdict, onsetMs: estimateOnset(series) ?? verdict.onsetMs } : verdict
     }
