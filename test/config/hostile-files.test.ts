@@ -72,14 +72,15 @@ t.test('files that are not regular files are refused at once, without reading th
   }
 })
 
-t.test('80,000 YAML anchors in a 240 KB file: well under a second of CPU, 20 errors and a count of the rest', async (t) => {
+t.test('80,000 YAML anchors in a 240 KB file: seconds of CPU at most, not the quadratic ~30 s; 20 errors and a count of the rest', async (t) => {
   // Each `&a` after the first on one node is an error ("at most one anchor"): 79,999 of them.
   const text = `interval: ${'&a '.repeat(80_000)}1s\n`
   t.ok(text.length > 240_000 && text.length < 250_000, `${text.length} bytes`)
   const path = join(t.testdir({}), 'anchors.yaml')
   writeFileSync(path, text)
   const { problems, cpuMs } = problemsOf(['--target', '127.0.0.1:9229', '--config', path])
-  t.ok(cpuMs < 1000, `${cpuMs.toFixed(0)} ms of CPU (pretty errors took ~30 s)`)
+  // ~0.2 s alone; 1.4 s seen under coverage on a loaded 2-core CI machine. The quadratic path took ~30 s.
+  t.ok(cpuMs < 8000, `${cpuMs.toFixed(0)} ms of CPU (pretty errors took ~30 s)`)
   t.equal(problems.length, 21, '20 errors and one line for the rest')
   t.match(problems[0], /is not valid YAML or JSON: A node can have at most one anchor at line 1, column \d+$/)
   t.equal(problems[20], `--config: ${JSON.stringify(path)}: and 79979 more YAML errors, not shown`)
@@ -92,7 +93,7 @@ t.test('30,000 targets in one file are refused with an error naming the cap', as
   writeFileSync(path, JSON.stringify({ targets }))
   const { problems, cpuMs } = problemsOf(['--config', path])
   t.strictSame(problems, ['targets: 30000 targets is more than one sidecar watches (at most 500); split them over several sidecars'])
-  t.ok(cpuMs < 2000, `refused in ${cpuMs.toFixed(0)} ms of CPU`)
+  t.ok(cpuMs < 8000, `refused in ${cpuMs.toFixed(0)} ms of CPU`)
   // The cap itself is allowed.
   writeFileSync(path, JSON.stringify({ targets: targets.slice(0, 500) }))
   const allowed = loadConfig({ argv: ['--config', path], env: {}, collectorNames: ['heap'] })
