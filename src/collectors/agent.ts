@@ -23,6 +23,7 @@
  */
 import { createHash } from 'node:crypto'
 import { DEFAULT_EVENT_LOOP_RESOLUTION_MS, LIMITS } from '../config/options.js'
+import { BUILTIN_LOADER_SOURCE } from '../inspector/snippets.js'
 import { COLLECTORS } from './registry.js'
 import { AGENT_RING_SIZE, isAgentCollector, type AgentCollector } from './types.js'
 
@@ -44,13 +45,7 @@ const TEMPLATE = `(() => {
   let agent = g[KEY];
   const fresh = agent === undefined;
   if (fresh) {
-    const builtin = (name) => {
-      try {
-        if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
-        if (process.mainModule && typeof process.mainModule.require === 'function') return process.mainModule.require(name);
-      } catch (e) {}
-      return undefined;
-    };
+    ${BUILTIN_LOADER_SOURCE}
     const env = { builtin, v8: builtin('v8'), perfHooks: builtin('perf_hooks'), resolutionMs: ${RESOLUTION_SLOT}, RING: ${AGENT_RING_SIZE} };
     const message = (e) => String((e && e.message) || e).slice(0, ${MAX_PART_ERROR});
     const definitions = {

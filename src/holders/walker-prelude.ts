@@ -3,6 +3,7 @@
  * Fixed text only: see src/holders/walker.ts for the rules and how the parts
  * are joined into one function body. Not valid JavaScript on its own.
  */
+import { BUILTIN_LOADER_SOURCE } from '../inspector/snippets.js'
 import { WALKER_KEY, FN_ROLE } from './walker-keys.js'
 
 export const WALKER_PRELUDE_SOURCE = `
@@ -10,13 +11,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const g = globalThis;
   const have = g[KEY];
   if (have !== undefined && have !== null && have.version === 1) return have.hello(false);
-  const builtin = (name) => {
-    try {
-      if (typeof process.getBuiltinModule === 'function') return process.getBuiltinModule(name);
-      if (process.mainModule && typeof process.mainModule.require === 'function') return process.mainModule.require(name);
-    } catch (e) {}
-    return undefined;
-  };
+  ${BUILTIN_LOADER_SOURCE}
   const util = builtin('util');
   const T = util && util.types;
   if (!T || typeof T.isProxy !== 'function' || typeof WeakRef !== 'function') {
