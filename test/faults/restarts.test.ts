@@ -28,12 +28,16 @@ t.test('restarted six times: each restart counted, analysis state reset each tim
 
   for (let restart = 1; restart <= 6; restart++) {
     // Some analysis state of the current process first, so the reset has something to clear.
+    let seen = ''
     const before = await waitFor(
       async () => {
         const view = await apiTarget(url, 'app')
-        return floorTimes(view, 'heap').length >= 2 && floorTimes(view, 'rss').length >= 2 && view
+        const heap = floorTimes(view, 'heap').length
+        const rss = floorTimes(view, 'rss').length
+        seen = `heap ${heap}, rss ${rss} floors, up ${view.up}, pid ${view.process?.pid}, restarts ${view.restarts}, lastError ${view.lastError}`
+        return heap >= 2 && rss >= 2 && view
       },
-      { timeoutMs: 10_000, what: `floors of process ${restart}` },
+      { timeoutMs: 20_000, what: () => `floors of process ${restart} (${seen})` },
     )
     t.equal(before.restarts, restart - 1)
     await target.kill(restart % 2 === 0 ? 'SIGKILL' : 'SIGTERM')

@@ -173,7 +173,7 @@ export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
  */
 export async function waitFor<T>(
   fn: () => T | Promise<T>,
-  opts: { timeoutMs: number; intervalMs?: number; what: string },
+  opts: { timeoutMs: number; intervalMs?: number; what: string | (() => string) },
 ): Promise<Truthy<T>> {
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + opts.timeoutMs;
@@ -194,7 +194,8 @@ export async function waitFor<T>(
     'error' in last
       ? `last error: ${last.error instanceof Error ? last.error.stack ?? last.error.message : inspect(last.error)}`
       : `last value: ${inspect(last.value, { depth: 4 })}`;
-  throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}; ${detail}`);
+  const what = typeof opts.what === 'function' ? opts.what() : opts.what;
+  throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}; ${detail}`);
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
