@@ -438,16 +438,27 @@ export const INITIAL_VERDICT: VerdictState = {
 
 export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs'>
 
+/** The fast path could not judge: too few floor points in its window (whatever the slow path said). */
+export function unjudged(evidence: SignalEvidence): boolean {
+  return evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
+}
+
 /**
  * Hysteresis in time: a path raises once its evidence has held for its
  * raise duration; a raised leak clears once neither path has been positive for
  * the clear duration. `blocked` (still warming up) holds a raise back.
+ *
+ * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
+ * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
+ * grows, and the absence of points is no evidence that the growth stopped. Only a judged
+ * negative starts the clear duration.
  */
 export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
   const now = evidence.evaluatedAtMs
   const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
   const anyPositive = fastSinceMs !== null || slowSinceMs !== null
+  if (state.suspected && !anyPositive && unjudged(evidence)) return { ...state, fastSinceMs, slowSinceMs }
   const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
   const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
   if (!state.suspected && !blocked) {

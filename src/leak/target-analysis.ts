@@ -17,7 +17,7 @@
 import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
-  TOO_FEW_POINTS,
+  unjudged,
   estimateOnset,
   evaluateSignal,
   nextVerdict,
@@ -459,11 +459,6 @@ export class TargetAnalysis implements PollExtension {
     return rising || this.track('rss').grows
   }
 
-  /** The fast path had enough floor points to judge (whatever it found). */
-  private judged(evidence: SignalEvidence | undefined): boolean {
-    return evidence !== undefined && !evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
-  }
-
   /** Evaluate each signal that has a new floor point since its last evaluation. */
   private evaluate(nowMs: number): void {
     const { analysis } = this.options
@@ -493,9 +488,8 @@ export class TargetAnalysis implements PollExtension {
       }
       track.evidence = evidence
       // A floor that has risen ever since the start (a cache filling) is still warming up, up to maxWarmup.
-      // Settled: judged on enough points, and not rising at a rate worth raising.
       // Settled: flat (not rising at a rate worth raising) over at least half a window of floors after the warm-up.
-      const judged = this.judged(evidence)
+      const judged = !unjudged(evidence)
       const spanned = evidence.fast.windowStartMs !== null && nowMs - evidence.fast.windowStartMs >= analysis.windowMs / 2
       if (!evidence.warmingUp && judged && spanned && evidence.fast.slopeBytesPerSecond < analysis.minSlopeBytesPerSecond) track.settled = true
       // Unless the limit is imminent: a rise since the start that may be a cache filling is let wait only while

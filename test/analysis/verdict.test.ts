@@ -2,6 +2,7 @@ import t from 'tap'
 import type { LoadPoint } from '../../src/analysis/load.js'
 import {
   INITIAL_VERDICT,
+  TOO_FEW_POINTS,
   estimateOnset,
   evaluateFast,
   evaluateSignal,
@@ -194,13 +195,13 @@ t.test('the slow path: new highs at comparable load over hours', async (t) => {
   t.match(ramp.reasons.join(';'), /the same or a higher load/)
 })
 
-const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN): SignalEvidence =>
+const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, reasons: string[] = []): SignalEvidence =>
   ({
     signal: 'heap',
     evaluatedAtMs: at,
     floorBytes: 1,
     warmingUp: false,
-    fast: { positive: fast, holdMs },
+    fast: { positive: fast, holdMs, reasons },
     slow: { positive: slow },
     path: fast ? 'fast' : slow ? 'slow' : null,
     reasons: [],
@@ -226,6 +227,22 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   t.equal(state.suspected, true, 'a positive in between restarts the clear clock')
   state = nextVerdict(state, evidence(9 * MIN, false), settings)
   t.equal(state.suspected, false, 'gone 3 min')
+  // Floors thinning out (too few in the window to judge) hold a raised leak: only judged negatives clear it.
+  const starved = (at: number): SignalEvidence => evidence(at, false, false, 2 * MIN, [`${TOO_FEW_POINTS}: 4 in the window`])
+  let held = INITIAL_VERDICT
+  for (let m = 0; m <= 2; m++) held = nextVerdict(held, evidence(m * MIN, true), settings)
+  t.equal(held.suspected, true)
+  for (let m = 3; m <= 30; m++) held = nextVerdict(held, starved(m * MIN), settings)
+  t.equal(held.suspected, true, 'held through 28 min of too few floors')
+  t.equal(held.negativeSinceMs, null, 'too few floors do not start the clear clock')
+  held = nextVerdict(held, evidence(31 * MIN, false), settings)
+  held = nextVerdict(held, starved(33 * MIN), settings)
+  held = nextVerdict(held, evidence(34 * MIN, false), settings)
+  t.equal(held.suspected, false, 'cleared 3 min after the first judged negative')
+  // Too few floors never raise.
+  let quiet = INITIAL_VERDICT
+  for (let m = 0; m <= 10; m++) quiet = nextVerdict(quiet, starved(m * MIN), settings)
+  t.equal(quiet.suspected, false)
   // The slow path holds longer; being blocked (still warming up) holds any raise back.
   let slow = INITIAL_VERDICT
   for (let m = 0; m <= 10; m++) slow = nextVerdict(slow, evidence(m * MIN, false, true), settings, true)
