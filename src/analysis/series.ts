@@ -184,3 +184,10 @@ export class BucketSeries {
     this.loadCount = 0
   }
 }
+
+/** The median time between successive `times` (major GCs), or undefined with fewer than 3. */
+export function medianGap(times: readonly number[]): number | undefined {
+  if (times.length < 3) return undefined
+  const gaps = times.slice(1).map((t, i) => t - (times[i] as number)).sort((a, b) => a - b)
+  return gaps[gaps.length >> 1]
+}

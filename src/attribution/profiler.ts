@@ -108,6 +108,8 @@ export class ProfilerController {
     nowMs: number,
     suspicious: boolean,
     onSamplingStarted: () => void,
+    /** Another paid step (a holder search) is due: no read at this poll, it takes the budget first. */
+    yieldTurn = false,
   ): Promise<ProfileFetch | undefined> {
     const { mode } = this.config
     if (mode === 'off' || this.state === 'interrupted' || this.state === 'failed') return undefined
@@ -127,7 +129,7 @@ export class ProfilerController {
       onSamplingStarted()
       return undefined
     }
-    if (!wanted || !this.due(nowMs, suspicious)) return undefined
+    if (!wanted || yieldTurn || !this.due(nowMs, suspicious)) return undefined
     return this.fetch(session, nowMs)
   }
 

@@ -103,6 +103,17 @@ export class HolderScheduler {
   }
 
   /** At the end of a poll: start a search in the background when one is due. */
+  /**
+   * A search is due at this poll, budget aside: the profile read and the heap-floor purchase
+   * then wait, so that they do not take every slot the shared budget frees (they run first in
+   * a poll, and at a large budget they were due at every slot: a leak raised for hours never
+   * had its holders searched).
+   */
+  due(nowMs: number, leakRaised: boolean): boolean {
+    if (this.config.mode === 'off' || this.running !== undefined) return false
+    return (leakRaised || this.requested) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
+  }
+
   tick(session: TargetSession, nowMs: number, options: HolderTickOptions): void {
     if (this.config.mode === 'off' || this.running !== undefined) return
     if (!options.leakRaised && !this.requested) {

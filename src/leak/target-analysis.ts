@@ -14,7 +14,7 @@
  * profiler step and the bought floors is pure computation on what the poll
  * already read.
  */
-import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum } from '../analysis/series.js'
+import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum, medianGap } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
   unjudged,
@@ -109,13 +109,6 @@ const HOLDERS_OFF: HoldersConfig = { mode: 'off', intervalMs: 60_000, maxInterva
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
 
-/** The median time between major GCs over the recent floors, or undefined with fewer than 3. */
-function medianGap(times: readonly number[]): number | undefined {
-  if (times.length < 3) return undefined
-  const gaps = times.slice(1).map((t, i) => t - (times[i] as number)).sort((a, b) => a - b)
-  return gaps[gaps.length >> 1]
-}
-
 export class TargetAnalysis implements PollExtension {
   private readonly options: AnalysisOptions
   private readonly tracks = new Map<SignalName, SignalTrack>()
@@ -183,7 +176,9 @@ export class TargetAnalysis implements PollExtension {
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
 
-    const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries())
+    const leakRaised = this.track('heap').verdict.suspected || this.track('external').verdict.suspected
+    const holderTurn = this.holders.due(nowMs, leakRaised)
+    const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
     if (fetch !== undefined) {
       this.latest = fetch
       // The fetch forced a full GC: the heap right after it is an exact floor.
@@ -192,7 +187,7 @@ export class TargetAnalysis implements PollExtension {
       if (aggregation.nodesRejected > 0 || fetch.kept.nodesRejected > 0) this.profileIssues += 1
       this.tracker.ingest(fetch.timeMs, aggregation.sites)
       this.tracker.rank(nowMs, this.options.analysis.windowMs)
-    } else if (this.heapStarved(nowMs)) {
+    } else if (!holderTurn && this.heapStarved(nowMs)) {
       const bought = await this.profiler.buyFloor(session, nowMs)
       if (bought !== undefined) {
         this.addReading('heap', nowMs, bought.bytes, 'forced-gc')
@@ -201,7 +196,7 @@ export class TargetAnalysis implements PollExtension {
     }
     const limit = this.memoryLimitBytes
     this.holders.tick(session, nowMs, {
-      leakRaised: this.track('heap').verdict.suspected || this.track('external').verdict.suspected,
+      leakRaised,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
     })
   }

@@ -71,6 +71,26 @@ t.test('a heap verdict starts holder searches: the growing array is named with i
   t.equal((await fetch(`${url}/api/targets/nope/holders`, { headers: auth })).status, 404)
 })
 
+t.test('profile reads due at every budget slot do not starve the holder search: both run, sharing the budget', async (t) => {
+  // Reads always wanted and never held back by their own interval: before, the profiler took every
+  // slot the budget freed (it runs first in a poll) and a leak raised for hours had no search.
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs', env: { LEAK: '1' } })
+  const { sidecar, url } = await start(t, target.port, {
+    http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false },
+    attribution: { mode: 'always', budget: 0.1, suspicionBudget: 0.1, minFetchIntervalMs: 100 },
+  })
+  const found = await waitFor(async () => {
+    const body = await holders(url)
+    return body.searches.done >= 2 && body
+  }, { timeoutMs: 60_000, what: 'two holder searches while profile reads are due at every slot' })
+  t.ok(found.holders.some((h) => h.growing), 'the growing holder is found')
+  const fetches = sidecar.monitors[0]!.status()
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  const reads = Number(/^leakwatch_profiler_fetches_total\{target="app"\} (\d+)$/m.exec(metrics)?.[1] ?? 0)
+  t.ok(reads >= 2, `profile reads went on too (${reads})`)
+  t.ok(fetches.up)
+})
+
 t.test('a search on request needs the token; a healthy target has no growing holder', async (t) => {
   const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
   const open = await start(t, target.port, {})
