@@ -31,11 +31,12 @@ import { ProfilerController, type ProfileFetch } from '../attribution/profiler.j
 import { aggregateSitesSteps } from '../attribution/sites.js'
 import { runInSlices } from '../attribution/slices.js'
 import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
-import { isHistogramSample, scalarValue, type Sample } from '../core/metrics.js'
+import { scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
 import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config/types.js'
 import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
 import { explainedByParts, loadLevel, residualPoints, residualSeries } from './residual.js'
+import { BusyShares, heapStarved } from './starved.js'
 import type { TargetSession } from '../inspector/session.js'
 
 export const SIGNALS: readonly SignalName[] = ['heap', 'rss', 'external']
@@ -127,8 +128,12 @@ export class TargetAnalysis implements PollExtension {
    * while the heap floor is flat is the heap's, not a native leak.
    */
   private readonly heapCommitted = new RingSeries(LOAD_HISTORY_POINTS)
+  /** V8's heap used at each poll (garbage included): an upper bound of the floor between major GCs. */
+  private readonly heapUsed = new RingSeries(HISTORY_POINTS)
+  private firstHeapUsed: { readonly timeMs: number; readonly value: number } | undefined
   /** Total GC seconds at the previous poll, for the GC share of the next interval. */
-  private previousGc: { readonly timeMs: number; readonly seconds: number } | undefined
+  /** What the load leaves out of the event loop's utilization: GC pauses and the sidecar's own work. */
+  private readonly busy = new BusyShares()
   /** Times of recent major GCs, for the envelope's span. */
   private readonly majorGcTimes: number[] = []
   private heapLimitBytes: number | undefined
@@ -160,8 +165,8 @@ export class TargetAnalysis implements PollExtension {
     this.processStartMs = context.processStartMs
     this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
     const utilization = scalarValue(context.samples, 'eventLoopUtilization')
-    const gcShare = this.gcShare(nowMs, context.samples)
-    if (utilization !== undefined) this.utilization.push(nowMs, Math.max(0, utilization - gcShare))
+    const notLoad = this.busy.since(nowMs, context.samples, this.profiler.ownWorkTotalMs())
+    if (utilization !== undefined) this.utilization.push(nowMs, Math.max(0, utilization - notLoad))
     for (const floor of context.floors) {
       this.majorGcTimes.push(floor.timeMs)
       if (this.majorGcTimes.length > 21) this.majorGcTimes.shift()
@@ -170,6 +175,11 @@ export class TargetAnalysis implements PollExtension {
     const rss = scalarValue(context.samples, 'rss')
     const heapTotal = scalarValue(context.samples, 'heapTotal')
     if (heapTotal !== undefined) this.heapCommitted.push(nowMs, heapTotal)
+    const heapUsed = scalarValue(context.samples, 'heapUsed')
+    if (heapUsed !== undefined) {
+      this.heapUsed.push(nowMs, heapUsed)
+      this.firstHeapUsed ??= { timeMs: nowMs, value: heapUsed }
+    }
     const external = scalarValue(context.samples, 'external')
     if (rss !== undefined) this.addReading('rss', nowMs, rss)
     if (external !== undefined) this.addReading('external', nowMs, external)
@@ -228,7 +238,9 @@ export class TargetAnalysis implements PollExtension {
     this.holders.reset()
     this.utilization.clear()
     this.heapCommitted.clear()
-    this.previousGc = undefined
+    this.heapUsed.clear()
+    this.firstHeapUsed = undefined
+    this.busy.reset()
     this.majorGcTimes.length = 0
     this.latest = undefined
     this.processStartMs = undefined
@@ -395,24 +407,7 @@ export class TargetAnalysis implements PollExtension {
     }
   }
 
-  /** Share of the time since the previous poll spent in GC pauses (0 when unknown). */
-  private gcShare(nowMs: number, samples: readonly Sample[]): number {
-    let seconds = 0
-    let seen = false
-    for (const sample of samples) {
-      if (sample.key === 'gcDuration' && isHistogramSample(sample)) {
-        seconds += sample.sum
-        seen = true
-      }
-    }
-    if (!seen) return 0
-    const previous = this.previousGc
-    this.previousGc = { timeMs: nowMs, seconds }
-    if (previous === undefined || seconds < previous.seconds || nowMs <= previous.timeMs) return 0
-    return Math.min(1, ((seconds - previous.seconds) * 1000) / (nowMs - previous.timeMs))
-  }
-
-  /** Mean load (utilization less GC) over the floor window ending at `timeMs` (NaN when unknown). */
+  /** Mean load (utilization less GC and the sidecar's work) over the floor window ending at `timeMs` (NaN when unknown). */
   private loadAt(timeMs: number): number {
     const { times, values } = this.utilization.since(timeMs - this.floorWindowMs)
     let sum = 0
@@ -439,19 +434,17 @@ export class TargetAnalysis implements PollExtension {
     track.slow.add(floor.timeMs, floor.value, load)
   }
 
-  /**
-   * The heap floor rises, but major GCs have become rare (no floor for three floor windows) and
-   * the window holds fewer floors than wanted: worth buying one (a forced GC, on the budget).
-   */
+  /** Whether to buy a heap floor now (src/leak/starved.ts). */
   private heapStarved(nowMs: number): boolean {
-    const lastGc = this.majorGcTimes[this.majorGcTimes.length - 1]
-    if (lastGc !== undefined && nowMs - lastGc < 3 * this.floorWindowMs) return false
+    const { windowMs, minPoints, minSlopeBytesPerSecond } = this.options.analysis
     const track = this.track('heap')
-    const { values } = track.fast.since(nowMs - this.options.analysis.windowMs)
-    if (values.length >= this.options.analysis.minPoints) return false
-    // Rising, or too few heap floors to say while RSS rises (a young heap whose major GCs are rare).
-    const rising = values.length >= 2 && (values[values.length - 1] as number) > (values[0] as number)
-    return rising || this.track('rss').grows
+    return heapStarved({
+      ...{ nowMs, floorWindowMs: this.floorWindowMs, minPoints, minSlopeBytesPerSecond, rssGrows: this.track('rss').grows },
+      lastMajorGcMs: this.majorGcTimes[this.majorGcTimes.length - 1],
+      windowFloors: track.fast.since(nowMs - windowMs).values,
+      usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,
+      reference: track.fast.last() ?? this.firstHeapUsed,
+    })
   }
 
   /** Evaluate each signal that has a new floor point since its last evaluation. */

@@ -1,0 +1,93 @@
+import { isHistogramSample, type Sample } from '../core/metrics.js'
+
+/**
+ * When to buy a heap floor (a forced major GC, on the attribution budget): the heap signal
+ * judges post-GC floors, and a heap that grows fast makes V8's own major GCs rare exactly
+ * when the floors are needed. Also here: what the load leaves out of the event loop's utilization.
+ */
+
+export interface StarvationInputs {
+  readonly nowMs: number
+  /** The target's latest major GC (its own), if any. */
+  readonly lastMajorGcMs: number | undefined
+  readonly floorWindowMs: number
+  /** Heap floors in the fast window. */
+  readonly windowFloors: readonly number[]
+  /** Floors the fast window wants. */
+  readonly minPoints: number
+  /** The RSS floor rises (fast or slow path positive). */
+  readonly rssGrows: boolean
+  /** V8's heap used at each poll over the last floor window (garbage included). */
+  readonly usedLately: readonly number[]
+  /** The latest heap floor, or else the first heap-used reading of the process. */
+  readonly reference: { readonly timeMs: number; readonly value: number } | undefined
+  /** The smallest slope worth raising. */
+  readonly minSlopeBytesPerSecond: number
+}
+
+/**
+ * Buy a floor when major GCs have become rare (none for three floor windows), the fast window
+ * holds fewer floors than it wants, and growth is possible: the floors rise, or RSS rises, or
+ * the heap used at its lowest over the last floor window (an upper bound of the floor) stands
+ * above the latest floor — or the first reading — by more than growth at the smallest slope
+ * worth raising would have added since. The last case is a leak fast from its start: a 600 MB/h
+ * one went 24 simulated minutes without a single floor, as neither earlier case could hold.
+ */
+export function heapStarved(input: StarvationInputs): boolean {
+  const { nowMs, lastMajorGcMs, windowFloors, reference, usedLately } = input
+  if (lastMajorGcMs !== undefined && nowMs - lastMajorGcMs < 3 * input.floorWindowMs) return false
+  if (windowFloors.length >= input.minPoints) return false
+  const rising = windowFloors.length >= 2 && (windowFloors[windowFloors.length - 1] as number) > (windowFloors[0] as number)
+  if (rising || input.rssGrows) return true
+  if (usedLately.length === 0 || reference === undefined) return false
+  let lowest = Number.POSITIVE_INFINITY
+  for (const used of usedLately) lowest = Math.min(lowest, used)
+  return lowest - reference.value > (input.minSlopeBytesPerSecond * (nowMs - reference.timeMs)) / 1000
+}
+
+/** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */
+export function gcSeconds(samples: readonly Sample[]): number | undefined {
+  let seconds: number | undefined
+  for (const sample of samples) {
+    if (sample.key === 'gcDuration' && isHistogramSample(sample)) seconds = (seconds ?? 0) + sample.sum
+  }
+  return seconds
+}
+
+/** Share of the time from `previous` to now that a running total of busy seconds grew by: 0 without a previous reading or when it went back. */
+export function shareSince(previous: { readonly timeMs: number; readonly seconds: number } | undefined, nowMs: number, seconds: number): number {
+  if (previous === undefined || seconds < previous.seconds || nowMs <= previous.timeMs) return 0
+  return Math.min(1, ((seconds - previous.seconds) * 1000) / (nowMs - previous.timeMs))
+}
+
+/**
+ * The shares of the time between two polls that are busy but not the target's load: its GC
+ * pauses (its own GC observer's histograms) and the sidecar's own work in it (profile reads,
+ * holder searches). A profile read's forced GC is in both; counted twice, that part of a read's
+ * poll looks a little less loaded, which is the safe side: the sidecar's reads grow with the
+ * heap and must not pass for load rising with the floor (a fast leak's verdict was held back
+ * by "load rose with the floor by 21 points" while the reads were most of that rise).
+ */
+export class BusyShares {
+  private previousGc: { timeMs: number; seconds: number } | undefined
+  private previousOwn: { timeMs: number; seconds: number } | undefined
+
+  /** The share since the previous call, of GC pauses plus the sidecar's own work (at most 1 each). */
+  since(nowMs: number, samples: readonly Sample[], ownWorkTotalMs: number): number {
+    let share = 0
+    const gc = gcSeconds(samples)
+    if (gc !== undefined) {
+      share += shareSince(this.previousGc, nowMs, gc)
+      this.previousGc = { timeMs: nowMs, seconds: gc }
+    }
+    const own = ownWorkTotalMs / 1000
+    share += shareSince(this.previousOwn, nowMs, own)
+    this.previousOwn = { timeMs: nowMs, seconds: own }
+    return share
+  }
+
+  /** A new process: its GC totals start over. */
+  reset(): void {
+    this.previousGc = undefined
+  }
+}

@@ -1,0 +1,66 @@
+// When the analysis buys a heap floor (a forced major GC): only while V8's own major GCs are
+// rare, the window is short of floors, and growth is possible.
+import t from 'tap'
+import { BusyShares, gcSeconds, heapStarved, shareSince, type StarvationInputs } from '../../src/leak/starved.js'
+
+const MB = 1024 * 1024
+const base: StarvationInputs = {
+  nowMs: 600_000,
+  lastMajorGcMs: undefined,
+  floorWindowMs: 60_000,
+  windowFloors: [],
+  minPoints: 12,
+  rssGrows: false,
+  usedLately: [],
+  reference: undefined,
+  minSlopeBytesPerSecond: 1024,
+}
+
+t.test('no floor yet: the heap used, at its lowest lately, above the first reading by more than the smallest slope adds', async (t) => {
+  // A leak fast from its start (600 MB/h): no major GC in ten minutes, heap used 20 -> 100 MB.
+  const fast = { ...base, usedLately: [100 * MB, 104 * MB, 101 * MB], reference: { timeMs: 0, value: 20 * MB } }
+  t.equal(heapStarved(fast), true)
+  // A quiet heap: garbage comes and goes, its lowest reading is where it started.
+  t.equal(heapStarved({ ...fast, usedLately: [20 * MB, 35 * MB, 28 * MB] }), false)
+  // 1 KiB/s over 600 s adds 600 KiB: 500 KiB above is not enough, 700 KiB is.
+  t.equal(heapStarved({ ...fast, usedLately: [20 * MB + 500 * 1024] }), false)
+  t.equal(heapStarved({ ...fast, usedLately: [20 * MB + 700 * 1024] }), true)
+  // Nothing read lately, or nothing to compare with.
+  t.equal(heapStarved({ ...fast, usedLately: [] }), false)
+  t.equal(heapStarved({ ...fast, reference: undefined }), false)
+})
+
+t.test('never while major GCs come on their own, or the window has the floors it wants', async (t) => {
+  const starved = { ...base, usedLately: [100 * MB], reference: { timeMs: 0, value: 20 * MB } }
+  t.equal(heapStarved({ ...starved, lastMajorGcMs: 600_000 - 179_000 }), false, 'a major GC within three floor windows')
+  t.equal(heapStarved({ ...starved, lastMajorGcMs: 600_000 - 181_000 }), true)
+  t.equal(heapStarved({ ...starved, windowFloors: new Array(12).fill(20 * MB) }), false, '12 floors in the window')
+})
+
+t.test('rising floors, or RSS rising, are reason enough', async (t) => {
+  t.equal(heapStarved({ ...base, windowFloors: [20 * MB, 21 * MB] }), true)
+  t.equal(heapStarved({ ...base, windowFloors: [21 * MB, 20 * MB] }), false)
+  t.equal(heapStarved({ ...base, windowFloors: [20 * MB] }), false, 'one floor is no trend')
+  t.equal(heapStarved({ ...base, rssGrows: true }), true)
+})
+
+t.test("the GC's share of the time between two polls", async (t) => {
+  const histogram = (sum: number) => ({ key: 'gcDuration', labels: { kind: 'major' }, buckets: [], count: 1, sum }) as never
+  t.equal(gcSeconds([]), undefined)
+  t.equal(gcSeconds([histogram(0.5), histogram(0.25), { key: 'heapUsed', value: 1 } as never]), 0.75)
+  t.equal(shareSince(undefined, 1000, 1), 0)
+  t.ok(Math.abs(shareSince({ timeMs: 0, seconds: 1 }, 1000, 1.1) - 0.1) < 1e-9, 'a tenth of the second')
+  t.equal(shareSince({ timeMs: 0, seconds: 1 }, 1000, 0.5), 0, 'a sum that went back: a new observer')
+  t.equal(shareSince({ timeMs: 0, seconds: 0 }, 1000, 5), 1, 'at most all of the time')
+})
+
+t.test('what the load leaves out: GC pauses and the sidecar\'s own work since the previous poll', async (t) => {
+  const histogram = (sum: number) => ({ key: 'gcDuration', labels: { kind: 'major' }, buckets: [], count: 1, sum }) as never
+  const busy = new BusyShares()
+  t.equal(busy.since(0, [histogram(1)], 0), 0, 'nothing to compare with at the first poll')
+  // 50 ms of GC and 100 ms of profile read in one second.
+  t.ok(Math.abs(busy.since(1000, [histogram(1.05)], 100) - 0.15) < 1e-9)
+  t.ok(Math.abs(busy.since(2000, [histogram(1.05)], 100)) < 1e-9, 'an idle second')
+  busy.reset()
+  t.ok(Math.abs(busy.since(3000, [histogram(0.01)], 300) - 0.2) < 1e-9, 'after a restart, GC starts over; the own work does not')
+})
