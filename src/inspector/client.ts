@@ -24,6 +24,8 @@ import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 import { ConnectError, ProtocolError, TimeoutError } from '../core/errors.js'
 import { MAX_MESSAGE_BYTES, MAX_SMALL_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
+import { readMessage } from './message.js'
+import { readOffThread, type OffThreadRead, type OffThreadResult } from './parse-pool.js'
 
 export interface InspectorEndpoint {
   readonly host: string
@@ -89,9 +91,6 @@ export const ChromeCommandError = (
 const WebSocket = createRequire(requirePackage.resolve('chrome-remote-interface/lib/chrome.js'))('ws') as WebSocketClass
 if (typeof WebSocket !== 'function') throw new Error('chrome-remote-interface no longer depends on a ws WebSocket class')
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 const has = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key)
 
 /**
@@ -100,35 +99,7 @@ const has = (object: object, key: string): boolean => Object.prototype.hasOwnPro
  */
 const LARGE_REPLY_METHODS: ReadonlySet<string> = new Set(['HeapProfiler.getSamplingProfile', 'Runtime.getProperties', 'Runtime.callFunctionOn'])
 
-/** `Domain.event`, as every inspector event is named; never one of the client's own events. */
-const EVENT_NAME = /^[A-Za-z][A-Za-z0-9]{0,99}\.[A-Za-z][A-Za-z0-9_]{0,99}$/
-
-/**
- * Why a parsed websocket message is not one an inspector sends, or undefined if it is: a JSON
- * object; a reply has a command id (a safe non-negative integer) and an object `result` or an
- * `error` object with a string `message` (and a string `data`, if any); an event has a `method`
- * named `Domain.event`, object `params` and a string `sessionId` if any.
- */
-export function messageProblem(message: unknown): string | undefined {
-  if (!isObject(message)) return 'a message that is not a JSON object'
-  if (has(message, 'id')) {
-    const id = message.id
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return 'a reply whose id is not a command id'
-    if (has(message, 'error')) {
-      const error = message.error
-      if (!isObject(error) || typeof error.message !== 'string') return 'an error reply without a message'
-      if (has(error, 'data') && typeof error.data !== 'string') return 'an error reply whose data is not a string'
-      return undefined
-    }
-    if (has(message, 'result') && !isObject(message.result)) return 'a reply whose result is not an object'
-    return undefined
-  }
-  if (!has(message, 'method')) return 'a message with neither id nor method'
-  if (typeof message.method !== 'string' || !EVENT_NAME.test(message.method)) return 'an event not named Domain.event'
-  if (has(message, 'params') && !isObject(message.params)) return 'an event whose params are not an object'
-  if (has(message, 'sessionId') && typeof message.sessionId !== 'string') return 'an event whose sessionId is not a string'
-  return undefined
-}
+export { messageProblem } from './message.js'
 
 function endpointHostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
@@ -168,6 +139,58 @@ export function checkWebSocketUrl(url: unknown, endpoint: InspectorEndpoint): st
   return parsed.href
 }
 
+/**
+ * Most of the small messages kept waiting while a large one is read off-thread (characters):
+ * a real target sends a few events meanwhile, kilobytes.
+ */
+const MAX_BACKLOG_CHARS = 16 * 1024 * 1024
+
+/** Characters of a text message, bytes of one handed over as bytes: either way at most its UTF-8 size. */
+const messageSize = (data: string | TextBytes): number =>
+  typeof data === 'string' ? data.length : data.chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)
+
+/** A text message as its UTF-8 bytes, in pieces (see `takeLargeMessagesAsBytes`). */
+class TextBytes {
+  constructor(readonly chunks: readonly Uint8Array[]) {}
+}
+
+/**
+ * ws 7 (chrome-remote-interface's) turns every text message into a string on the main thread:
+ * it checks the UTF-8 in JavaScript and decodes it, ~0.3 s for a 60 MiB profile in one step.
+ * For a message over MAX_SMALL_MESSAGE_BYTES this hands its bytes (the frames' payloads, as the
+ * receiver collected them) to `take` instead; the reader thread checks and decodes them. The
+ * receiver's own bookkeeping for a finished message is repeated as ws 7 does it
+ * (lib/receiver.js, `dataMessage`); a receiver without those fields (another ws) is left alone
+ * and large messages then arrive as strings, read off-thread all the same.
+ */
+function takeLargeMessagesAsBytes(ws: WebSocketLike, take: (bytes: TextBytes) => void): void {
+  const receiver = (ws as unknown as { _receiver?: Record<string, unknown> })._receiver
+  if (
+    receiver === undefined ||
+    typeof receiver['dataMessage'] !== 'function' ||
+    !Array.isArray(receiver['_fragments']) ||
+    typeof receiver['_messageLength'] !== 'number' ||
+    typeof receiver['_state'] !== 'number'
+  ) {
+    return
+  }
+  const dataMessage = receiver['dataMessage'] as () => unknown
+  receiver['dataMessage'] = function (this: Record<string, unknown>): unknown {
+    if (this['_fin'] !== true || this['_opcode'] !== 1 || (this['_messageLength'] as number) <= MAX_SMALL_MESSAGE_BYTES) {
+      return dataMessage.call(this)
+    }
+    const fragments = this['_fragments'] as Uint8Array[]
+    this['_totalPayloadLength'] = 0
+    this['_messageLength'] = 0
+    this['_fragmented'] = 0
+    this['_numFragments'] = 0
+    this['_fragments'] = []
+    this['_state'] = 0 // GET_INFO
+    take(new TextBytes(fragments))
+    return undefined
+  }
+}
+
 /** A message from a target, after `messageProblem` found nothing wrong with it. */
 interface InspectorMessage {
   readonly id?: number
@@ -184,6 +207,13 @@ export class GuardedClient extends ChromeClient {
   declare private failure: ProtocolError | undefined
   /** Commands in flight that may have a large reply (LARGE_REPLY_METHODS). */
   declare private largeRepliesDue: number | undefined
+  /** Large messages accepted and not yet dispatched (being read off-thread or waiting): at most largeRepliesDue. */
+  declare private largeAccepted: number | undefined
+  /** The large message being read on the reader thread: later messages wait in `backlog`. */
+  declare private reading: OffThreadRead | undefined
+  /** Messages that came while one was read off-thread, in order, and the characters or bytes of the small ones. */
+  declare private backlog: Array<string | TextBytes> | undefined
+  declare private backlogSize: number | undefined
 
   /** The protocol violation that ended this client, if any. */
   get protocolFailure(): ProtocolError | undefined {
@@ -238,10 +268,12 @@ export class GuardedClient extends ChromeClient {
       let open = false
       ws.on('open', () => {
         open = true
+        takeLargeMessagesAsBytes(ws, (bytes) => this.receive(bytes))
         fulfill()
       })
       ws.on('message', (data) => this.receive(data))
       ws.on('close', () => {
+        this.dropBacklog()
         this._handleConnectionClose()
         this.emit('disconnect')
       })
@@ -291,36 +323,92 @@ export class GuardedClient extends ChromeClient {
     this.emit(`${method!}.${sessionId}`, params, sessionId)
   }
 
+  /**
+   * One websocket message: text (a string), or a large text message as `TextBytes`. Checked at once against the size rule; then
+   * dispatched in order of arrival: inline when small, through the reader thread when large
+   * (while it is read, later messages wait in the backlog).
+   */
   private receive(data: unknown): void {
     if (this.failure !== undefined) return
     // Node's inspector sends text frames only.
-    if (typeof data !== 'string') {
+    if (typeof data !== 'string' && !(data instanceof TextBytes)) {
       this.fail('sent a binary websocket message')
       return
     }
-    // Refused before JSON.parse, which is what costs: characters are at least as many as bytes.
-    if (data.length > MAX_SMALL_MESSAGE_BYTES && (this.largeRepliesDue ?? 0) === 0) {
-      this.fail(
-        `sent a message of ${(data.length / (1024 * 1024)).toFixed(0)} MiB while only small replies were due ` +
-          `(limit ${MAX_SMALL_MESSAGE_BYTES / (1024 * 1024)} MiB except for heap profiles and object property lists)`,
-      )
+    const message = data
+    const size = messageSize(message)
+    if (size > MAX_SMALL_MESSAGE_BYTES) {
+      // Refused before it is parsed, which is what costs. One large message per large reply due.
+      if ((this.largeRepliesDue ?? 0) <= (this.largeAccepted ?? 0)) {
+        this.fail(
+          `sent a message of ${(size / (1024 * 1024)).toFixed(0)} MiB while only small replies were due ` +
+            `(limit ${MAX_SMALL_MESSAGE_BYTES / (1024 * 1024)} MiB except for heap profiles and object property lists)`,
+        )
+        return
+      }
+      this.largeAccepted = (this.largeAccepted ?? 0) + 1
+    }
+    if (this.reading === undefined) {
+      this.dispatch(message, size)
       return
     }
-    let message: unknown
-    try {
-      message = JSON.parse(data)
-    } catch {
-      this.fail(`sent a websocket message that is not JSON: ${JSON.stringify(clipTargetText(data, 60))}`)
+    if (size <= MAX_SMALL_MESSAGE_BYTES) {
+      this.backlogSize = (this.backlogSize ?? 0) + size
+      if (this.backlogSize > MAX_BACKLOG_CHARS) {
+        this.fail(`sent over ${MAX_BACKLOG_CHARS / (1024 * 1024)} MiB of messages while a large reply was being read`)
+        return
+      }
+    }
+    ;(this.backlog ??= []).push(message)
+  }
+
+  /** Parse and dispatch one message now (small), or start reading it off-thread (large). */
+  private dispatch(data: string | TextBytes, size: number): void {
+    if (size > MAX_SMALL_MESSAGE_BYTES) {
+      const read = readOffThread(typeof data === 'string' ? data : data.chunks)
+      this.reading = read
+      read.done
+        .then((result) => this.readOffThreadDone(read, result))
+        // Past the checks only leakwatch's own listeners throw: as uncaught as on the inline path.
+        .catch((error: unknown) => process.nextTick(() => { throw error }))
       return
     }
-    const problem = messageProblem(message)
-    if (problem !== undefined) {
-      this.fail(`sent ${problem}: ${JSON.stringify(clipTargetText(data, 60))}`)
+    const read = readMessage(data as string)
+    if ('problem' in read) {
+      this.fail(read.problem)
       return
     }
     // Not guarded: past the checks, only leakwatch's own listeners can throw here, and a bug
     // in them must not pass for the target's fault.
-    this._handleMessage(message as InspectorMessage)
+    this._handleMessage(read.message as InspectorMessage)
+  }
+
+  /** A large message is read: dispatch it, then what waited for it, in order. */
+  private readOffThreadDone(read: OffThreadRead, result: OffThreadResult): void {
+    if (this.reading !== read) return
+    this.reading = undefined
+    this.largeAccepted = (this.largeAccepted ?? 1) - 1
+    if (this.failure !== undefined) return
+    if ('problem' in result) {
+      this.fail(result.problem)
+      return
+    }
+    this._handleMessage(result.message as InspectorMessage)
+    while (this.reading === undefined && this.failure === undefined && (this.backlog?.length ?? 0) > 0) {
+      const next = this.backlog!.shift()!
+      const size = messageSize(next)
+      if (size <= MAX_SMALL_MESSAGE_BYTES) this.backlogSize = (this.backlogSize ?? 0) - size
+      this.dispatch(next, size)
+    }
+  }
+
+  /** The client is done (failed or closed): the message being read and those waiting are dropped. */
+  private dropBacklog(): void {
+    this.reading?.cancel()
+    this.reading = undefined
+    this.backlog = undefined
+    this.backlogSize = 0
+    this.largeAccepted = 0
   }
 
   /** The target broke the protocol: end this client and say why, once. */
@@ -328,6 +416,7 @@ export class GuardedClient extends ChromeClient {
     if (this.failure !== undefined) return
     const error = new ProtocolError(clipTargetText(`inspector target ${what}`))
     this.failure = error
+    this.dropBacklog()
     const callbacks = this._callbacks
     this._callbacks = {}
     this._ws?.terminate()

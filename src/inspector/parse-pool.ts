@@ -1,0 +1,129 @@
+/**
+ * The main thread's side of the reader thread (parse-worker.ts): one worker per sidecar,
+ * started on the first large message and terminated after READER_IDLE_MS without one (a
+ * parsed 60 MiB message leaves a few hundred MB of heap behind in it). Messages are read one
+ * at a time, in the order given; each comes back one batch of tokens per event-loop turn
+ * (pulled, so that no turn deserializes more than one batch) and is rebuilt in slices.
+ */
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { runInSlices } from '../core/slices.js'
+import { clipTargetText } from './limits.js'
+import { rebuildValue } from './message.js'
+
+/** How a large message was read: the message, or what the target did wrong (GuardedClient's wording). */
+export type OffThreadResult = { readonly message: unknown } | { readonly problem: string }
+
+export interface OffThreadRead {
+  /** Never rejects; never settles once cancelled. */
+  readonly done: Promise<OffThreadResult>
+  /** Forget this read (its client failed or closed): the worker drops it, nothing is called. */
+  cancel(): void
+}
+
+/** The worker ends after this long without a message to read. */
+export const READER_IDLE_MS = 10_000
+
+/**
+ * Heap the reader thread may use. Parsing a 64 MiB message (the websocket limit) of a million
+ * small objects takes ~600 MB; a message that needs more fails its session, not the sidecar.
+ */
+const READER_HEAP_MB = 1536
+
+interface Pending {
+  readonly batches: unknown[][]
+  readonly resolve: (result: OffThreadResult) => void
+}
+
+// The worker is this module's sibling: parse-worker.js in dist/, parse-worker.ts when the
+// sources run under a TypeScript loader (tests), which the worker inherits through execArgv.
+const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+
+let worker: Worker | undefined
+let nextTask = 1
+const pending = new Map<number, Pending>()
+let idleTimer: NodeJS.Timeout | undefined
+
+/** Started workers so far (tests). */
+export let readerStarts = 0
+
+function startWorker(): Worker {
+  const started = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB } })
+  readerStarts += 1
+  // Never what keeps the sidecar running: its websockets and server do that.
+  started.unref()
+  started.on('message', (message: { task: number; batch?: unknown[]; problem?: string; end?: true }) => {
+    const read = pending.get(message.task)
+    if (read === undefined) return
+    if (message.batch !== undefined) {
+      read.batches.push(message.batch)
+      started.postMessage({ next: message.task })
+      return
+    }
+    pending.delete(message.task)
+    idleWhenDone()
+    if (message.problem !== undefined) {
+      read.resolve({ problem: message.problem })
+      return
+    }
+    const batches = read.batches
+    void runInSlices(rebuildValue(batches)).then((value) => read.resolve({ message: value }))
+  })
+  const lost = (why: string): void => {
+    if (worker !== started) return
+    worker = undefined
+    const reads = [...pending.values()]
+    pending.clear()
+    for (const read of reads) read.resolve({ problem: `sent a message the sidecar's reader thread failed on (${clipTargetText(why, 120)})` })
+  }
+  started.on('error', (error) => lost(error.message))
+  started.on('exit', (code) => lost(`exit code ${code}`))
+  return started
+}
+
+function idleWhenDone(): void {
+  if (pending.size > 0 || worker === undefined) return
+  clearTimeout(idleTimer)
+  const idle = worker
+  idleTimer = setTimeout(() => {
+    if (worker !== idle || pending.size > 0) return
+    worker = undefined
+    void idle.terminate()
+  }, READER_IDLE_MS)
+  idleTimer.unref()
+}
+
+/** The parts of `chunk` to post, and what can be moved rather than copied: a buffer that owns its memory. */
+function movable(chunk: Uint8Array): { view: Uint8Array; transfer: ArrayBuffer | undefined } {
+  const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.byteLength >= 1024 * 1024
+  if (whole && chunk.buffer instanceof ArrayBuffer) return { view: chunk, transfer: chunk.buffer }
+  return { view: new Uint8Array(chunk), transfer: undefined }
+}
+
+/** Read one large message (its text, or its UTF-8 bytes in pieces) on the reader thread. */
+export function readOffThread(data: string | readonly Uint8Array[]): OffThreadRead {
+  clearTimeout(idleTimer)
+  worker ??= startWorker()
+  const task = nextTask++
+  const done = new Promise<OffThreadResult>((resolve) => pending.set(task, { batches: [], resolve }))
+  if (typeof data === 'string') {
+    worker.postMessage({ task, text: data })
+  } else {
+    const parts = data.map(movable)
+    const transfer = parts.flatMap((part) => (part.transfer === undefined ? [] : [part.transfer]))
+    worker.postMessage({ task, chunks: parts.map((part) => part.view) }, transfer)
+  }
+  const owner = worker
+  return {
+    done,
+    cancel: () => {
+      if (!pending.delete(task)) return
+      if (worker === owner) owner.postMessage({ cancel: task })
+      idleWhenDone()
+    },
+  }
+}
+
+/** Large messages being read right now, across all clients (tests, status). */
+export const readsInFlight = (): number => pending.size

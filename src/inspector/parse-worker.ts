@@ -1,0 +1,86 @@
+/**
+ * The reader thread: decodes, parses and checks the large messages a target sends (over
+ * MAX_SMALL_MESSAGE_BYTES, only while a large reply is due), which would otherwise hold the
+ * sidecar's event loop for as long as JSON.parse takes (a 60 MiB heap profile: 0.5-1 s). It
+ * hands each message back as batches of tokens (message.ts), one batch per request from the
+ * main thread, so that no step there grows with the message. One message at a time.
+ *
+ * Protocol (parse-pool.ts is the other side):
+ *   in:  { task, text } or { task, chunks }  a message, as text or as its UTF-8 bytes
+ *        { next: task }                        send the next batch of that task
+ *        { cancel: task }                      forget that task
+ *   out: { task, problem }                    what the target did wrong (the task is over)
+ *        { task, batch }                      the next batch of the message's tokens
+ *        { task, end: true }                  no more batches (the task is over)
+ */
+import { parentPort } from 'node:worker_threads'
+import { encodeValue, readMessage } from './message.js'
+
+interface Task {
+  readonly task: number
+  readonly text?: string
+  readonly chunks?: readonly Uint8Array[]
+}
+
+/** The UTF-8 bytes as text, or undefined when they are not UTF-8 (as the websocket would have said). */
+function decode(chunks: readonly Uint8Array[]): string | undefined {
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  try {
+    // ignoreBOM keeps a leading BOM, as ws's Buffer#toString does (and JSON.parse then refuses it).
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+const port = parentPort
+if (port === null) throw new Error('parse-worker.ts runs as a worker thread only')
+
+const queue: Task[] = []
+let current: { readonly task: number; readonly batches: Generator<unknown[], void, void> } | undefined
+
+function startNext(): void {
+  while (current === undefined && queue.length > 0) {
+    const { task, text, chunks } = queue.shift()!
+    const decoded = text ?? decode(chunks ?? [])
+    if (decoded === undefined) {
+      port!.postMessage({ task, problem: 'broke the websocket protocol (Invalid WebSocket frame: invalid UTF-8 sequence)' })
+      continue
+    }
+    const read = readMessage(decoded)
+    if ('problem' in read) {
+      port!.postMessage({ task, problem: read.problem })
+      continue
+    }
+    current = { task, batches: encodeValue(read.message) }
+    sendNext()
+  }
+}
+
+function sendNext(): void {
+  const { task, batches } = current!
+  const next = batches.next()
+  if (next.done === true) {
+    current = undefined
+    port!.postMessage({ task, end: true })
+    startNext()
+    return
+  }
+  port!.postMessage({ task, batch: next.value })
+}
+
+port.on('message', (message: Task & { next?: number; cancel?: number }) => {
+  if (message.next !== undefined) {
+    if (current?.task === message.next) sendNext()
+  } else if (message.cancel !== undefined) {
+    const queued = queue.findIndex((task) => task.task === message.cancel)
+    if (queued >= 0) queue.splice(queued, 1)
+    if (current?.task === message.cancel) {
+      current = undefined
+      startNext()
+    }
+  } else {
+    queue.push(message)
+    startNext()
+  }
+})
