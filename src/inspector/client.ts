@@ -191,6 +191,16 @@ function takeLargeMessagesAsBytes(ws: WebSocketLike, take: (bytes: TextBytes) =>
   }
 }
 
+/** What a reducer on the reader thread said of the reply results it made (see `registerReplyReducer`). */
+const notes = new WeakMap<object, unknown>()
+
+/**
+ * The reader thread's note on a reply's `result` (what a reducer registered with
+ * `registerReplyReducer` made of it), or undefined: a result read inline, or no reducer took it.
+ * Keyed by the result object itself, so nothing a target sends can make one.
+ */
+export const replyNote = (result: unknown): unknown => (typeof result === 'object' && result !== null ? notes.get(result) : undefined)
+
 /** A message from a target, after `messageProblem` found nothing wrong with it. */
 interface InspectorMessage {
   readonly id?: number
@@ -393,7 +403,9 @@ export class GuardedClient extends ChromeClient {
       this.fail(result.problem)
       return
     }
-    this._handleMessage(result.message as InspectorMessage)
+    const message = result.message as InspectorMessage
+    if (result.note !== undefined && message.result !== undefined) notes.set(message.result, result.note)
+    this._handleMessage(message)
     while (this.reading === undefined && this.failure === undefined && (this.backlog?.length ?? 0) > 0) {
       const next = this.backlog!.shift()!
       const size = messageSize(next)

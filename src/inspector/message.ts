@@ -64,6 +64,7 @@ export const TOKENS_PER_BATCH = 32_768
 const PRIMITIVE = 0
 const ARRAY = 1
 const OBJECT = 2
+const REF = 3
 
 interface EncodeFrame {
   readonly container: Record<string, unknown> | unknown[]
@@ -76,12 +77,23 @@ interface EncodeFrame {
  * A parsed JSON value as batches of tokens (depth first: `0, value` for a string, number,
  * boolean or null; `1, length` then the elements for an array; `2, count` then key and value
  * for each key of an object), each batch about TOKENS_PER_BATCH long. Iterative: a value nested
- * as deep as JSON.parse allows does not overflow the stack.
+ * as deep as JSON.parse allows does not overflow the stack. With `shared`, an object or array
+ * met again is sent as `3, n` (the n-th container sent), so what it shares stays shared (a kept
+ * profile's call frames); JSON.parse's output shares nothing and goes without.
  */
-export function* encodeValue(value: unknown): Generator<unknown[], void, void> {
+export function* encodeValue(value: unknown, shared = false): Generator<unknown[], void, void> {
   let batch: unknown[] = []
   const stack: EncodeFrame[] = []
+  const seen = new Map<object, number>()
   const emit = (v: unknown): void => {
+    if (shared && typeof v === 'object' && v !== null) {
+      const index = seen.get(v)
+      if (index !== undefined) {
+        batch.push(REF, index)
+        return
+      }
+      seen.set(v, seen.size)
+    }
     if (Array.isArray(v)) {
       batch.push(ARRAY, v.length)
       if (v.length > 0) stack.push({ container: v, keys: undefined, length: v.length, i: 0 })
@@ -128,8 +140,8 @@ function setOwn(object: Record<string, unknown>, key: string, value: unknown): v
   else object[key] = value
 }
 
-/** The value `encodeValue` turned into `batches`, rebuilt in steps (slices.ts). */
-export function* rebuildValue(batches: readonly unknown[][]): Steps<unknown> {
+/** The value `encodeValue` turned into `batches` (with the same `shared`), rebuilt in steps (slices.ts). */
+export function* rebuildValue(batches: readonly unknown[][], shared = false): Steps<unknown> {
   let b = 0
   let i = 0
   const next = (): unknown => {
@@ -140,6 +152,8 @@ export function* rebuildValue(batches: readonly unknown[][]): Steps<unknown> {
     return batches[b]![i++]
   }
   const stack: RebuildFrame[] = []
+  /** Containers in the order they were made, when `shared`. */
+  const made: unknown[] = []
   let root: unknown
   let sinceYield = 0
   for (;;) {
@@ -160,11 +174,15 @@ export function* rebuildValue(batches: readonly unknown[][]): Steps<unknown> {
     let frame: RebuildFrame | undefined
     if (tag === PRIMITIVE) {
       value = size
+    } else if (tag === REF) {
+      value = made[size as number]
     } else if (tag === ARRAY) {
       value = []
+      if (shared) made.push(value)
       if ((size as number) > 0) frame = { container: value as unknown[], object: false, remaining: size as number }
     } else {
       value = {}
+      if (shared) made.push(value)
       if ((size as number) > 0) frame = { container: value as Record<string, unknown>, object: true, remaining: size as number }
     }
     if (top === undefined) root = value

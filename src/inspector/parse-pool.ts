@@ -13,7 +13,7 @@ import { clipTargetText } from './limits.js'
 import { rebuildValue } from './message.js'
 
 /** How a large message was read: the message, or what the target did wrong (GuardedClient's wording). */
-export type OffThreadResult = { readonly message: unknown } | { readonly problem: string }
+export type OffThreadResult = { readonly message: unknown; readonly note?: unknown } | { readonly problem: string }
 
 export interface OffThreadRead {
   /** Never rejects; never settles once cancelled. */
@@ -41,6 +41,9 @@ interface Pending {
 const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
 
 let worker: Worker | undefined
+/** Module URLs of the reducers (see parse-worker.ts), and how many the running worker has. */
+const reducers: string[] = []
+let workerReducers = 0
 let nextTask = 1
 const pending = new Map<number, Pending>()
 let idleTimer: NodeJS.Timeout | undefined
@@ -48,12 +51,25 @@ let idleTimer: NodeJS.Timeout | undefined
 /** Started workers so far (tests). */
 export let readerStarts = 0
 
+/**
+ * Let the reader thread reduce large messages with `moduleUrl`'s `reduceMessage` (see
+ * parse-worker.ts) before they come back; its `note` reaches the result through `replyNote`.
+ * For a layer above the inspector's (the profiler keeps heap profiles this way), at module load.
+ */
+export function registerReplyReducer(moduleUrl: URL): void {
+  if (!reducers.includes(moduleUrl.href)) reducers.push(moduleUrl.href)
+}
+
 function startWorker(): Worker {
-  const started = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB } })
+  const started = new Worker(WORKER_URL, {
+    workerData: { reducers: [...reducers] },
+    resourceLimits: { maxOldGenerationSizeMb: READER_HEAP_MB },
+  })
+  workerReducers = reducers.length
   readerStarts += 1
   // Never what keeps the sidecar running: its websockets and server do that.
   started.unref()
-  started.on('message', (message: { task: number; batch?: unknown[]; problem?: string; end?: true }) => {
+  started.on('message', (message: { task: number; batch?: unknown[]; problem?: string; shared?: boolean; note?: unknown }) => {
     const read = pending.get(message.task)
     if (read === undefined) return
     if (message.batch !== undefined) {
@@ -67,8 +83,10 @@ function startWorker(): Worker {
       read.resolve({ problem: message.problem })
       return
     }
-    const batches = read.batches
-    void runInSlices(rebuildValue(batches)).then((value) => read.resolve({ message: value }))
+    const { shared, note } = message
+    void runInSlices(rebuildValue(read.batches, shared === true)).then((value) =>
+      read.resolve(note === undefined ? { message: value } : { message: value, note }),
+    )
   })
   const lost = (why: string): void => {
     if (worker !== started) return
@@ -104,6 +122,11 @@ function movable(chunk: Uint8Array): { view: Uint8Array; transfer: ArrayBuffer |
 /** Read one large message (its text, or its UTF-8 bytes in pieces) on the reader thread. */
 export function readOffThread(data: string | readonly Uint8Array[]): OffThreadRead {
   clearTimeout(idleTimer)
+  if (worker !== undefined && workerReducers !== reducers.length && pending.size === 0) {
+    // Reducers registered since it started: a new one with all of them.
+    void worker.terminate()
+    worker = undefined
+  }
   worker ??= startWorker()
   const task = nextTask++
   const done = new Promise<OffThreadResult>((resolve) => pending.set(task, { batches: [], resolve }))
@@ -127,3 +150,6 @@ export function readOffThread(data: string | readonly Uint8Array[]): OffThreadRe
 
 /** Large messages being read right now, across all clients (tests, status). */
 export const readsInFlight = (): number => pending.size
+
+/** Whether the reader thread is running (tests: it ends after READER_IDLE_MS without work). */
+export const readerRunning = (): boolean => worker !== undefined

@@ -11,10 +11,23 @@
  *        { cancel: task }                      forget that task
  *   out: { task, problem }                    what the target did wrong (the task is over)
  *        { task, batch }                      the next batch of the message's tokens
- *        { task, end: true }                  no more batches (the task is over)
+ *        { task, end: true, shared, note }    no more batches (the task is over); `shared` and
+ *                                             `note` as the reducer that took the message said
+ *
+ * Reducers (workerData.reducers, module URLs registered by higher layers through
+ * `registerReplyReducer`) may replace a parsed message with what the sidecar keeps of it, here
+ * on this thread: the profiler's module keeps a bounded copy of a heap profile, so a million
+ * nodes never reach the main thread. A reducer exports
+ * `reduceMessage(message: Record<string, unknown>): { message, note } | undefined`.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { encodeValue, readMessage } from './message.js'
+
+interface Reducer {
+  reduceMessage(message: Record<string, unknown>): { message: unknown; note: unknown } | undefined
+}
+const reducerUrls = ((workerData as { reducers?: unknown } | null)?.reducers ?? []) as string[]
+const reducers = (await Promise.all(reducerUrls.map((url) => import(url)))) as Reducer[]
 
 interface Task {
   readonly task: number
@@ -37,7 +50,18 @@ const port = parentPort
 if (port === null) throw new Error('parse-worker.ts runs as a worker thread only')
 
 const queue: Task[] = []
-let current: { readonly task: number; readonly batches: Generator<unknown[], void, void> } | undefined
+let current:
+  | { readonly task: number; readonly batches: Generator<unknown[], void, void>; readonly shared: boolean; readonly note: unknown }
+  | undefined
+
+/** The message as the first reducer that takes it makes it, or as it is. */
+function reduce(message: unknown): { message: unknown; shared: boolean; note: unknown } {
+  for (const reducer of reducers) {
+    const reduced = reducer.reduceMessage(message as Record<string, unknown>)
+    if (reduced !== undefined) return { message: reduced.message, shared: true, note: reduced.note }
+  }
+  return { message, shared: false, note: undefined }
+}
 
 function startNext(): void {
   while (current === undefined && queue.length > 0) {
@@ -52,17 +76,18 @@ function startNext(): void {
       port!.postMessage({ task, problem: read.problem })
       continue
     }
-    current = { task, batches: encodeValue(read.message) }
+    const { message, shared, note } = reduce(read.message)
+    current = { task, batches: encodeValue(message, shared), shared, note }
     sendNext()
   }
 }
 
 function sendNext(): void {
-  const { task, batches } = current!
+  const { task, batches, shared, note } = current!
   const next = batches.next()
   if (next.done === true) {
     current = undefined
-    port!.postMessage({ task, end: true })
+    port!.postMessage({ task, end: true, shared, note })
     startNext()
     return
   }

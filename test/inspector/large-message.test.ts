@@ -6,12 +6,14 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import { keepProfile } from '../../src/attribution/kept-profile.js'
+// Registers the profile reducer: a large profile reply is kept on the reader thread.
+import '../../src/attribution/profiler.js'
 import { runToEnd } from '../../src/attribution/slices.js'
 import { errorCode } from '../../src/core/errors.js'
-import { connectClient, PROTOCOL_FAILURE } from '../../src/inspector/client.js'
+import { connectClient, PROTOCOL_FAILURE, replyNote } from '../../src/inspector/client.js'
 import { MAX_SMALL_MESSAGE_BYTES } from '../../src/inspector/limits.js'
 import { encodeValue, rebuildValue } from '../../src/inspector/message.js'
-import { readerStarts, readOffThread, readsInFlight } from '../../src/inspector/parse-pool.js'
+import { READER_IDLE_MS, readerRunning, readerStarts, readOffThread, readsInFlight } from '../../src/inspector/parse-pool.js'
 import { InspectorSession } from '../../src/inspector/session.js'
 import { FakeInspector, type FakeCommand, type FakePeer } from '../fixtures/fake-inspector.js'
 import { hugeProfileText, SMALL_PROFILE } from '../fixtures/fake-node.js'
@@ -19,6 +21,11 @@ import { hugeProfileText, SMALL_PROFILE } from '../fixtures/fake-node.js'
 const MiB = 1024 * 1024
 /** A string field that makes a reply large (over 4 MiB) without changing what matters in it. */
 const pad = (bytes = 5 * MiB): string => 'p'.repeat(bytes)
+
+interface Node {
+  readonly callFrame: unknown
+  readonly children: Node[]
+}
 
 type Answer = (command: FakeCommand, peer: FakePeer) => void
 
@@ -64,7 +71,7 @@ t.test('tokens: a value rebuilt from its batches equals it', async (t) => {
   t.equal(depth, 100_000, 'a deep value is rebuilt without recursion')
 })
 
-t.test('a large profile reply read off-thread equals JSON.parse of it, and keeps the same profile', async (t) => {
+t.test('a large profile reply is kept on the reader thread exactly as keepProfile keeps it', async (t) => {
   const profiles: Array<[string, string]> = [
     ['a recorded profile', JSON.stringify(SMALL_PROFILE)],
     ['a profile of 60,000 nodes', hugeProfileText(60_000, 30_000)],
@@ -81,10 +88,29 @@ t.test('a large profile reply read off-thread equals JSON.parse of it, and keeps
     profileText = text
     const expected = JSON.parse(`{"profile":${text}}`) as { profile: unknown }
     const reply = (await session.send('HeapProfiler.getSamplingProfile', {}, 30_000)) as { profile: unknown; pad: string }
-    t.equal(reply.pad.length, 5 * MiB, `${name}: the whole reply came`)
-    t.same(reply.profile, expected.profile, `${name}: the profile equals JSON.parse's`)
-    t.same(runToEnd(keepProfile(reply.profile)), runToEnd(keepProfile(expected.profile)), `${name}: the kept profile is the same`)
+    t.equal(reply.pad.length, 5 * MiB, `${name}: the rest of the reply came`)
+    const note = replyNote(reply) as { keptProfile: unknown } | undefined
+    if (name === 'no head') {
+      // Not a profile the profiler would keep (it reports a malformed reply): left as parsed.
+      t.equal(note, undefined, `${name}: not reduced`)
+      t.same(reply.profile, expected.profile, `${name}: the profile equals JSON.parse's`)
+      continue
+    }
+    const kept = runToEnd(keepProfile(expected.profile))
+    t.same(reply.profile, kept.profile, `${name}: the profile is the kept copy of JSON.parse's`)
+    t.same(note?.keptProfile, kept.stats, `${name}: the note says what was kept (${JSON.stringify(kept.stats)})`)
+    // The kept copy shares each call frame between its nodes; so does what came back.
+    const frames = new Set<unknown>()
+    let nodes = 0
+    for (const stack = [(reply.profile as { head: Node }).head]; stack.length > 0; ) {
+      const node = stack.pop()!
+      nodes += 1
+      frames.add(node.callFrame)
+      stack.push(...node.children)
+    }
+    t.ok(frames.size <= nodes, `${name}: ${frames.size} call frames for ${nodes} nodes`)
   }
+  t.same(replyNote(JSON.parse('{"profile":{}}')), undefined, 'no note on anything else')
   t.ok(readerStarts > startsBefore, 'the replies went through the reader thread')
   t.equal(readsInFlight(), 0, 'nothing left in flight')
   t.notOk(session.isClosed)
@@ -110,7 +136,8 @@ t.test("a huge profile does not hold the main thread's event loop for its JSON.p
   await new Promise((resolve) => setTimeout(resolve, 20))
   delay.disable()
   const maxStallMs = delay.max / 1e6
-  t.equal(reply.profile.samples.length, 200_000, 'the whole profile came')
+  t.equal(reply.profile.samples.length, 100_000, 'the kept profile came (its samples up to the limit)')
+  t.match(replyNote(reply), { keptProfile: { nodes: 100_000, truncated: true } }, 'kept on the reader thread')
   t.comment(`inline JSON.parse ${inlineMs.toFixed(0)} ms; read through the reader thread ${readMs.toFixed(0)} ms with the longest event-loop stall ${maxStallMs.toFixed(0)} ms`)
   t.ok(maxStallMs < inlineMs / 3, `longest stall ${maxStallMs.toFixed(0)} ms < a third of the inline parse (${inlineMs.toFixed(0)} ms)`)
 })
@@ -221,4 +248,13 @@ t.test('the reader thread reports a message it cannot read as the target\'s prob
   const settled = await Promise.race([cancelled.done.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('never'), 500))])
   t.equal(settled, 'never', 'a cancelled read never settles')
   t.equal(readsInFlight(), 0)
+})
+
+t.test('the reader thread ends when idle', async (t) => {
+  const read = readOffThread(`{"id":1,"result":{"pad":"${pad()}"}}`)
+  await read.done
+  t.ok(readerRunning(), 'running after a read')
+  await new Promise((resolve) => setTimeout(resolve, READER_IDLE_MS + 500))
+  t.notOk(readerRunning(), `gone ${READER_IDLE_MS / 1000} s later`)
+  t.same(await readOffThread(`{"id":2,"result":{"pad":"${pad()}"}}`).done.then((r) => Object.keys(r)), ['message'], 'and started again when needed')
 })
