@@ -26,6 +26,7 @@ import { ConnectError, ProtocolError, TimeoutError } from '../core/errors.js'
 import { MAX_MESSAGE_BYTES, MAX_SMALL_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
 import { readMessage } from './message.js'
 import { readOffThread, type OffThreadRead, type OffThreadResult } from './parse-pool.js'
+import { messageSize, takeLargeMessagesAsBytes, TextBytes } from './ws-large.js'
 
 export interface InspectorEndpoint {
   readonly host: string
@@ -145,52 +146,6 @@ export function checkWebSocketUrl(url: unknown, endpoint: InspectorEndpoint): st
  */
 const MAX_BACKLOG_CHARS = 16 * 1024 * 1024
 
-/** Characters of a text message, bytes of one handed over as bytes: either way at most its UTF-8 size. */
-const messageSize = (data: string | TextBytes): number =>
-  typeof data === 'string' ? data.length : data.chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)
-
-/** A text message as its UTF-8 bytes, in pieces (see `takeLargeMessagesAsBytes`). */
-class TextBytes {
-  constructor(readonly chunks: readonly Uint8Array[]) {}
-}
-
-/**
- * ws 7 (chrome-remote-interface's) turns every text message into a string on the main thread:
- * it checks the UTF-8 in JavaScript and decodes it, ~0.3 s for a 60 MiB profile in one step.
- * For a message over MAX_SMALL_MESSAGE_BYTES this hands its bytes (the frames' payloads, as the
- * receiver collected them) to `take` instead; the reader thread checks and decodes them. The
- * receiver's own bookkeeping for a finished message is repeated as ws 7 does it
- * (lib/receiver.js, `dataMessage`); a receiver without those fields (another ws) is left alone
- * and large messages then arrive as strings, read off-thread all the same.
- */
-function takeLargeMessagesAsBytes(ws: WebSocketLike, take: (bytes: TextBytes) => void): void {
-  const receiver = (ws as unknown as { _receiver?: Record<string, unknown> })._receiver
-  if (
-    receiver === undefined ||
-    typeof receiver['dataMessage'] !== 'function' ||
-    !Array.isArray(receiver['_fragments']) ||
-    typeof receiver['_messageLength'] !== 'number' ||
-    typeof receiver['_state'] !== 'number'
-  ) {
-    return
-  }
-  const dataMessage = receiver['dataMessage'] as () => unknown
-  receiver['dataMessage'] = function (this: Record<string, unknown>): unknown {
-    if (this['_fin'] !== true || this['_opcode'] !== 1 || (this['_messageLength'] as number) <= MAX_SMALL_MESSAGE_BYTES) {
-      return dataMessage.call(this)
-    }
-    const fragments = this['_fragments'] as Uint8Array[]
-    this['_totalPayloadLength'] = 0
-    this['_messageLength'] = 0
-    this['_fragmented'] = 0
-    this['_numFragments'] = 0
-    this['_fragments'] = []
-    this['_state'] = 0 // GET_INFO
-    take(new TextBytes(fragments))
-    return undefined
-  }
-}
-
 /** What a reducer on the reader thread said of the reply results it made (see `registerReplyReducer`). */
 const notes = new WeakMap<object, unknown>()
 
@@ -278,7 +233,7 @@ export class GuardedClient extends ChromeClient {
       let open = false
       ws.on('open', () => {
         open = true
-        takeLargeMessagesAsBytes(ws, (bytes) => this.receive(bytes))
+        takeLargeMessagesAsBytes(ws, MAX_SMALL_MESSAGE_BYTES, (bytes) => this.receive(bytes))
         fulfill()
       })
       ws.on('message', (data) => this.receive(data))

@@ -112,11 +112,37 @@ function idleWhenDone(): void {
   idleTimer.unref()
 }
 
-/** The parts of `chunk` to post, and what can be moved rather than copied: a buffer that owns its memory. */
-function movable(chunk: Uint8Array): { view: Uint8Array; transfer: ArrayBuffer | undefined } {
-  const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.byteLength >= 1024 * 1024
-  if (whole && chunk.buffer instanceof ArrayBuffer) return { view: chunk, transfer: chunk.buffer }
-  return { view: new Uint8Array(chunk), transfer: undefined }
+/** Bytes copied to the reader thread per event-loop turn (a copy of a few milliseconds). */
+const BYTES_PER_TURN = 4 * 1024 * 1024
+
+/**
+ * Post the bytes of `chunks` to `to` as parts of at most BYTES_PER_TURN, each copied into its
+ * own buffer and moved (transferred), one part per turn; then the end of the input. Stops when
+ * `cancelled` says so.
+ */
+async function postBytes(to: Worker, task: number, chunks: readonly Uint8Array[], cancelled: () => boolean): Promise<void> {
+  const total = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0)
+  let chunk = 0
+  let offset = 0
+  for (let sent = 0; sent < total; ) {
+    if (sent > 0) await new Promise((resolve) => setImmediate(resolve))
+    if (cancelled()) return
+    const part = new Uint8Array(Math.min(BYTES_PER_TURN, total - sent))
+    for (let filled = 0; filled < part.length; ) {
+      const from = chunks[chunk]!
+      const take = Math.min(from.byteLength - offset, part.length - filled)
+      part.set(from.subarray(offset, offset + take), filled)
+      filled += take
+      offset += take
+      if (offset === from.byteLength) {
+        chunk += 1
+        offset = 0
+      }
+    }
+    sent += part.length
+    to.postMessage({ task, bytes: part }, [part.buffer])
+  }
+  if (!cancelled()) to.postMessage({ task, end: true })
 }
 
 /** Read one large message (its text, or its UTF-8 bytes in pieces) on the reader thread. */
@@ -130,14 +156,9 @@ export function readOffThread(data: string | readonly Uint8Array[]): OffThreadRe
   worker ??= startWorker()
   const task = nextTask++
   const done = new Promise<OffThreadResult>((resolve) => pending.set(task, { batches: [], resolve }))
-  if (typeof data === 'string') {
-    worker.postMessage({ task, text: data })
-  } else {
-    const parts = data.map(movable)
-    const transfer = parts.flatMap((part) => (part.transfer === undefined ? [] : [part.transfer]))
-    worker.postMessage({ task, chunks: parts.map((part) => part.view) }, transfer)
-  }
   const owner = worker
+  if (typeof data === 'string') owner.postMessage({ task, text: data })
+  else void postBytes(owner, task, data, () => !pending.has(task) || worker !== owner)
   return {
     done,
     cancel: () => {

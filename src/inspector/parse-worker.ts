@@ -6,7 +6,8 @@
  * main thread, so that no step there grows with the message. One message at a time.
  *
  * Protocol (parse-pool.ts is the other side):
- *   in:  { task, text } or { task, chunks }  a message, as text or as its UTF-8 bytes
+ *   in:  { task, text }                       a message, as text
+ *        { task, bytes }... { task, end }     a message, as its UTF-8 bytes in parts
  *        { next: task }                        send the next batch of that task
  *        { cancel: task }                      forget that task
  *   out: { task, problem }                    what the target did wrong (the task is over)
@@ -50,6 +51,8 @@ const port = parentPort
 if (port === null) throw new Error('parse-worker.ts runs as a worker thread only')
 
 const queue: Task[] = []
+/** The parts of messages still arriving as bytes. */
+const arriving = new Map<number, Uint8Array[]>()
 let current:
   | { readonly task: number; readonly batches: Generator<unknown[], void, void>; readonly shared: boolean; readonly note: unknown }
   | undefined
@@ -94,10 +97,19 @@ function sendNext(): void {
   port!.postMessage({ task, batch: next.value })
 }
 
-port.on('message', (message: Task & { next?: number; cancel?: number }) => {
-  if (message.next !== undefined) {
+port.on('message', (message: Task & { next?: number; cancel?: number; bytes?: Uint8Array; end?: true }) => {
+  if (message.bytes !== undefined) {
+    const parts = arriving.get(message.task) ?? []
+    parts.push(message.bytes)
+    arriving.set(message.task, parts)
+  } else if (message.end === true) {
+    queue.push({ task: message.task, chunks: arriving.get(message.task) ?? [] })
+    arriving.delete(message.task)
+    startNext()
+  } else if (message.next !== undefined) {
     if (current?.task === message.next) sendNext()
   } else if (message.cancel !== undefined) {
+    arriving.delete(message.cancel)
     const queued = queue.findIndex((task) => task.task === message.cancel)
     if (queued >= 0) queue.splice(queued, 1)
     if (current?.task === message.cancel) {

@@ -258,3 +258,29 @@ t.test('the reader thread ends when idle', async (t) => {
   t.notOk(readerRunning(), `gone ${READER_IDLE_MS / 1000} s later`)
   t.same(await readOffThread(`{"id":2,"result":{"pad":"${pad()}"}}`).done.then((r) => Object.keys(r)), ['message'], 'and started again when needed')
 })
+
+t.test('a large message in several websocket frames is read off-thread whole', async (t) => {
+  /** A frame header with a 64-bit length: FIN as given, opcode 1 (text) or 0 (continuation). */
+  const header = (fin: boolean, opcode: number, length: number): Buffer => {
+    const bytes = Buffer.alloc(10)
+    bytes[0] = (fin ? 0x80 : 0) | opcode
+    bytes[1] = 127
+    bytes.writeBigUInt64BE(BigInt(length), 2)
+    return bytes
+  }
+  const fake = await fakeWith(t, (command, peer) => {
+    const text = Buffer.from(`{"id":${command.id},"result":{"result":[],"pad":"${pad(7 * MiB)}","end":"é"}}`)
+    // 1 MiB (joined as ws does), 100 bytes, ~6 MiB (a large frame, taken as it came), then the
+    // last 4 bytes: the second byte of the é and the end.
+    const cuts = [0, MiB, MiB + 100, text.length - 4, text.length]
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const part = text.subarray(cuts[i], cuts[i + 1])
+      peer.socket.write(Buffer.concat([header(i === cuts.length - 2, i === 0 ? 1 : 0, part.length), part]))
+    }
+  })
+  const session = await open(t, fake)
+  const reply = (await session.send('Runtime.getProperties', { objectId: '1' }, 30_000)) as { pad: string; end: string }
+  t.equal(reply.pad.length, 7 * MiB)
+  t.equal(reply.end, 'é', 'a character split across frames is whole')
+  t.notOk(session.isClosed)
+})
