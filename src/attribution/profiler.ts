@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import type { AttributionConfig } from '../config/types.js'
 import { LeakwatchError, MalformedReplyError, errorMessage } from '../core/errors.js'
-import { replyNote } from '../inspector/client.js'
+import { replyNote, replyReadMs } from '../inspector/client.js'
 import { registerReplyReducer } from '../inspector/parse-pool.js'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
@@ -304,7 +304,8 @@ export class ProfilerController {
       }
       throw error
     }
-    const pauseMs = performance.now() - started
+    // A large reply is read (and kept) on the reader thread: the sidecar's time, not the target's.
+    const pauseMs = Math.max(0, performance.now() - started - (replyReadMs(reply) ?? 0))
     const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
     const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
     const costMs = Math.max(pauseMs, cpuMs ?? 0)

@@ -156,6 +156,17 @@ const notes = new WeakMap<object, unknown>()
  */
 export const replyNote = (result: unknown): unknown => (typeof result === 'object' && result !== null ? notes.get(result) : undefined)
 
+/** How long the reply results read off-thread took from their arrival to their dispatch (ms). */
+const readTimes = new WeakMap<object, number>()
+
+/**
+ * The time from the arrival of a reply to its dispatch (ms) when it was read off-thread: the
+ * sidecar's own time, which a caller timing the target (the profiler's pause) leaves out.
+ * Undefined for a reply read inline (a few ms at most).
+ */
+export const replyReadMs = (result: unknown): number | undefined =>
+  typeof result === 'object' && result !== null ? readTimes.get(result) : undefined
+
 /** A message from a target, after `messageProblem` found nothing wrong with it. */
 interface InspectorMessage {
   readonly id?: number
@@ -177,7 +188,7 @@ export class GuardedClient extends ChromeClient {
   /** The large message being read on the reader thread: later messages wait in `backlog`. */
   declare private reading: OffThreadRead | undefined
   /** Messages that came while one was read off-thread, in order, and the characters or bytes of the small ones. */
-  declare private backlog: Array<string | TextBytes> | undefined
+  declare private backlog: Array<{ readonly data: string | TextBytes; readonly arrivedAt: number }> | undefined
   declare private backlogSize: number | undefined
 
   /** The protocol violation that ended this client, if any. */
@@ -314,7 +325,7 @@ export class GuardedClient extends ChromeClient {
       this.largeAccepted = (this.largeAccepted ?? 0) + 1
     }
     if (this.reading === undefined) {
-      this.dispatch(message, size)
+      this.dispatch(message, size, performance.now())
       return
     }
     if (size <= MAX_SMALL_MESSAGE_BYTES) {
@@ -324,16 +335,16 @@ export class GuardedClient extends ChromeClient {
         return
       }
     }
-    ;(this.backlog ??= []).push(message)
+    ;(this.backlog ??= []).push({ data: message, arrivedAt: performance.now() })
   }
 
   /** Parse and dispatch one message now (small), or start reading it off-thread (large). */
-  private dispatch(data: string | TextBytes, size: number): void {
+  private dispatch(data: string | TextBytes, size: number, arrivedAt: number): void {
     if (size > MAX_SMALL_MESSAGE_BYTES) {
       const read = readOffThread(typeof data === 'string' ? data : data.chunks)
       this.reading = read
       read.done
-        .then((result) => this.readOffThreadDone(read, result))
+        .then((result) => this.readOffThreadDone(read, result, arrivedAt))
         // Past the checks only leakwatch's own listeners throw: as uncaught as on the inline path.
         .catch((error: unknown) => process.nextTick(() => { throw error }))
       return
@@ -349,7 +360,7 @@ export class GuardedClient extends ChromeClient {
   }
 
   /** A large message is read: dispatch it, then what waited for it, in order. */
-  private readOffThreadDone(read: OffThreadRead, result: OffThreadResult): void {
+  private readOffThreadDone(read: OffThreadRead, result: OffThreadResult, arrivedAt: number): void {
     if (this.reading !== read) return
     this.reading = undefined
     this.largeAccepted = (this.largeAccepted ?? 1) - 1
@@ -359,13 +370,16 @@ export class GuardedClient extends ChromeClient {
       return
     }
     const message = result.message as InspectorMessage
-    if (result.note !== undefined && message.result !== undefined) notes.set(message.result, result.note)
+    if (message.result !== undefined) {
+      readTimes.set(message.result, performance.now() - arrivedAt)
+      if (result.note !== undefined) notes.set(message.result, result.note)
+    }
     this._handleMessage(message)
     while (this.reading === undefined && this.failure === undefined && (this.backlog?.length ?? 0) > 0) {
-      const next = this.backlog!.shift()!
-      const size = messageSize(next)
+      const { data, arrivedAt: nextArrivedAt } = this.backlog!.shift()!
+      const size = messageSize(data)
       if (size <= MAX_SMALL_MESSAGE_BYTES) this.backlogSize = (this.backlogSize ?? 0) - size
-      this.dispatch(next, size)
+      this.dispatch(data, size, nextArrivedAt)
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * The main thread's side of the reader thread (parse-worker.ts): one worker per sidecar,
- * started on the first large message and terminated after READER_IDLE_MS without one (a
- * parsed 60 MiB message leaves a few hundred MB of heap behind in it). Messages are read one
+ * started on the first large message and terminated READER_IDLE_MS after the last (a parsed
+ * 60 MiB message leaves a few hundred MB of heap behind in it). Starting one costs ~20-30 ms,
+ * mostly on its own thread, and large messages are rare (heap profile reads, on a budget). Messages are read one
  * at a time, in the order given; each comes back one batch of tokens per event-loop turn
  * (pulled, so that no turn deserializes more than one batch) and is rebuilt in slices.
  */
@@ -23,7 +24,7 @@ export interface OffThreadRead {
 }
 
 /** The worker ends after this long without a message to read. */
-export const READER_IDLE_MS = 10_000
+export const READER_IDLE_MS = 1000
 
 /**
  * Heap the reader thread may use. Parsing a 64 MiB message (the websocket limit) of a million

@@ -33,12 +33,14 @@ const reducers = (await Promise.all(reducerUrls.map((url) => import(url)))) as R
 interface Task {
   readonly task: number
   readonly text?: string
-  readonly chunks?: readonly Uint8Array[]
+  readonly chunks?: Uint8Array[]
 }
 
 /** The UTF-8 bytes as text, or undefined when they are not UTF-8 (as the websocket would have said). */
-function decode(chunks: readonly Uint8Array[]): string | undefined {
+function decode(chunks: Uint8Array[]): string | undefined {
   const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  // Let go of the parts while the message is parsed: it is held as text from here on.
+  ;(chunks as Uint8Array[]).length = 0
   try {
     // ignoreBOM keeps a leading BOM, as ws's Buffer#toString does (and JSON.parse then refuses it).
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)

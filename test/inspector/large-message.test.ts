@@ -10,7 +10,7 @@ import { keepProfile } from '../../src/attribution/kept-profile.js'
 import '../../src/attribution/profiler.js'
 import { runToEnd } from '../../src/attribution/slices.js'
 import { errorCode } from '../../src/core/errors.js'
-import { connectClient, PROTOCOL_FAILURE, replyNote } from '../../src/inspector/client.js'
+import { connectClient, PROTOCOL_FAILURE, replyNote, replyReadMs } from '../../src/inspector/client.js'
 import { MAX_SMALL_MESSAGE_BYTES } from '../../src/inspector/limits.js'
 import { encodeValue, rebuildValue } from '../../src/inspector/message.js'
 import { READER_IDLE_MS, readerRunning, readerStarts, readOffThread, readsInFlight } from '../../src/inspector/parse-pool.js'
@@ -138,6 +138,8 @@ t.test("a huge profile does not hold the main thread's event loop for its JSON.p
   const maxStallMs = delay.max / 1e6
   t.equal(reply.profile.samples.length, 100_000, 'the kept profile came (its samples up to the limit)')
   t.match(replyNote(reply), { keptProfile: { nodes: 100_000, truncated: true } }, 'kept on the reader thread')
+  const readTime = replyReadMs(reply)
+  t.ok(readTime !== undefined && readTime > 0 && readTime <= readMs, `the read's own time is known (${readTime?.toFixed(0)} ms), for the profiler to leave out of the target's pause`)
   t.comment(`inline JSON.parse ${inlineMs.toFixed(0)} ms; read through the reader thread ${readMs.toFixed(0)} ms with the longest event-loop stall ${maxStallMs.toFixed(0)} ms`)
   t.ok(maxStallMs < inlineMs / 3, `longest stall ${maxStallMs.toFixed(0)} ms < a third of the inline parse (${inlineMs.toFixed(0)} ms)`)
 })
