@@ -7,7 +7,7 @@
  *
  * Protocol (parse-pool.ts is the other side):
  *   in:  { task, text }                       a message, as text
- *        { task, bytes }... { task, end }     a message, as its UTF-8 bytes in parts
+ *        { task, bytes, total }... { task, end }  a message, as its UTF-8 bytes in parts
  *        { next: task }                        send the next batch of that task
  *        { cancel: task }                      forget that task
  *   out: { task, problem }                    what the target did wrong (the task is over)
@@ -53,8 +53,8 @@ const port = parentPort
 if (port === null) throw new Error('parse-worker.ts runs as a worker thread only')
 
 const queue: Task[] = []
-/** The parts of messages still arriving as bytes. */
-const arriving = new Map<number, Uint8Array[]>()
+/** Messages still arriving as bytes: each part is copied into one buffer of the total size and let go. */
+const arriving = new Map<number, { readonly bytes: Buffer; filled: number }>()
 let current:
   | { readonly task: number; readonly batches: Generator<unknown[], void, void>; readonly shared: boolean; readonly note: unknown }
   | undefined
@@ -99,13 +99,18 @@ function sendNext(): void {
   port!.postMessage({ task, batch: next.value })
 }
 
-port.on('message', (message: Task & { next?: number; cancel?: number; bytes?: Uint8Array; end?: true }) => {
+port.on('message', (message: Task & { next?: number; cancel?: number; bytes?: Uint8Array; total?: number; end?: true }) => {
   if (message.bytes !== undefined) {
-    const parts = arriving.get(message.task) ?? []
-    parts.push(message.bytes)
-    arriving.set(message.task, parts)
+    let input = arriving.get(message.task)
+    if (input === undefined) {
+      input = { bytes: Buffer.allocUnsafe(message.total ?? message.bytes.byteLength), filled: 0 }
+      arriving.set(message.task, input)
+    }
+    input.bytes.set(message.bytes, input.filled)
+    input.filled += message.bytes.byteLength
   } else if (message.end === true) {
-    queue.push({ task: message.task, chunks: arriving.get(message.task) ?? [] })
+    const input = arriving.get(message.task)
+    queue.push({ task: message.task, chunks: input === undefined ? [] : [input.bytes.subarray(0, input.filled)] })
     arriving.delete(message.task)
     startNext()
   } else if (message.next !== undefined) {
