@@ -171,8 +171,15 @@ export function readOffThread(data: string | readonly Uint8Array[]): OffThreadRe
     done,
     cancel: () => {
       if (!pending.delete(task)) return
-      if (worker === owner) owner.postMessage({ cancel: task })
-      idleWhenDone()
+      if (worker !== owner) return
+      if (pending.size === 0) {
+        // Nothing else to read: end the worker rather than wait for it to reach the cancel (it
+        // may be inside a long JSON.parse); the next large message starts a new one.
+        worker = undefined
+        void owner.terminate()
+        return
+      }
+      owner.postMessage({ cancel: task })
     },
   }
 }

@@ -241,15 +241,26 @@ t.test('small messages stay inline; the size rule holds per large reply due', as
   t.match(String(session.closeReason?.message), /sent a message of 5 MiB while only small replies were due/)
 })
 
-t.test('the reader thread reports a message it cannot read as the target\'s problem', async (t) => {
+t.test('reads given to the reader thread directly: pieces, cancelling', async (t) => {
   const read = readOffThread([Buffer.from('{"id":1,'), Buffer.from('"result":{}}')])
   t.same(await read.done, { message: { id: 1, result: {} } }, 'bytes in pieces are joined')
+  // Cancelling one of two: the worker forgets it and reads the other.
+  const first = readOffThread(`{"id":1,"result":{"pad":"${pad()}"}}`)
+  const second = readOffThread('{"id":2,"result":{}}')
+  first.cancel()
+  t.same(await second.done, { message: { id: 2, result: {} } }, 'the other read goes on')
+  // Cancelling the only one: the worker is ended (it may be stuck in a long parse).
   const cancelled = readOffThread('{"id":1,"result":{}}')
   cancelled.cancel()
   cancelled.cancel()
-  const settled = await Promise.race([cancelled.done.then(() => 'settled'), new Promise((resolve) => setTimeout(() => resolve('never'), 500))])
+  t.notOk(readerRunning(), 'the worker is ended')
+  const settled = await Promise.race([
+    Promise.all([first.done, cancelled.done]).then(() => 'settled'),
+    new Promise((resolve) => setTimeout(() => resolve('never'), 500)),
+  ])
   t.equal(settled, 'never', 'a cancelled read never settles')
   t.equal(readsInFlight(), 0)
+  t.same(await readOffThread('{"id":3,"result":{}}').done, { message: { id: 3, result: {} } }, 'a new worker reads the next')
 })
 
 t.test('the reader thread ends when idle', async (t) => {
