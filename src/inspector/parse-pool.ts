@@ -26,19 +26,6 @@ export interface OffThreadRead {
 /** The worker ends after this long without a message to read. */
 export const READER_IDLE_MS = 1000
 
-/**
- * Heap the reader thread may use (old generation; the young one is kept at 4 MB). The hostile
- * soak's 1M-node profile (60 MiB) is parsed and kept in ~200 MB live: it fit in 256 MB from
- * dist/, but not under the tests' coverage (the worker ran out of memory), so 384 MB. A real
- * profile at the websocket's 64 MiB limit (~1.5M samples) needs ~170 MB. Measured with the
- * 1M-node profile, the process's RSS peaked 390-420 MB above its start with a 1.5 GB limit (V8
- * collects late when it may grow) and 270-350 MB with 256-384 MB; the soak's 768 MiB bound was
- * crossed with the former. A message that needs more ends the worker (its session fails, not
- * the sidecar); one of millions of tiny objects may instead take longer to read than its call's
- * timeout, which then drops the session and ends the worker.
- */
-const READER_HEAP_MB = 384
-const READER_YOUNG_HEAP_MB = 4
 
 interface Pending {
   readonly batches: unknown[][]
@@ -48,6 +35,23 @@ interface Pending {
 // The worker is this module's sibling: parse-worker.js in dist/, parse-worker.ts when the
 // sources run under a TypeScript loader (tests), which the worker inherits through execArgv.
 const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+
+/**
+ * Heap the reader thread may use (old generation; the young one is kept at 4 MB). The hostile
+ * soak's 1M-node profile (60 MiB) is parsed and kept in ~200 MB live; a real profile at the
+ * websocket's 64 MiB limit (~1.5M samples) needs ~170 MB. Soak runs (docs/benchmarks/
+ * hostile-soak.md): with 256 MB the sidecar's RSS peaked at 661 MiB, with 384 MB at 851 MiB
+ * and uncapped at 782 MiB, against a 768 MiB bound (V8 collects late when it may grow). A
+ * message that needs more ends the worker (its session fails, not the sidecar); one of millions
+ * of tiny objects may instead take longer to read than its call's timeout, which then drops
+ * the session and ends the worker.
+ *
+ * Run from the TypeScript sources (tests, under tap's loader and coverage) the worker needs more
+ * for itself: the 1M-node profile ran it out of memory at 256 MB there, not from dist/; so the
+ * sources get 128 MB more.
+ */
+const READER_HEAP_MB = WORKER_URL.pathname.endsWith('.ts') ? 384 : 256
+const READER_YOUNG_HEAP_MB = 4
 
 let worker: Worker | undefined
 /** Module URLs of the reducers (see parse-worker.ts), and how many the running worker has. */
