@@ -15,14 +15,29 @@
  * in-process profiler) stops it, leakwatch reports that and does not restart
  * it until its next connect, rather than fight over it.
  */
+import { extname } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import type { AttributionConfig } from '../config/types.js'
 import { LeakwatchError, MalformedReplyError, errorMessage } from '../core/errors.js'
+import { replyNote, replyReadMs } from '../inspector/client.js'
+import { registerReplyReducer } from '../inspector/parse-pool.js'
 import type { TargetSession } from '../inspector/session.js'
 import { READ_CPU_USAGE } from '../inspector/snippets.js'
-import { keepProfile, type KeptProfileStats } from './kept-profile.js'
+import { keepProfile, type KeptProfile, type KeptProfileStats } from './kept-profile.js'
 import type { HeapProfile } from './pprof.js'
+import type { KeptProfileNote } from './profile-reducer.js'
 import { runInSlices } from './slices.js'
+
+// A profile that arrives as a large message is kept on the inspector's reader thread (see
+// profile-reducer.ts): .js from dist/, .ts under a TypeScript loader.
+registerReplyReducer(new URL(`./profile-reducer${extname(fileURLToPath(import.meta.url))}`, import.meta.url))
+
+/** The copy the reader thread kept of the reply's profile, if it did. */
+function keptOffThread(reply: object): KeptProfile | undefined {
+  const note = replyNote(reply) as KeptProfileNote | undefined
+  return note === undefined ? undefined : { profile: (reply as { profile: HeapProfile }).profile, stats: note.keptProfile }
+}
 
 export type ProfilerState = 'idle' | 'sampling' | 'interrupted' | 'failed'
 
@@ -302,7 +317,8 @@ export class ProfilerController {
       }
       throw error
     }
-    const pauseMs = performance.now() - started
+    // A large reply is read (and kept) on the reader thread: the sidecar's time, not the target's.
+    const pauseMs = Math.max(0, performance.now() - started - (replyReadMs(reply) ?? 0))
     const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
     const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
     const costMs = Math.max(pauseMs, cpuMs ?? 0)
@@ -326,9 +342,10 @@ export class ProfilerController {
     if (typeof profile !== 'object' || profile === null || typeof (profile as { head?: unknown }).head !== 'object') {
       throw new MalformedReplyError('HeapProfiler.getSamplingProfile', 'the reply carries no profile')
     }
-    // The target's profile is dropped once this bounded copy is made, in slices (a hostile one
-    // of a million nodes takes the walk a second or more).
-    const kept = await runInSlices(keepProfile(profile))
+    // The target's profile is dropped once this bounded copy is made: on the reader thread
+    // already for a large message, else here in slices (a hostile one of a million nodes takes
+    // the walk a second or more).
+    const kept = keptOffThread(reply) ?? (await runInSlices(keepProfile(profile)))
     this.lastKept = kept.stats
     if (kept.stats.truncated) this.truncatedProfiles += 1
     return { profile: kept.profile, kept: kept.stats, timeMs: nowMs, pauseMs, cpuMs, costMs, floorBytes }

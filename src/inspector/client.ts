@@ -24,6 +24,9 @@ import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 import { ConnectError, ProtocolError, TimeoutError } from '../core/errors.js'
 import { MAX_MESSAGE_BYTES, MAX_SMALL_MESSAGE_BYTES, TARGET_TEXT_LIMIT, clipTargetText } from './limits.js'
+import { readMessage } from './message.js'
+import { readOffThread, type OffThreadRead, type OffThreadResult } from './parse-pool.js'
+import { messageSize, takeLargeMessagesAsBytes, TextBytes } from './ws-large.js'
 
 export interface InspectorEndpoint {
   readonly host: string
@@ -89,9 +92,6 @@ export const ChromeCommandError = (
 const WebSocket = createRequire(requirePackage.resolve('chrome-remote-interface/lib/chrome.js'))('ws') as WebSocketClass
 if (typeof WebSocket !== 'function') throw new Error('chrome-remote-interface no longer depends on a ws WebSocket class')
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 const has = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key)
 
 /**
@@ -100,35 +100,7 @@ const has = (object: object, key: string): boolean => Object.prototype.hasOwnPro
  */
 const LARGE_REPLY_METHODS: ReadonlySet<string> = new Set(['HeapProfiler.getSamplingProfile', 'Runtime.getProperties', 'Runtime.callFunctionOn'])
 
-/** `Domain.event`, as every inspector event is named; never one of the client's own events. */
-const EVENT_NAME = /^[A-Za-z][A-Za-z0-9]{0,99}\.[A-Za-z][A-Za-z0-9_]{0,99}$/
-
-/**
- * Why a parsed websocket message is not one an inspector sends, or undefined if it is: a JSON
- * object; a reply has a command id (a safe non-negative integer) and an object `result` or an
- * `error` object with a string `message` (and a string `data`, if any); an event has a `method`
- * named `Domain.event`, object `params` and a string `sessionId` if any.
- */
-export function messageProblem(message: unknown): string | undefined {
-  if (!isObject(message)) return 'a message that is not a JSON object'
-  if (has(message, 'id')) {
-    const id = message.id
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) return 'a reply whose id is not a command id'
-    if (has(message, 'error')) {
-      const error = message.error
-      if (!isObject(error) || typeof error.message !== 'string') return 'an error reply without a message'
-      if (has(error, 'data') && typeof error.data !== 'string') return 'an error reply whose data is not a string'
-      return undefined
-    }
-    if (has(message, 'result') && !isObject(message.result)) return 'a reply whose result is not an object'
-    return undefined
-  }
-  if (!has(message, 'method')) return 'a message with neither id nor method'
-  if (typeof message.method !== 'string' || !EVENT_NAME.test(message.method)) return 'an event not named Domain.event'
-  if (has(message, 'params') && !isObject(message.params)) return 'an event whose params are not an object'
-  if (has(message, 'sessionId') && typeof message.sessionId !== 'string') return 'an event whose sessionId is not a string'
-  return undefined
-}
+export { messageProblem } from './message.js'
 
 function endpointHostForUrl(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
@@ -168,6 +140,33 @@ export function checkWebSocketUrl(url: unknown, endpoint: InspectorEndpoint): st
   return parsed.href
 }
 
+/**
+ * Most of the small messages kept waiting while a large one is read off-thread (characters):
+ * a real target sends a few events meanwhile, kilobytes.
+ */
+const MAX_BACKLOG_CHARS = 16 * 1024 * 1024
+
+/** What a reducer on the reader thread said of the reply results it made (see `registerReplyReducer`). */
+const notes = new WeakMap<object, unknown>()
+
+/**
+ * The reader thread's note on a reply's `result` (what a reducer registered with
+ * `registerReplyReducer` made of it), or undefined: a result read inline, or no reducer took it.
+ * Keyed by the result object itself, so nothing a target sends can make one.
+ */
+export const replyNote = (result: unknown): unknown => (typeof result === 'object' && result !== null ? notes.get(result) : undefined)
+
+/** How long the reply results read off-thread took from their arrival to their dispatch (ms). */
+const readTimes = new WeakMap<object, number>()
+
+/**
+ * The time from the arrival of a reply to its dispatch (ms) when it was read off-thread: the
+ * sidecar's own time, which a caller timing the target (the profiler's pause) leaves out.
+ * Undefined for a reply read inline (a few ms at most).
+ */
+export const replyReadMs = (result: unknown): number | undefined =>
+  typeof result === 'object' && result !== null ? readTimes.get(result) : undefined
+
 /** A message from a target, after `messageProblem` found nothing wrong with it. */
 interface InspectorMessage {
   readonly id?: number
@@ -184,6 +183,13 @@ export class GuardedClient extends ChromeClient {
   declare private failure: ProtocolError | undefined
   /** Commands in flight that may have a large reply (LARGE_REPLY_METHODS). */
   declare private largeRepliesDue: number | undefined
+  /** Large messages accepted and not yet dispatched (being read off-thread or waiting): at most largeRepliesDue. */
+  declare private largeAccepted: number | undefined
+  /** The large message being read on the reader thread: later messages wait in `backlog`. */
+  declare private reading: OffThreadRead | undefined
+  /** Messages that came while one was read off-thread, in order, and the characters or bytes of the small ones. */
+  declare private backlog: Array<{ readonly data: string | TextBytes; readonly arrivedAt: number }> | undefined
+  declare private backlogSize: number | undefined
 
   /** The protocol violation that ended this client, if any. */
   get protocolFailure(): ProtocolError | undefined {
@@ -238,10 +244,12 @@ export class GuardedClient extends ChromeClient {
       let open = false
       ws.on('open', () => {
         open = true
+        takeLargeMessagesAsBytes(ws, MAX_SMALL_MESSAGE_BYTES, (bytes) => this.receive(bytes))
         fulfill()
       })
       ws.on('message', (data) => this.receive(data))
       ws.on('close', () => {
+        this.dropBacklog()
         this._handleConnectionClose()
         this.emit('disconnect')
       })
@@ -291,36 +299,97 @@ export class GuardedClient extends ChromeClient {
     this.emit(`${method!}.${sessionId}`, params, sessionId)
   }
 
+  /**
+   * One websocket message: text (a string), or a large text message as `TextBytes`. Checked at once against the size rule; then
+   * dispatched in order of arrival: inline when small, through the reader thread when large
+   * (while it is read, later messages wait in the backlog).
+   */
   private receive(data: unknown): void {
     if (this.failure !== undefined) return
     // Node's inspector sends text frames only.
-    if (typeof data !== 'string') {
+    if (typeof data !== 'string' && !(data instanceof TextBytes)) {
       this.fail('sent a binary websocket message')
       return
     }
-    // Refused before JSON.parse, which is what costs: characters are at least as many as bytes.
-    if (data.length > MAX_SMALL_MESSAGE_BYTES && (this.largeRepliesDue ?? 0) === 0) {
-      this.fail(
-        `sent a message of ${(data.length / (1024 * 1024)).toFixed(0)} MiB while only small replies were due ` +
-          `(limit ${MAX_SMALL_MESSAGE_BYTES / (1024 * 1024)} MiB except for heap profiles and object property lists)`,
-      )
+    const message = data
+    const size = messageSize(message)
+    if (size > MAX_SMALL_MESSAGE_BYTES) {
+      // Refused before it is parsed, which is what costs. One large message per large reply due.
+      if ((this.largeRepliesDue ?? 0) <= (this.largeAccepted ?? 0)) {
+        this.fail(
+          `sent a message of ${(size / (1024 * 1024)).toFixed(0)} MiB while only small replies were due ` +
+            `(limit ${MAX_SMALL_MESSAGE_BYTES / (1024 * 1024)} MiB except for heap profiles and object property lists)`,
+        )
+        return
+      }
+      this.largeAccepted = (this.largeAccepted ?? 0) + 1
+    }
+    if (this.reading === undefined) {
+      this.dispatch(message, size, performance.now())
       return
     }
-    let message: unknown
-    try {
-      message = JSON.parse(data)
-    } catch {
-      this.fail(`sent a websocket message that is not JSON: ${JSON.stringify(clipTargetText(data, 60))}`)
+    if (size <= MAX_SMALL_MESSAGE_BYTES) {
+      this.backlogSize = (this.backlogSize ?? 0) + size
+      if (this.backlogSize > MAX_BACKLOG_CHARS) {
+        this.fail(`sent over ${MAX_BACKLOG_CHARS / (1024 * 1024)} MiB of messages while a large reply was being read`)
+        return
+      }
+    }
+    ;(this.backlog ??= []).push({ data: message, arrivedAt: performance.now() })
+  }
+
+  /** Parse and dispatch one message now (small), or start reading it off-thread (large). */
+  private dispatch(data: string | TextBytes, size: number, arrivedAt: number): void {
+    if (size > MAX_SMALL_MESSAGE_BYTES) {
+      const read = readOffThread(typeof data === 'string' ? data : data.chunks)
+      this.reading = read
+      read.done
+        .then((result) => this.readOffThreadDone(read, result, arrivedAt))
+        // Past the checks only leakwatch's own listeners throw: as uncaught as on the inline path.
+        .catch((error: unknown) => process.nextTick(() => { throw error }))
       return
     }
-    const problem = messageProblem(message)
-    if (problem !== undefined) {
-      this.fail(`sent ${problem}: ${JSON.stringify(clipTargetText(data, 60))}`)
+    const read = readMessage(data as string)
+    if ('problem' in read) {
+      this.fail(read.problem)
       return
     }
     // Not guarded: past the checks, only leakwatch's own listeners can throw here, and a bug
     // in them must not pass for the target's fault.
-    this._handleMessage(message as InspectorMessage)
+    this._handleMessage(read.message as InspectorMessage)
+  }
+
+  /** A large message is read: dispatch it, then what waited for it, in order. */
+  private readOffThreadDone(read: OffThreadRead, result: OffThreadResult, arrivedAt: number): void {
+    if (this.reading !== read) return
+    this.reading = undefined
+    this.largeAccepted = (this.largeAccepted ?? 1) - 1
+    if (this.failure !== undefined) return
+    if ('problem' in result) {
+      this.fail(result.problem)
+      return
+    }
+    const message = result.message as InspectorMessage
+    if (message.result !== undefined) {
+      readTimes.set(message.result, performance.now() - arrivedAt)
+      if (result.note !== undefined) notes.set(message.result, result.note)
+    }
+    this._handleMessage(message)
+    while (this.reading === undefined && this.failure === undefined && (this.backlog?.length ?? 0) > 0) {
+      const { data, arrivedAt: nextArrivedAt } = this.backlog!.shift()!
+      const size = messageSize(data)
+      if (size <= MAX_SMALL_MESSAGE_BYTES) this.backlogSize = (this.backlogSize ?? 0) - size
+      this.dispatch(data, size, nextArrivedAt)
+    }
+  }
+
+  /** The client is done (failed or closed): the message being read and those waiting are dropped. */
+  private dropBacklog(): void {
+    this.reading?.cancel()
+    this.reading = undefined
+    this.backlog = undefined
+    this.backlogSize = 0
+    this.largeAccepted = 0
   }
 
   /** The target broke the protocol: end this client and say why, once. */
@@ -328,6 +397,7 @@ export class GuardedClient extends ChromeClient {
     if (this.failure !== undefined) return
     const error = new ProtocolError(clipTargetText(`inspector target ${what}`))
     this.failure = error
+    this.dropBacklog()
     const callbacks = this._callbacks
     this._callbacks = {}
     this._ws?.terminate()

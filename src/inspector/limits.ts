@@ -60,6 +60,8 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024
  * (the agent's read of every part ~5-20 KB, its install, the heap usage, a holder report page).
  * A bigger message then is refused as a protocol error before it is parsed: a target that
  * answered every poll with 40-50 MB was otherwise parsed each time (~0.3 s of the event loop
- * per poll, RSS ~400 MB).
+ * per poll, RSS ~400 MB). Messages up to this size are parsed inline (JSON.parse: tens of ms at
+ * most); larger ones, accepted only while a large reply is due, are read
+ * on the reader thread (parse-worker.ts) so that no event-loop step grows with them.
  */
 export const MAX_SMALL_MESSAGE_BYTES = 4 * 1024 * 1024
