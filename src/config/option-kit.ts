@@ -46,10 +46,9 @@ export interface OptionRow {
   readonly range?: string
   /**
    * How --time-scale N applies: a duration runs N times faster (divided by N), a rate threshold
-   * grows N times (multiplied by N), a share of the target's time (a budget) grows N times up
-   * to the largest budget a user may set. Absent: unaffected.
+   * grows N times (multiplied by N). Absent: unaffected.
    */
-  readonly timeScaled?: 'duration' | 'rate' | 'share'
+  readonly timeScaled?: 'duration' | 'rate'
   /** Replaces `(default …, range)` in the help, e.g. `(default: no OTLP export)`. */
   readonly defaultText?: string
   /** Comment of the key in the config-file example; default: the range. */

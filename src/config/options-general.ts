@@ -8,7 +8,6 @@ import {
   count,
   duration,
   endpoint,
-  formatPercent,
   headers,
   hostPortType,
   METRICS_PATH,
@@ -61,7 +60,7 @@ export const GENERAL_OPTIONS: readonly OptionRow[] = [
     default: 1,
     range: `1..${LIMITS.maxTimeScale}`,
     help:
-      `Compress time N times: every duration of polling, analysis and attribution runs N times faster and every rate threshold grows N times (for tests and benchmarks of programs that run N times faster; the profile budgets grow N times up to ${formatPercent(LIMITS.maxBudget)}, as a pause costs the same wall time; timeouts are unaffected)`,
+      'Compress time N times: every duration of polling, analysis and attribution runs N times faster and every rate threshold grows N times (for tests and benchmarks of programs that run N times faster; timeouts and the profile budget are unaffected)',
   },
   {
     key: 'allowRemoteInspector',

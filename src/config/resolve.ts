@@ -168,9 +168,6 @@ function getPath(object: Record<string, unknown>, key: string): unknown {
 /**
  * --time-scale N: durations run N times faster, rate thresholds grow N times. Applied to
  * given values and defaults alike, so "compressed 60×" means one thing everywhere.
- * Budgets (shares of the target's time) grow N times too, up to LIMITS.maxBudget: a GC pause
- * or a profile read costs the same wall time compressed or not, so an unscaled budget would
- * buy N times fewer heap floors and profiles per simulated hour than production does.
  */
 function applyTimeScale(config: Record<string, unknown>): void {
   const scale = config.timeScale as number
@@ -178,11 +175,7 @@ function applyTimeScale(config: Record<string, unknown>): void {
   for (const row of CONFIG_ROWS) {
     if (row.timeScaled === undefined) continue
     const value = getPath(config, row.key)
-    if (typeof value === 'number') {
-      const scaled =
-        row.timeScaled === 'duration' ? Math.max(1, Math.round(value / scale)) : row.timeScaled === 'share' ? Math.min(LIMITS.maxBudget, value * scale) : value * scale
-      setPath(config, row.key, scaled)
-    }
+    if (typeof value === 'number') setPath(config, row.key, row.timeScaled === 'duration' ? Math.max(1, Math.round(value / scale)) : value * scale)
     else if (typeof value === 'object' && value !== null && 'ms' in value && row.timeScaled === 'duration') {
       setPath(config, row.key, { ms: Math.round((value as { ms: number }).ms / scale) })
     }
