@@ -92,7 +92,6 @@ export class ProfilerController {
   private readonly pollIntervalMs: number
   private lastPauseMs = 0
   private pauseTotalMs = 0
-  private ownWorkMs = 0
   private lastCostMs = 0
   private cpuTotalMs = 0
   private fetches = 0
@@ -234,16 +233,6 @@ export class ProfilerController {
   charge(nowMs: number, costMs: number): void {
     this.lastPaidAtMs = nowMs
     this.lastCostMs = costMs
-    this.ownWorkMs += costMs
-  }
-
-  /**
-   * Time the sidecar's own work kept the target's event loop busy so far: profile reads (their
-   * pause) and holder searches (their cost). Forced GCs are left out: the target's GC observer
-   * counts them with its other GCs. The load judged against the floor leaves both out.
-   */
-  ownWorkTotalMs(): number {
-    return this.ownWorkMs
   }
 
   /** When the suspicion budget has paid for the last paid step (no minimum interval): the earliest next one. */
@@ -324,7 +313,6 @@ export class ProfilerController {
     const costMs = Math.max(pauseMs, cpuMs ?? 0)
     this.lastPauseMs = pauseMs
     this.pauseTotalMs += pauseMs
-    this.ownWorkMs += pauseMs
     this.lastCostMs = costMs
     if (cpuMs !== undefined) this.cpuTotalMs += cpuMs
     this.fetches += 1

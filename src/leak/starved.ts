@@ -3,7 +3,7 @@ import { isHistogramSample, type Sample } from '../core/metrics.js'
 /**
  * When to buy a heap floor (a forced major GC, on the attribution budget): the heap signal
  * judges post-GC floors, and a heap that grows fast makes V8's own major GCs rare exactly
- * when the floors are needed. Also here: what the load leaves out of the event loop's utilization.
+ * when the floors are needed. Also here: the GC's share of the time, which the load leaves out.
  */
 
 export interface StarvationInputs {
@@ -61,28 +61,21 @@ export function shareSince(previous: { readonly timeMs: number; readonly seconds
 }
 
 /**
- * The shares of the time between two polls that are busy but not the target's load: its GC
- * pauses (its own GC observer's histograms) and the sidecar's own work in it (profile reads,
- * holder searches). A profile read's forced GC is in both; counted twice, that part of a read's
- * poll looks a little less loaded, which is the safe side: the sidecar's reads grow with the
- * heap and must not pass for load rising with the floor (a fast leak's verdict was held back
- * by "load rose with the floor by 21 points" while the reads were most of that rise).
+ * The share of the time between two polls that is busy but not the target's load: its GC
+ * pauses (its own GC observer's histograms; a leak makes GC busier, which must not pass for
+ * load that explains the leak). The sidecar's own reads are not left out: tried, and with reads
+ * at 10 % of a compressed target's time (whose own load is 1-7 %) the load was swamped either
+ * way; at the default 1 % they are small next to a real load change.
  */
 export class BusyShares {
   private previousGc: { timeMs: number; seconds: number } | undefined
-  private previousOwn: { timeMs: number; seconds: number } | undefined
 
-  /** The share since the previous call, of GC pauses plus the sidecar's own work (at most 1 each). */
-  since(nowMs: number, samples: readonly Sample[], ownWorkTotalMs: number): number {
-    let share = 0
+  /** The share since the previous call spent in GC pauses (0 when unknown). */
+  since(nowMs: number, samples: readonly Sample[]): number {
     const gc = gcSeconds(samples)
-    if (gc !== undefined) {
-      share += shareSince(this.previousGc, nowMs, gc)
-      this.previousGc = { timeMs: nowMs, seconds: gc }
-    }
-    const own = ownWorkTotalMs / 1000
-    share += shareSince(this.previousOwn, nowMs, own)
-    this.previousOwn = { timeMs: nowMs, seconds: own }
+    if (gc === undefined) return 0
+    const share = shareSince(this.previousGc, nowMs, gc)
+    this.previousGc = { timeMs: nowMs, seconds: gc }
     return share
   }
 

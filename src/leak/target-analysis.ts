@@ -132,7 +132,7 @@ export class TargetAnalysis implements PollExtension {
   private readonly heapUsed = new RingSeries(HISTORY_POINTS)
   private firstHeapUsed: { readonly timeMs: number; readonly value: number } | undefined
   /** Total GC seconds at the previous poll, for the GC share of the next interval. */
-  /** What the load leaves out of the event loop's utilization: GC pauses and the sidecar's own work. */
+  /** What the load leaves out of the event loop's utilization: GC pauses. */
   private readonly busy = new BusyShares()
   /** Times of recent major GCs, for the envelope's span. */
   private readonly majorGcTimes: number[] = []
@@ -165,7 +165,7 @@ export class TargetAnalysis implements PollExtension {
     this.processStartMs = context.processStartMs
     this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
     const utilization = scalarValue(context.samples, 'eventLoopUtilization')
-    const notLoad = this.busy.since(nowMs, context.samples, this.profiler.ownWorkTotalMs())
+    const notLoad = this.busy.since(nowMs, context.samples)
     if (utilization !== undefined) this.utilization.push(nowMs, Math.max(0, utilization - notLoad))
     for (const floor of context.floors) {
       this.majorGcTimes.push(floor.timeMs)
@@ -407,7 +407,7 @@ export class TargetAnalysis implements PollExtension {
     }
   }
 
-  /** Mean load (utilization less GC and the sidecar's work) over the floor window ending at `timeMs` (NaN when unknown). */
+  /** Mean load (utilization less GC) over the floor window ending at `timeMs` (NaN when unknown). */
   private loadAt(timeMs: number): number {
     const { times, values } = this.utilization.since(timeMs - this.floorWindowMs)
     let sum = 0
