@@ -230,6 +230,11 @@ export class ProfilerController {
    * Another paid step (a holder search) cost `costMs` at `nowMs`: it shares the budget, so the
    * next profile read or forced GC waits for it as for a fetch.
    */
+  /** When the latest profile read ran (ms), or undefined. */
+  lastReadAtMs(): number | undefined {
+    return this.lastFetchAtMs
+  }
+
   charge(nowMs: number, costMs: number): void {
     this.lastPaidAtMs = nowMs
     this.lastCostMs = costMs

@@ -107,10 +107,12 @@ export class HolderScheduler {
    * A search is due at this poll, budget aside: the profile read and the heap-floor purchase
    * then wait, so that they do not take every slot the shared budget frees (they run first in
    * a poll, and at a large budget they were due at every slot: a leak raised for hours never
-   * had its holders searched).
+   * had its holders searched). Turns alternate: after a search, a profile read (`lastReadAtMs`)
+   * must come before the next search is put first, so neither starves the other.
    */
-  due(nowMs: number, leakRaised: boolean): boolean {
+  due(nowMs: number, leakRaised: boolean, lastReadAtMs: number | undefined): boolean {
     if (this.config.mode === 'off' || this.running !== undefined) return false
+    if (this.lastStartedMs !== undefined && (lastReadAtMs ?? Number.NEGATIVE_INFINITY) < this.lastStartedMs) return false
     return (leakRaised || this.requested) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
   }
 
@@ -124,12 +126,16 @@ export class HolderScheduler {
     }
     if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
     const generation = this.generation
+    this.lastStartedMs = nowMs
     this.running = this.search(session, options.headroomBytes, generation).finally(() => {
       if (generation === this.generation) this.running = undefined
     })
   }
 
   /** Ask for a search now (the API): it starts at the next poll, budget permitting, and again for growth. */
+  /** When the latest search started (ms), for taking turns with profile reads. */
+  private lastStartedMs: number | undefined
+
   request(): HolderRequestOutcome {
     if (this.config.mode === 'off') return 'off'
     if (this.running !== undefined) return 'running'
@@ -152,6 +158,7 @@ export class HolderScheduler {
     this.exportedIds = []
     this.gapMs = this.config.intervalMs
     this.nextDueMs = undefined
+    this.lastStartedMs = undefined
   }
 
   view(): HoldersView {

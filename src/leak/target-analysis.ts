@@ -187,7 +187,7 @@ export class TargetAnalysis implements PollExtension {
     this.evaluate(nowMs)
 
     const leakRaised = this.track('heap').verdict.suspected || this.track('external').verdict.suspected
-    const holderTurn = this.holders.due(nowMs, leakRaised)
+    const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs())
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
     if (fetch !== undefined) {
       this.latest = fetch

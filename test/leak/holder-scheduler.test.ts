@@ -189,3 +189,18 @@ t.test('the holder label: top-K growing, with hysteresis, bounded', async (t) =>
   t.equal(holderLabel(holder(5, 1, true, ['x'.repeat(500)])).length, 200)
   t.equal(holderLabel(holder(6, 1, true, [])), '(no path) Array of {a, b}')
 })
+
+t.test('a due search goes before the profile read, and the two take turns', async (t) => {
+  const h = new Harness()
+  h.results.push(done([holder(1, 1000, false)], true, h.clock), done([holder(1, 1100, true)], false, h.clock))
+  t.equal(h.scheduler.due(h.clock, false, undefined), false, 'no leak raised, no request: not due')
+  t.equal(h.scheduler.due(h.clock, true, undefined), true, 'a raised leak: the first search is due at once')
+  await h.tick(true)
+  h.clock += 2_000
+  t.equal(h.scheduler.due(h.clock, true, undefined), false, 'after a search, not first again before a profile read')
+  t.equal(h.scheduler.due(h.clock, true, h.clock - 3_000), false, 'a read before the search does not count')
+  t.equal(h.scheduler.due(h.clock, true, h.clock - 500), true, 'a read since: the search is first again')
+  await h.tick(true)
+  t.equal(h.calls.length, 2)
+  t.equal(h.scheduler.due(h.clock + 100_000, true, h.clock - 1), false, 'and so on: a read between every two searches put first')
+})
