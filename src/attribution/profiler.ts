@@ -230,14 +230,14 @@ export class ProfilerController {
    * Another paid step (a holder search) cost `costMs` at `nowMs`: it shares the budget, so the
    * next profile read or forced GC waits for it as for a fetch.
    */
-  /** When the latest profile read ran (ms), or undefined. */
-  lastReadAtMs(): number | undefined {
-    return this.lastFetchAtMs
-  }
-
   charge(nowMs: number, costMs: number): void {
     this.lastPaidAtMs = nowMs
     this.lastCostMs = costMs
+  }
+
+  /** When the latest profile read ran (ms), or undefined. */
+  lastReadAtMs(): number | undefined {
+    return this.lastFetchAtMs
   }
 
   /** When the suspicion budget has paid for the last paid step (no minimum interval): the earliest next one. */

@@ -102,7 +102,6 @@ export class HolderScheduler {
     this.gapMs = config.intervalMs
   }
 
-  /** At the end of a poll: start a search in the background when one is due. */
   /**
    * A search is due at this poll, budget aside: the profile read and the heap-floor purchase
    * then wait, so that they do not take every slot the shared budget frees (they run first in
@@ -116,6 +115,7 @@ export class HolderScheduler {
     return (leakRaised || this.requested) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
   }
 
+  /** At the end of a poll: start a search in the background when one is due. */
   tick(session: TargetSession, nowMs: number, options: HolderTickOptions): void {
     if (this.config.mode === 'off' || this.running !== undefined) return
     if (!options.leakRaised && !this.requested) {
@@ -132,10 +132,10 @@ export class HolderScheduler {
     })
   }
 
-  /** Ask for a search now (the API): it starts at the next poll, budget permitting, and again for growth. */
   /** When the latest search started (ms), for taking turns with profile reads. */
   private lastStartedMs: number | undefined
 
+  /** Ask for a search now (the API): it starts at the next poll, budget permitting, and again for growth. */
   request(): HolderRequestOutcome {
     if (this.config.mode === 'off') return 'off'
     if (this.running !== undefined) return 'running'

@@ -131,7 +131,6 @@ export class TargetAnalysis implements PollExtension {
   /** V8's heap used at each poll (garbage included): an upper bound of the floor between major GCs. */
   private readonly heapUsed = new RingSeries(HISTORY_POINTS)
   private firstHeapUsed: { readonly timeMs: number; readonly value: number } | undefined
-  /** Total GC seconds at the previous poll, for the GC share of the next interval. */
   /** What the load leaves out of the event loop's utilization: GC pauses. */
   private readonly busy = new BusyShares()
   /** Times of recent major GCs, for the envelope's span. */
