@@ -141,6 +141,8 @@ export class TargetAnalysis implements PollExtension {
   private latest: ProfileFetch | undefined
   private profileIssues = 0
   private readonly floorWindowMs: number
+  /** Counts restarts: a poll that awaited across one drops what it read. */
+  private generation = 0
 
   constructor(options: AnalysisOptions) {
     this.options = options
@@ -184,20 +186,24 @@ export class TargetAnalysis implements PollExtension {
     if (external !== undefined) this.addReading('external', nowMs, external)
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
-
     const leakRaised = this.track('heap').verdict.suspected || this.track('external').verdict.suspected
     const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs())
+    const generation = this.generation
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
+    // The target restarted while this poll's step ran: what it read belongs to the old process.
+    if (generation !== this.generation) return
     if (fetch !== undefined) {
       this.latest = fetch
       // The fetch forced a full GC: the heap right after it is an exact floor.
       if (fetch.floorBytes !== undefined) this.addReading('heap', nowMs, fetch.floorBytes, 'profile')
       const aggregation = await runInSlices(aggregateSitesSteps(fetch.profile))
+      if (generation !== this.generation) return
       if (aggregation.nodesRejected > 0 || fetch.kept.nodesRejected > 0) this.profileIssues += 1
       this.tracker.ingest(fetch.timeMs, aggregation.sites)
       this.tracker.rank(nowMs, this.options.analysis.windowMs)
     } else if (!holderTurn && this.heapStarved(nowMs)) {
       const bought = await this.profiler.buyFloor(session, nowMs)
+      if (generation !== this.generation) return
       if (bought !== undefined) {
         this.addReading('heap', nowMs, bought.bytes, 'forced-gc')
         this.evaluate(nowMs)
@@ -231,6 +237,7 @@ export class TargetAnalysis implements PollExtension {
 
   /** A new process: every series, verdict and site starts over. */
   onRestart(): void {
+    this.generation += 1
     this.resetTracks()
     this.tracker.clear()
     this.profiler.reset()

@@ -294,7 +294,8 @@ export class TargetMonitor {
     if (result.agentMissing && brokenBy === undefined) brokenBy = await this.agentMissing(session)
     else if (result.agentAnswered) this.reinstalls.answered()
     const extension = this.options.extension
-    if (extension !== undefined && brokenBy === undefined && result.anySuccess && record.identity !== undefined) {
+    // Only for the current session: after a reconnect to a new process, the analysis starts over.
+    if (extension !== undefined && brokenBy === undefined && result.anySuccess && record.identity !== undefined && this.session === session) {
       try {
         await extension.afterPoll(session, {
           nowMs: Date.now(),

@@ -34,7 +34,7 @@ t.test('restarted six times: each restart counted, analysis state reset each tim
         const view = await apiTarget(url, 'app')
         const heap = floorTimes(view, 'heap').length
         const rss = floorTimes(view, 'rss').length
-        seen = `heap ${heap}, rss ${rss} floors, up ${view.up}, pid ${view.process?.pid}, restarts ${view.restarts}, lastError ${view.lastError}`
+        seen = `heap ${heap}, rss ${rss} floors, up ${view.up}, pid ${view.process?.pid}, restarts ${view.restarts}, lastError ${JSON.stringify(view.lastError)}, gc ${JSON.stringify(view.collectors.find((c) => c.name === 'gc'))}, sources ${JSON.stringify((view.analysis?.signals.find((s) => s.signal === 'heap') as { floorSources?: unknown } | undefined)?.floorSources)}, extensionError ${JSON.stringify(view.extensionError)}`
         return heap >= 2 && rss >= 2 && view
       },
       { timeoutMs: 20_000, what: () => `floors of process ${restart} (${seen})` },

@@ -133,6 +133,36 @@ t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on
   t.ok((view?.floors.length ?? 0) >= 6 + bought - 2, 'the bought floors are in the series')
 })
 
+t.test('a restart while a poll waits on the old process: what that poll read is dropped', async (t) => {
+  let heap = 60e6
+  let release: (() => void) | undefined
+  const session: TargetSession = {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => {
+      if (method === 'HeapProfiler.collectGarbage' && release === undefined) await new Promise<void>((resolve) => (release = resolve))
+      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
+    },
+  }
+  const analysis = new TargetAnalysis({
+    analysis: TEST_ANALYSIS,
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    timeoutMs: 1000,
+  })
+  let pending: Promise<void> | undefined
+  for (let i = 0; i < 30 && release === undefined; i++) {
+    heap = 60e6 + i * 2e6
+    pending = analysis.afterPoll(session, poll(i, heap, 2e8 + i * 2e6, i < 6 ? {} : { floors: [] }))
+    await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, 20))])
+  }
+  t.ok(release !== undefined, 'a floor purchase is waiting on the target')
+  analysis.onRestart()
+  release?.()
+  await pending
+  const view = analysis.view().signals.find((s) => s.signal === 'heap')
+  t.equal(view?.floorSources['forced-gc'], 0, 'the old process bought no floor of the new one')
+  t.same(view?.floors, [], 'no floor of the old process in the new series')
+})
+
 t.test('a floor rising ever since the start is still warming up, until it settles or maxWarmup has passed', async (t) => {
   // An urgent horizon of 1 s: this growth (hours from the limit) is not urgent.
   const analysis = new TargetAnalysis({
