@@ -171,3 +171,19 @@ export function* keepProfile(raw: unknown): Steps<KeptProfile> {
     },
   }
 }
+
+/**
+ * scriptId → URL of every script in the profile's call frames, for naming the scripts of ES
+ * modules elsewhere (the holder search). Bounded by the kept profile's node limit.
+ */
+export function scriptUrlsOf(profile: HeapProfile | undefined): Map<string, string> {
+  const urls = new Map<string, string>()
+  if (profile === undefined) return urls
+  const stack: ProfileNode[] = [profile.head]
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    const { scriptId, url } = node.callFrame
+    if (url !== '' && scriptId !== '0' && !urls.has(scriptId)) urls.set(scriptId, url)
+    for (const child of node.children) stack.push(child)
+  }
+  return urls
+}

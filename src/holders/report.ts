@@ -3,6 +3,7 @@
  * the turning of its items into ranked holders with readable paths. Tested on
  * recorded replies; no I/O here.
  */
+import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import type { Holder, HolderKind } from './types.js'
 
@@ -345,4 +346,21 @@ function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`
   return `${n} B`
+}
+
+/** Scripts known to the caller, as files: `file://` URLs converted, Node's own and unnamed ones left out. */
+export function* scriptFiles(urls: ReadonlyMap<string, string> | undefined): Generator<[string, string]> {
+  if (urls === undefined) return
+  for (const [id, url] of urls) {
+    if (id === '' || id === '0' || url === '' || url.startsWith('node:')) continue
+    if (!url.startsWith('file:')) {
+      if (url.startsWith('/') || /^[A-Za-z]:[\\/]/.test(url)) yield [id, url]
+      continue
+    }
+    try {
+      yield [id, fileURLToPath(url)]
+    } catch {
+      // Not a local file URL: nothing a developer could open.
+    }
+  }
 }

@@ -25,6 +25,7 @@ import {
   HelloReply,
   inferMainScript,
   PageReply,
+  scriptFiles,
   StepReply,
   toHolders,
   type FunctionRef,
@@ -147,7 +148,8 @@ export async function searchHolders(
 
 class Search {
   private readonly session: TargetSession
-  private readonly o: Required<Omit<HolderSearchOptions, 'headroomBytes' | 'requiredHeadroomBytes' | 'now'>>
+  private readonly o: Required<Omit<HolderSearchOptions, 'headroomBytes' | 'requiredHeadroomBytes' | 'now' | 'scriptUrls'>>
+  private readonly scriptUrls: ReadonlyMap<string, string> | undefined
   private readonly now: () => number
   private readonly previous: HolderSearchDone | undefined
   private readonly visitsSet: boolean
@@ -179,6 +181,7 @@ class Search {
     }
     this.visitsSet = options.maxVisits !== undefined
     this.now = options.now ?? Date.now
+    this.scriptUrls = options.scriptUrls
     this.previous = previous?.status === 'done' ? previous : undefined
   }
 
@@ -251,6 +254,7 @@ class Search {
     }
     const main = inferMainScript(this.moduleScripts, this.scripts, this.scriptIndex, begin.mainFile, begin.mainIndex)
     if (main !== undefined) this.scripts.set(main, begin.mainFile)
+    for (const [id, file] of scriptFiles(this.scriptUrls)) if (!this.scripts.has(id)) this.scripts.set(id, file)
     const holders = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
     const scripts: Record<string, string> = {}

@@ -151,6 +151,11 @@ export interface HolderSearchOptions {
   readonly maxTracked?: number
   /** A dictionary that took longer than this to list is not listed again (ms, default 50). */
   readonly maxStepMs?: number
+  /**
+   * scriptId → URL or file of scripts the caller knows from elsewhere (the call frames of a
+   * heap profile): names the scripts of ES modules, which `require.cache` does not list.
+   */
+  readonly scriptUrls?: ReadonlyMap<string, string>
   /** Sidecar clock (tests). */
   readonly now?: () => number
 }

@@ -18,7 +18,7 @@
 import type { HoldersConfig } from '../config/types.js'
 import { errorMessage } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
-import { searchHolders, type Holder, type HolderSearchDone, type HolderSearchRefused } from '../holders/index.js'
+import { searchHolders, type Holder, type HolderSearchDone, type HolderSearchOptions, type HolderSearchRefused } from '../holders/index.js'
 import type { TargetSession } from '../inspector/session.js'
 
 /** Longest `holder` label: paths can be long; a label is for recognising, the API has the rest. */
@@ -36,6 +36,8 @@ export interface HolderTickOptions {
   readonly leakRaised: boolean
   /** Container memory limit minus RSS, when both are known. */
   readonly headroomBytes: number | undefined
+  /** scriptId → URL of the scripts seen in the latest heap profile (names ES modules); asked only when a search starts. */
+  readonly scriptUrls?: () => ReadonlyMap<string, string>
 }
 
 export type HolderRequestOutcome = 'scheduled' | 'running' | 'off'
@@ -127,7 +129,7 @@ export class HolderScheduler {
     if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
     const generation = this.generation
     this.lastStartedMs = nowMs
-    this.running = this.search(session, options.headroomBytes, generation).finally(() => {
+    this.running = this.search(session, { headroomBytes: options.headroomBytes, scriptUrls: options.scriptUrls?.() }, generation).finally(() => {
       if (generation === this.generation) this.running = undefined
     })
   }
@@ -204,11 +206,11 @@ export class HolderScheduler {
     return out
   }
 
-  private async search(session: TargetSession, headroomBytes: number | undefined, generation: number): Promise<void> {
+  private async search(session: TargetSession, options: Pick<HolderSearchOptions, 'headroomBytes' | 'scriptUrls'>, generation: number): Promise<void> {
     const wasRequested = this.requested
     let result: HolderSearchDone | HolderSearchRefused
     try {
-      result = await this.searchFn(session, { headroomBytes }, this.latest)
+      result = await this.searchFn(session, options, this.latest)
     } catch (error) {
       if (generation !== this.generation) return
       this.counts.failed += 1

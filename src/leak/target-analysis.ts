@@ -27,6 +27,7 @@ import {
   type SignalName,
   type VerdictState,
 } from '../analysis/verdict.js'
+import { scriptUrlsOf } from '../attribution/kept-profile.js'
 import { ProfilerController, type ProfileFetch } from '../attribution/profiler.js'
 import { aggregateSitesSteps } from '../attribution/sites.js'
 import { runInSlices } from '../attribution/slices.js'
@@ -213,6 +214,7 @@ export class TargetAnalysis implements PollExtension {
     this.holders.tick(session, nowMs, {
       leakRaised,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
+      scriptUrls: () => scriptUrlsOf(this.latest?.profile),
     })
   }
 

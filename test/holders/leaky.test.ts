@@ -1,6 +1,8 @@
 // The growing holder of each leaky fixture program (test/fixtures/holders/README.md) is found,
 // ranked first, with a readable path and the shape of its elements.
 import t from 'tap'
+import { scriptUrlsOf } from '../../src/attribution/kept-profile.js'
+import type { HeapProfile } from '../../src/attribution/pprof.js'
 import { describeHolder } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
 import { openFixture, search, searchUntil } from './lib.js'
@@ -86,6 +88,19 @@ for (const c of CASES) {
     t.ok(last.cost.targetCpuMs !== undefined)
   })
 }
+
+t.test('ES module: the scripts of a heap profile name its file', async (t) => {
+  const { session } = await openFixture(t, 'esm/main.mjs')
+  await session.send('HeapProfiler.startSampling', { samplingInterval: 4096 }, 5000)
+  const first = await search(session)
+  const { profile } = (await session.send('HeapProfiler.getSamplingProfile', {}, 5000)) as { profile: HeapProfile }
+  await session.send('HeapProfiler.stopSampling', {}, 5000)
+  const urls = scriptUrlsOf(profile)
+  t.ok([...urls.values()].some((url) => url.endsWith('/esm/main.mjs')), 'the profile names the module')
+  // Without them the file is unknown (the case above); with them it is named.
+  const { holder } = await searchUntil(session, first, (h) => h.growing, { options: { scriptUrls: urls } })
+  t.match(holder?.path.join(' → '), /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/)
+})
 
 t.test('buffers: retained bytes count the Buffers', async (t) => {
   const { session } = await openFixture(t, 'buffers', { CHUNK_BYTES: '16384' })
