@@ -15,7 +15,7 @@
  * leak is detected when it fires at or after the onset (delay from the onset),
  * and alarmed early when it fires before it.
  *
- *   npm run bench:detection -- [--corpus corpus|scenarios|all] [--time-scale N]
+ *   npm run bench:detection -- [--corpus corpus|heldout|scenarios|all] [--time-scale N]
  *                              [--repeats N] [--concurrency N] [--only NAME ...]
  *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H]
  *
@@ -29,7 +29,7 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { corpusPrograms, scenarioPrograms, type Program } from './real/programs.js'
-import { heapTable, programTable, summarize, summaryTable } from './real/report.js'
+import { heapTable, holderTable, programTable, summarize, summaryTable } from './real/report.js'
 import { runProgram, type ProgramResult } from './real/run.js'
 
 async function main(): Promise<void> {
@@ -52,12 +52,13 @@ async function main(): Promise<void> {
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer')
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer')
   const corpus = values.corpus ?? 'all'
-  if (!['all', 'corpus', 'scenarios'].includes(corpus)) throw new Error('--corpus must be corpus, scenarios or all')
+  if (!['all', 'corpus', 'heldout', 'scenarios'].includes(corpus)) throw new Error('--corpus must be corpus, heldout, scenarios or all')
   const log = (line: string): void => void process.stderr.write(`${line}\n`)
 
   let programs: Program[] = []
-  if (corpus !== 'scenarios') programs.push(...corpusPrograms(scale))
-  if (corpus !== 'corpus') {
+  if (corpus === 'all' || corpus === 'corpus') programs.push(...corpusPrograms(scale))
+  if (corpus === 'all' || corpus === 'heldout') programs.push(...corpusPrograms(scale, 'heldout'))
+  if (corpus === 'all' || corpus === 'scenarios') {
     if (scale === 60) programs.push(...scenarioPrograms())
     else log('test/scenarios/ skipped: its programs run at fixed rates made for --time-scale 60')
   }
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
   const order = (r: ProgramResult): number => programs.findIndex((p) => p.corpus === r.corpus && p.name === r.name)
   results.sort((a, b) => order(a) - order(b))
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify({ scale, repeats, results }, null, 2)}\n`)
-  process.stdout.write(`\n${programTable(results)}\n\n${heapTable(results)}\n\n${summaryTable(summarize(results))}\n`)
+  process.stdout.write(`\n${programTable(results)}\n\n${heapTable(results)}\n\n${holderTable(results)}\n\n${summaryTable(summarize(results))}\n`)
 }
 
 /* c8 ignore next 3 */

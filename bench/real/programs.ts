@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export type CorpusName = 'corpus' | 'scenarios'
+export type CorpusName = 'corpus' | 'heldout' | 'scenarios'
 
 export interface Program {
   readonly corpus: CorpusName
@@ -32,9 +32,21 @@ export interface Program {
   readonly watchSimS: number
   /** Restarted by the harness: when it exits by itself, or every so many simulated seconds. */
   readonly restart: { readonly kind: 'on-exit' } | { readonly kind: 'every'; readonly simS: number } | null
+  /** What a developer would name as holding the leak (the holder search's ground truth); null when unknown or healthy. */
+  readonly holder: HolderTruth | null
+  /** Healthy fillers: simulated seconds after which nothing should grow; null when not a filler. */
+  readonly plateauAfterSimS: number | null
+}
+
+export interface HolderTruth {
+  /** Variable, dotted through properties: `queue.jobs`. */
+  readonly variable: string
+  readonly script: string
+  readonly kind: string
 }
 
 const CORPUS = new URL('../../test/corpus/', import.meta.url)
+const HELDOUT = new URL('../../test/corpus-heldout/', import.meta.url)
 const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
 const HOUR = 3600
 
@@ -77,6 +89,8 @@ interface CorpusEntry {
   restartEverySeconds: number | null
   allocatingFunction: string | null
   nodeArgs?: string[]
+  holder?: HolderTruth | null
+  plateauAfterSeconds?: number | null
 }
 
 interface ScenarioEntry {
@@ -94,17 +108,27 @@ function readManifest<T>(dir: URL): T[] {
   return JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as T[]
 }
 
+/**
+ * test/corpus-heldout/ (same protocol, written later for the holder search) has no table:
+ * leaks are watched two simulated hours past their onset, healthy programs seven hours (past
+ * a fill, and two cycles of a 3-hour load pattern).
+ */
+function heldoutWatchS(entry: CorpusEntry): number {
+  return entry.leaky ? (entry.onsetSeconds ?? 0) + 2 * HOUR : 7 * HOUR
+}
+
 /** The held-out corpus at `scale` (SCENARIO_SPEED = scale). */
-export function corpusPrograms(scale: number): Program[] {
-  return readManifest<CorpusEntry>(CORPUS).map((entry) => {
-    const watchSimS = CORPUS_WATCH_S[entry.name]
+export function corpusPrograms(scale: number, which: 'corpus' | 'heldout' = 'corpus'): Program[] {
+  const dir = which === 'corpus' ? CORPUS : HELDOUT
+  return readManifest<CorpusEntry>(dir).map((entry) => {
+    const watchSimS = which === 'heldout' ? heldoutWatchS(entry) : CORPUS_WATCH_S[entry.name]
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
     const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
     if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
     return {
-      corpus: 'corpus',
+      corpus: which,
       name: entry.name,
-      path: fileURLToPath(new URL(entry.file, CORPUS)),
+      path: fileURLToPath(new URL(entry.file, dir)),
       leaky: entry.leaky,
       signal: entry.signal,
       onsetSimS: entry.leaky ? (entry.onsetSeconds ?? 0) : null,
@@ -113,6 +137,8 @@ export function corpusPrograms(scale: number): Program[] {
       nodeArgs: entry.nodeArgs ?? [],
       watchSimS,
       restart: entry.restartEverySeconds === null ? null : { kind: 'on-exit' },
+      holder: entry.holder ?? null,
+      plateauAfterSimS: entry.plateauAfterSeconds ?? null,
     }
   })
 }
@@ -134,6 +160,8 @@ export function scenarioPrograms(): Program[] {
       nodeArgs: [],
       watchSimS: (onsetSimS ?? 0) + SCENARIO_WATCH_AFTER_ONSET_S,
       restart: entry.restartEverySeconds === null ? null : { kind: 'every', simS: entry.restartEverySeconds * scale },
+      holder: null,
+      plateauAfterSimS: null,
     }
   })
 }

@@ -145,3 +145,42 @@ export function heapTable(results: readonly ProgramResult[]): string {
     })
   return table(['leak', 'expected signal', 'raised on it', 'onset error', 'heap floors gc/profile/forced'], rows)
 }
+
+/**
+ * The holder search per program: leaks — was the true holder named (path, kind, shape, rank
+ * among growing holders), how long after the first raise (simulated; wall in brackets), what a
+ * search cost the target (median / worst longest pause inside it, target CPU); healthy fillers —
+ * holders reported as growing after the plateau (none expected).
+ */
+export function holderTable(results: readonly ProgramResult[]): string {
+  const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toFixed(1))
+  const rows = [...byProgram(results).values()]
+    .filter((runs) => (runs[0] as ProgramResult).leaky || runs.some((run) => run.holders.searches.done > 0))
+    .map((runs) => {
+      const first = runs[0] as ProgramResult
+      const found = runs.map((run) => {
+        if (!run.leaky) return run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`
+        const h = run.holders
+        if (h.found === null) return h.searches.done === 0 ? 'no search' : 'not named'
+        const after = h.foundAfterRaiseSimS === null ? '' : ` +${minutes(h.foundAfterRaiseSimS)} (${Math.round(h.foundAfterRaiseWallS ?? 0)} s)`
+        return `#${h.found.rank}${after}`
+      })
+      const example = runs.find((run) => run.holders.found !== null)?.holders.found
+      const costs = runs.map((run) =>
+        run.holders.median === null || run.holders.worst === null
+          ? '-'
+          : `${ms(run.holders.median.pauseMs)}/${ms(run.holders.worst.pauseMs)} ms, cpu ${ms(run.holders.median.targetCpuMs)}/${ms(run.holders.worst.targetCpuMs)} ms`,
+      )
+      const searches = runs.map((run) => `${run.holders.searches.done}${run.holders.searches.refused > 0 ? ` (${run.holders.searches.refused} refused)` : ''}`)
+      return [
+        `${first.corpus}/${first.name}`,
+        first.leaky ? 'leak' : 'healthy',
+        found.join('; '),
+        example === undefined || example === null ? '-' : `${example.path} [${example.kind}]`,
+        example === undefined || example === null ? '-' : example.shape.slice(0, 80),
+        searches.join(', '),
+        costs.join('; '),
+      ]
+    })
+  return table(['program', 'kind', 'true holder (rank, after raise)', 'path [kind]', 'element shape', 'searches', 'pause med/worst, target CPU med/worst'], rows)
+}

@@ -13,9 +13,20 @@ import type { SignalView } from '../../src/leak/target-analysis.js'
 import { loadConfig } from '../../src/sidecar-config.js'
 import { Sidecar } from '../../src/sidecar.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from '../promql.js'
+import { HolderWatch, type HolderOutcome, type HoldersApiView } from './holders.js'
 import type { Program } from './programs.js'
 
 export const MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
+/** The API token of the benchmark's sidecar: holder searches on request need one. */
+const BENCH_TOKEN = 'leakwatch-detection-benchmark-token'
+const AUTH = { authorization: `Bearer ${BENCH_TOKEN}` }
+/** How often the holders API is looked at (wall ms), and searches asked for on healthy fillers (simulated s). */
+const HOLDERS_LOOK_MS = 2000
+const HOLDERS_ASK_EVERY_SIM_S = 1800
+/** A leak whose holder is not named yet is watched up to this long after its first raise (simulated s). */
+const HOLDERS_WATCH_AFTER_RAISE_SIM_S = 3600
+/** Healthy fillers are judged this long after their plateau (simulated s). */
+const HOLDERS_AFTER_PLATEAU_SIM_S = 600
 export const BASELINES: readonly BaselineRule[] = [DERIV_RULE, PREDICT_LINEAR_RULE, PERCENT_PER_HOUR_RULE]
 export const METHODS = ['leakwatch', ...BASELINES.map((rule) => rule.name)] as const
 
@@ -59,6 +70,8 @@ export interface ProgramResult {
   readonly topSite: string | null
   readonly restarts: number
   readonly peakRssBytes: number
+  /** What the holder search found (see holders.ts). */
+  readonly holders: HolderOutcome
 }
 
 function freePort(): Promise<number> {
@@ -120,7 +133,7 @@ function stop(child: ChildProcess): Promise<void> {
 export function sidecarConfig(name: string, port: number, scale: number): Config {
   const loaded = loadConfig({
     argv: ['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', '512Mi', '--log-level', 'silent'],
-    env: {},
+    env: { LEAKWATCH_API_TOKEN: BENCH_TOKEN },
   })
   if (!('targets' in loaded)) throw new Error('bench: loadConfig returned help or version')
   return loaded
@@ -167,13 +180,19 @@ export async function runProgram(program: Program, scale: number, log: (line: st
   let nextRestartSimS = program.restart?.kind === 'every' ? program.restart.simS : Number.POSITIVE_INFINITY
   let nextProgressMs = startedMs + 60_000
   let nextTraceSimS = traceEverySimS ?? Number.POSITIVE_INFINITY
+  const holders = new HolderWatch(program.holder)
+  let raised: { simS: number; wallMs: number } | null = null
+  let nextHoldersLookMs = startedMs
+  let nextHoldersAskSimS = program.leaky || program.plateauAfterSimS === null ? Number.POSITIVE_INFINITY : program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S
   const restart = async (): Promise<void> => {
     await stop(child)
     child = await start(program, port)
     restarts += 1
   }
   try {
-    while (Date.now() < endMs) {
+    const holderDeadlineMs = (): number =>
+      program.holder !== null && raised !== null && !holders.named ? raised.wallMs + (HOLDERS_WATCH_AFTER_RAISE_SIM_S * 1000) / scale : 0
+    while (Date.now() < Math.max(endMs, holderDeadlineMs())) {
       await new Promise((resolve) => setTimeout(resolve, pollWallMs))
       const now = Date.now()
       const t = simS(now)
@@ -184,17 +203,30 @@ export async function runProgram(program: Program, scale: number, log: (line: st
       if (program.restart === null && (child.exitCode !== null || child.signalCode !== null)) {
         throw new Error(`${program.name} exited (${child.exitCode ?? child.signalCode}) while watched`)
       }
+      // Past the watch (a leak whose holder is not named yet): only the holder search is judged.
+      const watching = now < endMs
       const samples = monitor.samples()
       const suspected = samples.filter((s) => s.key === 'leakSuspected' && 'value' in s && s.value === 1).map((s) => s.labels?.['signal'] ?? '?')
-      for (const signal of suspected) signals.add(signal)
-      outcomes.get('leakwatch')?.observe(t, suspected.length > 0)
+      if (watching) for (const signal of suspected) signals.add(signal)
+      if (watching) outcomes.get('leakwatch')?.observe(t, suspected.length > 0)
       if (suspected.length > 0 && firstRaise === null) firstRaise = await describeRaise(sidecar, program.name, suspected[0] as string, simS, scale)
+      if (suspected.length > 0) raised ??= { simS: t, wallMs: now }
+      if (t >= nextHoldersAskSimS) {
+        nextHoldersAskSimS += HOLDERS_ASK_EVERY_SIM_S
+        await sidecar.app.inject({ method: 'POST', headers: AUTH, url: `/api/targets/${program.name}/holders` })
+      }
+      if (now >= nextHoldersLookMs) {
+        nextHoldersLookMs = now + HOLDERS_LOOK_MS
+        const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${program.name}/holders` })).json<HoldersApiView>()
+        const judge = program.leaky || (program.plateauAfterSimS !== null && t >= program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S)
+        holders.observe(view, raised, { simS: t, wallMs: now }, judge)
+      }
       const value = samples.find((s) => s.key === 'rss' && 'value' in s)
-      if (value !== undefined && 'value' in value) {
+      if (watching && value !== undefined && 'value' in value) {
         rss.push({ t: t * 1000, v: value.value })
         peakRssBytes = Math.max(peakRssBytes, value.value)
       }
-      while (t * 1000 >= nextEvaluationSimMs) {
+      while (watching && t * 1000 >= nextEvaluationSimMs) {
         for (const { rule, state } of rules) {
           const firing = state.evaluate(nextEvaluationSimMs, rule.condition(rss, nextEvaluationSimMs, MEMORY_LIMIT_BYTES)) === 'firing'
           outcomes.get(rule.name)?.observe(nextEvaluationSimMs / 1000, firing)
@@ -211,9 +243,9 @@ export async function runProgram(program: Program, scale: number, log: (line: st
       }
     }
     await restarting
-    const view = (await sidecar.app.inject({ url: `/api/targets/${program.name}` })).json<{ analysis: { signals: SignalView[] } }>()
+    const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${program.name}` })).json<{ analysis: { signals: SignalView[] } }>()
     const heap = view.analysis.signals.find((s) => s.signal === 'heap')
-    const sites = (await sidecar.app.inject({ url: `/api/targets/${program.name}/sites?limit=1000` })).json<{
+    const sites = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${program.name}/sites?limit=1000` })).json<{
       sites: Array<{ label: string; slopeBytesPerSecond: number }>
     }>().sites
     const growing = sites.filter((site) => site.slopeBytesPerSecond > 0)
@@ -233,6 +265,7 @@ export async function runProgram(program: Program, scale: number, log: (line: st
       topSite: growing[0]?.label ?? null,
       restarts,
       peakRssBytes,
+      holders: holders.result(),
     }
   } finally {
     await sidecar.stop()
@@ -243,7 +276,7 @@ export async function runProgram(program: Program, scale: number, log: (line: st
 
 /** One line per signal: the verdict and why. */
 async function trace(sidecar: Sidecar, name: string, simS: number, scale: number, log: (line: string) => void): Promise<void> {
-  const view = (await sidecar.app.inject({ url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
   for (const track of view.analysis.signals) {
     const e = track.evidence
     if (e === null) continue
@@ -260,7 +293,7 @@ async function trace(sidecar: Sidecar, name: string, simS: number, scale: number
 
 /** The verdict's view when it first raised; rates converted from wall to simulated time. */
 async function describeRaise(sidecar: Sidecar, name: string, signal: string, simS: (wallMs: number) => number, scale: number): Promise<FirstRaise> {
-  const view = (await sidecar.app.inject({ url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
   const track = view.analysis.signals.find((s) => s.signal === signal)
   const evidence = track?.evidence ?? null
   return {

@@ -1,0 +1,107 @@
+/**
+ * What the holder search said about one program, watched through the sidecar's own API
+ * (`GET /api/targets/NAME/holders`), against the manifest's ground truth: the variable a
+ * developer would name as holding the leak.
+ *
+ * - Leaks: when (after the first raised verdict) a growing holder matching the truth was first
+ *   reported, its path, kind, shape and rank among the growing ones, and what every search
+ *   cost the target (longest pause inside it, target CPU, wall time).
+ * - Healthy programs that fill and plateau: searches are asked for on the API after the
+ *   plateau (as a user would after a false alarm elsewhere); any holder then reported as
+ *   growing is a false holder.
+ */
+import type { Holder } from '../../src/holders/types.js'
+import type { HolderTruth } from './programs.js'
+
+export interface HolderOutcome {
+  /** Simulated seconds from the first raised verdict to the first report of the true holder; null when never. */
+  readonly foundAfterRaiseSimS: number | null
+  /** The same in wall seconds (searches are paced by the compressed budget and interval). */
+  readonly foundAfterRaiseWallS: number | null
+  /** The true holder as reported the first time it was found. */
+  readonly found: { readonly path: string; readonly kind: string; readonly shape: string; readonly rank: number; readonly label: string } | null
+  /** Growing holders reported that do not match the truth (distinct labels). */
+  readonly otherGrowing: readonly string[]
+  readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
+  /** Per search, the worst seen: longest slice inside the target, target CPU, wall time (ms). */
+  readonly worst: { readonly pauseMs: number; readonly targetCpuMs: number; readonly wallMs: number } | null
+  /** Median of the same over the searches seen. */
+  readonly median: { readonly pauseMs: number; readonly targetCpuMs: number; readonly wallMs: number } | null
+}
+
+export interface HoldersApiView {
+  readonly searchedAt: string | null
+  readonly holders: ReadonlyArray<Holder & { readonly label: string }>
+  readonly cost: { readonly longestSliceMs: number; readonly targetCpuMs?: number; readonly wallMs: number } | null
+  readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
+}
+
+/** Whether a holder's path names every segment of the truth's variable (`queue.jobs`: `queue` and `jobs`). */
+export function matchesTruth(path: readonly string[], truth: HolderTruth): boolean {
+  const tokens = new Set(path.join(' ').split(/[^A-Za-z0-9_$]+/))
+  return truth.variable.split('.').every((segment) => tokens.has(segment))
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+export class HolderWatch {
+  private readonly costs: Array<{ pauseMs: number; targetCpuMs: number; wallMs: number }> = []
+  private lastSearchedAt: string | null = null
+  private found: HolderOutcome['found'] = null
+  private foundAfterRaiseSimS: number | null = null
+  private foundAfterRaiseWallS: number | null = null
+  private readonly other = new Set<string>()
+  private searches = { done: 0, refused: 0, failed: 0 }
+
+  constructor(private readonly truth: HolderTruth | null) {}
+
+  /** The true holder has been reported. */
+  get named(): boolean {
+    return this.found !== null
+  }
+
+  /** One look at the API. `raised`: the first raise (sim and wall), if any yet; `judge`: growing holders count from now. */
+  observe(view: HoldersApiView, raised: { simS: number; wallMs: number } | null, now: { simS: number; wallMs: number }, judge: boolean): void {
+    this.searches = view.searches
+    if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
+    this.lastSearchedAt = view.searchedAt
+    if (view.cost !== null) this.costs.push({ pauseMs: view.cost.longestSliceMs, targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
+    if (!judge) return
+    const growing = view.holders.filter((h) => h.growing)
+    growing.forEach((holder, index) => {
+      if (this.truth !== null && matchesTruth(holder.path, this.truth)) {
+        if (this.found !== null) return
+        this.found = { path: holder.path.join(' → '), kind: holder.kind, shape: holder.elementShape.join(' | '), rank: index + 1, label: holder.label }
+        if (raised !== null) {
+          this.foundAfterRaiseSimS = now.simS - raised.simS
+          this.foundAfterRaiseWallS = (now.wallMs - raised.wallMs) / 1000
+        }
+      } else {
+        this.other.add(holder.label)
+      }
+    })
+  }
+
+  result(): HolderOutcome {
+    const pick = (f: (c: { pauseMs: number; targetCpuMs: number; wallMs: number }) => number): number[] => this.costs.map(f)
+    return {
+      foundAfterRaiseSimS: this.foundAfterRaiseSimS,
+      foundAfterRaiseWallS: this.foundAfterRaiseWallS,
+      found: this.found,
+      otherGrowing: [...this.other],
+      searches: this.searches,
+      worst:
+        this.costs.length === 0
+          ? null
+          : { pauseMs: Math.max(...pick((c) => c.pauseMs)), targetCpuMs: Math.max(...pick((c) => c.targetCpuMs)), wallMs: Math.max(...pick((c) => c.wallMs)) },
+      median:
+        this.costs.length === 0
+          ? null
+          : { pauseMs: median(pick((c) => c.pauseMs)), targetCpuMs: median(pick((c) => c.targetCpuMs)), wallMs: median(pick((c) => c.wallMs)) },
+    }
+  }
+}
