@@ -235,16 +235,18 @@ export const RETAINED_BYTES_METHOD =
 export function toHolders(
   items: readonly WalkerItem[],
   ctx: RenderContext,
-  previousPaths: ReadonlyMap<number, { path: readonly string[]; pathComplete: boolean }>,
+  previousPaths: ReadonlyMap<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>,
 ): Holder[] {
   const holders = items.map((item): Holder => {
     let path = renderPath(item, ctx)
     let pathComplete = item.root !== null && item.root.type !== 'unknown'
+    let rootFile = rootFileOf(item.root, ctx)
     if (item.root === null) {
       const before = previousPaths.get(item.id)
       if (before !== undefined) {
         path = [...before.path]
         pathComplete = before.pathComplete
+        rootFile = before.rootFile
       }
     }
     const first = item.previousSize < 0 || item.growthPerSecond === null
@@ -264,9 +266,18 @@ export function toHolders(
       retainedBytes: Math.max(0, Math.round(item.retainedBytes)),
       retainedBytesMethod: RETAINED_BYTES_METHOD,
       measuredBy: item.via,
+      rootFile,
     }
   })
   return rankHolders(holders)
+}
+
+/** The file a root belongs to: a module scope's script, or a `require.cache` entry. */
+function rootFileOf(root: RootToken | null, ctx: RenderContext): string | null {
+  if (root?.type === 'export') return root.file === '' ? null : root.file
+  if (root?.type !== 'module') return null
+  const ref = ctx.refs[root.ref]
+  return (ref !== undefined ? ctx.scripts.get(ref.scriptId) : undefined) ?? null
 }
 
 /**

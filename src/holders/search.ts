@@ -248,7 +248,7 @@ class Search {
       await this.cleanUp()
     }
     const cpuAfter = await this.cpuUsage()
-    const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean }>()
+    const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>()
     if (this.previous !== undefined && this.previous.installId === hello.installId) {
       for (const h of this.previous.holders) if (h.path.length > 0) previousPaths.set(h.id, h)
     }

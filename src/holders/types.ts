@@ -50,8 +50,8 @@ export interface Holder {
    * (size from its last listing, growth unknown).
    */
   readonly measuredBy: 'walk' | 'tracked' | 'stale'
-  /** Filled later by the caller (allocation-site attribution); never set here. */
-  readonly allocationSite?: undefined
+  /** The file of the module (or `require.cache` entry) the path starts from; null when the root is not a module. */
+  readonly rootFile: string | null
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */

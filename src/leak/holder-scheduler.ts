@@ -15,11 +15,13 @@
  * time); the walker slices its work and leaves the target's event loop a turn
  * between slices, and the poll's own calls interleave with it.
  */
+import type { RankedSite } from '../attribution/tracker.js'
 import type { HoldersConfig } from '../config/types.js'
 import { errorMessage } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import { searchHolders, type Holder, type HolderSearchDone, type HolderSearchOptions, type HolderSearchRefused } from '../holders/index.js'
 import type { TargetSession } from '../inspector/session.js'
+import { siteOfHolder, type HolderSite } from './holder-sites.js'
 
 /** Longest `holder` label: paths can be long; a label is for recognising, the API has the rest. */
 const MAX_LABEL = 200
@@ -52,7 +54,7 @@ export interface HoldersView {
   /** No growth known yet: the latest search was the process's first. */
   readonly firstSearch: boolean
   readonly nextSearchAt: string | null
-  readonly holders: ReadonlyArray<Holder & { readonly label: string }>
+  readonly holders: ReadonlyArray<Holder & { readonly label: string; readonly allocationSite: HolderSite | null }>
   readonly truncated: boolean
   readonly truncation: readonly string[]
   readonly cost: HolderSearchDone['cost'] | null
@@ -163,7 +165,8 @@ export class HolderScheduler {
     this.lastStartedMs = undefined
   }
 
-  view(): HoldersView {
+  /** `sites`: the ranked allocation sites, to link each growing holder to one (holder-sites.ts). */
+  view(sites: readonly RankedSite[] = []): HoldersView {
     const latest = this.latest
     return {
       mode: this.config.mode,
@@ -172,7 +175,7 @@ export class HolderScheduler {
       searchedAt: latest === undefined ? null : new Date(latest.at).toISOString(),
       firstSearch: latest?.firstSearch ?? true,
       nextSearchAt: this.nextDueMs === undefined ? null : new Date(this.nextDueMs).toISOString(),
-      holders: (latest?.holders ?? []).map((holder) => ({ ...holder, label: holderLabel(holder) })),
+      holders: (latest?.holders ?? []).map((holder) => ({ ...holder, label: holderLabel(holder), allocationSite: siteOfHolder(holder, sites) })),
       truncated: latest?.truncated ?? false,
       truncation: latest?.truncation ?? [],
       cost: latest?.cost ?? null,

@@ -220,7 +220,7 @@ export class TargetAnalysis implements PollExtension {
 
   /** The holder search: what it found, for `GET /api/targets/:target/holders`. */
   holdersView(): HoldersView {
-    return this.holders.view()
+    return this.holders.view(this.tracker.ranked())
   }
 
   /** Ask for a holder search at the next poll (`POST /api/targets/:target/holders`). */

@@ -144,6 +144,7 @@ t.test('ranking: growing first by rate, then first seen, then the rest', async (
     retainedBytes: 0,
     retainedBytesMethod: '',
     measuredBy: 'walk',
+    rootFile: null,
   })
   const ranked = rankHolders([h(1, 0, 50_000), h(2, null, 10), h(3, 90, 300, true), h(4, 400, 900, true), h(5, null, 99), h(6, 3, 20)])
   t.same(
@@ -202,11 +203,12 @@ t.test('a holder re-measured without a path keeps the path of the previous searc
     root: null,
     steps: [],
   }
-  const before = new Map([[7, { path: ['queue (JobQueue, main.js)', '.jobs (Array)'], pathComplete: true }]])
+  const before = new Map([[7, { path: ['queue (JobQueue, main.js)', '.jobs (Array)'], pathComplete: true, rootFile: '/srv/main.js' }]])
   const [withPath] = toHolders([item], ctx(), before)
   t.same(withPath?.path, ['queue (JobQueue, main.js)', '.jobs (Array)'])
   t.equal(withPath?.pathComplete, true)
   t.equal(withPath?.measuredBy, 'tracked')
+  t.equal(withPath?.rootFile, '/srv/main.js', 'the root file is carried over with the path')
   const [without] = toHolders([item], ctx(), new Map())
   t.same(without?.path, [])
   t.equal(without?.pathComplete, false, 'no path known: said so, with kind, size, growth and shape still given')

@@ -25,6 +25,7 @@ function holder(id: number, size: number, growing: boolean, path = [`v${id} (Arr
     retainedBytes: size * 100,
     retainedBytesMethod: 'test',
     measuredBy: 'walk',
+    rootFile: null,
   }
 }
 

@@ -17,6 +17,7 @@ interface HolderJson {
   growthPerSecond: number | null
   elementShape: string[]
   retainedBytes: number
+  allocationSite: { label: string; slopeBytesPerSecond: number; basis: string } | null
 }
 interface HoldersJson {
   target: string
@@ -124,6 +125,24 @@ t.test('a search on request needs the token; a healthy target has no growing hol
   )
   const metrics = await (await fetch(`${url}/metrics`)).text()
   t.notMatch(metrics, /^leakwatch_holder_size\{/m, 'no holder exported')
+})
+
+t.test('with allocation sites on, a growing holder is linked to the site that fills it', async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/holders/dead-consumer/main.js', env: { RATE: '2000' } })
+  const { url } = await start(t, target.port, { http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false }, attribution: { mode: 'on-suspicion' } })
+  let seen = ''
+  const linked = await waitFor(
+    async () => {
+      const top = (await holders(url)).holders.find((h) => h.growing)
+      seen = top === undefined ? 'no growing holder' : `${top.label}: site ${JSON.stringify(top.allocationSite)}`
+      return top?.allocationSite !== null && top?.allocationSite !== undefined && top
+    },
+    { timeoutMs: 90_000, what: () => `an allocation site linked to the growing holder (${seen})` },
+  )
+  t.match(linked.path.join(' → '), /^queue \(JobQueue, test\/fixtures\/holders\/dead-consumer\/main\.js\) → \.jobs \(Array\)$/)
+  t.match(linked.allocationSite?.label, /dead-consumer\/(main|queue)\.js:\d+\)$/, `allocation site ${linked.allocationSite?.label}`)
+  t.ok((linked.allocationSite?.slopeBytesPerSecond ?? 0) > 0)
+  t.match(linked.allocationSite?.basis, /inferred|stack passes through/)
 })
 
 t.test('holders off: searches on request are refused with 409 and never run', async (t) => {
