@@ -9,9 +9,9 @@
 // rejects the caller but never deletes the entry, and the whole order
 // (params, ~8 KB) stays in `pending`.
 //
-// Speed 1: 15 quotes/s, ~3 timeouts/s → ~90 MB/h of JS heap.
+// Speed 1: 15 quotes/s, ~3 timeouts/s, ~7.5 KB each → ~90 MB/h of JS heap.
 // Cap: the client refuses new calls at 20 000 outstanding (it counts entries
-// the same way it forgets them), ~170 MB, ~1.9 h at speed 1.
+// the same way it forgets them), ~150 MB, ~1.6 h at speed 1.
 // stats: retained = outstanding entries in `pending`.
 import dgram from 'node:dgram';
 import { buildBallast, onShutdown, paced, ready, reportStats, rng, scaledMs } from '../corpus/lib/corpus.mjs';

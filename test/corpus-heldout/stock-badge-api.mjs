@@ -12,14 +12,14 @@
 // of production time; SCENARIO_ONSET in speed-1 seconds): before that no
 // request subscribes and the heap is flat.
 //
-// Speed 1: 5 req/s, each subscription ~2.2 KB (a warehouse snapshot to diff
+// Speed 1: 4.2 req/s, each subscription ~2.6 KB (a warehouse snapshot to diff
 // against) → ~40 MB/h after the onset.
-// Cap: at 60 000 watchers (~135 MB, ~3.4 h after the onset at speed 1) new
+// Cap: at 60 000 watchers (~155 MB, ~3.8 h after the onset at speed 1) new
 // watches are refused and the badge falls back to polling.
 // stats: retained = subscriptions.size.
 import { buildBallast, every, listen, onsetMs, ready, reportStats, rng, scaledMs, selfRequests } from '../corpus/lib/corpus.mjs';
 
-const REQUESTS_PER_SECOND = 5;
+const REQUESTS_PER_SECOND = 4.2;
 const ONSET_DEFAULT_SECONDS = 1800;
 const MAX_WATCHERS = 60_000;
 const HOLD_SECONDS = 1.5;
