@@ -17,9 +17,10 @@
  *
  *   npm run bench:detection -- [--corpus corpus|heldout|scenarios|all] [--time-scale N]
  *                              [--repeats N] [--concurrency N] [--only NAME ...]
- *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H]
+ *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H] [--ballast MB]
  *
- * --trace M logs every signal's evidence every M simulated minutes;
+ * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
+ * each corpus program that much static live data (costs at a bigger heap);
  * --max-watch-hours caps each program's watch (for runs at real time).
  *
  * At 60× the held-out corpus takes ~100 wall minutes of program time (~55 min
@@ -28,7 +29,7 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { corpusPrograms, scenarioPrograms, type Program } from './real/programs.js'
+import { corpusPrograms, scenarioPrograms, withBallast, type Program } from './real/programs.js'
 import { heapTable, holderTable, programTable, summarize, summaryTable } from './real/report.js'
 import { runProgram, type ProgramResult } from './real/run.js'
 
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       trace: { type: 'string' },
       'max-watch-hours': { type: 'string' },
+      ballast: { type: 'string', default: '0' },
     },
   })
   const scale = Number(values['time-scale'])
@@ -67,6 +69,9 @@ async function main(): Promise<void> {
     if (!(capS > 0)) throw new Error('--max-watch-hours must be a positive number')
     programs = programs.map((program) => ({ ...program, watchSimS: Math.min(program.watchSimS, capS) }))
   }
+  const ballast = Number(values.ballast)
+  if (!Number.isInteger(ballast) || ballast < 0) throw new Error('--ballast must be a whole number of MB')
+  programs = programs.map((program) => withBallast(program, ballast))
   if (values.only !== undefined) {
     const unknown = values.only.filter((name) => !programs.some((p) => p.name === name))
     if (unknown.length > 0) throw new Error(`unknown program(s): ${unknown.join(', ')}`)

@@ -36,6 +36,29 @@ export interface Program {
   readonly holder: HolderTruth | null
   /** Healthy fillers: simulated seconds after which nothing should grow; null when not a filler. */
   readonly plateauAfterSimS: number | null
+  /** The container's memory limit given to the sidecar and the PromQL rules (512 MiB, more with ballast). */
+  readonly memoryLimitBytes: number
+}
+
+const MIB = 1024 * 1024
+export const DEFAULT_MEMORY_LIMIT_BYTES = 512 * MIB
+
+/**
+ * The program with `mb` of static live data (SCENARIO_BALLAST_MB, corpus programs only), a V8
+ * heap limit that fits it (test/corpus/README.md: at least 2 × ballast + 600 MB), and a memory
+ * limit raised by the same amount, so that costs are measured at a bigger heap without the
+ * limit refusing the search.
+ */
+export function withBallast(program: Program, mb: number): Program {
+  if (mb <= 0) return program
+  if (program.corpus === 'scenarios') throw new Error(`--ballast: ${program.name} (test/scenarios) has no ballast`)
+  const heapMb = 2 * mb + 600
+  return {
+    ...program,
+    env: { ...program.env, SCENARIO_BALLAST_MB: String(mb) },
+    nodeArgs: [...program.nodeArgs.filter((arg) => !arg.startsWith('--max-old-space-size')), `--max-old-space-size=${heapMb}`],
+    memoryLimitBytes: program.memoryLimitBytes + heapMb * MIB,
+  }
 }
 
 export interface HolderTruth {
@@ -139,6 +162,7 @@ export function corpusPrograms(scale: number, which: 'corpus' | 'heldout' = 'cor
       restart: entry.restartEverySeconds === null ? null : { kind: 'on-exit' },
       holder: entry.holder ?? null,
       plateauAfterSimS: entry.plateauAfterSeconds ?? null,
+      memoryLimitBytes: DEFAULT_MEMORY_LIMIT_BYTES,
     }
   })
 }
@@ -162,6 +186,7 @@ export function scenarioPrograms(): Program[] {
       restart: entry.restartEverySeconds === null ? null : { kind: 'every', simS: entry.restartEverySeconds * scale },
       holder: null,
       plateauAfterSimS: null,
+      memoryLimitBytes: DEFAULT_MEMORY_LIMIT_BYTES,
     }
   })
 }

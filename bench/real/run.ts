@@ -1,7 +1,7 @@
 /**
  * One real program under one real sidecar, time-compressed with `--time-scale`:
  * the sidecar is configured exactly as a user would (`loadConfig` with
- * production defaults, `--time-scale N --memory-limit 512Mi`), the program runs
+ * production defaults, `--time-scale N --memory-limit 512Mi` (more with ballast)), the program runs
  * as `node --inspect=127.0.0.1:PORT`, and on the same RSS samples the PromQL
  * rules users otherwise alert with are evaluated in simulated time (every
  * simulated minute, Prometheus' default evaluation interval).
@@ -14,9 +14,8 @@ import { loadConfig } from '../../src/sidecar-config.js'
 import { Sidecar } from '../../src/sidecar.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from '../promql.js'
 import { HolderWatch, type HolderOutcome, type HoldersApiView } from './holders.js'
-import type { Program } from './programs.js'
+import { DEFAULT_MEMORY_LIMIT_BYTES, type Program } from './programs.js'
 
-export const MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
 /** The API token of the benchmark's sidecar: holder searches on request need one. */
 const BENCH_TOKEN = 'leakwatch-detection-benchmark-token'
 const AUTH = { authorization: `Bearer ${BENCH_TOKEN}` }
@@ -130,9 +129,9 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 /** The sidecar's configuration as a user would give it, for one target. */
-export function sidecarConfig(name: string, port: number, scale: number): Config {
+export function sidecarConfig(name: string, port: number, scale: number, memoryLimitBytes = DEFAULT_MEMORY_LIMIT_BYTES): Config {
   const loaded = loadConfig({
-    argv: ['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', '512Mi', '--log-level', 'silent'],
+    argv: ['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', String(memoryLimitBytes), '--log-level', 'silent'],
     env: { LEAKWATCH_API_TOKEN: BENCH_TOKEN },
   })
   if (!('targets' in loaded)) throw new Error('bench: loadConfig returned help or version')
@@ -162,7 +161,7 @@ export async function runProgram(program: Program, scale: number, log: (line: st
   let child = await start(program, port)
   const startedMs = Date.now()
   const simS = (wallMs: number): number => ((wallMs - startedMs) * scale) / 1000
-  const sidecar = new Sidecar(sidecarConfig(program.name, port, scale), { logger: false })
+  const sidecar = new Sidecar(sidecarConfig(program.name, port, scale, program.memoryLimitBytes), { logger: false })
   await sidecar.start()
   const monitor = sidecar.monitors[0]
   if (monitor === undefined) throw new Error('no monitor')
@@ -228,7 +227,7 @@ export async function runProgram(program: Program, scale: number, log: (line: st
       }
       while (watching && t * 1000 >= nextEvaluationSimMs) {
         for (const { rule, state } of rules) {
-          const firing = state.evaluate(nextEvaluationSimMs, rule.condition(rss, nextEvaluationSimMs, MEMORY_LIMIT_BYTES)) === 'firing'
+          const firing = state.evaluate(nextEvaluationSimMs, rule.condition(rss, nextEvaluationSimMs, program.memoryLimitBytes)) === 'firing'
           outcomes.get(rule.name)?.observe(nextEvaluationSimMs / 1000, firing)
         }
         nextEvaluationSimMs += EVALUATION_INTERVAL_MS
