@@ -444,21 +444,33 @@ export function unjudged(evidence: SignalEvidence): boolean {
 }
 
 /**
+ * The fast path's only objections are the load's (a busier window, a load that rose with the
+ * floor): the floor still grew, significantly and fast enough. Those rules keep a burst from
+ * raising a leak; they are no evidence that a raised one stopped. A leak that makes its own
+ * process busier (every leaked listener called on each event) looks exactly like this.
+ */
+export function heldByLoad(evidence: SignalEvidence): boolean {
+  const reasons = evidence.fast.reasons
+  return reasons.length > 0 && reasons.every((reason) => reason.startsWith('load:'))
+}
+
+/**
  * Hysteresis in time: a path raises once its evidence has held for its
  * raise duration; a raised leak clears once neither path has been positive for
  * the clear duration. `blocked` (still warming up) holds a raise back.
  *
  * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
  * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
- * grows, and the absence of points is no evidence that the growth stopped. Only a judged
- * negative starts the clear duration.
+ * grows, and the absence of points is no evidence that the growth stopped; and while only the
+ * load objects (`heldByLoad`). Only a negative judged on the floor itself starts the clear
+ * duration.
  */
 export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
   const now = evidence.evaluatedAtMs
   const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
   const anyPositive = fastSinceMs !== null || slowSinceMs !== null
-  if (state.suspected && !anyPositive && unjudged(evidence)) return { ...state, fastSinceMs, slowSinceMs }
+  if (state.suspected && !anyPositive && (unjudged(evidence) || heldByLoad(evidence))) return { ...state, fastSinceMs, slowSinceMs }
   const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
   const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
   if (!state.suspected && !blocked) {

@@ -239,6 +239,19 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   held = nextVerdict(held, starved(33 * MIN), settings)
   held = nextVerdict(held, evidence(34 * MIN, false), settings)
   t.equal(held.suspected, false, 'cleared 3 min after the first judged negative')
+  // Growth the load objects to (a busier window) holds a raised leak too; it never raises one.
+  const busier = (at: number): SignalEvidence =>
+    evidence(at, false, false, 2 * MIN, ['load: the event loop has been busier over the window (utilization 30 %) than before it'])
+  let loaded = INITIAL_VERDICT
+  for (let m = 0; m <= 2; m++) loaded = nextVerdict(loaded, evidence(m * MIN, true), settings)
+  for (let m = 3; m <= 30; m++) loaded = nextVerdict(loaded, busier(m * MIN), settings)
+  t.equal(loaded.suspected, true, 'held through 28 min in which only the load objected')
+  const mixed = evidence(31 * MIN, false, false, 2 * MIN, ['Mann-Kendall trend test: p = 0.3 > 0.01', 'load: the event loop has been busier'])
+  for (let m = 31; m <= 34; m++) loaded = nextVerdict(loaded, { ...mixed, evaluatedAtMs: m * MIN }, settings)
+  t.equal(loaded.suspected, false, 'a judged objection of the floor itself clears it')
+  let burst = INITIAL_VERDICT
+  for (let m = 0; m <= 10; m++) burst = nextVerdict(burst, busier(m * MIN), settings)
+  t.equal(burst.suspected, false, 'the load alone never raises')
   // Too few floors never raise.
   let quiet = INITIAL_VERDICT
   for (let m = 0; m <= 10; m++) quiet = nextVerdict(quiet, starved(m * MIN), settings)
