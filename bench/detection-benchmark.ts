@@ -18,9 +18,11 @@
  *   npm run bench:detection -- [--corpus corpus|heldout|scenarios|all] [--time-scale N]
  *                              [--repeats N] [--concurrency N] [--only NAME ...]
  *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H] [--ballast MB]
+ *                              [--ask-holders MINUTES]
  *
  * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
- * each corpus program that much static live data (costs at a bigger heap);
+ * each corpus program that much static live data (costs at a bigger heap); --ask-holders M
+ * asks for holder searches from M simulated minutes on, every half hour, whatever the verdict;
  * --max-watch-hours caps each program's watch (for runs at real time).
  *
  * At 60× the held-out corpus takes ~100 wall minutes of program time (~55 min
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
       trace: { type: 'string' },
       'max-watch-hours': { type: 'string' },
       ballast: { type: 'string', default: '0' },
+      'ask-holders': { type: 'string' },
     },
   })
   const scale = Number(values['time-scale'])
@@ -93,7 +96,13 @@ async function main(): Promise<void> {
         const { program, repeat } = next
         log(`- ${program.corpus}/${program.name} (repeat ${repeat + 1}; ${program.leaky ? 'leaks' : 'healthy'}; ${(program.watchSimS / 3600).toFixed(1)} simulated h)`)
         try {
-          const result = await runProgram(program, scale, log, values.trace === undefined ? undefined : Number(values.trace) * 60)
+          const result = await runProgram(
+            program,
+            scale,
+            log,
+            values.trace === undefined ? undefined : Number(values.trace) * 60,
+            values['ask-holders'] === undefined ? undefined : Number(values['ask-holders']) * 60,
+          )
           results.push(result)
           const lw = result.methods['leakwatch']
           done += 1

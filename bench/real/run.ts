@@ -155,8 +155,18 @@ class Outcome {
   }
 }
 
-/** `traceEverySimS`: also log each signal's evidence this often (simulated seconds). */
-export async function runProgram(program: Program, scale: number, log: (line: string) => void, traceEverySimS?: number): Promise<ProgramResult> {
+/**
+ * `traceEverySimS`: also log each signal's evidence this often (simulated seconds).
+ * `askHoldersFromSimS`: ask for holder searches on the API from then on, every half simulated
+ * hour, whatever the verdict (to measure what a search finds and costs on any program).
+ */
+export async function runProgram(
+  program: Program,
+  scale: number,
+  log: (line: string) => void,
+  traceEverySimS?: number,
+  askHoldersFromSimS?: number,
+): Promise<ProgramResult> {
   const port = await freePort()
   let child = await start(program, port)
   const startedMs = Date.now()
@@ -182,7 +192,8 @@ export async function runProgram(program: Program, scale: number, log: (line: st
   const holders = new HolderWatch(program.holder)
   let raised: { simS: number; wallMs: number } | null = null
   let nextHoldersLookMs = startedMs
-  let nextHoldersAskSimS = program.leaky || program.plateauAfterSimS === null ? Number.POSITIVE_INFINITY : program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S
+  let nextHoldersAskSimS =
+    askHoldersFromSimS ?? (program.leaky || program.plateauAfterSimS === null ? Number.POSITIVE_INFINITY : program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S)
   const restart = async (): Promise<void> => {
     await stop(child)
     child = await start(program, port)
