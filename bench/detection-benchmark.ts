@@ -18,11 +18,12 @@
  *   npm run bench:detection -- [--corpus corpus|heldout|scenarios|all] [--time-scale N]
  *                              [--repeats N] [--concurrency N] [--only NAME ...]
  *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H] [--ballast MB]
- *                              [--ask-holders MINUTES]
+ *                              [--ask-holders MINUTES] [--ask-holders-every MINUTES]
  *
  * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
  * each corpus program that much static live data (costs at a bigger heap); --ask-holders M
- * asks for holder searches from M simulated minutes on, every half hour, whatever the verdict;
+ * asks for holder searches from M simulated minutes on, every --ask-holders-every minutes
+ * (default 30), whatever the verdict;
  * --max-watch-hours caps each program's watch (for runs at real time).
  *
  * At 60× the held-out corpus takes ~100 wall minutes of program time (~55 min
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       'max-watch-hours': { type: 'string' },
       ballast: { type: 'string', default: '0' },
       'ask-holders': { type: 'string' },
+      'ask-holders-every': { type: 'string', default: '30' },
     },
   })
   const scale = Number(values['time-scale'])
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
             scale,
             log,
             values.trace === undefined ? undefined : Number(values.trace) * 60,
-            values['ask-holders'] === undefined ? undefined : Number(values['ask-holders']) * 60,
+            values['ask-holders'] === undefined ? undefined : { fromSimS: Number(values['ask-holders']) * 60, everySimS: Number(values['ask-holders-every']) * 60 },
           )
           results.push(result)
           const lw = result.methods['leakwatch']

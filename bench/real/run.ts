@@ -157,16 +157,18 @@ class Outcome {
 
 /**
  * `traceEverySimS`: also log each signal's evidence this often (simulated seconds).
- * `askHoldersFromSimS`: ask for holder searches on the API from then on, every half simulated
- * hour, whatever the verdict (to measure what a search finds and costs on any program).
+ * `askHolders`: ask for holder searches on the API from `fromSimS` on, every `everySimS`
+ * (default half a simulated hour), whatever the verdict (to measure what a search finds and
+ * costs on any program).
  */
 export async function runProgram(
   program: Program,
   scale: number,
   log: (line: string) => void,
   traceEverySimS?: number,
-  askHoldersFromSimS?: number,
+  askHolders?: { readonly fromSimS: number; readonly everySimS?: number },
 ): Promise<ProgramResult> {
+  const askEverySimS = askHolders?.everySimS ?? HOLDERS_ASK_EVERY_SIM_S
   const port = await freePort()
   let child = await start(program, port)
   const startedMs = Date.now()
@@ -193,7 +195,7 @@ export async function runProgram(
   let raised: { simS: number; wallMs: number } | null = null
   let nextHoldersLookMs = startedMs
   let nextHoldersAskSimS =
-    askHoldersFromSimS ?? (program.leaky || program.plateauAfterSimS === null ? Number.POSITIVE_INFINITY : program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S)
+    askHolders?.fromSimS ?? (program.leaky || program.plateauAfterSimS === null ? Number.POSITIVE_INFINITY : program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S)
   const restart = async (): Promise<void> => {
     await stop(child)
     child = await start(program, port)
@@ -222,7 +224,7 @@ export async function runProgram(
       if (suspected.length > 0 && firstRaise === null) firstRaise = await describeRaise(sidecar, program.name, suspected[0] as string, simS, scale)
       if (suspected.length > 0) raised ??= { simS: t, wallMs: now }
       if (t >= nextHoldersAskSimS) {
-        nextHoldersAskSimS += HOLDERS_ASK_EVERY_SIM_S
+        nextHoldersAskSimS += askEverySimS
         await sidecar.app.inject({ method: 'POST', headers: AUTH, url: `/api/targets/${program.name}/holders` })
       }
       if (now >= nextHoldersLookMs) {
