@@ -29,7 +29,28 @@ export const WALKER_RUN_SOURCE = `
     try { c.watchdog.unref(); } catch (e) {}
     // Never walked: this walker, leakwatch's agent, the environment, the global object itself.
     wsAdd(c.visited, state); wsAdd(c.visited, g);
-    try { const a = g[AGENT]; if (isObj(a)) wsAdd(c.visited, a); } catch (e) {}
+    try {
+      const a = g[AGENT];
+      if (isObj(a)) {
+        wsAdd(c.visited, a);
+        // Its parts and their state too: closures of its own (a GC observer, an immediate) reach
+        // them without going through the agent object.
+        const parts = dataValue(a, 'parts');
+        if (isObj(parts)) {
+          wsAdd(c.visited, parts);
+          const names = ownKeys(parts);
+          for (let i = 0; i < names.length; i++) {
+            const part = dataValue(parts, names[i]);
+            if (!isObj(part)) continue;
+            wsAdd(c.visited, part);
+            const st = dataValue(part, 'state');
+            if (isObj(st)) wsAdd(c.visited, st);
+          }
+        }
+        const env = dataValue(a, 'env');
+        if (isObj(env)) wsAdd(c.visited, env);
+      }
+    } catch (e) {}
     try { const env = dataValue(process, 'env'); if (isObj(env)) wsAdd(c.visited, env); } catch (e) {}
     wsAdd(c.visited, process);
     wsAdd(c.visited, c); wsAdd(c.visited, c.watchdog);

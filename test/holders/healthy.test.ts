@@ -32,3 +32,13 @@ for (const c of CASES) {
     }
   })
 }
+
+t.test("leakwatch's own agent: its rings are never reported, even reached through its closures", async (t) => {
+  const { session } = await openFixture(t, 'agent-own')
+  const results = await searchSeries(session, 3, 1000)
+  // (The test harness's own loaders are in the target too: only the agent's objects are checked.)
+  for (const [i, r] of results.entries()) {
+    const own = r.holders.filter((h) => /^parts |\.state → \.(events|floors)/.test(h.path.join(' → ')))
+    t.same(own.map(describeHolder), [], `search ${i + 1}: nothing of the agent`)
+  }
+})

@@ -61,6 +61,9 @@ t.test('a heap verdict starts holder searches: the growing array is named with i
   t.ok(top.elementShape.length > 0, `element shape ${top.elementShape.join(', ')}`)
   t.ok(top.retainedBytes > top.size * 1000, `retains ~${top.retainedBytes} B: ~10 KB per element`)
   t.ok((found.cost?.slices ?? 0) > 0 && (found.cost?.longestSliceMs ?? 0) < 1000, 'the cost is reported')
+  // leakwatch's own agent (its GC observer's rings, reached through its closures) is never reported.
+  const own = found.holders.filter((h) => /‹parts›|\.state → \.(events|floors)/.test(h.path.join(' → ')))
+  t.same(own.map((h) => h.label), [], "no holder of leakwatch's agent")
   const metrics = await (await fetch(`${url}/metrics`)).text()
   const size = new RegExp(`^leakwatch_holder_size\\{target="app",holder="[^"]*(leaked|__leakwatchFixtureLeak)[^"]*",kind="Array"\\} (\\d+)$`, 'm').exec(metrics)
   t.ok(size !== null, 'leakwatch_holder_size names the holder')
