@@ -181,13 +181,17 @@ export const WALKER_ROOTS_SOURCE = `
         try { names = ownKeys(o); } catch (e) { continue; }
         if (isModule) {
           let prim = 0;
+          // Node's module wrapper passes process in; an application module rarely has its own
+          // (counted only with other signs: a small module of the app may import it).
+          let proc = 0;
           for (let k = 0; k < names.length; k++) {
             const nm = names[k];
             if (nm === 'primordials' || nm === 'internalBinding') { prim += 3; continue; }
+            if (nm === 'process') { if (dataValue(o, nm) === process) proc = 2; continue; }
             if (nm === 'require') { const r = dataValue(o, nm); if (typeof r === 'function' && fnName(r) === 'requireBuiltin') prim += 3; continue; }
             if (typeof nm === 'string' && (reTest(PROTO_METHOD, nm) || reTest(PRIMORDIAL, nm)) && typeof dataValue(o, nm) === 'function') prim++;
           }
-          if (prim >= 3 || (prim >= 2 && names.length < 12)) { push(internal, m.ref); skipInner = true; continue; }
+          if (prim + proc >= 3 || (prim >= 2 && names.length < 12)) { push(internal, m.ref); skipInner = true; continue; }
           push(modules, m.ref);
           const file = fileOfScope(o);
           if (file !== '') push(files, [m.ref, file]);

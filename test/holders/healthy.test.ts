@@ -42,3 +42,13 @@ t.test("leakwatch's own agent: its rings are never reported, even reached throug
     t.same(own.map(describeHolder), [], `search ${i + 1}: nothing of the agent`)
   }
 })
+
+t.test("Node's own collections are not the app's (the microtask queue, the HTTP parser pool)", async (t) => {
+  const { session } = await openFixture(t, 'http-server')
+  const results = await searchSeries(session, 2, 500)
+  for (const [i, r] of results.entries()) {
+    const node = r.holders.filter((h) => /^(parsers \(FreeList|queue \(FixedQueue)/.test(h.path[0] ?? ''))
+    t.same(node.map(describeHolder), [], `search ${i + 1}: none of Node's own`)
+    t.ok(r.holders.some((h) => /^http \(Object, /.test(h.path[0] ?? '')), "the app's own module variable is still a root")
+  }
+})
