@@ -5,6 +5,7 @@ import { scriptUrlsOf } from '../../src/attribution/kept-profile.js'
 import type { HeapProfile } from '../../src/attribution/pprof.js'
 import { describeHolder } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
+import { waitFor } from '../helpers/targets.js'
 import { openFixture, search, searchUntil } from './lib.js'
 
 interface Expectation {
@@ -91,12 +92,19 @@ for (const c of CASES) {
 
 t.test('ES module: the scripts of a heap profile name its file', async (t) => {
   const { session } = await openFixture(t, 'esm/main.mjs')
-  await session.send('HeapProfiler.startSampling', { samplingInterval: 4096 }, 5000)
+  await session.send('HeapProfiler.startSampling', { samplingInterval: 512 }, 5000)
   const first = await search(session)
-  const { profile } = (await session.send('HeapProfiler.getSamplingProfile', {}, 5000)) as { profile: HeapProfile }
+  // The profile lists the scripts of the frames that allocated what is still alive: wait until
+  // the module's allocations have been sampled.
+  const urls = await waitFor(
+    async () => {
+      const { profile } = (await session.send('HeapProfiler.getSamplingProfile', {}, 5000)) as { profile: HeapProfile }
+      const found = scriptUrlsOf(profile)
+      return [...found.values()].some((url) => url.endsWith('/esm/main.mjs')) && found
+    },
+    { timeoutMs: 15_000, intervalMs: 250, what: 'a heap profile naming the module' },
+  )
   await session.send('HeapProfiler.stopSampling', {}, 5000)
-  const urls = scriptUrlsOf(profile)
-  t.ok([...urls.values()].some((url) => url.endsWith('/esm/main.mjs')), 'the profile names the module')
   // Without them the file is unknown (the case above); with them it is named.
   const { holder } = await searchUntil(session, first, (h) => h.growing, { options: { scriptUrls: urls } })
   t.match(holder?.path.join(' → '), /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/)
