@@ -29,6 +29,7 @@ import { AGENT_RING_SIZE, isAgentCollector, type AgentCollector } from './types.
 
 /** Longest error text a part reports from inside the target. */
 const MAX_PART_ERROR = 200
+const SETUP_TRIES = 30
 const RESOLUTION_SLOT = '__RESOLUTION_MS__'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -59,9 +60,24 @@ ${PART_COLLECTORS.map(
       try {
         parts[name] = { read: definition.read, state: definition.setup === null ? undefined : definition.setup(env) };
       } catch (e) {
-        parts[name] = { setupError: message(e) };
+        parts[name] = { setupError: message(e), setup: definition.setup, read: definition.read, tries: 1, triedAt: Date.now() };
       }
     }
+    // A setup that threw is tried again, once a second, ${SETUP_TRIES} times at most: the inspector
+    // answers before the main module runs, and a part set up that early can meet Node half
+    // started (seen: the GC observer's PerformanceObserver throwing "setDispatchBufferFull is
+    // not a function"). Until then its reads fail (and are retried); after, it is unavailable.
+    const retrySetup = (part) => {
+      if (part.setup === undefined || part.setup === null || part.tries >= ${SETUP_TRIES} || Date.now() - part.triedAt < 1000) return;
+      part.tries += 1;
+      part.triedAt = Date.now();
+      try {
+        part.state = part.setup(env);
+        part.setupError = undefined;
+      } catch (e) {
+        part.setupError = message(e);
+      }
+    };
     // One call per poll: every part asked for, each in its own try, with its time in the target.
     const read = (ask) => {
       const replies = {};
@@ -70,7 +86,9 @@ ${PART_COLLECTORS.map(
         const part = parts[name];
         const started = performance.now();
         try {
+          if (part !== undefined && part.setupError !== undefined) retrySetup(part);
           if (part === undefined) replies[name] = { unavailable: 'this agent has no reader for ' + name };
+          else if (part.setupError !== undefined && part.tries < ${SETUP_TRIES}) replies[name] = { threw: 'its setup threw in the target (tried again within a second): ' + part.setupError };
           else if (part.setupError !== undefined) replies[name] = { unavailable: 'its setup threw in the target: ' + part.setupError };
           else replies[name] = part.read(part.state, ask[name], env);
         } catch (e) {
