@@ -3,6 +3,7 @@
  * Fixed text only: see src/holders/walker.ts for the rules and how the parts
  * are joined into one function body. Not valid JavaScript on its own.
  */
+import { AGENT_KEY } from '../collectors/agent.js'
 import { BUILTIN_LOADER_SOURCE } from '../inspector/snippets.js'
 import { WALKER_KEY, FN_ROLE } from './walker-keys.js'
 
@@ -55,7 +56,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const clearTimer = timersModule ? timersModule.clearTimeout : clearTimeout;
   const WRProto = WR.prototype;
   const FRProto = typeof FinalizationRegistry === 'function' ? FinalizationRegistry.prototype : null;
-  const AGENT = Symbol.for('leakwatch.agent.v2');
+  const AGENT = Symbol.for(${JSON.stringify(AGENT_KEY)});
 
   // Prototypes of the language and of Node's core: never walked (their methods are not the
   // application's, and their module scopes are Node's own).

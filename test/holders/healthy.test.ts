@@ -1,6 +1,7 @@
 // Healthy programs stay quiet: a full LRU, a big static Map and a churning Map are reported
 // (they are big) but never as growing.
 import t from 'tap'
+import { AGENT_KEY } from '../../src/collectors/agent.js'
 import { describeHolder } from '../../src/holders/report.js'
 import { openFixture, searchSeries } from './lib.js'
 
@@ -34,7 +35,7 @@ for (const c of CASES) {
 }
 
 t.test("leakwatch's own agent: its rings are never reported, even reached through its closures", async (t) => {
-  const { session } = await openFixture(t, 'agent-own')
+  const { session } = await openFixture(t, 'agent-own', { AGENT_KEY })
   const results = await searchSeries(session, 3, 1000)
   // (The test harness's own loaders are in the target too: only the agent's objects are checked.)
   for (const [i, r] of results.entries()) {
