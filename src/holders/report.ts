@@ -359,19 +359,27 @@ function formatBytes(n: number): string {
   return `${n} B`
 }
 
-/** Scripts known to the caller, as files: `file://` URLs converted, Node's own and unnamed ones left out. */
+/**
+ * A script's URL (as V8 reports it in call frames) as a file a developer could open: `file://`
+ * URLs converted, absolute paths as they are; undefined for Node's own (`node:`), unnamed and
+ * anything else.
+ */
+export function scriptFile(url: string): string | undefined {
+  if (url.startsWith('file:')) {
+    try {
+      return fileURLToPath(url)
+    } catch {
+      return undefined
+    }
+  }
+  return url.startsWith('/') || /^[A-Za-z]:[\\/]/.test(url) ? url : undefined
+}
+
+/** Scripts known to the caller, as files (`scriptFile`): the ones that are none are left out. */
 export function* scriptFiles(urls: ReadonlyMap<string, string> | undefined): Generator<[string, string]> {
   if (urls === undefined) return
   for (const [id, url] of urls) {
-    if (id === '' || id === '0' || url === '' || url.startsWith('node:')) continue
-    if (!url.startsWith('file:')) {
-      if (url.startsWith('/') || /^[A-Za-z]:[\\/]/.test(url)) yield [id, url]
-      continue
-    }
-    try {
-      yield [id, fileURLToPath(url)]
-    } catch {
-      // Not a local file URL: nothing a developer could open.
-    }
+    const file = id === '' || id === '0' ? undefined : scriptFile(url)
+    if (file !== undefined) yield [id, file]
   }
 }

@@ -8,8 +8,8 @@
  * calls through it, as a memo wrapper or a queue's `enqueue` does). A holder whose path starts
  * elsewhere (timers, globals, a closure) or whose module is on no growing stack gets none.
  */
-import { fileURLToPath } from 'node:url'
 import type { RankedSite } from '../attribution/tracker.js'
+import { scriptFile } from '../holders/report.js'
 import type { Holder } from '../holders/types.js'
 
 export interface HolderSite {
@@ -22,23 +22,12 @@ export interface HolderSite {
 
 const BASIS = "the fastest-growing allocation site whose stack passes through the holder's module"
 
-/** A frame's URL as a file path (file:// URLs converted); undefined for Node's own and unnamed scripts. */
-function fileOf(url: string): string | undefined {
-  if (url === '' || url.startsWith('node:')) return undefined
-  if (!url.startsWith('file:')) return url
-  try {
-    return fileURLToPath(url)
-  } catch {
-    return undefined
-  }
-}
-
 /** `sites`: ranked, fastest-growing first (SiteTracker.ranked()). */
 export function siteOfHolder(holder: Pick<Holder, 'rootFile' | 'growing'>, sites: readonly RankedSite[]): HolderSite | null {
   if (!holder.growing || holder.rootFile === null) return null
   for (const site of sites) {
     if (!(site.slopeBytesPerSecond > 0)) continue
-    if (site.stack.some((frame) => fileOf(frame.url) === holder.rootFile)) {
+    if (site.stack.some((frame) => scriptFile(frame.url) === holder.rootFile)) {
       return { label: site.label, slopeBytesPerSecond: site.slopeBytesPerSecond, basis: BASIS }
     }
   }
