@@ -11,6 +11,7 @@
  *   growing is a false holder.
  */
 import type { Holder } from '../../src/holders/types.js'
+import { median } from '../lib/report.js'
 import type { HolderTruth } from './programs.js'
 
 export interface HolderOutcome {
@@ -40,12 +41,6 @@ export interface HoldersApiView {
 export function matchesTruth(path: readonly string[], truth: HolderTruth): boolean {
   const tokens = new Set(path.join(' ').split(/[^A-Za-z0-9_$]+/))
   return truth.variable.split('.').every((segment) => tokens.has(segment))
-}
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 export class HolderWatch {
