@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
+import { groupSiblings } from './siblings.js'
 import type { Holder, HolderKind } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
@@ -270,6 +271,11 @@ export function toHolders(
     }
   })
   return rankHolders(holders)
+}
+
+/** The holders a search reports: sibling collections merged (siblings.ts), ranked. */
+export function reportedHolders(collections: readonly Holder[]): Holder[] {
+  return rankHolders(groupSiblings(collections, isGrowing))
 }
 
 /** The file a root belongs to: a module scope's script, or a `require.cache` entry. */

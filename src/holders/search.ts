@@ -27,6 +27,7 @@ import {
   PageReply,
   scriptFiles,
   StepReply,
+  reportedHolders,
   toHolders,
   type FunctionRef,
   type WalkerItem,
@@ -250,12 +251,13 @@ class Search {
     const cpuAfter = await this.cpuUsage()
     const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>()
     if (this.previous !== undefined && this.previous.installId === hello.installId) {
-      for (const h of this.previous.holders) if (h.path.length > 0) previousPaths.set(h.id, h)
+      for (const h of this.previous.collections) if (h.path.length > 0) previousPaths.set(h.id, h)
     }
     const main = inferMainScript(this.moduleScripts, this.scripts, this.scriptIndex, begin.mainFile, begin.mainIndex)
     if (main !== undefined) this.scripts.set(main, begin.mainFile)
     for (const [id, file] of scriptFiles(this.scriptUrls)) if (!this.scripts.has(id)) this.scripts.set(id, file)
-    const holders = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
+    const collections = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
+    const holders = reportedHolders(collections)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
     const scripts: Record<string, string> = {}
     for (const [id, file] of this.scripts) scripts[id] = file
@@ -265,6 +267,7 @@ class Search {
       installId: hello.installId,
       firstSearch: holders.every((h) => h.growthPerSecond === null),
       holders,
+      collections,
       heapUsedBytes: this.heapUsedBytes,
       cost: {
         wallMs: this.now() - started,

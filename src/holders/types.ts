@@ -52,6 +52,11 @@ export interface Holder {
   readonly measuredBy: 'walk' | 'tracked' | 'stale'
   /** The file of the module (or `require.cache` entry) the path starts from; null when the root is not a module. */
   readonly rootFile: string | null
+  /**
+   * Sibling collections summed into this holder (paths equal but for their keys, same kind and
+   * element shape, growth spread over them: see siblings.ts); absent for a single collection.
+   */
+  readonly members?: number
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */
@@ -94,6 +99,8 @@ export interface HolderSearchDone {
   readonly firstSearch: boolean
   /** Ranked: growing holders by growth per second first; see `rankHolders`. */
   readonly holders: readonly Holder[]
+  /** Every collection measured, siblings not merged (carries paths to the next search). */
+  readonly collections: readonly Holder[]
   readonly cost: HolderSearchCost
   /** The target's heap used when the search began (Runtime.getHeapUsage); sets the default visit cap. */
   readonly heapUsedBytes: number | undefined

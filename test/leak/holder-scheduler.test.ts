@@ -36,6 +36,7 @@ function done(holders: Holder[], first: boolean, at: number, cpuMs = 50): Holder
     installId: 'i',
     firstSearch: first,
     holders,
+    collections: holders,
     cost: {
       wallMs: 100,
       longestSliceMs: 9,
@@ -82,9 +83,9 @@ class Harness {
       () => this.clock,
     )
   }
-  async tick(leakRaised: boolean, advanceMs = 0): Promise<void> {
+  async tick(leakRaised: boolean, advanceMs = 0, growthSeen = false): Promise<void> {
     this.clock += advanceMs
-    this.scheduler.tick(session, this.clock, { leakRaised, headroomBytes: 200e6 })
+    this.scheduler.tick(session, this.clock, { leakRaised, growthSeen, headroomBytes: 200e6 })
     await this.scheduler.idle()
   }
 }
@@ -94,6 +95,23 @@ t.test('no search without a raised leak or a request', async (t) => {
   await h.tick(false)
   await h.tick(false, 60_000)
   t.equal(h.calls.length, 0)
+})
+
+t.test('growth seen before the raise: one measuring search, so that the search at the raise already sees growth', async (t) => {
+  const h = new Harness() // intervalMs 1 s, maxIntervalMs 8 s
+  h.results.push(done([holder(1, 1000, false)], true, h.clock), done([holder(1, 1400, true)], false, h.clock), done([], true, h.clock))
+  t.equal(h.scheduler.due(h.clock, false, undefined, true), true, 'growth seen: a search is due')
+  await h.tick(false, 0, true)
+  t.equal(h.calls.length, 1, 'the measuring search ran without a raised leak')
+  for (let i = 0; i < 6; i++) await h.tick(false, 1_000, true)
+  t.equal(h.calls.length, 1, 'one per maxInterval while the growth is only seen')
+  await h.tick(true, 1_000)
+  t.equal(h.calls.length, 2, 'the raise searches at once')
+  t.equal(h.calls[1]?.previous, true, 'and compares with the measuring search')
+  t.equal(h.scheduler.view().firstSearch, false, 'growth is known at the raise')
+  await h.tick(false, 1_000, false)
+  await h.tick(false, 8_000, true)
+  t.equal(h.calls.length, 3, 'after maxInterval, growth seen again measures again')
 })
 
 t.test('a raised leak: a first search at once, the second after the interval, then gaps doubling to the maximum', async (t) => {

@@ -1,0 +1,88 @@
+import t from 'tap'
+import { isGrowing, reportedHolders } from '../../src/holders/report.js'
+import { groupSiblings } from '../../src/holders/siblings.js'
+import type { Holder } from '../../src/holders/types.js'
+
+/** A per-key collection under `registry → .tenants → get(key) → .samples`. */
+function member(id: number, key: string, size: number, previousSize: number | null, overrides: Partial<Holder> = {}): Holder {
+  const grew = previousSize === null ? null : (size - previousSize) / 60
+  return {
+    id,
+    path: ['registry (MetricsRegistry, metrics-registry.mjs)', '.tenants', `get('${key}')`, '.samples (Array)'],
+    pathComplete: true,
+    kind: 'Array',
+    size,
+    previousSize,
+    growing: isGrowing(size, previousSize),
+    intervalSeconds: previousSize === null ? 0 : 60,
+    growthPerSecond: grew,
+    elementShape: ['{name, value, at, tags}'],
+    keyShape: [],
+    retainedBytes: size * 160,
+    retainedBytesMethod: 'test',
+    measuredBy: 'walk',
+    rootFile: '/app/metrics-registry.mjs',
+    ...overrides,
+  }
+}
+
+t.test('a leak spread over per-key siblings is one growing holder: each alone grows too little', async (t) => {
+  // 20 tenants, each +30 samples in a minute on 500: under the 32-element floor alone.
+  const tenants = Array.from({ length: 20 }, (_, i) => member(i + 1, `tenant-${i}`, 530, 500))
+  t.equal(tenants.filter((h) => h.growing).length, 0, 'no sibling grows enough on its own')
+  const other = { ...member(99, 'x', 50, 50), path: ['cache (Map, app.js)'], kind: 'Map' as const }
+  const holders = reportedHolders([...tenants, other])
+  t.equal(holders.length, 2)
+  const [group] = holders
+  t.same(group?.path, ['registry (MetricsRegistry, metrics-registry.mjs)', '.tenants', 'get(…)', '.samples (Array)'])
+  t.equal(group?.members, 20)
+  t.equal(group?.size, 20 * 530)
+  t.equal(group?.previousSize, 20 * 500)
+  t.equal(group?.growing, true, '600 more samples on 10 000 is growing')
+  t.ok(Math.abs((group?.growthPerSecond ?? 0) - (20 * 30) / 60) < 1e-9)
+  t.equal(group?.retainedBytes, 20 * 530 * 160)
+  t.ok((group?.id ?? 0) < 0, 'a group id never meets a collection id')
+  // The same group in the next search keeps its id (labels keep their hysteresis).
+  const again = reportedHolders(Array.from({ length: 21 }, (_, i) => member(i + 100, `tenant-${i}`, 560, 530)))
+  t.equal(again[0]?.id, group?.id)
+})
+
+t.test('one member carrying the growth stays on its own, named by its key', async (t) => {
+  const queues = [member(1, 'a', 10, 10), member(2, 'b', 900, 300), member(3, 'c', 12, 11)]
+  const holders = groupSiblings(queues, isGrowing)
+  t.equal(holders.length, 3, 'nothing merged')
+  t.ok(holders.some((h) => h.path.includes("get('b')")))
+})
+
+t.test('siblings first seen now: growth counts only members measured before', async (t) => {
+  // Per-connection buffers: two old connections left, two new ones came, same total size.
+  const holders = groupSiblings([member(1, 'c1', 100, 100), member(2, 'c2', 100, 100), member(3, 'c3', 100, null), member(4, 'c4', 100, null)], isGrowing)
+  t.equal(holders.length, 1)
+  t.equal(holders[0]?.size, 400)
+  t.equal(holders[0]?.previousSize, 400, 'the newcomers are not growth')
+  t.equal(holders[0]?.growing, false)
+  t.equal(holders[0]?.growthPerSecond, 0)
+})
+
+t.test('what is not grouped: fixed fields, different kinds or shapes, incomplete paths, a single member', async (t) => {
+  const fields = [
+    { ...member(1, 'x', 100, 50), path: ['config (Object, app.js)', '.cacheA (Array)'] },
+    { ...member(2, 'x', 100, 50), path: ['config (Object, app.js)', '.cacheB (Array)'] },
+  ]
+  t.equal(groupSiblings(fields, isGrowing).length, 2, 'named fields are not keys')
+  const shapes = [member(1, 'a', 100, 90), member(2, 'b', 100, 90, { elementShape: ['Buffer(64)'] })]
+  t.equal(groupSiblings(shapes, isGrowing).length, 2, 'different element shapes')
+  const kinds = [member(1, 'a', 100, 90), member(2, 'b', 100, 90, { kind: 'Set' })]
+  t.equal(groupSiblings(kinds, isGrowing).length, 2, 'different kinds')
+  const incomplete = [member(1, 'a', 100, 90, { pathComplete: false }), member(2, 'b', 100, 90, { pathComplete: false })]
+  t.equal(groupSiblings(incomplete, isGrowing).length, 2, 'incomplete paths')
+  const single = groupSiblings([member(1, 'a', 100, 90)], isGrowing)
+  t.equal(single[0]?.members, undefined)
+  t.equal(single[0]?.id, 1)
+  const indexed = [
+    { ...member(1, 'x', 100, 95), path: ['shards (Array, app.js)', '[0]', '.log (Array)'] },
+    { ...member(2, 'x', 100, 95), path: ['shards (Array, app.js)', '[1]', '.log (Array)'] },
+  ]
+  const merged = groupSiblings(indexed, isGrowing)
+  t.same(merged[0]?.path, ['shards (Array, app.js)', '[…]', '.log (Array)'], 'array indexes are keys too')
+})
