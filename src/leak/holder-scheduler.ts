@@ -3,7 +3,11 @@
  *
  * A search runs when a heap or external leak is raised (and when a user asks
  * through the API). The first search of a process only measures; growth needs
- * a second one, `intervalMs` later. While the leak stays raised, searches
+ * a second one, `intervalMs` later. So that growth is known at the raise, one
+ * measuring search already runs while the growth is seen but not yet held long
+ * enough to raise (at most one per `maxIntervalMs` while no leak is raised): a
+ * fast leak may stop growing soon after its raise (a cap, a crash), and a
+ * holder is only named by its growth. While the leak stays raised, searches
  * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long
  * gap before a big collection grows by the 5 % that counts as growing, and
  * each search compares against the previous measurement.
@@ -36,6 +40,8 @@ export interface HolderBudget {
 export interface HolderTickOptions {
   /** A heap or external leak is raised now. */
   readonly leakRaised: boolean
+  /** Heap or external growth is seen, not (yet) held long enough to raise: a measuring search may run. */
+  readonly growthSeen?: boolean
   /** Container memory limit minus RSS, when both are known. */
   readonly headroomBytes: number | undefined
   /** scriptId → URL of the scripts seen in the latest heap profile (names ES modules); asked only when a search starts. */
@@ -113,20 +119,27 @@ export class HolderScheduler {
    * had its holders searched). Turns alternate: after a search, a profile read (`lastReadAtMs`)
    * must come before the next search is put first, so neither starves the other.
    */
-  due(nowMs: number, leakRaised: boolean, lastReadAtMs: number | undefined): boolean {
+  due(nowMs: number, leakRaised: boolean, lastReadAtMs: number | undefined, growthSeen = false): boolean {
     if (this.config.mode === 'off' || this.running !== undefined) return false
     if (this.lastStartedMs !== undefined && (lastReadAtMs ?? Number.NEGATIVE_INFINITY) < this.lastStartedMs) return false
-    return (leakRaised || this.requested) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
+    return this.wanted(nowMs, leakRaised, growthSeen) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
+  }
+
+  /** A search is wanted: a raised leak, a request, or growth seen and no measurement recent enough to compare with at a raise. */
+  private wanted(nowMs: number, leakRaised: boolean, growthSeen: boolean): boolean {
+    if (leakRaised || this.requested) return true
+    return growthSeen && (this.lastStartedMs === undefined || nowMs - this.lastStartedMs >= this.config.maxIntervalMs)
   }
 
   /** At the end of a poll: start a search in the background when one is due. */
   tick(session: TargetSession, nowMs: number, options: HolderTickOptions): void {
     if (this.config.mode === 'off' || this.running !== undefined) return
     if (!options.leakRaised && !this.requested) {
-      // The leak cleared: the next one starts with a short gap again.
+      // No leak (or it cleared): the next one starts with a short gap again, and the first
+      // search after a raise compares with the measuring one made while growth was seen.
       this.gapMs = this.config.intervalMs
       this.nextDueMs = undefined
-      return
+      if (!this.wanted(nowMs, false, options.growthSeen ?? false)) return
     }
     if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
     const generation = this.generation

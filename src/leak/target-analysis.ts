@@ -187,8 +187,9 @@ export class TargetAnalysis implements PollExtension {
     if (external !== undefined) this.addReading('external', nowMs, external)
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
-    const leakRaised = this.track('heap').verdict.suspected || this.track('external').verdict.suspected
-    const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs())
+    const verdicts = [this.track('heap').verdict, this.track('external').verdict]
+    const [leakRaised, growthSeen] = [verdicts.some((v) => v.suspected), verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null)]
+    const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs(), growthSeen)
     const generation = this.generation
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
     // The target restarted while this poll's step ran: what it read belongs to the old process.
@@ -212,7 +213,7 @@ export class TargetAnalysis implements PollExtension {
     }
     const limit = this.memoryLimitBytes
     this.holders.tick(session, nowMs, {
-      leakRaised,
+      leakRaised, growthSeen,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
       scriptUrls: () => scriptUrlsOf(this.latest?.profile),
     })
@@ -360,9 +361,8 @@ export class TargetAnalysis implements PollExtension {
   }
 
   private secondsToLimit(signal: SignalName): number | undefined {
-    const track = this.track(signal)
-    const evidence = track.evidence
-    if (evidence === undefined || !(track.verdict.suspected || evidence.fast.positive)) return undefined
+    const { evidence, verdict } = this.track(signal)
+    if (evidence === undefined || !(verdict.suspected || evidence.fast.positive)) return undefined
     return secondsUntil(this.limitOf(signal), evidence.floorBytes, evidence.fast.slopeBytesPerSecond)
   }
 
