@@ -24,6 +24,8 @@ export interface HolderOutcome {
   /** Growing holders reported that do not match the truth (distinct labels). */
   readonly otherGrowing: readonly string[]
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
+  /** Why searches were refused (distinct reasons, e.g. 'headroom: needs 64 MiB, 40 MiB left'). */
+  readonly refusals: readonly string[]
   /** Per search, the worst seen: longest slice inside the target, target CPU, wall time (ms). */
   readonly worst: { readonly pauseMs: number; readonly targetCpuMs: number; readonly wallMs: number } | null
   /** Median of the same over the searches seen. */
@@ -35,11 +37,18 @@ export interface HoldersApiView {
   readonly holders: ReadonlyArray<Holder & { readonly label: string }>
   readonly cost: { readonly longestSliceMs: number; readonly targetCpuMs?: number; readonly wallMs: number } | null
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
+  readonly refusal?: { readonly reason: string; readonly requiredBytes?: number; readonly headroomBytes?: number } | null
 }
 
-/** Whether a holder's path names every segment of the truth's variable (`queue.jobs`: `queue` and `jobs`). */
-export function matchesTruth(path: readonly string[], truth: HolderTruth): boolean {
-  const tokens = new Set(path.join(' ').split(/[^A-Za-z0-9_$]+/))
+/**
+ * Whether a holder's path names every segment of the truth's variable (`queue.jobs`: `queue` and
+ * `jobs`). Leaked timers (truth kind `timers`) have no variable that grows: each timer's closure
+ * holds its own state, and what grows is Node's list of timers of that duration, which the
+ * search reports as a `Timers` holder (`timers → setInterval(300000 ms)`); that is the match.
+ */
+export function matchesTruth(holder: Pick<Holder, 'path' | 'kind'>, truth: HolderTruth): boolean {
+  if (truth.kind === 'timers') return holder.kind === 'Timers'
+  const tokens = new Set(holder.path.join(' ').split(/[^A-Za-z0-9_$]+/))
   return truth.variable.split('.').every((segment) => tokens.has(segment))
 }
 
@@ -51,6 +60,7 @@ export class HolderWatch {
   private foundAfterRaiseWallS: number | null = null
   private readonly other = new Set<string>()
   private searches = { done: 0, refused: 0, failed: 0 }
+  private readonly refusals = new Set<string>()
 
   constructor(private readonly truth: HolderTruth | null) {}
 
@@ -62,13 +72,18 @@ export class HolderWatch {
   /** One look at the API. `raised`: the first raise (sim and wall), if any yet; `judge`: growing holders count from now. */
   observe(view: HoldersApiView, raised: { simS: number; wallMs: number } | null, now: { simS: number; wallMs: number }, judge: boolean): void {
     this.searches = view.searches
+    const refusal = view.refusal
+    if (refusal !== null && refusal !== undefined) {
+      const mib = (bytes: number | undefined): string => (bytes === undefined ? '?' : `${Math.round(bytes / 1048576)} MiB`)
+      this.refusals.add(refusal.reason === 'headroom' ? `headroom: needs ${mib(refusal.requiredBytes)}, ${mib(refusal.headroomBytes)} left` : refusal.reason)
+    }
     if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
     this.lastSearchedAt = view.searchedAt
     if (view.cost !== null) this.costs.push({ pauseMs: view.cost.longestSliceMs, targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
     if (!judge) return
     const growing = view.holders.filter((h) => h.growing)
     growing.forEach((holder, index) => {
-      if (this.truth !== null && matchesTruth(holder.path, this.truth)) {
+      if (this.truth !== null && matchesTruth(holder, this.truth)) {
         if (this.found !== null) return
         this.found = { path: holder.path.join(' → '), kind: holder.kind, shape: holder.elementShape.join(' | '), rank: index + 1, label: holder.label }
         if (raised !== null) {
@@ -89,6 +104,7 @@ export class HolderWatch {
       found: this.found,
       otherGrowing: [...this.other],
       searches: this.searches,
+      refusals: [...this.refusals],
       worst:
         this.costs.length === 0
           ? null

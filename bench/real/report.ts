@@ -171,7 +171,7 @@ export function holderTable(results: readonly ProgramResult[]): string {
           ? '-'
           : `${ms(run.holders.median.pauseMs)}/${ms(run.holders.worst.pauseMs)} ms, cpu ${ms(run.holders.median.targetCpuMs)}/${ms(run.holders.worst.targetCpuMs)} ms`,
       )
-      const searches = runs.map((run) => `${run.holders.searches.done}${run.holders.searches.refused > 0 ? ` (${run.holders.searches.refused} refused)` : ''}`)
+      const searches = runs.map((run) => `${run.holders.searches.done}${run.holders.searches.refused > 0 ? ` (${run.holders.searches.refused} refused${(run.holders.refusals ?? []).length > 0 ? `: ${(run.holders.refusals ?? []).join('; ')}` : ''})` : ''}`)
       return [
         `${first.corpus}/${first.name}`,
         first.leaky ? 'leak' : 'healthy',

@@ -115,7 +115,7 @@ export type PathStep = z.infer<typeof Step>
 
 export const WalkerItem = z.object({
   id: z.number().int(),
-  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray']),
+  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray', 'Timers']),
   size: z.number().nonnegative(),
   previousSize: z.number(),
   intervalS: z.number(),

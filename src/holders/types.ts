@@ -5,7 +5,8 @@
  * the shape of its elements and a path from a root a developer would name.
  */
 
-export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray'
+/** `Timers`: one of Node's per-duration timer lists (live setTimeout/setInterval of one duration). */
+export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray' | 'Timers'
 
 export interface Holder {
   /**

@@ -120,8 +120,16 @@ export const WALKER_PRELUDE_SOURCE = `
   const DOT_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
   // Kinds of collection.
-  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4;
-  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object'];
+  // K_TIMERS: one of Node's per-duration timer lists (a linked list of Timeouts): leaked
+  // setIntervals grow it while no collection of the application's does.
+  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4, K_TIMERS = 5;
+  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object', 'Timers'];
+  const MAX_TIMER_COUNT = 1000000;
+  const timerCount = (list) => {
+    let t = list._idleNext, n = 0;
+    while (isObj(t) && t !== list && n < MAX_TIMER_COUNT) { t = t._idleNext; n++; }
+    return n;
+  };
   // Kinds of path node.
   const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,
     N_MAPKEY = 9, N_SETMEMBER = 10, N_PROTO = 11, N_TIMER = 12, N_CLOSURE = 13, N_BOUND_THIS = 14, N_BOUND_TARGET = 15,

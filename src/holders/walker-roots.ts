@@ -106,7 +106,14 @@ export const WALKER_ROOTS_SOURCE = `
         const ks = objectKeys(lists);
         for (let i = 0; i < ks.length && i < 1000; i++) {
           const l = dataValue(lists, ks[i]);
-          if (isObj(l)) walkTimerList(c, l, node, N_TIMER, Number(ks[i]));
+          if (!isObj(l)) continue;
+          // The list itself is measured as a collection: its length is how many timers of this duration are live.
+          // Labelled by its oldest timer (a leaked interval is old; the newest may be this search's own watchdog).
+          const oldest = l._idlePrev;
+          const repeat = isObj(oldest) && oldest !== l && dataValue(oldest, '_repeat') !== null && dataValue(oldest, '_repeat') !== undefined ? 1 : 0;
+          const ln = addNode(c, node, N_TIMER, Number(ks[i]), repeat, 0);
+          if (ln >= 0) record(c, l, ln, timerCount(l), K_TIMERS, null);
+          walkTimerList(c, l, node, N_TIMER, Number(ks[i]));
         }
       }
     }

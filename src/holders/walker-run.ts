@@ -199,6 +199,7 @@ export const WALKER_RUN_SOURCE = `
     if (kind === K_ARRAY) return o.length;
     if (kind === K_MAP) return mapSize(o);
     if (kind === K_SET) return setSize(o);
+    if (kind === K_TIMERS) return timerCount(o);
     return null;
   };
   const samplesOf = (o, kind, stored) => {
@@ -213,6 +214,13 @@ export const WALKER_RUN_SOURCE = `
       } else if (kind === K_SET) {
         const it = setValues(o);
         for (let i = 0; i < 3; i++) { const r = setIterNext(it); if (r.done) break; push(out, r.value); }
+      } else if (kind === K_TIMERS) {
+        const own = state.cur !== null ? state.cur.watchdog : null;
+        let a = o._idleNext;
+        if (a === own && isObj(a)) a = a._idleNext;
+        const z = o._idlePrev;
+        if (isObj(a) && a !== o) push(out, a);
+        if (isObj(z) && z !== o && z !== a) push(out, z);
       } else if (stored !== null) {
         for (let i = 0; i < stored.length; i++) push(out, stored[i]);
       }
@@ -220,7 +228,7 @@ export const WALKER_RUN_SOURCE = `
     return { values: out, keys };
   };
   const uniq = (arr) => { const seen = new NMap(), out = []; for (let i = 0; i < arr.length; i++) if (nmGet(seen, arr[i]) === undefined) { nmSet(seen, arr[i], true); push(out, arr[i]); } return out; };
-  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : 24 + 40 * size;
+  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS ? 0 : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
   const finish = () => {
@@ -281,7 +289,7 @@ export const WALKER_RUN_SOURCE = `
       let bytes = 0, counted = 0, buffers = 0;
       for (let j = 0; j < s.values.length; j++) {
         const v = s.values[j];
-        push(shapes, describe(v));
+        push(shapes, kind === K_TIMERS ? 'Timeout(' + describe(dataValue(v, '_onTimeout')) + ')' : describe(v));
         if (isObj(v) && isBufferLike(v)) buffers++;
         try { bytes += deep(v, 2); counted++; } catch (e) {}
       }

@@ -9,6 +9,7 @@ const CASES = [
   { fixture: 'lru-full', holder: /→ \.cache → \.map \(Map\)$/, size: 2000 },
   { fixture: 'static-map', holder: /^countries \(Map, test\/fixtures\/holders\/static-map\/main\.js\)$/, size: 50_000 },
   { fixture: 'churn-map', holder: /^inflight \(Map, test\/fixtures\/holders\/churn-map\/main\.js\)$/, size: 1 },
+  { fixture: 'timeout-churn', holder: /^timers → setTimeout\(5000 ms\) \(Timers\)$/, size: 50 },
 ] as const
 
 for (const c of CASES) {
@@ -26,6 +27,11 @@ for (const c of CASES) {
     if (c.fixture === 'churn-map') {
       // Small and moving either way: whether it is listed depends on its size at the moment.
       if (seen !== undefined) t.notOk(seen.growing)
+    } else if (c.fixture === 'timeout-churn') {
+      // Node's timer list of request timeouts: listed, moving by a few either way, never growing.
+      t.ok(seen !== undefined, "the timer list is listed")
+      t.ok((seen?.size ?? 0) >= c.size, `${seen?.size} live timeouts`)
+      t.notOk(seen?.growing)
     } else {
       t.ok(seen !== undefined, 'the big collection is listed')
       t.ok((seen?.size ?? 0) >= c.size)
