@@ -127,6 +127,8 @@ export const WalkerItem = z.object({
   via: z.enum(['walk', 'tracked', 'stale']),
   root: RootToken.nullable(),
   steps: z.array(Step).max(200),
+  /** Timers: the opened functions (refs) with the code of the sampled callbacks. */
+  callbacks: z.array(z.number().int()).max(10).optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -262,7 +264,7 @@ export function toHolders(
       growing: isGrowing(item.size, previousSize),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
-      elementShape: item.elementShape,
+      elementShape: timerShapes(item, ctx) ?? item.elementShape,
       keyShape: item.keyShape,
       retainedBytes: Math.max(0, Math.round(item.retainedBytes)),
       retainedBytesMethod: RETAINED_BYTES_METHOD,
@@ -276,6 +278,13 @@ export function toHolders(
 /** The holders a search reports: sibling collections merged (siblings.ts), ranked. */
 export function reportedHolders(collections: readonly Holder[]): Holder[] {
   return rankHolders(groupSiblings(collections, isGrowing))
+}
+
+/** A timer list's elements by where their callback is: `Timeout(function at src/poller.js:63)`. */
+function timerShapes(item: WalkerItem, ctx: RenderContext): string[] | undefined {
+  const refs = (item.callbacks ?? []).map((ref) => ctx.refs[ref]).filter((ref): ref is FunctionRef => ref !== undefined)
+  if (item.kind !== 'Timers' || refs.length === 0) return undefined
+  return [...new Set(refs.map((ref) => `Timeout(${ref.name !== '' ? `function ${ref.name}` : 'function'} at ${whereIs(ref, ctx, true)})`))]
 }
 
 /** The file a root belongs to: a module scope's script, or a `require.cache` entry. */

@@ -156,6 +156,7 @@ export const WALKER_ROOTS_SOURCE = `
     for (let i = 0; i < metas.length; i++) {
       const m = metas[i];
       const node = m.node >= 0 && m.node < c.np.length ? m.node : -1;
+      if (node >= 0) nmSet(c.refOfNode, node, m.ref);
       if (m.boundTarget >= 0 && isObj(args[m.boundTarget])) enqueue(c, args[m.boundTarget], node, N_BOUND_TARGET, 0, 0, 0);
       if (m.boundThis >= 0 && isObj(args[m.boundThis])) enqueue(c, args[m.boundThis], node, N_BOUND_THIS, 0, 0, 0);
       if (m.boundArgs >= 0 && isObj(args[m.boundArgs])) enqueue(c, args[m.boundArgs], node, N_BOUND_ARGS, 0, 0, 0);

@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), opened: new WS(), codeCount: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -296,11 +296,20 @@ export const WALKER_RUN_SOURCE = `
       for (let j = 0; j < s.keys.length; j++) push(keyShapes, describe(s.keys[j]));
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
+      // A timer list's callbacks: the function the sidecar opened with the same code names their place.
+      const callbacks = [];
+      if (kind === K_TIMERS) {
+        for (let j = 0; j < s.values.length; j++) {
+          let ref;
+          try { const node = nmGet(c.codeNode, fnToString(dataValue(s.values[j], '_onTimeout'))); if (node !== undefined) ref = nmGet(c.refOfNode, node); } catch (e) {}
+          if (ref !== undefined && callbacks.indexOf(ref) < 0) push(callbacks, ref);
+        }
+      }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
-        sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps,
+        sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

@@ -126,7 +126,7 @@ export const WALKER_WALK_SOURCE = `
     if ((!native || bound) && (flags & F_NO_OPEN) === 0) {
       const key = bound ? 'bound:' + name : src;
       const count = nmGet(c.codeCount, key) || 0;
-      if (count < c.o.perCode) { nmSet(c.codeCount, key, count + 1); addFunction(c, f, n, ROLE_PLAIN, ''); }
+      if (count < c.o.perCode) { nmSet(c.codeCount, key, count + 1); if (count === 0) nmSet(c.codeNode, key, n); addFunction(c, f, n, ROLE_PLAIN, ''); }
     }
     if (native) return;
     let keys;

@@ -63,7 +63,7 @@ const CASES: readonly Expectation[] = [
     fixture: 'leaked-intervals',
     path: /^timers → setInterval\(30000 ms\) \(Timers\)$/,
     kind: 'Timers',
-    shape: /^Timeout\(function\)$/,
+    shape: /^Timeout\(function at test\/fixtures\/holders\/leaked-intervals\/main\.js:11\)$/,
   },
   {
     // ES modules are not in require.cache: the module variable is named, its file is not.
