@@ -20,7 +20,17 @@ export interface HolderOutcome {
   /** The same in wall seconds (searches are paced by the compressed budget and interval). */
   readonly foundAfterRaiseWallS: number | null
   /** The true holder as reported the first time it was found. */
-  readonly found: { readonly path: string; readonly kind: string; readonly shape: string; readonly rank: number; readonly label: string } | null
+  readonly found: {
+    readonly path: string
+    readonly kind: string
+    readonly shape: string
+    readonly rank: number
+    readonly label: string
+    /** The API's inferred allocation site of the holder (its label), null when none was given. */
+    readonly allocationSite?: string | null
+    /** That site is the manifest's allocating function (null when the manifest names none). */
+    readonly siteIsAllocatingFunction?: boolean | null
+  } | null
   /** Growing holders reported that do not match the truth (distinct labels). */
   readonly otherGrowing: readonly string[]
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
@@ -34,7 +44,7 @@ export interface HolderOutcome {
 
 export interface HoldersApiView {
   readonly searchedAt: string | null
-  readonly holders: ReadonlyArray<Holder & { readonly label: string }>
+  readonly holders: ReadonlyArray<Holder & { readonly label: string; readonly allocationSite?: { readonly label: string } | null }>
   readonly cost: { readonly longestSliceMs: number; readonly targetCpuMs?: number; readonly wallMs: number } | null
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   readonly refusal?: { readonly reason: string; readonly requiredBytes?: number; readonly headroomBytes?: number } | null
@@ -62,7 +72,10 @@ export class HolderWatch {
   private searches = { done: 0, refused: 0, failed: 0 }
   private readonly refusals = new Set<string>()
 
-  constructor(private readonly truth: HolderTruth | null) {}
+  constructor(
+    private readonly truth: HolderTruth | null,
+    private readonly allocatingFunction: string | null = null,
+  ) {}
 
   /** The true holder has been reported. */
   get named(): boolean {
@@ -85,7 +98,16 @@ export class HolderWatch {
     growing.forEach((holder, index) => {
       if (this.truth !== null && matchesTruth(holder, this.truth)) {
         if (this.found !== null) return
-        this.found = { path: holder.path.join(' → '), kind: holder.kind, shape: holder.elementShape.join(' | '), rank: index + 1, label: holder.label }
+        const site = holder.allocationSite?.label ?? null
+        this.found = {
+          path: holder.path.join(' → '),
+          kind: holder.kind,
+          shape: holder.elementShape.join(' | '),
+          rank: index + 1,
+          label: holder.label,
+          allocationSite: site,
+          siteIsAllocatingFunction: this.allocatingFunction === null ? null : site !== null && site.startsWith(`${this.allocatingFunction} (`),
+        }
         if (raised !== null) {
           this.foundAfterRaiseSimS = now.simS - raised.simS
           this.foundAfterRaiseWallS = (now.wallMs - raised.wallMs) / 1000

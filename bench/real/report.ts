@@ -178,9 +178,12 @@ export function holderTable(results: readonly ProgramResult[]): string {
         found.join('; '),
         example === undefined || example === null ? '-' : `${example.path} [${example.kind}]`,
         example === undefined || example === null ? '-' : example.shape.slice(0, 80),
+        example === undefined || example === null || example.allocationSite === undefined
+          ? '-'
+          : `${example.allocationSite ?? 'none'}${example.siteIsAllocatingFunction === true ? ' ✓' : ''}`,
         searches.join(', '),
         costs.join('; '),
       ]
     })
-  return table(['program', 'kind', 'true holder (rank, after raise)', 'path [kind]', 'element shape', 'searches', 'pause med/worst, target CPU med/worst'], rows)
+  return table(['program', 'kind', 'true holder (rank, after raise)', 'path [kind]', 'element shape', 'allocationSite (✓ = the allocating function)', 'searches', 'pause med/worst, target CPU med/worst'], rows)
 }

@@ -191,7 +191,7 @@ export async function runProgram(
   let nextRestartSimS = program.restart?.kind === 'every' ? program.restart.simS : Number.POSITIVE_INFINITY
   let nextProgressMs = startedMs + 60_000
   let nextTraceSimS = traceEverySimS ?? Number.POSITIVE_INFINITY
-  const holders = new HolderWatch(program.holder)
+  const holders = new HolderWatch(program.holder, program.allocatingFunction)
   let raised: { simS: number; wallMs: number } | null = null
   let nextHoldersLookMs = startedMs
   let nextHoldersAskSimS =
