@@ -29,6 +29,7 @@ interface CorpusEntry {
   holder: Holder | null;
   nodeArgs: string[];
   notes: string;
+  memoryLimitMiB?: number;
 }
 
 const corpusDir = resolve(repoRoot, 'test/corpus');
@@ -56,6 +57,7 @@ t.test('manifest', async (t) => {
       t.ok(entry.plateauAfterSeconds === null || isCount(entry.plateauAfterSeconds), 'plateauAfterSeconds: null or ≥ 0');
       t.ok(Array.isArray(entry.nodeArgs) && entry.nodeArgs.every((a) => a.startsWith('--')), 'nodeArgs: node flags');
       t.ok(entry.notes.length > 40, 'has notes');
+      t.ok(entry.memoryLimitMiB === undefined || (isCount(entry.memoryLimitMiB) && entry.memoryLimitMiB >= 512), 'memoryLimitMiB: absent (512) or larger');
       if (entry.leaky) {
         t.ok(entry.signal === 'heap' || entry.signal === 'external', `signal ${entry.signal}`);
         t.ok(isCount(entry.onsetSeconds), 'onset in speed-1 seconds');
