@@ -23,10 +23,15 @@ export interface StarvationInputs {
   readonly reference: { readonly timeMs: number; readonly value: number } | undefined
   /** The smallest slope worth raising. */
   readonly minSlopeBytesPerSecond: number
+  /** A heap leak is raised: it can only clear on a judged floor (see below). */
+  readonly raised?: boolean
+  /** The fast window's length (spacing of floors bought for a raised leak: window ÷ minPoints). */
+  readonly windowMs?: number
 }
 
 /**
- * Buy a floor when major GCs have become rare (none for three floor windows), the fast window
+ * Buy a floor for a raised heap leak the fast path cannot judge (`raisedUnjudged`), or when
+ * major GCs have become rare (none for three floor windows), the fast window
  * holds fewer floors than it wants, and growth is possible: the floors rise, or RSS rises, or
  * the heap used at its lowest over the last floor window (an upper bound of the floor) stands
  * above the latest floor — or the first reading — by more than growth at the smallest slope
@@ -35,6 +40,7 @@ export interface StarvationInputs {
  */
 export function heapStarved(input: StarvationInputs): boolean {
   const { nowMs, lastMajorGcMs, windowFloors, reference, usedLately } = input
+  if (raisedUnjudged(input)) return true
   if (lastMajorGcMs !== undefined && nowMs - lastMajorGcMs < 3 * input.floorWindowMs) return false
   if (windowFloors.length >= input.minPoints) return false
   const rising = windowFloors.length >= 2 && (windowFloors[windowFloors.length - 1] as number) > (windowFloors[0] as number)
@@ -43,6 +49,20 @@ export function heapStarved(input: StarvationInputs): boolean {
   let lowest = Number.POSITIVE_INFINITY
   for (const used of usedLately) lowest = Math.min(lowest, used)
   return lowest - reference.value > (input.minSlopeBytesPerSecond * (nowMs - reference.timeMs)) / 1000
+}
+
+/**
+ * A raised heap leak whose window holds fewer floors than the fast path needs to judge: it is
+ * held while unjudged (verdict.ts), so without floors it is held for good. A cache that filled
+ * and plateaued under a raised verdict went five simulated hours with 4-5 floors a window (a
+ * major GC every ~15 minutes: not rare enough for the rule below) and never cleared. Floors are
+ * bought, spaced at least window ÷ minPoints apart so that they spread over the window.
+ */
+function raisedUnjudged(input: StarvationInputs): boolean {
+  if (input.raised !== true || input.windowMs === undefined) return false
+  if (input.windowFloors.length >= input.minPoints) return false
+  const last = input.reference
+  return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
 }
 
 /** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */

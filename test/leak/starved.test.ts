@@ -64,3 +64,20 @@ t.test('what the load leaves out: GC pauses since the previous poll', async (t) 
   busy.reset()
   t.equal(busy.since(4000, [histogram(0.01)]), 0, 'after a restart, GC starts over')
 })
+
+t.test('a raised heap leak the fast path cannot judge buys floors, spread over the window', async (t) => {
+  // A cache that filled under a raised verdict: 4 floors in the 30-min window, V8's own major
+  // GCs every ~15 min (not rare), nothing rising. Without floors the verdict is held for good.
+  const plateau = {
+    ...base,
+    nowMs: 10_000_000,
+    windowMs: 1_800_000,
+    lastMajorGcMs: 10_000_000 - 60_000,
+    windowFloors: [60 * MB, 60 * MB, 60 * MB, 60 * MB],
+    reference: { timeMs: 10_000_000 - 200_000, value: 60 * MB },
+  }
+  t.equal(heapStarved(plateau), false, 'not raised: no reason to buy')
+  t.equal(heapStarved({ ...plateau, raised: true }), true, 'raised and unjudged: buy')
+  t.equal(heapStarved({ ...plateau, raised: true, reference: { timeMs: 10_000_000 - 100_000, value: 60 * MB } }), false, 'the last floor is under window ÷ minPoints (150 s) old')
+  t.equal(heapStarved({ ...plateau, raised: true, windowFloors: new Array(12).fill(60 * MB) }), false, 'the window has the floors it wants')
+})
