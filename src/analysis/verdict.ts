@@ -27,12 +27,21 @@ import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, typ
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
+import { TOO_FEW_POINTS } from './hysteresis.js'
 
 export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
+export {
+  fewAndFlat,
+  heldByLoad,
+  INITIAL_VERDICT,
+  MIN_FLAT_POINTS,
+  nextVerdict,
+  TOO_FEW_POINTS,
+  unjudged,
+  type HysteresisSettings,
+  type VerdictState,
+} from './hysteresis.js'
 
-
-/** How a fast path that could not judge its floors begins its reason. */
-export const TOO_FEW_POINTS = 'too few floor points'
 /** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
 export const MIN_JUDGED_POINTS = 6
 /** Fewer points than minPoints are judged only when they span at least this share of the window. */
@@ -410,82 +419,6 @@ export function evaluateSignal(
     path,
     reasons,
   }
-}
-
-export interface VerdictState {
-  readonly suspected: boolean
-  readonly path: VerdictPath | null
-  /** Since when each path's evidence has been positive without a break (ms), or null. */
-  readonly fastSinceMs: number | null
-  readonly slowSinceMs: number | null
-  /** Since when neither path has been positive (ms), or null. */
-  readonly negativeSinceMs: number | null
-  /** When the current suspicion was raised (ms), or null. */
-  readonly raisedAtMs: number | null
-  /** When growth began, from the hinge fit over the whole history (ms), or null. */
-  readonly onsetMs: number | null
-}
-
-export const INITIAL_VERDICT: VerdictState = {
-  suspected: false,
-  path: null,
-  fastSinceMs: null,
-  slowSinceMs: null,
-  negativeSinceMs: null,
-  raisedAtMs: null,
-  onsetMs: null,
-}
-
-export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs'>
-
-/** The fast path could not judge: too few floor points in its window (whatever the slow path said). */
-export function unjudged(evidence: SignalEvidence): boolean {
-  return evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
-}
-
-/**
- * The fast path's only objections are the load's (a busier window, a load that rose with the
- * floor): the floor still grew, significantly and fast enough. Those rules keep a burst from
- * raising a leak; they are no evidence that a raised one stopped. A leak that makes its own
- * process busier (every leaked listener called on each event) looks exactly like this.
- */
-export function heldByLoad(evidence: SignalEvidence): boolean {
-  const reasons = evidence.fast.reasons
-  return reasons.length > 0 && reasons.every((reason) => reason.startsWith('load:'))
-}
-
-/**
- * Hysteresis in time: a path raises once its evidence has held for its
- * raise duration; a raised leak clears once neither path has been positive for
- * the clear duration. `blocked` (still warming up) holds a raise back.
- *
- * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
- * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
- * grows, and the absence of points is no evidence that the growth stopped; and while only the
- * load objects (`heldByLoad`). Only a negative judged on the floor itself starts the clear
- * duration.
- */
-export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
-  const now = evidence.evaluatedAtMs
-  const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
-  const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
-  const anyPositive = fastSinceMs !== null || slowSinceMs !== null
-  if (state.suspected && !anyPositive && (unjudged(evidence) || heldByLoad(evidence))) return { ...state, fastSinceMs, slowSinceMs }
-  const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
-  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
-  if (!state.suspected && !blocked) {
-    const path: VerdictPath | null =
-      fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs
-        ? 'fast'
-        : slowSinceMs !== null && now - slowSinceMs >= config.slowRaiseAfterMs
-          ? 'slow'
-          : null
-    if (path !== null) return { ...next, suspected: true, path, raisedAtMs: now }
-  }
-  if (state.suspected && negativeSinceMs !== null && now - negativeSinceMs >= config.clearAfterMs) {
-    return { ...next, suspected: false, path: null, raisedAtMs: null, onsetMs: null }
-  }
-  return next
 }
 
 /**

@@ -239,6 +239,29 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   held = nextVerdict(held, starved(33 * MIN), settings)
   held = nextVerdict(held, evidence(34 * MIN, false), settings)
   t.equal(held.suspected, false, 'cleared 3 min after the first judged negative')
+  // Too few floors that do not grow (a filled cache on a heap whose floors come rarely) start the
+  // clear clock; too few that rise (a fast leak starved of floors) hold it.
+  const withSlope = { ...settings, minSlopeBytesPerSecond: 1024 }
+  const few = (at: number, slope: number): SignalEvidence => {
+    const e = starved(at)
+    return { ...e, fast: { ...e.fast, points: 4, slopeBytesPerSecond: slope } }
+  }
+  let plateau = INITIAL_VERDICT
+  for (let m = 0; m <= 2; m++) plateau = nextVerdict(plateau, evidence(m * MIN, true), withSlope)
+  for (let m = 3; m <= 30; m++) plateau = nextVerdict(plateau, few(m * MIN, 5000), withSlope)
+  t.equal(plateau.suspected, true, 'few rising floors: held')
+  t.equal(plateau.negativeSinceMs, null)
+  plateau = nextVerdict(plateau, few(31 * MIN, 0), withSlope)
+  t.equal(plateau.negativeSinceMs, 31 * MIN, 'few flat floors start the clear clock')
+  plateau = nextVerdict(plateau, few(32 * MIN, 5000), withSlope)
+  t.equal(plateau.negativeSinceMs, 31 * MIN, 'a rising few in between holds, without restarting it')
+  plateau = nextVerdict(plateau, few(34 * MIN, 300), withSlope)
+  t.equal(plateau.suspected, false, 'cleared 3 min after the few floors stopped growing')
+  const two = { ...few(35 * MIN, 0), fast: { ...few(35 * MIN, 0).fast, points: 2 } }
+  let sparse = INITIAL_VERDICT
+  for (let m = 0; m <= 2; m++) sparse = nextVerdict(sparse, evidence(m * MIN, true), withSlope)
+  for (let m = 3; m <= 30; m++) sparse = nextVerdict(sparse, { ...two, evaluatedAtMs: m * MIN }, withSlope)
+  t.equal(sparse.suspected, true, 'two floors say nothing: held')
   // Growth the load objects to (a busier window) holds a raised leak too; it never raises one.
   const busier = (at: number): SignalEvidence =>
     evidence(at, false, false, 2 * MIN, ['load: the event loop has been busier over the window (utilization 30 %) than before it'])

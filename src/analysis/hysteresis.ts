@@ -1,0 +1,102 @@
+/**
+ * Hysteresis in time: when evidence raises a leak, when a raised one is held, and when it
+ * clears (split from verdict.ts, which judges one evaluation's evidence; re-exported there).
+ */
+import type { AnalysisConfig } from '../config/types.js'
+import type { SignalEvidence, VerdictPath } from './verdict.js'
+
+/** The fast path's reason when its window holds too few floors to judge (verdict.ts writes it). */
+export const TOO_FEW_POINTS = 'too few floor points'
+
+export interface VerdictState {
+  readonly suspected: boolean
+  readonly path: VerdictPath | null
+  /** Since when each path's evidence has been positive without a break (ms), or null. */
+  readonly fastSinceMs: number | null
+  readonly slowSinceMs: number | null
+  /** Since when neither path has been positive (ms), or null. */
+  readonly negativeSinceMs: number | null
+  /** When the current suspicion was raised (ms), or null. */
+  readonly raisedAtMs: number | null
+  /** When growth began, from the hinge fit over the whole history (ms), or null. */
+  readonly onsetMs: number | null
+}
+
+export const INITIAL_VERDICT: VerdictState = {
+  suspected: false,
+  path: null,
+  fastSinceMs: null,
+  slowSinceMs: null,
+  negativeSinceMs: null,
+  raisedAtMs: null,
+  onsetMs: null,
+}
+
+export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs'> & Partial<Pick<AnalysisConfig, 'minSlopeBytesPerSecond'>>
+
+/** The fast path could not judge: too few floor points in its window (whatever the slow path said). */
+export function unjudged(evidence: SignalEvidence): boolean {
+  return evidence.fast.reasons.some((reason) => reason.startsWith(TOO_FEW_POINTS))
+}
+
+/** Floors a window must hold for its few points to speak against growth (`fewAndFlat`). */
+export const MIN_FLAT_POINTS = 3
+
+/**
+ * Too few floors to judge a leak, but the few there are do not grow: their Theil–Sen slope is
+ * under the smallest slope worth raising. A fast leak starved of floors has rising ones; a
+ * cache that filled under a raised verdict and plateaued, on a heap whose floors come rarely
+ * (a floor every ~7 simulated minutes when the budget pays for GCs that do not compress), has
+ * flat ones, and without this its verdict was held for good.
+ */
+export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: number | undefined): boolean {
+  if (minSlopeBytesPerSecond === undefined) return false
+  return evidence.fast.points >= MIN_FLAT_POINTS && evidence.fast.slopeBytesPerSecond < minSlopeBytesPerSecond
+}
+
+/**
+ * The fast path's only objections are the load's (a busier window, a load that rose with the
+ * floor): the floor still grew, significantly and fast enough. Those rules keep a burst from
+ * raising a leak; they are no evidence that a raised one stopped. A leak that makes its own
+ * process busier (every leaked listener called on each event) looks exactly like this.
+ */
+export function heldByLoad(evidence: SignalEvidence): boolean {
+  const reasons = evidence.fast.reasons
+  return reasons.length > 0 && reasons.every((reason) => reason.startsWith('load:'))
+}
+
+/**
+ * Hysteresis in time: a path raises once its evidence has held for its
+ * raise duration; a raised leak clears once neither path has been positive for
+ * the clear duration. `blocked` (still warming up) holds a raise back.
+ *
+ * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
+ * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
+ * grows, and the absence of points is no evidence that the growth stopped; and while only the
+ * load objects (`heldByLoad`). Only a negative judged on the floor itself starts the clear
+ * duration, or a window of too few floors that do not grow (`fewAndFlat`).
+ */
+export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
+  const now = evidence.evaluatedAtMs
+  const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
+  const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
+  const anyPositive = fastSinceMs !== null || slowSinceMs !== null
+  const held = (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) || heldByLoad(evidence)
+  if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs }
+  const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
+  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
+  if (!state.suspected && !blocked) {
+    const path: VerdictPath | null =
+      fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs
+        ? 'fast'
+        : slowSinceMs !== null && now - slowSinceMs >= config.slowRaiseAfterMs
+          ? 'slow'
+          : null
+    if (path !== null) return { ...next, suspected: true, path, raisedAtMs: now }
+  }
+  if (state.suspected && negativeSinceMs !== null && now - negativeSinceMs >= config.clearAfterMs) {
+    return { ...next, suspected: false, path: null, raisedAtMs: null, onsetMs: null }
+  }
+  return next
+}
+
