@@ -112,7 +112,8 @@ export const WALKER_ROOTS_SOURCE = `
           const oldest = l._idlePrev;
           const repeat = isObj(oldest) && oldest !== l && dataValue(oldest, '_repeat') !== null && dataValue(oldest, '_repeat') !== undefined ? 1 : 0;
           const ln = addNode(c, node, N_TIMER, Number(ks[i]), repeat, 0);
-          if (ln >= 0) record(c, l, ln, timerCount(l), K_TIMERS, null);
+          // Visited: measured here once (not again as a tracked collection, nor reached as an object).
+          if (ln >= 0 && !wsHas(c.visited, l)) { wsAdd(c.visited, l); record(c, l, ln, timerCount(l), K_TIMERS, null); }
           walkTimerList(c, l, node, N_TIMER, Number(ks[i]));
         }
       }
