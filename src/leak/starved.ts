@@ -23,8 +23,8 @@ export interface StarvationInputs {
   readonly reference: { readonly timeMs: number; readonly value: number } | undefined
   /** The smallest slope worth raising. */
   readonly minSlopeBytesPerSecond: number
-  /** A heap leak is raised: it can only clear on a judged floor (see below). */
-  readonly raised?: boolean
+  /** A heap leak is raised and its latest evidence could not judge (too few floors): see below. */
+  readonly raisedUnjudged?: boolean
   /** The fast window's length (spacing of floors bought for a raised leak: window ÷ minPoints). */
   readonly windowMs?: number
 }
@@ -52,15 +52,14 @@ export function heapStarved(input: StarvationInputs): boolean {
 }
 
 /**
- * A raised heap leak whose window holds fewer floors than the fast path needs to judge: it is
+ * A raised heap leak whose latest evidence had too few floors to judge (verdict.ts): it is
  * held while unjudged (verdict.ts), so without floors it is held for good. A cache that filled
  * and plateaued under a raised verdict went five simulated hours with 4-5 floors a window (a
  * major GC every ~15 minutes: not rare enough for the rule below) and never cleared. Floors are
  * bought, spaced at least window ÷ minPoints apart so that they spread over the window.
  */
 function raisedUnjudged(input: StarvationInputs): boolean {
-  if (input.raised !== true || input.windowMs === undefined) return false
-  if (input.windowFloors.length >= input.minPoints) return false
+  if (input.raisedUnjudged !== true || input.windowMs === undefined) return false
   const last = input.reference
   return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
 }

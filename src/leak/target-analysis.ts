@@ -447,8 +447,8 @@ export class TargetAnalysis implements PollExtension {
     const { windowMs, minPoints, minSlopeBytesPerSecond } = this.options.analysis
     const track = this.track('heap')
     return heapStarved({
-      ...{ nowMs, floorWindowMs: this.floorWindowMs, minPoints, minSlopeBytesPerSecond, windowMs, raised: track.verdict.suspected },
-      ...{ rssGrows: this.track('rss').grows, lastMajorGcMs: this.majorGcTimes[this.majorGcTimes.length - 1] },
+      ...{ nowMs, floorWindowMs: this.floorWindowMs, minPoints, minSlopeBytesPerSecond, windowMs, lastMajorGcMs: this.majorGcTimes.at(-1) },
+      ...{ raisedUnjudged: track.verdict.suspected && track.evidence !== undefined && unjudged(track.evidence), rssGrows: this.track('rss').grows },
       windowFloors: track.fast.since(nowMs - windowMs).values,
       usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,
       reference: track.fast.last() ?? this.firstHeapUsed,
