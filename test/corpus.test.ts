@@ -6,7 +6,7 @@
 // seconds: see test/corpus/README.md).
 import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { repoRoot, spawnTarget, waitFor } from './helpers/targets.js';
 
 interface Holder {
@@ -38,55 +38,64 @@ const KINDS = ['Array', 'Map', 'Set', 'Object', 'EventEmitter listeners', 'timer
 const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value) && value >= 0;
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+async function checkEntry(t: Test, entry: CorpusEntry, dir: string): Promise<void> {
+    t.match(entry.file, /^[\w-]+\.(?:mjs|cjs)$/, 'a program file in its directory');
+    const source = await readFile(resolve(dir, entry.file), 'utf8');
+    t.match(source, /lib\/corpus\.mjs/, 'uses the corpus runtime');
+    t.equal(entry.signal !== null, entry.leaky, 'leaky ⇔ a signal');
+    t.equal(entry.onsetSeconds !== null, entry.leaky, 'leaky ⇔ an onset');
+    t.equal(entry.leakRatePerHourBytes !== null, entry.leaky, 'leaky ⇔ a leak rate');
+    t.equal(entry.allocatingFunction !== null, entry.leaky, 'leaky ⇔ an allocating function');
+    t.equal(entry.holder !== null, entry.leaky, 'leaky ⇔ a holder');
+    t.ok(entry.restartEverySeconds === null || (isCount(entry.restartEverySeconds) && entry.restartEverySeconds > 0), 'restartEverySeconds: null or > 0');
+    t.ok(entry.plateauAfterSeconds === null || isCount(entry.plateauAfterSeconds), 'plateauAfterSeconds: null or ≥ 0');
+    t.ok(Array.isArray(entry.nodeArgs) && entry.nodeArgs.every((a) => a.startsWith('--')), 'nodeArgs: node flags');
+    t.ok(entry.notes.length > 40, 'has notes');
+    t.ok(entry.memoryLimitMiB === undefined || (isCount(entry.memoryLimitMiB) && entry.memoryLimitMiB >= 512), 'memoryLimitMiB: absent (512) or larger');
+    if (entry.leaky) {
+      t.ok(entry.signal === 'heap' || entry.signal === 'external', `signal ${entry.signal}`);
+      t.ok(isCount(entry.onsetSeconds), 'onset in speed-1 seconds');
+      t.ok(isCount(entry.leakRatePerHourBytes) && entry.leakRatePerHourBytes! > 0, 'leak rate in bytes per hour');
+      const holder = entry.holder!;
+      t.ok(KINDS.includes(holder.kind), `holder kind ${holder.kind}`);
+      t.ok(
+        typeof holder.elementShape === 'string' ||
+          (Array.isArray(holder.elementShape) && holder.elementShape.length > 0 && holder.elementShape.every((p) => typeof p === 'string')),
+        'elementShape: property names or a constructor name',
+      );
+      const holderPath = resolve(dir, holder.script);
+      await t.resolves(access(holderPath), `holder script ${holder.script} exists`);
+      const holderSource = await readFile(holderPath, 'utf8');
+      const field = holder.variable.split('.').at(-1)!;
+      t.match(holderSource, new RegExp(`\\b${escape(field)}\\b`), `${holder.script} names ${field}`);
+      const name = entry.allocatingFunction!;
+      const declared = new RegExp(`(?:\\bfunction ${escape(name)}\\s*\\(|^\\s*${escape(name)}\\s*\\([^)]*\\)\\s*\\{)`, 'm');
+      t.ok(declared.test(source) || declared.test(holderSource), `declares ${name} (function or method)`);
+      if (Array.isArray(holder.elementShape) && holder.kind !== 'timers') {
+        const both = source + holderSource;
+        const missing = holder.elementShape.filter((p) => !new RegExp(`\\b${escape(p)}\\b`).test(both));
+        t.same(missing, [], 'every element property appears in the code');
+      }
+    } else {
+      t.equal(entry.plateauAfterSeconds === undefined, false, 'healthy entries say when they plateau (or null)');
+    }
+}
+
 t.test('manifest', async (t) => {
   t.ok(manifest.length >= 18, `${manifest.length} programs`);
   t.equal(new Set(manifest.map((e) => e.name)).size, manifest.length, 'names are unique');
   t.ok(manifest.some((e) => e.leaky) && manifest.some((e) => !e.leaky), 'leaky and healthy programs');
   t.ok(manifest.some((e) => e.file.endsWith('.cjs')) && manifest.some((e) => e.file.endsWith('.mjs')), 'ESM and CommonJS programs');
-  for (const entry of manifest) {
-    t.test(entry.name, async (t) => {
-      t.match(entry.file, /^[\w-]+\.(?:mjs|cjs)$/, 'a program file in test/corpus/');
-      const source = await readFile(resolve(corpusDir, entry.file), 'utf8');
-      t.match(source, /lib\/corpus\.mjs/, 'uses the corpus runtime');
-      t.equal(entry.signal !== null, entry.leaky, 'leaky ⇔ a signal');
-      t.equal(entry.onsetSeconds !== null, entry.leaky, 'leaky ⇔ an onset');
-      t.equal(entry.leakRatePerHourBytes !== null, entry.leaky, 'leaky ⇔ a leak rate');
-      t.equal(entry.allocatingFunction !== null, entry.leaky, 'leaky ⇔ an allocating function');
-      t.equal(entry.holder !== null, entry.leaky, 'leaky ⇔ a holder');
-      t.ok(entry.restartEverySeconds === null || (isCount(entry.restartEverySeconds) && entry.restartEverySeconds > 0), 'restartEverySeconds: null or > 0');
-      t.ok(entry.plateauAfterSeconds === null || isCount(entry.plateauAfterSeconds), 'plateauAfterSeconds: null or ≥ 0');
-      t.ok(Array.isArray(entry.nodeArgs) && entry.nodeArgs.every((a) => a.startsWith('--')), 'nodeArgs: node flags');
-      t.ok(entry.notes.length > 40, 'has notes');
-      t.ok(entry.memoryLimitMiB === undefined || (isCount(entry.memoryLimitMiB) && entry.memoryLimitMiB >= 512), 'memoryLimitMiB: absent (512) or larger');
-      if (entry.leaky) {
-        t.ok(entry.signal === 'heap' || entry.signal === 'external', `signal ${entry.signal}`);
-        t.ok(isCount(entry.onsetSeconds), 'onset in speed-1 seconds');
-        t.ok(isCount(entry.leakRatePerHourBytes) && entry.leakRatePerHourBytes! > 0, 'leak rate in bytes per hour');
-        const holder = entry.holder!;
-        t.ok(KINDS.includes(holder.kind), `holder kind ${holder.kind}`);
-        t.ok(
-          typeof holder.elementShape === 'string' ||
-            (Array.isArray(holder.elementShape) && holder.elementShape.length > 0 && holder.elementShape.every((p) => typeof p === 'string')),
-          'elementShape: property names or a constructor name',
-        );
-        const holderPath = resolve(corpusDir, holder.script);
-        await t.resolves(access(holderPath), `holder script ${holder.script} exists`);
-        const holderSource = await readFile(holderPath, 'utf8');
-        const field = holder.variable.split('.').at(-1)!;
-        t.match(holderSource, new RegExp(`\\b${escape(field)}\\b`), `${holder.script} names ${field}`);
-        const name = entry.allocatingFunction!;
-        const declared = new RegExp(`(?:\\bfunction ${escape(name)}\\s*\\(|^\\s*${escape(name)}\\s*\\([^)]*\\)\\s*\\{)`, 'm');
-        t.ok(declared.test(source) || declared.test(holderSource), `declares ${name} (function or method)`);
-        if (Array.isArray(holder.elementShape) && holder.kind !== 'timers') {
-          const both = source + holderSource;
-          const missing = holder.elementShape.filter((p) => !new RegExp(`\\b${escape(p)}\\b`).test(both));
-          t.same(missing, [], 'every element property appears in the code');
-        }
-      } else {
-        t.equal(entry.plateauAfterSeconds === undefined, false, 'healthy entries say when they plateau (or null)');
-      }
-    });
-  }
+  for (const entry of manifest) t.test(entry.name, (t) => checkEntry(t, entry, corpusDir));
+});
+
+// The held-out corpus (test/corpus-heldout/, same protocol): its entries are checked the same way.
+const heldoutDir = resolve(repoRoot, 'test/corpus-heldout');
+const heldout = JSON.parse(await readFile(resolve(heldoutDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('held-out manifest', async (t) => {
+  t.equal(new Set([...manifest, ...heldout].map((e) => e.name)).size, manifest.length + heldout.length, 'names are unique across both corpora');
+  for (const entry of heldout) t.test(entry.name, (t) => checkEntry(t, entry, heldoutDir));
 });
 
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
