@@ -58,14 +58,15 @@ function groupId(key: string): number {
  * (the caller ranks).
  */
 export function groupSiblings(holders: readonly Holder[], isGrowing: (size: number, previousSize: number | null) => boolean): Holder[] {
+  const keys = holders.map(groupKey)
   const groups = new Map<string, Holder[]>()
-  for (const holder of holders) {
-    const key = groupKey(holder)
-    if (key === undefined) continue
+  holders.forEach((holder, index) => {
+    const key = keys[index]
+    if (key === undefined) return
     const members = groups.get(key)
     if (members === undefined) groups.set(key, [holder])
     else members.push(holder)
-  }
+  })
   const merged = new Map<string, Holder>()
   for (const [key, members] of groups) {
     if (members.length < 2 || concentrated(members)) continue
@@ -73,15 +74,15 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: (size: numb
   }
   const out: Holder[] = []
   const emitted = new Set<string>()
-  for (const holder of holders) {
-    const key = groupKey(holder)
+  holders.forEach((holder, index) => {
+    const key = keys[index]
     const group = key === undefined ? undefined : merged.get(key)
     if (group === undefined) out.push(holder)
     else if (!emitted.has(key as string)) {
       emitted.add(key as string)
       out.push(group)
     }
-  }
+  })
   return out
 }
 
