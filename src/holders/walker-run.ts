@@ -287,24 +287,23 @@ export const WALKER_RUN_SOURCE = `
       const s = samplesOf(o, kind, m[6]);
       const shapes = [], keyShapes = [];
       let bytes = 0, counted = 0, buffers = 0;
+      // A timer list's callbacks: the function the sidecar opened with the same code names their place.
+      const callbacks = [];
       for (let j = 0; j < s.values.length; j++) {
         const v = s.values[j];
-        push(shapes, kind === K_TIMERS ? 'Timeout(' + describe(dataValue(v, '_onTimeout')) + ')' : describe(v));
+        if (kind === K_TIMERS) {
+          const cb = dataValue(v, '_onTimeout');
+          push(shapes, 'Timeout(' + describe(cb) + ')');
+          let ref;
+          try { const node = nmGet(c.codeNode, fnToString(cb)); if (node !== undefined) ref = nmGet(c.refOfNode, node); } catch (e) {}
+          if (ref !== undefined && callbacks.indexOf(ref) < 0) push(callbacks, ref);
+        } else push(shapes, describe(v));
         if (isObj(v) && isBufferLike(v)) buffers++;
         try { bytes += deep(v, 2); counted++; } catch (e) {}
       }
       for (let j = 0; j < s.keys.length; j++) push(keyShapes, describe(s.keys[j]));
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
-      // A timer list's callbacks: the function the sidecar opened with the same code names their place.
-      const callbacks = [];
-      if (kind === K_TIMERS) {
-        for (let j = 0; j < s.values.length; j++) {
-          let ref;
-          try { const node = nmGet(c.codeNode, fnToString(dataValue(s.values[j], '_onTimeout'))); if (node !== undefined) ref = nmGet(c.refOfNode, node); } catch (e) {}
-          if (ref !== undefined && callbacks.indexOf(ref) < 0) push(callbacks, ref);
-        }
-      }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
