@@ -68,7 +68,8 @@ ${PART_COLLECTORS.map(
     // started (seen: the GC observer's PerformanceObserver throwing "setDispatchBufferFull is
     // not a function"). Until then its reads fail (and are retried); after, it is unavailable.
     const retrySetup = (part) => {
-      if (part.setup === undefined || part.setup === null || part.tries >= ${SETUP_TRIES} || Date.now() - part.triedAt < 1000) return;
+      // Only a part whose setup threw gets here: its setup is a function.
+      if (part.tries >= ${SETUP_TRIES} || Date.now() - part.triedAt < 1000) return;
       part.tries += 1;
       part.triedAt = Date.now();
       try {
