@@ -32,7 +32,7 @@ export const INITIAL_VERDICT: VerdictState = {
   onsetMs: null,
 }
 
-export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs'> & Partial<Pick<AnalysisConfig, 'minSlopeBytesPerSecond'>>
+export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs' | 'minSlopeBytesPerSecond'>
 
 /** The fast path could not judge: too few floor points in its window (whatever the slow path said). */
 export function unjudged(evidence: SignalEvidence): boolean {
@@ -49,8 +49,7 @@ export const MIN_FLAT_POINTS = 3
  * (a floor every ~7 simulated minutes when the budget pays for GCs that do not compress), has
  * flat ones, and without this its verdict was held for good.
  */
-export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: number | undefined): boolean {
-  if (minSlopeBytesPerSecond === undefined) return false
+export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: number): boolean {
   return evidence.fast.points >= MIN_FLAT_POINTS && evidence.fast.slopeBytesPerSecond < minSlopeBytesPerSecond
 }
 

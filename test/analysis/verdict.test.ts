@@ -208,7 +208,7 @@ const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, rea
   }) as unknown as SignalEvidence
 
 t.test('hysteresis in time: raise once the evidence has held, clear once it has been gone', async (t) => {
-  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 10 * MIN }
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 10 * MIN, minSlopeBytesPerSecond: 1024 }
   let state = INITIAL_VERDICT
   state = nextVerdict(state, evidence(0, true), settings)
   t.equal(state.suspected, false)
@@ -241,26 +241,25 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   t.equal(held.suspected, false, 'cleared 3 min after the first judged negative')
   // Too few floors that do not grow (a filled cache on a heap whose floors come rarely) start the
   // clear clock; too few that rise (a fast leak starved of floors) hold it.
-  const withSlope = { ...settings, minSlopeBytesPerSecond: 1024 }
   const few = (at: number, slope: number): SignalEvidence => {
     const e = starved(at)
     return { ...e, fast: { ...e.fast, points: 4, slopeBytesPerSecond: slope } }
   }
   let plateau = INITIAL_VERDICT
-  for (let m = 0; m <= 2; m++) plateau = nextVerdict(plateau, evidence(m * MIN, true), withSlope)
-  for (let m = 3; m <= 30; m++) plateau = nextVerdict(plateau, few(m * MIN, 5000), withSlope)
+  for (let m = 0; m <= 2; m++) plateau = nextVerdict(plateau, evidence(m * MIN, true), settings)
+  for (let m = 3; m <= 30; m++) plateau = nextVerdict(plateau, few(m * MIN, 5000), settings)
   t.equal(plateau.suspected, true, 'few rising floors: held')
   t.equal(plateau.negativeSinceMs, null)
-  plateau = nextVerdict(plateau, few(31 * MIN, 0), withSlope)
+  plateau = nextVerdict(plateau, few(31 * MIN, 0), settings)
   t.equal(plateau.negativeSinceMs, 31 * MIN, 'few flat floors start the clear clock')
-  plateau = nextVerdict(plateau, few(32 * MIN, 5000), withSlope)
+  plateau = nextVerdict(plateau, few(32 * MIN, 5000), settings)
   t.equal(plateau.negativeSinceMs, 31 * MIN, 'a rising few in between holds, without restarting it')
-  plateau = nextVerdict(plateau, few(34 * MIN, 300), withSlope)
+  plateau = nextVerdict(plateau, few(34 * MIN, 300), settings)
   t.equal(plateau.suspected, false, 'cleared 3 min after the few floors stopped growing')
   const two = { ...few(35 * MIN, 0), fast: { ...few(35 * MIN, 0).fast, points: 2 } }
   let sparse = INITIAL_VERDICT
-  for (let m = 0; m <= 2; m++) sparse = nextVerdict(sparse, evidence(m * MIN, true), withSlope)
-  for (let m = 3; m <= 30; m++) sparse = nextVerdict(sparse, { ...two, evaluatedAtMs: m * MIN }, withSlope)
+  for (let m = 0; m <= 2; m++) sparse = nextVerdict(sparse, evidence(m * MIN, true), settings)
+  for (let m = 3; m <= 30; m++) sparse = nextVerdict(sparse, { ...two, evaluatedAtMs: m * MIN }, settings)
   t.equal(sparse.suspected, true, 'two floors say nothing: held')
   // Growth the load objects to (a busier window) holds a raised leak too; it never raises one.
   const busier = (at: number): SignalEvidence =>
