@@ -18,7 +18,8 @@
  *     where garbage(t) fills linearly from 0 after the last major GC to this cycle's
  *     sawtooth amplitude (sawtooth·U(0.7,1.3)) at the next one: the GC sawtooth.
  *   external at a poll = E(t) + a small buffer sawtooth on the same GC cycle + noise
- *   load (event-loop utilization) at a poll = L(t) + N(0, 0.03), clipped to [0, 1]; in the
+ *   load (event-loop utilization) at a poll = L(t) + N(0, 0.03) (at a low level, N(0, 0.15·L(t) + 0.002)),
+ *     clipped to [0, 1]; in the
  *     families whose memory follows the load (bursts, the daily cycle), the heap floor carries
  *     loadCoupling·(L(t) − L(0)): traffic brings its own buffers and caches, and takes them away.
  */
@@ -26,7 +27,7 @@
 /** Default seed of the benchmark corpus. */
 export const DEFAULT_SEED = 20_240_601
 /** Default number of series (spread round-robin over the families). */
-export const DEFAULT_COUNT = 300
+export const DEFAULT_COUNT = 360
 /** Poll interval of the simulated sidecar (leakwatch's default `--interval`). */
 export const POLL_INTERVAL_MS = 15_000
 /** Simulated duration of a series (families with longer cycles run longer: FAMILY_DURATION_MS). */
@@ -105,6 +106,8 @@ export const LEAKY_FAMILIES = [
   'leak-external',
   'leak-heavy-sawtooth',
   'leak-diurnal',
+  'leak-low-load',
+  'leak-self-loading',
 ] as const
 export const HEALTHY_FAMILIES = [
   'flat',
@@ -116,6 +119,7 @@ export const HEALTHY_FAMILIES = [
   'step-up',
   'periodic',
   'diurnal',
+  'waiting-load',
 ] as const
 export const FAMILIES = [...LEAKY_FAMILIES, ...HEALTHY_FAMILIES] as const
 export type FamilyName = (typeof FAMILIES)[number]
@@ -138,6 +142,12 @@ export const FAMILY_DESCRIPTIONS: Readonly<Record<FamilyName, string>> = {
   'step-up': 'one deploy-sized allocation of +10-40 % of the heap over 30-120 s at 20-180 min, then flat',
   periodic: 'sinusoid of +/-5-15 % of the heap with a 2-4 h period, the event loop busier with it (a batch cycle)',
   diurnal: 'daily load cycle (24 h, low at night, peak in the afternoon) moving the floor by +/-10-25 % of the heap with it (30 h)',
+  'leak-low-load':
+    'linear heap leak of 10-60 MB/h, onset 10-60 min, in a service that mostly waits (event loop 1-5 % busy) with the waiting-load peaks',
+  'leak-self-loading':
+    'linear heap leak of 10-60 MB/h, onset 10-60 min, that makes the event loop busier as it grows (leaked listeners called on every event): utilization x1.5-3 once the leak doubles the heap',
+  'waiting-load':
+    'a service that mostly waits (event loop 1-5 % busy): 1-2 peaks of 2-3x the traffic for 30 min-2 h, the floor +10-40 % of the heap with the requests in flight',
 }
 
 /** Families that need more than DURATION_MS to show what they are. */
@@ -169,6 +179,8 @@ export interface SeriesModel {
   readonly params: Readonly<Record<string, number>>
   /** Event-loop utilization (0..1) at time t (s), before measurement noise. */
   load(t: number): number
+  /** Standard deviation of the utilization's measurement noise at time t (s). */
+  loadNoise(t: number): number
   /** Heap floor bytes per unit of utilization above the start's (0 where memory ignores the load). */
   readonly loadCoupling: number
   /** Heap floor above heapBase at time t (s). */
@@ -212,7 +224,42 @@ function common(rng: Rng, heavySawtooth: boolean): Common {
   }
 }
 
-type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'> & Partial<Pick<SeriesModel, 'load' | 'loadCoupling'>>
+type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'> & Partial<Pick<SeriesModel, 'load' | 'loadCoupling' | 'loadNoise'>>
+
+/** The utilization's noise most families get: 3 points, whatever the level. */
+const LOAD_NOISE = 0.03
+/** At a low level the noise is a share of it (a mostly idle loop measures steadily) plus a floor. */
+const relativeNoise = (load: (t: number) => number) => (t: number) => 0.15 * load(t) + 0.002
+
+/** A service that mostly waits: 1-5 % busy, with 1-2 peaks of 2-3x the traffic (their shape and the floor they add). */
+function waitingPeaks(rng: Rng, c: Common): { load: (t: number) => number; floorOfLoad: (t: number) => number; loadCoupling: number; params: Record<string, number> } {
+  const base = rng.uniform(0.01, 0.05)
+  const peaks = Array.from({ length: rng.int(1, 2) }, () => ({
+    start: rng.uniform(20, 300) * MIN,
+    rise: rng.uniform(5, 20) * MIN,
+    hold: rng.uniform(30, 120) * MIN,
+    drain: rng.uniform(10, 30) * MIN,
+    factor: rng.uniform(2, 3),
+  }))
+  const level = (p: (typeof peaks)[number], t: number): number => {
+    const x = t - p.start
+    if (x <= 0) return 0
+    if (x < p.rise) return x / p.rise
+    if (x < p.rise + p.hold) return 1
+    const d = x - p.rise - p.hold
+    return d < p.drain ? 1 - d / p.drain : 0
+  }
+  const load = (t: number): number => base * (1 + peaks.reduce((sum, p) => sum + (p.factor - 1) * level(p, t), 0))
+  const peakExtra = Math.max(...peaks.map((p) => (p.factor - 1) * base))
+  const loadCoupling = (c.heapBase * rng.uniform(0.1, 0.4)) / peakExtra
+  const params: Record<string, number> = { baseLoad: base, peaks: peaks.length }
+  peaks.forEach((p, i) => {
+    params[`peak${i}StartMin`] = p.start / MIN
+    params[`peak${i}HoldMin`] = p.hold / MIN
+    params[`peak${i}Factor`] = p.factor
+  })
+  return { load, floorOfLoad: (t) => loadCoupling * (load(t) - base), loadCoupling, params }
+}
 
 /** A daily cycle of utilization: low at night, a morning ramp, an afternoon peak. */
 function dailyLoad(base: number, swing: number, phase: number): (t: number) => number {
@@ -368,6 +415,42 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         extShape: zero,
       }
     }
+    case 'waiting-load': {
+      const { load, floorOfLoad, loadCoupling, params } = waitingPeaks(rng, c)
+      return { onset: null, params, heapShape: floorOfLoad, extShape: zero, load, loadCoupling, loadNoise: relativeNoise(load) }
+    }
+    case 'leak-low-load': {
+      const { load, floorOfLoad, loadCoupling, params } = waitingPeaks(rng, c)
+      const rateMBh = rng.uniform(10, 60)
+      const onset = earlyOnset()
+      const leak = linear((rateMBh * MB) / HOUR, onset)
+      return {
+        onset,
+        params: { ...params, rateMBh, onsetMin: onset / MIN },
+        heapShape: (t) => floorOfLoad(t) + leak(t),
+        extShape: zero,
+        load,
+        loadCoupling,
+        loadNoise: relativeNoise(load),
+      }
+    }
+    case 'leak-self-loading': {
+      const rateMBh = rng.uniform(10, 60)
+      const onset = earlyOnset()
+      const leak = linear((rateMBh * MB) / HOUR, onset)
+      const base = rng.uniform(0.05, 0.3)
+      // Utilization grows by `perHeap` of its level for each heapBase the leak adds.
+      const perHeap = rng.uniform(0.5, 2)
+      const load = (t: number): number => Math.min(0.95, base * (1 + (perHeap * leak(t)) / c.heapBase))
+      return {
+        onset,
+        params: { rateMBh, onsetMin: onset / MIN, baseLoad: base, loadPerHeap: perHeap },
+        heapShape: leak,
+        extShape: zero,
+        load,
+        loadNoise: relativeNoise(load),
+      }
+    }
     case 'periodic': {
       const amplitude = c.heapBase * rng.uniform(0.05, 0.15)
       const period = rng.uniform(2, 4) * HOUR
@@ -390,7 +473,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
 export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
   const c = common(rng, family === 'heavy-sawtooth' || family === 'leak-heavy-sawtooth')
   const baseLoad = rng.uniform(0.15, 0.4)
-  return { load: () => baseLoad, loadCoupling: 0, ...c, ...makeShapes(family, rng, c) }
+  return { load: () => baseLoad, loadCoupling: 0, loadNoise: () => LOAD_NOISE, ...c, ...makeShapes(family, rng, c) }
 }
 
 // ---------------------------------------------------------------------------
@@ -496,7 +579,7 @@ function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalM
     const external = Math.max(0, m.extBase + m.extShape(t) + 0.1 * m.extBase * phase + m.extNoise * rng.gauss())
     const heap = m.heapBase + m.heapShape(t) + m.rssSawFactor * cycleAmplitude * phase
     const rss = m.nonHeap + heap + external + m.rssNoise * rng.gauss()
-    const utilization = Math.min(1, Math.max(0, m.load(t) + 0.03 * rng.gauss()))
+    const utilization = Math.min(1, Math.max(0, m.load(t) + m.loadNoise(t) * rng.gauss()))
     polls.push({
       nowMs: START_MS + k * pollIntervalMs,
       samples: [

@@ -105,8 +105,8 @@ t.test('the generator is deterministic and labelled', async (t) => {
     'round-robin over the families',
   )
   const defaults = generateCorpus()
-  t.equal(defaults.length, 300, 'the default corpus: 300 series')
-  t.equal(defaults.filter((s) => s.leaky).length, 144, '8 of the 17 families leak')
+  t.equal(defaults.length, 360, 'the default corpus: 360 series')
+  t.equal(defaults.filter((s) => s.leaky).length, 180, '10 of the 20 families leak')
   for (const series of a) {
     t.equal(series.leaky, (LEAKY_FAMILIES as readonly string[]).includes(series.family), `${series.id} label`)
     if (series.leaky) {
@@ -161,6 +161,25 @@ t.test('the generated readings have the shape TargetAnalysis consumes', async (t
       const expected = (rateMBh * 1024 * 1024 * (end - 5 * 60_000 - start)) / 3_600_000
       t.ok(rise > expected * 0.6, `${series.id}: grows ${(rise / 1048576).toFixed(1)} MB after the onset (expected ~${(expected / 1048576).toFixed(1)})`)
     }
+  }
+})
+
+t.test('the load families: a mostly idle loop with peaks of traffic, and a leak that makes the loop busier', async (t) => {
+  const utilization = (series: SyntheticSeries): number[] => series.polls().map((p) => p.samples[3]?.value as number)
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number
+  for (const series of generateCorpus({ seed: 4, count: 4, families: ['waiting-load', 'leak-low-load'] })) {
+    const loads = utilization(series)
+    const base = series.model.params.baseLoad as number
+    t.ok(median(loads) < 0.06, `${series.id}: mostly idle (median utilization ${median(loads).toFixed(3)})`)
+    const peak = (series.model.params.peak0StartMin as number) * 60 + (series.model.params.peak0HoldMin as number) * 30
+    t.ok(series.model.load(peak) >= 1.9 * base, `${series.id}: the first peak doubles the traffic at least`)
+    const inFlight = series.model.loadCoupling * (series.model.load(peak) - base)
+    t.ok(inFlight >= 0.05 * series.model.heapBase, `${series.id}: the floor carries the requests in flight (${(inFlight / 1048576).toFixed(1)} MB at the peak)`)
+  }
+  for (const series of generateCorpus({ seed: 4, count: 2, families: ['leak-self-loading'] })) {
+    const loads = utilization(series)
+    const mean = (xs: number[]): number => xs.reduce((sum, x) => sum + x, 0) / xs.length
+    t.ok(mean(loads.slice(-40)) > 1.2 * mean(loads.slice(0, 40)), `${series.id}: the loop gets busier as the leak grows`)
   }
 })
 
