@@ -13,9 +13,24 @@
  *   a daily ramp do not make new highs at the same load, a leak does.
  */
 import { regress2 } from './shape.js'
+import { mannKendall, thinIndexes } from './stats.js'
 
 /** Load varying less than this (in utilization, 0..1) explains nothing: the window's load was steady. */
 export const MIN_LOAD_SPREAD = 0.03
+/**
+ * A service that mostly waits (on a database, a downstream, a queue) runs its event loop at a
+ * few per cent: twice the traffic moves utilization by a point or two, under MIN_LOAD_SPREAD,
+ * while the memory held by requests in flight doubles. Relative to its own level, a load that
+ * grew by at least this factor rose materially however low it is...
+ */
+export const MATERIAL_LOAD_RATIO = 1.25
+/** ...provided the rise is at least this much utilization (below it, the reading's own jitter). */
+export const MIN_LOAD_STEP = 0.005
+
+/** The load went from `before` to `after` (utilizations), a rise of MATERIAL_LOAD_RATIO (or `ratio`) of its level and at least MIN_LOAD_STEP. */
+export function risenRelative(before: number, after: number, ratio = MATERIAL_LOAD_RATIO): boolean {
+  return Number.isFinite(before) && Number.isFinite(after) && after - before >= MIN_LOAD_STEP && after >= ratio * before
+}
 
 export interface LoadPoint {
   readonly timeMs: number
@@ -142,7 +157,8 @@ export function matchedGrowth(
   }
 }
 
-function median(values: number[]): number {
+/** The median of `values` (not modified). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
@@ -182,4 +198,49 @@ export function loadSensitivity(points: readonly LoadPoint[]): LoadSensitivity |
   if (fit === undefined || !(fit.se2 > 0)) return undefined
   const t = fit.b2 / fit.se2
   return t >= 3 ? { bytesPerUtilization: fit.b2, t, points: known.length, loadSpread } : undefined
+}
+
+/** A load ramp is looked for over this many analysis windows: the hold of growth that is not urgent. */
+export const RAMP_WINDOWS = 2
+
+export interface LoadRamp {
+  /** Where the span starts and how long it is (ms). */
+  readonly fromMs: number
+  readonly spanMs: number
+  /** Median load over the span's first and last thirds. */
+  readonly first: number
+  readonly last: number
+  /** One-sided Mann–Kendall p-value of "no upward trend" over the span's readings (at most 240, evenly thinned). */
+  readonly pIncreasing: number
+}
+
+/**
+ * How the load moved over the span from `fromMs` to `nowMs`, from every poll's reading: a slow
+ * ramp (a morning's traffic) hides in a window's noise and shows over a longer span. Undefined
+ * with fewer than 12 readings or when they cover less than `minSpanMs`.
+ */
+export function loadRamp(readings: { readonly times: readonly number[]; readonly values: readonly number[] }, fromMs: number, nowMs: number, minSpanMs: number): LoadRamp | undefined {
+  const times: number[] = []
+  const values: number[] = []
+  for (let i = 0; i < readings.times.length; i++) {
+    const timeMs = readings.times[i] as number
+    const value = readings.values[i] as number
+    if (timeMs >= fromMs && timeMs <= nowMs && Number.isFinite(value)) {
+      times.push(timeMs)
+      values.push(value)
+    }
+  }
+  const n = times.length
+  if (n < 12) return undefined
+  const start = times[0] as number
+  const spanMs = nowMs - start
+  if (spanMs < minSpanMs) return undefined
+  const third = spanMs / 3
+  return {
+    fromMs: start,
+    spanMs,
+    first: median(values.filter((_, i) => (times[i] as number) < start + third)),
+    last: median(values.filter((_, i) => (times[i] as number) >= nowMs - third)),
+    pIncreasing: mannKendall(thinIndexes(n, 240).map((i) => values[i] as number)).pIncreasing,
+  }
 }

@@ -8,7 +8,7 @@
  *
  * Also here: the load's usual level, from every poll's reading (see LoadLevel).
  */
-import type { LoadPoint } from '../analysis/load.js'
+import { loadRamp, RAMP_WINDOWS, type LoadPoint } from '../analysis/load.js'
 import type { LoadLevel, SignalEvidence, WindowSeries } from '../analysis/verdict.js'
 
 export interface StepSeries {
@@ -76,9 +76,17 @@ function median(values: number[]): number {
 
 /**
  * The load over the window (from `windowStartMs`) against the load before it, from every poll's
- * reading since `fromMs` (the warm-up excluded); undefined without readings on both sides.
+ * reading since `fromMs` (the warm-up excluded), and its ramp over the RAMP_WINDOWS windows up to
+ * `ramp.nowMs` (at least one window of readings);
+ * undefined without readings in the window. Without four readings before it, the baseline is
+ * NaN and covers 0 ms.
  */
-export function loadLevel(readings: StepSeries, windowStartMs: number, fromMs: number): LoadLevel | undefined {
+export function loadLevel(
+  readings: StepSeries,
+  windowStartMs: number,
+  fromMs: number,
+  ramp?: { readonly nowMs: number; readonly windowMs: number },
+): LoadLevel | undefined {
   const before: number[] = []
   const within: number[] = []
   let firstMs: number | undefined
@@ -91,12 +99,16 @@ export function loadLevel(readings: StepSeries, windowStartMs: number, fromMs: n
       before.push(value)
     } else within.push(value)
   }
-  if (before.length < 4 || within.length < 4 || firstMs === undefined) return undefined
+  if (within.length < 4) return undefined
+  const rampOf = ramp === undefined ? undefined : loadRamp(readings, Math.max(fromMs, ramp.nowMs - RAMP_WINDOWS * ramp.windowMs), ramp.nowMs, ramp.windowMs)
+  const withRamp = rampOf === undefined ? {} : { ramp: rampOf }
+  if (before.length < 4 || firstMs === undefined) return { window: median(within), baseline: Number.NaN, spread: 0, baselineMs: 0, ...withRamp }
   const baseline = median(before)
   return {
     window: median(within),
     baseline,
     spread: 1.4826 * median(before.map((value) => Math.abs(value - baseline))),
     baselineMs: windowStartMs - firstMs,
+    ...withRamp,
   }
 }

@@ -463,7 +463,7 @@ export class TargetAnalysis implements PollExtension {
     // The load's usual level, computed at most once per evaluation and only when a verdict asks for it.
     let cached: { value: LoadLevel | undefined } | undefined
     const level = (): LoadLevel | undefined => {
-      cached ??= { value: loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil)) }
+      cached ??= { value: loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil), { nowMs, windowMs: analysis.windowMs }) }
       return cached.value
     }
     // RSS last: its verdict depends on what the heap and external memory explain.

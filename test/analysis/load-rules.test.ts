@@ -1,0 +1,131 @@
+import t from 'tap'
+import { loadRamp, MATERIAL_LOAD_RATIO, MIN_LOAD_STEP, risenRelative } from '../../src/analysis/load.js'
+import { evaluateFast, type AnalysisThresholds, type LoadLevel } from '../../src/analysis/verdict.js'
+import { loadLevel } from '../../src/leak/residual.js'
+
+const MIN = 60_000
+const HOUR = 3_600_000
+const config: AnalysisThresholds = {
+  windowMs: 30 * MIN,
+  minPoints: 12,
+  maxPValue: 0.01,
+  minSlopeBytesPerSecond: 1024,
+  minRelativePerHour: 0.05,
+  urgentHorizonMs: 4 * HOUR,
+  fastRelativePerHour: 0.25,
+  slowWindowMs: 4 * HOUR,
+  slowMinSlopeBytesPerSecond: 150,
+  slowMinRelativePerHour: 0.0025,
+  raiseAfterMs: 5 * MIN,
+}
+
+/** A deterministic pseudo-random sequence in [-0.5, 0.5). */
+function noise(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state * 16807) % 2147483647
+    return state / 2147483647 - 0.5
+  }
+}
+
+/** Poll readings every 15 s over [fromMs, toMs] of `load(t)` plus `jitter` (uniform, peak to peak). */
+function readings(fromMs: number, toMs: number, load: (timeMs: number) => number, jitter: number, seed = 7) {
+  const next = noise(seed)
+  const times: number[] = []
+  const values: number[] = []
+  for (let time = fromMs; time <= toMs; time += 15_000) {
+    times.push(time)
+    values.push(Math.max(0, load(time) + jitter * next()))
+  }
+  return { times, values }
+}
+
+/** Floors every minute over the last `spanMs` before `nowMs`, of `value(t)`. */
+function floors(nowMs: number, spanMs: number, value: (timeMs: number) => number) {
+  const times: number[] = []
+  for (let time = nowMs - spanMs; time <= nowMs; time += MIN) times.push(time)
+  return { times, values: times.map(value) }
+}
+
+t.test('a load rose materially relative to its own level: a quarter more, and at least half a point', async (t) => {
+  t.ok(risenRelative(0.02, 0.03), '2 % → 3 %: half as busy again')
+  t.ok(risenRelative(0.2, 0.25), `0.20 → 0.25: ${MATERIAL_LOAD_RATIO}×`)
+  t.notOk(risenRelative(0.4, 0.45), '0.40 → 0.45: an eighth more')
+  t.notOk(risenRelative(0.002, 0.004), `doubled, but under ${MIN_LOAD_STEP} of utilization: jitter`)
+  t.notOk(risenRelative(0.03, 0.02), 'fell')
+  t.notOk(risenRelative(Number.NaN, 0.5), 'unknown')
+  t.ok(risenRelative(0.4, 0.61, 1.5), 'a ratio of its own')
+})
+
+t.test('a slow ramp of the load shows over two windows of readings, not in one window of noise', async (t) => {
+  const now = 3 * HOUR
+  // A morning ramp: 28 % → 37 % over 80 min (7 points an hour), readings jittering ±4 points.
+  const ramp = readings(now - 80 * MIN, now, (time) => 0.28 + (0.09 * (time - (now - 80 * MIN))) / (80 * MIN), 0.08)
+  const seen = loadRamp(ramp, now - 60 * MIN, now, 30 * MIN)
+  t.ok(seen !== undefined)
+  t.ok(seen!.pIncreasing <= 0.01, `p = ${seen!.pIncreasing}`)
+  t.ok(seen!.last > seen!.first + 0.04, `${seen!.first} → ${seen!.last}`)
+  t.equal(seen!.spanMs, 60 * MIN)
+  const steady = loadRamp(readings(now - 80 * MIN, now, () => 0.3, 0.08), now - 60 * MIN, now, 30 * MIN)
+  t.ok(steady!.pIncreasing > 0.01, `steady load: p = ${steady!.pIncreasing}`)
+  t.equal(loadRamp(readings(now - 2 * MIN, now, () => 0.3, 0), now - 60 * MIN, now, 30 * MIN), undefined, 'fewer than 12 readings')
+  t.equal(loadRamp(readings(now - 20 * MIN, now, () => 0.3, 0), now - 60 * MIN, now, 30 * MIN), undefined, 'under the minimum span')
+})
+
+t.test('the usual level carries the ramp, and has no baseline until there are readings before the window', async (t) => {
+  const now = 2 * HOUR
+  const all = readings(0, now, (time) => 0.2 + (0.1 * time) / now, 0.02)
+  const level = loadLevel(all, now - 30 * MIN, 0, { nowMs: now, windowMs: 30 * MIN })
+  t.ok(level?.ramp !== undefined && level.ramp.fromMs === now - 60 * MIN, 'two windows back')
+  t.ok(level!.baselineMs > 0 && Number.isFinite(level!.baseline))
+  const young = loadLevel(all, now - 30 * MIN, now - 30 * MIN, { nowMs: now, windowMs: 30 * MIN })
+  t.ok(young !== undefined && Number.isNaN(young.baseline) && young.baselineMs === 0, 'readings only in the window: no baseline')
+  t.ok(young!.ramp !== undefined && young!.ramp.spanMs === 30 * MIN, 'the ramp spans the window there is')
+  t.equal(loadLevel(all, now - 30 * MIN, now + MIN), undefined, 'nothing in the window')
+})
+
+/** A process 3 h old whose floor is 80 MB fixed, ~40 MB following the load (rising 25 %/h), and `leak` bytes/s. */
+function rampCase(leakBytesPerSecond: number) {
+  const now = 3 * HOUR
+  const load = (time: number): number => 0.28 + (0.07 * (time - (now - 2 * HOUR))) / HOUR // +25 %/h of its level
+  const fixed = 80e6
+  const perUtilization = 40e6 / 0.3 // 40 MB at 30 % utilization: what the requests in flight hold
+  const floor = floors(now, 2 * HOUR, (time) => fixed + perUtilization * load(time) + leakBytesPerSecond * ((time - (now - 2 * HOUR)) / 1000) + ((time / MIN) % 3) * 4000)
+  const all = readings(now - 3 * HOUR, now, (time) => Math.max(0.2, load(time)), 0.08)
+  const level = loadLevel(all, now - config.windowMs, 0, { nowMs: now, windowMs: config.windowMs }) as LoadLevel
+  return { now, floor, level }
+}
+
+t.test('a floor that rises with a morning ramp of the load waits; a leak under the same ramp does not', async (t) => {
+  const ramp = rampCase(0)
+  const quiet = evaluateFast(ramp.floor, ramp.now, config, 0, undefined, undefined, ramp.level)
+  t.equal(quiet.positive, false, 'the ramp explains the floor')
+  t.match(quiet.reasons.join('; '), /load: event-loop utilization rose from \d+ % to \d+ % over the last 60 min \(Mann-Kendall p = .* ≤ 0\.01\), by \d+ %, at least the floor's \d+ %/)
+  const leak = rampCase(8_000) // +29 MB/h more on ~120 MB: a larger share than the load's
+  const raised = evaluateFast(leak.floor, leak.now, config, 0, undefined, undefined, leak.level)
+  t.equal(raised.positive, true, raised.reasons.join('; '))
+  // Heading for the limit within the urgent horizon: raised however the load moved.
+  const nearLimit = evaluateFast(ramp.floor, ramp.now, config, 0, 140e6, undefined, ramp.level)
+  t.equal(nearLimit.positive, true, nearLimit.reasons.join('; '))
+})
+
+t.test('a mostly idle event loop half as busy again as usual is busier, though by a point and a half', async (t) => {
+  const now = 4 * HOUR
+  const floor = floors(now, 30 * MIN, (time) => 50e6 + 2_000 * ((time - (now - 30 * MIN)) / 1000))
+  const level = (window: number, baseline: number, spread: number): LoadLevel => ({ window, baseline, spread, baselineMs: 3 * HOUR })
+  const busier = evaluateFast(floor, now, config, 0, undefined, undefined, level(0.035, 0.02, 0.002))
+  t.equal(busier.positive, false)
+  t.match(busier.reasons.join('; '), /busier over the window \(utilization 3\.5 %\) than before it \(2\.0 %.*1\.75× ≥ 1\.5×/)
+  t.equal(evaluateFast(floor, now, config, 0, undefined, undefined, level(0.035, 0.02, 0.01)).positive, true, 'within twice the usual spread')
+  t.equal(evaluateFast(floor, now, config, 0, undefined, undefined, level(0.42, 0.4, 0.005)).positive, true, '0.40 → 0.42 at a high level: not busier')
+})
+
+t.test('within the window, a load that doubled from a low level rose, though its spread is under 3 points', async (t) => {
+  const now = 4 * HOUR
+  const times = Array.from({ length: 30 }, (_, i) => now - (29 - i) * MIN)
+  const loads = times.map((_, i) => 0.02 + (0.02 * i) / 29 + ((i % 3) - 1) * 0.001)
+  const window = { times, values: loads.map((load) => 50e6 + 1e9 * load), loads }
+  const e = evaluateFast(window, now, config, 0, undefined)
+  t.equal(e.positive, false)
+  t.match(e.reasons.join('; '), /load: event-loop utilization rose over the window with the floor \(2\.\d % in its first third, 3\.\d % in its last/)
+})
