@@ -35,6 +35,7 @@ import { SiteTracker, type RankedSite } from '../attribution/tracker.js'
 import { scalarValue, type Sample } from '../core/metrics.js'
 import type { PollContext, PollExtension } from '../monitor/monitor.js'
 import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config/types.js'
+import { attributionSamples, signalSamples } from './analysis-samples.js'
 import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
 import { explainedByParts, loadLevel, residualPoints, residualSeries } from './residual.js'
 import { BusyShares, heapStarved } from './starved.js'
@@ -259,50 +260,14 @@ export class TargetAnalysis implements PollExtension {
 
   samples(): Sample[] {
     const out: Sample[] = []
-    for (const [signal, track] of this.tracks) {
-      const labels = { signal }
-      const last = track.fast.last()
-      if (last !== undefined) out.push({ key: 'floorBytes', labels, value: last.value })
-      const evidence = track.evidence
-      if (evidence === undefined) continue
-      out.push(
-        { key: 'leakSlope', labels, value: evidence.fast.slopeBytesPerSecond },
-        { key: 'leakRelativeGrowth', labels, value: evidence.fast.relativePerHour },
-        { key: 'leakTrendConfidence', labels, value: 1 - evidence.fast.pValue },
-        { key: 'leakWindowPoints', labels, value: evidence.fast.points },
-        { key: 'leakSuspected', labels, value: track.verdict.suspected ? 1 : 0 },
-      )
-      const comparison = evidence.slow.comparison
-      if (comparison !== null) out.push({ key: 'leakSlowGrowth', labels, value: comparison.rate * 1000 })
-      if (track.verdict.suspected && track.verdict.onsetMs !== null) {
-        out.push({ key: 'leakOnset', labels, value: track.verdict.onsetMs / 1000 })
-      }
-    }
+    for (const [signal, track] of this.tracks) out.push(...signalSamples(signal, track.fast.last()?.value, track.evidence, track.verdict))
     const heapEta = this.secondsToLimit('heap')
     if (heapEta !== undefined) out.push({ key: 'timeToHeapLimit', value: heapEta })
     const memoryEta = this.secondsToLimit('rss')
     if (memoryEta !== undefined) out.push({ key: 'timeToMemoryLimit', value: memoryEta })
     if (this.memoryLimitBytes !== undefined) out.push({ key: 'memoryLimit', value: this.memoryLimitBytes })
-    const counters = this.profiler.counters
-    out.push({ key: 'forcedGcs', value: counters.forcedGcs }, { key: 'forcedGcPause', value: counters.forcedGcPauseMs / 1000 })
-    if (this.options.attribution.mode !== 'off') {
-      out.push(
-        { key: 'profilerRunning', value: this.profiler.running ? 1 : 0 },
-        { key: 'profilerPause', value: counters.pauseTotalMs / 1000 },
-        { key: 'profilerTargetCpu', value: counters.cpuTotalMs / 1000 },
-        { key: 'profilerFetches', value: counters.fetches },
-        { key: 'profilerInterruptions', value: counters.interruptions },
-        { key: 'profilerTruncatedProfiles', value: counters.truncatedProfiles },
-      )
-      if (counters.fetches > 0) out.push({ key: 'profilerLastFetch', value: counters.lastPauseMs / 1000 })
-      for (const site of this.tracker.exported()) {
-        const labels = { site: site.label }
-        out.push(
-          { key: 'siteLiveBytes', labels, value: site.bytes },
-          { key: 'siteGrowth', labels, value: site.slopeBytesPerSecond },
-        )
-      }
-    }
+    const attributionOn = this.options.attribution.mode !== 'off'
+    out.push(...attributionSamples(this.profiler, attributionOn, attributionOn ? this.tracker.exported() : []))
     out.push(...this.holders.samples())
     return out
   }
@@ -447,8 +412,14 @@ export class TargetAnalysis implements PollExtension {
     const { windowMs, minPoints, minSlopeBytesPerSecond } = this.options.analysis
     const track = this.track('heap')
     return heapStarved({
-      ...{ nowMs, floorWindowMs: this.floorWindowMs, minPoints, minSlopeBytesPerSecond, windowMs, lastMajorGcMs: this.majorGcTimes.at(-1) },
-      ...{ raisedUnjudged: track.verdict.suspected && track.evidence !== undefined && unjudged(track.evidence), rssGrows: this.track('rss').grows },
+      nowMs,
+      floorWindowMs: this.floorWindowMs,
+      minPoints,
+      minSlopeBytesPerSecond,
+      windowMs,
+      lastMajorGcMs: this.majorGcTimes.at(-1),
+      raisedUnjudged: track.verdict.suspected && track.evidence !== undefined && unjudged(track.evidence),
+      rssGrows: this.track('rss').grows,
       windowFloors: track.fast.since(nowMs - windowMs).values,
       usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,
       reference: track.fast.last() ?? this.firstHeapUsed,
