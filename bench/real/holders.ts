@@ -8,7 +8,8 @@
  *   cost the target (longest pause inside it, target CPU, wall time).
  * - Healthy programs that fill and plateau: searches are asked for on the API after the
  *   plateau (as a user would after a false alarm elsewhere); any holder then reported as
- *   growing is a false holder.
+ *   growing over an interval that began after the plateau is a false holder (growth measured
+ *   from a search made while the cache filled is the fill, reported late, not growth after it).
  */
 import type { Holder } from '../../src/holders/types.js'
 import { median } from '../lib/report.js'
@@ -82,8 +83,17 @@ export class HolderWatch {
     return this.found !== null
   }
 
-  /** One look at the API. `raised`: the first raise (sim and wall), if any yet; `judge`: growing holders count from now. */
-  observe(view: HoldersApiView, raised: { simS: number; wallMs: number } | null, now: { simS: number; wallMs: number }, judge: boolean): void {
+  /**
+   * One look at the API. `raised`: the first raise (sim and wall), if any yet; `judge`: growing
+   * holders count from now, all of them (true) or those whose measured interval (the target's
+   * seconds × `scale`) began at or after `sinceSimS`.
+   */
+  observe(
+    view: HoldersApiView,
+    raised: { simS: number; wallMs: number } | null,
+    now: { simS: number; wallMs: number },
+    judge: boolean | { readonly sinceSimS: number; readonly scale: number },
+  ): void {
     this.searches = view.searches
     const refusal = view.refusal
     if (refusal !== null && refusal !== undefined) {
@@ -93,8 +103,9 @@ export class HolderWatch {
     if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
     this.lastSearchedAt = view.searchedAt
     if (view.cost !== null) this.costs.push({ pauseMs: view.cost.longestSliceMs, targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
-    if (!judge) return
-    const growing = view.holders.filter((h) => h.growing)
+    if (judge === false) return
+    const since = judge === true ? undefined : judge
+    const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))
     growing.forEach((holder, index) => {
       if (this.truth !== null && matchesTruth(holder, this.truth)) {
         if (this.found !== null) return

@@ -230,7 +230,8 @@ export async function runProgram(
       if (now >= nextHoldersLookMs) {
         nextHoldersLookMs = now + HOLDERS_LOOK_MS
         const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${program.name}/holders` })).json<HoldersApiView>()
-        const judge = program.leaky || (program.plateauAfterSimS !== null && t >= program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S)
+        const filled = program.plateauAfterSimS !== null && t >= program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S
+        const judge = program.leaky || (filled && { sinceSimS: program.plateauAfterSimS as number, scale })
         holders.observe(view, raised, { simS: t, wallMs: now }, judge)
       }
       const value = samples.find((s) => s.key === 'rss' && 'value' in s)

@@ -60,3 +60,20 @@ t.test('the first growing match is recorded with its rank and allocation site; o
   watch.observe({ ...view('b', []), searches: { done: 1, refused: 1, failed: 0 }, refusal: { reason: 'headroom', requiredBytes: 64 * 1048576, headroomBytes: 10 * 1048576 } }, null, { simS: 800, wallMs: 12_000 }, true)
   t.same(watch.result().refusals, ['headroom: needs 64 MiB, 10 MiB left'], 'why a search was refused is kept')
 })
+
+t.test('a healthy filler: growth measured from a search made while it filled is not growth after the fill', async (t) => {
+  const watch = new HolderWatch(null)
+  const view = (searchedAt: string, intervalSeconds: number): HoldersApiView => ({
+    searchedAt,
+    holders: [{ ...holder(['profiles (LruCache, app.mjs)', '.entries (Map)'], 'Map', true), intervalSeconds }],
+    cost: { longestSliceMs: 3, targetCpuMs: 40, wallMs: 100 },
+    searches: { done: 2, refused: 0, failed: 0 },
+    refusal: null,
+  })
+  // Plateau at 3 600 simulated s, 60× compression: the search at 4 200 s measured over the last 40 target seconds (2 400 simulated), from 1 800 s.
+  const since = { sinceSimS: 3600, scale: 60 }
+  watch.observe(view('a', 40), null, { simS: 4200, wallMs: 70_000 }, since)
+  t.same(watch.result().otherGrowing, [], 'its interval began during the fill')
+  watch.observe(view('b', 5), null, { simS: 4500, wallMs: 75_000 }, since)
+  t.same(watch.result().otherGrowing, ['profiles (LruCache, app.mjs) → .entries (Map)'], 'grown over an interval after the plateau: a false holder')
+})
