@@ -120,12 +120,16 @@ t.test('a mostly idle event loop half as busy again as usual is busier, though b
   t.equal(evaluateFast(floor, now, config, 0, undefined, undefined, level(0.42, 0.4, 0.005)).positive, true, '0.40 → 0.42 at a high level: not busier')
 })
 
-t.test('within the window, a load that doubled from a low level rose, though its spread is under 3 points', async (t) => {
+t.test('within the window, a load that rose by half from a low level does not hold a leak back by itself', async (t) => {
+  // A leak whose every leaked handler runs on each event makes its loop busier with it
+  // (market-data-bus, held-out: 5.5 % → 7.4 % within the window); within one window that is no
+  // evidence of traffic. Only a spread of 3 points or more lets a rising load explain the floor.
   const now = 4 * HOUR
   const times = Array.from({ length: 30 }, (_, i) => now - (29 - i) * MIN)
-  const loads = times.map((_, i) => 0.02 + (0.02 * i) / 29 + ((i % 3) - 1) * 0.001)
-  const window = { times, values: loads.map((load) => 50e6 + 1e9 * load), loads }
+  const loads = times.map((_, i) => 0.05 + (0.025 * i) / 29 + ((i % 3) - 1) * 0.001)
+  const window = { times, values: times.map((_, i) => 50e6 + 8_000 * i * 60), loads }
   const e = evaluateFast(window, now, config, 0, undefined)
-  t.equal(e.positive, false)
-  t.match(e.reasons.join('; '), /load: event-loop utilization rose over the window with the floor \(2\.\d % in its first third, 3\.\d % in its last/)
+  t.equal(e.positive, true, e.reasons.join('; '))
+  const burst = { ...window, loads: times.map((_, i) => 0.2 + (0.2 * i) / 29) }
+  t.match(evaluateFast(burst, now, config, 0, undefined).reasons.join('; '), /load: event-loop utilization rose over the window with the floor/, 'a rise of 20 points still does')
 })
