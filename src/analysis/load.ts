@@ -17,18 +17,16 @@ import { mannKendall, thinIndexes } from './stats.js'
 
 /** Load varying less than this (in utilization, 0..1) explains nothing: the window's load was steady. */
 export const MIN_LOAD_SPREAD = 0.03
-/**
- * A service that mostly waits (on a database, a downstream, a queue) runs its event loop at a
- * few per cent: twice the traffic moves utilization by a point or two, under MIN_LOAD_SPREAD,
- * while the memory held by requests in flight doubles. Relative to its own level, a load that
- * grew by at least this factor rose materially however low it is...
- */
-export const MATERIAL_LOAD_RATIO = 1.25
-/** ...provided the rise is at least this much utilization (below it, the reading's own jitter). */
+/** A relative rise of the load counts only when it is at least this much utilization (below it, the reading's own jitter). */
 export const MIN_LOAD_STEP = 0.005
 
-/** The load went from `before` to `after` (utilizations), a rise of MATERIAL_LOAD_RATIO (or `ratio`) of its level and at least MIN_LOAD_STEP. */
-export function risenRelative(before: number, after: number, ratio = MATERIAL_LOAD_RATIO): boolean {
+/**
+ * The load went from `before` to `after` (utilizations) by `ratio` of its level and at least
+ * MIN_LOAD_STEP: a service that mostly waits (on a database, a downstream, a queue) runs its
+ * event loop at a few per cent, and twice the traffic moves utilization by a point or two while
+ * the memory held by requests in flight doubles.
+ */
+export function risenRelative(before: number, after: number, ratio: number): boolean {
   return Number.isFinite(before) && Number.isFinite(after) && after - before >= MIN_LOAD_STEP && after >= ratio * before
 }
 
