@@ -231,6 +231,16 @@ const LOAD_NOISE = 0.03
 /** At a low level the noise is a share of it (a mostly idle loop measures steadily) plus a floor. */
 const relativeNoise = (load: (t: number) => number) => (t: number) => 0.15 * load(t) + 0.002
 
+/** A burst's level at t: 0 before `start`, rising linearly over `rise` to 1, held for `hold`, drained linearly over `drain`. */
+function trapezoid(p: { readonly start: number; readonly rise: number; readonly hold: number; readonly drain: number }, t: number): number {
+  const x = t - p.start
+  if (x <= 0) return 0
+  if (x < p.rise) return x / p.rise
+  if (x < p.rise + p.hold) return 1
+  const d = x - p.rise - p.hold
+  return d < p.drain ? 1 - d / p.drain : 0
+}
+
 /** A service that mostly waits: 1-5 % busy, with 1-2 peaks of 2-3x the traffic (their shape and the floor they add). */
 function waitingPeaks(rng: Rng, c: Common): { load: (t: number) => number; floorOfLoad: (t: number) => number; loadCoupling: number; params: Record<string, number> } {
   const base = rng.uniform(0.01, 0.05)
@@ -241,15 +251,7 @@ function waitingPeaks(rng: Rng, c: Common): { load: (t: number) => number; floor
     drain: rng.uniform(10, 30) * MIN,
     factor: rng.uniform(2, 3),
   }))
-  const level = (p: (typeof peaks)[number], t: number): number => {
-    const x = t - p.start
-    if (x <= 0) return 0
-    if (x < p.rise) return x / p.rise
-    if (x < p.rise + p.hold) return 1
-    const d = x - p.rise - p.hold
-    return d < p.drain ? 1 - d / p.drain : 0
-  }
-  const load = (t: number): number => base * (1 + peaks.reduce((sum, p) => sum + (p.factor - 1) * level(p, t), 0))
+  const load = (t: number): number => base * (1 + peaks.reduce((sum, p) => sum + (p.factor - 1) * trapezoid(p, t), 0))
   const peakExtra = Math.max(...peaks.map((p) => (p.factor - 1) * base))
   const loadCoupling = (c.heapBase * rng.uniform(0.1, 0.4)) / peakExtra
   const params: Record<string, number> = { baseLoad: base, peaks: peaks.length }
@@ -349,15 +351,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         drain: rng.uniform(10, 30) * MIN,
         extra: rng.uniform(0.2, 0.45),
       }))
-      const level = (b: (typeof bursts)[number], t: number): number => {
-        const x = t - b.start
-        if (x <= 0) return 0
-        if (x < b.rise) return x / b.rise
-        if (x < b.rise + b.hold) return 1
-        const d = x - b.rise - b.hold
-        return d < b.drain ? 1 - d / b.drain : 0
-      }
-      const load = (t: number): number => Math.min(0.95, base + bursts.reduce((sum, b) => sum + b.extra * level(b, t), 0))
+      const load = (t: number): number => Math.min(0.95, base + bursts.reduce((sum, b) => sum + b.extra * trapezoid(b, t), 0))
       const loadCoupling = (c.heapBase * rng.uniform(0.1, 0.4)) / 0.3
       const params: Record<string, number> = { bursts: bursts.length }
       bursts.forEach((b, i) => {
