@@ -263,7 +263,7 @@ export const ANALYSIS_OPTIONS: readonly OptionRow[] = [
     file: 'holders.mode',
     type: oneOf('MODE', HOLDER_MODES),
     default: 'on-verdict',
-    help: `Holder search (the growing collection and its path): ${HOLDER_MODES.join(', ')} (when a heap or external leak is raised, with one measuring search while its growth is seen, at most one per --holder-max-interval; and on POST /api/targets/NAME/holders)`,
+    help: `Holder search (the growing collection and its path): ${HOLDER_MODES.join(', ')} (when a heap or external leak is raised, with measuring searches while its growth is seen: two --holder-interval apart, then at most one per --holder-max-interval; and on POST /api/targets/NAME/holders)`,
     fileComment: HOLDER_MODES.join(', '),
   },
   {

@@ -3,11 +3,12 @@
  *
  * A search runs when a heap or external leak is raised (and when a user asks
  * through the API). The first search of a process only measures; growth needs
- * a second one, `intervalMs` later. So that growth is known at the raise, one
- * measuring search already runs while the growth is seen but not yet held long
- * enough to raise (at most one per `maxIntervalMs` while no leak is raised): a
- * fast leak may stop growing soon after its raise (a cap, a crash), and a
- * holder is only named by its growth. While the leak stays raised, searches
+ * a second one, `intervalMs` later. So that growth is known at the raise,
+ * measuring searches already run while the growth is seen but not yet held long
+ * enough to raise: the process's first, a second `intervalMs` later (growth
+ * known), then at most one per `maxIntervalMs` while no leak is raised. A fast
+ * leak may stop growing soon after it starts (a cap, a crash), before its
+ * raise, and a holder is only named by its growth. While the leak stays raised, searches
  * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long
  * gap before a big collection grows by the 5 % that counts as growing, and
  * each search compares against the previous measurement.
@@ -125,10 +126,18 @@ export class HolderScheduler {
     return this.wanted(nowMs, leakRaised, growthSeen) && nowMs >= (this.nextDueMs ?? Number.NEGATIVE_INFINITY)
   }
 
-  /** A search is wanted: a raised leak, a request, or growth seen and no measurement recent enough to compare with at a raise. */
+  /**
+   * A search is wanted: a raised leak, a request, or growth seen and no measurement recent enough
+   * to compare with at a raise. While growth is seen, a process's first search (it only measured)
+   * is followed by a second one `intervalMs` later, so that the growing holder is known even when
+   * the growth stops before a raise; after that, one per `maxIntervalMs`.
+   */
   private wanted(nowMs: number, leakRaised: boolean, growthSeen: boolean): boolean {
     if (leakRaised || this.requested) return true
-    return growthSeen && (this.lastStartedMs === undefined || nowMs - this.lastStartedMs >= this.config.maxIntervalMs)
+    if (!growthSeen) return false
+    if (this.lastStartedMs === undefined) return true
+    const gapMs = this.latest?.firstSearch === true ? this.config.intervalMs : this.config.maxIntervalMs
+    return nowMs - this.lastStartedMs >= gapMs
   }
 
   /** At the end of a poll: start a search in the background when one is due. */

@@ -97,21 +97,44 @@ t.test('no search without a raised leak or a request', async (t) => {
   t.equal(h.calls.length, 0)
 })
 
-t.test('growth seen before the raise: one measuring search, so that the search at the raise already sees growth', async (t) => {
+t.test('growth seen before the raise: measuring searches, so that the growing holder is known without a raise', async (t) => {
   const h = new Harness() // intervalMs 1 s, maxIntervalMs 8 s
-  h.results.push(done([holder(1, 1000, false)], true, h.clock), done([holder(1, 1400, true)], false, h.clock), done([], true, h.clock))
+  h.results.push(
+    done([holder(1, 1000, false)], true, h.clock),
+    done([holder(1, 1400, true)], false, h.clock),
+    done([holder(1, 1500, true)], false, h.clock),
+    done([holder(1, 1500, false)], false, h.clock),
+  )
   t.equal(h.scheduler.due(h.clock, false, undefined, true), true, 'growth seen: a search is due')
   await h.tick(false, 0, true)
   t.equal(h.calls.length, 1, 'the measuring search ran without a raised leak')
-  for (let i = 0; i < 6; i++) await h.tick(false, 1_000, true)
-  t.equal(h.calls.length, 1, 'one per maxInterval while the growth is only seen')
+  await h.tick(false, 500, true)
+  t.equal(h.calls.length, 1, 'not before the interval')
+  t.equal(h.scheduler.due(h.clock + 500, false, h.clock, true), true, 'the second measuring search is due an interval after the first')
+  await h.tick(false, 500, true)
+  t.equal(h.calls.length, 2, 'a second measuring search an interval after the first: growth known, even if it stops before a raise')
+  t.equal(h.scheduler.view().firstSearch, false, 'growth is known without a raise')
+  t.same(
+    h.scheduler.exported().map((x) => x.id),
+    [1],
+    'and the growing holder is exported',
+  )
+  for (let i = 0; i < 7; i++) await h.tick(false, 1_000, true)
+  t.equal(h.calls.length, 2, 'then one per maxInterval while the growth is only seen')
   await h.tick(true, 1_000)
-  t.equal(h.calls.length, 2, 'the raise searches at once')
-  t.equal(h.calls[1]?.previous, true, 'and compares with the measuring search')
-  t.equal(h.scheduler.view().firstSearch, false, 'growth is known at the raise')
+  t.equal(h.calls.length, 3, 'the raise searches at once')
+  t.equal(h.calls[2]?.previous, true, 'and compares with the measuring search')
   await h.tick(false, 1_000, false)
   await h.tick(false, 8_000, true)
-  t.equal(h.calls.length, 3, 'after maxInterval, growth seen again measures again')
+  t.equal(h.calls.length, 4, 'after maxInterval, growth seen again measures again')
+})
+
+t.test('growth no longer seen after the first measuring search: no second one', async (t) => {
+  const h = new Harness()
+  h.results.push(done([holder(1, 1000, false)], true, h.clock))
+  await h.tick(false, 0, true)
+  for (let i = 0; i < 20; i++) await h.tick(false, 1_000, false)
+  t.equal(h.calls.length, 1, 'a measuring search only while growth is seen')
 })
 
 t.test('a raised leak: a first search at once, the second after the interval, then gaps doubling to the maximum', async (t) => {
