@@ -37,7 +37,7 @@ export interface HolderOutcome {
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   /** Why searches were refused (distinct reasons, e.g. 'headroom: needs 64 MiB, 40 MiB left'). */
   readonly refusals: readonly string[]
-  /** Per search, the worst seen: longest slice inside the target, target CPU, wall time (ms). */
+  /** Per search, the worst seen: longest pause (slice inside the target or script listing), target CPU, wall time (ms). */
   readonly worst: { readonly pauseMs: number; readonly targetCpuMs: number; readonly wallMs: number } | null
   /** Median of the same over the searches seen. */
   readonly median: { readonly pauseMs: number; readonly targetCpuMs: number; readonly wallMs: number } | null
@@ -46,7 +46,7 @@ export interface HolderOutcome {
 export interface HoldersApiView {
   readonly searchedAt: string | null
   readonly holders: ReadonlyArray<Holder & { readonly label: string; readonly allocationSite?: { readonly label: string } | null }>
-  readonly cost: { readonly longestSliceMs: number; readonly targetCpuMs?: number; readonly wallMs: number } | null
+  readonly cost: { readonly longestSliceMs: number; readonly scriptListMs?: number | null; readonly targetCpuMs?: number; readonly wallMs: number } | null
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   readonly refusal?: { readonly reason: string; readonly requiredBytes?: number; readonly headroomBytes?: number } | null
 }
@@ -102,7 +102,7 @@ export class HolderWatch {
     }
     if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
     this.lastSearchedAt = view.searchedAt
-    if (view.cost !== null) this.costs.push({ pauseMs: view.cost.longestSliceMs, targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
+    if (view.cost !== null) this.costs.push({ pauseMs: Math.max(view.cost.longestSliceMs, view.cost.scriptListMs ?? 0), targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
     if (judge === false) return
     const since = judge === true ? undefined : judge
     const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))

@@ -73,7 +73,7 @@ export const HOLDER_METRICS: readonly MetricDefinition[] = [
     key: 'holderSearchLongestPause',
     prom: 'leakwatch_holder_search_longest_pause_seconds',
     otel: 'leakwatch.holder.search.longest_pause',
-    help: 'Longest slice of the latest holder search inside the target: the longest pause it caused.',
+    help: 'Longest pause the latest holder search caused the target: its longest slice, or the round trip of listing the scripts (once per process, when a path needs it).',
     unit: 's',
     type: 'gauge',
     labels: [],

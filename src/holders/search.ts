@@ -32,6 +32,7 @@ import {
   type FunctionRef,
   type WalkerItem,
 } from './report.js'
+import { listScripts, unnamedScripts, worthListing } from './script-list.js'
 import type { HolderSearchDone, HolderSearchOptions, HolderSearchRefused, HolderSearchResult } from './types.js'
 import {
   ADD_SCOPES_FUNCTION,
@@ -47,29 +48,9 @@ import {
   takeFunctionsExpression,
   type WalkerBeginOptions,
 } from './walker.js'
+import { checkHeadroom, visitsForHeap } from './headroom.js'
 
-/**
- * Memory a search needs in the target's container: the largest high-water
- * increase measured with bench/holder-cost (50 MB – 1 GB heaps, default caps),
- * plus margin. See the README of bench/holder-cost for the figures.
- */
-export const HOLDER_SEARCH_HEADROOM_BYTES = 64 * 1024 * 1024
-
-/**
- * A search's own memory in the target grows with what it walks: ~600 bytes per object visited
- * (path nodes, queue, visited set; measured: +17 MB high-water at 30 000 visits). Unless the
- * caller sets maxVisits, it follows the heap: at most SEARCH_MEMORY_FRACTION of the heap used,
- * between MIN_VISITS and the default.
- */
-export const BYTES_PER_VISIT = 600
-export const SEARCH_MEMORY_FRACTION = 0.1
-export const MIN_VISITS = 5000
-
-/** The visit cap for a heap of `heapUsedBytes` (undefined: the default). */
-export function visitsForHeap(heapUsedBytes: number | undefined, fallback: number): number {
-  if (heapUsedBytes === undefined || !Number.isFinite(heapUsedBytes) || heapUsedBytes <= 0) return fallback
-  return Math.max(MIN_VISITS, Math.min(fallback, Math.floor((heapUsedBytes * SEARCH_MEMORY_FRACTION) / BYTES_PER_VISIT)))
-}
+export { BYTES_PER_VISIT, checkHeadroom, HOLDER_SEARCH_HEADROOM_BYTES, MIN_VISITS, SEARCH_MEMORY_FRACTION, visitsForHeap } from './headroom.js'
 
 export const HOLDER_SEARCH_DEFAULTS = {
   sliceMs: 8,
@@ -118,23 +99,6 @@ interface CallReply {
   result?: RemoteObject
   exceptionDetails?: { text?: string; exception?: RemoteObject }
 }
-
-/** The headroom check alone (no call to the target): a refusal, or undefined when a search may run. */
-export function checkHeadroom(options: HolderSearchOptions): HolderSearchRefused | undefined {
-  const required = options.requiredHeadroomBytes ?? HOLDER_SEARCH_HEADROOM_BYTES
-  const headroom = options.headroomBytes
-  if (headroom === undefined || headroom >= required) return undefined
-  return {
-    status: 'refused',
-    code: 'LW_ERR_HOLDER_SEARCH_REFUSED',
-    reason: 'headroom',
-    message: `holder search refused: the container has ${mib(headroom)} left below its memory limit and a search needs ${mib(required)}`,
-    requiredBytes: required,
-    headroomBytes: headroom,
-  }
-}
-
-const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`
 
 /** Search the target for growing holders. See types.ts for what comes back. */
 export async function searchHolders(
@@ -248,14 +212,14 @@ class Search {
     } finally {
       await this.cleanUp()
     }
-    const cpuAfter = await this.cpuUsage()
-    const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>()
-    if (this.previous !== undefined && this.previous.installId === hello.installId) {
-      for (const h of this.previous.collections) if (h.path.length > 0) previousPaths.set(h.id, h)
-    }
     const main = inferMainScript(this.moduleScripts, this.scripts, this.scriptIndex, begin.mainFile, begin.mainIndex)
     if (main !== undefined) this.scripts.set(main, begin.mainFile)
     for (const [id, file] of scriptFiles(this.scriptUrls)) if (!this.scripts.has(id)) this.scripts.set(id, file)
+    const sameInstall = this.previous !== undefined && this.previous.installId === hello.installId
+    const listing = await this.nameScripts(items, sameInstall ? (this.previous?.scriptsListedUpTo ?? null) : null)
+    const cpuAfter = await this.cpuUsage()
+    const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>()
+    if (sameInstall) for (const h of this.previous!.collections) if (h.path.length > 0) previousPaths.set(h.id, h)
     const collections = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
     const holders = reportedHolders(collections)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
@@ -274,6 +238,7 @@ class Search {
         longestSliceMs: finish.longestSliceMs,
         longestStepMs: finish.longestStepMs,
         longestCallMs: this.longestCallMs,
+        scriptListMs: listing.ms,
         targetCpuMs:
           cpuBefore !== undefined && cpuAfter !== undefined
             ? (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000
@@ -293,7 +258,19 @@ class Search {
       truncated: truncation.length > 0,
       truncation,
       scripts,
+      scriptsListedUpTo: listing.upTo,
     }
+  }
+
+  /** Files for the scripts the paths mention that nothing named yet (script-list.ts). */
+  private async nameScripts(items: readonly WalkerItem[], listedUpTo: number | null): Promise<{ upTo: number | null; ms: number | null }> {
+    if (!worthListing(unnamedScripts(items, this.refs, this.scripts, this.internalScripts), listedUpTo)) return { upTo: listedUpTo, ms: null }
+    this.calls += 3
+    const listing = await listScripts(this.session, this.o.callTimeoutMs)
+    if (listing === undefined) return { upTo: listedUpTo, ms: null }
+    for (const [id, file] of listing.files) if (!this.scripts.has(id)) this.scripts.set(id, file)
+    if (listing.ms > this.longestCallMs) this.longestCallMs = listing.ms
+    return { upTo: listing.upTo, ms: listing.ms }
   }
 
   private beginOptions(): WalkerBeginOptions {

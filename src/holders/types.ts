@@ -70,6 +70,12 @@ export interface HolderSearchCost {
   readonly longestStepMs: number
   /** Longest round trip of one protocol call (an upper bound of any pause). */
   readonly longestCallMs: number
+  /**
+   * Round trip of listing the target's scripts through the Debugger domain (script-list.ts), when
+   * a path had a script without a file: it pauses the target for a walk of its heap. Null when
+   * no listing was needed.
+   */
+  readonly scriptListMs: number | null
   /** The target's CPU (user + system, all threads) during the search; undefined when it could not be read. */
   readonly targetCpuMs: number | undefined
   readonly slices: number
@@ -111,6 +117,8 @@ export interface HolderSearchDone {
   readonly truncation: readonly string[]
   /** scriptId → file, learnt from `require.cache`; carried to the next search of the same install. */
   readonly scripts: Readonly<Record<string, string>>
+  /** The highest script id when the scripts were last listed in this install; null before any listing. */
+  readonly scriptsListedUpTo: number | null
 }
 
 export type HolderRefusalReason = 'headroom' | 'busy' | 'unsupported'

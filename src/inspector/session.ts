@@ -44,6 +44,8 @@ export interface TargetSession {
   evaluate(expression: string, timeoutMs: number): Promise<unknown>
   /** Send a raw protocol command. */
   send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown>
+  /** Listen to one protocol event (its params are the target's: validate them); returns the unsubscribe. */
+  onEvent?(method: string, listener: (params: unknown) => void): () => void
 }
 
 /** The `/json/list` URL of an endpoint; refuses a host or port that would not make one. */
@@ -245,6 +247,13 @@ export class InspectorSession implements TargetSession {
   onClose(listener: (reason: LeakwatchError) => void): void {
     if (this.closed) listener(this.reason!)
     else this.closeListeners.push(listener)
+  }
+
+  onEvent(method: string, listener: (params: unknown) => void): () => void {
+    // GuardedClient has checked the message's framing; the params are still the target's.
+    const handler = (params: unknown): void => listener(params)
+    this.client.on(method, handler)
+    return () => void this.client.removeListener(method, handler)
   }
 
   async send(method: string, params: Record<string, unknown>, timeoutMs: number): Promise<unknown> {

@@ -75,6 +75,11 @@ export function searchCostMs(cost: HolderSearchDone['cost']): number {
   return Math.max(cost.targetCpuMs ?? 0, cost.longestSliceMs * cost.slices)
 }
 
+/** The longest pause a search caused the target: its longest slice, or the script listing's round trip (script-list.ts). */
+export function searchPauseMs(cost: HolderSearchDone['cost']): number {
+  return Math.max(cost.longestSliceMs, cost.scriptListMs ?? 0)
+}
+
 /** A holder's metric label: its path (a developer's name for it), or what it is when no path was found. */
 export function holderLabel(holder: Holder): string {
   const label = holder.path.length > 0 ? holder.path.join(' → ') : `(no path) ${holder.kind} of ${holder.elementShape[0] ?? '?'}`
@@ -227,7 +232,7 @@ export class HolderScheduler {
     }
     for (const [outcome, count] of Object.entries(this.counts)) out.push({ key: 'holderSearches', labels: { outcome }, value: count })
     out.push({ key: 'holderSearchCost', value: this.costTotalMs / 1000 }, { key: 'holderSearchTargetCpu', value: this.cpuTotalMs / 1000 })
-    if (this.latest !== undefined) out.push({ key: 'holderSearchLongestPause', value: this.latest.cost.longestSliceMs / 1000 })
+    if (this.latest !== undefined) out.push({ key: 'holderSearchLongestPause', value: searchPauseMs(this.latest.cost) / 1000 })
     return out
   }
 

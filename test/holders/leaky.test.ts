@@ -6,7 +6,7 @@ import type { HeapProfile } from '../../src/attribution/pprof.js'
 import { describeHolder } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
 import { waitFor } from '../helpers/targets.js'
-import { openFixture, search, searchUntil } from './lib.js'
+import { openFixture, RecordingSession, search, searchUntil } from './lib.js'
 
 interface Expectation {
   readonly fixture: string
@@ -66,9 +66,9 @@ const CASES: readonly Expectation[] = [
     shape: /^Timeout\(function at test\/fixtures\/holders\/leaked-intervals\/main\.js:11\)$/,
   },
   {
-    // ES modules are not in require.cache: the module variable is named, its file is not.
+    // ES modules are not in require.cache: the file comes from the Debugger domain's script list.
     fixture: 'esm/main.mjs',
-    path: /^pending \(Map, module of a function at script \d+:\d+\)$/,
+    path: /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/,
     kind: 'Map',
     shape: /^\{route, startedAt\}$/,
   },
@@ -113,8 +113,35 @@ t.test('ES module: the scripts of a heap profile name its file', async (t) => {
   )
   await session.send('HeapProfiler.stopSampling', {}, 5000)
   // Without them the file is unknown (the case above); with them it is named.
-  const { holder } = await searchUntil(session, first, (h) => h.growing, { options: { scriptUrls: urls } })
+  const { holder, last } = await searchUntil(session, first, (h) => h.growing, { options: { scriptUrls: urls } })
   t.match(holder?.path.join(' → '), /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/)
+  t.equal(last.cost.scriptListMs, null, 'named by the profile: no script listing')
+})
+
+t.test('ES module without a profile: the scripts are listed once, through the Debugger domain, left off', async (t) => {
+  const { session } = await openFixture(t, 'esm/main.mjs')
+  const recording = new RecordingSession(session)
+  const first = await search(recording)
+  const debuggerCalls = (): string[] => recording.calls.map((c) => c.method).filter((m) => m.startsWith('Debugger.'))
+  t.same(debuggerCalls(), ['Debugger.enable', 'Debugger.setSkipAllPauses', 'Debugger.disable'], 'enable, skip pauses, disable')
+  t.ok(first.cost.scriptListMs !== null && first.cost.scriptListMs > 0, `listing took ${first.cost.scriptListMs?.toFixed(1)} ms`)
+  t.ok(first.cost.longestCallMs >= (first.cost.scriptListMs ?? 0), 'and bounds the longest call')
+  t.ok(first.scriptsListedUpTo !== null && first.scriptsListedUpTo > 0)
+  const { last } = await searchUntil(recording, first, (h) => h.growing)
+  t.same(debuggerCalls().length, 3, 'not listed again in the same process')
+  t.equal(last.cost.scriptListMs, null)
+  t.match(last.holders[0]?.path.join(' → '), /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/)
+  // Left enabled, the debugger would stop at this statement and the evaluation would time out.
+  t.equal(await session.evaluate('(() => { debugger; return 1 })()', 3000), 1, 'the debugger is off again')
+})
+
+t.test('ES module, a session without protocol events: the variable is named, its script by id', async (t) => {
+  const { session } = await openFixture(t, 'esm/main.mjs')
+  const plain = { evaluate: session.evaluate.bind(session), send: session.send.bind(session) }
+  const first = await search(plain)
+  const { last, holder } = await searchUntil(plain, first, (h) => h.growing)
+  t.equal(last.cost.scriptListMs, null)
+  t.match(holder?.path.join(' → '), /^pending \(Map, module of (a function|handle\(\)) at script \d+:\d+\)$/)
 })
 
 t.test('buffers: retained bytes count the Buffers', async (t) => {

@@ -30,6 +30,8 @@ export function normalizeParams(params: Record<string, unknown>): Record<string,
 export class RecordingSession implements TargetSession {
   readonly calls: RecordedCall[] = []
   maxInFlight = 0
+  /** Methods sent while another call was in flight. */
+  readonly overlapping = new Set<string>()
   private inFlight = 0
   constructor(private readonly inner: TargetSession) {}
 
@@ -41,8 +43,14 @@ export class RecordingSession implements TargetSession {
     return this.track(method, params, () => this.inner.send(method, params, timeoutMs))
   }
 
+  get onEvent(): TargetSession['onEvent'] {
+    const inner = this.inner
+    return inner.onEvent === undefined ? undefined : (method, listener) => inner.onEvent!(method, listener)
+  }
+
   private async track(method: string, params: Record<string, unknown>, run: () => Promise<unknown>): Promise<unknown> {
     this.inFlight += 1
+    if (this.inFlight > 1) this.overlapping.add(method)
     if (this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight
     try {
       const reply = await run()

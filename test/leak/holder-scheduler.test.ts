@@ -42,6 +42,7 @@ function done(holders: Holder[], first: boolean, at: number, cpuMs = 50): Holder
       longestSliceMs: 9,
       longestStepMs: 1,
       longestCallMs: 12,
+      scriptListMs: null,
       targetCpuMs: cpuMs,
       slices: 4,
       calls: 10,
@@ -59,6 +60,7 @@ function done(holders: Holder[], first: boolean, at: number, cpuMs = 50): Holder
     truncated: false,
     truncation: [],
     scripts: {},
+    scriptsListedUpTo: null,
   }
 }
 
