@@ -13,7 +13,7 @@
  *   a daily ramp do not make new highs at the same load, a leak does.
  */
 import { regress2 } from './shape.js'
-import { mannKendall, thinIndexes } from './stats.js'
+import { mannKendall, median, thinIndexes } from './stats.js'
 
 /** Load varying less than this (in utilization, 0..1) explains nothing: the window's load was steady. */
 export const MIN_LOAD_SPREAD = 0.03
@@ -153,13 +153,6 @@ export function matchedGrowth(
     rate: median(rates),
     lower: k === 0 ? Number.NEGATIVE_INFINITY : (rates[k - 1] as number),
   }
-}
-
-/** The median of `values` (not modified). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 function quantile(values: number[], q: number): number {

@@ -103,11 +103,21 @@ export interface Line {
   readonly intercept: number
 }
 
-function median(values: number[]): number {
-  if (values.length === 0) return Number.NaN
+function medianOfSorted(sorted: ArrayLike<number>): number {
+  if (sorted.length === 0) return Number.NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** The median of `values` (not modified; NaN when empty). A typed array sorts numerically without a comparator call per step. */
+export function median(values: ArrayLike<number>): number {
+  return medianOfSorted(Float64Array.from(values).sort())
+}
+
+/** The median, sorting `values` in place (the Theil–Sen bounds read ranks of the sorted slopes). */
+function medianInPlace(values: number[]): number {
   values.sort((a, b) => a - b)
-  const mid = values.length >> 1
-  return values.length % 2 === 1 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2
+  return medianOfSorted(values)
 }
 
 /** Slopes between every pair of points with distinct times. */
@@ -127,7 +137,7 @@ function pairwiseSlopes(times: readonly number[], values: readonly number[]): nu
 function lineFromSlopes(times: readonly number[], values: readonly number[], slopes: number[]): Line {
   const n = Math.min(times.length, values.length)
   if (slopes.length === 0) return { slope: 0, intercept: n > 0 ? (values[n - 1] as number) : 0 }
-  const slope = median(slopes)
+  const slope = medianInPlace(slopes)
   const residuals: number[] = []
   for (let i = 0; i < n; i++) residuals.push((values[i] as number) - slope * (times[i] as number))
   return { slope, intercept: median(residuals) }
@@ -152,7 +162,7 @@ export interface SlopeBounds extends Line {
 export function theilSenBounds(times: readonly number[], values: readonly number[], z: number): SlopeBounds {
   const n = Math.min(times.length, values.length)
   const slopes = pairwiseSlopes(times, values)
-  // median() sorts the slopes in place, which the rank lookup below relies on.
+  // medianInPlace() sorts the slopes in place, which the rank lookup below relies on.
   const line = lineFromSlopes(times, values, slopes)
   if (slopes.length === 0) return { ...line, lower: line.slope }
   const variance = (n * (n - 1) * (2 * n + 5)) / 18

@@ -23,9 +23,9 @@
  * negative for a stated duration.
  */
 import type { AnalysisConfig } from '../config/types.js'
-import { loadAdjustedTrend, loadSensitivity, matchedGrowth, median, MIN_LOAD_SPREAD, MIN_LOAD_STEP, risenRelative, type LoadAdjusted, type LoadRamp, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
+import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, MIN_LOAD_STEP, risenRelative, type LoadAdjusted, type LoadRamp, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
-import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
+import { hingeFit, mannKendall, median, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
 import { TOO_FEW_POINTS } from './hysteresis.js'
 

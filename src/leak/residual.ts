@@ -9,6 +9,7 @@
  * Also here: the load's usual level, from every poll's reading (see LoadLevel).
  */
 import { loadRamp, RAMP_WINDOWS, type LoadPoint } from '../analysis/load.js'
+import { median } from '../analysis/stats.js'
 import type { LoadLevel, SignalEvidence, WindowSeries } from '../analysis/verdict.js'
 
 export interface StepSeries {
@@ -65,13 +66,6 @@ export function explainedByParts(evidence: SignalEvidence, residual: SignalEvide
     slow: { ...evidence.slow, positive: false, reasons: [reason, ...evidence.slow.reasons] },
     reasons: [reason],
   }
-}
-
-function median(values: number[]): number {
-  // A typed array sorts numerically without a comparator call per step (thousands of readings).
-  const sorted = Float64Array.from(values).sort()
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /**
