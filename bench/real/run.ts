@@ -13,6 +13,7 @@ import type { SignalView } from '../../src/leak/target-analysis.js'
 import { loadConfig } from '../../src/sidecar-config.js'
 import { Sidecar } from '../../src/sidecar.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from '../promql.js'
+import { quantile } from '../lib/report.js'
 import { HolderWatch, type HolderOutcome, type HoldersApiView } from './holders.js'
 import { DEFAULT_MEMORY_LIMIT_BYTES, type Program } from './programs.js'
 
@@ -191,6 +192,8 @@ export async function runProgram(
   let nextRestartSimS = program.restart?.kind === 'every' ? program.restart.simS : Number.POSITIVE_INFINITY
   let nextProgressMs = startedMs + 60_000
   let nextTraceSimS = traceEverySimS ?? Number.POSITIVE_INFINITY
+  /** Event-loop utilization of every poll since the last trace line (the load the load rules judge). */
+  const utilizationSinceTrace: number[] = []
   const holders = new HolderWatch(program.holder, program.allocatingFunction)
   let raised: { simS: number; wallMs: number } | null = null
   let nextHoldersLookMs = startedMs
@@ -234,6 +237,8 @@ export async function runProgram(
         const judge = program.leaky || (filled && { sinceSimS: program.plateauAfterSimS as number, scale })
         holders.observe(view, raised, { simS: t, wallMs: now }, judge)
       }
+      const elu = samples.find((s) => s.key === 'eventLoopUtilization' && 'value' in s)
+      if (elu !== undefined && 'value' in elu && Number.isFinite(elu.value)) utilizationSinceTrace.push(elu.value)
       const value = samples.find((s) => s.key === 'rss' && 'value' in s)
       if (watching && value !== undefined && 'value' in value) {
         rss.push({ t: t * 1000, v: value.value })
@@ -248,7 +253,7 @@ export async function runProgram(
       }
       if (t >= nextTraceSimS) {
         nextTraceSimS += traceEverySimS ?? Number.POSITIVE_INFINITY
-        await trace(sidecar, program.name, t, scale, log)
+        await trace(sidecar, program.name, t, scale, log, utilizationSinceTrace.splice(0))
       }
       if (now >= nextProgressMs) {
         nextProgressMs += 60_000
@@ -287,9 +292,13 @@ export async function runProgram(
   }
 }
 
-/** One line per signal: the verdict and why. */
-async function trace(sidecar: Sidecar, name: string, simS: number, scale: number, log: (line: string) => void): Promise<void> {
+/** One line per signal: the verdict and why; first, the event-loop utilization since the last line (quartiles of the polls). */
+async function trace(sidecar: Sidecar, name: string, simS: number, scale: number, log: (line: string) => void, utilization: readonly number[]): Promise<void> {
   const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  if (utilization.length > 0) {
+    const pc = (q: number): string => `${(quantile(utilization, q) * 100).toFixed(1)} %`
+    log(`      ${name} ${(simS / 60).toFixed(0)} min load: utilization ${pc(0.25)} / ${pc(0.5)} / ${pc(0.75)} (quartiles of ${utilization.length} polls since the last line)`)
+  }
   for (const track of view.analysis.signals) {
     const e = track.evidence
     if (e === null) continue
