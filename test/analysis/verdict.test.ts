@@ -2,6 +2,7 @@ import t from 'tap'
 import type { LoadPoint } from '../../src/analysis/load.js'
 import {
   INITIAL_VERDICT,
+  SHAPE_TEST,
   TOO_FEW_POINTS,
   estimateOnset,
   evaluateFast,
@@ -285,6 +286,35 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   slow = nextVerdict(slow, evidence(11 * MIN, false, true), settings)
   t.equal(slow.suspected, true)
   t.equal(slow.path, 'slow')
+})
+
+t.test("the fast hold: a break of a quarter of it that only the tests' noise caused does not restart it; a contrary shape or the load does", async (t) => {
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024 }
+  const HOLD = 60 * MIN
+  const positive = (at: number): SignalEvidence => evidence(at, true, false, HOLD)
+  const noise = (at: number): SignalEvidence => evidence(at, false, false, HOLD, ['Mann-Kendall trend test: p = 0.012 > 0.01 (no significant upward trend)'])
+  const busier = (at: number): SignalEvidence => evidence(at, false, false, HOLD, ['load: the event loop has been busier over the window'])
+  const levelling = (at: number): SignalEvidence => evidence(at, false, false, HOLD, [`${SHAPE_TEST}: approaching a level`])
+  const run = (steps: Array<(at: number) => SignalEvidence>): typeof INITIAL_VERDICT => {
+    let state = INITIAL_VERDICT
+    steps.forEach((step, i) => (state = nextVerdict(state, step(i * 5 * MIN), settings)))
+    return state
+  }
+  // 13 evaluations 5 min apart = 60 min; one in the middle negative.
+  const withBreak = (brk: (at: number) => SignalEvidence, length = 1): Array<(at: number) => SignalEvidence> =>
+    Array.from({ length: 13 }, (_, i) => (i >= 6 && i < 6 + length ? brk : positive))
+  t.equal(run(withBreak(noise)).suspected, true, 'a 5-min break of noise: raised after the hour')
+  t.equal(run(withBreak(busier)).suspected, false, 'a load objection restarts it (a morning ramp is not noise)')
+  const short = (at: number): SignalEvidence => evidence(at, false, false, HOLD, [`${TOO_FEW_POINTS}: 5 in the window`])
+  t.equal(run(withBreak(short, 2)).suspected, true, 'a window short of floors for 10 min: raised after the hour')
+  t.equal(run(withBreak(noise, 3)).suspected, true, 'a 15-min break (a quarter of the hold): still raised')
+  t.equal(run(withBreak(noise, 4)).suspected, false, 'a 20-min break restarts the hold')
+  t.equal(run(withBreak(levelling)).suspected, false, 'a shape that contradicts growth restarts it at once')
+  const bridged = run(withBreak(noise).slice(0, 7))
+  t.equal(bridged.fastSinceMs, 0, 'through the break the hold keeps its start')
+  t.equal(bridged.negativeSinceMs, 30 * MIN, 'while the clear clock runs from the break')
+  const ending = run([...withBreak(noise).slice(0, 12), noise])
+  t.equal(ending.suspected, false, 'only a positive evaluation raises')
 })
 
 t.test('onset and time to limit', async (t) => {
