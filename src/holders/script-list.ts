@@ -7,9 +7,10 @@
  * inspector lists every script with its URL when its Debugger domain is enabled (one
  * `Debugger.scriptParsed` event per script, sent before the reply). Enabling it is not free:
  * V8 then collects the source positions of all bytecode, a walk of the heap that pauses the
- * target (measured on this machine: ~5–40 ms at 10–200 MB of heap, ~160 ms at 515 MB). So the
- * list is asked for only when a reported path has a script without a file, at most once per
- * process unless a script compiled after the last listing turns up, and its round trip is
+ * target (measured on this machine: ~5–65 ms at 10–200 MB of heap, ~160 ms at 515 MB, ~400 ms
+ * at 1 GB) and adds ~1–2 MB of RSS. So the list is asked for only when a reported path has a
+ * script without a file, at most once per process unless a script compiled after the last
+ * listing turns up, and its round trip is
  * reported as the search's `scriptListMs` (a pause bound, charged with the search's target CPU).
  *
  * The debugger stays enabled for the three pipelined calls only: enable, skip all pauses (a
