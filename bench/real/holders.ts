@@ -12,6 +12,7 @@
  *   from a search made while the cache filled is the fill, reported late, not growth after it).
  */
 import type { Holder } from '../../src/holders/types.js'
+import { searchPauseMs } from '../../src/leak/holder-scheduler.js'
 import { median } from '../lib/report.js'
 import type { HolderTruth } from './programs.js'
 
@@ -102,7 +103,7 @@ export class HolderWatch {
     }
     if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
     this.lastSearchedAt = view.searchedAt
-    if (view.cost !== null) this.costs.push({ pauseMs: Math.max(view.cost.longestSliceMs, view.cost.scriptListMs ?? 0), targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
+    if (view.cost !== null) this.costs.push({ pauseMs: searchPauseMs(view.cost), targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
     if (judge === false) return
     const since = judge === true ? undefined : judge
     const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))

@@ -27,7 +27,7 @@ import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, MIN
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, median, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
-import { SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
+import { LOAD_REASON, SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
 
 export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
 export {
@@ -214,7 +214,7 @@ function elevatedLoad(level: LoadLevel | undefined, config: AnalysisThresholds):
   if (!(rise >= margin) && !relative) return undefined
   const by = rise >= margin ? `margin ${(margin * 100).toFixed(1)} points` : `${(level.window / level.baseline).toFixed(2)}× ≥ ${ELEVATED_LOAD_RATIO}×, rise ≥ 2 × spread ${(level.spread * 100).toFixed(1)} points`
   return (
-    `load: the event loop has been busier over the window (utilization ${percent(level.window)}) than before it ` +
+    `${LOAD_REASON} the event loop has been busier over the window (utilization ${percent(level.window)}) than before it ` +
     `(${percent(level.baseline)}, median of the previous ${(level.baselineMs / 3_600_000).toFixed(1)} h; ${by}): ` +
     'growth under heavier load is judged when the load comes back, or at comparable load on the slow path'
   )
@@ -239,7 +239,7 @@ function loadRampReason(ramp: LoadRamp | undefined, series: WindowSeries, config
   const loadRise = ramp.last / ramp.first - 1
   if (!(loadRise >= floorRise)) return undefined
   return (
-    `load: event-loop utilization rose from ${percent(ramp.first)} to ${percent(ramp.last)} over the last ${Math.round(ramp.spanMs / 60_000)} min ` +
+    `${LOAD_REASON} event-loop utilization rose from ${percent(ramp.first)} to ${percent(ramp.last)} over the last ${Math.round(ramp.spanMs / 60_000)} min ` +
     `(Mann-Kendall p = ${ramp.pIncreasing.toPrecision(2)} ≤ ${config.maxPValue}), by ${(loadRise * 100).toFixed(0)} %, at least the floor's ${(floorRise * 100).toFixed(0)} %: ` +
     'growth that is not heading for the limit is judged at comparable load, or once the load levels off'
   )
@@ -264,7 +264,7 @@ function risingLoad(times: readonly number[], values: readonly number[], loads: 
   const recentFrom = (times[times.length - 1] as number) - span / 3
   const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue)
   if (comparison !== undefined && comparison.pValue <= config.maxPValue) return undefined
-  return `load: event-loop utilization rose over the window with the floor (${percent(median(known.slice(0, third)))} in its first third, ${percent(median(known.slice(-third)))} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
+  return `${LOAD_REASON} event-loop utilization rose over the window with the floor (${percent(median(known.slice(0, third)))} in its first third, ${percent(median(known.slice(-third)))} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
     comparison === undefined
       ? 'no earlier floor at the same or a higher load to compare with'
       : `${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (p = ${comparison.pValue.toPrecision(2)})`
@@ -343,7 +343,7 @@ export function evaluateFast(
     if (busy !== undefined) reasons.push(busy)
     if (reasons.length > 0 && loadHeld) {
       reasons.push(
-        `load: the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
+        `${LOAD_REASON} the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
       )
     }
   }

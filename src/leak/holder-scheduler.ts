@@ -76,7 +76,7 @@ export function searchCostMs(cost: HolderSearchDone['cost']): number {
 }
 
 /** The longest pause a search caused the target: its longest slice, or the script listing's round trip (script-list.ts). */
-export function searchPauseMs(cost: HolderSearchDone['cost']): number {
+export function searchPauseMs(cost: Pick<HolderSearchDone['cost'], 'longestSliceMs'> & { readonly scriptListMs?: number | null }): number {
   return Math.max(cost.longestSliceMs, cost.scriptListMs ?? 0)
 }
 
