@@ -327,17 +327,24 @@ export function inferMainScript(
 }
 
 /**
- * Whether a holder grew enough to be called growing: by at least GROWING_MIN_ELEMENTS elements
- * and GROWING_MIN_FRACTION of its previous size since its previous measurement. A Map of
- * in-flight requests that churns around a constant size moves by a few elements either way.
+ * Whether a holder grew enough to be called growing: since its previous measurement, by at least
+ * GROWING_MIN_ELEMENTS elements, GROWING_MIN_FRACTION of its previous size, and more than a
+ * collection that only churns would move by chance. A collection whose elements come and go
+ * independently (in-flight requests, timers of a fixed duration, sessions with a TTL) holds a
+ * Poisson-like count: its size varies by about √n, and the difference of two measurements by
+ * √(2n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
+ * comparison): a timer list of 600 moving by 40 between two searches is churn, a leak of 13 000
+ * growing by 650 is not. Small leaking collections need a longer interval to be called growing;
+ * the scheduler doubles the gap between searches while a leak stays raised.
  */
 export const GROWING_MIN_ELEMENTS = 32
 export const GROWING_MIN_FRACTION = 0.05
+export const GROWING_NOISE_SIGMAS = 4
 
 export function isGrowing(size: number, previousSize: number | null): boolean {
   if (previousSize === null) return false
   const grew = size - previousSize
-  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize
+  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > GROWING_NOISE_SIGMAS * Math.sqrt(2 * Math.max(0, previousSize))
 }
 
 /**

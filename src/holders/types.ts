@@ -27,8 +27,9 @@ export interface Holder {
   /** Size at the collection's previous measurement, or null when first seen now. */
   readonly previousSize: number | null
   /**
-   * Grew since its previous measurement by at least 32 elements and 5 % of its previous size
-   * (see `isGrowing`); false when first seen now.
+   * Grew since its previous measurement by at least 32 elements, 5 % of its previous size and
+   * four times the chance variation of a churning collection, 4·√(2·previousSize) (see
+   * `isGrowing`); false when first seen now.
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */

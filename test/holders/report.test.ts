@@ -119,13 +119,39 @@ t.test('paths: roots named, steps kept, the holder kind on the last element', as
   t.equal(long[23], '.n39 (Array)')
 })
 
-t.test('growing: enough elements and enough of the previous size', async (t) => {
+t.test('growing: enough elements, enough of the previous size, beyond churn', async (t) => {
   t.notOk(isGrowing(100, null), 'first seen is not growing')
   t.notOk(isGrowing(20, 11), 'a churning in-flight map moving by a few')
   t.ok(isGrowing(268, 43))
   t.notOk(isGrowing(400_100, 400_000), '+100 on 400k is noise-level')
   t.ok(isGrowing(420_000, 400_000))
   t.notOk(isGrowing(90, 100), 'shrinking')
+  // A timer list of ~600 churning: two measurements differ by about √(2·600) ≈ 35.
+  t.notOk(isGrowing(640, 600), '+40 on a churning 600 (6.7 %) is within four chance deviations (139)')
+  t.ok(isGrowing(760, 600), '+160 on 600 is beyond them')
+  t.ok(isGrowing(13_650, 13_000), 'a leak of 13 000 growing 5 % (650 > 645)')
+  t.notOk(isGrowing(1_150, 1_000), '+15 % on 1 000 (150 < 179): a small collection needs a longer interval')
+  // Churn as it is: independent arrivals held for a fixed time (M/D/∞), sampled twice far apart.
+  let seed = 7
+  const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+  const poisson = (mean: number): number => {
+    // Knuth's method in chunks (mean up to ~700 per chunk keeps exp() representable).
+    let count = 0
+    for (let left = mean; left > 0; left -= 500) {
+      const limit = Math.exp(-Math.min(500, left))
+      let p = 1
+      for (;;) {
+        p *= random()
+        if (p <= limit) break
+        count += 1
+      }
+    }
+    return count
+  }
+  let called = 0
+  const pairs = 2000
+  for (let i = 0; i < pairs; i++) if (isGrowing(poisson(600), poisson(600))) called += 1
+  t.equal(called, 0, `a churning collection of mean 600 called growing in ${called} of ${pairs} pairs of measurements`)
 })
 
 t.test('ranking: growing first by rate, then first seen, then the rest', async (t) => {
