@@ -5,12 +5,13 @@
  * through the API). The first search of a process only measures; growth needs
  * a second one, `intervalMs` later. So that growth is known at the raise,
  * measuring searches already run while the growth is seen but not yet held long
- * enough to raise: the process's first, a second `intervalMs` later (growth
+ * enough to raise (or while floors too few to judge rise: hysteresis.ts
+ * `fewAndRising`): the process's first, a second `intervalMs` later (growth
  * known), then at most one per `maxIntervalMs` while no leak is raised. A fast
  * leak may stop growing soon after it starts (a cap, a crash), before its
  * raise, and a holder is only named by its growth. While the leak stays raised, searches
  * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long
- * gap before a big collection grows by the 5 % that counts as growing, and
+ * gap before a big collection grows by what counts as growing (report.ts `isGrowing`), and
  * each search compares against the previous measurement.
  *
  * Every search is charged to the attribution budget it shares with profile

@@ -17,6 +17,7 @@
 import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum, medianGap } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
+  fewAndRising,
   unjudged,
   estimateOnset,
   evaluateSignal,
@@ -189,7 +190,9 @@ export class TargetAnalysis implements PollExtension {
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
     const verdicts = [this.track('heap').verdict, this.track('external').verdict]
-    const [leakRaised, growthSeen] = [verdicts.some((v) => v.suspected), verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null)]
+    const leakRaised = verdicts.some((v) => v.suspected)
+    // Growth seen: a path positive (not yet held long enough), or floors too few to judge that rise.
+    const growthSeen = verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null) || this.fewAndRising()
     const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs(), growthSeen)
     const generation = this.generation
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
@@ -217,6 +220,15 @@ export class TargetAnalysis implements PollExtension {
       leakRaised, growthSeen,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
       scriptUrls: () => scriptUrlsOf(this.latest?.profile),
+    })
+  }
+
+  /** The heap or external floor has too few points to judge, and they rise (hysteresis.ts `fewAndRising`). */
+  private fewAndRising(): boolean {
+    const min = this.options.analysis.minSlopeBytesPerSecond
+    return (['heap', 'external'] as const).some((signal) => {
+      const evidence = this.track(signal).evidence
+      return evidence !== undefined && fewAndRising(evidence, min)
     })
   }
 
