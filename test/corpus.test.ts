@@ -98,11 +98,23 @@ t.test('held-out manifest', async (t) => {
   for (const entry of heldout) t.test(entry.name, (t) => checkEntry(t, entry, heldoutDir));
 });
 
+// The fresh corpus (test/corpus-fresh/, same protocol, written by a session that had read neither
+// the analysis code nor the other corpora's programs): checked the same way, and started too.
+const freshDir = resolve(repoRoot, 'test/corpus-fresh');
+const fresh = JSON.parse(await readFile(resolve(freshDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('fresh manifest', async (t) => {
+  const all = [...manifest, ...heldout, ...fresh];
+  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the three corpora');
+  t.ok(fresh.some((e) => e.leaky) && fresh.some((e) => !e.leaky), 'leaky and healthy programs');
+  for (const entry of fresh) t.test(entry.name, (t) => checkEntry(t, entry, freshDir));
+});
+
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
-  for (const entry of manifest) {
+  for (const entry of [...manifest.map((e) => ({ ...e, dir: corpusDir })), ...fresh.map((e) => ({ ...e, dir: freshDir }))]) {
     t.test(entry.name, { buffered: true }, async (t) => {
       const target = await spawnTarget(t, {
-        script: resolve(corpusDir, entry.file),
+        script: resolve(entry.dir, entry.file),
         env: { SCENARIO_SPEED: '60', SCENARIO_STATS_MS: '200' },
         nodeArgs: entry.nodeArgs,
         readyTimeoutMs: 15_000,
