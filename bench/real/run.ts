@@ -253,7 +253,7 @@ export async function runProgram(
       }
       if (t >= nextTraceSimS) {
         nextTraceSimS += traceEverySimS ?? Number.POSITIVE_INFINITY
-        await trace(sidecar, program.name, t, scale, log, utilizationSinceTrace.splice(0))
+        await trace(sidecar, program.name, t, scale, log, utilizationSinceTrace.splice(0), simS)
       }
       if (now >= nextProgressMs) {
         nextProgressMs += 60_000
@@ -293,8 +293,22 @@ export async function runProgram(
 }
 
 /** One line per signal: the verdict and why; first, the event-loop utilization since the last line (quartiles of the polls). */
-async function trace(sidecar: Sidecar, name: string, simS: number, scale: number, log: (line: string) => void, utilization: readonly number[]): Promise<void> {
+async function trace(
+  sidecar: Sidecar,
+  name: string,
+  simS: number,
+  scale: number,
+  log: (line: string) => void,
+  utilization: readonly number[],
+  simOf: (wallMs: number) => number,
+): Promise<void> {
   const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}` })).json<{ analysis: { signals: SignalView[] } }>()
+  const holders = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}/holders` })).json<HoldersApiView>()
+  if (holders.searches.done + holders.searches.refused + holders.searches.failed > 0) {
+    const growing = holders.holders.filter((h) => h.growing).map((h) => `${h.label} ${h.size} (+${(h.growthPerSecond ?? 0) / scale * 60 | 0}/min)`)
+    const at = holders.searchedAt === null ? '-' : `${(simOf(Date.parse(holders.searchedAt)) / 60).toFixed(0)} min`
+    log(`      ${name} ${(simS / 60).toFixed(0)} min holders: searches ${holders.searches.done} done, ${holders.searches.refused} refused, ${holders.searches.failed} failed; latest at ${at}; growing: ${growing.slice(0, 2).join('; ') || 'none'}`)
+  }
   if (utilization.length > 0) {
     const pc = (q: number): string => `${(quantile(utilization, q) * 100).toFixed(1)} %`
     log(`      ${name} ${(simS / 60).toFixed(0)} min load: utilization ${pc(0.25)} / ${pc(0.5)} / ${pc(0.75)} (quartiles of ${utilization.length} polls since the last line)`)
