@@ -823,8 +823,8 @@ logLevel: verbose
   t.strictSame(problems(['--config', 'c.yaml'], {}, { 'c.yaml': file }), [
     'targets[0].port: must be 1..65535',
     'targets[1].nmae: unknown key (known keys: name, host, port, address, interval, timeout, disabledCollectors, serviceName)',
-    'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
-    'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, memory, gc, heapStatistics, resources, info, eventLoop, process)',
+    'targets[2].disabledCollectors[0]: "hep" is not a collector (known: heap, memory, gc, heapStatistics, resources, http, info, eventLoop, process)',
+    'targets[2].disabledCollectors[1]: number 3 is not a collector (known: heap, memory, gc, heapStatistics, resources, http, info, eventLoop, process)',
     'targets[3].interval: "15" is not a duration (use 500ms, 15s, 5m, 1h)',
     'targets[4].timeout: 0 must be > 0 (a bare number means milliseconds)',
     'targets[5].serviceName: must not be empty',

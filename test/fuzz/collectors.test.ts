@@ -47,6 +47,7 @@ const MAX_SAMPLES: Record<string, number> = {
   heapStatistics: 5 + 64 * 4,
   eventLoop: 11,
   resources: 64 + 1,
+  http: 1,
   info: 3,
   process: 3 + 4 + 2 * (64 + 1),
 }
