@@ -18,6 +18,7 @@ import type { TargetSession } from '../src/inspector/session.js'
 import { TargetAnalysis } from '../src/leak/target-analysis.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from './promql.js'
 import { FAMILIES, isLeakyFamily, type FamilyName, type SyntheticSeries } from './synthetic.js'
+import { nearestRank } from './lib/report.js'
 
 /**
  * Production analysis settings: leakwatch's defaults, `DEFAULTS.analysis` in
@@ -217,12 +218,8 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
 // ---------------------------------------------------------------------------
 // Summaries
 
-/** Nearest-rank quantile (q in (0, 1]) of unsorted values; null when empty. */
-export function quantile(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] as number
-}
+/** Nearest-rank quantile (q in (0, 1]) of unsorted values; null when empty (bench/lib/report.ts). */
+export const quantile = nearestRank
 
 export interface Score {
   readonly series: number

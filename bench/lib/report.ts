@@ -11,6 +11,17 @@ export function quantile(values: readonly number[], q: number): number {
 
 export const median = (values: readonly number[]): number => quantile(values, 0.5)
 
+/**
+ * Nearest-rank quantile (q in (0, 1]) of unsorted values, null when empty: an observed value,
+ * never one between two. The detection benchmarks (synthetic and real programs) report their
+ * delay medians and p90s with it, so that their tables mean the same thing.
+ */
+export function nearestRank(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number
+}
+
 export function mean(values: readonly number[]): number {
   const finite = values.filter((v) => Number.isFinite(v))
   return finite.length === 0 ? Number.NaN : finite.reduce((a, b) => a + b, 0) / finite.length

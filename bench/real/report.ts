@@ -2,22 +2,10 @@
  * Tables of the detection benchmark on real programs: one row per program over
  * its repeats, then a summary per corpus and method.
  */
+import { nearestRank } from '../lib/report.js'
 import { METHODS, type ProgramResult } from './run.js'
 
 const minutes = (simS: number): string => (simS >= 5400 ? `${(simS / 3600).toFixed(1)} h` : `${Math.round(simS / 60)} min`)
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
-
-function quantile(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
-}
 
 /** One method over the repeats of one program: "+12 min ×3", "missed", "FALSE ALARM at 2.1 h". */
 function cell(runs: readonly ProgramResult[], method: string): string {
@@ -104,8 +92,8 @@ export function summarize(results: readonly ProgramResult[]): MethodSummary[] {
         falseAlarms,
         earlyAlarms,
         precision: fired === 0 ? null : right / fired,
-        medianDelaySimS: median(delays),
-        p90DelaySimS: quantile(delays, 0.9),
+        medianDelaySimS: nearestRank(delays, 0.5),
+        p90DelaySimS: nearestRank(delays, 0.9),
       })
     }
   }
