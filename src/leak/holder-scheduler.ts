@@ -160,8 +160,20 @@ export class HolderScheduler {
     const generation = this.generation
     this.lastStartedMs = nowMs
     this.running = this.search(session, { headroomBytes: options.headroomBytes, scriptUrls: options.scriptUrls?.() }, generation).finally(() => {
+      this.lastEndedMs = this.now()
       if (generation === this.generation) this.running = undefined
     })
+  }
+
+  /** When the latest search ended (sidecar clock), for `ranSince`. */
+  private lastEndedMs: number | undefined
+
+  /**
+   * A search ran in the target at some time after `ms` (it runs now, or ended after it): its
+   * slices kept the target's event loop busy, which the target's utilization then counts.
+   */
+  ranSince(ms: number): boolean {
+    return this.running !== undefined || (this.lastEndedMs ?? Number.NEGATIVE_INFINITY) > ms
   }
 
   /** When the latest search started (ms), for taking turns with profile reads. */

@@ -136,6 +136,9 @@ export class TargetAnalysis implements PollExtension {
   private firstHeapUsed: { readonly timeMs: number; readonly value: number } | undefined
   /** What the load leaves out of the event loop's utilization: GC pauses. */
   private readonly busy = new BusyShares()
+  /** A profile read or a bought floor ran after this poll's reading: the next reading includes it. */
+  private ownWorkAfterPoll = false
+  private previousPollMs: number | undefined
   /** Times of recent major GCs, for the envelope's span. */
   private readonly majorGcTimes: number[] = []
   private heapLimitBytes: number | undefined
@@ -170,7 +173,13 @@ export class TargetAnalysis implements PollExtension {
     this.heapLimitBytes = scalarValue(context.samples, 'heapLimit') ?? this.heapLimitBytes
     const utilization = scalarValue(context.samples, 'eventLoopUtilization')
     const notLoad = this.busy.since(nowMs, context.samples)
-    if (utilization !== undefined) this.utilization.push(nowMs, Math.max(0, utilization - notLoad))
+    // Utilization since the previous poll that includes the sidecar's own work in the target (a
+    // holder search's slices, a profile read, a bought floor) is not the application's load: the
+    // reading is left out, and the floors of that time take their load from the readings around it.
+    const ownWork = this.ownWorkAfterPoll || (this.previousPollMs !== undefined && this.holders.ranSince(this.previousPollMs))
+    this.ownWorkAfterPoll = false
+    this.previousPollMs = nowMs
+    if (utilization !== undefined && !ownWork) this.utilization.push(nowMs, Math.max(0, utilization - notLoad))
     for (const floor of context.floors) {
       this.majorGcTimes.push(floor.timeMs)
       if (this.majorGcTimes.length > 21) this.majorGcTimes.shift()
@@ -199,6 +208,7 @@ export class TargetAnalysis implements PollExtension {
     // The target restarted while this poll's step ran: what it read belongs to the old process.
     if (generation !== this.generation) return
     if (fetch !== undefined) {
+      this.ownWorkAfterPoll = true
       this.latest = fetch
       // The fetch forced a full GC: the heap right after it is an exact floor.
       if (fetch.floorBytes !== undefined) this.addReading('heap', nowMs, fetch.floorBytes, 'profile')
@@ -211,6 +221,7 @@ export class TargetAnalysis implements PollExtension {
       const bought = await this.profiler.buyFloor(session, nowMs)
       if (generation !== this.generation) return
       if (bought !== undefined) {
+        this.ownWorkAfterPoll = true
         this.addReading('heap', nowMs, bought.bytes, 'forced-gc')
         this.evaluate(nowMs)
       }
@@ -263,6 +274,8 @@ export class TargetAnalysis implements PollExtension {
     this.heapUsed.clear()
     this.firstHeapUsed = undefined
     this.busy.reset()
+    this.ownWorkAfterPoll = false
+    this.previousPollMs = undefined
     this.majorGcTimes.length = 0
     this.latest = undefined
     this.processStartMs = undefined

@@ -248,3 +248,14 @@ t.test('a due search goes before the profile read, and the two take turns', asyn
   t.equal(h.calls.length, 2)
   t.equal(h.scheduler.due(h.clock + 100_000, true, h.clock - 1), false, 'and so on: a read between every two searches put first')
 })
+
+t.test('ranSince: a search running, or ended after the time asked about', async (t) => {
+  const h = new Harness()
+  const before = h.clock
+  t.equal(h.scheduler.ranSince(before - 1), false, 'no search yet')
+  h.results.push(done([holder(1, 1000, false)], true, h.clock))
+  h.clock += 100
+  await h.tick(true)
+  t.equal(h.scheduler.ranSince(before), true, 'it ended after that time')
+  t.equal(h.scheduler.ranSince(h.clock), false, 'nothing since it ended')
+})

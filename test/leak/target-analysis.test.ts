@@ -239,3 +239,38 @@ t.test('heap floors too few to judge that rise start a measuring holder search; 
   t.ok((await searched(1e6)) >= 1, 'rising at 1 MB/s (over the 16 KiB/s worth raising): a search started')
   t.equal(await searched(0), 0, 'flat: none')
 })
+
+t.test("the sidecar's own work in the target is not load: readings after a bought floor are left out", async (t) => {
+  let heap = 60e6
+  let gcs = 0
+  const session: TargetSession = {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => {
+      if (method === 'HeapProfiler.collectGarbage') gcs += 1
+      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
+    },
+  }
+  const analysis = new TargetAnalysis({
+    analysis: TEST_ANALYSIS,
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    timeoutMs: 1000,
+  })
+  let boughtBefore = 0
+  const spikes: number[] = []
+  for (let i = 0; i < 30; i++) {
+    heap = 60e6 + i * 2e6
+    // The application's load is 0.2; a poll whose interval held the sidecar's forced GC and its
+    // calls reads 0.9 (in a real target the GC share is taken out; the calls around it are not).
+    const spike = gcs > boughtBefore
+    boughtBefore = gcs
+    if (spike) spikes.push(i)
+    const base = poll(i, heap, 2e8 + i * 2e6, i < 6 ? {} : { floors: [] })
+    await analysis.afterPoll(session, { ...base, samples: [...base.samples, { key: 'eventLoopUtilization', value: spike ? 0.9 : 0.2 }] })
+  }
+  t.ok(spikes.length >= 2, `${spikes.length} polls after a bought floor`)
+  const readings = (analysis as unknown as { utilization: { all(): { values: number[] } } }).utilization.all().values
+  t.equal(readings.filter((v) => v > 0.5).length, 0, 'no reading that held the sidecar\'s work counts as load')
+  t.equal(readings.length, 30 - spikes.length, 'each such reading is left out, the others kept')
+  const loads = (analysis as unknown as { tracks: Map<string, { loads: { all(): { values: number[] } } }> }).tracks.get('heap')?.loads.all().values ?? []
+  t.ok(loads.length > 0 && loads.every((load) => Math.abs(load - 0.2) < 1e-9), `floor loads ${loads.map((l) => l.toFixed(2)).join(' ')}`)
+})
