@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   log(`detection benchmark: ${programs.length} programs × ${repeats}, --time-scale ${scale}, concurrency ${concurrency}: ~${Math.ceil(totalWallS / concurrency / 60)} wall min`)
 
   const results: ProgramResult[] = []
+  const total = queue.length
   let done = 0
   const started = Date.now()
   await Promise.all(
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
           const lw = result.methods['leakwatch']
           done += 1
           log(
-            `  [${done}/${done + queue.length}, ${((Date.now() - started) / 60_000).toFixed(0)} min] ${program.name}: ` +
+            `  [${done}/${total}, ${((Date.now() - started) / 60_000).toFixed(0)} min] ${program.name}: ` +
               `${program.leaky ? (lw?.delaySimS == null ? 'MISSED' : `detected +${(lw.delaySimS / 60).toFixed(0)} min`) : lw?.falseAlarmSimS == null ? 'quiet' : 'FALSE ALARM'}` +
               `${program.leaky && lw?.falseAlarmSimS != null ? ' (early alarm)' : ''} [${result.signals.join(',')}]`,
           )
