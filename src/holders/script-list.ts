@@ -52,6 +52,28 @@ export function unnamedScripts(
   return ids
 }
 
+/**
+ * Files kept from listings (and carried from search to search) at most, besides the ones the
+ * current paths need: a process that keeps compiling scripts (`vm`, templates) must not grow
+ * the sidecar's memory with every listing.
+ */
+export const MAX_KEPT_SCRIPTS = 5000
+
+/**
+ * Adds a listing's files to `scripts`: every one the current paths need (`unnamed`), the others
+ * while `scripts` holds fewer than `max`.
+ */
+export function keepListed(scripts: Map<string, string>, listed: ReadonlyMap<string, string>, unnamed: ReadonlySet<string>, max = MAX_KEPT_SCRIPTS): void {
+  for (const id of unnamed) {
+    const file = listed.get(id)
+    if (file !== undefined) scripts.set(id, file)
+  }
+  for (const [id, file] of listed) {
+    if (scripts.size >= max) break
+    if (!scripts.has(id)) scripts.set(id, file)
+  }
+}
+
 /** Worth listing: some unnamed script, and either no listing yet in this process or a script compiled after it. */
 export function worthListing(unnamed: ReadonlySet<string>, listedUpTo: number | null): boolean {
   if (unnamed.size === 0) return false

@@ -32,7 +32,7 @@ import {
   type FunctionRef,
   type WalkerItem,
 } from './report.js'
-import { listScripts, unnamedScripts, worthListing } from './script-list.js'
+import { keepListed, listScripts, unnamedScripts, worthListing } from './script-list.js'
 import type { HolderSearchDone, HolderSearchOptions, HolderSearchRefused, HolderSearchResult } from './types.js'
 import {
   ADD_SCOPES_FUNCTION,
@@ -264,11 +264,12 @@ class Search {
 
   /** Files for the scripts the paths mention that nothing named yet (script-list.ts). */
   private async nameScripts(items: readonly WalkerItem[], listedUpTo: number | null): Promise<{ upTo: number | null; ms: number | null }> {
-    if (!worthListing(unnamedScripts(items, this.refs, this.scripts, this.internalScripts), listedUpTo)) return { upTo: listedUpTo, ms: null }
+    const unnamed = unnamedScripts(items, this.refs, this.scripts, this.internalScripts)
+    if (!worthListing(unnamed, listedUpTo)) return { upTo: listedUpTo, ms: null }
     this.calls += 3
     const listing = await listScripts(this.session, this.o.callTimeoutMs)
     if (listing === undefined) return { upTo: listedUpTo, ms: null }
-    for (const [id, file] of listing.files) if (!this.scripts.has(id)) this.scripts.set(id, file)
+    keepListed(this.scripts, listing.files, unnamed)
     if (listing.ms > this.longestCallMs) this.longestCallMs = listing.ms
     return { upTo: listing.upTo, ms: listing.ms }
   }

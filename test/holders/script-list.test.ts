@@ -1,7 +1,7 @@
 // Which scripts a search lists through the Debugger domain, and that the domain is always
 // turned off again. The listing itself on a real ES module target is in leaky.test.ts.
 import t from 'tap'
-import { listScripts, unnamedScripts, worthListing } from '../../src/holders/script-list.js'
+import { keepListed, listScripts, unnamedScripts, worthListing } from '../../src/holders/script-list.js'
 import type { FunctionRef, WalkerItem } from '../../src/holders/report.js'
 import type { TargetSession } from '../../src/inspector/session.js'
 
@@ -96,4 +96,17 @@ t.test('a failing enable: no listing, and the domain is still turned off; a fail
   t.equal(await listScripts(noDisable, 1000), undefined, 'not trusted when the domain may still be on')
   t.same(noDisable.sent, ['Debugger.enable', 'Debugger.setSkipAllPauses', 'Debugger.disable', 'Debugger.disable'])
   t.equal(await listScripts({ evaluate: async () => undefined, send: async () => ({}) }, 1000), undefined, 'a session without events cannot list')
+})
+
+t.test('a listing keeps the files the paths need, and the others only up to a bound', async (t) => {
+  const listed = new Map(Array.from({ length: 50 }, (_, i) => [String(100 + i), `/app/m${i}.mjs`]))
+  const scripts = new Map([['1', '/app/main.js']])
+  keepListed(scripts, listed, new Set(['149', '148']), 10)
+  t.equal(scripts.get('149'), '/app/m49.mjs', 'a needed one, even past the bound')
+  t.equal(scripts.get('148'), '/app/m48.mjs')
+  t.equal(scripts.size, 10, 'the others fill up to the bound')
+  keepListed(scripts, new Map([['200', '/app/late.mjs']]), new Set(['200']), 10)
+  t.equal(scripts.get('200'), '/app/late.mjs', 'a later needed one is kept at the bound too')
+  keepListed(scripts, new Map([['201', '/app/other.mjs']]), new Set(), 10)
+  t.notOk(scripts.has('201'), 'but not one nothing needs')
 })
