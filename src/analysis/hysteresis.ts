@@ -61,18 +61,6 @@ export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: num
 }
 
 /**
- * Too few floors to judge a leak, and the few there are grow: at least MIN_FLAT_POINTS after
- * the warm-up, with a Theil–Sen slope at or above the smallest slope worth raising. Not a
- * verdict (nothing is raised on it); it asks for what judging and naming need while there is
- * still growth to see. A leak fast from its start makes major GCs rare exactly while it grows:
- * one of 400 MB/h for 20 minutes had 3 rising floors at 14 minutes and was judged only at 20,
- * when it had stopped, so the holder search measured nothing growing.
- */
-export function fewAndRising(evidence: SignalEvidence, minSlopeBytesPerSecond: number): boolean {
-  return !evidence.warmingUp && unjudged(evidence) && evidence.fast.points >= MIN_FLAT_POINTS && evidence.fast.slopeBytesPerSecond >= minSlopeBytesPerSecond
-}
-
-/**
  * The fast path's only objections are the load's (a busier window, a load that rose with the
  * floor): the floor still grew, significantly and fast enough. Those rules keep a burst from
  * raising a leak; they are no evidence that a raised one stopped. A leak that makes its own

@@ -32,7 +32,6 @@ import { LOAD_REASON, SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
 export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
 export {
   fewAndFlat,
-  fewAndRising,
   heldByLoad,
   INITIAL_VERDICT,
   MIN_FLAT_POINTS,

@@ -5,8 +5,7 @@
  * through the API). The first search of a process only measures; growth needs
  * a second one, `intervalMs` later. So that growth is known at the raise,
  * measuring searches already run while the growth is seen but not yet held long
- * enough to raise (or while floors too few to judge rise: hysteresis.ts
- * `fewAndRising`): the process's first, a second `intervalMs` later (growth
+ * enough to raise: the process's first, a second `intervalMs` later (growth
  * known), then at most one per `maxIntervalMs` while no leak is raised. A fast
  * leak may stop growing soon after it starts (a cap, a crash), before its
  * raise, and a holder is only named by its growth. While the leak stays raised, searches

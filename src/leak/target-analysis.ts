@@ -17,7 +17,6 @@
 import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum, medianGap } from '../analysis/series.js'
 import {
   INITIAL_VERDICT,
-  fewAndRising,
   unjudged,
   estimateOnset,
   evaluateSignal,
@@ -199,9 +198,7 @@ export class TargetAnalysis implements PollExtension {
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
     const verdicts = [this.track('heap').verdict, this.track('external').verdict]
-    const leakRaised = verdicts.some((v) => v.suspected)
-    // Growth seen: a path positive (not yet held long enough), or floors too few to judge that rise.
-    const growthSeen = verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null) || this.fewAndRising()
+    const [leakRaised, growthSeen] = [verdicts.some((v) => v.suspected), verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null)]
     const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs(), growthSeen)
     const generation = this.generation
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
@@ -231,15 +228,6 @@ export class TargetAnalysis implements PollExtension {
       leakRaised, growthSeen,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
       scriptUrls: () => scriptUrlsOf(this.latest?.profile),
-    })
-  }
-
-  /** The heap or external floor has too few points to judge, and they rise (hysteresis.ts `fewAndRising`). */
-  private fewAndRising(): boolean {
-    const min = this.options.analysis.minSlopeBytesPerSecond
-    return (['heap', 'external'] as const).some((signal) => {
-      const evidence = this.track(signal).evidence
-      return evidence !== undefined && fewAndRising(evidence, min)
     })
   }
 

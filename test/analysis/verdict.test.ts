@@ -5,7 +5,6 @@ import {
   SHAPE_TEST,
   TOO_FEW_POINTS,
   estimateOnset,
-  fewAndRising,
   evaluateFast,
   evaluateSignal,
   evaluateSlow,
@@ -195,20 +194,6 @@ t.test('the slow path: new highs at comparable load over hours', async (t) => {
   const ramp = evaluateSlow(slowPoints((m) => ({ value: 150e6 + m * 100_000, load: 0.2 + m / 1000 })), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(ramp.positive, false)
   t.match(ramp.reasons.join(';'), /the same or a higher load/)
-})
-
-t.test('too few floors to judge that rise ask for a measuring search, not a verdict', async (t) => {
-  // Three floors a minute apart in a 60 s window: unjudged, the fast path says nothing.
-  const few = (values: number[], fromMs = 0): SignalEvidence =>
-    evaluateSignal('heap', { times: values.map((_, i) => 40_000 + i * 10_000), values }, [], 60_000, config, fromMs, undefined)
-  const rising = few([50e6, 52e6, 55e6])
-  t.equal(rising.path, null, 'no path: too few to judge')
-  t.equal(fewAndRising(rising, config.minSlopeBytesPerSecond), true, 'rising at 250 kB/s, over the 1 kB/s worth raising')
-  t.equal(fewAndRising(few([50e6, 50e6 + 2000, 50e6 + 4000]), config.minSlopeBytesPerSecond), false, 'rising slower than worth raising')
-  t.equal(fewAndRising(few([50e6, 52e6]), config.minSlopeBytesPerSecond), false, 'two floors are not enough')
-  t.equal(fewAndRising(few([50e6, 52e6, 55e6], 100_000), config.minSlopeBytesPerSecond), false, 'not during the warm-up')
-  const judged = evaluateSignal('heap', series((i) => 50e6 + i * 5000), [], 59_000, config, 0, undefined)
-  t.equal(fewAndRising(judged, config.minSlopeBytesPerSecond), false, 'judged floors speak for themselves')
 })
 
 const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, reasons: string[] = []): SignalEvidence =>
