@@ -47,7 +47,7 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<MethodName, string>> = {
  * GC): this session answers that from the model (the true floor at that moment) and counts it;
  * anything else is a bug.
  */
-function modelSession(series: SyntheticSeries, now: () => number, counter: { forcedGcs: number }): TargetSession {
+export function modelSession(series: SyntheticSeries, now: () => number, counter: { forcedGcs: number }): TargetSession {
   return {
     evaluate: async (expression) => {
       if (expression === 'process.cpuUsage()') return { user: 0, system: 0 }

@@ -22,6 +22,10 @@
  *     clipped to [0, 1]; in the
  *     families whose memory follows the load (bursts, the daily cycle), the heap floor carries
  *     loadCoupling·(L(t) − L(0)): traffic brings its own buffers and caches, and takes them away.
+ *   HTTP requests (two series in three, index mod 3 ≠ 2): a counter growing by
+ *     Poisson(R·T(t)·poll) per poll, R ~ U(2, 50)/s, T(t) = L(t)/L(0) where the loop's work is
+ *     the requests', 1 where it is not (a batch cycle; a leak whose handlers load the loop).
+ *     Drawn from its own random stream: every other reading is as without the counter.
  */
 
 /** Default seed of the benchmark corpus. */
@@ -183,6 +187,12 @@ export interface SeriesModel {
   loadNoise(t: number): number
   /** Heap floor bytes per unit of utilization above the start's (0 where memory ignores the load). */
   readonly loadCoupling: number
+  /**
+   * HTTP traffic at time t (s) relative to the start's, for series that serve HTTP: the load's
+   * own ratio where the event loop's work is the requests', 1 where it is not (a batch cycle; a
+   * leak whose leaked handlers make the loop busier at the same traffic).
+   */
+  traffic(t: number): number
   /** Heap floor above heapBase at time t (s). */
   heapShape(t: number): number
   /** External memory above extBase at time t (s). */
@@ -190,6 +200,8 @@ export interface SeriesModel {
 }
 
 const zero = (): number => 0
+/** Mixed into a seed for the request counter's own random stream. */
+const HTTP_STREAM = 0x5bd1e995
 const linear = (rate: number, onset: number) => (t: number) => (t < onset ? 0 : rate * (t - onset))
 
 interface Common {
@@ -224,7 +236,7 @@ function common(rng: Rng, heavySawtooth: boolean): Common {
   }
 }
 
-type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'> & Partial<Pick<SeriesModel, 'load' | 'loadCoupling' | 'loadNoise'>>
+type Shapes = Pick<SeriesModel, 'onset' | 'params' | 'heapShape' | 'extShape'> & Partial<Pick<SeriesModel, 'load' | 'loadCoupling' | 'loadNoise' | 'traffic'>>
 
 /** The utilization's noise most families get: 3 points, whatever the level. */
 const LOAD_NOISE = 0.03
@@ -443,6 +455,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         extShape: zero,
         load,
         loadNoise: relativeNoise(load),
+        traffic: () => 1,
       }
     }
     case 'periodic': {
@@ -459,6 +472,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         extShape: zero,
         // A batch cycle: the event loop is busier while its work (and memory) builds up.
         load: (t) => base + swing * wave(t),
+        traffic: () => 1,
       }
     }
   }
@@ -467,7 +481,10 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
 export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
   const c = common(rng, family === 'heavy-sawtooth' || family === 'leak-heavy-sawtooth')
   const baseLoad = rng.uniform(0.15, 0.4)
-  return { load: () => baseLoad, loadCoupling: 0, loadNoise: () => LOAD_NOISE, ...c, ...makeShapes(family, rng, c) }
+  const shapes = makeShapes(family, rng, c)
+  const load = shapes.load ?? (() => baseLoad)
+  const atStart = load(0)
+  return { load, loadCoupling: 0, loadNoise: () => LOAD_NOISE, traffic: (t) => load(t) / atStart, ...c, ...shapes }
 }
 
 // ---------------------------------------------------------------------------
@@ -476,7 +493,7 @@ export function drawModel(family: FamilyName, rng: Rng): SeriesModel {
 /** One poll, shaped like `PollContext` minus the process identity. */
 export interface SyntheticPoll {
   readonly nowMs: number
-  readonly samples: ReadonlyArray<{ readonly key: 'rss' | 'external' | 'heapLimit' | 'eventLoopUtilization'; readonly value: number }>
+  readonly samples: ReadonlyArray<{ readonly key: 'rss' | 'external' | 'heapLimit' | 'eventLoopUtilization' | 'httpServerRequests'; readonly value: number }>
   readonly floors: ReadonlyArray<{ readonly seq: number; readonly timeMs: number; readonly bytes: number }>
 }
 
@@ -497,6 +514,8 @@ export interface SyntheticSeries {
   readonly urgent: boolean
   readonly heapLimitBytes: number
   readonly model: SeriesModel
+  /** HTTP requests per second at the start, for the two series in three that serve HTTP (null for the others). */
+  readonly requestsPerSecond: number | null
   /** The readings, rendered on demand (deterministic; not cached, to keep the corpus small in memory). */
   polls(): SyntheticPoll[]
 }
@@ -522,6 +541,9 @@ export function makeSeries(
   const startRss = model.nonHeap + model.heapBase + model.extBase + (model.rssSawFactor * model.sawtooth) / 2
   const memoryLimitBytes = Math.round(startRss * rng.uniform(2, 4))
   const renderSeed = (rng.next() * 4_294_967_296) >>> 0
+  // Two series in three serve HTTP (a request counter beside the utilization), drawn from their own
+  // stream so that every other reading of the series is what it was before the counter existed.
+  const requestsPerSecond = index % 3 === 2 ? null : createRng(seed ^ HTTP_STREAM).uniform(2, 50)
   const rateBytesPerSecond = (model.params['rateMBh'] ?? 0) * (MB / HOUR)
   const urgent =
     model.onset !== null &&
@@ -541,12 +563,14 @@ export function makeSeries(
     urgent,
     heapLimitBytes: model.heapLimit,
     model,
-    polls: () => renderPolls(model, createRng(renderSeed), durationMs, pollIntervalMs),
+    requestsPerSecond,
+    polls: () => renderPolls(model, createRng(renderSeed), durationMs, pollIntervalMs, requestsPerSecond === null ? undefined : { perSecond: requestsPerSecond, rng: createRng(renderSeed ^ HTTP_STREAM) }),
   }
 }
 
-function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalMs: number): SyntheticPoll[] {
+function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalMs: number, http?: { readonly perSecond: number; readonly rng: Rng }): SyntheticPoll[] {
   const polls: SyntheticPoll[] = []
+  let requests = 0
   // GC cycles: [lastGc, nextGc] with this cycle's sawtooth amplitude.
   let lastGc = -rng.uniform(0, m.gcGapMin)
   let nextGc = lastGc + rng.uniform(m.gcGapMin, m.gcGapMax)
@@ -574,16 +598,19 @@ function renderPolls(m: SeriesModel, rng: Rng, durationMs: number, pollIntervalM
     const heap = m.heapBase + m.heapShape(t) + m.rssSawFactor * cycleAmplitude * phase
     const rss = m.nonHeap + heap + external + m.rssNoise * rng.gauss()
     const utilization = Math.min(1, Math.max(0, m.load(t) + m.loadNoise(t) * rng.gauss()))
-    polls.push({
-      nowMs: START_MS + k * pollIntervalMs,
-      samples: [
-        { key: 'rss', value: Math.round(rss) },
-        { key: 'external', value: Math.round(external) },
-        { key: 'heapLimit', value: m.heapLimit },
-        { key: 'eventLoopUtilization', value: utilization },
-      ],
-      floors,
-    })
+    const samples: SyntheticPoll['samples'][number][] = [
+      { key: 'rss', value: Math.round(rss) },
+      { key: 'external', value: Math.round(external) },
+      { key: 'heapLimit', value: m.heapLimit },
+      { key: 'eventLoopUtilization', value: utilization },
+    ]
+    if (http !== undefined) {
+      // Requests begun over the poll: Poisson, by its normal approximation (at least 30 a poll).
+      const expected = http.perSecond * m.traffic(t) * pollS
+      requests += Math.max(0, Math.round(expected + Math.sqrt(expected) * http.rng.gauss()))
+      samples.push({ key: 'httpServerRequests', value: requests })
+    }
+    polls.push({ nowMs: START_MS + k * pollIntervalMs, samples, floors })
   }
   return polls
 }

@@ -23,13 +23,15 @@
  * negative for a stated duration.
  */
 import type { AnalysisConfig } from '../config/types.js'
-import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_LOAD_SPREAD, MIN_LOAD_STEP, risenRelative, type LoadAdjusted, type LoadRamp, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
+import { loadAdjustedTrend, loadSensitivity, matchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
-import { hingeFit, mannKendall, median, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
-import { MAX_STAT_POINTS, select, windowStart, type WindowSeries } from './window.js'
+import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
+import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
+import { elevatedLoad, elevatedTraffic, LOAD_NOISE, loadRampReason, risingLoad, type LoadLevel } from './load-reasons.js'
 import { LOAD_REASON, SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
 
-export { MAX_STAT_POINTS, type WindowSeries } from './window.js'
+export { MAX_STAT_POINTS, MIN_JUDGED_POINTS, type WindowSeries } from './window.js'
+export type { LoadLevel, TrafficLevel } from './load-reasons.js'
 export {
   fewAndFlat,
   heldByLoad,
@@ -44,39 +46,14 @@ export {
   type VerdictState,
 } from './hysteresis.js'
 
-/** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
-export const MIN_JUDGED_POINTS = 6
 /** Fewer points than minPoints are judged only when they span at least this share of the window. */
 export const MIN_SPAN_SHARE = 0.25
 /** The slow path compares the last third of its window with what came at least that long before. */
 const SLOW_RECENT_SHARE = 1 / 3
 /** The floor is judged with the load held constant when the load's coefficient is this significant (t statistic). */
 const LOAD_T = 3
-/** An earlier load counts as at least the recent one when it is no more than this (the load's measurement noise) below. */
-const LOAD_NOISE = 0
-
-/**
- * The load over the window against the load before it (every poll's reading, hours of them):
- * growth while the target is busier than usual (a burst, the busy part of the day) is judged
- * when the load comes back, or at comparable load on the slow path.
- */
-export interface LoadLevel {
-  /** Median load (utilization less GC) over the window. */
-  readonly window: number
-  /** Median load before the window, and its spread (1.4826 × median absolute deviation). */
-  readonly baseline: number
-  readonly spread: number
-  /** Time the baseline covers (ms): 0 when there is none yet (its median is then NaN). */
-  readonly baselineMs: number
-  /** How the load moved over the hold of growth that is not urgent (RAMP_WINDOWS windows), when known. */
-  readonly ramp?: LoadRamp
-}
 
 
-/** A baseline needs at least this much history before the window, relative to the window. */
-const MIN_BASELINE_WINDOWS = 1
-/** A window this many times as busy as the baseline is busier, at any level (with the rise beyond the baseline's spread). */
-const ELEVATED_LOAD_RATIO = 1.5
 
 export type SignalName = 'heap' | 'rss' | 'external'
 export type VerdictPath = 'fast' | 'slow'
@@ -164,7 +141,6 @@ const bytes = (value: number): string => {
 const rate = (perSecond: number): string => `${bytes(perSecond)}/s`
 const pct = (fraction: number): string => `${(fraction * 100).toFixed(fraction < 0.01 ? 2 : 1)} %/h`
 const finite = (value: number): number => (Number.isFinite(value) ? value : 0)
-const percent = (utilization: number): string => `${(utilization * 100).toFixed(utilization < 0.1 ? 1 : 0)} %`
 
 
 /** Seconds until `floor` growing at `slopePerSecond` reaches `limit`; undefined when it never does. */
@@ -202,73 +178,6 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
     default:
       return undefined
   }
-}
-
-/** Why the window's load is above its usual level, or undefined. */
-function elevatedLoad(level: LoadLevel | undefined, config: AnalysisThresholds): string | undefined {
-  if (level === undefined || level.baselineMs < MIN_BASELINE_WINDOWS * config.windowMs) return undefined
-  const margin = Math.max(MIN_LOAD_SPREAD, 2 * level.spread)
-  const rise = level.window - level.baseline
-  // Or, at a low level (a service that mostly waits), half as busy again as usual and beyond the usual spread.
-  const relative = rise >= 2 * level.spread && risenRelative(level.baseline, level.window, ELEVATED_LOAD_RATIO)
-  if (!(rise >= margin) && !relative) return undefined
-  const by = rise >= margin ? `margin ${(margin * 100).toFixed(1)} points` : `${(level.window / level.baseline).toFixed(2)}× ≥ ${ELEVATED_LOAD_RATIO}×, rise ≥ 2 × spread ${(level.spread * 100).toFixed(1)} points`
-  return (
-    `${LOAD_REASON} the event loop has been busier over the window (utilization ${percent(level.window)}) than before it ` +
-    `(${percent(level.baseline)}, median of the previous ${(level.baselineMs / 3_600_000).toFixed(1)} h; ${by}): ` +
-    'growth under heavier load is judged when the load comes back, or at comparable load on the slow path'
-  )
-}
-
-/**
- * A slow ramp of the load (a morning's traffic) over the hold of growth that is not urgent:
- * the load rose significantly, from its first third to its last, by a larger share of its level
- * than the floor rose of its own. A floor that follows the load (part of it fixed, part
- * proportional to the traffic) never rises by a larger share than the load; a leak under a
- * drifting load does. Growth that is not heading for the limit then waits for comparable load
- * (the slow path) or for the load to level off. The reason, or undefined.
- */
-function loadRampReason(ramp: LoadRamp | undefined, series: WindowSeries, config: AnalysisThresholds): string | undefined {
-  if (ramp === undefined || ramp.pIncreasing > config.maxPValue || !(ramp.first > 0) || !(ramp.last - ramp.first >= MIN_LOAD_STEP)) return undefined
-  const floors = select(series, ramp.fromMs)
-  if (floors.times.length < MIN_JUDGED_POINTS) return undefined
-  const fit = theilSenBounds(floors.times, floors.values, 0)
-  const firstTime = floors.times[0] as number
-  const atStart = fit.intercept + fit.slope * firstTime
-  const floorRise = atStart > 0 ? (fit.slope * ((floors.times[floors.times.length - 1] as number) - firstTime)) / atStart : Number.NaN
-  const loadRise = ramp.last / ramp.first - 1
-  if (!(loadRise >= floorRise)) return undefined
-  return (
-    `${LOAD_REASON} event-loop utilization rose from ${percent(ramp.first)} to ${percent(ramp.last)} over the last ${Math.round(ramp.spanMs / 60_000)} min ` +
-    `(Mann-Kendall p = ${ramp.pIncreasing.toPrecision(2)} ≤ ${config.maxPValue}), by ${(loadRise * 100).toFixed(0)} %, at least the floor's ${(floorRise * 100).toFixed(0)} %: ` +
-    'growth that is not heading for the limit is judged at comparable load, or once the load levels off'
-  )
-}
-
-/**
- * When the load rose over the window (its own trend is significant), a rising floor is judged
- * only against earlier floors at the same or a higher load: the reason it is not a new high
- * there, or undefined when the load did not rise or the floor makes new highs anyway.
- */
-function risingLoad(times: readonly number[], values: readonly number[], loads: readonly number[], config: AnalysisThresholds): string | undefined {
-  const known = loads.filter(Number.isFinite)
-  if (known.length < 8) return undefined
-  const mean = known.reduce((sum, v) => sum + v, 0) / known.length
-  const spread = Math.sqrt(known.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (known.length - 1))
-  // Only a spread of MIN_LOAD_SPREAD or more: a quarter more than its own low level also counted once, and
-  // held back market-data-bus (held-out), a leak whose every leaked handler runs on each tick (5.5 % → 7.4 %).
-  if (spread < MIN_LOAD_SPREAD || mannKendall(known).pIncreasing > config.maxPValue) return undefined
-  const third = Math.max(1, Math.floor(known.length / 3))
-  const points = times.map((timeMs, i) => ({ timeMs, value: values[i] as number, load: loads[i] as number }))
-  const span = (times[times.length - 1] as number) - (times[0] as number)
-  const recentFrom = (times[times.length - 1] as number) - span / 3
-  const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue)
-  if (comparison !== undefined && comparison.pValue <= config.maxPValue) return undefined
-  return `${LOAD_REASON} event-loop utilization rose over the window with the floor (${percent(median(known.slice(0, third)))} in its first third, ${percent(median(known.slice(-third)))} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
-    comparison === undefined
-      ? 'no earlier floor at the same or a higher load to compare with'
-      : `${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (p = ${comparison.pValue.toPrecision(2)})`
-  }: the load explains it until it comes back`
 }
 
 /** The fast path's evidence over the analysis window. `limit` is the heap limit (heap) or the memory limit (rss, external). */
@@ -334,12 +243,17 @@ export function evaluateFast(
     }
     const loadRise = risingLoad(times, values, loads, config)
     if (loadRise !== undefined) reasons.push(loadRise)
-    // A floor heading for its limit within the urgent horizon is raised however busy the target is.
+    // A floor heading for its limit within the urgent horizon is raised however busy the event loop
+    // is; more HTTP traffic than usual still holds it back unless the limit is within a window.
     const toLimit = secondsUntil(limit, values[values.length - 1] ?? null, lower)
-    // Only asked when nothing else holds the growth back (the usual level costs a pass over every poll's load).
     const nearLimit = toLimit !== undefined && toLimit * 1000 <= config.urgentHorizonMs
-    const usual = reasons.length > 0 || nearLimit ? undefined : typeof level === 'function' ? level() : level
-    const busy = usual === undefined ? undefined : (elevatedLoad(usual, config) ?? loadRampReason(usual.ramp, series, config))
+    const imminent = toLimit !== undefined && toLimit * 1000 <= config.windowMs
+    // Only asked when nothing else holds the growth back (the usual level costs a pass over every poll's load).
+    const usual = reasons.length > 0 || imminent ? undefined : typeof level === 'function' ? level() : level
+    const busy =
+      usual === undefined
+        ? undefined
+        : (elevatedTraffic(usual.traffic, config) ?? (nearLimit ? undefined : (elevatedLoad(usual, config) ?? loadRampReason(usual.ramp, series, config))))
     if (busy !== undefined) reasons.push(busy)
     if (reasons.length > 0 && loadHeld) {
       reasons.push(

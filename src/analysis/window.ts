@@ -6,6 +6,9 @@ import { thinIndexes } from './stats.js'
 /** O(n²) statistics run on at most this many points (evenly thinned). */
 export const MAX_STAT_POINTS = 240
 
+/** Fewest points a trend is judged on, whatever minPoints asks for: a monotone run of 6 has p ≈ 0.004. */
+export const MIN_JUDGED_POINTS = 6
+
 /** A window short of floor points reaches back at most this many windows for them (see reachBack). */
 const SPARSE_REACH_WINDOWS = 2
 

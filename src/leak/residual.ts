@@ -5,12 +5,9 @@
  * do not call that a leak — a cache filling, a burst — the RSS growth is no
  * independent evidence: the `rss` verdict then needs the part of RSS that
  * the heap and external floors do not explain to grow by itself. Pure.
- *
- * Also here: the load's usual level, from every poll's reading (see LoadLevel).
  */
-import { loadRamp, RAMP_WINDOWS, type LoadPoint } from '../analysis/load.js'
-import { median } from '../analysis/stats.js'
-import type { LoadLevel, SignalEvidence, WindowSeries } from '../analysis/verdict.js'
+import type { LoadPoint } from '../analysis/load.js'
+import type { SignalEvidence, WindowSeries } from '../analysis/verdict.js'
 
 export interface StepSeries {
   readonly times: readonly number[]
@@ -65,44 +62,5 @@ export function explainedByParts(evidence: SignalEvidence, residual: SignalEvide
     fast: { ...evidence.fast, positive: false, urgent: false, urgentByLimit: false, reasons: [reason, ...evidence.fast.reasons] },
     slow: { ...evidence.slow, positive: false, reasons: [reason, ...evidence.slow.reasons] },
     reasons: [reason],
-  }
-}
-
-/**
- * The load over the window (from `windowStartMs`) against the load before it, from every poll's
- * reading since `fromMs` (the warm-up excluded), and its ramp over the RAMP_WINDOWS windows up to
- * `ramp.nowMs` (at least one window of readings);
- * undefined without readings in the window. Without four readings before it, the baseline is
- * NaN and covers 0 ms.
- */
-export function loadLevel(
-  readings: StepSeries,
-  windowStartMs: number,
-  fromMs: number,
-  ramp?: { readonly nowMs: number; readonly windowMs: number },
-): LoadLevel | undefined {
-  const before: number[] = []
-  const within: number[] = []
-  let firstMs: number | undefined
-  for (let i = 0; i < readings.times.length; i++) {
-    const timeMs = readings.times[i] as number
-    const value = readings.values[i] as number
-    if (timeMs < fromMs || !Number.isFinite(value)) continue
-    if (timeMs < windowStartMs) {
-      firstMs ??= timeMs
-      before.push(value)
-    } else within.push(value)
-  }
-  if (within.length < 4) return undefined
-  const rampOf = ramp === undefined ? undefined : loadRamp(readings, Math.max(fromMs, ramp.nowMs - RAMP_WINDOWS * ramp.windowMs), ramp.nowMs, ramp.windowMs)
-  const withRamp = rampOf === undefined ? {} : { ramp: rampOf }
-  if (before.length < 4 || firstMs === undefined) return { window: median(within), baseline: Number.NaN, spread: 0, baselineMs: 0, ...withRamp }
-  const baseline = median(before)
-  return {
-    window: median(within),
-    baseline,
-    spread: 1.4826 * median(before.map((value) => Math.abs(value - baseline))),
-    baselineMs: windowStartMs - firstMs,
-    ...withRamp,
   }
 }

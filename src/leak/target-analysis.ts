@@ -37,7 +37,8 @@ import type { PollContext, PollExtension } from '../monitor/monitor.js'
 import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config/types.js'
 import { attributionSamples, signalSamples } from './analysis-samples.js'
 import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
-import { explainedByParts, loadLevel, residualPoints, residualSeries } from './residual.js'
+import { LOAD_HISTORY_POINTS, LoadTracker } from './load-tracker.js'
+import { explainedByParts, residualPoints, residualSeries } from './residual.js'
 import { BusyShares, heapStarved } from './starved.js'
 import type { TargetSession } from '../inspector/session.js'
 
@@ -46,8 +47,6 @@ const EVALUATION_ORDER: readonly SignalName[] = ['heap', 'external', 'rss']
 
 /** Floor points kept per signal at the fast resolution: hours of history at a one-minute floor window. */
 const HISTORY_POINTS = 1440
-/** Load readings kept (one per poll): a day at a 15 s poll, for the usual level of the load. */
-const LOAD_HISTORY_POINTS = 5760
 /** Floor points returned by the API per signal. */
 const API_POINTS = 240
 /** The slow series: this many buckets per slow window, kept for at least a day. */
@@ -118,12 +117,8 @@ export class TargetAnalysis implements PollExtension {
   private readonly tracker: SiteTracker
   private readonly profiler: ProfilerController
   private readonly holders: HolderScheduler
-  /**
-   * The application's load, to attach to floor points: event-loop utilization less
-   * the share of time spent in GC (a growing heap makes GC busier; that is the leak's
-   * cost, not load that could explain the leak).
-   */
-  private readonly utilization = new RingSeries(LOAD_HISTORY_POINTS)
+  /** The application's load (utilization less GC; HTTP requests), to attach to floor points and judge growth by. */
+  private readonly load = new LoadTracker()
   /**
    * V8's committed heap (Runtime.getHeapUsage totalSize) at every poll: what the heap holds of
    * RSS, used or not. RSS growth that is only V8 committing more pages (slack, fragmentation)
@@ -178,7 +173,7 @@ export class TargetAnalysis implements PollExtension {
     const ownWork = this.ownWorkAfterPoll || (this.previousPollMs !== undefined && this.holders.ranSince(this.previousPollMs))
     this.ownWorkAfterPoll = false
     this.previousPollMs = nowMs
-    if (utilization !== undefined && !ownWork) this.utilization.push(nowMs, Math.max(0, utilization - notLoad))
+    this.load.record(nowMs, utilization, notLoad, ownWork, scalarValue(context.samples, 'httpServerRequests'))
     for (const floor of context.floors) {
       this.majorGcTimes.push(floor.timeMs)
       if (this.majorGcTimes.length > 21) this.majorGcTimes.shift()
@@ -257,7 +252,7 @@ export class TargetAnalysis implements PollExtension {
     this.tracker.clear()
     this.profiler.reset()
     this.holders.reset()
-    this.utilization.clear()
+    this.load.clear()
     this.heapCommitted.clear()
     this.heapUsed.clear()
     this.firstHeapUsed = undefined
@@ -393,19 +388,6 @@ export class TargetAnalysis implements PollExtension {
     }
   }
 
-  /** Mean load (utilization less GC) over the floor window ending at `timeMs` (NaN when unknown). */
-  private loadAt(timeMs: number): number {
-    const { times, values } = this.utilization.since(timeMs - this.floorWindowMs)
-    let sum = 0
-    let count = 0
-    for (let i = 0; i < times.length; i++) {
-      if ((times[i] as number) > timeMs) break
-      sum += values[i] as number
-      count += 1
-    }
-    return count > 0 ? sum / count : Number.NaN
-  }
-
   private addReading(signal: SignalName, timeMs: number, value: number, source?: FloorSource): void {
     const warmupUntil = this.warmupUntilMs()
     // Warm-up readings (code loading, caches filling after start) never enter the floor series.
@@ -414,7 +396,7 @@ export class TargetAnalysis implements PollExtension {
     if (source !== undefined) track.sources[source] += 1
     const floor = track.floor.add(timeMs, value)
     if (floor === undefined) return
-    const load = this.loadAt(floor.timeMs)
+    const load = this.load.loadAt(floor.timeMs, this.floorWindowMs)
     track.fast.push(floor.timeMs, floor.value)
     track.loads.push(floor.timeMs, load)
     track.slow.add(floor.timeMs, floor.value, load)
@@ -447,7 +429,7 @@ export class TargetAnalysis implements PollExtension {
     // The load's usual level, computed at most once per evaluation and only when a verdict asks for it.
     let cached: { value: LoadLevel | undefined } | undefined
     const level = (): LoadLevel | undefined => {
-      cached ??= { value: loadLevel(this.utilization.all(), nowMs - analysis.windowMs, Math.max(start, warmupUntil), { nowMs, windowMs: analysis.windowMs }) }
+      cached ??= { value: this.load.level(nowMs, analysis.windowMs, Math.max(start, warmupUntil)) }
       return cached.value
     }
     // RSS last: its verdict depends on what the heap and external memory explain.

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { loadRamp, MIN_LOAD_STEP, risenRelative } from '../../src/analysis/load.js'
 import { evaluateFast, type AnalysisThresholds, type LoadLevel } from '../../src/analysis/verdict.js'
-import { loadLevel } from '../../src/leak/residual.js'
+import { loadLevel } from '../../src/leak/load-tracker.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000

@@ -243,9 +243,32 @@ t.test("the sidecar's own work in the target is not load: readings after a bough
     await analysis.afterPoll(session, { ...base, samples: [...base.samples, { key: 'eventLoopUtilization', value: spike ? 0.9 : 0.2 }] })
   }
   t.ok(spikes.length >= 2, `${spikes.length} polls after a bought floor`)
-  const readings = (analysis as unknown as { utilization: { all(): { values: number[] } } }).utilization.all().values
+  const readings = (analysis as unknown as { load: { utilization: { all(): { values: number[] } } } }).load.utilization.all().values
   t.equal(readings.filter((v) => v > 0.5).length, 0, 'no reading that held the sidecar\'s work counts as load')
   t.equal(readings.length, 30 - spikes.length, 'each such reading is left out, the others kept')
   const loads = (analysis as unknown as { tracks: Map<string, { loads: { all(): { values: number[] } } }> }).tracks.get('heap')?.loads.all().values ?? []
   t.ok(loads.length > 0 && loads.every((load) => Math.abs(load - 0.2) < 1e-9), `floor loads ${loads.map((l) => l.toFixed(2)).join(' ')}`)
+})
+
+t.test('HTTP traffic read from the counter holds growth back while the target serves more requests than usual', async (t) => {
+  // 10 requests/s for 20 s, then 25/s; the heap floor grows with the extra requests in flight from
+  // then on, utilization flat. Raised without the counter; held with it, and the evidence says why.
+  const run = async (withCounter: boolean) => {
+    const analysis = new TargetAnalysis({ analysis: TEST_ANALYSIS, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+    let requests = 0
+    for (let i = 0; i < 40; i++) {
+      requests += i < 20 ? 10 : 25
+      const grown = i < 20 ? 0 : (i - 20) * 200_000
+      const base = poll(i, 50e6 + grown + (i % 2) * 10_000, 120e6)
+      const counter = withCounter ? [{ key: 'httpServerRequests', value: requests }] : []
+      await analysis.afterPoll(noSession, { ...base, samples: [...base.samples, { key: 'eventLoopUtilization', value: 0.2 }, ...counter] })
+    }
+    return analysis
+  }
+  const without = await run(false)
+  t.equal(value(without.samples(), 'leakSuspected', 'heap'), 1, 'without the counter: raised')
+  const held = await run(true)
+  t.equal(value(held.samples(), 'leakSuspected', 'heap'), 0, 'with it: held')
+  const heap = held.view().signals.find((signal) => signal.signal === 'heap')
+  t.match(heap?.evidence?.fast.reasons.join('; '), /load: the target has served more HTTP requests over the (window|last \d+s) \(25\.0\/s\) than before it \(10\.0\/s/)
 })
