@@ -218,9 +218,6 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
 // ---------------------------------------------------------------------------
 // Summaries
 
-/** Nearest-rank quantile (q in (0, 1]) of unsorted values; null when empty (bench/lib/report.ts). */
-export const quantile = nearestRank
-
 export interface Score {
   readonly series: number
   readonly leaky: number
@@ -267,9 +264,9 @@ export function score(results: readonly SeriesResult[], method: MethodName): Sco
     falseAlarmsHealthy,
     falseAlarmRateHealthy: healthy.length === 0 ? null : falseAlarmsHealthy / healthy.length,
     falseAlarmsBeforeOnset: leaky.filter((r) => outcome(r).falseAlarmAtMs !== null).length,
-    medianDelayMin: quantile(delays, 0.5),
-    p90DelayMin: quantile(delays, 0.9),
-    ...(method === 'leakwatch' ? { medianOnsetErrorMin: quantile(onsetErrors, 0.5) } : {}),
+    medianDelayMin: nearestRank(delays, 0.5),
+    p90DelayMin: nearestRank(delays, 0.9),
+    ...(method === 'leakwatch' ? { medianOnsetErrorMin: nearestRank(onsetErrors, 0.5) } : {}),
   }
 }
 

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { evaluateSeries, quantile, score, summarize, type MethodOutcome, type SeriesResult } from '../../bench/evaluate.js'
+import { evaluateSeries, score, summarize, type MethodOutcome, type SeriesResult } from '../../bench/evaluate.js'
+import { nearestRank } from '../../bench/lib/report.js'
 import {
   AlertRule,
   DERIV_RULE,
@@ -135,7 +136,8 @@ t.test('the generated readings have the shape TargetAnalysis consumes', async (t
     let ok = true
     for (const poll of polls) {
       ok &&= poll.nowMs === previous + POLL_INTERVAL_MS
-      ok &&= poll.samples.map((s) => s.key).join() === 'rss,external,heapLimit,eventLoopUtilization'
+      const keys = 'rss,external,heapLimit,eventLoopUtilization' + (series.requestsPerSecond === null ? '' : ',httpServerRequests')
+      ok &&= poll.samples.map((s) => s.key).join() === keys
       ok &&= poll.floors.length >= 1 && poll.floors.length <= 5
       for (const floor of poll.floors) {
         ok &&= floor.timeMs > previous && floor.timeMs <= poll.nowMs && floor.seq === seq + 1 && floor.bytes > 0
@@ -146,6 +148,15 @@ t.test('the generated readings have the shape TargetAnalysis consumes', async (t
       previous = poll.nowMs
     }
     t.ok(ok, `${series.id}: polls every 15 s, 1-5 GC floors between polls, RSS above heap + external`)
+    t.equal(series.requestsPerSecond === null, series.index % 3 === 2, `${series.id}: two series in three serve HTTP`)
+    if (series.requestsPerSecond !== null) {
+      // The counter never goes back, and its rate over the first hour is R times the mean traffic.
+      const counts = polls.map((poll) => poll.samples.find((s) => s.key === 'httpServerRequests')?.value ?? Number.NaN)
+      const hour = 3600_000 / POLL_INTERVAL_MS
+      const expected = (series.requestsPerSecond * Array.from({ length: hour }, (_, k) => series.model.traffic(((k + 1) * POLL_INTERVAL_MS) / 1000)).reduce((a, b) => a + b, 0)) * (POLL_INTERVAL_MS / 1000)
+      t.ok(counts.every((count, k) => k === 0 || count >= (counts[k - 1] as number)), `${series.id}: the request counter only grows`)
+      t.ok(Math.abs((counts[hour - 1] as number) / expected - 1) < 0.05, `${series.id}: ${counts[hour - 1]} requests in the first hour, ${expected.toFixed(0)} expected`)
+    }
     // Growth where the label says: the heap floor for heap leaks, external memory for the external leak.
     const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length
     const floorsIn = (fromMs: number, toMs: number): number[] =>
@@ -184,10 +195,10 @@ t.test('the load families: a mostly idle loop with peaks of traffic, and a leak 
 })
 
 t.test('scores: quantiles, recall, precision, false alarms', async (t) => {
-  t.equal(quantile([], 0.5), null)
-  t.equal(quantile([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.5), 5)
-  t.equal(quantile([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.9), 9)
-  t.equal(quantile([4], 0.9), 4)
+  t.equal(nearestRank([], 0.5), null)
+  t.equal(nearestRank([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.5), 5)
+  t.equal(nearestRank([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.9), 9)
+  t.equal(nearestRank([4], 0.9), 4)
   const o = (falseAlarmAtMs: number | null, detectedAtMs: number | null, delayMs: number | null): MethodOutcome => ({
     falseAlarmAtMs,
     detectedAtMs,
