@@ -110,8 +110,26 @@ t.test('fresh manifest', async (t) => {
   for (const entry of fresh) t.test(entry.name, (t) => checkEntry(t, entry, freshDir));
 });
 
+// The traffic corpus (test/corpus-traffic/, same protocol, written the same way on 2026-12-04 from
+// one line each: HTTP services whose traffic peaks, bursts, steps or cycles, or stays while the
+// loop gets busier): checked the same way, and started too.
+const trafficDir = resolve(repoRoot, 'test/corpus-traffic');
+const traffic = JSON.parse(await readFile(resolve(trafficDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('traffic manifest', async (t) => {
+  const all = [...manifest, ...heldout, ...fresh, ...traffic];
+  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the four corpora');
+  t.ok(traffic.some((e) => e.leaky) && traffic.some((e) => !e.leaky), 'leaky and healthy programs');
+  for (const entry of traffic) t.test(entry.name, (t) => checkEntry(t, entry, trafficDir));
+});
+
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
-  for (const entry of [...manifest.map((e) => ({ ...e, dir: corpusDir })), ...fresh.map((e) => ({ ...e, dir: freshDir }))]) {
+  const started = [
+    ...manifest.map((e) => ({ ...e, dir: corpusDir })),
+    ...fresh.map((e) => ({ ...e, dir: freshDir })),
+    ...traffic.map((e) => ({ ...e, dir: trafficDir })),
+  ];
+  for (const entry of started) {
     t.test(entry.name, { buffered: true }, async (t) => {
       const target = await spawnTarget(t, {
         script: resolve(entry.dir, entry.file),

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'scenarios'
+export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'scenarios'
 
 export interface Program {
   readonly corpus: CorpusName
@@ -71,6 +71,7 @@ export interface HolderTruth {
 const CORPUS = new URL('../../test/corpus/', import.meta.url)
 const HELDOUT = new URL('../../test/corpus-heldout/', import.meta.url)
 const FRESH = new URL('../../test/corpus-fresh/', import.meta.url)
+const TRAFFIC = new URL('../../test/corpus-traffic/', import.meta.url)
 const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
 const HOUR = 3600
 
@@ -159,14 +160,23 @@ function freshWatchS(entry: CorpusEntry): number {
 }
 
 /**
- * A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus, test/corpus-heldout,
- * or test/corpus-fresh (same protocol, written by a session that read neither the analysis code
- * nor the other corpora's programs, after the changes it judges; watched like the held-out one).
+ * test/corpus-traffic/: HTTP services whose traffic moves (a peak, a burst, a step, a cycle) or
+ * stays while the loop gets busier. Every phase is within 4 simulated hours: leaks are watched four
+ * hours past their onset, healthy programs six.
  */
-export function corpusPrograms(scale: number, which: 'corpus' | 'heldout' | 'fresh' = 'corpus'): Program[] {
-  const dir = which === 'corpus' ? CORPUS : which === 'heldout' ? HELDOUT : FRESH
+function trafficWatchS(entry: CorpusEntry): number {
+  return entry.leaky ? (entry.onsetSeconds ?? 0) + 4 * HOUR : 6 * HOUR
+}
+
+/**
+ * A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus, test/corpus-heldout,
+ * test/corpus-fresh or test/corpus-traffic (same protocol, each written by a session that read
+ * neither the analysis code nor the other corpora's programs, after the changes it judges).
+ */
+export function corpusPrograms(scale: number, which: Exclude<CorpusName, 'scenarios'> = 'corpus'): Program[] {
+  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC }[which]
   return readManifest<CorpusEntry>(dir).map((entry) => {
-    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : which === 'fresh' ? freshWatchS(entry) : heldoutWatchS(entry)
+    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : which === 'fresh' ? freshWatchS(entry) : which === 'traffic' ? trafficWatchS(entry) : heldoutWatchS(entry)
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
     const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
     if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
