@@ -7,9 +7,12 @@
  *   npm run bench:synthetic                       # table
  *   npm run bench:synthetic -- --json             # JSON on stdout (progress on stderr)
  *   npm run bench:synthetic -- --seed 7 --count 130
+ *   npm run bench:synthetic -- --trace waiting-load#259 [--every 2] [--from 20] [--to 60]
+ *                                                 # one series, its verdicts every few minutes
  */
 import { parseArgs } from 'node:util'
 import { BENCH_ANALYSIS, METHOD_DESCRIPTIONS, METHODS, evaluateSeries, summarize, type Score, type SeriesResult } from './evaluate.js'
+import { traceSeries } from './trace.js'
 import {
   DEFAULT_COUNT,
   DEFAULT_SEED,
@@ -26,11 +29,15 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     seed: { type: 'string', default: String(DEFAULT_SEED) },
     count: { type: 'string', default: String(DEFAULT_COUNT) },
+    trace: { type: 'string' },
+    every: { type: 'string', default: '5' },
+    from: { type: 'string', default: '0' },
+    to: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (values.help) {
-  process.stdout.write('Usage: bench/synthetic-benchmark.ts [--json] [--seed N] [--count N]\n')
+  process.stdout.write('Usage: bench/synthetic-benchmark.ts [--json] [--seed N] [--count N] [--trace ID [--every MIN] [--from MIN] [--to MIN]]\n')
   process.exit(0)
 }
 const seed = Number(values.seed)
@@ -40,6 +47,23 @@ if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
   process.exit(2)
 }
 const progress = values.json ? process.stderr : process.stdout
+
+if (values.trace !== undefined) {
+  const series = generateCorpus({ seed, count }).find((candidate) => candidate.id === values.trace)
+  if (series === undefined) {
+    process.stderr.write(`--trace: no series ${values.trace} in the corpus (ids are family#index, e.g. waiting-load#259)\n`)
+    process.exit(2)
+  }
+  const everyMin = Number(values.every)
+  const fromMin = Number(values.from)
+  const toMin = values.to === undefined ? Number.POSITIVE_INFINITY : Number(values.to)
+  if (!(everyMin > 0) || !(fromMin >= 0) || !(toMin > fromMin)) {
+    process.stderr.write('--every must be > 0, --from >= 0 and --to > --from (simulated minutes)\n')
+    process.exit(2)
+  }
+  await traceSeries(series, (line) => process.stdout.write(`${line}\n`), { everyMin, fromMin, toMin })
+  process.exit(0)
+}
 
 const started = performance.now()
 const corpus = generateCorpus({ seed, count })

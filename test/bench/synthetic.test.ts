@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import { evaluateSeries, score, summarize, type MethodOutcome, type SeriesResult } from '../../bench/evaluate.js'
 import { nearestRank } from '../../bench/lib/report.js'
+import { traceSeries } from '../../bench/trace.js'
 import {
   AlertRule,
   DERIV_RULE,
@@ -338,4 +339,14 @@ t.test('the benchmark command runs and prints its table and JSON', async (t) => 
   t.match(json.stderr, /leak-fast/, 'progress goes to stderr with --json')
   t.equal(run('--count', 'x').status, 2)
   t.match(run('--help').stdout, /Usage/)
+})
+
+t.test('a series traced: its parameters, then each signal every few simulated minutes', async (t) => {
+  const series = makeSeries(19, 'waiting-load', 4, 40 * 60_000)
+  const lines: string[] = []
+  const written = await traceSeries(series, (line) => lines.push(line), { everyMin: 10, fromMin: 20 })
+  t.equal(written, lines.length)
+  t.match(lines[0], /^waiting-load#19 \(healthy\): memory limit \d+ MiB, heap limit \d+ MiB, HTTP [\d.]+ requests\/s at the start; \{"baseLoad"/)
+  const steps = lines.slice(1).map((line) => /^\s+(\d+) min (\w+)/.exec(line)?.slice(1, 3).join(' '))
+  t.same(steps, ['20 heap', '20 rss', '20 external', '30 heap', '30 rss', '30 external', '40 heap', '40 rss', '40 external'])
 })
