@@ -53,8 +53,6 @@ const SLOW_RECENT_SHARE = 1 / 3
 /** The floor is judged with the load held constant when the load's coefficient is this significant (t statistic). */
 const LOAD_T = 3
 
-
-
 export type SignalName = 'heap' | 'rss' | 'external'
 export type VerdictPath = 'fast' | 'slow'
 
