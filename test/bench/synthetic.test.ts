@@ -29,6 +29,11 @@ const close = (actual: number | undefined, expected: number, eps = 1e-9): boolea
 const T0 = Date.UTC(2025, 0, 1)
 const at = (seconds: number): number => T0 + seconds * 1000
 
+// The benchmark tests run hundreds of series through the analysis (with coverage: ~2 min on the
+// 2-core CI machine, more since two series in three carry a request counter): beyond the suite's
+// 120 s per file.
+t.setTimeout(360_000)
+
 t.test('PromQL: deriv and predict_linear against hand-computed least squares', async (t) => {
   // x = 0, 10, 20, 30 s; y = 1, 3, 2, 6. Centred: dx = -15, -5, 5, 15; dy = -2, 0, -1, 3.
   // Σdx·dy = 30 + 0 - 5 + 45 = 70, Σdx² = 500: slope 0.14 per second; the line passes (15 s, 3).
