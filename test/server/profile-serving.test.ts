@@ -33,14 +33,16 @@ const COMPLETE = 200_000
  */
 const PROBE_BOUND_MS = 100
 const HARD_BOUND_MS = 300
+/** Late probes allowed of the ~120 a conversion sees: another test file runs beside this one in CI. */
+const MAX_LATE = 2
 
 function assertProbes(t: Test, probes: readonly Timed[], what: string): void {
   t.ok(probes.length >= 3, `probed ${what} (${probes.length} probes)`)
   t.ok(probes.every((probe) => probe.status === 200), `every probe answered 200 ${what}`)
   const late = probes.filter((probe) => probe.ms >= PROBE_BOUND_MS)
   t.ok(
-    late.length <= 1 && probes.every((probe) => probe.ms < HARD_BOUND_MS),
-    `probes under ${PROBE_BOUND_MS} ms ${what}: ${late.length} over it (at most 1 allowed, none over ${HARD_BOUND_MS} ms)`,
+    late.length <= MAX_LATE && probes.every((probe) => probe.ms < HARD_BOUND_MS),
+    `probes under ${PROBE_BOUND_MS} ms ${what}: ${late.length} over it (at most ${MAX_LATE} allowed, none over ${HARD_BOUND_MS} ms)`,
   )
 }
 
