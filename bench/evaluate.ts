@@ -17,7 +17,7 @@ import { DEFAULTS } from '../src/sidecar-config.js'
 import type { TargetSession } from '../src/inspector/session.js'
 import { TargetAnalysis } from '../src/leak/target-analysis.js'
 import { AlertRule, DERIV_RULE, EVALUATION_INTERVAL_MS, PERCENT_PER_HOUR_RULE, PREDICT_LINEAR_RULE, type BaselineRule, type PromSample } from './promql.js'
-import { FAMILIES, isLeakyFamily, type FamilyName, type SyntheticSeries } from './synthetic.js'
+import { FAMILIES, isLeakyFamily, type FamilyName, type SyntheticPoll, type SyntheticSeries } from './synthetic.js'
 import { nearestRank } from './lib/report.js'
 
 /**
@@ -47,7 +47,7 @@ export const METHOD_DESCRIPTIONS: Readonly<Record<MethodName, string>> = {
  * GC): this session answers that from the model (the true floor at that moment) and counts it;
  * anything else is a bug.
  */
-export function modelSession(series: SyntheticSeries, now: () => number, counter: { forcedGcs: number }): TargetSession {
+function modelSession(series: SyntheticSeries, now: () => number, counter: { forcedGcs: number }): TargetSession {
   return {
     evaluate: async (expression) => {
       if (expression === 'process.cpuUsage()') return { user: 0, system: 0 }
@@ -154,16 +154,32 @@ function suspectedSignals(analysis: TargetAnalysis): { signals: string[]; onsetM
   return { signals, onsetMs }
 }
 
-export async function evaluateSeries(series: SyntheticSeries, options: EvaluateOptions = {}): Promise<SeriesResult> {
+/** A series' analysis, as the sidecar's: `feed` gives it one poll (forced GCs counted in `forced`). */
+export function seriesAnalysis(
+  series: SyntheticSeries,
+  overrides: Partial<AnalysisConfig> = {},
+): { readonly analysis: TargetAnalysis; readonly forced: { forcedGcs: number }; feed(poll: SyntheticPoll): Promise<void> } {
   const analysis = new TargetAnalysis({
-    analysis: { ...BENCH_ANALYSIS, ...options.analysis, memoryLimitBytes: series.memoryLimitBytes },
+    analysis: { ...BENCH_ANALYSIS, ...overrides, memoryLimitBytes: series.memoryLimitBytes },
     attribution: BENCH_ATTRIBUTION,
     timeoutMs: DEFAULTS.timeoutMs,
   })
-  const leakwatch = new OutcomeTracker(series.onsetMs)
   let nowMs = series.processStartMs
   const forced = { forcedGcs: 0 }
   const session = modelSession(series, () => nowMs, forced)
+  return {
+    analysis,
+    forced,
+    feed: (poll) => {
+      nowMs = poll.nowMs
+      return analysis.afterPoll(session, { nowMs: poll.nowMs, samples: poll.samples, floors: poll.floors, processStartMs: series.processStartMs, pid: 1 })
+    },
+  }
+}
+
+export async function evaluateSeries(series: SyntheticSeries, options: EvaluateOptions = {}): Promise<SeriesResult> {
+  const { analysis, forced, feed } = seriesAnalysis(series, options.analysis)
+  const leakwatch = new OutcomeTracker(series.onsetMs)
   const baselines = ([DERIV_RULE, PREDICT_LINEAR_RULE, PERCENT_PER_HOUR_RULE] as const).map((rule: BaselineRule) => ({
     rule,
     alert: new AlertRule(rule.forMs),
@@ -172,15 +188,8 @@ export async function evaluateSeries(series: SyntheticSeries, options: EvaluateO
   const rss: PromSample[] = []
   const full = options.full === true
   for (const poll of series.polls()) {
-    nowMs = poll.nowMs
     if (full || !leakwatch.done) {
-      await analysis.afterPoll(session, {
-        nowMs: poll.nowMs,
-        samples: poll.samples,
-        floors: poll.floors,
-        processStartMs: series.processStartMs,
-        pid: 1,
-      })
+      await feed(poll)
       const { signals, onsetMs } = suspectedSignals(analysis)
       if (leakwatch.observe(poll.nowMs, signals.length > 0)) {
         leakwatch.signals = signals

@@ -3,10 +3,8 @@
  * simulated minutes each signal's verdict, evidence figures and reasons; the lines a session
  * reads to see why a series was raised or missed (`npm run bench:synthetic -- --trace ID`).
  */
-import { BENCH_ANALYSIS, BENCH_ATTRIBUTION, modelSession } from './evaluate.js'
+import { seriesAnalysis } from './evaluate.js'
 import type { SyntheticSeries } from './synthetic.js'
-import { DEFAULTS } from '../src/sidecar-config.js'
-import { TargetAnalysis } from '../src/leak/target-analysis.js'
 
 const MIB = 1024 * 1024
 
@@ -33,17 +31,10 @@ export async function traceSeries(series: SyntheticSeries, write: (line: string)
     `${series.id} (${onset}): memory limit ${(series.memoryLimitBytes / MIB).toFixed(0)} MiB, heap limit ${(series.heapLimitBytes / MIB).toFixed(0)} MiB, ` +
       `${series.requestsPerSecond === null ? 'no HTTP' : `HTTP ${series.requestsPerSecond.toFixed(1)} requests/s at the start`}; ${JSON.stringify(series.model.params)}`,
   )
-  const analysis = new TargetAnalysis({
-    analysis: { ...BENCH_ANALYSIS, memoryLimitBytes: series.memoryLimitBytes },
-    attribution: BENCH_ATTRIBUTION,
-    timeoutMs: DEFAULTS.timeoutMs,
-  })
-  let nowMs = series.processStartMs
-  const session = modelSession(series, () => nowMs, { forcedGcs: 0 })
+  const { analysis, feed } = seriesAnalysis(series)
   for (const poll of series.polls()) {
-    nowMs = poll.nowMs
-    await analysis.afterPoll(session, { nowMs, samples: poll.samples, floors: poll.floors, processStartMs: series.processStartMs, pid: 1 })
-    const sinceStart = nowMs - series.processStartMs
+    await feed(poll)
+    const sinceStart = poll.nowMs - series.processStartMs
     if (sinceStart < fromMs || sinceStart > toMs || sinceStart % everyMs !== 0) continue
     for (const signal of analysis.view().signals) {
       const evidence = signal.evidence

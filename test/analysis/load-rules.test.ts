@@ -1,23 +1,12 @@
 import t from 'tap'
 import { loadRamp, MIN_LOAD_STEP, risenRelative } from '../../src/analysis/load.js'
-import { evaluateFast, type AnalysisThresholds, type LoadLevel } from '../../src/analysis/verdict.js'
+import { evaluateFast, type LoadLevel } from '../../src/analysis/verdict.js'
+import { LOAD_THRESHOLDS } from '../helpers/config.js'
 import { loadLevel } from '../../src/leak/load-tracker.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
-const config: AnalysisThresholds = {
-  windowMs: 30 * MIN,
-  minPoints: 12,
-  maxPValue: 0.01,
-  minSlopeBytesPerSecond: 1024,
-  minRelativePerHour: 0.05,
-  urgentHorizonMs: 4 * HOUR,
-  fastRelativePerHour: 0.25,
-  slowWindowMs: 4 * HOUR,
-  slowMinSlopeBytesPerSecond: 150,
-  slowMinRelativePerHour: 0.0025,
-  raiseAfterMs: 5 * MIN,
-}
+const config = LOAD_THRESHOLDS
 
 /** A deterministic pseudo-random sequence in [-0.5, 0.5). */
 function noise(seed: number): () => number {

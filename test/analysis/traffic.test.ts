@@ -4,24 +4,13 @@
 // counts near the limit too unless the limit is within a window.
 import t from 'tap'
 import { elevatedTraffic, type TrafficLevel } from '../../src/analysis/load-reasons.js'
-import { evaluateFast, type AnalysisThresholds, type LoadLevel } from '../../src/analysis/verdict.js'
+import { evaluateFast, type LoadLevel } from '../../src/analysis/verdict.js'
+import { LOAD_THRESHOLDS } from '../helpers/config.js'
 import { LoadTracker, trafficLevel } from '../../src/leak/load-tracker.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
-const config: AnalysisThresholds = {
-  windowMs: 30 * MIN,
-  minPoints: 12,
-  maxPValue: 0.01,
-  minSlopeBytesPerSecond: 1024,
-  minRelativePerHour: 0.05,
-  urgentHorizonMs: 4 * HOUR,
-  fastRelativePerHour: 0.25,
-  slowWindowMs: 4 * HOUR,
-  slowMinSlopeBytesPerSecond: 150,
-  slowMinRelativePerHour: 0.0025,
-  raiseAfterMs: 5 * MIN,
-}
+const config = LOAD_THRESHOLDS
 
 const traffic = (window: number, baseline: number, spread: number, baselineMs = 20 * MIN, baselineRequests = 5000, spanMs = 30 * MIN): TrafficLevel => ({
   spanMs,

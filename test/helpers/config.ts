@@ -1,4 +1,20 @@
+import type { AnalysisThresholds } from '../../src/analysis/verdict.js'
 import type { AnalysisConfig, AttributionConfig, Config, HoldersConfig, TargetConfig } from '../../src/config/types.js'
+
+/** The fast path's thresholds at production scale (a 30 min window, 15 s polls), for the load rules' pure tests. */
+export const LOAD_THRESHOLDS: AnalysisThresholds = {
+  windowMs: 30 * 60_000,
+  minPoints: 12,
+  maxPValue: 0.01,
+  minSlopeBytesPerSecond: 1024,
+  minRelativePerHour: 0.05,
+  urgentHorizonMs: 4 * 3_600_000,
+  fastRelativePerHour: 0.25,
+  slowWindowMs: 4 * 3_600_000,
+  slowMinSlopeBytesPerSecond: 150,
+  slowMinRelativePerHour: 0.0025,
+  raiseAfterMs: 5 * 60_000,
+}
 
 /** Test-sized leak analysis: verdicts within seconds, no warm-up. */
 export const TEST_ANALYSIS: AnalysisConfig = {
