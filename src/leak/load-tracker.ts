@@ -22,6 +22,12 @@ import type { StepSeries } from './residual.js'
 /** Readings kept (one per poll): a day at a 15 s poll, for the usual level of the load. */
 export const LOAD_HISTORY_POINTS = 5760
 
+/** The usual level of readings: their median, and its spread (1.4826 × median absolute deviation). */
+function usualLevel(values: readonly number[]): { baseline: number; spread: number } {
+  const baseline = median(values)
+  return { baseline, spread: 1.4826 * median(values.map((value) => Math.abs(value - baseline))) }
+}
+
 /**
  * The load over the window (from `windowStartMs`) against the load before it, from every poll's
  * reading since `fromMs` (the warm-up excluded), and its ramp over the RAMP_WINDOWS windows up to
@@ -51,14 +57,7 @@ export function loadLevel(
   const rampOf = ramp === undefined ? undefined : loadRamp(readings, Math.max(fromMs, ramp.nowMs - RAMP_WINDOWS * ramp.windowMs), ramp.nowMs, ramp.windowMs)
   const withRamp = rampOf === undefined ? {} : { ramp: rampOf }
   if (before.length < 4 || firstMs === undefined) return { window: median(within), baseline: Number.NaN, spread: 0, baselineMs: 0, ...withRamp }
-  const baseline = median(before)
-  return {
-    window: median(within),
-    baseline,
-    spread: 1.4826 * median(before.map((value) => Math.abs(value - baseline))),
-    baselineMs: windowStartMs - firstMs,
-    ...withRamp,
-  }
+  return { window: median(within), ...usualLevel(before), baselineMs: windowStartMs - firstMs, ...withRamp }
 }
 
 /**
@@ -81,12 +80,10 @@ export function trafficLevel(rates: StepSeries & { readonly spans: readonly numb
     } else within.push(value)
   }
   if (within.length < 4 || before.length < 4 || firstMs === undefined) return undefined
-  const baseline = median(before)
   return {
     spanMs: nowMs - windowStartMs,
     window: median(within),
-    baseline,
-    spread: 1.4826 * median(before.map((value) => Math.abs(value - baseline))),
+    ...usualLevel(before),
     baselineMs: windowStartMs - firstMs,
     baselineRequests: Math.round(baselineRequests),
   }
