@@ -55,11 +55,19 @@ export class RingSeries {
  */
 export class WindowMinimum {
   private readonly windowMs: number
+  private readonly confirm: boolean
   private window: number | undefined
   private minimum: { timeMs: number; value: number } | undefined
 
-  constructor(windowMs: number) {
+  /**
+   * `confirm`: a window's point is at most the reading that closes it, so that a window whose
+   * only reading stood high (a post-GC heap with the temporaries live at that GC, or what was
+   * allocated during V8's concurrent marking) does not move the series. Growth keeps every
+   * point: the closing reading is then the higher one.
+   */
+  constructor(windowMs: number, confirm = false) {
     this.windowMs = windowMs
+    this.confirm = confirm
   }
 
   add(timeMs: number, value: number): { timeMs: number; value: number } | undefined {
@@ -68,6 +76,7 @@ export class WindowMinimum {
     let closed: { timeMs: number; value: number } | undefined
     if (this.window !== undefined && window > this.window) {
       closed = this.minimum
+      if (closed !== undefined && this.confirm && value < closed.value) closed = { timeMs: closed.timeMs, value }
       this.minimum = undefined
     }
     if (this.window === undefined || window >= this.window) {

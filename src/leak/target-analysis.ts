@@ -351,9 +351,12 @@ export class TargetAnalysis implements PollExtension {
     const slowCapacity = Math.ceil(Math.max(SLOW_HISTORY_MS, 4 * this.options.analysis.slowWindowMs) / slowBucketMs)
     for (const signal of SIGNALS) {
       this.tracks.set(signal, {
-        // Heap floors are exact (read after a major GC): their minimum per window. RSS and external
-        // memory saw with the GC cycle: a lower envelope of per-window minima.
-        floor: signal === 'heap' ? new WindowMinimum(this.floorWindowMs) : new EnvelopeFloor(this.floorWindowMs, MIN_ENVELOPE_WINDOWS),
+        // Heap floors are read after a major GC: their minimum per window, at most the reading that
+        // closes the window (WindowMinimum's `confirm`: one high post-GC reading does not move the
+        // series; a lower envelope over windows, tried, cost urgent synthetic leaks 3.6 min of median
+        // delay). RSS and external memory saw with the GC cycle: a lower envelope spanning at least
+        // three windows and three GC cycles (adaptEnvelopes).
+        floor: signal === 'heap' ? new WindowMinimum(this.floorWindowMs, true) : new EnvelopeFloor(this.floorWindowMs, MIN_ENVELOPE_WINDOWS),
         fast: new RingSeries(HISTORY_POINTS),
         loads: new RingSeries(HISTORY_POINTS),
         slow: new BucketSeries(slowBucketMs, slowCapacity),

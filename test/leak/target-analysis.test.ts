@@ -104,6 +104,19 @@ t.test('healthy sawtooth and a plateauing cache stay quiet', async (t) => {
   )
 })
 
+t.test('one high heap reading (floating garbage, temporaries live at the GC) does not move the heap floor', async (t) => {
+  const analysis = new TargetAnalysis({ analysis: TEST_ANALYSIS, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  for (let i = 0; i < 30; i++) await analysis.afterPoll(noSession, poll(i, i === 15 ? 80e6 : 50e6 + (i % 3) * 1e4, 1e8))
+  const floors = analysis.view().signals.find((s) => s.signal === 'heap')?.floors ?? []
+  t.ok(floors.length >= 25, `${floors.length} heap floors`)
+  t.ok(floors.every((f) => f.bytes < 51e6), 'a window is at most the reading that closes it: the 80 MB reading never is a floor')
+  // Growth: the closing reading is the higher one, so every window keeps its own minimum.
+  const rising = new TargetAnalysis({ analysis: TEST_ANALYSIS, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+  for (let i = 0; i < 30; i++) await rising.afterPoll(noSession, poll(i, 50e6 + i * 1e6, 1e8))
+  const risingFloors = rising.view().signals.find((s) => s.signal === 'heap')?.floors ?? []
+  t.equal(risingFloors.at(-1)?.bytes, 50e6 + 28 * 1e6, 'the newest floor: the last closed window, unchanged')
+})
+
 t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on the budget', async (t) => {
   const calls: string[] = []
   let heap = 60e6
