@@ -104,6 +104,9 @@ export class ProfilerController {
   private forcedGcPauseMs = 0
   /** When the last paid step (a fetch or a forced GC) ran: both share the budget. */
   private lastPaidAtMs: number | undefined
+  /** The last forced GC bought for a floor, and its cost: floors are spaced by their own cost. */
+  private lastFloorAtMs: number | undefined
+  private lastFloorCostMs = 0
   private lastError: string | null = null
 
   /** @param pollIntervalMs how often `step` runs (the target's poll interval); 0 means no rounding */
@@ -159,6 +162,7 @@ export class ProfilerController {
     this.onDisconnect()
     this.lastFetchAtMs = undefined
     this.lastPaidAtMs = undefined
+    this.lastFloorAtMs = undefined
     this.lastError = null
   }
 
@@ -250,23 +254,39 @@ export class ProfilerController {
   /**
    * Buy an exact heap floor: a forced major GC (HeapProfiler.collectGarbage), then the heap
    * used. For a heap floor that rises but is starved of points (major GCs get rare exactly
-   * when a heap leak is fast). It shares the budget with profile reads: the first runs at
-   * once, each later one waits its cost divided by the suspicion budget (and at least the
-   * minimum fetch interval). Undefined when not due, or when the GC could not be forced.
+   * when a heap leak is fast). It shares the budget with profile reads and holder searches, and
+   * goes ahead of them: floors are the verdict's evidence, and a holder search's bill (a few
+   * hundred ms of target CPU at a 1 % budget: half an hour compressed) kept a filling cache's
+   * floor unmeasured for 25 simulated minutes, so that the next floor, which its own GC timing
+   * put above the plateau, read as growth (corpus-traffic/new-tenant-step). A floor waits its
+   * own last cost divided by the suspicion budget (and at least the minimum fetch interval);
+   * one bought before the shared budget has paid for the last paid step adds its cost to that
+   * bill, so the next profile read or search waits for both and the budget still holds.
+   * Undefined when not due, or when the GC could not be forced.
    */
   async buyFloor(session: TargetSession, nowMs: number): Promise<{ bytes: number; pauseMs: number } | undefined> {
-    if (this.lastPaidAtMs !== undefined) {
-      const delay = fetchDelayMs(this.lastCostMs, this.config.suspicionBudget, this.config.minFetchIntervalMs)
-      if (!fetchDue(nowMs - this.lastPaidAtMs, delay, this.pollIntervalMs)) return undefined
+    const { suspicionBudget, minFetchIntervalMs } = this.config
+    if (this.lastFloorAtMs !== undefined) {
+      const delay = fetchDelayMs(this.lastFloorCostMs, suspicionBudget, minFetchIntervalMs)
+      if (!fetchDue(nowMs - this.lastFloorAtMs, delay, this.pollIntervalMs)) return undefined
     }
+    const ahead =
+      this.lastPaidAtMs !== undefined &&
+      !fetchDue(nowMs - this.lastPaidAtMs, fetchDelayMs(this.lastCostMs, suspicionBudget, minFetchIntervalMs), this.pollIntervalMs)
     const cpuBefore = await this.cpuTimeMs(session)
     const started = performance.now()
     await session.send('HeapProfiler.collectGarbage', {}, Math.max(this.timeoutMs, MIN_FETCH_TIMEOUT_MS))
     const pauseMs = performance.now() - started
     const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
     const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
-    this.lastCostMs = Math.max(pauseMs, cpuMs ?? 0)
-    this.lastPaidAtMs = nowMs
+    const costMs = Math.max(pauseMs, cpuMs ?? 0)
+    this.lastFloorAtMs = nowMs
+    this.lastFloorCostMs = costMs
+    if (ahead) this.lastCostMs += costMs
+    else {
+      this.lastCostMs = costMs
+      this.lastPaidAtMs = nowMs
+    }
     this.forcedGcs += 1
     this.forcedGcPauseMs += pauseMs
     if (cpuMs !== undefined) this.cpuTotalMs += cpuMs
