@@ -104,9 +104,8 @@ export class ProfilerController {
   private forcedGcPauseMs = 0
   /** When the last paid step (a fetch or a forced GC) ran: both share the budget. */
   private lastPaidAtMs: number | undefined
-  /** The last forced GC bought for a floor, and its cost: floors are spaced by their own cost. */
-  private lastFloorAtMs: number | undefined
-  private lastFloorCostMs = 0
+  /** The bill (its lastPaidAtMs) a bought floor last went ahead of: once per bill. */
+  private wentAheadOf: number | undefined
   private lastError: string | null = null
 
   /** @param pollIntervalMs how often `step` runs (the target's poll interval); 0 means no rounding */
@@ -162,7 +161,7 @@ export class ProfilerController {
     this.onDisconnect()
     this.lastFetchAtMs = undefined
     this.lastPaidAtMs = undefined
-    this.lastFloorAtMs = undefined
+    this.wentAheadOf = undefined
     this.lastError = null
   }
 
@@ -254,25 +253,28 @@ export class ProfilerController {
   /**
    * Buy an exact heap floor: a forced major GC (HeapProfiler.collectGarbage), then the heap
    * used. For a heap floor that rises but is starved of points (major GCs get rare exactly
-   * when a heap leak is fast). It shares the budget with profile reads and holder searches, and
-   * goes ahead of them: floors are the verdict's evidence, and a holder search's bill (a few
-   * hundred ms of target CPU at a 1 % budget: half an hour compressed) kept a filling cache's
-   * floor unmeasured for 25 simulated minutes, so that the next floor, which its own GC timing
-   * put above the plateau, read as growth (corpus-traffic/new-tenant-step). A floor waits its
-   * own last cost divided by the suspicion budget (and at least the minimum fetch interval);
-   * one bought before the shared budget has paid for the last paid step adds its cost to that
-   * bill, so the next profile read or search waits for both and the budget still holds.
-   * Undefined when not due, or when the GC could not be forced.
+   * when a heap leak is fast). It shares the budget with profile reads and holder searches: it
+   * waits for the budget to pay for the last paid step, its cost divided by the suspicion budget
+   * (and at least the minimum fetch interval), like them — except that one floor may go ahead
+   * of each bill once half of its wait has passed, adding its cost to that bill (the next profile
+   * read or search waits for both, so the budget still holds). A holder search's bill (~300 ms
+   * of target CPU at 1 %: 30 s, half an hour at 60x) kept a filling cache's floor unmeasured for
+   * 25 simulated minutes, and the next floor, put above the plateau by its GC's timing, read as
+   * growth (corpus-traffic/new-tenant-step). Going ahead of every bill, tried, kept the bill
+   * from ever being paid while floors were starved: leaks had one holder search instead of the
+   * two that name a growing holder. Undefined when not due, or when the GC could not be forced.
    */
   async buyFloor(session: TargetSession, nowMs: number): Promise<{ bytes: number; pauseMs: number } | undefined> {
     const { suspicionBudget, minFetchIntervalMs } = this.config
-    if (this.lastFloorAtMs !== undefined) {
-      const delay = fetchDelayMs(this.lastFloorCostMs, suspicionBudget, minFetchIntervalMs)
-      if (!fetchDue(nowMs - this.lastFloorAtMs, delay, this.pollIntervalMs)) return undefined
+    let ahead = false
+    if (this.lastPaidAtMs !== undefined) {
+      const elapsed = nowMs - this.lastPaidAtMs
+      const delay = fetchDelayMs(this.lastCostMs, suspicionBudget, minFetchIntervalMs)
+      if (!fetchDue(elapsed, delay, this.pollIntervalMs)) {
+        if (this.wentAheadOf === this.lastPaidAtMs || !fetchDue(elapsed, delay / 2, this.pollIntervalMs)) return undefined
+        ahead = true
+      }
     }
-    const ahead =
-      this.lastPaidAtMs !== undefined &&
-      !fetchDue(nowMs - this.lastPaidAtMs, fetchDelayMs(this.lastCostMs, suspicionBudget, minFetchIntervalMs), this.pollIntervalMs)
     const cpuBefore = await this.cpuTimeMs(session)
     const started = performance.now()
     await session.send('HeapProfiler.collectGarbage', {}, Math.max(this.timeoutMs, MIN_FETCH_TIMEOUT_MS))
@@ -280,10 +282,10 @@ export class ProfilerController {
     const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
     const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
     const costMs = Math.max(pauseMs, cpuMs ?? 0)
-    this.lastFloorAtMs = nowMs
-    this.lastFloorCostMs = costMs
-    if (ahead) this.lastCostMs += costMs
-    else {
+    if (ahead) {
+      this.lastCostMs += costMs
+      this.wentAheadOf = this.lastPaidAtMs
+    } else {
       this.lastCostMs = costMs
       this.lastPaidAtMs = nowMs
     }
