@@ -123,8 +123,21 @@ t.test('traffic manifest', async (t) => {
   for (const entry of traffic) t.test(entry.name, (t) => checkEntry(t, entry, trafficDir));
 });
 
+// The floors corpus (test/corpus-floors/, same protocol, written the same way on 2026-12-04 from one
+// line each: rare big temporaries, a small cache that fills then plateaus, slow leaks in small
+// heaps, a registry that balloons in a reconnect storm and drains): checked, not started (as above).
+const floorsDir = resolve(repoRoot, 'test/corpus-floors');
+const floors = JSON.parse(await readFile(resolve(floorsDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('floors manifest', async (t) => {
+  const all = [...manifest, ...heldout, ...fresh, ...traffic, ...floors];
+  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the five corpora');
+  t.ok(floors.some((e) => e.leaky) && floors.some((e) => !e.leaky), 'leaky and healthy programs');
+  for (const entry of floors) t.test(entry.name, (t) => checkEntry(t, entry, floorsDir));
+});
+
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
-  // The traffic corpus is checked above, not started here: three more programs at 60× beside the
+  // The traffic and floors corpora are checked above, not started here: three more programs at 60× beside the
   // rest of the suite made this test's SIGTERM timing fail on the 2-core CI machine.
   const started = [...manifest.map((e) => ({ ...e, dir: corpusDir })), ...fresh.map((e) => ({ ...e, dir: freshDir }))];
   for (const entry of started) {

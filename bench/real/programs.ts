@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'scenarios'
+export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'floors' | 'scenarios'
 
 export interface Program {
   readonly corpus: CorpusName
@@ -72,6 +72,7 @@ const CORPUS = new URL('../../test/corpus/', import.meta.url)
 const HELDOUT = new URL('../../test/corpus-heldout/', import.meta.url)
 const FRESH = new URL('../../test/corpus-fresh/', import.meta.url)
 const TRAFFIC = new URL('../../test/corpus-traffic/', import.meta.url)
+const FLOORS = new URL('../../test/corpus-floors/', import.meta.url)
 const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
 const HOUR = 3600
 
@@ -169,14 +170,20 @@ function trafficWatchS(entry: CorpusEntry): number {
 }
 
 /**
+ * test/corpus-floors/: services whose heap floor is hard to read (rare big temporaries, small
+ * heaps with rare GCs, a registry that balloons and drains). Watched like test/corpus-traffic.
+ */
+const floorsWatchS = trafficWatchS
+
+/**
  * A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus, test/corpus-heldout,
- * test/corpus-fresh or test/corpus-traffic (same protocol, each written by a session that read
+ * test/corpus-fresh, test/corpus-traffic or test/corpus-floors (same protocol, each written by a session that read
  * neither the analysis code nor the other corpora's programs, after the changes it judges).
  */
 export function corpusPrograms(scale: number, which: Exclude<CorpusName, 'scenarios'> = 'corpus'): Program[] {
-  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC }[which]
+  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC, floors: FLOORS }[which]
   return readManifest<CorpusEntry>(dir).map((entry) => {
-    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : which === 'fresh' ? freshWatchS(entry) : which === 'traffic' ? trafficWatchS(entry) : heldoutWatchS(entry)
+    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : which === 'fresh' ? freshWatchS(entry) : which === 'traffic' ? trafficWatchS(entry) : which === 'floors' ? floorsWatchS(entry) : heldoutWatchS(entry)
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
     const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
     if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
