@@ -199,15 +199,32 @@ export async function waitFor<T>(
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Ports freePort picks from: below Linux's default ephemeral range (32768-60999). */
+const FREE_PORT_RANGE = [20_000, 32_000] as const;
+
+/** Listen on `port` and close again: whether it is free now. */
+function tryPort(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
     const srv = createServer();
     srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close((e) => (e ? reject(e) : resolvePort(port)));
-    });
+    srv.once('error', () => resolveFree(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolveFree(true)));
   });
+}
+
+/**
+ * A free port on 127.0.0.1, outside the ephemeral range. A port in that range that a test frees
+ * and means to listen on again can meanwhile be handed to any outgoing connection on the machine
+ * as its local port — even to the sidecar's own retry to that very port, which then connects to
+ * itself (TCP simultaneous open) and holds it: CI failed once with EADDRINUSE when a test started
+ * a server on a port its sidecar had been retrying (port-takeover, port 35643). Servers that
+ * listen on port 0 get ephemeral ports, so they never take these either.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = FREE_PORT_RANGE;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await tryPort(port)) return port;
+  }
+  throw new Error(`no free port in ${low}..${high} after 200 attempts`);
 }
