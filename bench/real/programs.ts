@@ -143,40 +143,35 @@ function readManifest<T>(dir: URL): T[] {
   return JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as T[]
 }
 
-/**
- * test/corpus-heldout/ (same protocol, written later for the holder search) has no table:
- * leaks are watched two simulated hours past their onset, healthy programs seven hours (past
- * a fill, and two cycles of a 3-hour load pattern).
- */
-function heldoutWatchS(entry: CorpusEntry): number {
-  return entry.leaky ? (entry.onsetSeconds ?? 0) + 2 * HOUR : 7 * HOUR
+/** How long a corpus without a watch table watches: leaks this many hours past their onset, healthy programs this many hours. */
+interface WatchHours {
+  readonly pastOnset: number
+  readonly healthy: number
 }
 
 /**
- * test/corpus-fresh/: leaks are watched six simulated hours past their onset (its leaks run from
- * 5.5 to 37 MB/h, and the issue asks for leaks of a few MB/h within 6 h), healthy programs seven.
+ * - test/corpus-heldout/ (same protocol, written later for the holder search): leaks two
+ *   simulated hours past their onset, healthy programs seven (past a fill, and two cycles of a
+ *   3-hour load pattern).
+ * - test/corpus-fresh/: leaks six hours past their onset (its leaks run from 5.5 to 37 MB/h, and
+ *   the issue asks for leaks of a few MB/h within 6 h), healthy programs seven.
+ * - test/corpus-traffic/: HTTP services whose traffic moves (a peak, a burst, a step, a cycle) or
+ *   stays while the loop gets busier; every phase is within 4 simulated hours: leaks four hours
+ *   past their onset, healthy programs six.
+ * - test/corpus-floors/: services whose heap floor is hard to read (rare big temporaries, small
+ *   heaps with rare GCs, a registry that balloons and drains); its leaks are 2.7–3.4 MB/h, which
+ *   the issue asks to find within 6 h: six hours past their onset (like corpus-fresh), healthy
+ *   programs six.
  */
-function freshWatchS(entry: CorpusEntry): number {
-  return entry.leaky ? (entry.onsetSeconds ?? 0) + 6 * HOUR : 7 * HOUR
+const WATCH_HOURS: Readonly<Record<'heldout' | 'fresh' | 'traffic' | 'floors', WatchHours>> = {
+  heldout: { pastOnset: 2, healthy: 7 },
+  fresh: { pastOnset: 6, healthy: 7 },
+  traffic: { pastOnset: 4, healthy: 6 },
+  floors: { pastOnset: 6, healthy: 6 },
 }
 
-/**
- * test/corpus-traffic/: HTTP services whose traffic moves (a peak, a burst, a step, a cycle) or
- * stays while the loop gets busier. Every phase is within 4 simulated hours: leaks are watched four
- * hours past their onset, healthy programs six.
- */
-function trafficWatchS(entry: CorpusEntry): number {
-  return entry.leaky ? (entry.onsetSeconds ?? 0) + 4 * HOUR : 6 * HOUR
-}
-
-/**
- * test/corpus-floors/: services whose heap floor is hard to read (rare big temporaries, small
- * heaps with rare GCs, a registry that balloons and drains). Its leaks are 2.7–3.4 MB/h, which the
- * issue asks to find within 6 h: watched six hours past their onset (like test/corpus-fresh);
- * healthy programs six.
- */
-function floorsWatchS(entry: CorpusEntry): number {
-  return entry.leaky ? (entry.onsetSeconds ?? 0) + 6 * HOUR : 6 * HOUR
+function watchS(entry: CorpusEntry, hours: WatchHours): number {
+  return entry.leaky ? (entry.onsetSeconds ?? 0) + hours.pastOnset * HOUR : hours.healthy * HOUR
 }
 
 /**
@@ -187,7 +182,7 @@ function floorsWatchS(entry: CorpusEntry): number {
 export function corpusPrograms(scale: number, which: Exclude<CorpusName, 'scenarios'> = 'corpus'): Program[] {
   const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC, floors: FLOORS }[which]
   return readManifest<CorpusEntry>(dir).map((entry) => {
-    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : which === 'fresh' ? freshWatchS(entry) : which === 'traffic' ? trafficWatchS(entry) : which === 'floors' ? floorsWatchS(entry) : heldoutWatchS(entry)
+    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : watchS(entry, WATCH_HOURS[which])
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
     const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
     if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
