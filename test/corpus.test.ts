@@ -103,25 +103,23 @@ t.test('held-out manifest', async (t) => {
 const freshDir = resolve(repoRoot, 'test/corpus-fresh');
 const fresh = JSON.parse(await readFile(resolve(freshDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
 
-t.test('fresh manifest', async (t) => {
-  const all = [...manifest, ...heldout, ...fresh];
-  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the three corpora');
-  t.ok(fresh.some((e) => e.leaky) && fresh.some((e) => !e.leaky), 'leaky and healthy programs');
-  for (const entry of fresh) t.test(entry.name, (t) => checkEntry(t, entry, freshDir));
-});
+/** A later corpus's manifest: names unique across it and the corpora before it, leaky and healthy programs, each entry checked. */
+function checkLaterCorpus(t: Test, entries: CorpusEntry[], dir: string, before: CorpusEntry[], corpora: string): void {
+  const all = [...before, ...entries];
+  t.equal(new Set(all.map((e) => e.name)).size, all.length, `names are unique across the ${corpora} corpora`);
+  t.ok(entries.some((e) => e.leaky) && entries.some((e) => !e.leaky), 'leaky and healthy programs');
+  for (const entry of entries) t.test(entry.name, (t) => checkEntry(t, entry, dir));
+}
+
+t.test('fresh manifest', async (t) => checkLaterCorpus(t, fresh, freshDir, [...manifest, ...heldout], 'three'));
 
 // The traffic corpus (test/corpus-traffic/, same protocol, written the same way on 2026-12-04 from
 // one line each: HTTP services whose traffic peaks, bursts, steps or cycles, or stays while the
-// loop gets busier): checked the same way, and started too.
+// loop gets busier): checked the same way, not started (see below).
 const trafficDir = resolve(repoRoot, 'test/corpus-traffic');
 const traffic = JSON.parse(await readFile(resolve(trafficDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
 
-t.test('traffic manifest', async (t) => {
-  const all = [...manifest, ...heldout, ...fresh, ...traffic];
-  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the four corpora');
-  t.ok(traffic.some((e) => e.leaky) && traffic.some((e) => !e.leaky), 'leaky and healthy programs');
-  for (const entry of traffic) t.test(entry.name, (t) => checkEntry(t, entry, trafficDir));
-});
+t.test('traffic manifest', async (t) => checkLaterCorpus(t, traffic, trafficDir, [...manifest, ...heldout, ...fresh], 'four'));
 
 // The floors corpus (test/corpus-floors/, same protocol, written the same way on 2026-12-04 from one
 // line each: rare big temporaries, a small cache that fills then plateaus, slow leaks in small
@@ -129,12 +127,7 @@ t.test('traffic manifest', async (t) => {
 const floorsDir = resolve(repoRoot, 'test/corpus-floors');
 const floors = JSON.parse(await readFile(resolve(floorsDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
 
-t.test('floors manifest', async (t) => {
-  const all = [...manifest, ...heldout, ...fresh, ...traffic, ...floors];
-  t.equal(new Set(all.map((e) => e.name)).size, all.length, 'names are unique across the five corpora');
-  t.ok(floors.some((e) => e.leaky) && floors.some((e) => !e.leaky), 'leaky and healthy programs');
-  for (const entry of floors) t.test(entry.name, (t) => checkEntry(t, entry, floorsDir));
-});
+t.test('floors manifest', async (t) => checkLaterCorpus(t, floors, floorsDir, [...manifest, ...heldout, ...fresh, ...traffic], 'five'));
 
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
   // The traffic and floors corpora are checked above, not started here: three more programs at 60× beside the

@@ -198,7 +198,6 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}; ${detail}`);
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
 /** Ports freePort picks from: below Linux's default ephemeral range (32768-60999). */
 const FREE_PORT_RANGE = [20_000, 32_000] as const;
 
