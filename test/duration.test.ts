@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DURATION_FORMS, formatDuration, parseDuration } from '../src/core/duration.js'
+import { DURATION_FORMS, formatDuration, formatSpan, parseDuration } from '../src/core/duration.js'
 import { ConfigError } from '../src/core/errors.js'
 
 t.test('parseDuration: single units', async (t) => {
@@ -84,4 +84,12 @@ t.test('formatDuration output parses back to the same value', async (t) => {
   for (const ms of [0, 1, 99, 100, 999, 1_000, 1_001, 59_999, 60_000, 61_234, 3_599_999, 3_600_000, 86_400_000 + 1]) {
     t.equal(parseDuration(formatDuration(ms)), ms, `round trip ${ms}`)
   }
+})
+
+t.test('formatSpan: the span of a reason text, to the second, in any unit a compressed window needs', async (t) => {
+  t.equal(formatSpan(0), '0s')
+  t.equal(formatSpan(499), '0s')
+  t.equal(formatSpan(4 * 60_000), '4m', 'a 4 h window at 60x is 4 min, not "0.1 h"')
+  t.equal(formatSpan(3_600_000 + 1_600), '1h2s')
+  t.equal(formatSpan(-5), '0s')
 })

@@ -5,7 +5,7 @@
  * undefined. Pure.
  */
 import { MIN_LOAD_SPREAD, MIN_LOAD_STEP, matchedGrowth, risenRelative, type LoadRamp } from './load.js'
-import { formatDuration } from '../core/duration.js'
+import { formatSpan as span } from '../core/duration.js'
 import { LOAD_REASON } from './hysteresis.js'
 import { mannKendall, median, theilSenBounds } from './stats.js'
 import { MIN_JUDGED_POINTS, select, type WindowSeries } from './window.js'
@@ -27,8 +27,6 @@ const MIN_BASELINE_REQUESTS = 100
 
 const percent = (utilization: number): string => `${(utilization * 100).toFixed(utilization < 0.1 ? 1 : 0)} %`
 const perSecond = (value: number): string => `${value.toPrecision(3)}/s`
-/** A span to the second, as durations are written in the configuration (`27m15s`). */
-const span = (ms: number): string => formatDuration(Math.max(1000, Math.round(ms / 1000) * 1000))
 
 /**
  * The load over the window against the load before it (every poll's reading, hours of them):
@@ -104,7 +102,7 @@ export function elevatedLoad(level: LoadLevel | undefined, config: AnalysisThres
   const by = rise >= margin ? `margin ${(margin * 100).toFixed(1)} points` : `${(level.window / level.baseline).toFixed(2)}× ≥ ${ELEVATED_LOAD_RATIO}×, rise ≥ 2 × spread ${(level.spread * 100).toFixed(1)} points`
   return (
     `${LOAD_REASON} the event loop has been busier over the window (utilization ${percent(level.window)}) than before it ` +
-    `(${percent(level.baseline)}, median of the previous ${(level.baselineMs / 3_600_000).toFixed(1)} h; ${by}): ` +
+    `(${percent(level.baseline)}, median of the previous ${span(level.baselineMs)}; ${by}): ` +
     'growth under heavier load is judged when the load comes back, or at comparable load on the slow path'
   )
 }
@@ -128,7 +126,7 @@ export function loadRampReason(ramp: LoadRamp | undefined, series: WindowSeries,
   const loadRise = ramp.last / ramp.first - 1
   if (!(loadRise >= floorRise)) return undefined
   return (
-    `${LOAD_REASON} event-loop utilization rose from ${percent(ramp.first)} to ${percent(ramp.last)} over the last ${Math.round(ramp.spanMs / 60_000)} min ` +
+    `${LOAD_REASON} event-loop utilization rose from ${percent(ramp.first)} to ${percent(ramp.last)} over the last ${span(ramp.spanMs)} ` +
     `(Mann-Kendall p = ${ramp.pIncreasing.toPrecision(2)} ≤ ${config.maxPValue}), by ${(loadRise * 100).toFixed(0)} %, at least the floor's ${(floorRise * 100).toFixed(0)} %: ` +
     'growth that is not heading for the limit is judged at comparable load, or once the load levels off'
   )

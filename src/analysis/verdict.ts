@@ -23,6 +23,7 @@
  * negative for a stated duration.
  */
 import type { AnalysisConfig } from '../config/types.js'
+import { formatSpan } from '../core/duration.js'
 import { loadAdjustedTrend, loadSensitivity, matchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
@@ -164,7 +165,7 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
       return `a one-off step of ${bytes(shape.stepSize)} at ${at(shape.breakMs)}, flat around it (${evidence})`
     case 'saturating':
       if (limit !== undefined && shape.level !== null && shape.level >= limit) return undefined
-      return `approaching a level: growth since ${at(shape.breakMs)} slows towards ${bytes(shape.level ?? 0)} (time constant ${Math.round((shape.timeConstantMs ?? 0) / 60_000)} min, ${rate(shape.slopeAfter * 1000)} now; ${evidence}), as a filling cache does`
+      return `approaching a level: growth since ${at(shape.breakMs)} slows towards ${bytes(shape.level ?? 0)} (time constant ${formatSpan(shape.timeConstantMs ?? 0)}, ${rate(shape.slopeAfter * 1000)} now; ${evidence}), as a filling cache does`
     case 'two-segment':
       if (shape.slopeBefore > 0 && !(shape.slopeAfter > 0.5 * shape.slopeBefore)) {
         return `growth stopped or slowed at ${at(shape.breakMs)} (${rate(shape.slopeBefore * 1000)} before, ${rate(shape.slopeAfter * 1000)} since; ${evidence})`
@@ -299,7 +300,7 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   const spanMs = first === undefined ? 0 : nowMs - first.timeMs
   const reasons: string[] = []
   if (spanMs < config.slowWindowMs) {
-    reasons.push(`slow path: ${Math.round(spanMs / 60_000)} of ${Math.round(config.slowWindowMs / 60_000)} min of floors so far`)
+    reasons.push(`slow path: ${formatSpan(spanMs)} of ${formatSpan(config.slowWindowMs)} of floors so far`)
     return { spanMs, comparison: null, relativePerHour: 0, shape: null, positive: false, reasons }
   }
   // Only the slow window: a floor that stepped up before it (a deploy-sized allocation) and has been

@@ -88,7 +88,7 @@ t.test('a floor that rises with a morning ramp of the load waits; a leak under t
   const ramp = rampCase(0)
   const quiet = evaluateFast(ramp.floor, ramp.now, config, 0, undefined, undefined, ramp.level)
   t.equal(quiet.positive, false, 'the ramp explains the floor')
-  t.match(quiet.reasons.join('; '), /load: event-loop utilization rose from \d+ % to \d+ % over the last 60 min \(Mann-Kendall p = .* ≤ 0\.01\), by \d+ %, at least the floor's \d+ %/)
+  t.match(quiet.reasons.join('; '), /load: event-loop utilization rose from \d+ % to \d+ % over the last 1h \(Mann-Kendall p = .* ≤ 0\.01\), by \d+ %, at least the floor's \d+ %/)
   const leak = rampCase(8_000) // +29 MB/h more on ~120 MB: a larger share than the load's
   const raised = evaluateFast(leak.floor, leak.now, config, 0, undefined, undefined, leak.level)
   t.equal(raised.positive, true, raised.reasons.join('; '))
