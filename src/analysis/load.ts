@@ -35,6 +35,8 @@ export interface LoadPoint {
   readonly value: number
   /** Event-loop utilization around the point (0..1), NaN when unknown. */
   readonly load: number
+  /** HTTP requests begun per second around the point, NaN or absent when unknown. */
+  readonly traffic?: number
 }
 
 export interface LoadAdjusted {
@@ -153,6 +155,42 @@ export function matchedGrowth(
     rate: median(rates),
     lower: k === 0 ? Number.NEGATIVE_INFINITY : (rates[k - 1] as number),
   }
+}
+
+/** The slow path compares at comparable traffic only when at least this share of its floors has a request rate. */
+export const TRAFFIC_KNOWN_SHARE = 0.8
+/** And the window held at least this many requests (fewer, health checks, say nothing of the traffic). */
+export const MIN_WINDOW_REQUESTS = 100
+
+export interface TrafficMatched {
+  /** New highs at the same or higher HTTP traffic (`matchedGrowth` with the request rate as the load). */
+  readonly comparison: MatchedGrowth
+  /** One-sided Mann–Kendall p-value of "no upward trend" of the floor over the whole span. */
+  readonly pIncreasing: number
+}
+
+/**
+ * New highs at comparable HTTP traffic, for a floor whose event loop got busier at the same
+ * traffic, so that no earlier floor had the same utilization: a leak whose leaked handlers run
+ * on every event (listeners, subscribers) loads its own loop, while the requests, which its
+ * memory cannot drive, stay as they were. A batch cycle busies the loop at the same traffic too,
+ * and rises and falls with it: hence the trend over the whole span, which a cycle within it does
+ * not have. Undefined unless the floors carry request rates (TRAFFIC_KNOWN_SHARE of them, with
+ * MIN_WINDOW_REQUESTS over `spanMs`) and enough of them compare.
+ */
+export function trafficMatchedGrowth(points: readonly LoadPoint[], recentFromMs: number, minGapMs: number, spanMs: number, alpha: number): TrafficMatched | undefined {
+  const known = points.filter((p) => p.traffic !== undefined && Number.isFinite(p.traffic) && p.traffic >= 0)
+  if (known.length === 0 || known.length < TRAFFIC_KNOWN_SHARE * points.length) return undefined
+  if (!((median(known.map((p) => p.traffic as number)) * spanMs) / 1000 >= MIN_WINDOW_REQUESTS)) return undefined
+  const comparison = matchedGrowth(
+    known.map((p) => ({ timeMs: p.timeMs, value: p.value, load: p.traffic as number })),
+    recentFromMs,
+    minGapMs,
+    0,
+    alpha,
+  )
+  if (comparison === undefined) return undefined
+  return { comparison, pIncreasing: mannKendall(thinIndexes(known.length, 240).map((i) => (known[i] as LoadPoint).value)).pIncreasing }
 }
 
 function quantile(values: number[], q: number): number {

@@ -135,11 +135,13 @@ export interface LoadedPoint {
   readonly timeMs: number
   readonly value: number
   readonly load: number
+  /** HTTP requests begun per second around it (NaN or absent when the target serves none or it is unknown). */
+  readonly traffic?: number
 }
 
 /**
  * Floors over hours in bounded memory: one point per bucket (the lowest floor
- * in it, with the bucket's mean load), the oldest dropped beyond `capacity`
+ * in it, with the bucket's mean load and mean traffic), the oldest dropped beyond `capacity`
  * buckets. The slow path reads it.
  */
 export class BucketSeries {
@@ -150,13 +152,15 @@ export class BucketSeries {
   private low: { timeMs: number; value: number } | undefined
   private loadSum = 0
   private loadCount = 0
+  private trafficSum = 0
+  private trafficCount = 0
 
   constructor(bucketMs: number, capacity: number) {
     this.bucketMs = Math.max(1, bucketMs)
     this.capacity = capacity
   }
 
-  add(timeMs: number, value: number, load: number): void {
+  add(timeMs: number, value: number, load: number, traffic = Number.NaN): void {
     if (!Number.isFinite(timeMs) || !Number.isFinite(value)) return
     const bucket = Math.floor(timeMs / this.bucketMs)
     if (this.bucket !== undefined && bucket < this.bucket) return
@@ -167,30 +171,47 @@ export class BucketSeries {
       this.loadSum += load
       this.loadCount += 1
     }
+    if (Number.isFinite(traffic)) {
+      this.trafficSum += traffic
+      this.trafficCount += 1
+    }
+  }
+
+  /** The open bucket's point. */
+  private point(low: { timeMs: number; value: number }): LoadedPoint {
+    return {
+      ...low,
+      load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN,
+      traffic: this.trafficCount > 0 ? this.trafficSum / this.trafficCount : Number.NaN,
+    }
   }
 
   /** Closed buckets plus the open one. */
   all(): LoadedPoint[] {
-    const open = this.low === undefined ? [] : [{ ...this.low, load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN }]
+    const open = this.low === undefined ? [] : [this.point(this.low)]
     return [...this.points, ...open]
   }
 
   clear(): void {
     this.points.length = 0
     this.bucket = undefined
-    this.low = undefined
-    this.loadSum = 0
-    this.loadCount = 0
+    this.resetBucket()
   }
 
   private close(): void {
     if (this.low !== undefined) {
-      this.points.push({ ...this.low, load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN })
+      this.points.push(this.point(this.low))
       if (this.points.length > this.capacity) this.points.shift()
     }
+    this.resetBucket()
+  }
+
+  private resetBucket(): void {
     this.low = undefined
     this.loadSum = 0
     this.loadCount = 0
+    this.trafficSum = 0
+    this.trafficCount = 0
   }
 }
 

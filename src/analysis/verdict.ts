@@ -24,7 +24,7 @@
  */
 import type { AnalysisConfig } from '../config/types.js'
 import { formatSpan } from '../core/duration.js'
-import { loadAdjustedTrend, loadSensitivity, matchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
+import { loadAdjustedTrend, loadSensitivity, matchedGrowth, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
@@ -110,6 +110,11 @@ export interface SlowEvidence {
   /** Time covered by the slow series (ms). */
   readonly spanMs: number
   readonly comparison: MatchedGrowth | null
+  /**
+   * What the comparison held constant: event-loop utilization, or HTTP traffic when the loop got
+   * busier at the same traffic and the floor rose over the whole window (load.ts).
+   */
+  readonly comparedAt: 'load' | 'traffic'
   readonly relativePerHour: number
   readonly shape: ShapeFit | null
   readonly positive: boolean
@@ -301,13 +306,18 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   const reasons: string[] = []
   if (spanMs < config.slowWindowMs) {
     reasons.push(`slow path: ${formatSpan(spanMs)} of ${formatSpan(config.slowWindowMs)} of floors so far`)
-    return { spanMs, comparison: null, relativePerHour: 0, shape: null, positive: false, reasons }
+    return { spanMs, comparison: null, comparedAt: 'load', relativePerHour: 0, shape: null, positive: false, reasons }
   }
   // Only the slow window: a floor that stepped up before it (a deploy-sized allocation) and has been
   // flat since is not growing now.
   const windowed = usable.filter((p) => p.timeMs >= nowMs - config.slowWindowMs)
   const recentMs = config.slowWindowMs * SLOW_RECENT_SHARE
-  const comparison = matchedGrowth(windowed, nowMs - recentMs, recentMs, LOAD_NOISE, config.maxPValue) ?? null
+  const byLoad = matchedGrowth(windowed, nowMs - recentMs, recentMs, LOAD_NOISE, config.maxPValue) ?? null
+  const significant = (c: MatchedGrowth | null): c is MatchedGrowth => c !== null && c.pValue <= config.maxPValue
+  // Where the loop got busier at the same HTTP traffic, compare at the same traffic instead.
+  const byTraffic = significant(byLoad) ? undefined : trafficMatchedGrowth(windowed, nowMs - recentMs, recentMs, config.slowWindowMs, config.maxPValue)
+  const atTraffic = byTraffic !== undefined && significant(byTraffic.comparison) && byTraffic.pIncreasing <= config.maxPValue
+  const comparison = atTraffic ? byTraffic.comparison : byLoad
   const shape = fitShape(
     windowed.map((p) => p.timeMs),
     windowed.map((p) => p.value),
@@ -322,12 +332,20 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   )
   const level = windowed[0]?.value ?? 0
   const relativePerHour = level > 0 ? (laterSlope.lower * 3_600_000) / level : 0
-  if (comparison === null) {
-    reasons.push('slow path: too few recent floors with earlier ones at the same or a higher load (the load has been rising)')
-  } else if (comparison.pValue > config.maxPValue) {
-    reasons.push(
-      `slow path: ${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (sign test p = ${comparison.pValue.toPrecision(2)} > ${config.maxPValue})`,
-    )
+  if (!atTraffic) {
+    if (byLoad === null) {
+      reasons.push('slow path: too few recent floors with earlier ones at the same or a higher load (the load has been rising)')
+    } else if (byLoad.pValue > config.maxPValue) {
+      reasons.push(
+        `slow path: ${byLoad.higher} of ${byLoad.compared} recent floors above the earlier highs at the same or a higher load (sign test p = ${byLoad.pValue.toPrecision(2)} > ${config.maxPValue})`,
+      )
+    }
+    if (byTraffic !== undefined && significant(byTraffic.comparison)) {
+      reasons.push(
+        `slow path: at the same or higher HTTP traffic ${byTraffic.comparison.higher} of ${byTraffic.comparison.compared} recent floors are above the earlier highs, ` +
+          `but the floor has no upward trend over the whole window (Mann-Kendall p = ${byTraffic.pIncreasing.toPrecision(2)} > ${config.maxPValue}): a cycle of the load within it is not a leak`,
+      )
+    }
   }
   if (!(laterSlope.lower * 1000 >= config.slowMinSlopeBytesPerSecond)) {
     reasons.push(
@@ -339,7 +357,7 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   }
   const stopped = shapeReason(shape, limit)
   if (stopped !== undefined) reasons.push(`slow path: ${stopped}`)
-  return { spanMs, comparison, relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
+  return { spanMs, comparison, comparedAt: atTraffic ? 'traffic' : 'load', relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
 }
 
 /** Both paths for one signal. `fromMs`: readings before it (the warm-up) do not count. */

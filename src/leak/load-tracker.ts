@@ -126,6 +126,22 @@ export class LoadTracker {
     return count > 0 ? sum / count : Number.NaN
   }
 
+  /** Mean HTTP request rate (per second) over `spanMs` ending at `timeMs`, weighted by the polls' intervals; NaN when unknown. */
+  trafficAt(timeMs: number, spanMs: number): number {
+    const { times, values } = this.requestRates.since(timeMs - spanMs)
+    const spans = this.requestSpans.since(timeMs - spanMs).values
+    let requests = 0
+    let ms = 0
+    for (let i = 0; i < times.length; i++) {
+      // A rate is read at its interval's end: one read at the span's start covers the time before it.
+      if ((times[i] as number) <= timeMs - spanMs) continue
+      if ((times[i] as number) > timeMs) break
+      requests += ((values[i] as number) * (spans[i] as number)) / 1000
+      ms += spans[i] as number
+    }
+    return ms > 0 ? (requests * 1000) / ms : Number.NaN
+  }
+
   /**
    * The load's usual level for the window ending at `nowMs` (utilization since `fromMs`, the
    * warm-up left out), with the traffic's when the target serves HTTP: the request rate over the

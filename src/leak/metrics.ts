@@ -113,7 +113,7 @@ export const ANALYSIS_METRICS: readonly MetricDefinition[] = [
     key: 'leakSlowGrowth',
     prom: 'leakwatch_leak_slow_growth_bytes_per_second',
     otel: 'leakwatch.leak.slow_growth',
-    help: "The slow path's growth rate of the floor at comparable load (median over the recent floors against earlier ones at the same event-loop utilization).",
+    help: "The slow path's growth rate of the floor at comparable load (median over the recent floors against earlier ones at the same event-loop utilization, or at the same HTTP traffic when the loop got busier at the same traffic).",
     unit: 'By/s',
     type: 'gauge',
     labels: ['signal'],

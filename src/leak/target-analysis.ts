@@ -403,7 +403,7 @@ export class TargetAnalysis implements PollExtension {
     const load = this.load.loadAt(floor.timeMs, this.floorWindowMs)
     track.fast.push(floor.timeMs, floor.value)
     track.loads.push(floor.timeMs, load)
-    track.slow.add(floor.timeMs, floor.value, load)
+    track.slow.add(floor.timeMs, floor.value, load, this.load.trafficAt(floor.timeMs, this.floorWindowMs))
   }
 
   /** Whether to buy a heap floor now (src/leak/starved.ts). */

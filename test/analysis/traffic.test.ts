@@ -7,6 +7,7 @@ import { elevatedTraffic, type TrafficLevel } from '../../src/analysis/load-reas
 import { evaluateFast, type LoadLevel } from '../../src/analysis/verdict.js'
 import { LOAD_THRESHOLDS } from '../helpers/config.js'
 import { LoadTracker, trafficLevel } from '../../src/leak/load-tracker.js'
+import { BucketSeries } from '../../src/analysis/series.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -45,6 +46,11 @@ t.test('the tracker turns the counter into per-poll rates, and starts over when 
   const noHttp = new LoadTracker()
   for (let time = 0; time <= 50 * MIN; time += 15_000) noHttp.record(time, 0.03, 0, false, undefined)
   t.equal(noHttp.level(50 * MIN, 30 * MIN, 0)?.traffic, undefined, 'no counter read: no traffic')
+  t.ok(Number.isNaN(noHttp.trafficAt(50 * MIN, MIN)), 'no counter read: no rate at a floor')
+  // A floor point's traffic: the rate over the floor window before it (4/s, then 8/s).
+  t.equal(tracker.trafficAt(20 * MIN, MIN), 4)
+  t.equal(tracker.trafficAt(22 * MIN, MIN), 8)
+  t.equal(tracker.trafficAt(20 * MIN + 30_000, MIN), 6, 'a window across the change: weighted by the intervals')
   tracker.clear()
   t.equal(tracker.level(50 * MIN, 30 * MIN, 0), undefined, 'cleared')
 })
@@ -94,4 +100,15 @@ t.test('a burst of traffic holds growth back even when the limit is hours away; 
   const steady = burstCase(4.2)
   const raised = evaluateFast(steady.floor, steady.now, config, 0, 512e6, undefined, steady.level)
   t.equal(raised.positive, true, `the same growth at the usual traffic is raised (${raised.reasons.join('; ')})`)
+})
+
+t.test('the slow series keeps the mean traffic of each bucket beside its lowest floor', async (t) => {
+  const series = new BucketSeries(10 * MIN, 10)
+  series.add(1 * MIN, 100, 0.2, 4)
+  series.add(2 * MIN, 90, 0.4, 8)
+  series.add(11 * MIN, 95, 0.3)
+  t.same(series.all(), [
+    { timeMs: 2 * MIN, value: 90, load: 0.30000000000000004, traffic: 6 },
+    { timeMs: 11 * MIN, value: 95, load: 0.3, traffic: Number.NaN },
+  ])
 })

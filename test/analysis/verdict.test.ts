@@ -169,11 +169,11 @@ t.test('how long the fast evidence must hold depends on the urgency', async (t) 
   t.equal(modest.holdMs, Math.max(config.raiseAfterMs, 2 * config.windowMs), 'otherwise: two windows')
 })
 
-const slowPoints = (fn: (minute: number) => { value: number; load?: number }, hours = 5): LoadPoint[] =>
+const slowPoints = (fn: (minute: number) => { value: number; load?: number; traffic?: number }, hours = 5): LoadPoint[] =>
   Array.from({ length: (hours * 60) / 5 }, (_, k) => {
     const minute = k * 5
-    const { value, load } = fn(minute)
-    return { timeMs: minute * MIN, value, load: load ?? Number.NaN }
+    const { value, load, traffic } = fn(minute)
+    return { timeMs: minute * MIN, value, load: load ?? Number.NaN, ...(traffic === undefined ? {} : { traffic }) }
   })
 
 t.test('the slow path: new highs at comparable load over hours', async (t) => {
@@ -194,6 +194,45 @@ t.test('the slow path: new highs at comparable load over hours', async (t) => {
   const ramp = evaluateSlow(slowPoints((m) => ({ value: 150e6 + m * 100_000, load: 0.2 + m / 1000 })), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(ramp.positive, false)
   t.match(ramp.reasons.join(';'), /the same or a higher load/)
+  // The same ramp where the target serves HTTP and its traffic ramps with the load: still the load.
+  const trafficRamp = evaluateSlow(slowPoints((m) => ({ value: 150e6 + m * 100_000, load: 0.2 + m / 1000, traffic: 20 + m / 10 + rng() })), 5 * HOUR - 5 * MIN, config, 0)
+  t.equal(trafficRamp.positive, false, 'more traffic explains it')
+  t.equal(trafficRamp.comparedAt, 'load')
+})
+
+t.test('the slow path: a loop busier at the same HTTP traffic is compared at that traffic', async (t) => {
+  const rng = noise(5)
+  // Leaked handlers run on every event: the loop gets busier as they pile up, the requests do not.
+  const selfLoading = (traffic: boolean) =>
+    slowPoints((m) => ({ value: 150e6 + (m / 60) * 3e6 + rng() * 300_000, load: 0.05 + m / 3000, ...(traffic ? { traffic: 24 + rng() * 2 } : {}) }))
+  const withoutTraffic = evaluateSlow(selfLoading(false), 5 * HOUR - 5 * MIN, config, 0)
+  t.equal(withoutTraffic.positive, false, 'no earlier floor at its utilization: nothing to compare with')
+  t.match(withoutTraffic.reasons.join(';'), /too few recent floors/)
+  const withTraffic = evaluateSlow(selfLoading(true), 5 * HOUR - 5 * MIN, config, 0)
+  t.equal(withTraffic.positive, true, withTraffic.reasons.join('; '))
+  t.equal(withTraffic.comparedAt, 'traffic')
+  // A batch cycle (3 h) busies the loop at the same traffic too, and its floor rises with it: no
+  // trend over the whole window, whichever third is recent.
+  for (const phase of [0, 1, 2, 3, 4, 5]) {
+    const cycle = evaluateSlow(
+      slowPoints((m) => {
+        const wave = Math.sin((2 * Math.PI * m) / 180 + phase)
+        return { value: 150e6 + 15e6 * wave + rng() * 300_000, load: 0.3 + 0.2 * wave, traffic: 24 + rng() * 2 }
+      }),
+      5 * HOUR - 5 * MIN,
+      config,
+      0,
+    )
+    t.equal(cycle.positive, false, `phase ${phase}: ${cycle.reasons.join('; ')}`)
+  }
+  // Too few requests (health checks) say nothing of the traffic.
+  const quiet = evaluateSlow(
+    slowPoints((m) => ({ value: 150e6 + (m / 60) * 3e6 + rng() * 300_000, load: 0.05 + m / 3000, traffic: 0.001 })),
+    5 * HOUR - 5 * MIN,
+    config,
+    0,
+  )
+  t.equal(quiet.positive, false)
 })
 
 const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, reasons: string[] = []): SignalEvidence =>
