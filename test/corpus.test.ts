@@ -129,6 +129,15 @@ const floors = JSON.parse(await readFile(resolve(floorsDir, 'manifest.json'), 'u
 
 t.test('floors manifest', async (t) => checkLaterCorpus(t, floors, floorsDir, [...manifest, ...heldout, ...fresh, ...traffic], 'five'));
 
+// The self-loading corpus (test/corpus-selfload/, same protocol, written the same way on 2026-12-04
+// from one line each, after the slow path learnt to compare at the same HTTP traffic: leaked
+// subscribers and listeners that run on every event, a batch job every few hours, heavier requests
+// at the same rate, long-polls that ramp up and hold): checked, not started (as above).
+const selfloadDir = resolve(repoRoot, 'test/corpus-selfload');
+const selfload = JSON.parse(await readFile(resolve(selfloadDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('selfload manifest', async (t) => checkLaterCorpus(t, selfload, selfloadDir, [...manifest, ...heldout, ...fresh, ...traffic, ...floors], 'five'));
+
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
   // The traffic and floors corpora are checked above, not started here: three more programs at 60× beside the
   // rest of the suite made this test's SIGTERM timing fail on the 2-core CI machine.
