@@ -340,10 +340,13 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
         `slow path: ${byLoad.higher} of ${byLoad.compared} recent floors above the earlier highs at the same or a higher load (sign test p = ${byLoad.pValue.toPrecision(2)} > ${config.maxPValue})`,
       )
     }
-    if (byTraffic !== undefined && significant(byTraffic.comparison)) {
+    if (byTraffic !== undefined) {
+      const { higher, compared, pValue } = byTraffic.comparison
       reasons.push(
-        `slow path: at the same or higher HTTP traffic ${byTraffic.comparison.higher} of ${byTraffic.comparison.compared} recent floors are above the earlier highs, ` +
-          `but the floor has no upward trend over the whole window (Mann-Kendall p = ${byTraffic.pIncreasing.toPrecision(2)} > ${config.maxPValue}): a cycle of the load within it is not a leak`,
+        significant(byTraffic.comparison)
+          ? `slow path: at the same or higher HTTP traffic ${higher} of ${compared} recent floors are above the earlier highs, ` +
+              `but the floor has no upward trend over the whole window (Mann-Kendall p = ${byTraffic.pIncreasing.toPrecision(2)} > ${config.maxPValue}): a cycle of the load within it is not a leak`
+          : `slow path: at the same or higher HTTP traffic ${higher} of ${compared} recent floors above the earlier highs (sign test p = ${pValue.toPrecision(2)} > ${config.maxPValue})`,
       )
     }
   }

@@ -211,20 +211,27 @@ t.test('the slow path: a loop busier at the same HTTP traffic is compared at tha
   const withTraffic = evaluateSlow(selfLoading(true), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(withTraffic.positive, true, withTraffic.reasons.join('; '))
   t.equal(withTraffic.comparedAt, 'traffic')
-  // A batch cycle (3 h) busies the loop at the same traffic too, and its floor rises with it: no
-  // trend over the whole window, whichever third is recent.
-  for (const phase of [0, 1, 2, 3, 4, 5]) {
-    const cycle = evaluateSlow(
-      slowPoints((m) => {
-        const wave = Math.sin((2 * Math.PI * m) / 180 + phase)
-        return { value: 150e6 + 15e6 * wave + rng() * 300_000, load: 0.3 + 0.2 * wave, traffic: 24 + rng() * 2 }
-      }),
-      5 * HOUR - 5 * MIN,
-      config,
-      0,
-    )
-    t.equal(cycle.positive, false, `phase ${phase}: ${cycle.reasons.join('; ')}`)
+  // A batch cycle busies the loop at the same traffic too, and its floor rises with it. Shorter
+  // than the window (3 h): no new highs at the same traffic. As long as the window or longer (5 h):
+  // its rise can be new highs at the same traffic with a trend over the window, and the shape of
+  // the window (fell and rose again; a rise that slows at its peak) keeps it quiet.
+  let comparedAtTraffic = 0
+  for (const period of [180, 300]) {
+    for (const phase of [0, 1, 1.5, 2, 2.5, 3, 4, 5]) {
+      const cycle = evaluateSlow(
+        slowPoints((m) => {
+          const wave = Math.sin((2 * Math.PI * m) / period + phase)
+          return { value: 150e6 + 15e6 * wave + rng() * 300_000, load: 0.3 + 0.2 * wave, traffic: 24 + rng() * 2 }
+        }),
+        5 * HOUR - 5 * MIN,
+        config,
+        0,
+      )
+      t.equal(cycle.positive, false, `period ${period} min, phase ${phase}: ${cycle.reasons.join('; ')}`)
+      if (cycle.comparedAt === 'traffic') comparedAtTraffic += 1
+    }
   }
+  t.ok(comparedAtTraffic > 0, `some long cycles were compared at the same traffic and held by their shape (${comparedAtTraffic})`)
   // Too few requests (health checks) say nothing of the traffic.
   const quiet = evaluateSlow(
     slowPoints((m) => ({ value: 150e6 + (m / 60) * 3e6 + rng() * 300_000, load: 0.05 + m / 3000, traffic: 0.001 })),
@@ -233,6 +240,15 @@ t.test('the slow path: a loop busier at the same HTTP traffic is compared at tha
     0,
   )
   t.equal(quiet.positive, false)
+  // Flat at the same traffic while the loop got busier: compared at the traffic, and said so.
+  const flat = evaluateSlow(
+    slowPoints((m) => ({ value: 150e6 + rng() * 300_000, load: 0.05 + m / 3000, traffic: 24 + rng() * 2 })),
+    5 * HOUR - 5 * MIN,
+    config,
+    0,
+  )
+  t.equal(flat.positive, false)
+  t.match(flat.reasons.join('; '), /at the same or higher HTTP traffic \d+ of \d+ recent floors above the earlier highs \(sign test p = /)
 })
 
 const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, reasons: string[] = []): SignalEvidence =>
