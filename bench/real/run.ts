@@ -321,7 +321,8 @@ async function trace(
       `      ${name} ${(simS / 60).toFixed(0)} min ${track.signal}: ${track.suspected ? `RAISED (${track.path})` : 'quiet'} floor ${mib(e.floorBytes)} MiB` +
         `${e.warmingUp ? ' warming-up' : ''} fast: ${e.fast.points} pts slope ${((e.fast.slopeBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)} MiB/h` +
         ` (lower ${((e.fast.slopeLowerBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(1)}) p ${e.fast.pValue.toExponential(1)} ${e.fast.shape.model}` +
-        `${e.fast.positive ? ' POSITIVE' : ''}${e.fast.urgent ? ' urgent' : ''} sources ${JSON.stringify(track.floorSources)}` +
+        `${e.fast.positive ? ' POSITIVE' : ''}${e.fast.urgent ? ' urgent' : ''}${e.slow.positive ? ` SLOW-POSITIVE (at the same ${e.slow.comparedAt})` : ''}` +
+        ` sources ${JSON.stringify(track.floorSources)}` +
         `${e.reasons.length > 0 ? ` | ${e.reasons.join(' | ')}` : ''}`,
     )
   }
