@@ -175,8 +175,9 @@ export interface TrafficMatched {
  * on every event (listeners, subscribers) loads its own loop, while the requests, which its
  * memory cannot drive, stay as they were. A batch cycle busies the loop at the same traffic too,
  * and rises and falls with it: hence the trend over the whole span, which a cycle within it does
- * not have (a cycle as long as the span is left to the slow path's shape test). Undefined unless the floors carry request rates (TRAFFIC_KNOWN_SHARE of them, with
- * MIN_WINDOW_REQUESTS over `spanMs`) and enough of them compare.
+ * not have (a cycle as long as the span is left to the slow path's shape test). Undefined unless
+ * the floors carry request rates (TRAFFIC_KNOWN_SHARE of them, with MIN_WINDOW_REQUESTS over
+ * `spanMs`) and enough of them compare.
  */
 export function trafficMatchedGrowth(points: readonly LoadPoint[], recentFromMs: number, minGapMs: number, spanMs: number, alpha: number): TrafficMatched | undefined {
   const known = points.filter((p) => p.traffic !== undefined && Number.isFinite(p.traffic) && p.traffic >= 0)

@@ -42,16 +42,6 @@ export function parseDuration(text: string): number {
  * `15000` → `15s`, `90000` → `1m30s`, `1500` → `1s500ms`, `0` → `0ms`.
  * Fractions of a millisecond are rounded.
  */
-/**
- * A span for a reason text, to the second, as durations are written in the configuration
- * (`27m15s`, `0s` below half a second): under --time-scale a window of 4 h is 4 min, and a fixed
- * unit would print it as `0.1 h`.
- */
-export function formatSpan(ms: number): string {
-  const seconds = Math.round(Math.max(0, ms) / 1000)
-  return seconds === 0 ? '0s' : formatDuration(seconds * 1000)
-}
-
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`cannot format ${ms} as a duration`)
   let rest = Math.round(ms)
@@ -66,4 +56,14 @@ export function formatDuration(ms: number): string {
     }
   }
   return out
+}
+
+/**
+ * A span for a reason text, to the second, as durations are written in the configuration
+ * (`27m15s`, `0s` below half a second): under --time-scale a window of 4 h is 4 min, and a fixed
+ * unit would print it as `0.1 h`.
+ */
+export function formatSpan(ms: number): string {
+  const seconds = Math.round(Math.max(0, ms) / 1000)
+  return seconds === 0 ? '0s' : formatDuration(seconds * 1000)
 }
