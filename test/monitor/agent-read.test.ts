@@ -116,7 +116,9 @@ t.test('an agent removed from the target is reinstalled once, and polling goes o
   t.equal(memory?.errors, errorsBefore + 1, 'one failed poll, then success')
   t.equal(memory?.success, true)
   t.equal(monitor.status().restarts, 0, 'the same process: not a restart')
-  t.ok(calls.evaluates >= monitor.status().polls)
+  // A poll is counted when it begins and its evaluation when it is sent: one may be in between.
+  const polls = monitor.status().polls
+  t.ok(calls.evaluates >= polls - 1, `${calls.evaluates} evaluations in ${polls} polls begun: polling went on`)
 })
 
 t.test('the event-loop resolution reaches the agent; a second watcher keeps the first one\'s', async (t) => {
