@@ -136,10 +136,10 @@ t.test('floors manifest', async (t) => checkLaterCorpus(t, floors, floorsDir, [.
 const selfloadDir = resolve(repoRoot, 'test/corpus-selfload');
 const selfload = JSON.parse(await readFile(resolve(selfloadDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
 
-t.test('selfload manifest', async (t) => checkLaterCorpus(t, selfload, selfloadDir, [...manifest, ...heldout, ...fresh, ...traffic, ...floors], 'five'));
+t.test('selfload manifest', async (t) => checkLaterCorpus(t, selfload, selfloadDir, [...manifest, ...heldout, ...fresh, ...traffic, ...floors], 'six'));
 
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
-  // The traffic and floors corpora are checked above, not started here: three more programs at 60× beside the
+  // The traffic, floors and selfload corpora are checked above, not started here: three more programs at 60× beside the
   // rest of the suite made this test's SIGTERM timing fail on the 2-core CI machine.
   const started = [...manifest.map((e) => ({ ...e, dir: corpusDir })), ...fresh.map((e) => ({ ...e, dir: freshDir }))];
   for (const entry of started) {

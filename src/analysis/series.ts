@@ -1,3 +1,5 @@
+import type { LoadPoint } from './load.js'
+
 /** A bounded time series: the oldest points fall out once `capacity` is reached. */
 export class RingSeries {
   private readonly timesMs: number[] = []
@@ -130,14 +132,6 @@ export class EnvelopeFloor {
   }
 }
 
-/** A point of a floor series with the load around it (NaN when unknown). */
-export interface LoadedPoint {
-  readonly timeMs: number
-  readonly value: number
-  readonly load: number
-  /** HTTP requests begun per second around it (NaN or absent when the target serves none or it is unknown). */
-  readonly traffic?: number
-}
 
 /**
  * Floors over hours in bounded memory: one point per bucket (the lowest floor
@@ -147,7 +141,7 @@ export interface LoadedPoint {
 export class BucketSeries {
   private readonly bucketMs: number
   private readonly capacity: number
-  private readonly points: LoadedPoint[] = []
+  private readonly points: LoadPoint[] = []
   private bucket: number | undefined
   private low: { timeMs: number; value: number } | undefined
   private loadSum = 0
@@ -177,8 +171,8 @@ export class BucketSeries {
     }
   }
 
-  /** The open bucket's point. */
-  private point(low: { timeMs: number; value: number }): LoadedPoint {
+  /** The current bucket's point: its lowest floor with the bucket's mean load and traffic. */
+  private point(low: { timeMs: number; value: number }): LoadPoint {
     return {
       ...low,
       load: this.loadCount > 0 ? this.loadSum / this.loadCount : Number.NaN,
@@ -187,7 +181,7 @@ export class BucketSeries {
   }
 
   /** Closed buckets plus the open one. */
-  all(): LoadedPoint[] {
+  all(): LoadPoint[] {
     const open = this.low === undefined ? [] : [this.point(this.low)]
     return [...this.points, ...open]
   }
