@@ -285,3 +285,36 @@ t.test('HTTP traffic read from the counter holds growth back while the target se
   const heap = held.view().signals.find((signal) => signal.signal === 'heap')
   t.match(heap?.evidence?.fast.reasons.join('; '), /load: the target has served more HTTP requests over the (window|last \d+s) \(25\.0\/s\) than before it \(10\.0\/s/)
 })
+
+t.test('a slow leak whose heap floors are sparse, under a load that creeps up with it, is raised by the slow path', async (t) => {
+  // A small heap collected every ~1.4 % of the slow window (a 4 h window: every ~3.3 min), a leak whose
+  // leaked handlers busy the loop a little more each hour, the loop's readings noisy: only some
+  // recent floors have earlier ones at the same or a higher load, so the comparison needs every
+  // floor it can get, not one per 4 % of the window.
+  const analysis = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, maxPValue: 0.01, minSlopeBytesPerSecond: 1e12, floorWindowMs: 1_000 },
+    attribution: TEST_ATTRIBUTION,
+    timeoutMs: 1000,
+  })
+  let seed = 7
+  const noise = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    return seed / 2 ** 31 - 0.5
+  }
+  let slowRaised = false
+  for (let i = 0; i < 230; i++) {
+    const base = poll(i, 0, 120e6)
+    const floor = 20e6 + i * 40_000 + noise() * 100_000
+    const utilization = 0.1 + 0.0002 * i + noise() * 0.04
+    await analysis.afterPoll(noSession, {
+      ...base,
+      samples: [...base.samples, { key: 'eventLoopUtilization', value: utilization }],
+      floors: i % 2 === 0 ? [{ seq: i, timeMs: base.nowMs - 400, bytes: floor }] : [],
+    })
+    const heap = analysis.view().signals.find((s) => s.signal === 'heap')
+    if (heap?.suspected === true && heap.path === 'slow') slowRaised = true
+  }
+  const heap = analysis.view().signals.find((s) => s.signal === 'heap')
+  t.ok(slowRaised, `raised by the slow path (last evidence: ${heap?.evidence?.slow.reasons.join('; ')})`)
+  t.equal(heap?.evidence?.fast.positive, false, 'not by the fast path')
+})
