@@ -22,7 +22,7 @@
  *
  * --corpus: all, or a comma-separated list of corpus (test/corpus), heldout
  * (test/corpus-heldout), fresh (test/corpus-fresh), traffic (test/corpus-traffic), floors
- * (test/corpus-floors), selfload (test/corpus-selfload) and scenarios (test/scenarios).
+ * (test/corpus-floors), selfload (test/corpus-selfload), slowsmall (test/corpus-slowsmall) and scenarios (test/scenarios).
  * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
  * each corpus program that much static live data (costs at a bigger heap); --ask-holders M
  * asks for holder searches from M simulated minutes on, every --ask-holders-every minutes
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(scale) || scale < 1 || scale > 3600) throw new Error('--time-scale must be an integer in 1..3600')
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer')
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer')
-  const CORPORA = ['corpus', 'heldout', 'fresh', 'traffic', 'floors', 'selfload', 'scenarios'] as const
+  const CORPORA = ['corpus', 'heldout', 'fresh', 'traffic', 'floors', 'selfload', 'slowsmall', 'scenarios'] as const
   const asked = (values.corpus ?? 'all').split(',').map((name) => name.trim())
   const unknownCorpus = asked.filter((name) => name !== 'all' && !(CORPORA as readonly string[]).includes(name))
   if (unknownCorpus.length > 0) throw new Error(`--corpus: unknown ${unknownCorpus.join(', ')} (all, or a list of ${CORPORA.join(', ')})`)
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   if (wants('traffic')) programs.push(...corpusPrograms(scale, 'traffic'))
   if (wants('floors')) programs.push(...corpusPrograms(scale, 'floors'))
   if (wants('selfload')) programs.push(...corpusPrograms(scale, 'selfload'))
+  if (wants('slowsmall')) programs.push(...corpusPrograms(scale, 'slowsmall'))
   if (wants('scenarios')) {
     if (scale === 60) programs.push(...scenarioPrograms())
     else log('test/scenarios/ skipped: its programs run at fixed rates made for --time-scale 60')

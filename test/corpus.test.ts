@@ -138,8 +138,17 @@ const selfload = JSON.parse(await readFile(resolve(selfloadDir, 'manifest.json')
 
 t.test('selfload manifest', async (t) => checkLaterCorpus(t, selfload, selfloadDir, [...manifest, ...heldout, ...fresh, ...traffic, ...floors], 'six'));
 
+// The small-heap corpus (test/corpus-slowsmall/, same protocol, written the same way on 2026-12-04
+// from one line each, after the slow path's buckets were halved: leaks of 2-3 MB/h in HTTP services
+// of 5-40 MB, and sessions, a morning ramp and an LRU that fill for 1.5-3 h): checked, not started.
+const slowsmallDir = resolve(repoRoot, 'test/corpus-slowsmall');
+const slowsmall = JSON.parse(await readFile(resolve(slowsmallDir, 'manifest.json'), 'utf8')) as CorpusEntry[];
+
+t.test('slowsmall manifest', async (t) =>
+  checkLaterCorpus(t, slowsmall, slowsmallDir, [...manifest, ...heldout, ...fresh, ...traffic, ...floors, ...selfload], 'seven'));
+
 t.test('programs start, report and stop', { jobs: 3 }, async (t) => {
-  // The traffic, floors and selfload corpora are checked above, not started here: three more programs at 60× beside the
+  // The traffic, floors, selfload and slowsmall corpora are checked above, not started here: three more programs at 60× beside the
   // rest of the suite made this test's SIGTERM timing fail on the 2-core CI machine.
   const started = [...manifest.map((e) => ({ ...e, dir: corpusDir })), ...fresh.map((e) => ({ ...e, dir: freshDir }))];
   for (const entry of started) {

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload' | 'scenarios'
+export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload' | 'slowsmall' | 'scenarios'
 
 export interface Program {
   readonly corpus: CorpusName
@@ -74,6 +74,7 @@ const FRESH = new URL('../../test/corpus-fresh/', import.meta.url)
 const TRAFFIC = new URL('../../test/corpus-traffic/', import.meta.url)
 const FLOORS = new URL('../../test/corpus-floors/', import.meta.url)
 const SELFLOAD = new URL('../../test/corpus-selfload/', import.meta.url)
+const SLOWSMALL = new URL('../../test/corpus-slowsmall/', import.meta.url)
 const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
 const HOUR = 3600
 
@@ -167,13 +168,18 @@ interface WatchHours {
  *   subscribers and listeners that run on every event; a batch job every few hours; heavier
  *   requests for 90 minutes; long-polls that ramp up and hold); leaks of 2.8–3.2 MB/h: six hours
  *   past their onset, healthy programs six (the story of each plays out within 6 h).
+ * - test/corpus-slowsmall/: HTTP services with small heaps (5-40 MB): leaks of 1-4 MB/h (a memo
+ *   Map, retry records of closed clients, an audit trail whose acks stopped) and healthy memory
+ *   that fills slowly (sessions with a 2 h TTL, a 3 h morning ramp, an LRU that fills over 90
+ *   minutes): six hours past their onset, healthy programs six.
  */
-const WATCH_HOURS: Readonly<Record<'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload', WatchHours>> = {
+const WATCH_HOURS: Readonly<Record<'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload' | 'slowsmall', WatchHours>> = {
   heldout: { pastOnset: 2, healthy: 7 },
   fresh: { pastOnset: 6, healthy: 7 },
   traffic: { pastOnset: 4, healthy: 6 },
   floors: { pastOnset: 6, healthy: 6 },
   selfload: { pastOnset: 6, healthy: 6 },
+  slowsmall: { pastOnset: 6, healthy: 6 },
 }
 
 function watchS(entry: CorpusEntry, hours: WatchHours): number {
@@ -182,11 +188,11 @@ function watchS(entry: CorpusEntry, hours: WatchHours): number {
 
 /**
  * A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus, test/corpus-heldout,
- * test/corpus-fresh, test/corpus-traffic, test/corpus-floors or test/corpus-selfload (same protocol, each written by a session that read
+ * test/corpus-fresh, test/corpus-traffic, test/corpus-floors, test/corpus-selfload or test/corpus-slowsmall (same protocol, each written by a session that read
  * neither the analysis code nor the other corpora's programs, after the changes it judges).
  */
 export function corpusPrograms(scale: number, which: Exclude<CorpusName, 'scenarios'> = 'corpus'): Program[] {
-  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC, floors: FLOORS, selfload: SELFLOAD }[which]
+  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC, floors: FLOORS, selfload: SELFLOAD, slowsmall: SLOWSMALL }[which]
   return readManifest<CorpusEntry>(dir).map((entry) => {
     const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : watchS(entry, WATCH_HOURS[which])
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
