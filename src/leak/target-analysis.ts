@@ -50,7 +50,7 @@ const HISTORY_POINTS = 1440
 /** Floor points returned by the API per signal. */
 const API_POINTS = 240
 /** The slow series: this many buckets per slow window, kept for at least a day. */
-const SLOW_BUCKETS_PER_WINDOW = 72
+const SLOW_BUCKETS_PER_WINDOW = 36
 const SLOW_HISTORY_MS = 36 * 3_600_000
 
 /** During the start's warm-up, a rise is raised only when the limit is this share of the urgent horizon away. */
