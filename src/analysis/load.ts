@@ -110,6 +110,9 @@ export interface MatchedGrowth {
   readonly lower: number
 }
 
+/** `matchedGrowth` compares only with at least this many recent points that have three earlier ones to compare with. */
+export const MIN_COMPARED = 6
+
 /**
  * New highs at comparable load: each recent point against the earlier points
  * (at least `minGapMs` before it) whose load was the same or higher (down to
@@ -143,7 +146,7 @@ export function matchedGrowth(
     if (recent.value > quantile(values, 0.9)) higher += 1
   }
   const n = rates.length
-  if (n < 6) return undefined
+  if (n < MIN_COMPARED) return undefined
   rates.sort((a, b) => a - b)
   // The lower bound is the k-th smallest rate with P(Bin(n, ½) < k) ≤ alpha.
   let k = 0

@@ -24,7 +24,7 @@
  */
 import type { AnalysisConfig } from '../config/types.js'
 import { formatSpan } from '../core/duration.js'
-import { loadAdjustedTrend, loadSensitivity, matchedGrowth, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
+import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_COMPARED, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
 import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
@@ -334,7 +334,13 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   const relativePerHour = level > 0 ? (laterSlope.lower * 3_600_000) / level : 0
   if (!atTraffic) {
     if (byLoad === null) {
-      reasons.push('slow path: too few recent floors with earlier ones at the same or a higher load (the load has been rising)')
+      // Say which it was: floors too few in the last third (rare GCs, floors not bought), or too few of them with earlier ones at their load.
+      const recent = windowed.filter((p) => p.timeMs >= nowMs - recentMs).length
+      reasons.push(
+        recent < MIN_COMPARED
+          ? `slow path: ${recent} floors in the window's last ${formatSpan(recentMs)}, too few to compare (${MIN_COMPARED} needed)`
+          : `slow path: of ${recent} floors in the window's last ${formatSpan(recentMs)}, fewer than ${MIN_COMPARED} have three earlier ones at the same or a higher load (the recent load is above the earlier)`,
+      )
     } else if (byLoad.pValue > config.maxPValue) {
       reasons.push(
         `slow path: ${byLoad.higher} of ${byLoad.compared} recent floors above the earlier highs at the same or a higher load (sign test p = ${byLoad.pValue.toPrecision(2)} > ${config.maxPValue})`,

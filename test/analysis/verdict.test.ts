@@ -193,7 +193,16 @@ t.test('the slow path: new highs at comparable load over hours', async (t) => {
   // The daily ramp: the floor rises with the load; earlier floors were all at a lower load.
   const ramp = evaluateSlow(slowPoints((m) => ({ value: 150e6 + m * 100_000, load: 0.2 + m / 1000 })), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(ramp.positive, false)
-  t.match(ramp.reasons.join(';'), /the same or a higher load/)
+  t.match(ramp.reasons.join(';'), /slow path: of 17 floors in the window's last 1h20m, fewer than 6 have three earlier ones at the same or a higher load \(the recent load is above the earlier\)/)
+  // Floors that got rare (a GC every 20 minutes, none bought): too few to compare, whatever the load.
+  const sparse = evaluateSlow(
+    leak.filter((p) => p.timeMs < 3 * HOUR || p.timeMs % (20 * MIN) === 0),
+    5 * HOUR - 5 * MIN,
+    config,
+    0,
+  )
+  t.equal(sparse.positive, false)
+  t.match(sparse.reasons.join(';'), /slow path: 4 floors in the window's last 1h20m, too few to compare \(6 needed\)/)
   // The same ramp where the target serves HTTP and its traffic ramps with the load: still the load.
   const trafficRamp = evaluateSlow(slowPoints((m) => ({ value: 150e6 + m * 100_000, load: 0.2 + m / 1000, traffic: 20 + m / 10 + rng() })), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(trafficRamp.positive, false, 'more traffic explains it')
@@ -207,7 +216,7 @@ t.test('the slow path: a loop busier at the same HTTP traffic is compared at tha
     slowPoints((m) => ({ value: 150e6 + (m / 60) * 3e6 + rng() * 300_000, load: 0.05 + m / 3000, ...(traffic ? { traffic: 24 + rng() * 2 } : {}) }))
   const withoutTraffic = evaluateSlow(selfLoading(false), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(withoutTraffic.positive, false, 'no earlier floor at its utilization: nothing to compare with')
-  t.match(withoutTraffic.reasons.join(';'), /too few recent floors/)
+  t.match(withoutTraffic.reasons.join(';'), /fewer than 6 have three earlier ones at the same or a higher load/)
   const withTraffic = evaluateSlow(selfLoading(true), 5 * HOUR - 5 * MIN, config, 0)
   t.equal(withTraffic.positive, true, withTraffic.reasons.join('; '))
   t.equal(withTraffic.comparedAt, 'traffic')
