@@ -168,7 +168,7 @@ interface WatchHours {
  *   subscribers and listeners that run on every event; a batch job every few hours; heavier
  *   requests for 90 minutes; long-polls that ramp up and hold); leaks of 2.8–3.2 MB/h: six hours
  *   past their onset, healthy programs six (the story of each plays out within 6 h).
- * - test/corpus-slowsmall/: HTTP services with small heaps (5-40 MB): leaks of 1-4 MB/h (a memo
+ * - test/corpus-slowsmall/: HTTP services with small heaps (5-40 MB): leaks of 2.1-2.9 MiB/h (a memo
  *   Map, retry records of closed clients, an audit trail whose acks stopped) and healthy memory
  *   that fills slowly (sessions with a 2 h TTL, a 3 h morning ramp, an LRU that fills over 90
  *   minutes): six hours past their onset, healthy programs six.
