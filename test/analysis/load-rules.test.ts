@@ -3,19 +3,12 @@ import { loadRamp, MIN_LOAD_STEP, risenRelative } from '../../src/analysis/load.
 import { evaluateFast, type LoadLevel } from '../../src/analysis/verdict.js'
 import { LOAD_THRESHOLDS } from '../helpers/config.js'
 import { loadLevel } from '../../src/leak/load-tracker.js'
+import { noise } from '../helpers/noise.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
 const config = LOAD_THRESHOLDS
 
-/** A deterministic pseudo-random sequence in [-0.5, 0.5). */
-function noise(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state * 16807) % 2147483647
-    return state / 2147483647 - 0.5
-  }
-}
 
 /** Poll readings every 15 s over [fromMs, toMs] of `load(t)` plus `jitter` (uniform, peak to peak). */
 function readings(fromMs: number, toMs: number, load: (timeMs: number) => number, jitter: number, seed = 7) {

@@ -13,6 +13,7 @@ import {
   type AnalysisThresholds,
   type SignalEvidence,
 } from '../../src/analysis/verdict.js'
+import { noise } from '../helpers/noise.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -34,14 +35,6 @@ const series = (fn: (i: number) => number, n = 60, stepMs = 1000) => ({
   values: Array.from({ length: n }, (_, i) => fn(i)),
 })
 
-/** A deterministic pseudo-random sequence in [-0.5, 0.5). */
-function noise(seed: number): () => number {
-  let state = seed
-  return () => {
-    state = (state * 16807) % 2147483647
-    return state / 2147483647 - 0.5
-  }
-}
 
 t.test('a steady rise passes every test of the fast path', async (t) => {
   const e = evaluateFast(series((i) => 50e6 + i * 5000 + (i % 3) * 1000), 59_000, config, 0, undefined)
