@@ -132,7 +132,6 @@ export class EnvelopeFloor {
   }
 }
 
-
 /**
  * Floors over hours in bounded memory: one point per bucket (the lowest floor
  * in it, with the bucket's mean load and mean traffic), the oldest dropped beyond `capacity`

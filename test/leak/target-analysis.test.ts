@@ -286,6 +286,19 @@ t.test('HTTP traffic read from the counter holds growth back while the target se
   t.match(heap?.evidence?.fast.reasons.join('; '), /load: the target has served more HTTP requests over the (window|last \d+s) \(25\.0\/s\) than before it \(10\.0\/s/)
 })
 
+/**
+ * A deterministic sequence in [-0.5, 0.5) (a linear congruential generator). Not the tests'
+ * usual Park–Miller `noise`: the rising-load test below keeps the sequence with which the halved
+ * slow buckets, tried, raised seed 1.
+ */
+function lcg(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31
+    return state / 2 ** 31 - 0.5
+  }
+}
+
 t.test('a slow leak whose heap floors are sparse, in a service whose loop it busies, is raised by the slow path at the same traffic', async (t) => {
   // A small heap collected every ~1.4 % of the slow window (a 4 h window: every ~3.3 min), a leak
   // whose leaked handlers busy the loop a little more each hour, the requests steady but their
@@ -296,11 +309,7 @@ t.test('a slow leak whose heap floors are sparse, in a service whose loop it bus
     attribution: TEST_ATTRIBUTION,
     timeoutMs: 1000,
   })
-  let seed = 7
-  const noise = () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
-  }
+  const noise = lcg(7)
   let slowRaised = false
   let requests = 0
   for (let i = 0; i < 230; i++) {
@@ -331,11 +340,7 @@ t.test('a load that rises for hours, read noisily, with the floor following it: 
   const settings = { ...TEST_ANALYSIS, maxPValue: 0.01, floorWindowMs: 1_000, minSlopeBytesPerSecond: 1e12, fastRelativePerHour: 1e9, slowWindowMs: 1_440_000, slowRaiseAfterMs: 120_000 }
   for (const start of [1, 2, 3]) {
     const analysis = new TargetAnalysis({ analysis: settings, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
-    let seed = start
-    const noise = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
-      return seed / 2 ** 31 - 0.5
-    }
+    const noise = lcg(start)
     let raisedAt: number | undefined
     for (let i = 0; i < 2600 && raisedAt === undefined; i++) {
       const base = poll(i, 0, 120e6)
