@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { groupSiblings } from './siblings.js'
-import type { Holder, HolderKind } from './types.js'
+import type { Holder, HolderKind, SiblingFamily } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
 const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
@@ -129,6 +129,12 @@ export const WalkerItem = z.object({
   steps: z.array(Step).max(200),
   /** Timers: the opened functions (refs) with the code of the sampled callbacks. */
   callbacks: z.array(z.number().int()).max(10).optional(),
+  /**
+   * Its sibling family over every collection measured (not only the reported ones): [id within
+   * this search, members, size, size of the members measured before, their previous size, their
+   * summed growth per second, longest interval]; null when its path has no key step or it has no sibling.
+   */
+  family: z.tuple([z.number().int(), z.number().int(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -270,9 +276,14 @@ export function toHolders(
       retainedBytesMethod: RETAINED_BYTES_METHOD,
       measuredBy: item.via,
       rootFile,
+      ...(item.family != null ? { family: toFamily(item.family) } : {}),
     }
   })
   return rankHolders(holders)
+}
+
+function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds]: readonly number[]): SiblingFamily {
+  return { id: id!, members: members!, size: size!, knownSize: knownSize!, knownPreviousSize: knownPrevious!, growthPerSecond: growthPerSecond!, intervalSeconds: intervalSeconds! }
 }
 
 /** The holders a search reports: sibling collections merged (siblings.ts), ranked. */

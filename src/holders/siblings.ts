@@ -10,7 +10,7 @@
  * the number of members. Where one member carries most of the growth it is left on its own: its
  * key is what the developer needs to know.
  */
-import type { Holder } from './types.js'
+import type { Holder, SiblingFamily } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
 function isKeyStep(step: string): boolean {
@@ -57,7 +57,7 @@ function groupId(key: string): number {
  * counts as growing (`isGrowing`). Holders in no group are returned as they are; order is kept
  * (the caller ranks).
  */
-export function groupSiblings(holders: readonly Holder[], isGrowing: (size: number, previousSize: number | null) => boolean): Holder[] {
+export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing): Holder[] {
   const keys = holders.map(groupKey)
   const groups = new Map<string, Holder[]>()
   holders.forEach((holder, index) => {
@@ -67,10 +67,19 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: (size: numb
     if (members === undefined) groups.set(key, [holder])
     else members.push(holder)
   })
-  const merged = new Map<string, Holder>()
+  const families = new Map<string, SiblingFamily | undefined>()
+  const groupsOfFamily = new Map<number, number>()
   for (const [key, members] of groups) {
     if (members.length < 2 || concentrated(members)) continue
-    merged.set(key, mergeGroup(key, members, isGrowing))
+    const family = sharedFamily(members)
+    families.set(key, family)
+    if (family !== undefined) groupsOfFamily.set(family.id, (groupsOfFamily.get(family.id) ?? 0) + 1)
+  }
+  const merged = new Map<string, Holder>()
+  for (const [key, family] of families) {
+    const members = groups.get(key) as Holder[]
+    const sole = family !== undefined && groupsOfFamily.get(family.id) === 1
+    merged.set(key, mergeGroup(key, members, isGrowing, family, sole))
   }
   const out: Holder[] = []
   const emitted = new Set<string>()
@@ -99,15 +108,44 @@ function concentrated(members: readonly Holder[]): boolean {
 /** The largest share of a group's growth one member may have for the group to be merged. */
 export const SPREAD_SHARE = 0.5
 
-function mergeGroup(key: string, members: readonly Holder[], isGrowing: (size: number, previousSize: number | null) => boolean): Holder {
+/** The family every member that has one belongs to; undefined when there is none or several. */
+function sharedFamily(members: readonly Holder[]): SiblingFamily | undefined {
+  let family: SiblingFamily | undefined
+  for (const h of members) {
+    if (h.family === undefined) continue
+    if (family !== undefined && family.id !== h.family.id) return undefined
+    family = h.family
+  }
+  return family
+}
+
+type IsGrowing = (size: number, previousSize: number | null) => boolean
+
+/**
+ * The group's numbers. The walker reports the collections that grew most and the biggest, so
+ * the reported members of a family of churning collections are the ones that happened to grow:
+ * their sum is growth by selection. With the family measured over all its members (`sole`: the
+ * group is the family's only group here), size, growth and members are the family's, plus any
+ * member the walk did not reach (re-measured through a WeakRef, in no family). When the family is
+ * split over groups (different element shapes), the group is growing only if its family grew too.
+ */
+function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowing, family: SiblingFamily | undefined, sole: boolean): Holder {
   const first = members[0] as Holder
   const [path] = JSON.parse(key) as [string[]]
   const sum = (list: readonly Holder[], f: (h: Holder) => number): number => list.reduce((total, h) => total + f(h), 0)
-  const size = sum(members, (h) => h.size)
+  const listed = sum(members, (h) => h.size)
+  const bytes = sum(members, (h) => h.retainedBytes)
   // Growth counts only the members measured before: a sibling first seen now may replace one
   // that went away (per-connection buffers come and go), so its size is not taken for growth.
-  const known = members.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
-  const previousSize = known.length === 0 ? null : size - sum(known, (h) => h.size - (h.previousSize as number))
+  const counted = sole ? members.filter((h) => h.family === undefined) : members
+  const known = counted.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
+  const fromFamily = sole && family !== undefined
+  const size = fromFamily ? family.size + sum(counted, (h) => h.size) : listed
+  const grew = sum(known, (h) => h.size - (h.previousSize as number)) + (fromFamily ? family.knownSize - family.knownPreviousSize : 0)
+  const anyKnown = known.length > 0 || (fromFamily && family.knownSize + family.knownPreviousSize > 0)
+  const previousSize = anyKnown ? size - grew : null
+  const familyGrew = family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize))
+  const count = fromFamily ? family.members + counted.length : members.length
   return {
     id: groupId(key),
     path,
@@ -115,15 +153,17 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: (size: n
     kind: first.kind,
     size,
     previousSize,
-    growing: isGrowing(size, previousSize),
-    intervalSeconds: known.length === 0 ? 0 : Math.max(...known.map((h) => h.intervalSeconds)),
-    growthPerSecond: known.length === 0 ? null : sum(known, (h) => h.growthPerSecond as number),
+    growing: isGrowing(size, previousSize) && familyGrew,
+    intervalSeconds: Math.max(0, fromFamily ? family.intervalSeconds : 0, ...known.map((h) => h.intervalSeconds)),
+    growthPerSecond: anyKnown ? sum(known, (h) => h.growthPerSecond as number) + (fromFamily ? family.growthPerSecond : 0) : null,
     elementShape: first.elementShape,
     keyShape: first.keyShape,
-    retainedBytes: sum(members, (h) => h.retainedBytes),
-    retainedBytesMethod: `${first.retainedBytesMethod}; summed over ${members.length} sibling collections`,
+    retainedBytes: fromFamily && listed > 0 ? Math.round((bytes / listed) * size) : bytes,
+    retainedBytesMethod: fromFamily
+      ? `${first.retainedBytesMethod}; the mean of ${members.length} reported sibling collections × the elements of all ${count}`
+      : `${first.retainedBytesMethod}; summed over ${members.length} sibling collections`,
     measuredBy: members.every((h) => h.measuredBy === 'walk') ? 'walk' : members.some((h) => h.measuredBy === 'stale') ? 'stale' : 'tracked',
     rootFile: first.rootFile,
-    members: members.length,
+    members: count,
   }
 }

@@ -59,6 +59,27 @@ export interface Holder {
    * element shape, growth spread over them: see siblings.ts); absent for a single collection.
    */
   readonly members?: number
+  /**
+   * Every collection of the search whose path differs from this one's only in its key steps, of
+   * the same kind (reported or not): what a merged sibling holder's growth is judged on (see
+   * siblings.ts). Absent when the path has no key step or the collection has no sibling.
+   */
+  readonly family?: SiblingFamily
+}
+
+export interface SiblingFamily {
+  /** Identifies the family within one search. */
+  readonly id: number
+  readonly members: number
+  /** Elements now, summed over the members. */
+  readonly size: number
+  /** Elements now of the members measured before, and their sizes then. */
+  readonly knownSize: number
+  readonly knownPreviousSize: number
+  /** Summed growth per second of the members measured before. */
+  readonly growthPerSecond: number
+  /** Longest interval since a member's previous measurement (s). */
+  readonly intervalSeconds: number
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */

@@ -274,6 +274,41 @@ export const WALKER_RUN_SOURCE = `
       }
       push(rows, { m, growth, prevSize, dt });
     }
+    // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
+    // member #), of one kind, counted over every measured collection. The report sums siblings into
+    // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
+    const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
+    const famMemo = new NMap(), famKeyed = new NMap();
+    const famKeyOf = (n) => {
+      const chain = [];
+      let i = n, guard = 0, base, keyed = false;
+      while (i >= 0 && guard < 10000) { base = nmGet(famMemo, i); if (base !== undefined) { keyed = nmGet(famKeyed, i); break; } push(chain, i); i = c.np[i]; guard++; }
+      if (base === undefined) base = '';
+      for (let j = chain.length - 1; j >= 0; j--) {
+        const id = chain[j], t = c.nt[id];
+        const key = c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER);
+        if (key) keyed = true;
+        base = base + (key ? '\\u0001' + t : '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]));
+        nmSet(famMemo, id, base); nmSet(famKeyed, id, keyed);
+      }
+      return keyed ? base : undefined;
+    };
+    const families = new NMap();
+    let familyCount = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const path = r.m[1] >= 0 && r.m[7] !== true ? famKeyOf(r.m[1]) : undefined;
+      let f;
+      if (path !== undefined) {
+        const key = path + '\\u0002' + r.m[4];
+        f = nmGet(families, key);
+        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0 }; nmSet(families, key, f); }
+        f.members++;
+        f.size += r.m[2];
+        if (r.growth !== null) { f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt; }
+      }
+      r.fam = f;
+    }
     const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
     const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
     const chosen = [];
@@ -309,6 +344,7 @@ export const WALKER_RUN_SOURCE = `
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
+        family: r.fam !== undefined && r.fam.members >= 2 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt] : null,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

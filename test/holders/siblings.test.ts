@@ -86,3 +86,42 @@ t.test('what is not grouped: fixed fields, different kinds or shapes, incomplete
   const merged = groupSiblings(indexed, isGrowing)
   t.same(merged[0]?.path, ['shards (Array, app.js)', '[…]', '.log (Array)'], 'array indexes are keys too')
 })
+
+t.test('reported siblings chosen for their growth: the family of all members decides', async (t) => {
+  // 120 churning logs; the walker reported the 25 that happened to grow most (+6 each in a
+  // minute, 150 together: over the churn bound of 25 members, 4·√(2·250) ≈ 89). Over the whole
+  // family (1 200 elements, all measured before) the net change was +10.
+  const family = { id: 3, members: 120, size: 1210, knownSize: 1210, knownPreviousSize: 1200, growthPerSecond: 10 / 60, intervalSeconds: 60 }
+  const reported = Array.from({ length: 25 }, (_, i) => member(i + 1, `tenant-${i}`, 16, 10, { family }))
+  t.equal(groupSiblings(reported.map(({ family: _, ...h }) => h), isGrowing)[0]?.growing, true, 'the reported ones alone look growing')
+  const [group] = groupSiblings(reported, isGrowing)
+  t.equal(group?.members, 120)
+  t.equal(group?.size, 1210)
+  t.equal(group?.previousSize, 1200)
+  t.equal(group?.growing, false, 'the family did not grow')
+  t.ok(Math.abs((group?.growthPerSecond ?? 0) - 10 / 60) < 1e-9)
+  t.equal(group?.retainedBytes, 1210 * 160, "the reported members' bytes per element × the family's elements")
+  t.match(group?.retainedBytesMethod, /mean of 25 reported sibling collections × the elements of all 120/)
+
+  // A leak spread over the family is still growing, and a member the walk did not reach (measured
+  // through a WeakRef: in no family) adds to it.
+  const leaking = { ...family, size: 1800, knownSize: 1800, growthPerSecond: 600 / 60 }
+  const tracked = member(200, 'tenant-x', 40, 20, { measuredBy: 'tracked' })
+  const [grown] = groupSiblings([...reported.map((h) => ({ ...h, family: leaking })), tracked], isGrowing)
+  t.equal(grown?.growing, true)
+  t.equal(grown?.members, 121)
+  t.equal(grown?.size, 1840)
+  t.equal(grown?.previousSize, 1220)
+})
+
+t.test('a family split over element shapes: each group grows only if the family did', async (t) => {
+  const family = { id: 5, members: 40, size: 4000, knownSize: 4000, knownPreviousSize: 4000, growthPerSecond: 0, intervalSeconds: 60 }
+  const a = [member(1, 'a', 700, 500, { family }), member(2, 'b', 700, 500, { family }), member(3, 'c', 700, 500, { family })]
+  const b = [member(4, 'd', 100, 100, { family, elementShape: ['Buffer(64)'] }), member(5, 'e', 100, 100, { family, elementShape: ['Buffer(64)'] })]
+  const groups = groupSiblings([...a, ...b], isGrowing)
+  t.equal(groups.length, 2)
+  t.equal(groups[0]?.size, 2100, "the group's own numbers: the family is not its alone")
+  t.equal(groups[0]?.growing, false, 'its members grew, the family did not')
+  const grew = { ...family, size: 4400, knownSize: 4400 }
+  t.equal(groupSiblings([...a, ...b].map((h) => ({ ...h, family: grew })), isGrowing)[0]?.growing, true)
+})
