@@ -20,9 +20,9 @@
  *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H] [--ballast MB]
  *                              [--ask-holders MINUTES] [--ask-holders-every MINUTES]
  *
- * --corpus: all, or a comma-separated list of corpus (test/corpus), heldout
- * (test/corpus-heldout), fresh (test/corpus-fresh), traffic (test/corpus-traffic), floors
- * (test/corpus-floors), selfload (test/corpus-selfload), slowsmall (test/corpus-slowsmall) and scenarios (test/scenarios).
+ * --corpus: all, or a comma-separated list of corpus (test/corpus), the later corpora of
+ * bench/real/programs.ts's LATER_CORPORA (heldout, fresh, traffic, floors, selfload, slowsmall, ...:
+ * test/corpus-NAME) and scenarios (test/scenarios).
  * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
  * each corpus program that much static live data (costs at a bigger heap); --ask-holders M
  * asks for holder searches from M simulated minutes on, every --ask-holders-every minutes
@@ -35,7 +35,7 @@
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { corpusPrograms, scenarioPrograms, withBallast, type Program } from './real/programs.js'
+import { CORPUS_NAMES, corpusPrograms, scenarioPrograms, withBallast, type CorpusName, type Program } from './real/programs.js'
 import { heapTable, holderTable, programTable, summarize, summaryTable } from './real/report.js'
 import { runProgram, type ProgramResult } from './real/run.js'
 
@@ -61,21 +61,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(scale) || scale < 1 || scale > 3600) throw new Error('--time-scale must be an integer in 1..3600')
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer')
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer')
-  const CORPORA = ['corpus', 'heldout', 'fresh', 'traffic', 'floors', 'selfload', 'slowsmall', 'scenarios'] as const
+  const CORPORA = CORPUS_NAMES
   const asked = (values.corpus ?? 'all').split(',').map((name) => name.trim())
   const unknownCorpus = asked.filter((name) => name !== 'all' && !(CORPORA as readonly string[]).includes(name))
   if (unknownCorpus.length > 0) throw new Error(`--corpus: unknown ${unknownCorpus.join(', ')} (all, or a list of ${CORPORA.join(', ')})`)
-  const wants = (name: (typeof CORPORA)[number]): boolean => asked.includes('all') || asked.includes(name)
+  const wants = (name: CorpusName): boolean => asked.includes('all') || asked.includes(name)
   const log = (line: string): void => void process.stderr.write(`${line}\n`)
 
   let programs: Program[] = []
-  if (wants('corpus')) programs.push(...corpusPrograms(scale))
-  if (wants('heldout')) programs.push(...corpusPrograms(scale, 'heldout'))
-  if (wants('fresh')) programs.push(...corpusPrograms(scale, 'fresh'))
-  if (wants('traffic')) programs.push(...corpusPrograms(scale, 'traffic'))
-  if (wants('floors')) programs.push(...corpusPrograms(scale, 'floors'))
-  if (wants('selfload')) programs.push(...corpusPrograms(scale, 'selfload'))
-  if (wants('slowsmall')) programs.push(...corpusPrograms(scale, 'slowsmall'))
+  for (const name of CORPORA) if (name !== 'scenarios' && wants(name)) programs.push(...corpusPrograms(scale, name))
   if (wants('scenarios')) {
     if (scale === 60) programs.push(...scenarioPrograms())
     else log('test/scenarios/ skipped: its programs run at fixed rates made for --time-scale 60')

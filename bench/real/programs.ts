@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export type CorpusName = 'corpus' | 'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload' | 'slowsmall' | 'scenarios'
+export type CorpusName = 'corpus' | LaterCorpus | 'scenarios'
 
 export interface Program {
   readonly corpus: CorpusName
@@ -69,12 +69,6 @@ export interface HolderTruth {
 }
 
 const CORPUS = new URL('../../test/corpus/', import.meta.url)
-const HELDOUT = new URL('../../test/corpus-heldout/', import.meta.url)
-const FRESH = new URL('../../test/corpus-fresh/', import.meta.url)
-const TRAFFIC = new URL('../../test/corpus-traffic/', import.meta.url)
-const FLOORS = new URL('../../test/corpus-floors/', import.meta.url)
-const SELFLOAD = new URL('../../test/corpus-selfload/', import.meta.url)
-const SLOWSMALL = new URL('../../test/corpus-slowsmall/', import.meta.url)
 const SCENARIOS = new URL('../../test/scenarios/', import.meta.url)
 const HOUR = 3600
 
@@ -152,49 +146,50 @@ interface WatchHours {
 }
 
 /**
- * - test/corpus-heldout/ (same protocol, written later for the holder search): leaks two
- *   simulated hours past their onset, healthy programs seven (past a fill, and two cycles of a
- *   3-hour load pattern).
- * - test/corpus-fresh/: leaks six hours past their onset (its leaks run from 5.5 to 37 MB/h, and
- *   the issue asks for leaks of a few MB/h within 6 h), healthy programs seven.
- * - test/corpus-traffic/: HTTP services whose traffic moves (a peak, a burst, a step, a cycle) or
- *   stays while the loop gets busier; every phase is within 4 simulated hours: leaks four hours
- *   past their onset, healthy programs six.
- * - test/corpus-floors/: services whose heap floor is hard to read (rare big temporaries, small
- *   heaps with rare GCs, a registry that balloons and drains); its leaks are 2.7–3.4 MB/h, which
- *   the issue asks to find within 6 h: six hours past their onset (like corpus-fresh), healthy
- *   programs six.
- * - test/corpus-selfload/: HTTP services whose event loop gets busier at the same traffic (leaked
- *   subscribers and listeners that run on every event; a batch job every few hours; heavier
- *   requests for 90 minutes; long-polls that ramp up and hold); leaks of 2.8–3.2 MB/h: six hours
- *   past their onset, healthy programs six (the story of each plays out within 6 h).
- * - test/corpus-slowsmall/: HTTP services with small heaps (5-40 MB): leaks of 2.1-2.9 MiB/h (a memo
- *   Map, retry records of closed clients, an audit trail whose acks stopped) and healthy memory
- *   that fills slowly (sessions with a 2 h TTL, a 3 h morning ramp, an LRU that fills over 90
- *   minutes): six hours past their onset, healthy programs six.
+ * The production-time corpora written after test/corpus, in the order they were written (same
+ * protocol, each by a session that read neither the analysis code nor the other corpora's
+ * programs, after the changes it judges): their folder under test/, and how long the benchmark
+ * watches their programs: leaks `pastOnset` simulated hours past their onset, healthy programs
+ * `healthy` hours.
+ *
+ * - heldout (written for the holder search): leaks two hours past their onset, healthy programs
+ *   seven (past a fill, and two cycles of a 3-hour load pattern).
+ * - fresh: its leaks run from 5.5 to 37 MB/h, and the issue asks for leaks of a few MB/h within
+ *   6 h: six hours past their onset, healthy programs seven.
+ * - traffic: HTTP services whose traffic moves (a peak, a burst, a step, a cycle) or stays while
+ *   the loop gets busier; every phase is within 4 simulated hours.
+ * - floors: services whose heap floor is hard to read (rare big temporaries, small heaps with rare
+ *   GCs, a registry that balloons and drains); its leaks are 2.7–3.4 MB/h.
+ * - selfload: HTTP services whose event loop gets busier at the same traffic (leaked subscribers
+ *   and listeners that run on every event; a batch job every few hours; heavier requests for 90
+ *   minutes; long-polls that ramp up and hold); leaks of 2.8–3.2 MB/h.
+ * - slowsmall: HTTP services with small heaps (5-40 MB): leaks of 2.1-2.9 MiB/h (a memo Map, retry
+ *   records of closed clients, an audit trail whose acks stopped) and healthy memory that fills
+ *   slowly (sessions with a 2 h TTL, a 3 h morning ramp, an LRU that fills over 90 minutes).
  */
-const WATCH_HOURS: Readonly<Record<'heldout' | 'fresh' | 'traffic' | 'floors' | 'selfload' | 'slowsmall', WatchHours>> = {
-  heldout: { pastOnset: 2, healthy: 7 },
-  fresh: { pastOnset: 6, healthy: 7 },
-  traffic: { pastOnset: 4, healthy: 6 },
-  floors: { pastOnset: 6, healthy: 6 },
-  selfload: { pastOnset: 6, healthy: 6 },
-  slowsmall: { pastOnset: 6, healthy: 6 },
-}
+export const LATER_CORPORA = {
+  heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
+  fresh: { folder: 'corpus-fresh', watch: { pastOnset: 6, healthy: 7 } },
+  traffic: { folder: 'corpus-traffic', watch: { pastOnset: 4, healthy: 6 } },
+  floors: { folder: 'corpus-floors', watch: { pastOnset: 6, healthy: 6 } },
+  selfload: { folder: 'corpus-selfload', watch: { pastOnset: 6, healthy: 6 } },
+  slowsmall: { folder: 'corpus-slowsmall', watch: { pastOnset: 6, healthy: 6 } },
+} as const satisfies Record<string, { folder: string; watch: WatchHours }>
+
+export type LaterCorpus = keyof typeof LATER_CORPORA
+
+/** Every corpus the detection benchmark knows, in the order it runs them. */
+export const CORPUS_NAMES: readonly CorpusName[] = ['corpus', ...(Object.keys(LATER_CORPORA) as LaterCorpus[]), 'scenarios']
 
 function watchS(entry: CorpusEntry, hours: WatchHours): number {
   return entry.leaky ? (entry.onsetSeconds ?? 0) + hours.pastOnset * HOUR : hours.healthy * HOUR
 }
 
-/**
- * A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus, test/corpus-heldout,
- * test/corpus-fresh, test/corpus-traffic, test/corpus-floors, test/corpus-selfload or test/corpus-slowsmall (same protocol, each written by a session that read
- * neither the analysis code nor the other corpora's programs, after the changes it judges).
- */
+/** A production-time corpus at `scale` (SCENARIO_SPEED = scale): test/corpus or one of LATER_CORPORA. */
 export function corpusPrograms(scale: number, which: Exclude<CorpusName, 'scenarios'> = 'corpus'): Program[] {
-  const dir = { corpus: CORPUS, heldout: HELDOUT, fresh: FRESH, traffic: TRAFFIC, floors: FLOORS, selfload: SELFLOAD, slowsmall: SLOWSMALL }[which]
+  const dir = which === 'corpus' ? CORPUS : new URL(`../../test/${LATER_CORPORA[which].folder}/`, import.meta.url)
   return readManifest<CorpusEntry>(dir).map((entry) => {
-    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : watchS(entry, WATCH_HOURS[which])
+    const watchSimS = which === 'corpus' ? CORPUS_WATCH_S[entry.name] : watchS(entry, LATER_CORPORA[which].watch)
     if (watchSimS === undefined) throw new Error(`bench/real/programs.ts: no watch time for corpus program ${entry.name}`)
     const env: Record<string, string> = { SCENARIO_SPEED: String(scale) }
     if (entry.restartEverySeconds !== null) env['SCENARIO_LIFETIME_S'] = String(entry.restartEverySeconds)
