@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { groupSiblings } from './siblings.js'
-import type { Holder, HolderKind, SiblingFamily } from './types.js'
+import type { Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
 const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
@@ -135,6 +135,8 @@ export const WalkerItem = z.object({
    * summed growth per second, longest interval]; null when its path has no key step or it has no sibling.
    */
   family: z.tuple([z.number().int(), z.number().int(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable().optional(),
+  /** Sets and Maps: [members gone, members sampled] of those sampled when it was last reported; null when none were. */
+  turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -260,6 +262,7 @@ export function toHolders(
     }
     const first = item.previousSize < 0 || item.growthPerSecond === null
     const previousSize = first ? null : item.previousSize
+    const turnover = item.turnover != null && !first ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] } : undefined
     return {
       id: item.id,
       path,
@@ -267,7 +270,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize),
+      growing: isGrowing(item.size, previousSize, turnover),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -277,6 +280,7 @@ export function toHolders(
       measuredBy: item.via,
       rootFile,
       ...(item.family != null ? { family: toFamily(item.family) } : {}),
+      ...(turnover !== undefined ? { turnover } : {}),
     }
   })
   return rankHolders(holders)
@@ -340,22 +344,41 @@ export function inferMainScript(
 /**
  * Whether a holder grew enough to be called growing: since its previous measurement, by at least
  * GROWING_MIN_ELEMENTS elements, GROWING_MIN_FRACTION of its previous size, and more than a
- * collection that only churns would move by chance. A collection whose elements come and go
- * independently (in-flight requests, timers of a fixed duration, sessions with a TTL) holds a
- * Poisson-like count: its size varies by about √n, and the difference of two measurements by
- * √(2n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
- * comparison): a timer list of 600 moving by 40 between two searches is churn, a leak of 13 000
- * growing by 650 is not. Small leaking collections need a longer interval to be called growing;
- * the scheduler doubles the gap between searches while a leak stays raised.
+ * collection that only churns would move by chance. In a collection whose members come and go
+ * independently (in-flight requests, timers of a fixed duration, sessions with a TTL) the size
+ * is Poisson-like, and when a fraction f of the n members present at one measurement has left
+ * by the next (replaced by as many, on average), the difference of the two sizes varies by
+ * √(2·f·n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
+ * comparison).
+ *
+ * f is 1 unless measured: a Set or Map carries its `turnover`, how many of up to 64 members
+ * sampled across it when it was last reported have left since; f is then the upper 99.9 %
+ * (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
+ * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not.
+ * Small leaking collections without a measured turnover need a longer interval to be called
+ * growing; the scheduler doubles the gap between searches while a leak stays raised.
  */
 export const GROWING_MIN_ELEMENTS = 32
 export const GROWING_MIN_FRACTION = 0.05
 export const GROWING_NOISE_SIGMAS = 4
+/** One-sided normal quantile of the turnover bound (99.9 %). */
+const TURNOVER_Z = 3.09
 
-export function isGrowing(size: number, previousSize: number | null): boolean {
+/** Upper bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
+export function turnoverBound(turnover: Turnover | undefined): number {
+  if (turnover === undefined || turnover.sampled <= 0) return 1
+  const n = turnover.sampled
+  const p = Math.min(1, Math.max(0, turnover.gone / n))
+  const z2 = TURNOVER_Z * TURNOVER_Z
+  const upper = (p + z2 / (2 * n) + TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return Math.min(1, upper)
+}
+
+export function isGrowing(size: number, previousSize: number | null, turnover?: Turnover): boolean {
   if (previousSize === null) return false
   const grew = size - previousSize
-  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > GROWING_NOISE_SIGMAS * Math.sqrt(2 * Math.max(0, previousSize))
+  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, previousSize))
+  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > churn
 }
 
 /**

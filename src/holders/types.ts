@@ -28,7 +28,8 @@ export interface Holder {
   readonly previousSize: number | null
   /**
    * Grew since its previous measurement by at least 32 elements, 5 % of its previous size and
-   * four times the chance variation of a churning collection, 4·√(2·previousSize) (see
+   * four times the chance variation of a churning collection, 4·√(2·f·previousSize), f the
+   * share of members that may have left since (1 unless `turnover` measured it; see
    * `isGrowing`); false when first seen now.
    */
   readonly growing: boolean
@@ -65,6 +66,17 @@ export interface Holder {
    * siblings.ts). Absent when the path has no key step or the collection has no sibling.
    */
   readonly family?: SiblingFamily
+  /**
+   * Sets and Maps: of up to 64 members sampled across it when it was last reported, how many
+   * have left since: the churn `growing` allows for (see `isGrowing`). Absent when not measured
+   * (other kinds, first seen, no earlier sample, or more than 4 096 members then).
+   */
+  readonly turnover?: Turnover
+}
+
+export interface Turnover {
+  readonly gone: number
+  readonly sampled: number
 }
 
 export interface SiblingFamily {

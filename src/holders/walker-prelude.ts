@@ -35,6 +35,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const mapSize = un(getDesc(Map.prototype, 'size').get), setSize = un(getDesc(Set.prototype, 'size').get);
   const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
   const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
+  const mapHas = un(Map.prototype.has), setHas = un(Set.prototype.has);
   const TAProto = getProto(Uint8Array.prototype);
   const taByteLength = un(getDesc(TAProto, 'byteLength').get);
   const abByteLength = un(getDesc(ArrayBuffer.prototype, 'byteLength').get);
@@ -49,7 +50,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const strSlice = un(String.prototype.slice), strReplace = un(String.prototype.replace), startsWith = un(String.prototype.startsWith);
   const endsWith = un(String.prototype.endsWith), reTest = un(RegExp.prototype.test);
   const symDesc = un(getDesc(Symbol.prototype, 'description').get);
-  const jsonStringify = JSON.stringify, floor = Math.floor, MathMax = Math.max, MathMin = Math.min, isInteger = Number.isInteger;
+  const jsonStringify = JSON.stringify, jsonParse = JSON.parse, floor = Math.floor, MathMax = Math.max, MathMin = Math.min, isInteger = Number.isInteger;
   const dateNow = Date.now;
   const perfNow = perfHooks && perfHooks.performance ? perfHooks.performance.now.bind(perfHooks.performance) : Date.now;
   const setTimer = timersModule ? timersModule.setTimeout : setTimeout;
@@ -153,6 +154,7 @@ export const WALKER_PRELUDE_SOURCE = `
     rec: new WM(), // collection -> enc(size, time) at its last measurement
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
+    probes: new WM(), // Set or Map -> members sampled when it was last reported (see takeProbes)
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
     searches: 0,

@@ -231,6 +231,43 @@ export const WALKER_RUN_SOURCE = `
   const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS ? 0 : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
+  // Turnover: of members sampled across a Set or Map when it was last reported, how many have left
+  // since. A collection whose members seldom leave cannot move much by churn, whatever its size
+  // (see isGrowing). Objects are held through WeakRefs; primitives only when small (a fresh copy).
+  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096;
+  const takeProbes = (o, kind, size) => {
+    const out = [];
+    const stride = size / PROBES;
+    let next = 0;
+    try {
+      const it = kind === K_SET ? setValues(o) : mapEntries(o);
+      for (let i = 0; i < size && out.length < PROBES; i++) {
+        const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
+        if (r.done) break;
+        if (i < next) continue;
+        next += stride;
+        const k = kind === K_SET ? r.value : r.value[0];
+        const t = typeof k;
+        if (isObj(k)) push(out, [true, new WR(k)]);
+        else if (t === 'number' || t === 'boolean' || t === 'bigint' || k === null || k === undefined) push(out, [false, k]);
+        else if (t === 'string' && k.length <= 64) push(out, [false, jsonParse(jsonStringify(k))]);
+      }
+    } catch (e) { return null; }
+    return out.length > 0 ? out : null;
+  };
+  const turnoverOf = (o, kind, probes) => {
+    let gone = 0;
+    try {
+      for (let i = 0; i < probes.length; i++) {
+        const p = probes[i];
+        const k = p[0] ? wrDeref(p[1]) : p[1];
+        if (p[0] && k === undefined) gone++;
+        else if (!(kind === K_SET ? setHas(o, k) : mapHas(o, k))) gone++;
+      }
+    } catch (e) { return null; }
+    return [gone, probes.length];
+  };
+
   const finish = () => {
     const c = state.cur;
     if (c === null) return { ok: false };
@@ -340,11 +377,18 @@ export const WALKER_RUN_SOURCE = `
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
+      let turnover = null;
+      if (kind === K_SET || kind === K_MAP) {
+        const before = wmGet(state.probes, o);
+        if (before !== undefined && before !== null && r.growth !== null) turnover = turnoverOf(o, kind, before);
+        wmSet(state.probes, o, m[2] >= PROBE_MIN_SIZE && m[2] <= PROBE_MAX_SIZE ? takeProbes(o, kind, m[2]) : null);
+      }
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
         family: r.fam !== undefined && r.fam.members >= 2 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt] : null,
+        turnover,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { scriptUrlsOf } from '../../src/attribution/kept-profile.js'
 import type { HeapProfile } from '../../src/attribution/pprof.js'
-import { describeHolder } from '../../src/holders/report.js'
+import { describeHolder, isGrowing } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
 import { waitFor } from '../helpers/targets.js'
 import { openFixture, RecordingSession, search, searchUntil } from './lib.js'
@@ -96,6 +96,20 @@ for (const c of CASES) {
     t.ok(last.cost.targetCpuMs !== undefined)
   })
 }
+
+t.test('ghost-subscribers: a Set whose live members churn while ghosts pile up is named by its turnover', async (t) => {
+  // ~2 600 subscribers growing by ~50/s, live ones (~100) coming and going: over 4.5 s the Set
+  // grows by ~225, within the chance variation of a Set whose every member could have left
+  // (4·√(2·2 600) ≈ 290), far beyond that of one whose sampled members stayed.
+  const { session } = await openFixture(t, 'ghost-subscribers')
+  const first = await search(session)
+  const { holder } = await searchUntil(session, first, (h) => h.growing, { spacingMs: 4000, timeoutMs: 20_000 })
+  t.comment(holder !== undefined ? `${describeHolder(holder)}; turnover ${JSON.stringify(holder.turnover)}` : '(none growing)')
+  t.match(holder?.path.join(' → '), /^hub \(NotificationHub, test\/fixtures\/holders\/ghost-subscribers\/main\.js\) → \.subscribers \(Set\)$/)
+  t.match(holder?.elementShape.join(' | '), /^Subscriber \{id, channels, connectedAt, outbox\}$/)
+  t.ok(holder?.turnover !== undefined && holder.turnover.sampled === 64 && holder.turnover.gone < 16, `turnover ${JSON.stringify(holder?.turnover)}`)
+  t.notOk(holder !== undefined && isGrowing(holder.size, holder.previousSize), 'without the turnover the same growth is within churn')
+})
 
 t.test('ES module: the scripts of a heap profile name its file', async (t) => {
   const { session } = await openFixture(t, 'esm/main.mjs')

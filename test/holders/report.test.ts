@@ -5,6 +5,7 @@ import {
   displayFile,
   inferMainScript,
   isGrowing,
+  turnoverBound,
   PageReply,
   rankHolders,
   renderPath,
@@ -286,4 +287,46 @@ t.test('walker expressions splice checked integers only', async (t) => {
   const extra = { ...options, evil: 1 } as unknown as WalkerBeginOptions
   t.notMatch(JSON.stringify(checkedBeginOptions(extra)), /evil/, 'unknown fields are dropped')
   for (const snippet of HOLDER_SNIPPETS) t.ok(snippet.source.length > 0 && snippet.purpose.length > 0, snippet.name)
+})
+
+t.test('growing with a measured turnover: members that seldom leave cannot move by churn', async (t) => {
+  t.equal(turnoverBound(undefined), 1, 'unmeasured: every member may have left')
+  t.ok(turnoverBound({ gone: 0, sampled: 64 }) > 0.1 && turnoverBound({ gone: 0, sampled: 64 }) < 0.15, 'none of 64 gone: still up to ~13 % may have')
+  t.equal(turnoverBound({ gone: 32, sampled: 32 }), 1)
+  // notify-hub: a Set of ~2 000 subscribers, ghosts accumulating, the live ones (~50) coming and going.
+  t.notOk(isGrowing(2_120, 2_000), '+120 on 2 000 with unknown turnover is within churn (253)')
+  t.ok(isGrowing(2_120, 2_000, { gone: 1, sampled: 64 }), '+120 when 1 of 64 sampled members left (bound 100)')
+  t.notOk(isGrowing(2_120, 2_000, { gone: 64, sampled: 64 }), 'all sampled members left: churn as before')
+  t.notOk(isGrowing(2_060, 2_000, { gone: 0, sampled: 64 }), 'still 32 elements and 5 % at least')
+  // Churn at a measured turnover: a collection of ~2 000 of which a share f leaves between two
+  // measurements (each member independently) and as many arrive on average (Poisson), 64 of the
+  // earlier members sampled. Never called growing, at any f.
+  let seed = 11
+  const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
+  const poisson = (mean: number): number => {
+    let count = 0
+    for (let left = mean; left > 0; left -= 500) {
+      const limit = Math.exp(-Math.min(500, left))
+      let p = 1
+      for (;;) {
+        p *= random()
+        if (p <= limit) break
+        count += 1
+      }
+    }
+    return count
+  }
+  for (const f of [0.01, 0.05, 0.2, 0.6]) {
+    let called = 0
+    for (let i = 0; i < 500; i++) {
+      const before = poisson(2_000)
+      const stayed = Array.from({ length: before }, () => random() >= f)
+      const kept = stayed.filter(Boolean).length
+      const after = kept + poisson(f * 2_000)
+      let gone = 0
+      for (let s = 0; s < 64; s++) if (!stayed[Math.floor((s * before) / 64)]) gone += 1
+      if (isGrowing(after, before, { gone, sampled: 64 })) called += 1
+    }
+    t.equal(called, 0, `turnover ${f}: called growing in ${called} of 500 pairs`)
+  }
 })
