@@ -67,9 +67,10 @@ export interface Holder {
    */
   readonly family?: SiblingFamily
   /**
-   * Sets and Maps: of up to 64 members sampled across it when it was last reported, how many
-   * have left since: the churn `growing` allows for (see `isGrowing`). Absent when not measured
-   * (other kinds, first seen, no earlier sample, or more than 4 096 members then).
+   * Sets, Maps and Arrays: of up to 64 members sampled across it when it was last reported, how
+   * many have left since: the churn `growing` allows for (see `isGrowing`). Absent when not
+   * measured (other kinds, first seen, no earlier sample, fewer than 32 or more than 4 096
+   * members then, or an Array of fewer than 16 objects among those sampled).
    */
   readonly turnover?: Turnover
 }

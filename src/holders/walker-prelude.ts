@@ -35,7 +35,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const mapSize = un(getDesc(Map.prototype, 'size').get), setSize = un(getDesc(Set.prototype, 'size').get);
   const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
   const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
-  const mapHas = un(Map.prototype.has), setHas = un(Set.prototype.has);
+  const mapHas = un(Map.prototype.has), setHas = un(Set.prototype.has), arrIndexOf = un(Array.prototype.indexOf);
   const TAProto = getProto(Uint8Array.prototype);
   const taByteLength = un(getDesc(TAProto, 'byteLength').get);
   const abByteLength = un(getDesc(ArrayBuffer.prototype, 'byteLength').get);
@@ -154,7 +154,7 @@ export const WALKER_PRELUDE_SOURCE = `
     rec: new WM(), // collection -> enc(size, time) at its last measurement
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
-    probes: new WM(), // Set or Map -> members sampled when it was last reported (see takeProbes)
+    probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
     searches: 0,

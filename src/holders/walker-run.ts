@@ -231,26 +231,39 @@ export const WALKER_RUN_SOURCE = `
   const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS ? 0 : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
-  // Turnover: of members sampled across a Set or Map when it was last reported, how many have left
-  // since. A collection whose members seldom leave cannot move much by churn, whatever its size
-  // (see isGrowing). Objects are held through WeakRefs; primitives only when small (a fresh copy).
-  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096;
+  // Turnover: of members sampled across a collection when it was last reported, how many have
+  // left since. A collection whose members seldom leave cannot move much by churn, whatever its
+  // size (see isGrowing). Objects are held through WeakRefs; primitives of Sets and Maps only when
+  // small (a fresh copy); an Array's primitives not at all (equal values cannot be told apart).
+  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_OBJECTS = 16;
+  const probeOf = (k, primitives) => {
+    const t = typeof k;
+    if (isObj(k)) return [true, new WR(k)];
+    if (!primitives) return undefined;
+    if (t === 'number' || t === 'boolean' || t === 'bigint' || k === null || k === undefined) return [false, k];
+    if (t === 'string' && k.length <= 64) return [false, jsonParse(jsonStringify(k))];
+    return undefined;
+  };
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
-    let next = 0;
     try {
+      if (kind === K_ARRAY) {
+        for (let j = 0; j < PROBES; j++) {
+          const p = probeOf(o[floor(j * stride)], false);
+          if (p !== undefined) push(out, p);
+        }
+        return out.length >= PROBE_MIN_OBJECTS ? out : null;
+      }
+      let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);
       for (let i = 0; i < size && out.length < PROBES; i++) {
         const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
         if (r.done) break;
         if (i < next) continue;
         next += stride;
-        const k = kind === K_SET ? r.value : r.value[0];
-        const t = typeof k;
-        if (isObj(k)) push(out, [true, new WR(k)]);
-        else if (t === 'number' || t === 'boolean' || t === 'bigint' || k === null || k === undefined) push(out, [false, k]);
-        else if (t === 'string' && k.length <= 64) push(out, [false, jsonParse(jsonStringify(k))]);
+        const p = probeOf(kind === K_SET ? r.value : r.value[0], true);
+        if (p !== undefined) push(out, p);
       }
     } catch (e) { return null; }
     return out.length > 0 ? out : null;
@@ -262,7 +275,7 @@ export const WALKER_RUN_SOURCE = `
         const p = probes[i];
         const k = p[0] ? wrDeref(p[1]) : p[1];
         if (p[0] && k === undefined) gone++;
-        else if (!(kind === K_SET ? setHas(o, k) : mapHas(o, k))) gone++;
+        else if (!(kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0)) gone++;
       }
     } catch (e) { return null; }
     return [gone, probes.length];
@@ -378,7 +391,7 @@ export const WALKER_RUN_SOURCE = `
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       let turnover = null;
-      if (kind === K_SET || kind === K_MAP) {
+      if (kind === K_SET || kind === K_MAP || kind === K_ARRAY) {
         const before = wmGet(state.probes, o);
         if (before !== undefined && before !== null && r.growth !== null) turnover = turnoverOf(o, kind, before);
         wmSet(state.probes, o, m[2] >= PROBE_MIN_SIZE && m[2] <= PROBE_MAX_SIZE ? takeProbes(o, kind, m[2]) : null);

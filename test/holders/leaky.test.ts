@@ -6,7 +6,7 @@ import type { HeapProfile } from '../../src/attribution/pprof.js'
 import { describeHolder, isGrowing } from '../../src/holders/report.js'
 import type { Holder, HolderKind } from '../../src/holders/types.js'
 import { waitFor } from '../helpers/targets.js'
-import { openFixture, RecordingSession, search, searchUntil } from './lib.js'
+import { openFixture, RecordingSession, search, searchSeries, searchUntil } from './lib.js'
 
 interface Expectation {
   readonly fixture: string
@@ -109,6 +109,14 @@ t.test('ghost-subscribers: a Set whose live members churn while ghosts pile up i
   t.match(holder?.elementShape.join(' | '), /^Subscriber \{id, channels, connectedAt, outbox\}$/)
   t.ok(holder?.turnover !== undefined && holder.turnover.sampled === 64 && holder.turnover.gone < 16, `turnover ${JSON.stringify(holder?.turnover)}`)
   t.notOk(holder !== undefined && isGrowing(holder.size, holder.previousSize), 'without the turnover the same growth is within churn')
+})
+
+t.test("dead-consumer: an Array's turnover counts its sampled objects still in it", async (t) => {
+  const { session } = await openFixture(t, 'dead-consumer')
+  const results = await searchSeries(session, 2, 1000)
+  const queue = results[2]?.holders.find((h) => /→ \.jobs \(Array\)$/.test(h.path.join(' → ')))
+  t.comment(queue !== undefined ? `${describeHolder(queue)}; turnover ${JSON.stringify(queue.turnover)}` : '(not reported)')
+  t.same(queue?.turnover, { gone: 0, sampled: 64 }, 'no job sampled in the queue has left it')
 })
 
 t.test('ES module: the scripts of a heap profile name its file', async (t) => {
