@@ -120,20 +120,8 @@ t.test('paths: roots named, steps kept, the holder kind on the last element', as
   t.equal(long[23], '.n39 (Array)')
 })
 
-t.test('growing: enough elements, enough of the previous size, beyond churn', async (t) => {
-  t.notOk(isGrowing(100, null), 'first seen is not growing')
-  t.notOk(isGrowing(20, 11), 'a churning in-flight map moving by a few')
-  t.ok(isGrowing(268, 43))
-  t.notOk(isGrowing(400_100, 400_000), '+100 on 400k is noise-level')
-  t.ok(isGrowing(420_000, 400_000))
-  t.notOk(isGrowing(90, 100), 'shrinking')
-  // A timer list of ~600 churning: two measurements differ by about √(2·600) ≈ 35.
-  t.notOk(isGrowing(640, 600), '+40 on a churning 600 (6.7 %) is within four chance deviations (139)')
-  t.ok(isGrowing(760, 600), '+160 on 600 is beyond them')
-  t.ok(isGrowing(13_650, 13_000), 'a leak of 13 000 growing 5 % (650 > 645)')
-  t.notOk(isGrowing(1_150, 1_000), '+15 % on 1 000 (150 < 179): a small collection needs a longer interval')
-  // Churn as it is: independent arrivals held for a fixed time (M/D/∞), sampled twice far apart.
-  let seed = 7
+/** A seeded uniform generator (LCG) and Poisson counts drawn from it, for churn simulations. */
+function churn(seed: number): { random: () => number; poisson: (mean: number) => number } {
   const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
   const poisson = (mean: number): number => {
     // Knuth's method in chunks (mean up to ~700 per chunk keeps exp() representable).
@@ -149,6 +137,23 @@ t.test('growing: enough elements, enough of the previous size, beyond churn', as
     }
     return count
   }
+  return { random, poisson }
+}
+
+t.test('growing: enough elements, enough of the previous size, beyond churn', async (t) => {
+  t.notOk(isGrowing(100, null), 'first seen is not growing')
+  t.notOk(isGrowing(20, 11), 'a churning in-flight map moving by a few')
+  t.ok(isGrowing(268, 43))
+  t.notOk(isGrowing(400_100, 400_000), '+100 on 400k is noise-level')
+  t.ok(isGrowing(420_000, 400_000))
+  t.notOk(isGrowing(90, 100), 'shrinking')
+  // A timer list of ~600 churning: two measurements differ by about √(2·600) ≈ 35.
+  t.notOk(isGrowing(640, 600), '+40 on a churning 600 (6.7 %) is within four chance deviations (139)')
+  t.ok(isGrowing(760, 600), '+160 on 600 is beyond them')
+  t.ok(isGrowing(13_650, 13_000), 'a leak of 13 000 growing 5 % (650 > 645)')
+  t.notOk(isGrowing(1_150, 1_000), '+15 % on 1 000 (150 < 179): a small collection needs a longer interval')
+  // Churn as it is: independent arrivals held for a fixed time (M/D/∞), sampled twice far apart.
+  const { poisson } = churn(7)
   let called = 0
   const pairs = 2000
   for (let i = 0; i < pairs; i++) if (isGrowing(poisson(600), poisson(600))) called += 1
@@ -301,21 +306,7 @@ t.test('growing with a measured turnover: members that seldom leave cannot move 
   // Churn at a measured turnover: a collection of ~2 000 of which a share f leaves between two
   // measurements (each member independently) and as many arrive on average (Poisson), 64 of the
   // earlier members sampled. Never called growing, at any f.
-  let seed = 11
-  const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31)
-  const poisson = (mean: number): number => {
-    let count = 0
-    for (let left = mean; left > 0; left -= 500) {
-      const limit = Math.exp(-Math.min(500, left))
-      let p = 1
-      for (;;) {
-        p *= random()
-        if (p <= limit) break
-        count += 1
-      }
-    }
-    return count
-  }
+  const { random, poisson } = churn(11)
   for (const f of [0.01, 0.05, 0.2, 0.6]) {
     let called = 0
     for (let i = 0; i < 500; i++) {
