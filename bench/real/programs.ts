@@ -166,6 +166,9 @@ interface WatchHours {
  * - slowsmall: HTTP services with small heaps (5-40 MB): leaks of 2.1-2.9 MiB/h (a memo Map, retry
  *   records of closed clients, an audit trail whose acks stopped) and healthy memory that fills
  *   slowly (sessions with a 2 h TTL, a 3 h morning ramp, an LRU that fills over 90 minutes).
+ * - siblings: state kept per key in many sibling collections (per-user rate-limit windows,
+ *   per-room presence Sets, per-tenant log rings, healthy; per-tenant samples, per-connection
+ *   pending acks, one of 16 shards' in-flight maps, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -174,6 +177,7 @@ export const LATER_CORPORA = {
   floors: { folder: 'corpus-floors', watch: { pastOnset: 6, healthy: 6 } },
   selfload: { folder: 'corpus-selfload', watch: { pastOnset: 6, healthy: 6 } },
   slowsmall: { folder: 'corpus-slowsmall', watch: { pastOnset: 6, healthy: 6 } },
+  siblings: { folder: 'corpus-siblings', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
