@@ -125,8 +125,8 @@ type IsGrowing = (size: number, previousSize: number | null) => boolean
  * The group's numbers. The walker reports the collections that grew most and the biggest, so
  * the reported members of a family of churning collections are the ones that happened to grow:
  * their sum is growth by selection. With the family measured over all its members (`sole`: the
- * group is the family's only group here), size, growth and members are the family's, plus any
- * member the walk did not reach (re-measured through a WeakRef, in no family). When the family is
+ * group is the family's only group here), size, growth and members are the family's (a member
+ * the walk did not reach, re-measured through a WeakRef, is in no family: left out). When the family is
  * split over groups (different element shapes), the group is growing only if its family grew too.
  */
 function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowing, family: SiblingFamily | undefined, sole: boolean): Holder {
@@ -137,7 +137,9 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
   const bytes = sum(members, (h) => h.retainedBytes)
   // Growth counts only the members measured before: a sibling first seen now may replace one
   // that went away (per-connection buffers come and go), so its size is not taken for growth.
-  const counted = sole ? members.filter((h) => h.family === undefined) : members
+  // A member in no family was not reached by this walk (re-measured through a WeakRef): with the
+  // family it is left out, as it may be the collection replaced by one the walk measured at its path.
+  const counted = sole ? [] : members
   const known = counted.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
   const fromFamily = sole && family !== undefined
   const size = fromFamily ? family.size + sum(counted, (h) => h.size) : listed

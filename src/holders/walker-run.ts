@@ -312,14 +312,46 @@ export const WALKER_RUN_SOURCE = `
       c.trackedRemeasured++;
     }
     state.tracked = alive;
+    const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
+    // Identity by path: a collection replaced by a copy at the same place (a compaction by filter:
+    // series.samples = series.samples.filter(...)) is new to the WeakMap of measurements, but its
+    // previous size is the one measured at the same path. Only paths through named properties and
+    // string or number Map keys: an array index or a Set member holds a different object each time.
+    const pathMemo = new NMap();
+    const pathKeyOf = (n) => {
+      const chain = [];
+      let i = n, guard = 0, base;
+      while (i >= 0 && guard < 10000) { base = nmGet(pathMemo, i); if (base !== undefined) break; push(chain, i); i = c.np[i]; guard++; }
+      if (base === undefined) base = '';
+      for (let j = chain.length - 1; j >= 0; j--) {
+        const id = chain[j], t = c.nt[id], k = c.nk[id];
+        if (base !== null) {
+          const unstable = t === N_INDEX || t === N_SETMEMBER || t === N_MAPKEY || t === N_PROTO || t === N_TIMER || t === N_TIMERS || t === N_IMMEDIATE ||
+            (t === N_MAPVAL && typeof k !== 'string' && typeof k !== 'number');
+          base = unstable ? null : base + '\u0000' + t + ':' + jsonStringify(famLab(k)) + '@' + famLab(c.nx[id]);
+        }
+        nmSet(pathMemo, id, base);
+      }
+      return base;
+    };
+    if (state.byPath.size > 4096) state.byPath = new NMap();
     // Rank: growth per second first, then size.
     const rows = [];
     for (let i = 0; i < c.measured.length; i++) {
       const m = c.measured[i];
       let growth = null, prevSize = -1, dt = 0;
-      if (m[3] >= 0 && m[7] !== true) {
-        prevSize = decSize(m[3]);
-        dt = elapsedS(decDs(m[3]), m[5]);
+      let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
+      if (m[1] >= 0 && m[7] !== true) {
+        const at = pathKeyOf(m[1]);
+        if (at !== null) {
+          const key = jsonParse(jsonStringify(at + '\u0002' + m[4]));
+          if (prev === undefined) prev = nmGet(state.byPath, key);
+          nmSet(state.byPath, key, enc(m[2], m[5]));
+        }
+      }
+      if (prev !== undefined) {
+        prevSize = decSize(prev);
+        dt = elapsedS(decDs(prev), m[5]);
         growth = dt > 0 ? (m[2] - prevSize) / dt : 0;
       }
       push(rows, { m, growth, prevSize, dt });
@@ -327,7 +359,6 @@ export const WALKER_RUN_SOURCE = `
     // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
     // member #), of one kind, counted over every measured collection. The report sums siblings into
     // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
-    const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
     const famMemo = new NMap(), famKeyed = new NMap();
     const famKeyOf = (n) => {
       const chain = [];

@@ -74,3 +74,14 @@ t.test('per-tenant sliding windows at steady random traffic: one holder for the 
   t.ok(windows !== undefined, 'the per-tenant logs are one holder')
   t.ok((windows?.members ?? 0) > 25, `more members than the walker reports (${windows?.members})`)
 })
+
+t.test('compacted-series without pinned samples: replaced by filtered copies, never growing', async (t) => {
+  const { session } = await openFixture(t, 'compacted-series', { PINNED: '0', RATE: '2000' })
+  const results = await searchSeries(session, 4, 1500)
+  for (const [i, r] of results.entries()) {
+    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
+  }
+  const samples = results[results.length - 1]!.holders.find((h) => /→ \.samples \(Array\)$/.test(h.path.join(' → ')))
+  t.comment(samples !== undefined ? describeHolder(samples) : '(not reported)')
+  t.ok(samples !== undefined && samples.growthPerSecond !== null, 'measured against what was at its path')
+})

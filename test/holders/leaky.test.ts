@@ -119,6 +119,18 @@ t.test("dead-consumer: an Array's turnover counts its sampled objects still in i
   t.same(queue?.turnover, { gone: 0, sampled: 64 }, 'no job sampled in the queue has left it')
 })
 
+t.test('compacted-series: arrays replaced by filtered copies are compared with what was at their path', async (t) => {
+  // Each tenant's samples array is a new object every 100 ms: by identity every search sees it
+  // for the first time. At its path (series → get('tenant-3') → .samples) it grows by the pinned
+  // fifth of the samples (~80/s).
+  const { session } = await openFixture(t, 'compacted-series')
+  const first = await search(session)
+  const { holder } = await searchUntil(session, first, (h) => h.growing, { spacingMs: 2500 })
+  t.comment(holder !== undefined ? describeHolder(holder) : '(none growing)')
+  t.match(holder?.path.join(' → '), /^series \(Map, test\/fixtures\/holders\/compacted-series\/main\.js\) → get\(…\) → \.samples \(Array\)$/)
+  t.equal(holder?.members, 12, 'the 12 tenants, not the copies they replaced')
+})
+
 t.test('ES module: the scripts of a heap profile name its file', async (t) => {
   const { session } = await openFixture(t, 'esm/main.mjs')
   await session.send('HeapProfiler.startSampling', { samplingInterval: 512 }, 5000)

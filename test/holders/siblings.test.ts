@@ -103,15 +103,16 @@ t.test('reported siblings chosen for their growth: the family of all members dec
   t.equal(group?.retainedBytes, 1210 * 160, "the reported members' bytes per element × the family's elements")
   t.match(group?.retainedBytesMethod, /mean of 25 reported sibling collections × the elements of all 120/)
 
-  // A leak spread over the family is still growing, and a member the walk did not reach (measured
-  // through a WeakRef: in no family) adds to it.
+  // A leak spread over the family is still growing. A member the walk did not reach (measured
+  // through a WeakRef: in no family) is left out: it may be an array replaced by a copy that the
+  // walk measured at its path (compaction by filter).
   const leaking = { ...family, size: 1800, knownSize: 1800, growthPerSecond: 600 / 60 }
   const tracked = member(200, 'tenant-x', 40, 20, { measuredBy: 'tracked' })
   const [grown] = groupSiblings([...reported.map((h) => ({ ...h, family: leaking })), tracked], isGrowing)
   t.equal(grown?.growing, true)
-  t.equal(grown?.members, 121)
-  t.equal(grown?.size, 1840)
-  t.equal(grown?.previousSize, 1220)
+  t.equal(grown?.members, 120)
+  t.equal(grown?.size, 1800)
+  t.equal(grown?.previousSize, 1200)
 })
 
 t.test('a family split over element shapes: each group grows only if the family did', async (t) => {
