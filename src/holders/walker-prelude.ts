@@ -155,7 +155,7 @@ export const WALKER_PRELUDE_SOURCE = `
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
-    byPath: new NMap(), // path of a collection (named steps only) -> enc(size, time) at its last measurement, bounded
+    byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
     searches: 0,

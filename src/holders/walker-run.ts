@@ -231,56 +231,6 @@ export const WALKER_RUN_SOURCE = `
   const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS ? 0 : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
-  // Turnover: of members sampled across a collection when it was last reported, how many have
-  // left since. A collection whose members seldom leave cannot move much by churn, whatever its
-  // size (see isGrowing). Objects are held through WeakRefs; primitives of Sets and Maps only when
-  // small (a fresh copy); an Array's primitives not at all (equal values cannot be told apart).
-  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_OBJECTS = 16;
-  const probeOf = (k, primitives) => {
-    const t = typeof k;
-    if (isObj(k)) return [true, new WR(k)];
-    if (!primitives) return undefined;
-    if (t === 'number' || t === 'boolean' || t === 'bigint' || k === null || k === undefined) return [false, k];
-    if (t === 'string' && k.length <= 64) return [false, jsonParse(jsonStringify(k))];
-    return undefined;
-  };
-  const takeProbes = (o, kind, size) => {
-    const out = [];
-    const stride = size / PROBES;
-    try {
-      if (kind === K_ARRAY) {
-        for (let j = 0; j < PROBES; j++) {
-          const p = probeOf(o[floor(j * stride)], false);
-          if (p !== undefined) push(out, p);
-        }
-        return out.length >= PROBE_MIN_OBJECTS ? out : null;
-      }
-      let next = 0;
-      const it = kind === K_SET ? setValues(o) : mapEntries(o);
-      for (let i = 0; i < size && out.length < PROBES; i++) {
-        const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
-        if (r.done) break;
-        if (i < next) continue;
-        next += stride;
-        const p = probeOf(kind === K_SET ? r.value : r.value[0], true);
-        if (p !== undefined) push(out, p);
-      }
-    } catch (e) { return null; }
-    return out.length > 0 ? out : null;
-  };
-  const turnoverOf = (o, kind, probes) => {
-    let gone = 0;
-    try {
-      for (let i = 0; i < probes.length; i++) {
-        const p = probes[i];
-        const k = p[0] ? wrDeref(p[1]) : p[1];
-        if (p[0] && k === undefined) gone++;
-        else if (!(kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0)) gone++;
-      }
-    } catch (e) { return null; }
-    return [gone, probes.length];
-  };
-
   const finish = () => {
     const c = state.cur;
     if (c === null) return { ok: false };
@@ -315,8 +265,9 @@ export const WALKER_RUN_SOURCE = `
     const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
     // Identity by path: a collection replaced by a copy at the same place (a compaction by filter:
     // series.samples = series.samples.filter(...)) is new to the WeakMap of measurements, but its
-    // previous size is the one measured at the same path. Only paths through named properties and
-    // string or number Map keys: an array index or a Set member holds a different object each time.
+    // previous size is the one measured at the same path. Only Arrays, Maps and Sets of 16 members
+    // or more, and paths through named properties and string or number Map keys: an array index or
+    // a Set member holds a different object each time.
     const pathMemo = new NMap();
     const pathKeyOf = (n) => {
       const chain = [];
@@ -341,12 +292,13 @@ export const WALKER_RUN_SOURCE = `
       const m = c.measured[i];
       let growth = null, prevSize = -1, dt = 0;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
-      if (m[1] >= 0 && m[7] !== true) {
+      if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET)) {
         const at = pathKeyOf(m[1]);
         if (at !== null) {
           const key = jsonParse(jsonStringify(at + '\u0002' + m[4]));
-          if (prev === undefined) prev = nmGet(state.byPath, key);
-          nmSet(state.byPath, key, enc(m[2], m[5]));
+          const rec = prev === undefined ? nmGet(state.byPath, key) : undefined;
+          if (rec !== undefined && continues(m[0], m[4], m[2], rec[1])) prev = rec[0];
+          nmSet(state.byPath, key, [enc(m[2], m[5]), anchorsOf(m[0], m[4], m[2])]);
         }
       }
       if (prev !== undefined) {

@@ -38,6 +38,7 @@ import { FN_ROLE, WALKER_KEY } from './walker-keys.js'
 import { WALKER_PRELUDE_SOURCE } from './walker-prelude.js'
 import { WALKER_WALK_SOURCE } from './walker-walk.js'
 import { WALKER_ROOTS_SOURCE } from './walker-roots.js'
+import { WALKER_GROWTH_SOURCE } from './walker-growth.js'
 import { WALKER_RUN_SOURCE } from './walker-run.js'
 
 export { FN_ROLE, HOLDER_FN_GROUP, HOLDER_OBJECT_GROUP, WALKER_KEY } from './walker-keys.js'
@@ -122,7 +123,7 @@ const WALKER_REF = `globalThis[Symbol.for(${JSON.stringify(WALKER_KEY)})]`
  * a second evaluation finds the walker and only says hello. Assembled from its
  * parts (one function body; the parts share its scope).
  */
-export const INSTALL_HOLDER_WALKER = `(() => {${WALKER_PRELUDE_SOURCE}${WALKER_WALK_SOURCE}${WALKER_ROOTS_SOURCE}${WALKER_RUN_SOURCE}})()`
+export const INSTALL_HOLDER_WALKER = `(() => {${WALKER_PRELUDE_SOURCE}${WALKER_WALK_SOURCE}${WALKER_ROOTS_SOURCE}${WALKER_GROWTH_SOURCE}${WALKER_RUN_SOURCE}})()`
 
 const checkedSlice = (ms: number): number => checkedInteger('sliceMs', ms, WALKER_LIMITS.sliceMs)
 
