@@ -24,10 +24,10 @@ export interface SpawnedTarget {
   /** Resolves once the child has exited (immediately if it already has). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /**
-   * Sends `signal` (default SIGTERM), escalates to SIGKILL after 2 s, and
+   * Sends `signal` (default SIGTERM), escalates to SIGKILL after `graceMs` (default 2 s), and
    * resolves on exit. No-op if the child already exited.
    */
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  kill(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
 export interface SpawnTargetOptions {
@@ -87,13 +87,13 @@ export async function spawnTarget(t: Teardownable, options: SpawnTargetOptions):
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
 
   let killing: Promise<void> | undefined;
-  const kill = (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+  const kill = (signal: NodeJS.Signals = 'SIGTERM', graceMs = KILL_GRACE_MS): Promise<void> => {
     if (hasExited() || child.pid === undefined) return Promise.resolve();
     killing ??= (async () => {
       child.kill(signal);
       const escalate = setTimeout(() => {
         if (!hasExited()) child.kill('SIGKILL');
-      }, KILL_GRACE_MS);
+      }, graceMs);
       try {
         await exited;
       } finally {
