@@ -39,9 +39,30 @@ import { CORPUS_NAMES, corpusPrograms, scenarioPrograms, withBallast, type Corpu
 import { heapTable, holderTable, programTable, summarize, summaryTable } from './real/report.js'
 import { runProgram, type ProgramResult } from './real/run.js'
 
+const USAGE = `Usage: npm run bench:detection -- [--corpus all|NAME[,NAME...]] [--time-scale N] [--repeats N]
+         [--concurrency N] [--only PROGRAM ...] [--json FILE] [--trace MINUTES] [--max-watch-hours H]
+         [--ballast MB] [--ask-holders MINUTES] [--ask-holders-every MINUTES]
+
+  --corpus             all (default) or a list of: ${CORPUS_NAMES.join(', ')}
+  --time-scale N       production time compressed N× (default 60; test/scenarios runs only at 60)
+  --repeats N          runs of each program (default 1)
+  --concurrency N      programs at once (default 2; run nothing else beside it)
+  --only PROGRAM       only this program (repeatable)
+  --json FILE          every result as JSON
+  --trace MINUTES      log each signal's evidence every MINUTES simulated minutes
+  --max-watch-hours H  cap each program's watch (for runs at real time)
+  --ballast MB         static live data built by each corpus program first (costs at a bigger heap)
+  --ask-holders M      ask for holder searches from M simulated minutes on, whatever the verdict
+  --ask-holders-every  minutes between those searches (default 30)
+`
+
+/** A bad argument: its message and a pointer to --help, no stack. */
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', short: 'h', default: false },
       corpus: { type: 'string', default: 'all' },
       'time-scale': { type: 'string', default: '60' },
       repeats: { type: 'string', default: '1' },
@@ -55,16 +76,20 @@ async function main(): Promise<void> {
       'ask-holders-every': { type: 'string', default: '30' },
     },
   })
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return
+  }
   const scale = Number(values['time-scale'])
   const repeats = Number(values.repeats)
   const concurrency = Number(values.concurrency)
-  if (!Number.isInteger(scale) || scale < 1 || scale > 3600) throw new Error('--time-scale must be an integer in 1..3600')
-  if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer')
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer')
+  if (!Number.isInteger(scale) || scale < 1 || scale > 3600) throw new UsageError('--time-scale must be an integer in 1..3600')
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError('--repeats must be a positive integer')
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer')
   const CORPORA = CORPUS_NAMES
   const asked = (values.corpus ?? 'all').split(',').map((name) => name.trim())
   const unknownCorpus = asked.filter((name) => name !== 'all' && !(CORPORA as readonly string[]).includes(name))
-  if (unknownCorpus.length > 0) throw new Error(`--corpus: unknown ${unknownCorpus.join(', ')} (all, or a list of ${CORPORA.join(', ')})`)
+  if (unknownCorpus.length > 0) throw new UsageError(`--corpus: unknown ${unknownCorpus.join(', ')} (all, or a list of ${CORPORA.join(', ')})`)
   const wants = (name: CorpusName): boolean => asked.includes('all') || asked.includes(name)
   const log = (line: string): void => void process.stderr.write(`${line}\n`)
 
@@ -76,15 +101,15 @@ async function main(): Promise<void> {
   }
   if (values['max-watch-hours'] !== undefined) {
     const capS = Number(values['max-watch-hours']) * 3600
-    if (!(capS > 0)) throw new Error('--max-watch-hours must be a positive number')
+    if (!(capS > 0)) throw new UsageError('--max-watch-hours must be a positive number')
     programs = programs.map((program) => ({ ...program, watchSimS: Math.min(program.watchSimS, capS) }))
   }
   const ballast = Number(values.ballast)
-  if (!Number.isInteger(ballast) || ballast < 0) throw new Error('--ballast must be a whole number of MB')
+  if (!Number.isInteger(ballast) || ballast < 0) throw new UsageError('--ballast must be a whole number of MB')
   programs = programs.map((program) => withBallast(program, ballast))
   if (values.only !== undefined) {
     const unknown = values.only.filter((name) => !programs.some((p) => p.name === name))
-    if (unknown.length > 0) throw new Error(`unknown program(s): ${unknown.join(', ')}`)
+    if (unknown.length > 0) throw new UsageError(`unknown program(s): ${unknown.join(', ')}`)
     programs = programs.filter((p) => values.only?.includes(p.name))
   }
   // Longest first, so that concurrent slots finish together.
@@ -135,7 +160,8 @@ async function main(): Promise<void> {
 /* c8 ignore next 3 */
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    const usage = error instanceof UsageError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+    process.stderr.write(usage ? `${error.message} (see --help)\n` : `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   })
 }
