@@ -31,7 +31,7 @@
 /** Default seed of the benchmark corpus. */
 export const DEFAULT_SEED = 20_240_601
 /** Default number of series (spread round-robin over the families). */
-export const DEFAULT_COUNT = 360
+export const DEFAULT_COUNT = 378
 /** Poll interval of the simulated sidecar (leakwatch's default `--interval`). */
 export const POLL_INTERVAL_MS = 15_000
 /** Simulated duration of a series (families with longer cycles run longer: FAMILY_DURATION_MS). */
@@ -118,6 +118,7 @@ export const HEALTHY_FAMILIES = [
   'heavy-sawtooth',
   'cache-warming',
   'cache-warming-late',
+  'cache-filling-linear',
   'load-burst',
   'load-burst-long',
   'step-up',
@@ -141,6 +142,8 @@ export const FAMILY_DESCRIPTIONS: Readonly<Record<FamilyName, string>> = {
   'heavy-sawtooth': 'flat heap under a GC sawtooth of 50-150 % of the heap',
   'cache-warming': 'cache filling to +20-60 % of the heap, exponential approach with a 10-20 min time constant, from 0-10 min',
   'cache-warming-late': 'cache filling to +20-60 % of the heap over 10 min-3 h (exponential approach), starting at 0-2 h',
+  'cache-filling-linear':
+    'a size-capped cache (an LRU under steady new keys) filling at a constant rate to +20-60 % of the heap over 20 min-2 h, from 0-30 min, then flat at its cap',
   'load-burst': '1-3 load bursts: heap +10-50 % over 5-15 min, held 0-10 min, drained over 5-20 min',
   'load-burst-long': '1-2 long bursts of load lasting 30 min-2 h: heap +10-40 % with the load, drained with it',
   'step-up': 'one deploy-sized allocation of +10-40 % of the heap over 30-120 s at 20-180 min, then flat',
@@ -351,6 +354,19 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
         onset: null,
         params: { amplitudeMB: amplitude / MB, fillMin: fill / MIN, startMin: start / MIN },
         heapShape: (t) => (t < start ? 0 : amplitude * (1 - Math.exp(-(t - start) / tau))),
+        extShape: zero,
+      }
+    }
+    case 'cache-filling-linear': {
+      // The cache most services have: a cap, and new keys arriving at a steady rate, so it fills
+      // linearly and stops at once (no exponential approach for the shape test to see).
+      const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
+      const fill = rng.uniform(20, 120) * MIN
+      const start = rng.uniform(0, 30) * MIN
+      return {
+        onset: null,
+        params: { amplitudeMB: amplitude / MB, fillMin: fill / MIN, startMin: start / MIN },
+        heapShape: (t) => (t < start ? 0 : amplitude * Math.min(1, (t - start) / fill)),
         extShape: zero,
       }
     }
