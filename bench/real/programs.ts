@@ -169,6 +169,10 @@ interface WatchHours {
  * - siblings: state kept per key in many sibling collections (per-user rate-limit windows,
  *   per-room presence Sets, per-tenant log rings, healthy; per-tenant samples, per-connection
  *   pending acks, one of 16 shards' in-flight maps, leaking).
+ * - services: six HTTP services written after the one-window-hold change of 2026-12-05 (a
+ *   search cache that fills for 40 minutes, an export built every 2 h, a chat gateway following
+ *   a business day, healthy; per-URL route stats, broker listeners left by reconnects from 45
+ *   minutes, Buffers of failed uploads kept for a retry that never runs, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -178,6 +182,7 @@ export const LATER_CORPORA = {
   selfload: { folder: 'corpus-selfload', watch: { pastOnset: 6, healthy: 6 } },
   slowsmall: { folder: 'corpus-slowsmall', watch: { pastOnset: 6, healthy: 6 } },
   siblings: { folder: 'corpus-siblings', watch: { pastOnset: 6, healthy: 6 } },
+  services: { folder: 'corpus-services', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
