@@ -127,9 +127,9 @@ export const ANALYSIS_OPTIONS: readonly OptionRow[] = [
     env: env('LEAKWATCH_FAST_RELATIVE_GROWTH'),
     file: 'analysis.fastRelativePerHour',
     type: fraction(check((n) => n >= 0, 'must not be negative'), 'number'),
-    default: 1,
+    default: 0.25,
     timeScaled: 'rate',
-    help: 'Relative growth per hour that the fast path raises after one window whatever the limit (slower growth not heading for a limit holds two), 1 or 100%',
+    help: 'Relative growth per hour the fast path raises whatever the limit, 0.25 or 25%',
   },
   {
     key: 'analysis.slowWindowMs',
