@@ -135,19 +135,31 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
   const sum = (list: readonly Holder[], f: (h: Holder) => number): number => list.reduce((total, h) => total + f(h), 0)
   const listed = sum(members, (h) => h.size)
   const bytes = sum(members, (h) => h.retainedBytes)
-  // Growth counts only the members measured before: a sibling first seen now may replace one
-  // that went away (per-connection buffers come and go), so its size is not taken for growth.
-  // A member in no family was not reached by this walk (re-measured through a WeakRef): with the
-  // family it is left out, as it may be the collection replaced by one the walk measured at its path.
-  const counted = sole ? [] : members
-  const known = counted.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
   const fromFamily = sole && family !== undefined
-  const size = fromFamily ? family.size + sum(counted, (h) => h.size) : listed
-  const grew = sum(known, (h) => h.size - (h.previousSize as number)) + (fromFamily ? family.knownSize - family.knownPreviousSize : 0)
-  const anyKnown = known.length > 0 || (fromFamily && family.knownSize + family.knownPreviousSize > 0)
+  // With the family: its numbers alone. A member in no family was not reached by this walk
+  // (re-measured through a WeakRef) and is left out, as it may be the collection replaced by one
+  // the walk measured at its path. Without: growth counts only the members measured before (a
+  // sibling first seen now may replace one that went away: per-connection buffers come and go).
+  const known = members.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
+  const { size, grew, anyKnown, growthPerSecond, intervalSeconds, count } = fromFamily
+    ? {
+        size: family.size,
+        grew: family.knownSize - family.knownPreviousSize,
+        anyKnown: family.knownSize + family.knownPreviousSize > 0,
+        growthPerSecond: family.growthPerSecond,
+        intervalSeconds: Math.max(0, family.intervalSeconds),
+        count: family.members,
+      }
+    : {
+        size: listed,
+        grew: sum(known, (h) => h.size - (h.previousSize as number)),
+        anyKnown: known.length > 0,
+        growthPerSecond: sum(known, (h) => h.growthPerSecond as number),
+        intervalSeconds: Math.max(0, ...known.map((h) => h.intervalSeconds)),
+        count: members.length,
+      }
   const previousSize = anyKnown ? size - grew : null
   const familyGrew = family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize))
-  const count = fromFamily ? family.members + counted.length : members.length
   return {
     id: groupId(key),
     path,
@@ -156,8 +168,8 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     size,
     previousSize,
     growing: isGrowing(size, previousSize) && familyGrew,
-    intervalSeconds: Math.max(0, fromFamily ? family.intervalSeconds : 0, ...known.map((h) => h.intervalSeconds)),
-    growthPerSecond: anyKnown ? sum(known, (h) => h.growthPerSecond as number) + (fromFamily ? family.growthPerSecond : 0) : null,
+    intervalSeconds,
+    growthPerSecond: anyKnown ? growthPerSecond : null,
     elementShape: first.elementShape,
     keyShape: first.keyShape,
     retainedBytes: fromFamily && listed > 0 ? Math.round((bytes / listed) * size) : bytes,
