@@ -18,6 +18,16 @@ export const WALKER_GROWTH_SOURCE = `
     if (t === 'string' && k.length <= 64) return [false, jsonParse(jsonStringify(k))];
     return undefined;
   };
+  // The next member of a Set (its value) or of a Map (its key) from an iterator of setValues /
+  // mapEntries; DONE when there is none (a member may itself be undefined).
+  const DONE = {};
+  const nextMember = (it, kind) => { const r = kind === K_SET ? setIterNext(it) : mapIterNext(it); return r.done ? DONE : kind === K_SET ? r.value : r.value[0]; };
+  // Where a probe's member is now: -1 gone with its object (collected), 1 still in o, 0 not in o.
+  const probeIn = (o, kind, p) => {
+    const k = p[0] ? wrDeref(p[1]) : p[1];
+    if (p[0] && k === undefined) return -1;
+    return (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) ? 1 : 0;
+  };
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
@@ -32,11 +42,11 @@ export const WALKER_GROWTH_SOURCE = `
       let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);
       for (let i = 0; i < size && out.length < PROBES; i++) {
-        const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
-        if (r.done) break;
+        const k = nextMember(it, kind);
+        if (k === DONE) break;
         if (i < next) continue;
         next += stride;
-        const p = probeOf(kind === K_SET ? r.value : r.value[0], true);
+        const p = probeOf(k, true);
         if (p !== undefined) push(out, p);
       }
     } catch (e) { return null; }
@@ -45,12 +55,7 @@ export const WALKER_GROWTH_SOURCE = `
   const turnoverOf = (o, kind, probes) => {
     let gone = 0;
     try {
-      for (let i = 0; i < probes.length; i++) {
-        const p = probes[i];
-        const k = p[0] ? wrDeref(p[1]) : p[1];
-        if (p[0] && k === undefined) gone++;
-        else if (!(kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0)) gone++;
-      }
+      for (let i = 0; i < probes.length; i++) if (probeIn(o, kind, probes[i]) !== 1) gone++;
     } catch (e) { return null; }
     return [gone, probes.length];
   };
@@ -68,9 +73,9 @@ export const WALKER_GROWTH_SOURCE = `
       } else {
         const it = kind === K_SET ? setValues(o) : mapEntries(o);
         for (let j = 0; j < 4; j++) {
-          const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
-          if (r.done) break;
-          const p = probeOf(kind === K_SET ? r.value : r.value[0], true);
+          const k = nextMember(it, kind);
+          if (k === DONE) break;
+          const p = probeOf(k, true);
           if (p !== undefined) push(out, p);
         }
       }
@@ -80,12 +85,7 @@ export const WALKER_GROWTH_SOURCE = `
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
     try {
-      for (let j = 0; j < anchors.length; j++) {
-        const p = anchors[j];
-        const k = p[0] ? wrDeref(p[1]) : p[1];
-        if (p[0] && k === undefined) continue;
-        if (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) return true;
-      }
+      for (let j = 0; j < anchors.length; j++) if (probeIn(o, kind, anchors[j]) === 1) return true;
     } catch (e) {}
     return false;
   };
