@@ -263,28 +263,27 @@ export const WALKER_RUN_SOURCE = `
     }
     state.tracked = alive;
     const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
+    // A node's key, built from its parent's, memoized per node: step(parent's key, node).
+    const chainKey = (memo, n, step) => {
+      const chain = [];
+      let i = n, guard = 0, base;
+      while (i >= 0 && guard < 10000) { base = nmGet(memo, i); if (base !== undefined) break; push(chain, i); i = c.np[i]; guard++; }
+      if (base === undefined) base = '';
+      for (let j = chain.length - 1; j >= 0; j--) { base = step(base, chain[j]); nmSet(memo, chain[j], base); }
+      return base;
+    };
     // Identity by path: a collection replaced by a copy at the same place (a compaction by filter:
     // series.samples = series.samples.filter(...)) is new to the WeakMap of measurements, but its
     // previous size is the one measured at the same path. Only Arrays, Maps and Sets of 16 members
     // or more, and paths through named properties and string or number Map keys: an array index or
     // a Set member holds a different object each time.
     const pathMemo = new NMap();
-    const pathKeyOf = (n) => {
-      const chain = [];
-      let i = n, guard = 0, base;
-      while (i >= 0 && guard < 10000) { base = nmGet(pathMemo, i); if (base !== undefined) break; push(chain, i); i = c.np[i]; guard++; }
-      if (base === undefined) base = '';
-      for (let j = chain.length - 1; j >= 0; j--) {
-        const id = chain[j], t = c.nt[id], k = c.nk[id];
-        if (base !== null) {
-          const unstable = t === N_INDEX || t === N_SETMEMBER || t === N_MAPKEY || t === N_PROTO || t === N_TIMER || t === N_TIMERS || t === N_IMMEDIATE ||
-            (t === N_MAPVAL && typeof k !== 'string' && typeof k !== 'number');
-          base = unstable ? null : base + '\u0000' + t + ':' + jsonStringify(famLab(k)) + '@' + famLab(c.nx[id]);
-        }
-        nmSet(pathMemo, id, base);
-      }
-      return base;
-    };
+    const pathKeyOf = (n) => chainKey(pathMemo, n, (base, id) => {
+      const t = c.nt[id], k = c.nk[id];
+      const unstable = t === N_INDEX || t === N_SETMEMBER || t === N_MAPKEY || t === N_PROTO || t === N_TIMER || t === N_TIMERS || t === N_IMMEDIATE ||
+        (t === N_MAPVAL && typeof k !== 'string' && typeof k !== 'number');
+      return base === null || unstable ? null : base + '\\u0000' + t + ':' + jsonStringify(famLab(k)) + '@' + famLab(c.nx[id]);
+    });
     if (state.byPath.size > 4096) state.byPath = new NMap();
     // Rank: growth per second first, then size.
     const rows = [];
@@ -295,7 +294,7 @@ export const WALKER_RUN_SOURCE = `
       if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET)) {
         const at = pathKeyOf(m[1]);
         if (at !== null) {
-          const key = jsonParse(jsonStringify(at + '\u0002' + m[4]));
+          const key = jsonParse(jsonStringify(at + '\\u0002' + m[4]));
           const rec = prev === undefined ? nmGet(state.byPath, key) : undefined;
           if (rec !== undefined && continues(m[0], m[4], m[2], rec[1])) prev = rec[0];
           nmSet(state.byPath, key, [enc(m[2], m[5]), anchorsOf(m[0], m[4], m[2])]);
@@ -311,20 +310,15 @@ export const WALKER_RUN_SOURCE = `
     // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
     // member #), of one kind, counted over every measured collection. The report sums siblings into
     // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
-    const famMemo = new NMap(), famKeyed = new NMap();
+    // A family key starts with \\u0003 once its path has a key step (only those are families).
+    const famMemo = new NMap();
     const famKeyOf = (n) => {
-      const chain = [];
-      let i = n, guard = 0, base, keyed = false;
-      while (i >= 0 && guard < 10000) { base = nmGet(famMemo, i); if (base !== undefined) { keyed = nmGet(famKeyed, i); break; } push(chain, i); i = c.np[i]; guard++; }
-      if (base === undefined) base = '';
-      for (let j = chain.length - 1; j >= 0; j--) {
-        const id = chain[j], t = c.nt[id];
-        const key = c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER);
-        if (key) keyed = true;
-        base = base + (key ? '\\u0001' + t : '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]));
-        nmSet(famMemo, id, base); nmSet(famKeyed, id, keyed);
-      }
-      return keyed ? base : undefined;
+      const base = chainKey(famMemo, n, (base, id) => {
+        const t = c.nt[id];
+        if (!(c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER))) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
+        return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;
+      });
+      return startsWith(base, '\\u0003') ? base : undefined;
     };
     const families = new NMap();
     let familyCount = 0;
