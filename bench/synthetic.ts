@@ -283,6 +283,16 @@ function dailyLoad(base: number, swing: number, phase: number): (t: number) => n
   return (t) => base + swing * Math.sin((2 * Math.PI * (t + phase)) / (24 * HOUR))
 }
 
+/** A healthy cache: the floor rises by `amplitude` from `start`, `progress` (0..1) of the time since. */
+function cacheFill(amplitude: number, start: number, progress: (sinceStart: number) => number, params: Record<string, number>): Shapes {
+  return {
+    onset: null,
+    params: { amplitudeMB: amplitude / MB, ...params, startMin: start / MIN },
+    heapShape: (t) => (t < start ? 0 : amplitude * progress(t - start)),
+    extShape: zero,
+  }
+}
+
 function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
   const earlyOnset = (): number => rng.uniform(10, 60) * MIN
   switch (family) {
@@ -348,14 +358,8 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
     case 'cache-warming-late': {
       const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
       const fill = rng.uniform(10, 180) * MIN
-      const tau = fill / 3
       const start = rng.uniform(0, 120) * MIN
-      return {
-        onset: null,
-        params: { amplitudeMB: amplitude / MB, fillMin: fill / MIN, startMin: start / MIN },
-        heapShape: (t) => (t < start ? 0 : amplitude * (1 - Math.exp(-(t - start) / tau))),
-        extShape: zero,
-      }
+      return cacheFill(amplitude, start, (x) => 1 - Math.exp(-x / (fill / 3)), { fillMin: fill / MIN })
     }
     case 'cache-filling-linear': {
       // The cache most services have: a cap, and new keys arriving at a steady rate, so it fills
@@ -363,12 +367,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
       const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
       const fill = rng.uniform(20, 120) * MIN
       const start = rng.uniform(0, 30) * MIN
-      return {
-        onset: null,
-        params: { amplitudeMB: amplitude / MB, fillMin: fill / MIN, startMin: start / MIN },
-        heapShape: (t) => (t < start ? 0 : amplitude * Math.min(1, (t - start) / fill)),
-        extShape: zero,
-      }
+      return cacheFill(amplitude, start, (x) => Math.min(1, x / fill), { fillMin: fill / MIN })
     }
     case 'load-burst-long': {
       const base = rng.uniform(0.2, 0.35)
@@ -392,12 +391,7 @@ function makeShapes(family: FamilyName, rng: Rng, c: Common): Shapes {
       const amplitude = c.heapBase * rng.uniform(0.2, 0.6)
       const tau = rng.uniform(10, 20) * MIN
       const start = rng.uniform(0, 10) * MIN
-      return {
-        onset: null,
-        params: { amplitudeMB: amplitude / MB, tauMin: tau / MIN, startMin: start / MIN },
-        heapShape: (t) => (t < start ? 0 : amplitude * (1 - Math.exp(-(t - start) / tau))),
-        extShape: zero,
-      }
+      return cacheFill(amplitude, start, (x) => 1 - Math.exp(-x / tau), { tauMin: tau / MIN })
     }
     case 'load-burst': {
       const bursts = Array.from({ length: rng.int(1, 3) }, () => ({
