@@ -15,19 +15,10 @@
  * leak is detected when it fires at or after the onset (delay from the onset),
  * and alarmed early when it fires before it.
  *
- *   npm run bench:detection -- [--corpus all|NAME[,NAME...]] [--time-scale N]
- *                              [--repeats N] [--concurrency N] [--only NAME ...]
- *                              [--json FILE] [--trace MINUTES] [--max-watch-hours H] [--ballast MB]
- *                              [--ask-holders MINUTES] [--ask-holders-every MINUTES]
+ *   npm run bench:detection -- --help     (the options: USAGE below)
  *
- * --corpus: all, or a comma-separated list of corpus (test/corpus), the later corpora of
- * bench/real/programs.ts's LATER_CORPORA (heldout, fresh, traffic, floors, selfload, slowsmall, ...:
- * test/corpus-NAME) and scenarios (test/scenarios).
- * --trace M logs every signal's evidence every M simulated minutes; --ballast MB gives
- * each corpus program that much static live data (costs at a bigger heap); --ask-holders M
- * asks for holder searches from M simulated minutes on, every --ask-holders-every minutes
- * (default 30), whatever the verdict;
- * --max-watch-hours caps each program's watch (for runs at real time).
+ * --corpus names test/corpus, the later corpora of bench/real/programs.ts's LATER_CORPORA
+ * (test/corpus-NAME) and scenarios (test/scenarios).
  *
  * At 60× the held-out corpus takes ~100 wall minutes of program time (~55 min
  * at concurrency 2); `--time-scale 1 --only NAME` watches at real time.
