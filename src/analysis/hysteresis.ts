@@ -22,6 +22,11 @@ export interface VerdictState {
   readonly negativeSinceMs: number | null
   /** When the fast path was last positive (ms), or null: a short break does not restart its hold. */
   readonly fastLastPositiveMs: number | null
+  /**
+   * The fast hold a shape objection interrupted, while its claim can still be refuted (`resumed`):
+   * since when the hold had run, when the first objection came, and the latest objection's claim.
+   */
+  readonly interrupted: Interruption | null
   /** When the current suspicion was raised (ms), or null. */
   readonly raisedAtMs: number | null
   /** When growth began, from the hinge fit over the whole history (ms), or null. */
@@ -34,6 +39,7 @@ export const INITIAL_VERDICT: VerdictState = {
   fastSinceMs: null,
   slowSinceMs: null,
   fastLastPositiveMs: null,
+  interrupted: null,
   negativeSinceMs: null,
   raisedAtMs: null,
   onsetMs: null,
@@ -91,6 +97,87 @@ function withinGrace(state: VerdictState, evidence: SignalEvidence): boolean {
 }
 
 /**
+ * What a shape objection claims the floor will do: stay under `levelBytes` (approaching a level,
+ * a step and flat since), or grow from `baseBytes` at no more than `slopePerMs` (growth that
+ * slowed), give or take `marginBytes` (twice the noise around the fitted shape).
+ */
+export interface Interruption {
+  readonly sinceMs: number
+  readonly atMs: number
+  readonly claimAtMs: number
+  readonly baseBytes: number
+  readonly levelBytes: number
+  readonly slopePerMs: number
+  readonly marginBytes: number
+}
+
+/** Noise margins around a shape's claim, in residual RMS. */
+const CLAIM_MARGIN_RMS = 2
+
+/**
+ * The claim of this evaluation's shape objection, or undefined when it makes none a floor can
+ * refute (no objection; a cycle, whose claim is about falls, not highs).
+ */
+function claimOf(evidence: SignalEvidence): Omit<Interruption, 'sinceMs' | 'atMs'> | undefined {
+  const shape = evidence.fast.shape
+  const floor = evidence.floorBytes
+  if (floor === null || !evidence.fast.reasons.some((reason) => reason.startsWith(SHAPE_TEST))) return undefined
+  const margin = CLAIM_MARGIN_RMS * shape.residualRms
+  const claim = { claimAtMs: evidence.evaluatedAtMs, baseBytes: floor, levelBytes: floor, slopePerMs: 0, marginBytes: margin }
+  switch (shape.model) {
+    case 'saturating':
+      return { ...claim, levelBytes: Math.max(floor, shape.level ?? floor) }
+    case 'step':
+      return claim
+    case 'two-segment':
+      return shape.slopeBefore > 0 ? { ...claim, slopePerMs: Math.max(0, shape.slopeAfter) } : undefined
+    default:
+      return undefined
+  }
+}
+
+/** A pending interruption younger than the hold, or null. */
+function live(pending: Interruption | null, evidence: SignalEvidence): Interruption | null {
+  return pending !== null && evidence.evaluatedAtMs - pending.atMs <= evidence.fast.holdMs ? pending : null
+}
+
+/**
+ * Whether a fast hold that a shape objection interrupted goes on from where it was: the shape
+ * said the growth stopped, slowed or was approaching a level, and since then the floor has
+ * risen above what it claimed (by more than twice the noise around the fit, at most one hold
+ * after the first objection), with the evidence positive again. The claim was about the growth
+ * to come, and the floor refuted it: a leak whose floor grows in stairs (Buffers kept a batch at
+ * a time) bends a curve into each landing. Without this services/upload-retry-buffers-leak
+ * (~19 MB/h of external memory, positive and urgent at most evaluations from 30 min) had its
+ * hold restarted at every other landing and was raised between +1.8 and +2.9 h. A cache that
+ * levels off stays under its level; its objection stands.
+ */
+function resumed(state: VerdictState, evidence: SignalEvidence): boolean {
+  const pending = live(state.interrupted, evidence)
+  if (pending === null || !evidence.fast.positive || evidence.warmingUp || evidence.floorBytes === null) return false
+  const claimed = Math.max(pending.levelBytes, pending.baseBytes + pending.slopePerMs * (evidence.evaluatedAtMs - pending.claimAtMs))
+  return evidence.floorBytes > claimed + pending.marginBytes
+}
+
+/**
+ * The interruption pending after this evaluation: kept until it is resumed, older than the
+ * hold, or ended by another negative (a later objection replaces its claim); a new one when a
+ * shape objection breaks a running hold.
+ */
+function interruption(state: VerdictState, evidence: SignalEvidence, resume: boolean, bridged: boolean): Interruption | null {
+  if (resume || evidence.warmingUp) return null
+  const claim = claimOf(evidence)
+  const pending = live(state.interrupted, evidence)
+  if (pending !== null) {
+    if (claim !== undefined) return { ...pending, ...claim }
+    // Only the shape's objections, positive evidence or the tests' noise keep it: any other
+    // negative (no trend, too slow, the load) is the growth's own absence, not a refuted claim.
+    return evidence.fast.positive || bridged ? pending : null
+  }
+  return claim !== undefined && state.fastSinceMs !== null ? { sinceMs: state.fastSinceMs, atMs: evidence.evaluatedAtMs, ...claim } : null
+}
+
+/**
  * Hysteresis in time: a path raises once its evidence has held for its
  * raise duration (the fast path's through breaks of a quarter of it that only the tests' noise
  * caused: `withinGrace`); a raised leak clears once neither path has been positive for
@@ -106,14 +193,20 @@ export function nextVerdict(state: VerdictState, evidence: SignalEvidence, confi
   const now = evidence.evaluatedAtMs
   const fastNow = evidence.fast.positive && !evidence.warmingUp
   const bridged = !fastNow && withinGrace(state, evidence)
-  const fastSinceMs = fastNow ? (state.fastSinceMs ?? now) : bridged ? state.fastSinceMs : null
+  const resume = fastNow && resumed(state, evidence)
+  const fastSinceMs = fastNow
+    ? Math.min(state.fastSinceMs ?? now, resume ? (state.interrupted?.sinceMs ?? now) : now)
+    : bridged
+      ? state.fastSinceMs
+      : null
+  const interrupted = interruption(state, evidence, resume, bridged)
   const fastLastPositiveMs = fastNow ? now : bridged ? state.fastLastPositiveMs : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
   const anyPositive = fastNow || slowSinceMs !== null
   const held = (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) || heldByLoad(evidence)
-  if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs, fastLastPositiveMs }
+  if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs, fastLastPositiveMs, interrupted }
   const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
-  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs, fastLastPositiveMs }
+  const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs, fastLastPositiveMs, interrupted }
   if (!state.suspected && !blocked) {
     const path: VerdictPath | null =
       fastNow && fastSinceMs !== null && now - fastSinceMs >= evidence.fast.holdMs

@@ -19,6 +19,20 @@
  * halves' slopes differ by chance, but not by that much evidence. What the
  * caller then judges is the growth since the breakpoint (two segments), none
  * (a step), or the whole window's (linear). Pure.
+ *
+ * BIC counts every point as independent evidence. Floors read at every poll
+ * that grow in stairs (Buffers kept a batch at a time, a Map growing when a
+ * burst of keys comes) are not: around any smooth curve their deviations come
+ * in runs, and a curve that bends into one run beats the line by 13–46 with
+ * nothing but noise (a real external leak, services/upload-retry-buffers-leak,
+ * was "approaching a level" or "slowed" at a third of its evaluations, each
+ * restarting its hold). With `autocorrelated`, the gain is counted on the
+ * effective number of independent points n·(1 − ρ)/(1 + ρ), ρ the lag-1
+ * autocorrelation of the chosen model's residuals (AR(1) errors): a model that
+ * is right leaves white residuals (ρ ≈ 0, nothing changes), one that bent into
+ * a stair leaves runs. The slow path does not ask for it: its downsampled
+ * floors lie far apart, and their runs are a smooth curve's misfit (a 5-hour
+ * load cycle against a saturating fit), not stairs.
  */
 
 /** Evidence a bent or stepped model needs over the line (BIC units). */
@@ -45,6 +59,8 @@ export interface ShapeFit {
   readonly timeConstantMs: number | null
   /** BIC of the line minus BIC of the chosen model (0 when linear). */
   readonly bicGain: number
+  /** Root mean square of the chosen model's residuals (the value's unit): the noise around it. */
+  readonly residualRms: number
 }
 
 const LINEAR: ShapeFit = {
@@ -57,6 +73,7 @@ const LINEAR: ShapeFit = {
   level: null,
   timeConstantMs: null,
   bicGain: 0,
+  residualRms: 0,
 }
 /** Time constants tried for the saturating model, as multiples of the window's span. */
 const TAU_SHARES = [0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 1, 1.5, 2.5]
@@ -139,14 +156,39 @@ export function regress2(
 
 const bic = (n: number, sse: number, k: number, floor: number): number => n * Math.log(Math.max(sse, floor) / n) + k * Math.log(n)
 
+/** Lag-1 autocorrelation of residuals in time order; 0 when they have no spread. */
+export function lagOneAutocorrelation(residuals: readonly number[]): number {
+  let sq = 0
+  let cross = 0
+  for (let i = 0; i < residuals.length; i++) {
+    const r = residuals[i] as number
+    sq += r * r
+    if (i > 0) cross += r * (residuals[i - 1] as number)
+  }
+  return sq > 0 ? cross / sq : 0
+}
+
+/**
+ * A model's BIC gain over the line counted on the effective number of independent points
+ * n·(1 − ρ)/(1 + ρ) (ρ > 0 only: residuals that alternate are no reason for more evidence);
+ * the parameters' penalty uses the same count.
+ */
+function effectiveGain(n: number, sseLine: number, sseModel: number, extraParameters: number, rho: number, floor: number): number {
+  const effective = Math.max(2, rho > 0 ? (n * (1 - rho)) / (1 + rho) : n)
+  return effective * (Math.log(Math.max(sseLine, floor)) - Math.log(Math.max(sseModel, floor))) - extraParameters * Math.log(effective)
+}
+
 /**
  * The shape of a window's floor: linear, or (with very strong evidence) two
  * segments or a step. Times in ms, ascending; at most a few hundred points
  * (the two-segment search is O(n²)).
  */
-export function fitShape(times: readonly number[], values: readonly number[]): ShapeFit {
+export function fitShape(times: readonly number[], values: readonly number[], options: { readonly autocorrelated?: boolean } = {}): ShapeFit {
   const n = Math.min(times.length, values.length)
-  if (n < 2 * MIN_SEGMENT_POINTS + 1) return finiteFit({ ...LINEAR, ...slopes(line(times, values).slope) })
+  if (n < 2 * MIN_SEGMENT_POINTS + 1) {
+    const fit = n > 0 ? line(times.slice(0, n), values.slice(0, n)) : { slope: 0, sse: 0 }
+    return finiteFit({ ...LINEAR, ...slopes(fit.slope), residualRms: n > 0 ? Math.sqrt(fit.sse / n) : 0 })
+  }
   // Relative to the first point, so sums of squares of epoch milliseconds do not lose precision.
   const t0 = times[0] as number
   const x = times.slice(0, n).map((time) => time - t0)
@@ -157,8 +199,12 @@ export function fitShape(times: readonly number[], values: readonly number[]): S
   // Perfect synthetic fits have SSE 0: measure against a floor far below any real noise.
   const sseFloor = n * (1e-9 * Math.max(range, 1)) ** 2
   const linearBic = bic(n, lin.sse, 2, sseFloor)
-  let best: ShapeFit = { ...LINEAR, slopeBefore: lin.slope, slopeAfter: lin.slope }
+  const rms = (sse: number): number => Math.sqrt(Math.max(0, sse) / n)
+  const linear: ShapeFit = { ...LINEAR, slopeBefore: lin.slope, slopeAfter: lin.slope, residualRms: rms(lin.sse) }
+  let best = linear
   let bestBic = linearBic
+  // The chosen model's residual sum of squares, parameters and fitted values (for `autocorrelated`).
+  let chosen: { sse: number; parameters: number; predict: (i: number) => number } | undefined
   // Step: prefix sums give each split's SSE in O(1).
   const prefix = [0]
   const prefixSq = [0]
@@ -178,7 +224,9 @@ export function fitShape(times: readonly number[], values: readonly number[]): S
       bestBic = score
       const before = ((prefix[k] as number) - (prefix[0] as number)) / k
       const after = ((prefix[n] as number) - (prefix[k] as number)) / (n - k)
-      best = { ...LINEAR, model: 'step', breakMs: times[k] as number, breakIndex: k, stepSize: after - before }
+      best = { ...LINEAR, model: 'step', breakMs: times[k] as number, breakIndex: k, stepSize: after - before, residualRms: rms(sse) }
+      const split = k
+      chosen = { sse, parameters: 3, predict: (i) => (i < split ? before : after) }
     }
   }
   // Two continuous segments: y = a + b·x + c·max(0, x − x_k), with d = b + c after the break.
@@ -191,7 +239,8 @@ export function fitShape(times: readonly number[], values: readonly number[]): S
     const score = bic(n, fit.sse, 4, sseFloor)
     if (score < bestBic) {
       bestBic = score
-      best = { ...LINEAR, model: 'two-segment', breakMs: times[k] as number, breakIndex: k, slopeBefore: fit.b1, slopeAfter: fit.b1 + fit.b2 }
+      best = { ...LINEAR, model: 'two-segment', breakMs: times[k] as number, breakIndex: k, slopeBefore: fit.b1, slopeAfter: fit.b1 + fit.b2, residualRms: rms(fit.sse) }
+      chosen = { sse: fit.sse, parameters: 4, predict: (i) => fit.intercept + fit.b1 * (x[i] as number) + fit.b2 * Math.max(0, (x[i] as number) - xk) }
     }
   }
   // Saturating growth from t₀ with time constant τ: linear in (a, b) for each (t₀, τ) on a grid.
@@ -217,17 +266,25 @@ export function fitShape(times: readonly number[], values: readonly number[]): S
           slopeAfter: (fit.slope / tau) * Math.exp(-last / tau),
           level: fit.intercept + fit.slope,
           timeConstantMs: tau,
+          residualRms: rms(fit.sse),
         }
+        chosen = { sse: fit.sse, parameters: 4, predict: (i) => fit.intercept + fit.slope * (1 - Math.exp(-Math.max(0, (x[i] as number) - xk) / tau)) }
       }
     }
   }
-  if (best.model !== 'linear' && linearBic - bestBic >= SHAPE_BIC_MARGIN) return finiteFit({ ...best, bicGain: linearBic - bestBic })
-  return finiteFit({ ...LINEAR, slopeBefore: lin.slope, slopeAfter: lin.slope })
+  if (chosen !== undefined && best.model !== 'linear' && linearBic - bestBic >= SHAPE_BIC_MARGIN) {
+    if (options.autocorrelated !== true) return finiteFit({ ...best, bicGain: linearBic - bestBic })
+    const model = chosen
+    const rho = lagOneAutocorrelation(y.map((value, i) => value - model.predict(i)))
+    const gain = effectiveGain(n, lin.sse, model.sse, model.parameters - 2, rho, sseFloor)
+    if (gain >= SHAPE_BIC_MARGIN) return finiteFit({ ...best, bicGain: gain })
+  }
+  return finiteFit(linear)
 }
 
 /** Floors of absurd size overflow the sums: such a fit says nothing (a line of slope 0). */
 function finiteFit(fit: ShapeFit): ShapeFit {
-  const numbers = [fit.slopeBefore, fit.slopeAfter, fit.stepSize, fit.bicGain, fit.level ?? 0, fit.timeConstantMs ?? 0]
+  const numbers = [fit.slopeBefore, fit.slopeAfter, fit.stepSize, fit.bicGain, fit.level ?? 0, fit.timeConstantMs ?? 0, fit.residualRms]
   return numbers.every(Number.isFinite) ? fit : LINEAR
 }
 

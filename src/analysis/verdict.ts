@@ -213,7 +213,7 @@ export function evaluateFast(
   const n = times.length
   const z = upperQuantile(Math.min(0.5, config.maxPValue))
   const trend = mannKendall(values)
-  const shape = fitShape(times, values)
+  const shape = fitShape(times, values, { autocorrelated: true })
   // The growth going on now: since the breakpoint when the shape has one, else over the whole window.
   const from = shape.model === 'two-segment' && shape.breakIndex !== null ? shape.breakIndex : 0
   const recent = theilSenBounds(times.slice(from), values.slice(from), z)

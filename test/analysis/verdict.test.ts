@@ -14,6 +14,7 @@ import {
   type SignalEvidence,
 } from '../../src/analysis/verdict.js'
 import { noise } from '../helpers/noise.js'
+import { fitShape, lagOneAutocorrelation } from '../../src/analysis/shape.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -91,6 +92,39 @@ t.test('a linear leak with GC noise is never judged as slowing down or stopped',
     if (e.reasons.some((r) => r.startsWith('shape test'))) called += 1
   }
   t.equal(called, 0, 'no linear leak judged by its shape')
+})
+
+t.test('a leak whose floor grows in stairs is bent into a curve half as often when its points are counted as autocorrelated', async (t) => {
+  // 12 MB/h kept a batch at a time (Buffers of failed uploads): each minute, with probability
+  // 0.4, a batch of exponential size. Around any curve its deviations come in runs.
+  const shapes = (make: (next: () => number) => number[], autocorrelated: boolean): number => {
+    let bent = 0
+    for (let seed = 1; seed <= 60; seed++) {
+      const rng = noise(seed)
+      const values = make(() => rng() + 0.5)
+      if (fitShape(values.map((_, i) => i * MIN), values, { autocorrelated }).model !== 'linear') bent += 1
+    }
+    return bent
+  }
+  const stairs = (next: () => number): number[] => {
+    let floor = 20e6
+    return Array.from({ length: 30 }, () => {
+      if (next() < 0.4) floor += -Math.log(next() + 1e-9) * 0.5e6
+      return floor + (next() - 0.5) * 0.1e6
+    })
+  }
+  const plain = shapes(stairs, false)
+  const counted = shapes(stairs, true)
+  t.ok(plain >= 30, `as independent points, ${plain} of 60 stair leaks are bent`)
+  t.ok(counted <= plain / 2 + 3, `counted as autocorrelated, ${counted} of 60`)
+  // A cache filling with white noise around its curve leaves white residuals: still a cache.
+  const cache = (next: () => number): number[] => Array.from({ length: 30 }, (_, i) => 20e6 + 10e6 * (1 - Math.exp(-i / 8)) + (next() - 0.5) * 1e6)
+  t.equal(shapes(cache, true), 60, 'every filling cache still curves')
+  t.equal(lagOneAutocorrelation([1, -1, 1, -1]), -0.75)
+  t.equal(lagOneAutocorrelation([0, 0, 0]), 0)
+  // The fast path counts them so.
+  const e = evaluateFast(series((i) => 50e6 + 20e6 * (1 - Math.exp(-i / 25))), 59_000, config, 0, undefined)
+  t.equal(e.shape.model, 'saturating')
 })
 
 t.test('the shape test: a step, a filling cache, a drained burst and a cycle are not growth going on now', async (t) => {
@@ -259,7 +293,7 @@ const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, rea
     evaluatedAtMs: at,
     floorBytes: 1,
     warmingUp: false,
-    fast: { positive: fast, holdMs, reasons },
+    fast: { positive: fast, holdMs, reasons, shape: { model: 'saturating', level: 1, residualRms: 0, slopeBefore: 1, slopeAfter: 0 } },
     slow: { positive: slow },
     path: fast ? 'fast' : slow ? 'slow' : null,
     reasons: [],
@@ -372,6 +406,62 @@ t.test("the fast hold: a break of a quarter of it that only the tests' noise cau
   t.equal(bridged.negativeSinceMs, 30 * MIN, 'while the clear clock runs from the break')
   const ending = run([...withBreak(noise).slice(0, 12), noise])
   t.equal(ending.suspected, false, 'only a positive evaluation raises')
+})
+
+t.test("the fast hold: a shape's claim the floor then refutes does not restart it", async (t) => {
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024 }
+  const HOLD = 60 * MIN
+  const MB = 1e6
+  const linear = { model: 'linear', level: null, slopeBefore: 0, slopeAfter: 0, residualRms: 0.1 * MB }
+  // A leak of 1 MB per 5 min, in stairs: the floor at evaluation i (5 min apart).
+  const at = (i: number, positive: boolean, reasons: string[] = [], shape: object = linear, floor = 100 * MB + i * MB): SignalEvidence =>
+    ({
+      signal: 'external',
+      evaluatedAtMs: i * 5 * MIN,
+      floorBytes: floor,
+      warmingUp: false,
+      fast: { positive, holdMs: HOLD, reasons, shape, points: 30, slopeBytesPerSecond: 3000 },
+      slow: { positive: false },
+      path: positive ? 'fast' : null,
+      reasons: [],
+    }) as unknown as SignalEvidence
+  const levelling = (i: number, level: number, floor?: number): SignalEvidence =>
+    at(i, false, [`${SHAPE_TEST}: approaching a level`], { ...linear, model: 'saturating', level }, floor)
+  const run = (steps: SignalEvidence[]): typeof INITIAL_VERDICT => steps.reduce((state, e) => nextVerdict(state, e, settings), INITIAL_VERDICT)
+  const positives = (from: number, to: number, floor?: (i: number) => number): SignalEvidence[] =>
+    Array.from({ length: to - from + 1 }, (_, k) => at(from + k, true, [], linear, floor?.(from + k)))
+  // A landing bent into "approaching a level" just above the floor; the next stair is above it.
+  const stairs = run([...positives(0, 5), levelling(6, 106.2 * MB), ...positives(7, 12)])
+  t.equal(stairs.suspected, true, 'refuted by the next stair: raised after the hour')
+  t.equal(stairs.fastSinceMs, 0, 'the hold kept its start')
+  t.equal(stairs.interrupted, null, 'nothing pending once resumed')
+  // A cache whose fit says 20 MB more to come: its floor stays under that level, the hold starts again.
+  const cache = run([...positives(0, 5), levelling(6, 126 * MB), ...positives(7, 12)])
+  t.equal(cache.suspected, false, 'not refuted: the hold restarted')
+  t.equal(cache.fastSinceMs, 35 * MIN)
+  t.not(cache.interrupted, null, 'still pending: the floor may yet rise above the level within the hold')
+  // Within the margin (twice the noise around the fit) is no refutation.
+  const margin = run([...positives(0, 5), levelling(6, 106.9 * MB), ...positives(7, 12, () => 107.1 * MB)])
+  t.equal(margin.fastSinceMs, 35 * MIN, 'a floor 0.2 MB over the level with 0.1 MB of noise')
+  // A step then flat claims the floor at the objection; growth that slowed claims its slower slope.
+  const step = run([...positives(0, 5), at(6, false, [`${SHAPE_TEST}: a one-off step`], { ...linear, model: 'step' }), ...positives(7, 12)])
+  t.equal(step.suspected, true, 'a step refuted by the next stair')
+  const slowed = { ...linear, model: 'two-segment', slopeBefore: 1, slopeAfter: MB / (5 * MIN) }
+  const slower = run([...positives(0, 5), at(6, false, [`${SHAPE_TEST}: growth stopped or slowed`], slowed), ...positives(7, 12)])
+  t.equal(slower.suspected, false, 'growth going on at the slower slope it claimed does not refute it')
+  const faster = run([...positives(0, 5), at(6, false, [`${SHAPE_TEST}: growth stopped or slowed`], slowed), ...positives(7, 12, (i) => 100 * MB + 6 * MB + (i - 6) * 2 * MB)])
+  t.equal(faster.suspected, true, 'growth faster than it claimed refutes it')
+  // A cycle's objection claims nothing about highs.
+  const cycle = { ...linear, model: 'two-segment', slopeBefore: -1, slopeAfter: 1 }
+  t.equal(run([...positives(0, 5), at(6, false, [`${SHAPE_TEST}: the floor fell and rose again`], cycle), ...positives(7, 12)]).suspected, false)
+  // Another negative in between (no trend) is the growth's own absence: the hold starts again.
+  const noTrend = (i: number): SignalEvidence => at(i, false, ['Mann-Kendall trend test: p = 0.3 > 0.01'])
+  t.equal(run([...positives(0, 5), levelling(6, 106.2 * MB), noTrend(7), ...positives(8, 12)]).suspected, false)
+  // Objections for longer than the hold: what they interrupted is over.
+  const long = Array.from({ length: 13 }, (_, k) => levelling(6 + k, 100 * MB + (6 + k) * MB + 0.1 * MB))
+  const expired = run([...positives(0, 5), ...long, ...positives(19, 20)])
+  t.equal(expired.suspected, false)
+  t.equal(expired.fastSinceMs, 95 * MIN)
 })
 
 t.test('onset and time to limit', async (t) => {
