@@ -9,7 +9,8 @@
  * now: ./shape.ts), and the load (a trend the event-loop utilization explains
  * is not a leak: ./load.ts). How long its evidence must hold depends on the
  * urgency: raiseAfter when the floor reaches its limit within the urgent
- * horizon at the slope's lower bound; a whole window when it grows fast
+ * horizon at the slope's lower bound (a whole window when the load would have
+ * explained the growth but for the limit); a whole window when it grows fast
  * relative to its level; two windows otherwise (a cache filling for that long
  * shows its curve or its plateau by then).
  *
@@ -97,10 +98,18 @@ export interface FastEvidence {
   readonly urgentByLimit: boolean
   /**
    * How long this evidence must hold before it raises a leak: raiseAfter when the limit is
-   * within the urgent horizon; a whole window for fast relative growth; two windows otherwise
-   * (long enough for a filling cache to show its curve or its plateau).
+   * within the urgent horizon (a whole window when the load would explain the growth but the
+   * limit overrode it: `loadWaived`); a whole window for fast relative growth; two windows
+   * otherwise (long enough for a filling cache to show its curve or its plateau).
    */
   readonly holdMs: number
+  /**
+   * The load's objection the near limit overrode (a busier event loop, a ramp of it), or null.
+   * A mostly idle service's traffic peak fills memory with requests in flight for minutes and
+   * then stops: such growth, heading for the limit within hours, must hold for a window, not
+   * raiseAfter (synthetic waiting-load: 5 of 18 peaks raised before, 1 after).
+   */
+  readonly loadWaived: string | null
   /** Seconds to the limit at the slope's lower bound, when a limit is known and the floor grows. */
   readonly secondsToLimit: number | null
   readonly reasons: readonly string[]
@@ -224,6 +233,7 @@ export function evaluateFast(
   const relativePerHour = floorAtStart > 0 ? (lower * 3600) / floorAtStart : 0
   const span = n > 1 ? (times[n - 1] as number) - (times[0] as number) : 0
   const reasons: string[] = []
+  let loadWaived: string | undefined
   const enough = count >= config.minPoints || (count >= MIN_JUDGED_POINTS && span >= MIN_SPAN_SHARE * config.windowMs)
   if (!enough) {
     reasons.push(
@@ -254,11 +264,12 @@ export function evaluateFast(
     const imminent = toLimit !== undefined && toLimit * 1000 <= config.windowMs
     // Only asked when nothing else holds the growth back (the usual level costs a pass over every poll's load).
     const usual = reasons.length > 0 || imminent ? undefined : typeof level === 'function' ? level() : level
-    const busy =
-      usual === undefined
-        ? undefined
-        : (elevatedTraffic(usual.traffic, config) ?? (nearLimit ? undefined : (elevatedLoad(usual, config) ?? loadRampReason(usual.ramp, series, config))))
+    const traffic = usual === undefined ? undefined : elevatedTraffic(usual.traffic, config)
+    const loaded = usual === undefined || traffic !== undefined ? undefined : (elevatedLoad(usual, config) ?? loadRampReason(usual.ramp, series, config))
+    const busy = traffic ?? (nearLimit ? undefined : loaded)
     if (busy !== undefined) reasons.push(busy)
+    // Near the limit the load does not hold the growth back, but it lengthens the hold (`loadWaived`).
+    if (nearLimit && loaded !== undefined) loadWaived = loaded
     if (reasons.length > 0 && loadHeld) {
       reasons.push(
         `${LOAD_REASON} the floor follows event-loop utilization (${bytes(load.loadCoefficient * 0.1)} per 10 % utilization, t = ${load.loadT.toFixed(1)} ≥ ${LOAD_T}): judged with the load held constant`,
@@ -271,7 +282,9 @@ export function evaluateFast(
   const urgentByLimit = secondsToLimit !== null && secondsToLimit * 1000 <= config.urgentHorizonMs
   const urgent = positive && (urgentByLimit || relativePerHour >= config.fastRelativePerHour)
   const holdMs = urgentByLimit
-    ? config.raiseAfterMs
+    ? loadWaived !== undefined
+      ? Math.max(config.raiseAfterMs, config.windowMs)
+      : config.raiseAfterMs
     : Math.max(config.raiseAfterMs, (relativePerHour >= config.fastRelativePerHour ? 1 : 2) * config.windowMs)
   return {
     points: count,
@@ -288,6 +301,7 @@ export function evaluateFast(
     urgent,
     urgentByLimit: positive && urgentByLimit,
     holdMs,
+    loadWaived: loadWaived ?? null,
     secondsToLimit,
     reasons,
   }

@@ -85,9 +85,22 @@ t.test('a floor that rises with a morning ramp of the load waits; a leak under t
   const leak = rampCase(8_000) // +29 MB/h more on ~120 MB: a larger share than the load's
   const raised = evaluateFast(leak.floor, leak.now, config, 0, undefined, undefined, leak.level)
   t.equal(raised.positive, true, raised.reasons.join('; '))
-  // Heading for the limit within the urgent horizon: raised however the load moved.
+  t.equal(raised.loadWaived, null)
+  // Heading for the limit within the urgent horizon: raised however the load moved, after a
+  // whole window rather than raiseAfter, and the evidence says which objection it overrode.
   const nearLimit = evaluateFast(ramp.floor, ramp.now, config, 0, 140e6, undefined, ramp.level)
   t.equal(nearLimit.positive, true, nearLimit.reasons.join('; '))
+  t.equal(nearLimit.holdMs, config.raiseAfterMs, 'the limit within a window: raiseAfter, the load not even asked')
+  t.equal(nearLimit.loadWaived, null)
+  const withinHours = evaluateFast(ramp.floor, ramp.now, config, 0, 170e6, undefined, ramp.level)
+  t.equal(withinHours.positive, true, withinHours.reasons.join('; '))
+  t.equal(withinHours.urgentByLimit, true)
+  t.match(withinHours.loadWaived, /^load: event-loop utilization rose from/)
+  t.equal(withinHours.holdMs, Math.max(config.raiseAfterMs, config.windowMs), 'within hours: a window')
+  const leakNearLimit = evaluateFast(leak.floor, leak.now, config, 0, 170e6, undefined, leak.level)
+  t.equal(leakNearLimit.urgentByLimit, true)
+  t.equal(leakNearLimit.loadWaived, null, 'a leak the ramp does not explain')
+  t.equal(leakNearLimit.holdMs, config.raiseAfterMs)
 })
 
 t.test('a mostly idle event loop half as busy again as usual is busier, though by a point and a half', async (t) => {
