@@ -76,6 +76,7 @@ const analysis = (over: Partial<AnalysisConfig> = {}): AnalysisConfig => ({
   memoryLimitBytes: undefined,
   urgentHorizonMs: 14_400_000,
   fastRelativePerHour: 0.25,
+  steadyRaiseAfterMs: undefined,
   slowWindowMs: 14_400_000,
   slowMinSlopeBytesPerSecond: 150,
   slowMinRelativePerHour: 0.0025,
@@ -650,6 +651,7 @@ holders:
       memoryLimitBytes: 1_610_612_736,
       urgentHorizonMs: 14_400_000,
       fastRelativePerHour: 0.25,
+      steadyRaiseAfterMs: undefined,
       slowWindowMs: 14_400_000,
       slowMinSlopeBytesPerSecond: 150,
       slowMinRelativePerHour: 0.0025,
@@ -1275,7 +1277,7 @@ attribution:
       'analysis.floorWindow: must be at least 100ms',
       'analysis.memoryLimit: must be > 0',
       'analysis.windw: unknown key (known keys: window, minPoints, maxPValue, minSlopeBytesPerSecond, minRelativePerHour, ' +
-        'raiseAfter, clearAfter, warmup, maxWarmup, floorWindow, memoryLimit, urgentHorizon, fastRelativePerHour, slowWindow, ' +
+        'raiseAfter, clearAfter, warmup, maxWarmup, floorWindow, memoryLimit, urgentHorizon, fastRelativePerHour, steadyRaiseAfter, slowWindow, ' +
         'slowMinSlopeBytesPerSecond, slowMinRelativePerHour, slowRaiseAfter)',
       'attribution.mode: "sometimes" is not one of off, on-suspicion, always',
       'attribution.samplingInterval: must be 1Ki..64Mi (1024..67108864 bytes)',
@@ -1420,7 +1422,7 @@ t.test('testConfig (test/helpers/config.ts) is valid and takes overrides', async
   t.strictSame(config.analysis, {
     windowMs: 20_000, minPoints: 6, maxPValue: 0.05, minSlopeBytesPerSecond: 16 * 1024, minRelativePerHour: 0.05,
     raiseAfterMs: 1_000, clearAfterMs: 1_500, warmupMs: 0, maxWarmupMs: 0, floorWindowMs: 500, memoryLimitBytes: undefined,
-    urgentHorizonMs: 36_000_000_000, fastRelativePerHour: 25, slowWindowMs: 144_000, slowMinSlopeBytesPerSecond: 15_000,
+    urgentHorizonMs: 36_000_000_000, fastRelativePerHour: 25, steadyRaiseAfterMs: undefined, slowWindowMs: 144_000, slowMinSlopeBytesPerSecond: 15_000,
     slowMinRelativePerHour: 0.25, slowRaiseAfterMs: 12_000,
   })
   t.strictSame(config.attribution, {
@@ -1677,6 +1679,14 @@ t.test('--event-loop-resolution: every layer, with bounds', async (t) => {
   ])
 })
 
+t.test('--steady-raise-after: how long growth not heading for the limit holds; unset by default', async (t) => {
+  t.equal(load(T).analysis.steadyRaiseAfterMs, undefined)
+  t.equal(load([...T, '--steady-raise-after', '2h']).analysis.steadyRaiseAfterMs, 7_200_000)
+  t.equal(load(T, { LEAKWATCH_STEADY_RAISE_AFTER: '90m' }).analysis.steadyRaiseAfterMs, 5_400_000)
+  t.equal(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'analysis: {steadyRaiseAfter: 3h}\n' }).analysis.steadyRaiseAfterMs, 10_800_000)
+  t.throws(() => load([...T, '--steady-raise-after', 'soon']), /steady-raise-after/)
+})
+
 t.test('--time-scale N: every duration of polling, analysis and attribution N times shorter, every rate threshold N times larger', async (t) => {
   const scaled = load([...T, '--time-scale', '60'])
   t.equal(scaled.timeScale, 60)
@@ -1706,6 +1716,7 @@ t.test('--time-scale N: every duration of polling, analysis and attribution N ti
   const given = load(['--target', 'a=127.0.0.1:1', '--window', '1h', '--raise-after', '3'], { LEAKWATCH_TIME_SCALE: '10' }, {})
   t.equal(given.analysis.windowMs, 360_000)
   t.equal(given.analysis.raiseAfterMs, 3 * 6_000)
+  t.equal(load([...T, '--steady-raise-after', '2h', '--time-scale', '60']).analysis.steadyRaiseAfterMs, 120_000, 'the steady hold too')
   const file = load(['--config', 'c.yaml'], {}, { 'c.yaml': 'timeScale: 2\ntargets: [{port: 1, interval: 4s}]\n' })
   t.equal(file.targets[0]?.intervalMs, 2_000, "a target's own interval too")
   t.strictSame(problems([...T, '--time-scale', '0']), ['--time-scale: must be 1..3600'])

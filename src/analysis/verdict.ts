@@ -67,6 +67,7 @@ export type AnalysisThresholds = Pick<
   | 'minRelativePerHour'
   | 'urgentHorizonMs'
   | 'fastRelativePerHour'
+  | 'steadyRaiseAfterMs'
   | 'slowWindowMs'
   | 'slowMinSlopeBytesPerSecond'
   | 'slowMinRelativePerHour'
@@ -285,7 +286,7 @@ export function evaluateFast(
     ? loadWaived !== undefined
       ? Math.max(config.raiseAfterMs, config.windowMs)
       : config.raiseAfterMs
-    : Math.max(config.raiseAfterMs, (relativePerHour >= config.fastRelativePerHour ? 1 : 2) * config.windowMs)
+    : Math.max(config.raiseAfterMs, config.steadyRaiseAfterMs ?? (relativePerHour >= config.fastRelativePerHour ? 1 : 2) * config.windowMs)
   return {
     points: count,
     windowStartMs: firstTime ?? null,

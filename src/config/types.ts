@@ -74,6 +74,11 @@ export interface AnalysisConfig {
   readonly urgentHorizonMs: number
   /** Relative growth (fraction per hour, lower bound) that is urgent whatever the limit. */
   readonly fastRelativePerHour: number
+  /**
+   * How long growth that will not reach its limit within the urgent horizon must hold on the fast
+   * path; undefined: a window when faster than fastRelativePerHour, else two windows.
+   */
+  readonly steadyRaiseAfterMs: number | undefined
   /** The slow path's window of downsampled floors (the recent third is compared with the past at comparable load). */
   readonly slowWindowMs: number
   /** Smallest growth the slow path raises, absolute (bytes per second) and relative (fraction per hour). */

@@ -26,6 +26,7 @@ const config: AnalysisThresholds = {
   minRelativePerHour: 0.05,
   urgentHorizonMs: 4 * HOUR,
   fastRelativePerHour: 0.25,
+  steadyRaiseAfterMs: undefined,
   slowWindowMs: 4 * HOUR,
   slowMinSlopeBytesPerSecond: 150,
   slowMinRelativePerHour: 0.0025,
@@ -194,6 +195,11 @@ t.test('how long the fast evidence must hold depends on the urgency', async (t) 
   t.equal(modest.positive, true)
   t.ok(modest.relativePerHour < config.fastRelativePerHour)
   t.equal(modest.holdMs, Math.max(config.raiseAfterMs, 2 * config.windowMs), 'otherwise: two windows')
+  // A stated hold for growth not heading for the limit replaces both; the urgent one is kept.
+  const steady = { ...config, steadyRaiseAfterMs: 2 * HOUR }
+  t.equal(evaluateFast(leak, 59_000, steady, 0, undefined).holdMs, 2 * HOUR)
+  t.equal(evaluateFast(series((i) => 100e6 + i * 5000), 59_000, steady, 0, undefined).holdMs, 2 * HOUR)
+  t.equal(evaluateFast(leak, 59_000, steady, 0, 51e6).holdMs, config.raiseAfterMs)
 })
 
 const slowPoints = (fn: (minute: number) => { value: number; load?: number; traffic?: number }, hours = 5): LoadPoint[] =>

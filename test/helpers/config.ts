@@ -10,6 +10,7 @@ export const LOAD_THRESHOLDS: AnalysisThresholds = {
   minRelativePerHour: 0.05,
   urgentHorizonMs: 4 * 3_600_000,
   fastRelativePerHour: 0.25,
+  steadyRaiseAfterMs: undefined,
   slowWindowMs: 4 * 3_600_000,
   slowMinSlopeBytesPerSecond: 150,
   slowMinRelativePerHour: 0.0025,
@@ -33,6 +34,7 @@ export const TEST_ANALYSIS: AnalysisConfig = {
   // Every leak is urgent here (the tests check the pipeline, not the urgency): raised after raiseAfter.
   urgentHorizonMs: 10_000 * 3_600_000,
   fastRelativePerHour: 25,
+  steadyRaiseAfterMs: undefined,
   slowWindowMs: 144_000,
   slowMinSlopeBytesPerSecond: 15_000,
   slowMinRelativePerHour: 0.25,
