@@ -173,6 +173,10 @@ interface WatchHours {
  *   search cache that fills for 40 minutes, an export built every 2 h, a chat gateway following
  *   a business day, healthy; per-URL route stats, broker listeners left by reconnects from 45
  *   minutes, Buffers of failed uploads kept for a retry that never runs, leaking).
+ * - stairs: five services written after the shape test's stair change of 2026-12-05 (a product
+ *   cache filled in bursts by a catalogue sync, an hour's midday peak of slow requests, a batch
+ *   loaded every 90 minutes, healthy; Buffers of webhooks failed in outage bursts, rejected
+ *   records of a partner's broken files, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -183,6 +187,7 @@ export const LATER_CORPORA = {
   slowsmall: { folder: 'corpus-slowsmall', watch: { pastOnset: 6, healthy: 6 } },
   siblings: { folder: 'corpus-siblings', watch: { pastOnset: 6, healthy: 6 } },
   services: { folder: 'corpus-services', watch: { pastOnset: 6, healthy: 6 } },
+  stairs: { folder: 'corpus-stairs', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
