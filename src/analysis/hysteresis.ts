@@ -180,7 +180,8 @@ function interruption(state: VerdictState, evidence: SignalEvidence, resume: boo
 /**
  * Hysteresis in time: a path raises once its evidence has held for its
  * raise duration (the fast path's through breaks of a quarter of it that only the tests' noise
- * caused: `withinGrace`); a raised leak clears once neither path has been positive for
+ * caused: `withinGrace`, and through a shape objection the floor then refuted: `resumed`); a
+ * raised leak clears once neither path has been positive for
  * the clear duration. `blocked` (still warming up) holds a raise back.
  *
  * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
