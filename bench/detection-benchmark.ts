@@ -28,11 +28,11 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { CORPUS_NAMES, corpusPrograms, scenarioPrograms, withBallast, type CorpusName, type Program } from './real/programs.js'
 import { heapTable, holderTable, programTable, summarize, summaryTable } from './real/report.js'
-import { runProgram, type ProgramResult } from './real/run.js'
+import { runProgram, sidecarConfig, type ProgramResult } from './real/run.js'
 
 const USAGE = `Usage: npm run bench:detection -- [--corpus all|NAME[,NAME...]] [--time-scale N] [--repeats N]
          [--concurrency N] [--only PROGRAM ...] [--json FILE] [--trace MINUTES] [--max-watch-hours H]
-         [--ballast MB] [--ask-holders MINUTES] [--ask-holders-every MINUTES]
+         [--ballast MB] [--ask-holders MINUTES] [--ask-holders-every MINUTES] [--sidecar-arg=ARG ...]
 
   --corpus             all (default) or a list of: ${CORPUS_NAMES.join(', ')}
   --time-scale N       production time compressed N× (default 60; test/scenarios runs only at 60)
@@ -45,6 +45,8 @@ const USAGE = `Usage: npm run bench:detection -- [--corpus all|NAME[,NAME...]] [
   --ballast MB         static live data built by each corpus program first (costs at a bigger heap)
   --ask-holders M      ask for holder searches from M simulated minutes on, whatever the verdict
   --ask-holders-every  minutes between those searches (default 30)
+  --sidecar-arg=ARG    one more sidecar command-line argument, after the bench's own (repeatable;
+                       e.g. --sidecar-arg=--steady-raise-after=2h to judge a setting on real programs)
 `
 
 /** A bad argument: its message and a pointer to --help, no stack. */
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
       ballast: { type: 'string', default: '0' },
       'ask-holders': { type: 'string' },
       'ask-holders-every': { type: 'string', default: '30' },
+      'sidecar-arg': { type: 'string', multiple: true, default: [] },
     },
   })
   if (values.help) {
@@ -98,6 +101,13 @@ async function main(): Promise<void> {
   const ballast = Number(values.ballast)
   if (!Number.isInteger(ballast) || ballast < 0) throw new UsageError('--ballast must be a whole number of MB')
   programs = programs.map((program) => withBallast(program, ballast))
+  const sidecarArgs = values['sidecar-arg'] ?? []
+  try {
+    sidecarConfig('check', 1, scale, undefined, sidecarArgs)
+  } catch (error) {
+    throw new UsageError(`--sidecar-arg: ${(error instanceof Error ? error.message : String(error)).replace(/ \(see --help\)$/, '')}`)
+  }
+  if (sidecarArgs.length > 0) log(`sidecar arguments added: ${sidecarArgs.join(' ')}`)
   if (values.only !== undefined) {
     const unknown = values.only.filter((name) => !programs.some((p) => p.name === name))
     if (unknown.length > 0) throw new UsageError(`unknown program(s): ${unknown.join(', ')}`)
@@ -126,6 +136,7 @@ async function main(): Promise<void> {
             log,
             values.trace === undefined ? undefined : Number(values.trace) * 60,
             values['ask-holders'] === undefined ? undefined : { fromSimS: Number(values['ask-holders']) * 60, everySimS: Number(values['ask-holders-every']) * 60 },
+            sidecarArgs,
           )
           results.push(result)
           const lw = result.methods['leakwatch']

@@ -129,10 +129,16 @@ function stop(child: ChildProcess): Promise<void> {
   })
 }
 
-/** The sidecar's configuration as a user would give it, for one target. */
-export function sidecarConfig(name: string, port: number, scale: number, memoryLimitBytes = DEFAULT_MEMORY_LIMIT_BYTES): Config {
+/**
+ * The sidecar's configuration as a user would give it, for one target; `extraArgs` (the
+ * benchmark's --sidecar-arg) come last, so they override the bench's own.
+ */
+export function sidecarConfig(name: string, port: number, scale: number, memoryLimitBytes = DEFAULT_MEMORY_LIMIT_BYTES, extraArgs: readonly string[] = []): Config {
   const loaded = loadConfig({
-    argv: ['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', String(memoryLimitBytes), '--log-level', 'silent'],
+    argv: [
+      ...['--target', `${name}=127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--time-scale', String(scale), '--memory-limit', String(memoryLimitBytes), '--log-level', 'silent'],
+      ...extraArgs,
+    ],
     env: { LEAKWATCH_API_TOKEN: BENCH_TOKEN },
   })
   if (!('targets' in loaded)) throw new Error('bench: loadConfig returned help or version')
@@ -168,13 +174,14 @@ export async function runProgram(
   log: (line: string) => void,
   traceEverySimS?: number,
   askHolders?: { readonly fromSimS: number; readonly everySimS?: number },
+  sidecarArgs: readonly string[] = [],
 ): Promise<ProgramResult> {
   const askEverySimS = askHolders?.everySimS ?? HOLDERS_ASK_EVERY_SIM_S
   const port = await freePort()
   let child = await start(program, port)
   const startedMs = Date.now()
   const simS = (wallMs: number): number => ((wallMs - startedMs) * scale) / 1000
-  const sidecar = new Sidecar(sidecarConfig(program.name, port, scale, program.memoryLimitBytes), { logger: false })
+  const sidecar = new Sidecar(sidecarConfig(program.name, port, scale, program.memoryLimitBytes, sidecarArgs), { logger: false })
   await sidecar.start()
   const monitor = sidecar.monitors[0]
   if (monitor === undefined) throw new Error('no monitor')
