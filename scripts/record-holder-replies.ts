@@ -37,6 +37,9 @@ const port = await new Promise<number>((resolve, reject) => {
 })
 try {
   const session = await InspectorSession.open({ host: '127.0.0.1', port }, 5000)
+  // A second of publishing first: a queue grown from empty is judged only at the next search
+  // (report.ts isGrowing), so the pair must find the leaking queue already filling.
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   const first = new RecordingSession(session)
   const a = await searchHolders(first, {})
   await new Promise((resolve) => setTimeout(resolve, 2000))

@@ -246,15 +246,15 @@ export const RETAINED_BYTES_METHOD =
 export function toHolders(
   items: readonly WalkerItem[],
   ctx: RenderContext,
-  previousPaths: ReadonlyMap<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>,
+  previous: ReadonlyMap<number, PreviousHolder>,
 ): Holder[] {
   const holders = items.map((item): Holder => {
     let path = renderPath(item, ctx)
     let pathComplete = item.root !== null && item.root.type !== 'unknown'
     let rootFile = rootFileOf(item.root, ctx)
+    const before = previous.get(item.id)
     if (item.root === null) {
-      const before = previousPaths.get(item.id)
-      if (before !== undefined) {
+      if (before !== undefined && before.path.length > 0) {
         path = [...before.path]
         pathComplete = before.pathComplete
         rootFile = before.rootFile
@@ -263,6 +263,7 @@ export function toHolders(
     const first = item.previousSize < 0 || item.growthPerSecond === null
     const previousSize = first ? null : item.previousSize
     const turnover = item.turnover != null && !first ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] } : undefined
+    const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     return {
       id: item.id,
       path,
@@ -270,7 +271,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize, turnover),
+      growing: isGrowing(item.size, previousSize, turnover, earlierSizes),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -281,9 +282,23 @@ export function toHolders(
       rootFile,
       ...(item.family != null ? { family: toFamily(item.family) } : {}),
       ...(turnover !== undefined ? { turnover } : {}),
+      ...(earlierSizes.length > 0 ? { earlierSizes } : {}),
     }
   })
   return rankHolders(holders)
+}
+
+/** What toHolders carries over from the previous search's report of the same collection. */
+export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes'>
+
+/**
+ * The sizes before `previousSize` (oldest first, at most FLOW_RISES − 1): the previous report's
+ * own history, when that report is the measurement `previousSize` comes from (a collection not
+ * reported at every search, or measured at its path as a new copy, starts over).
+ */
+function sizesBefore(before: PreviousHolder | undefined, previousSize: number): number[] {
+  if (before === undefined || before.size !== previousSize || before.previousSize === null) return []
+  return [...(before.earlierSizes ?? []), before.previousSize].slice(-(FLOW_RISES - 1))
 }
 
 function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds]: readonly number[]): SiblingFamily {
@@ -374,11 +389,54 @@ export function turnoverBound(turnover: Turnover | undefined): number {
   return Math.min(1, upper)
 }
 
-export function isGrowing(size: number, previousSize: number | null, turnover?: Turnover): boolean {
-  if (previousSize === null) return false
+/**
+ * A flow, not a store: a collection most of whose sampled members left between two searches
+ * (the lower 99.9 % bound of the share gone above FLOW_GONE_SHARE) holds what is passing
+ * through it (a queue drained by its consumer, a batch being worked off), and its size is the
+ * level of that flow now. Bursts move that level by any amount, so two sizes tell nothing: such
+ * a collection is growing only when its size rose at each of its last FLOW_RISES measurements in
+ * a row (`earlierSizes`), each rise by GROWING_MIN_ELEMENTS and GROWING_MIN_FRACTION; sizes
+ * sampled at random from a level that only fluctuates rise FLOW_RISES times in a row with a
+ * chance under 1/(FLOW_RISES + 1)! (1/120). A queue whose consumer died keeps its members (a
+ * store) and is judged on two sizes.
+ */
+export const FLOW_GONE_SHARE = 0.5
+export const FLOW_RISES = 4
+
+/** Lower bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
+export function turnoverLowerBound(turnover: Turnover | undefined): number {
+  if (turnover === undefined || turnover.sampled <= 0) return 0
+  const n = turnover.sampled
+  const p = Math.min(1, Math.max(0, turnover.gone / n))
+  const z2 = TURNOVER_Z * TURNOVER_Z
+  const lower = (p + z2 / (2 * n) - TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return Math.max(0, lower)
+}
+
+/** Whether the turnover shows a flow (see FLOW_GONE_SHARE). */
+export function isFlow(turnover: Turnover | undefined): boolean {
+  return turnoverLowerBound(turnover) > FLOW_GONE_SHARE
+}
+
+/**
+ * `earlierSizes`: the collection's sizes at the searches before its previous measurement,
+ * oldest first (only consulted for a flow).
+ */
+export function isGrowing(size: number, previousSize: number | null, turnover?: Turnover, earlierSizes: readonly number[] = []): boolean {
+  // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
+  // a collection that small had no members sampled for its turnover; the next search judges it.
+  if (previousSize === null || previousSize < GROWING_MIN_ELEMENTS) return false
   const grew = size - previousSize
   const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, previousSize))
-  return grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > churn
+  if (!(grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > churn)) return false
+  if (!isFlow(turnover)) return true
+  const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
+  if (sizes.length < FLOW_RISES + 1) return false
+  for (let i = 1; i < sizes.length; i++) {
+    const rise = sizes[i]! - sizes[i - 1]!
+    if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * sizes[i - 1]!)) return false
+  }
+  return true
 }
 
 /**

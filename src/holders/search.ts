@@ -29,6 +29,7 @@ import {
   StepReply,
   reportedHolders,
   toHolders,
+  type PreviousHolder,
   type FunctionRef,
   type WalkerItem,
 } from './report.js'
@@ -218,9 +219,9 @@ class Search {
     const sameInstall = this.previous !== undefined && this.previous.installId === hello.installId
     const listing = await this.nameScripts(items, sameInstall ? (this.previous?.scriptsListedUpTo ?? null) : null)
     const cpuAfter = await this.cpuUsage()
-    const previousPaths = new Map<number, { path: readonly string[]; pathComplete: boolean; rootFile: string | null }>()
-    if (sameInstall) for (const h of this.previous!.collections) if (h.path.length > 0) previousPaths.set(h.id, h)
-    const collections = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previousPaths)
+    const previous = new Map<number, PreviousHolder>()
+    if (sameInstall) for (const h of this.previous!.collections) previous.set(h.id, h)
+    const collections = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previous)
     const holders = reportedHolders(collections)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
     const scripts: Record<string, string> = {}

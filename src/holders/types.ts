@@ -30,7 +30,8 @@ export interface Holder {
    * Grew since its previous measurement by at least 32 elements, 5 % of its previous size and
    * four times the chance variation of a churning collection, 4·√(2·f·previousSize), f the
    * share of members that may have left since (1 unless `turnover` measured it; see
-   * `isGrowing`); false when first seen now.
+   * `isGrowing`); false when first seen now. A flow (most sampled members gone since, surely)
+   * must also have risen at each of its last four measurements (`earlierSizes`).
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */
@@ -70,9 +71,15 @@ export interface Holder {
    * Sets, Maps and Arrays: of up to 64 members sampled across it when it was last reported, how
    * many have left since: the churn `growing` allows for (see `isGrowing`). Absent when not
    * measured (other kinds, first seen, no earlier sample, fewer than 32 or more than 4 096
-   * members then, or an Array of fewer than 16 objects among those sampled).
+   * members then, or an Array with fewer than 16 members that can be probed among those
+   * sampled: objects, or primitives when the sampled ones are all distinct).
    */
   readonly turnover?: Turnover
+  /**
+   * Its sizes at the searches before `previousSize`, oldest first (at most 3), when each of
+   * those searches reported it: what a flow's growth is judged on (`isGrowing`). Absent when none.
+   */
+  readonly earlierSizes?: readonly number[]
 }
 
 export interface Turnover {

@@ -7,9 +7,9 @@
 export const WALKER_GROWTH_SOURCE = `
   // Turnover: of members sampled across a collection when it was last reported, how many have
   // left since. A collection whose members seldom leave cannot move much by churn, whatever its
-  // size (see isGrowing). Objects are held through WeakRefs; primitives of Sets and Maps only when
-  // small (a fresh copy); an Array's primitives not at all (equal values cannot be told apart).
-  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_OBJECTS = 16;
+  // size (see isGrowing). Objects are held through WeakRefs; primitives only when small (a fresh
+  // copy), and an Array's only when the sampled ones are distinct (see takeProbes).
+  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_PROBES = 16;
   const probeOf = (k, primitives) => {
     const t = typeof k;
     if (isObj(k)) return [true, new WR(k)];
@@ -33,11 +33,30 @@ export const WALKER_GROWTH_SOURCE = `
     const stride = size / PROBES;
     try {
       if (kind === K_ARRAY) {
+        // An Array's primitives are probed only when the sampled ones are all distinct (ids,
+        // keys, names): equal values cannot be told apart, so a repeated one would look like a
+        // member that stayed. (NaN is never found by indexOf, and undefined is a hole: neither
+        // is probed.) Sampled over its length now: the event loop ran since it was measured.
+        const length = o.length;
+        const step = typeof length === 'number' && length >= 0 ? length / PROBES : stride;
+        const seen = new NMap();
+        let repeated = false, last = -1;
         for (let j = 0; j < PROBES; j++) {
-          const p = probeOf(o[floor(j * stride)], false);
-          if (p !== undefined) push(out, p);
+          const at = floor(j * step);
+          if (at === last) continue;
+          last = at;
+          const v = o[at];
+          const p = v !== v || v === undefined ? undefined : probeOf(v, true);
+          if (p === undefined) continue;
+          if (!p[0]) { if (nmGet(seen, p[1]) !== undefined) repeated = true; else nmSet(seen, p[1], true); }
+          push(out, p);
         }
-        return out.length >= PROBE_MIN_OBJECTS ? out : null;
+        if (repeated) {
+          const objects = [];
+          for (let j = 0; j < out.length; j++) if (out[j][0]) push(objects, out[j]);
+          return objects.length >= PROBE_MIN_PROBES ? objects : null;
+        }
+        return out.length >= PROBE_MIN_PROBES ? out : null;
       }
       let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);

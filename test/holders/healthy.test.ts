@@ -2,7 +2,7 @@
 // (they are big) but never as growing.
 import t from 'tap'
 import { AGENT_KEY } from '../../src/collectors/agent.js'
-import { describeHolder } from '../../src/holders/report.js'
+import { describeHolder, isFlow, isGrowing } from '../../src/holders/report.js'
 import { openFixture, searchSeries } from './lib.js'
 
 const CASES = [
@@ -85,4 +85,23 @@ t.test('compacted-series without pinned samples: replaced by filtered copies kee
   // old one is still kept, which a stalled event loop decides: only the verdict is asserted.)
   const samples = results[results.length - 1]!.holders.find((h) => /→ \.samples \(Array\)$/.test(h.path.join(' → ')))
   t.comment(samples !== undefined ? describeHolder(samples) : '(not reported)')
+})
+
+t.test('a sync queue refilled in batches and drained by its worker: a flow, never growing', async (t) => {
+  // `sync.pending` holds product ids (strings) between a batch of 400-600 every 2.5 s and the
+  // worker taking 25 every 100 ms: searched at any moment it is anywhere from empty to ~600.
+  const { session } = await openFixture(t, 'batch-sync')
+  const results = await searchSeries(session, 9, 1100)
+  let twoSizes = 0
+  let flows = 0
+  for (const [i, r] of results.entries()) {
+    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
+    const pending = r.holders.find((h) => /^sync \(Object, .*batch-sync\/main\.js\) → \.pending \(Array\)$/.test(h.path.join(' → ')))
+    if (pending === undefined) continue
+    if (isGrowing(pending.size, pending.previousSize !== null && pending.previousSize >= 0 ? pending.previousSize : null)) twoSizes++
+    if (isFlow(pending.turnover)) flows++
+    t.comment(`search ${i + 1}: ${describeHolder(pending)}; turnover ${JSON.stringify(pending.turnover)}; earlier ${JSON.stringify(pending.earlierSizes)}`)
+  }
+  t.comment(`the two sizes alone would have called it growing in ${twoSizes} of ${results.length - 1} comparisons`)
+  t.ok(flows > 0, `its string ids were sampled and found gone (a flow) in ${flows} searches`)
 })

@@ -4,8 +4,10 @@ import {
   describeHolder,
   displayFile,
   inferMainScript,
+  isFlow,
   isGrowing,
   turnoverBound,
+  turnoverLowerBound,
   PageReply,
   rankHolders,
   renderPath,
@@ -144,6 +146,9 @@ t.test('growing: enough elements, enough of the previous size, beyond churn', as
   t.notOk(isGrowing(100, null), 'first seen is not growing')
   t.notOk(isGrowing(20, 11), 'a churning in-flight map moving by a few')
   t.ok(isGrowing(268, 43))
+  t.notOk(isGrowing(500, 0), 'grown from empty: the next search judges it (a refilled queue does this too)')
+  t.notOk(isGrowing(500, 31), 'grown from under 32: the same')
+  t.ok(isGrowing(500, 32))
   t.notOk(isGrowing(400_100, 400_000), '+100 on 400k is noise-level')
   t.ok(isGrowing(420_000, 400_000))
   t.notOk(isGrowing(90, 100), 'shrinking')
@@ -235,7 +240,7 @@ t.test('a holder re-measured without a path keeps the path of the previous searc
     root: null,
     steps: [],
   }
-  const before = new Map([[7, { path: ['queue (JobQueue, main.js)', '.jobs (Array)'], pathComplete: true, rootFile: '/srv/main.js' }]])
+  const before = new Map([[7, { path: ['queue (JobQueue, main.js)', '.jobs (Array)'], pathComplete: true, rootFile: '/srv/main.js', size: 100, previousSize: null }]])
   const [withPath] = toHolders([item], ctx(), before)
   t.same(withPath?.path, ['queue (JobQueue, main.js)', '.jobs (Array)'])
   t.equal(withPath?.pathComplete, true)
@@ -320,4 +325,65 @@ t.test('growing with a measured turnover: members that seldom leave cannot move 
     }
     t.equal(called, 0, `turnover ${f}: called growing in ${called} of 500 pairs`)
   }
+})
+
+t.test('a flow (most sampled members gone) is growing only after four rises in a row', async (t) => {
+  t.equal(turnoverLowerBound(undefined), 0)
+  t.notOk(isFlow(undefined), 'unmeasured is not a flow')
+  t.notOk(isFlow({ gone: 44, sampled: 64 }), '44 of 64 gone: lower bound under one half')
+  t.ok(isFlow({ gone: 45, sampled: 64 }), '45 of 64: surely more than half left')
+  t.ok(isFlow({ gone: 64, sampled: 64 }))
+  const flow = { gone: 64, sampled: 64 }
+  // A sync queue refilled in batches: sizes at the searches 177 → 515.
+  t.ok(isGrowing(515, 177), 'two sizes alone: growing')
+  t.notOk(isGrowing(515, 177, flow), 'a flow without history: not growing')
+  t.notOk(isGrowing(515, 177, flow, [502]), 'it fell before: not growing')
+  t.notOk(isGrowing(515, 177, flow, [100, 150]), 'three rises are not enough')
+  t.ok(isGrowing(515, 177, flow, [60, 100, 140]), 'four rises in a row: a backlog its consumer does not keep up with')
+  t.notOk(isGrowing(515, 177, flow, [60, 100, 150]), 'a rise under 32 elements breaks the run')
+  t.ok(isGrowing(515, 177, { gone: 10, sampled: 64 }), 'members that stay: two sizes suffice')
+  // Sizes sampled at random from a level that only fluctuates (uniform 0..600, a flow): called
+  // growing about once in 120 runs of five, far less than the two-size rule's 2 in 5.
+  const { random } = churn(5)
+  let flowCalls = 0
+  let pairCalls = 0
+  const runs = 4000
+  for (let i = 0; i < runs; i++) {
+    const sizes = Array.from({ length: 5 }, () => Math.floor(random() * 600))
+    if (isGrowing(sizes[4]!, sizes[3]!, flow, sizes.slice(0, 3))) flowCalls += 1
+    if (isGrowing(sizes[4]!, sizes[3]!)) pairCalls += 1
+  }
+  t.ok(flowCalls / runs < 0.01, `flow: ${flowCalls} of ${runs}`)
+  t.ok(pairCalls / runs > 0.2, `two sizes: ${pairCalls} of ${runs}`)
+})
+
+t.test('earlier sizes are carried from the previous report of the same measurement', async (t) => {
+  const item = (size: number, previousSize: number): WalkerItem => ({
+    id: 3,
+    kind: 'Array',
+    size,
+    previousSize,
+    intervalS: 60,
+    growthPerSecond: (size - previousSize) / 60,
+    elementShape: ['string'],
+    keyShape: [],
+    retainedBytes: size * 40,
+    sampled: 3,
+    via: 'walk',
+    root: null,
+    steps: [],
+    turnover: [64, 64],
+  })
+  let previous = new Map<number, Holder>()
+  const sizes = [100, 150, 220, 300, 400]
+  let last: Holder | undefined
+  for (let i = 1; i < sizes.length; i++) {
+    ;[last] = toHolders([item(sizes[i]!, sizes[i - 1]!)], ctx(), previous)
+    previous = new Map([[3, last!]])
+  }
+  t.same(last?.earlierSizes, [100, 150, 220], 'the three sizes before the previous one')
+  t.equal(last?.growing, true, 'a flow that rose at each of four searches')
+  const [broken] = toHolders([item(500, 390)], ctx(), previous)
+  t.equal(broken?.earlierSizes, undefined, 'the previous report is not the measurement compared with: history starts over')
+  t.equal(broken?.growing, false)
 })
