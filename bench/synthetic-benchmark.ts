@@ -9,8 +9,12 @@
  *   npm run bench:synthetic -- --seed 7 --count 130
  *   npm run bench:synthetic -- --trace waiting-load#259 [--every 2] [--from 20] [--to 60]
  *                                                 # one series, its verdicts every few minutes
+ *   npm run bench:synthetic -- --sidecar-arg=--steady-raise-after=2h
+ *                                                 # a setting as a user gives it (analysis options only)
  */
 import { parseArgs } from 'node:util'
+import { loadConfig } from '../src/sidecar-config.js'
+import type { AnalysisConfig } from '../src/config/types.js'
 import { BENCH_ANALYSIS, METHOD_DESCRIPTIONS, METHODS, evaluateSeries, summarize, type Score, type SeriesResult } from './evaluate.js'
 import { traceSeries } from './trace.js'
 import {
@@ -33,11 +37,12 @@ const { values } = parseArgs({
     every: { type: 'string', default: '5' },
     from: { type: 'string', default: '0' },
     to: { type: 'string' },
+    'sidecar-arg': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
 if (values.help) {
-  process.stdout.write('Usage: bench/synthetic-benchmark.ts [--json] [--seed N] [--count N] [--trace ID [--every MIN] [--from MIN] [--to MIN]]\n')
+  process.stdout.write('Usage: bench/synthetic-benchmark.ts [--json] [--seed N] [--count N] [--trace ID [--every MIN] [--from MIN] [--to MIN]] [--sidecar-arg=ARG ...]\n')
   process.exit(0)
 }
 const seed = Number(values.seed)
@@ -47,6 +52,25 @@ if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
   process.exit(2)
 }
 const progress = values.json ? process.stderr : process.stdout
+/**
+ * Analysis settings given as sidecar arguments (--sidecar-arg=--steady-raise-after=2h): the
+ * analysis section of the configuration they make, over the defaults; the memory limit stays
+ * each series' own.
+ */
+const sidecarArgs = values['sidecar-arg'] ?? []
+let overrides: Partial<AnalysisConfig> | undefined
+if (sidecarArgs.length > 0) {
+  try {
+    const loaded = loadConfig({ argv: ['--target', 'synthetic=127.0.0.1:9229', ...sidecarArgs], env: {} })
+    if (!('targets' in loaded)) throw new Error('help or version asked for')
+    const { memoryLimitBytes: _ignored, ...analysis } = loaded.analysis
+    overrides = analysis
+  } catch (error) {
+    process.stderr.write(`--sidecar-arg: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(2)
+  }
+  progress.write(`sidecar arguments added: ${sidecarArgs.join(' ')}\n`)
+}
 
 if (values.trace !== undefined) {
   const series = generateCorpus({ seed, count }).find((candidate) => candidate.id === values.trace)
@@ -61,7 +85,7 @@ if (values.trace !== undefined) {
     process.stderr.write('--every must be > 0, --from >= 0 and --to > --from (simulated minutes)\n')
     process.exit(2)
   }
-  await traceSeries(series, (line) => process.stdout.write(`${line}\n`), { everyMin, fromMin, toMin })
+  await traceSeries(series, (line) => process.stdout.write(`${line}\n`), { everyMin, fromMin, toMin, analysis: overrides })
   process.exit(0)
 }
 
@@ -75,7 +99,7 @@ for (const family of FAMILIES) {
   const familyStarted = performance.now()
   const members = corpus.filter((series) => series.family === family)
   const familyResults: SeriesResult[] = []
-  for (const series of members) familyResults.push(await evaluateSeries(series))
+  for (const series of members) familyResults.push(await evaluateSeries(series, { analysis: overrides }))
   results.push(...familyResults)
   const counts = METHODS.map((method) => {
     const n = familyResults.filter((r) => (r.leaky ? r.outcomes[method].detectedAtMs !== null : r.outcomes[method].falseAlarmAtMs !== null)).length

@@ -3,6 +3,7 @@
  * simulated minutes each signal's verdict, evidence figures and reasons; the lines a session
  * reads to see why a series was raised or missed (`npm run bench:synthetic -- --trace ID`).
  */
+import type { AnalysisConfig } from '../src/config/types.js'
 import { seriesAnalysis } from './evaluate.js'
 import type { SyntheticSeries } from './synthetic.js'
 
@@ -14,6 +15,8 @@ export interface TraceOptions {
   /** Only from / until these simulated minutes. */
   readonly fromMin?: number
   readonly toMin?: number
+  /** Overrides of the analysis settings (as evaluateSeries takes them). */
+  readonly analysis?: Partial<AnalysisConfig>
 }
 
 /** Traces `series`, writing one line per signal at each step; returns the lines written. */
@@ -31,7 +34,7 @@ export async function traceSeries(series: SyntheticSeries, write: (line: string)
     `${series.id} (${onset}): memory limit ${(series.memoryLimitBytes / MIB).toFixed(0)} MiB, heap limit ${(series.heapLimitBytes / MIB).toFixed(0)} MiB, ` +
       `${series.requestsPerSecond === null ? 'no HTTP' : `HTTP ${series.requestsPerSecond.toFixed(1)} requests/s at the start`}; ${JSON.stringify(series.model.params)}`,
   )
-  const { analysis, feed } = seriesAnalysis(series)
+  const { analysis, feed } = seriesAnalysis(series, options.analysis)
   for (const poll of series.polls()) {
     await feed(poll)
     const sinceStart = poll.nowMs - series.processStartMs
