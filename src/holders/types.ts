@@ -68,11 +68,13 @@ export interface Holder {
    */
   readonly family?: SiblingFamily
   /**
-   * Sets, Maps and Arrays: of up to 64 members sampled across it when it was last reported, how
-   * many have left since: the churn `growing` allows for (see `isGrowing`). Absent when not
-   * measured (other kinds, first seen, no earlier sample, fewer than 32 or more than 4 096
-   * members then, or an Array with fewer than 16 members that can be probed among those
-   * sampled: objects, or primitives when the sampled ones are all distinct).
+   * Sets, Maps, Arrays and timer lists: of up to 64 members sampled across it when it was last
+   * reported, how many have left since (a Timeout has left its list when it fired or was
+   * cleared; a setInterval re-armed is the same member): the churn `growing` allows for (see
+   * `isGrowing`). Absent when not measured (dictionaries, first seen, no earlier sample, fewer
+   * than 32 or more than 4 096 members then, or an Array or timer list with fewer than 16
+   * members that can be probed among those sampled: objects, or an Array's primitives when the
+   * sampled ones are all distinct).
    */
   readonly turnover?: Turnover
   /**

@@ -5,8 +5,8 @@
  * are joined into one function body. Not valid JavaScript on its own.
  */
 export const WALKER_GROWTH_SOURCE = `
-  // Turnover: of members sampled across a collection when it was last reported, how many have
-  // left since. A collection whose members seldom leave cannot move much by churn, whatever its
+  // Turnover: of members sampled across a collection (a Set, Map, Array or timer list) when it
+  // was last reported, how many have left since. A collection whose members seldom leave cannot move much by churn, whatever its
   // size (see isGrowing). Objects are held through WeakRefs; primitives only when small (a fresh
   // copy), and an Array's only when the sampled ones are distinct (see takeProbes).
   const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_PROBES = 16;
@@ -23,15 +23,28 @@ export const WALKER_GROWTH_SOURCE = `
   const DONE = {};
   const nextMember = (it, kind) => { const r = kind === K_SET ? setIterNext(it) : mapIterNext(it); return r.done ? DONE : kind === K_SET ? r.value : r.value[0]; };
   // Where a probe's member is now: -1 gone with its object (collected), 1 still in o, 0 not in o.
+  // A Timeout is in a timer list while linked (Node unlinks one that fired or was cleared; a
+  // setInterval is linked again, the same object, each time it is re-armed).
   const probeIn = (o, kind, p) => {
     const k = p[0] ? wrDeref(p[1]) : p[1];
     if (p[0] && k === undefined) return -1;
+    if (kind === K_TIMERS) return isObj(dataValue(k, '_idleNext')) ? 1 : 0;
     return (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) ? 1 : 0;
   };
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
     try {
+      if (kind === K_TIMERS) {
+        // A timer list's Timeouts, every stride-th along the list (not this search's own watchdog).
+        const own = state.cur !== null ? state.cur.watchdog : null;
+        let t = dataValue(o, '_idleNext'), next = 0;
+        for (let i = 0; i < size && isObj(t) && t !== o && out.length < PROBES; i++) {
+          if (i >= next && t !== own) { next += stride; push(out, [true, new WR(t)]); }
+          t = dataValue(t, '_idleNext');
+        }
+        return out.length >= PROBE_MIN_PROBES ? out : null;
+      }
       if (kind === K_ARRAY) {
         // An Array's primitives are probed only when the sampled ones are all distinct (ids,
         // keys, names): equal values cannot be told apart, so a repeated one would look like a

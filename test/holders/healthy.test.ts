@@ -32,6 +32,8 @@ for (const c of CASES) {
       t.ok(seen !== undefined, "the timer list is listed")
       t.ok((seen?.size ?? 0) >= c.size, `${seen?.size} live timeouts`)
       t.notOk(seen?.growing)
+      // Each timeout is cleared 500 ms after it is armed: by the next search every one sampled has left.
+      t.ok(isFlow(seen?.turnover), `its Timeouts were sampled and found gone: ${JSON.stringify(seen?.turnover)}`)
     } else {
       t.ok(seen !== undefined, 'the big collection is listed')
       t.ok((seen?.size ?? 0) >= c.size)

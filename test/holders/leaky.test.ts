@@ -188,3 +188,14 @@ t.test('buffers: retained bytes count the Buffers', async (t) => {
   t.ok((holder?.retainedBytes ?? 0) >= (holder?.size ?? 0) * 16384, `~${holder?.retainedBytes} bytes for ${holder?.size} Buffers of 16 KiB`)
   t.match(holder?.retainedBytesMethod, /sampled elements/)
 })
+
+t.test("leaked-intervals: a timer list's turnover counts its Timeouts still armed", async (t) => {
+  // Intervals never cleared: each is re-armed, the same Timeout, every 30 s; none leaves its list.
+  const { session } = await openFixture(t, 'leaked-intervals', { RATE: '50' })
+  const results = await searchSeries(session, 2, 1000)
+  const list = results[2]?.holders.find((h) => h.kind === 'Timers' && /setInterval\(30000 ms\)/.test(h.path.join(' → ')))
+  t.comment(list !== undefined ? `${describeHolder(list)}; turnover ${JSON.stringify(list.turnover)}` : '(not reported)')
+  t.equal(list?.turnover?.gone, 0, 'no Timeout sampled in the list has left it')
+  t.ok((list?.turnover?.sampled ?? 0) >= 16, `${list?.turnover?.sampled} sampled along the list`)
+  t.equal(list?.growing, true)
+})
