@@ -177,6 +177,11 @@ interface WatchHours {
  *   cache filled in bursts by a catalogue sync, an hour's midday peak of slow requests, a batch
  *   loaded every 90 minutes, healthy; Buffers of webhooks failed in outage bursts, rejected
  *   records of a partner's broken files, leaking).
+ * - flows: five services written after the holder search's flow change of 2026-12-05 (queues and
+ *   buffers that work items pass through: an export queue swelling at every full hour, a metrics
+ *   write-behind buffer following a daily curve, per-connection chat outboxes, healthy; a FIFO
+ *   whose consumer keeps ~85 % of the pace, a retry queue re-queueing dead endpoints forever,
+ *   leaking ~1 MB/h).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -188,6 +193,7 @@ export const LATER_CORPORA = {
   siblings: { folder: 'corpus-siblings', watch: { pastOnset: 6, healthy: 6 } },
   services: { folder: 'corpus-services', watch: { pastOnset: 6, healthy: 6 } },
   stairs: { folder: 'corpus-stairs', watch: { pastOnset: 6, healthy: 6 } },
+  flows: { folder: 'corpus-flows', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
