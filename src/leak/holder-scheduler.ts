@@ -10,7 +10,7 @@
  * leak may stop growing soon after it starts (a cap, a crash), before its
  * raise, and a holder is only named by its growth. While the leak stays raised, searches
  * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long
- * gap before a big collection grows by what counts as growing (report.ts `isGrowing`), and
+ * gap before a big collection grows by what counts as growing (growth.ts `isGrowing`), and
  * each search compares against the previous measurement.
  *
  * Every search is charged to the attribution budget it shares with profile

@@ -2,7 +2,8 @@
 // (they are big) but never as growing.
 import t from 'tap'
 import { AGENT_KEY } from '../../src/collectors/agent.js'
-import { describeHolder, isFlow, isGrowing } from '../../src/holders/report.js'
+import { isFlow, isGrowing } from '../../src/holders/growth.js'
+import { describeHolder } from '../../src/holders/report.js'
 import { openFixture, searchSeries } from './lib.js'
 
 const CASES = [

@@ -4,10 +4,6 @@ import {
   describeHolder,
   displayFile,
   inferMainScript,
-  isFlow,
-  isGrowing,
-  turnoverBound,
-  turnoverLowerBound,
   PageReply,
   rankHolders,
   renderPath,
@@ -15,6 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
+import { isFlow, isGrowing, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {

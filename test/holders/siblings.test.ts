@@ -1,5 +1,6 @@
 import t from 'tap'
-import { isGrowing, reportedHolders } from '../../src/holders/report.js'
+import { isGrowing } from '../../src/holders/growth.js'
+import { reportedHolders } from '../../src/holders/report.js'
 import { groupSiblings } from '../../src/holders/siblings.js'
 import type { Holder } from '../../src/holders/types.js'
 

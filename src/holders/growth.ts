@@ -1,0 +1,88 @@
+/**
+ * When a holder is called growing: its growth between two searches against what churn moves by
+ * chance (measured turnover), and a flow's run of rises (see isGrowing).
+ */
+import type { Turnover } from './types.js'
+
+/**
+ * Whether a holder grew enough to be called growing: since its previous measurement, by at least
+ * GROWING_MIN_ELEMENTS elements, GROWING_MIN_FRACTION of its previous size, and more than a
+ * collection that only churns would move by chance. In a collection whose members come and go
+ * independently (in-flight requests, timers of a fixed duration, sessions with a TTL) the size
+ * is Poisson-like, and when a fraction f of the n members present at one measurement has left
+ * by the next (replaced by as many, on average), the difference of the two sizes varies by
+ * √(2·f·n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
+ * comparison).
+ *
+ * f is 1 unless measured: a Set, Map, Array or timer list carries its `turnover`, how many of up to 64 members
+ * sampled across it when it was last reported have left since; f is then the upper 99.9 %
+ * (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
+ * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not.
+ * Small leaking collections without a measured turnover need a longer interval to be called
+ * growing; the scheduler doubles the gap between searches while a leak stays raised.
+ */
+export const GROWING_MIN_ELEMENTS = 32
+export const GROWING_MIN_FRACTION = 0.05
+export const GROWING_NOISE_SIGMAS = 4
+/** One-sided normal quantile of the turnover bound (99.9 %). */
+const TURNOVER_Z = 3.09
+
+/** Upper bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
+export function turnoverBound(turnover: Turnover | undefined): number {
+  if (turnover === undefined || turnover.sampled <= 0) return 1
+  const n = turnover.sampled
+  const p = Math.min(1, Math.max(0, turnover.gone / n))
+  const z2 = TURNOVER_Z * TURNOVER_Z
+  const upper = (p + z2 / (2 * n) + TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return Math.min(1, upper)
+}
+
+/**
+ * A flow, not a store: a collection most of whose sampled members left between two searches
+ * (the lower 99.9 % bound of the share gone above FLOW_GONE_SHARE) holds what is passing
+ * through it (a queue drained by its consumer, a batch being worked off), and its size is the
+ * level of that flow now. Bursts move that level by any amount, so two sizes tell nothing: such
+ * a collection is growing only when its size rose at each of its last FLOW_RISES measurements in
+ * a row (`earlierSizes`), each rise by GROWING_MIN_ELEMENTS and GROWING_MIN_FRACTION; sizes
+ * sampled at random from a level that only fluctuates rise FLOW_RISES times in a row with a
+ * chance under 1/(FLOW_RISES + 1)! (1/120). A queue whose consumer died keeps its members (a
+ * store) and is judged on two sizes.
+ */
+export const FLOW_GONE_SHARE = 0.5
+export const FLOW_RISES = 4
+
+/** Lower bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
+export function turnoverLowerBound(turnover: Turnover | undefined): number {
+  if (turnover === undefined || turnover.sampled <= 0) return 0
+  const n = turnover.sampled
+  const p = Math.min(1, Math.max(0, turnover.gone / n))
+  const z2 = TURNOVER_Z * TURNOVER_Z
+  const lower = (p + z2 / (2 * n) - TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return Math.max(0, lower)
+}
+
+/** Whether the turnover shows a flow (see FLOW_GONE_SHARE). */
+export function isFlow(turnover: Turnover | undefined): boolean {
+  return turnoverLowerBound(turnover) > FLOW_GONE_SHARE
+}
+
+/**
+ * `earlierSizes`: the collection's sizes at the searches before its previous measurement,
+ * oldest first (only consulted for a flow).
+ */
+export function isGrowing(size: number, previousSize: number | null, turnover?: Turnover, earlierSizes: readonly number[] = []): boolean {
+  // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
+  // a collection that small had no members sampled for its turnover; the next search judges it.
+  if (previousSize === null || previousSize < GROWING_MIN_ELEMENTS) return false
+  const grew = size - previousSize
+  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, previousSize))
+  if (!(grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > churn)) return false
+  if (!isFlow(turnover)) return true
+  const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
+  if (sizes.length < FLOW_RISES + 1) return false
+  for (let i = 1; i < sizes.length; i++) {
+    const rise = sizes[i]! - sizes[i - 1]!
+    if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * sizes[i - 1]!)) return false
+  }
+  return true
+}
