@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { FLOW_RISES, isGrowing } from './growth.js'
+import { FLOW_RISES, isFlow, isGrowing } from './growth.js'
 import { groupSiblings } from './siblings.js'
 import type { Holder, HolderKind, SiblingFamily } from './types.js'
 
@@ -379,9 +379,14 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
+}
+
+/** `; a flow: 64 of 64 sampled left` when most of its members left since the previous search (growth.ts). */
+function flowNote(h: Holder): string {
+  return h.turnover !== undefined && isFlow(h.turnover) ? `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left` : ''
 }
 
 function formatBytes(n: number): string {

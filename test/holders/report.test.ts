@@ -383,4 +383,5 @@ t.test('earlier sizes are carried from the previous report of the same measureme
   const [broken] = toHolders([item(500, 390)], ctx(), previous)
   t.equal(broken?.earlierSizes, undefined, 'the previous report is not the measurement compared with: history starts over')
   t.equal(broken?.growing, false)
+  t.match(describeHolder(broken!), /\(\+1\.8\/s; a flow: 64 of 64 sampled left\)/, 'the log line says why it is not growing')
 })
