@@ -30,8 +30,9 @@ export interface Holder {
    * Grew since its previous measurement by at least 32 elements, 5 % of its previous size and
    * four times the chance variation of a churning collection, 4·√(2·f·previousSize), f the
    * share of members that may have left since (1 unless `turnover` measured it; see
-   * `isGrowing`); false when first seen now. A flow (most sampled members gone since, surely)
-   * must also have risen at each of its last four measurements (`earlierSizes`).
+   * `isGrowing`); false when first seen now or grown from under 32 elements. A flow (most
+   * sampled members gone since, surely) must also have risen at each of its last four
+   * measurements (`earlierSizes`).
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */
