@@ -27,14 +27,22 @@ export const GROWING_NOISE_SIGMAS = 4
 /** One-sided normal quantile of the turnover bound (99.9 %). */
 const TURNOVER_Z = 3.09
 
-/** Upper bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
-export function turnoverBound(turnover: Turnover | undefined): number {
-  if (turnover === undefined || turnover.sampled <= 0) return 1
+/**
+ * One bound of the share of members gone (Wilson score interval, one-sided 99.9 %): `side` +1
+ * for the upper, −1 for the lower; undefined when nothing was sampled.
+ */
+function wilsonBound(turnover: Turnover | undefined, side: 1 | -1): number | undefined {
+  if (turnover === undefined || turnover.sampled <= 0) return undefined
   const n = turnover.sampled
   const p = Math.min(1, Math.max(0, turnover.gone / n))
   const z2 = TURNOVER_Z * TURNOVER_Z
-  const upper = (p + z2 / (2 * n) + TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
-  return Math.min(1, upper)
+  const bound = (p + z2 / (2 * n) + side * TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
+  return Math.min(1, Math.max(0, bound))
+}
+
+/** Upper bound of the share of members gone; 1 (all may have left) when not measured. */
+export function turnoverBound(turnover: Turnover | undefined): number {
+  return wilsonBound(turnover, 1) ?? 1
 }
 
 /**
@@ -51,14 +59,9 @@ export function turnoverBound(turnover: Turnover | undefined): number {
 export const FLOW_GONE_SHARE = 0.5
 export const FLOW_RISES = 4
 
-/** Lower bound of the share of members gone (Wilson score interval, one-sided 99.9 %). */
+/** Lower bound of the share of members gone; 0 when not measured. */
 export function turnoverLowerBound(turnover: Turnover | undefined): number {
-  if (turnover === undefined || turnover.sampled <= 0) return 0
-  const n = turnover.sampled
-  const p = Math.min(1, Math.max(0, turnover.gone / n))
-  const z2 = TURNOVER_Z * TURNOVER_Z
-  const lower = (p + z2 / (2 * n) - TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
-  return Math.max(0, lower)
+  return wilsonBound(turnover, -1) ?? 0
 }
 
 /** Whether the turnover shows a flow (see FLOW_GONE_SHARE). */

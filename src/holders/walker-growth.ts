@@ -6,9 +6,10 @@
  */
 export const WALKER_GROWTH_SOURCE = `
   // Turnover: of members sampled across a collection (a Set, Map, Array or timer list) when it
-  // was last reported, how many have left since. A collection whose members seldom leave cannot move much by churn, whatever its
-  // size (see isGrowing). Objects are held through WeakRefs; primitives only when small (a fresh
-  // copy), and an Array's only when the sampled ones are distinct (see takeProbes).
+  // was last reported, how many have left since. A collection whose members seldom leave cannot
+  // move much by churn, whatever its size (see isGrowing). Objects are held through WeakRefs;
+  // primitives only when small (a fresh copy), and an Array's only when the sampled ones are
+  // distinct (see takeProbes).
   const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_PROBES = 16;
   const probeOf = (k, primitives) => {
     const t = typeof k;
