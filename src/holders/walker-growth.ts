@@ -32,13 +32,15 @@ export const WALKER_GROWTH_SOURCE = `
     if (kind === K_TIMERS) return isObj(dataValue(k, '_idleNext')) ? 1 : 0;
     return (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) ? 1 : 0;
   };
+  // This search's own watchdog Timeout, in a timer list while the search runs: not the app's.
+  const ownWatchdog = () => state.cur !== null ? state.cur.watchdog : null;
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
     try {
       if (kind === K_TIMERS) {
         // A timer list's Timeouts, every stride-th along the list (not this search's own watchdog).
-        const own = state.cur !== null ? state.cur.watchdog : null;
+        const own = ownWatchdog();
         let t = dataValue(o, '_idleNext'), next = 0;
         for (let i = 0; i < size && isObj(t) && t !== o && out.length < PROBES; i++) {
           if (i >= next && t !== own) { next += stride; push(out, [true, new WR(t)]); }

@@ -215,7 +215,7 @@ export const WALKER_RUN_SOURCE = `
         const it = setValues(o);
         for (let i = 0; i < 3; i++) { const r = setIterNext(it); if (r.done) break; push(out, r.value); }
       } else if (kind === K_TIMERS) {
-        const own = state.cur !== null ? state.cur.watchdog : null;
+        const own = ownWatchdog();
         let a = o._idleNext;
         if (a === own && isObj(a)) a = a._idleNext;
         const z = o._idlePrev;
