@@ -14,7 +14,7 @@ import type { Turnover } from './types.js'
  * √(2·f·n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
  * comparison).
  *
- * f is 1 unless measured: a Set, Map, Array or timer list carries its `turnover`, how many of up to 64 members
+ * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how many of up to 64 members
  * sampled across it when it was last reported have left since; f is then the upper 99.9 %
  * (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
  * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not.

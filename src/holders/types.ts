@@ -69,13 +69,15 @@ export interface Holder {
    */
   readonly family?: SiblingFamily
   /**
-   * Sets, Maps, Arrays and timer lists: of up to 64 members sampled across it when it was last
-   * reported, how many have left since (a Timeout has left its list when it fired or was
-   * cleared; a setInterval re-armed is the same member): the churn `growing` allows for (see
-   * `isGrowing`). Absent when not measured (dictionaries, first seen, no earlier sample, fewer
-   * than 32 or more than 4 096 members then, or an Array or timer list with fewer than 16
-   * members that can be probed among those sampled: objects, or an Array's primitives when the
-   * sampled ones are all distinct).
+   * Sets, Maps, Arrays, dictionaries and timer lists: of up to 64 members sampled across it
+   * when it was last reported, how many have left since (a dictionary's members are its keys; a
+   * Timeout has left its list when it fired or was cleared; a setInterval re-armed is the same
+   * member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
+   * seen, no earlier sample, fewer than 32 members then or more than 65 536 in a Set or Map,
+   * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
+   * time budget, or fewer than 16 members that can be probed among those sampled in an Array,
+   * dictionary or timer list: objects, short keys, or an Array's primitives when the sampled ones
+   * are all distinct).
    */
   readonly turnover?: Turnover
   /**

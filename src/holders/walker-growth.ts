@@ -5,12 +5,18 @@
  * are joined into one function body. Not valid JavaScript on its own.
  */
 export const WALKER_GROWTH_SOURCE = `
-  // Turnover: of members sampled across a collection (a Set, Map, Array or timer list) when it
-  // was last reported, how many have left since. A collection whose members seldom leave cannot
-  // move much by churn, whatever its size (see isGrowing). Objects are held through WeakRefs;
-  // primitives only when small (a fresh copy), and an Array's only when the sampled ones are
-  // distinct (see takeProbes).
-  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MAX_SIZE = 4096, PROBE_MIN_PROBES = 16;
+  // Turnover: of members sampled across a collection (a Set, Map, Array, dictionary or timer
+  // list) when it was last reported, how many have left since. A collection whose members seldom
+  // leave cannot move much by churn, whatever its size (see isGrowing). Objects are held through
+  // WeakRefs; primitives only when small (a fresh copy), and an Array's only when the sampled ones
+  // are distinct (see takeProbes); a dictionary's members are its keys.
+  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MIN_PROBES = 16;
+  // The largest collection probed, by kind: sampling walks a Set or a Map by iteration (~10 ns a
+  // member, then has() per probe), a timer list along its links, and lists a dictionary's keys
+  // (~0.3 us a key); an Array's probes are looked up by indexOf (a scan each). Each bound keeps
+  // one collection's probes near a millisecond; the finish step also stops probing once it has
+  // spent maxStepMs (see the report).
+  const probeMaxSize = (kind) => kind === K_SET || kind === K_MAP ? 65536 : kind === K_ARRAY ? 16384 : 4096;
   const probeOf = (k, primitives) => {
     const t = typeof k;
     if (isObj(k)) return [true, new WR(k)];
@@ -30,6 +36,7 @@ export const WALKER_GROWTH_SOURCE = `
     const k = p[0] ? wrDeref(p[1]) : p[1];
     if (p[0] && k === undefined) return -1;
     if (kind === K_TIMERS) return isObj(dataValue(k, '_idleNext')) ? 1 : 0;
+    if (kind === K_OBJECT) return hasOwnProp(o, k) ? 1 : 0;
     return (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) ? 1 : 0;
   };
   // This search's own watchdog Timeout, in a timer list while the search runs: not the app's.
@@ -71,6 +78,17 @@ export const WALKER_GROWTH_SOURCE = `
           const objects = [];
           for (let j = 0; j < out.length; j++) if (out[j][0]) push(objects, out[j]);
           return objects.length >= PROBE_MIN_PROBES ? objects : null;
+        }
+        return out.length >= PROBE_MIN_PROBES ? out : null;
+      }
+      if (kind === K_OBJECT) {
+        // A dictionary's keys, every stride-th of those listed now (keys are distinct; a key
+        // deleted and set again has not left).
+        const keys = objectKeys(o);
+        const step = keys.length / PROBES;
+        for (let j = 0; j < PROBES && j * step < keys.length; j++) {
+          const p = probeOf(keys[floor(j * step)], true);
+          if (p !== undefined) push(out, p);
         }
         return out.length >= PROBE_MIN_PROBES ? out : null;
       }

@@ -36,6 +36,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
   const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
   const mapHas = un(Map.prototype.has), setHas = un(Set.prototype.has), arrIndexOf = un(Array.prototype.indexOf);
+  const hasOwnProp = un(ObjProto.hasOwnProperty);
   const TAProto = getProto(Uint8Array.prototype);
   const taByteLength = un(getDesc(TAProto, 'byteLength').get);
   const abByteLength = un(getDesc(ArrayBuffer.prototype, 'byteLength').get);

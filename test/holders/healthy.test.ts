@@ -108,3 +108,22 @@ t.test('a sync queue refilled in batches and drained by its worker: a flow, neve
   t.comment(`the two sizes alone would have called it growing in ${twoSizes} of ${results.length - 1} comparisons`)
   t.ok(flows > 0, `its string ids were sampled and found gone (a flow) in ${flows} searches`)
 })
+
+t.test('big keyed flows: a dictionary of client counters and a Map of 6 000 sessions are probed, never growing', async (t) => {
+  // Both far above the 32-member floor; the Map above the 4 096 an Array's probes stop at. Every
+  // member present at one search has left by the next (idle 0.8 s, TTL 0.8 s; searches 1.5 s apart).
+  for (const c of [
+    { fixture: 'client-counters', holder: /^counters \(Object, test\/fixtures\/holders\/client-counters\/main\.js\)$/, kind: 'Object' },
+    { fixture: 'session-ttl', holder: /session-ttl\/main\.js.* → \.sessions \(Map\)$/, kind: 'Map' },
+  ]) {
+    const { session } = await openFixture(t, c.fixture)
+    const results = await searchSeries(session, 3, 1500)
+    for (const [i, r] of results.entries()) {
+      t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${c.fixture} search ${i + 1}: nothing growing`)
+    }
+    const seen = results[results.length - 1]!.holders.find((h) => c.holder.test(h.path.join(' → ')))
+    t.comment(seen !== undefined ? `${describeHolder(seen)}; turnover ${JSON.stringify(seen.turnover)}` : `${c.fixture}: (not reported; reported: ${results[results.length - 1]!.holders.map(describeHolder).join(' | ')})`)
+    t.equal(seen?.kind, c.kind)
+    t.ok(isFlow(seen?.turnover), `${c.fixture}: its ${seen?.size} members were sampled and found gone: ${JSON.stringify(seen?.turnover)}`)
+  }
+})

@@ -122,6 +122,16 @@ t.test("dead-consumer: an Array's turnover counts its sampled objects still in i
   t.same(queue?.turnover, { gone: 0, sampled: 64 }, 'no job sampled in the queue has left it')
 })
 
+t.test("seen-users: a dictionary's turnover counts its sampled keys still in it", async (t) => {
+  const { session } = await openFixture(t, 'seen-users')
+  const first = await search(session)
+  const { holder } = await searchUntil(session, first, (h) => h.growing, { spacingMs: 1500, timeoutMs: 20_000 })
+  t.comment(holder !== undefined ? `${describeHolder(holder)}; turnover ${JSON.stringify(holder.turnover)}` : '(none growing)')
+  t.match(holder?.path.join(' → '), /^lastSeen \(Object, test\/fixtures\/holders\/seen-users\/main\.js\)$/)
+  t.match(holder?.elementShape.join(' | '), /^\{at, ip, agent\}$/)
+  t.same(holder?.turnover, { gone: 0, sampled: 64 }, 'no user sampled has left the table')
+})
+
 t.test('compacted-series: arrays replaced by filtered copies are compared with what was at their path', async (t) => {
   // Each tenant's samples array is a new object every 100 ms: by identity every search sees it
   // for the first time. At its path (series → get('tenant-3') → .samples) it grows by the pinned
