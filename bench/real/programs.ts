@@ -182,6 +182,11 @@ interface WatchHours {
  *   write-behind buffer following a daily curve, per-connection chat outboxes, healthy; a FIFO
  *   whose consumer keeps ~85 % of the pace, a retry queue re-queueing dead endpoints forever,
  *   leaking ~1 MB/h).
+ * - keyed: six services written after the holder search's turnover change for dictionaries and
+ *   big Maps of 2026-12-05 (thousands to tens of thousands of keys: a session Map with an idle
+ *   TTL on a daily curve, a rate limiter's per-IP dictionary pruned of idle clients, a full LRU
+ *   of rendered fragments, healthy; a never-pruned Set of webhook idempotency keys, a never-pruned
+ *   last-seen dictionary, a websocket registry keeping timed-out connections, leaking ~1-2 MB/h).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -194,6 +199,7 @@ export const LATER_CORPORA = {
   services: { folder: 'corpus-services', watch: { pastOnset: 6, healthy: 6 } },
   stairs: { folder: 'corpus-stairs', watch: { pastOnset: 6, healthy: 6 } },
   flows: { folder: 'corpus-flows', watch: { pastOnset: 6, healthy: 6 } },
+  keyed: { folder: 'corpus-keyed', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
