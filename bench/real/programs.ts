@@ -187,6 +187,9 @@ interface WatchHours {
  *   TTL on a daily curve, a rate limiter's per-IP dictionary pruned of idle clients, a full LRU
  *   of rendered fragments, healthy; a never-pruned Set of webhook idempotency keys, a never-pruned
  *   last-seen dictionary, a websocket registry keeping timed-out connections, leaking ~1-2 MB/h).
+ * - ramps: four services written after that change (collections whose level follows a morning
+ *   traffic ramp: in-flight orders, a push fan-out backlog, typing indicators with a 5-second
+ *   expiry, healthy; a dedupe registry keeping the ~2 % of requests that fail, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -200,6 +203,7 @@ export const LATER_CORPORA = {
   stairs: { folder: 'corpus-stairs', watch: { pastOnset: 6, healthy: 6 } },
   flows: { folder: 'corpus-flows', watch: { pastOnset: 6, healthy: 6 } },
   keyed: { folder: 'corpus-keyed', watch: { pastOnset: 6, healthy: 6 } },
+  ramps: { folder: 'corpus-ramps', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
