@@ -89,3 +89,24 @@ export function isGrowing(size: number, previousSize: number | null, turnover?: 
   }
   return true
 }
+
+/**
+ * A flow's level follows the traffic: a flow's level is its arrival rate times how long a member
+ * stays (Little's law), so a queue of work or a map of requests in flight rises with a morning
+ * ramp while nothing leaks. Given the flow's last sizes (oldest first, as `isGrowing` judges
+ * them) and the target's request rate when each was measured, its level per request did not rise
+ * by GROWING_MIN_FRACTION at each step: what rose is explained by the traffic. False when a rate
+ * is unknown (NaN: no HTTP server) or not positive, or there are too few sizes: the sizes alone
+ * judge then.
+ */
+export function levelFollowsTraffic(sizes: readonly number[], requestsPerSecond: readonly number[]): boolean {
+  const n = Math.min(sizes.length, requestsPerSecond.length, FLOW_RISES + 1)
+  if (n < FLOW_RISES + 1) return false
+  const level = sizes.slice(-n)
+  const rate = requestsPerSecond.slice(-n)
+  if (!rate.every((r) => Number.isFinite(r) && r > 0)) return false
+  for (let i = 1; i < n; i++) {
+    if (!(level[i]! / rate[i]! >= (1 + GROWING_MIN_FRACTION) * (level[i - 1]! / rate[i - 1]!))) return true
+  }
+  return false
+}

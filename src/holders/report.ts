@@ -386,7 +386,8 @@ export function describeHolder(h: Holder): string {
 
 /** `; a flow: 64 of 64 sampled left` when most of its members left since the previous search (growth.ts). */
 function flowNote(h: Holder): string {
-  return h.turnover !== undefined && isFlow(h.turnover) ? `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left` : ''
+  if (h.turnover === undefined || !isFlow(h.turnover)) return ''
+  return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
 }
 
 function formatBytes(n: number): string {

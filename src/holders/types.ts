@@ -85,6 +85,12 @@ export interface Holder {
    * those searches reported it: what a flow's growth is judged on (`isGrowing`). Absent when none.
    */
   readonly earlierSizes?: readonly number[]
+  /**
+   * A flow whose sizes rose at each of its last searches, but whose level per request (the
+   * target's HTTP request rate at each of those searches) did not: the traffic explains its
+   * growth (`levelFollowsTraffic`), and `growing` is false. Set by the scheduler; absent otherwise.
+   */
+  readonly followsTraffic?: true
 }
 
 export interface Turnover {

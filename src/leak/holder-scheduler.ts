@@ -24,7 +24,17 @@ import type { RankedSite } from '../attribution/tracker.js'
 import type { HoldersConfig } from '../config/types.js'
 import { errorMessage } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
-import { searchHolders, type Holder, type HolderSearchDone, type HolderSearchOptions, type HolderSearchRefused } from '../holders/index.js'
+import {
+  FLOW_RISES,
+  isFlow,
+  levelFollowsTraffic,
+  rankHolders,
+  searchHolders,
+  type Holder,
+  type HolderSearchDone,
+  type HolderSearchOptions,
+  type HolderSearchRefused,
+} from '../holders/index.js'
 import type { TargetSession } from '../inspector/session.js'
 import { siteOfHolder, type HolderSite } from './holder-sites.js'
 
@@ -47,6 +57,8 @@ export interface HolderTickOptions {
   readonly headroomBytes: number | undefined
   /** scriptId → URL of the scripts seen in the latest heap profile (names ES modules); asked only when a search starts. */
   readonly scriptUrls?: () => ReadonlyMap<string, string>
+  /** The target's HTTP requests per second lately (NaN when it serves none); asked only when a search starts. */
+  readonly requestsPerSecond?: () => number
 }
 
 export type HolderRequestOutcome = 'scheduled' | 'running' | 'off'
@@ -107,6 +119,8 @@ export class HolderScheduler {
   private costTotalMs = 0
   private cpuTotalMs = 0
   private exportedIds: number[] = []
+  /** The latest searches of this process (oldest first, at most FLOW_RISES + 1): when, and the request rate then. */
+  private history: Array<{ readonly at: number; readonly requestsPerSecond: number }> = []
 
   private readonly now: () => number
 
@@ -158,7 +172,8 @@ export class HolderScheduler {
     if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
     const generation = this.generation
     this.lastStartedMs = nowMs
-    this.running = this.search(session, { headroomBytes: options.headroomBytes, scriptUrls: options.scriptUrls?.() }, generation).finally(() => {
+    const requestsPerSecond = options.requestsPerSecond?.() ?? Number.NaN
+    this.running = this.search(session, { headroomBytes: options.headroomBytes, scriptUrls: options.scriptUrls?.() }, generation, requestsPerSecond).finally(() => {
       this.lastEndedMs = this.now()
       if (generation === this.generation) this.running = undefined
     })
@@ -199,6 +214,7 @@ export class HolderScheduler {
     this.latest = undefined
     this.refusal = undefined
     this.exportedIds = []
+    this.history = []
     this.gapMs = this.config.intervalMs
     this.nextDueMs = undefined
     this.lastStartedMs = undefined
@@ -248,7 +264,12 @@ export class HolderScheduler {
     return out
   }
 
-  private async search(session: TargetSession, options: Pick<HolderSearchOptions, 'headroomBytes' | 'scriptUrls'>, generation: number): Promise<void> {
+  private async search(
+    session: TargetSession,
+    options: Pick<HolderSearchOptions, 'headroomBytes' | 'scriptUrls'>,
+    generation: number,
+    requestsPerSecond = Number.NaN,
+  ): Promise<void> {
     const wasRequested = this.requested
     let result: HolderSearchDone | HolderSearchRefused
     try {
@@ -276,11 +297,36 @@ export class HolderScheduler {
     this.costTotalMs += costMs
     this.cpuTotalMs += result.cost.targetCpuMs ?? 0
     this.budget.charge(nowMs, costMs)
-    this.latest = result
+    this.history = [...this.history, { at: result.at, requestsPerSecond }].slice(-(FLOW_RISES + 1))
+    this.latest = this.judgedByTraffic(result)
     this.updateExported()
     // A request is answered once growth is known (two searches of the same process).
     if (wasRequested && !result.firstSearch) this.requested = false
     this.schedule(nowMs, result.firstSearch)
+  }
+
+  /**
+   * A flow called growing for rising at each of its last searches is not growing when its level
+   * per request did not rise with it (growth.ts `levelFollowsTraffic`): a queue or a map of
+   * requests in flight rising with a morning ramp. Its sizes are matched to this process's
+   * latest searches from the newest back, when its interval is the gap between the last two
+   * (a holder not measured at every one of those searches is left as judged).
+   */
+  private judgedByTraffic(result: HolderSearchDone): HolderSearchDone {
+    let changed = false
+    const holders = result.holders.map((h) => {
+      if (!h.growing || h.previousSize === null || !isFlow(h.turnover)) return h
+      const sizes = [...(h.earlierSizes ?? []), h.previousSize, h.size]
+      const n = Math.min(sizes.length, this.history.length)
+      if (n < FLOW_RISES + 1) return h
+      const searches = this.history.slice(-n)
+      const gapS = (searches[n - 1]!.at - searches[n - 2]!.at) / 1000
+      if (Math.abs(gapS - h.intervalSeconds) > Math.max(1, 0.1 * h.intervalSeconds)) return h
+      if (!levelFollowsTraffic(sizes.slice(-n), searches.map((s) => s.requestsPerSecond))) return h
+      changed = true
+      return { ...h, growing: false, followsTraffic: true as const }
+    })
+    return changed ? { ...result, holders: rankHolders(holders) } : result
   }
 
   /** The next search: `intervalMs` after a first search, then the gap doubles up to the maximum. */

@@ -224,6 +224,7 @@ export class TargetAnalysis implements PollExtension {
       leakRaised, growthSeen,
       headroomBytes: limit !== undefined && rss !== undefined ? limit - rss : undefined,
       scriptUrls: () => scriptUrlsOf(this.latest?.profile),
+      requestsPerSecond: () => this.load.trafficAt(nowMs, this.options.analysis.windowMs),
     })
   }
 

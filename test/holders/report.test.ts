@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { isFlow, isGrowing, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -384,4 +384,25 @@ t.test('earlier sizes are carried from the previous report of the same measureme
   t.equal(broken?.earlierSizes, undefined, 'the previous report is not the measurement compared with: history starts over')
   t.equal(broken?.growing, false)
   t.match(describeHolder(broken!), /\(\+1\.8\/s; a flow: 64 of 64 sampled left\)/, 'the log line says why it is not growing')
+})
+
+t.test("a flow's level per request: traffic explains a rise that keeps pace with it", async (t) => {
+  t.ok(levelFollowsTraffic([400, 600, 800, 1000, 1200], [2, 3, 4, 5, 6]), 'rising with a ramp')
+  t.notOk(levelFollowsTraffic([400, 600, 800, 1000, 1200], [4, 4, 4, 4, 4]), 'rising at steady traffic: a backlog')
+  t.notOk(levelFollowsTraffic([400, 600, 800, 1000, 1200], [4, 4.2, 4.4, 4.6, 4.8]), 'rising faster than the traffic')
+  t.notOk(levelFollowsTraffic([400, 600, 800, 1000, 1200], [2, 3, NaN, 5, 6]), 'a rate unknown: the sizes judge')
+  t.notOk(levelFollowsTraffic([400, 600, 800, 1000, 1200], [2, 3, 0, 5, 6]), 'no requests at one search: the sizes judge')
+  t.notOk(levelFollowsTraffic([600, 800, 1000, 1200], [3, 4, 5, 6]), 'too few sizes')
+  t.ok(levelFollowsTraffic([100, 400, 600, 800, 1000, 1200], [9, 2, 3, 4, 5, 6]), 'the last five judge')
+  // A level proportional to the traffic with ±10 % noise, traffic rising 20 % a search: the level
+  // per request rises five percent at each of four steps rarely.
+  let seed = 7
+  const random = (): number => ((seed = (seed * 48271) % 2147483647) / 2147483647)
+  let followed = 0
+  for (let i = 0; i < 500; i++) {
+    const rates = [1, 1.2, 1.44, 1.73, 2.07]
+    const sizes = rates.map((r) => 1000 * r * (0.9 + 0.2 * random()))
+    if (levelFollowsTraffic(sizes, rates)) followed++
+  }
+  t.ok(followed >= 490, `explained in ${followed} of 500 noisy ramps`)
 })

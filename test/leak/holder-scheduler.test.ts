@@ -85,9 +85,10 @@ class Harness {
       () => this.clock,
     )
   }
+  requestsPerSecond = Number.NaN
   async tick(leakRaised: boolean, advanceMs = 0, growthSeen = false): Promise<void> {
     this.clock += advanceMs
-    this.scheduler.tick(session, this.clock, { leakRaised, growthSeen, headroomBytes: 200e6 })
+    this.scheduler.tick(session, this.clock, { leakRaised, growthSeen, headroomBytes: 200e6, requestsPerSecond: () => this.requestsPerSecond })
     await this.scheduler.idle()
   }
 }
@@ -258,4 +259,49 @@ t.test('ranSince: a search running, or ended after the time asked about', async 
   await h.tick(true)
   t.equal(h.scheduler.ranSince(before), true, 'it ended after that time')
   t.equal(h.scheduler.ranSince(h.clock), false, 'nothing since it ended')
+})
+
+t.test('a flow rising with the traffic is not growing; one rising at steady traffic is', async (t) => {
+  // Searches 10 s apart (requests: each answered after the first); a queue most of whose sampled
+  // members left each time (a flow) rose at each of five searches.
+  const sizes = [400, 600, 800, 1000, 1200]
+  const flow = (i: number): Holder => ({
+    ...holder(7, sizes[i]!, i >= 4, ['queue (Array, q.js)']),
+    previousSize: i > 0 ? sizes[i - 1]! : null,
+    intervalSeconds: 10,
+    turnover: { gone: 64, sampled: 64 },
+    earlierSizes: sizes.slice(Math.max(0, i - 4), Math.max(0, i - 1)),
+  })
+  for (const c of [
+    { name: 'traffic rising as much', rates: [2, 3, 4, 5, 6], growing: false },
+    { name: 'steady traffic', rates: [4, 4, 4, 4, 4], growing: true },
+    { name: 'no HTTP server', rates: [NaN, NaN, NaN, NaN, NaN], growing: true },
+  ]) {
+    const h = new Harness({ ...CONFIG, intervalMs: 10_000, maxIntervalMs: 10_000 })
+    for (let i = 0; i < sizes.length; i++) h.results.push(done([flow(i)], i === 0, h.clock + i * 10_000))
+    for (let i = 0; i < sizes.length; i++) {
+      h.requestsPerSecond = c.rates[i]!
+      if (i === 0) h.scheduler.request()
+      await h.tick(true, i === 0 ? 0 : 10_000)
+    }
+    t.equal(h.calls.length, 5, `${c.name}: five searches`)
+    const seen = h.scheduler.view().holders.find((x) => x.id === 7)
+    t.equal(seen?.growing, c.growing, `${c.name}: ${c.growing ? 'growing' : 'not growing'}`)
+    t.equal(seen?.followsTraffic, c.growing ? undefined : true)
+    t.same(h.scheduler.exported().map((x) => x.id), c.growing ? [7] : [], `${c.name}: exported only when growing`)
+  }
+})
+
+t.test('a flow whose interval does not match the searches is left as judged', async (t) => {
+  // Its previous measurement was two searches back (not measured at the last one): the sizes do
+  // not line up with the searches' request rates.
+  const h = new Harness({ ...CONFIG, intervalMs: 10_000, maxIntervalMs: 10_000 })
+  const last: Holder = { ...holder(7, 1200, true), previousSize: 1000, intervalSeconds: 20, turnover: { gone: 64, sampled: 64 }, earlierSizes: [400, 600, 800] }
+  for (let i = 0; i < 4; i++) h.results.push(done([holder(8, 50, false)], i === 0, h.clock + i * 10_000))
+  h.results.push(done([last], false, h.clock + 40_000))
+  for (let i = 0; i < 5; i++) {
+    h.requestsPerSecond = 2 + i
+    await h.tick(true, i === 0 ? 0 : 10_000)
+  }
+  t.equal(h.scheduler.view().holders[0]?.growing, true)
 })
