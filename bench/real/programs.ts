@@ -190,6 +190,10 @@ interface WatchHours {
  * - ramps: four services written after that change (collections whose level follows a morning
  *   traffic ramp: in-flight orders, a push fan-out backlog, typing indicators with a 5-second
  *   expiry, healthy; a dedupe registry keeping the ~2 % of requests that fail, leaking).
+ * - peaks: five HTTP services written after the holder search's traffic rule of 2026-12-05 (card
+ *   authorisations pending through a lunchtime peak, per-tenant log buffers through a morning
+ *   ramp, uploads in progress through a ramp, healthy; an export backlog behind a worker at
+ *   ~90 % of the pace, an RPC client keeping timed-out calls, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -204,6 +208,7 @@ export const LATER_CORPORA = {
   flows: { folder: 'corpus-flows', watch: { pastOnset: 6, healthy: 6 } },
   keyed: { folder: 'corpus-keyed', watch: { pastOnset: 6, healthy: 6 } },
   ramps: { folder: 'corpus-ramps', watch: { pastOnset: 6, healthy: 6 } },
+  peaks: { folder: 'corpus-peaks', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
