@@ -35,6 +35,12 @@ export interface HolderOutcome {
   } | null
   /** Growing holders reported that do not match the truth (distinct labels). */
   readonly otherGrowing: readonly string[]
+  /**
+   * Flows that rose at each of their last searches but were not called growing because their
+   * level per request did not (`followsTraffic`; distinct labels, any search): whether that rule
+   * decided anything in a run. Absent in results recorded before it.
+   */
+  readonly followedTraffic?: readonly string[]
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   /** Why searches were refused (distinct reasons, e.g. 'headroom: needs 64 MiB, 40 MiB left'). */
   readonly refusals: readonly string[]
@@ -71,6 +77,7 @@ export class HolderWatch {
   private foundAfterRaiseSimS: number | null = null
   private foundAfterRaiseWallS: number | null = null
   private readonly other = new Set<string>()
+  private readonly byTraffic = new Set<string>()
   private searches = { done: 0, refused: 0, failed: 0 }
   private readonly refusals = new Set<string>()
 
@@ -104,6 +111,7 @@ export class HolderWatch {
     if (view.searchedAt === null || view.searchedAt === this.lastSearchedAt) return
     this.lastSearchedAt = view.searchedAt
     if (view.cost !== null) this.costs.push({ pauseMs: searchPauseMs(view.cost), targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
+    for (const holder of view.holders) if (holder.followsTraffic === true) this.byTraffic.add(holder.label)
     if (judge === false) return
     const since = judge === true ? undefined : judge
     const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))
@@ -137,6 +145,7 @@ export class HolderWatch {
       foundAfterRaiseWallS: this.foundAfterRaiseWallS,
       found: this.found,
       otherGrowing: [...this.other],
+      followedTraffic: [...this.byTraffic],
       searches: this.searches,
       refusals: [...this.refusals],
       worst:

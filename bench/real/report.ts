@@ -147,11 +147,13 @@ export function holderTable(results: readonly ProgramResult[]): string {
     .map((runs) => {
       const first = runs[0] as ProgramResult
       const found = runs.map((run) => {
-        if (!run.leaky) return run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`
+        const traffic = (run.holders.followedTraffic ?? []).length
+        const byTraffic = traffic === 0 ? '' : ` (${traffic} a flow following the traffic)`
+        if (!run.leaky) return (run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`) + byTraffic
         const h = run.holders
-        if (h.found === null) return h.searches.done === 0 ? 'no search' : 'not named'
+        if (h.found === null) return (h.searches.done === 0 ? 'no search' : 'not named') + byTraffic
         const after = h.foundAfterRaiseSimS === null ? '' : ` +${minutes(h.foundAfterRaiseSimS)} (${Math.round(h.foundAfterRaiseWallS ?? 0)} s)`
-        return `#${h.found.rank}${after}`
+        return `#${h.found.rank}${after}${byTraffic}`
       })
       const example = runs.find((run) => run.holders.found !== null)?.holders.found
       const costs = runs.map((run) =>

@@ -57,6 +57,7 @@ t.test('the first growing match is recorded with its rank and allocation site; o
   t.equal(result.found?.siteIsAllocatingFunction, true)
   t.equal(result.foundAfterRaiseSimS, 600)
   t.same(result.otherGrowing, ['cache (Map, app.mjs)'])
+  t.same(result.followedTraffic, [], 'no flow judged by the traffic')
   watch.observe({ ...view('b', []), searches: { done: 1, refused: 1, failed: 0 }, refusal: { reason: 'headroom', requiredBytes: 64 * 1048576, headroomBytes: 10 * 1048576 } }, null, { simS: 800, wallMs: 12_000 }, true)
   t.same(watch.result().refusals, ['headroom: needs 64 MiB, 10 MiB left'], 'why a search was refused is kept')
 })
@@ -76,4 +77,17 @@ t.test('a healthy filler: growth measured from a search made while it filled is 
   t.same(watch.result().otherGrowing, [], 'its interval began during the fill')
   watch.observe(view('b', 5), null, { simS: 4500, wallMs: 75_000 }, since)
   t.same(watch.result().otherGrowing, ['profiles (LruCache, app.mjs) → .entries (Map)'], 'grown over an interval after the plateau: a false holder')
+})
+
+t.test('flows the traffic explained are recorded, growing or not', async (t) => {
+  const watch = new HolderWatch(truth)
+  const queue = { ...holder(['queue (Array, app.mjs)'], 'Array', false), followsTraffic: true as const }
+  watch.observe(
+    { searchedAt: 'a', holders: [queue], cost: null, searches: { done: 2, refused: 0, failed: 0 }, refusal: null },
+    null,
+    { simS: 700, wallMs: 11_000 },
+    false,
+  )
+  t.same(watch.result().followedTraffic, ['queue (Array, app.mjs)'], 'recorded even from a search not judged')
+  t.same(watch.result().otherGrowing, [], 'and not a false holder')
 })
