@@ -41,6 +41,15 @@ export const WALKER_GROWTH_SOURCE = `
   };
   // This search's own watchdog Timeout, in a timer list while the search runs: not the app's.
   const ownWatchdog = () => state.cur !== null ? state.cur.watchdog : null;
+  // Up to PROBES distinct indices spread evenly over 0..length-1.
+  const strided = (length) => {
+    const out = [];
+    for (let j = 0, last = -1; j < PROBES; j++) {
+      const at = floor((j * length) / PROBES);
+      if (at !== last && at < length) { push(out, at); last = at; }
+    }
+    return out;
+  };
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
@@ -61,14 +70,11 @@ export const WALKER_GROWTH_SOURCE = `
         // member that stayed. (NaN is never found by indexOf, and undefined is a hole: neither
         // is probed.) Sampled over its length now: the event loop ran since it was measured.
         const length = o.length;
-        const step = typeof length === 'number' && length >= 0 ? length / PROBES : stride;
+        const at = strided(typeof length === 'number' && length >= 0 ? length : size);
         const seen = new NMap();
-        let repeated = false, last = -1;
-        for (let j = 0; j < PROBES; j++) {
-          const at = floor(j * step);
-          if (at === last) continue;
-          last = at;
-          const v = o[at];
+        let repeated = false;
+        for (let j = 0; j < at.length; j++) {
+          const v = o[at[j]];
           const p = v !== v || v === undefined ? undefined : probeOf(v, true);
           if (p === undefined) continue;
           if (!p[0]) { if (nmGet(seen, p[1]) !== undefined) repeated = true; else nmSet(seen, p[1], true); }
@@ -85,9 +91,9 @@ export const WALKER_GROWTH_SOURCE = `
         // A dictionary's keys, every stride-th of those listed now (keys are distinct; a key
         // deleted and set again has not left).
         const keys = objectKeys(o);
-        const step = keys.length / PROBES;
-        for (let j = 0; j < PROBES && j * step < keys.length; j++) {
-          const p = probeOf(keys[floor(j * step)], true);
+        const at = strided(keys.length);
+        for (let j = 0; j < at.length; j++) {
+          const p = probeOf(keys[at[j]], true);
           if (p !== undefined) push(out, p);
         }
         return out.length >= PROBE_MIN_PROBES ? out : null;
