@@ -367,14 +367,11 @@ export const WALKER_RUN_SOURCE = `
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
-      let turnover = null;
-      if (kind === K_SET || kind === K_MAP || kind === K_ARRAY || kind === K_TIMERS || kind === K_OBJECT) {
-        const before = wmGet(state.probes, o);
-        if (before !== undefined && before !== null && r.growth !== null) turnover = turnoverOf(o, kind, before);
-        // Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.
-        const probe = m[2] >= PROBE_MIN_SIZE && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
-        wmSet(state.probes, o, probe ? takeProbes(o, kind, m[2]) : null);
-      }
+      // Every kind is probed. Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.
+      const before = wmGet(state.probes, o);
+      const turnover = before !== undefined && before !== null && r.growth !== null ? turnoverOf(o, kind, before) : null;
+      const probe = m[2] >= PROBE_MIN_SIZE && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
+      wmSet(state.probes, o, probe ? takeProbes(o, kind, m[2]) : null);
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
