@@ -182,7 +182,12 @@ function interruption(state: VerdictState, evidence: SignalEvidence, resume: boo
  * raise duration (the fast path's through breaks of a quarter of it that only the tests' noise
  * caused: `withinGrace`, and through a shape objection the floor then refuted: `resumed`); a
  * raised leak clears once neither path has been positive for
- * the clear duration. `blocked` (still warming up) holds a raise back.
+ * the clear duration. `blocked` (still warming up: a floor that has risen ever since the start
+ * is presumed to be a cache filling, up to `--max-warmup`) holds a raise back, and the fast
+ * path's hold counts only from when it ends: growth the presumption covered is not evidence
+ * against it. Counted from the first positive evaluation instead (as before), a linear fill of an
+ * hour (fresh/cache-hour-plateau) had held its 30 minutes by the time the warm-up ended and was
+ * raised at 64 minutes in every run, before its plateau could show.
  *
  * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
  * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
@@ -193,15 +198,20 @@ function interruption(state: VerdictState, evidence: SignalEvidence, resume: boo
 export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
   const now = evidence.evaluatedAtMs
   const fastNow = evidence.fast.positive && !evidence.warmingUp
-  const bridged = !fastNow && withinGrace(state, evidence)
-  const resume = fastNow && resumed(state, evidence)
-  const fastSinceMs = fastNow
-    ? Math.min(state.fastSinceMs ?? now, resume ? (state.interrupted?.sinceMs ?? now) : now)
-    : bridged
-      ? state.fastSinceMs
-      : null
-  const interrupted = interruption(state, evidence, resume, bridged)
-  const fastLastPositiveMs = fastNow ? now : bridged ? state.fastLastPositiveMs : null
+  // While the presumption holds, the hold (and what would resume or bridge it) does not start;
+  // growth that reaches its limit within the urgent horizon keeps its (short) hold.
+  const presumed = blocked && !state.suspected && !evidence.fast.urgentByLimit
+  const bridged = !fastNow && !presumed && withinGrace(state, evidence)
+  const resume = fastNow && !presumed && resumed(state, evidence)
+  const fastSinceMs = presumed
+    ? null
+    : fastNow
+      ? Math.min(state.fastSinceMs ?? now, resume ? (state.interrupted?.sinceMs ?? now) : now)
+      : bridged
+        ? state.fastSinceMs
+        : null
+  const interrupted = presumed ? null : interruption(state, evidence, resume, bridged)
+  const fastLastPositiveMs = fastNow && !presumed ? now : bridged ? state.fastLastPositiveMs : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
   const anyPositive = fastNow || slowSinceMs !== null
   const held = (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) || heldByLoad(evidence)

@@ -84,7 +84,7 @@ export const ANALYSIS_OPTIONS: readonly OptionRow[] = [
     default: 60 * 60_000,
     timeScaled: 'duration',
     range: 'warmup..',
-    help: 'While the floor has risen ever since the start (a cache filling), the warm-up lasts up to this',
+    help: 'While the floor has risen ever since the start (a cache filling), the warm-up lasts up to this; the growth must then hold for its usual time before it is raised (unless it reaches its limit within the urgent horizon)',
     fileComment: 'warm-up of a floor that has risen ever since the start, at most',
   },
   {

@@ -383,6 +383,42 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
   slow = nextVerdict(slow, evidence(11 * MIN, false, true), settings)
   t.equal(slow.suspected, true)
   t.equal(slow.path, 'slow')
+  // The fast path's hold counts only from the end of the presumption (a cache filling since the start).
+  let filling = INITIAL_VERDICT
+  for (let m = 0; m <= 10; m++) filling = nextVerdict(filling, evidence(m * MIN, true), settings, true)
+  t.equal(filling.suspected, false, 'blocked at 10 min')
+  t.equal(filling.fastSinceMs, null, 'no hold while presumed filling')
+  filling = nextVerdict(filling, evidence(11 * MIN, true), settings)
+  t.equal(filling.suspected, false, 'the hold starts when the warm-up ends')
+  filling = nextVerdict(filling, evidence(12 * MIN, true), settings)
+  t.equal(filling.suspected, false, 'held 1 min of 2')
+  filling = nextVerdict(filling, evidence(13 * MIN, true), settings)
+  t.equal(filling.suspected, true, 'held 2 min after the warm-up')
+  t.equal(filling.raisedAtMs, 13 * MIN)
+  // A fill that levels off in the hold after the warm-up is never raised.
+  let levelled = INITIAL_VERDICT
+  for (let m = 0; m <= 10; m++) levelled = nextVerdict(levelled, evidence(m * MIN, true), settings, true)
+  levelled = nextVerdict(levelled, evidence(11 * MIN, true), settings)
+  levelled = nextVerdict(levelled, evidence(12 * MIN, false, false, 2 * MIN, [`${SHAPE_TEST}: approaching a level`]), settings)
+  for (let m = 13; m <= 20; m++) levelled = nextVerdict(levelled, evidence(m * MIN, false), settings)
+  t.equal(levelled.suspected, false)
+  // Growth heading for its limit within the urgent horizon keeps its hold through the presumption.
+  const urgent = (at: number): SignalEvidence => {
+    const base = evidence(at, true)
+    return { ...base, fast: { ...base.fast, urgentByLimit: true } }
+  }
+  let heading = INITIAL_VERDICT
+  for (let m = 0; m <= 10; m++) heading = nextVerdict(heading, urgent(m * MIN), settings, true)
+  t.equal(heading.suspected, false, 'blocked at 10 min')
+  t.equal(heading.fastSinceMs, 0)
+  heading = nextVerdict(heading, urgent(11 * MIN), settings)
+  t.equal(heading.suspected, true, 'raised as soon as the warm-up ends')
+  // A leak raised before (its limit imminent) is not dropped by a later presumption.
+  let raised = nextVerdict(nextVerdict(nextVerdict(INITIAL_VERDICT, evidence(0, true), settings), evidence(MIN, true), settings), evidence(2 * MIN, true), settings)
+  t.equal(raised.suspected, true)
+  for (let m = 3; m <= 10; m++) raised = nextVerdict(raised, evidence(m * MIN, true), settings, true)
+  t.equal(raised.suspected, true, 'still raised while positive')
+  t.not(raised.fastSinceMs, null)
 })
 
 t.test("the fast hold: a break of a quarter of it that only the tests' noise caused does not restart it; a contrary shape or the load does", async (t) => {
