@@ -6,7 +6,8 @@
  * a second one, `intervalMs` later. So that growth is known at the raise,
  * measuring searches already run while the growth is seen but not yet held long
  * enough to raise: the process's first, a second `intervalMs` later (growth
- * known), then at most one per `maxIntervalMs` while no leak is raised. A fast
+ * known), then at most one per `maxIntervalMs` while no leak is raised (growth seen: a verdict
+ * path positive, or the downsampled floor rising lately, ../analysis/rising.ts). A fast
  * leak may stop growing soon after it starts (a cap, a crash), before its
  * raise, and a holder is only named by its growth. While the leak stays raised, searches
  * repeat with the gap doubling up to `maxIntervalMs`: a slow leak needs a long

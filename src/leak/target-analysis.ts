@@ -15,6 +15,7 @@
  * already read.
  */
 import { RingSeries, BucketSeries, EnvelopeFloor, WindowMinimum, medianGap } from '../analysis/series.js'
+import { risingLately } from '../analysis/rising.js'
 import {
   INITIAL_VERDICT,
   unjudged,
@@ -74,6 +75,8 @@ interface SignalTrack {
    * enough to look closer (buy a heap floor, read profiles), though not a verdict.
    */
   grows: boolean
+  /** The downsampled floor rose over the last holder max-interval (../analysis/rising.ts): a holder search may measure. */
+  risingLately: boolean
   verdict: VerdictState
   /** The floor has been seen not rising since the start: a rise from now on is not the start's warm-up. */
   settled: boolean
@@ -193,7 +196,8 @@ export class TargetAnalysis implements PollExtension {
     for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
     this.evaluate(nowMs)
     const verdicts = [this.track('heap').verdict, this.track('external').verdict]
-    const [leakRaised, growthSeen] = [verdicts.some((v) => v.suspected), verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null)]
+    const leakRaised = verdicts.some((v) => v.suspected)
+    const growthSeen = verdicts.some((v) => v.fastSinceMs !== null || v.slowSinceMs !== null) || this.track('heap').risingLately || this.track('external').risingLately
     const holderTurn = this.holders.due(nowMs, leakRaised, this.profiler.lastReadAtMs(), growthSeen)
     const generation = this.generation
     const fetch = await this.profiler.step(session, nowMs, this.suspicious(), () => this.tracker.resetSeries(), holderTurn)
@@ -365,6 +369,7 @@ export class TargetAnalysis implements PollExtension {
         evaluatedLastTime: undefined,
         evidence: undefined,
         grows: false,
+        risingLately: false,
         verdict: INITIAL_VERDICT,
         settled: false,
         sources: { gc: 0, profile: 0, 'forced-gc': 0 },
@@ -447,6 +452,9 @@ export class TargetAnalysis implements PollExtension {
       const fast = { ...series, loads: track.loads.all().values }
       let evidence = evaluateSignal(signal, fast, track.slow.all(), nowMs, analysis, warmupUntil, this.limitOf(signal), level)
       track.grows = evidence.fast.positive || evidence.slow.positive
+      track.risingLately =
+        signal !== 'rss' &&
+        risingLately(track.slow.all(), nowMs, this.options.holders?.maxIntervalMs ?? 2 * analysis.windowMs, warmupUntil, analysis.slowMinSlopeBytesPerSecond, analysis.maxPValue)
       if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
         // The heap's part of RSS is what V8 has committed (at least the floor), not only what it uses.
         const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]

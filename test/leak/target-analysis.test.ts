@@ -357,3 +357,40 @@ t.test('a load that rises for hours, read noisily, with the floor following it: 
     t.equal(raisedAt, undefined, `seed ${start}: quiet`)
   }
 })
+
+t.test('a floor rising short of a verdict still gets holder searches to measure it; a flat one does not', async (t) => {
+  // Every search attempt is recorded (the session refuses it: the search fails, and is counted).
+  const run = async (slope: number): Promise<{ attempts: number; suspected: number | undefined; fastPositive: boolean }> => {
+    let attempts = 0
+    const session: TargetSession = {
+      evaluate: () => {
+        attempts += 1
+        return Promise.reject(new Error('no walker here'))
+      },
+      send: () => {
+        attempts += 1
+        return Promise.reject(new Error('no walker here'))
+      },
+    }
+    const analysis = new TargetAnalysis({
+      analysis: TEST_ANALYSIS,
+      attribution: TEST_ATTRIBUTION,
+      timeoutMs: 1000,
+      holders: { mode: 'on-verdict', intervalMs: 5_000, maxIntervalMs: 40_000, topHolders: 5 },
+    })
+    let fastPositive = false
+    // 100 s: short of the slow window (144 s); 16 000 B/s is under the fast path's smallest slope (16 KiB/s).
+    for (let i = 0; i < 100; i++) {
+      await analysis.afterPoll(session, poll(i, 50e6 + i * slope + (i % 3) * 2000, 1.2e8))
+      await analysis.holderSearchIdle()
+      fastPositive ||= analysis.view().signals.find((s) => s.signal === 'heap')?.evidence?.fast.positive === true
+    }
+    return { attempts, suspected: value(analysis.samples(), 'leakSuspected', 'heap'), fastPositive }
+  }
+  const rising = await run(16_000)
+  t.equal(rising.suspected, 0, 'no verdict')
+  t.equal(rising.fastPositive, false, 'the fast path never saw it')
+  t.ok(rising.attempts > 0, 'measuring searches were started')
+  const flat = await run(0)
+  t.equal(flat.attempts, 0, 'none for a flat floor')
+})
