@@ -194,6 +194,11 @@ interface WatchHours {
  *   authorisations pending through a lunchtime peak, per-tenant log buffers through a morning
  *   ramp, uploads in progress through a ramp, healthy; an export backlog behind a worker at
  *   ~90 % of the pace, an RPC client keeping timed-out calls, leaking).
+ * - fills: seven services written after the change of 2026-12-05 that counts the fast hold of
+ *   growth since the start only from the warm-up's end (caches filling steadily from the start
+ *   for 70 minutes to 2 hours: an LRU of product documents, parsed GraphQL queries, geo shards
+ *   loaded lazily, a morning's permissions, healthy; a listener per request, a results array,
+ *   a Set of closed sockets, leaking from the start).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -209,6 +214,7 @@ export const LATER_CORPORA = {
   keyed: { folder: 'corpus-keyed', watch: { pastOnset: 6, healthy: 6 } },
   ramps: { folder: 'corpus-ramps', watch: { pastOnset: 6, healthy: 6 } },
   peaks: { folder: 'corpus-peaks', watch: { pastOnset: 6, healthy: 6 } },
+  fills: { folder: 'corpus-fills', watch: { pastOnset: 5, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
