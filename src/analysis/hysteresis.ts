@@ -184,8 +184,8 @@ function interruption(state: VerdictState, evidence: SignalEvidence, resume: boo
  * raised leak clears once neither path has been positive for
  * the clear duration. `blocked` (still warming up: a floor that has risen ever since the start
  * is presumed to be a cache filling, up to `--max-warmup`) holds a raise back, and the fast
- * path's hold counts only from when it ends: growth the presumption covered is not evidence
- * against it. Counted from the first positive evaluation instead (as before), a linear fill of an
+ * path's hold counts only from when it ends: growth the presumption explains is no evidence of
+ * a leak until the presumption is over. Counted from the first positive evaluation instead (as before), a linear fill of an
  * hour (fresh/cache-hour-plateau) had held its 30 minutes by the time the warm-up ended and was
  * raised at 64 minutes in every run, before its plateau could show.
  *
