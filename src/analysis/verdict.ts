@@ -194,6 +194,20 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
   }
 }
 
+/**
+ * Growth that slowed at a breakpoint but goes on since it at a rate worth raising: its own trend
+ * is significant over at least MIN_JUDGED_POINTS floors and the slope's lower bound since the
+ * break passes both effect sizes. A linear leak whose floors jumped once (a GC's timing) fits
+ * fast-then-slower, and "growth slowed" restarted its hold while it went on at its own rate
+ * (corpus-fills/ws-closed-sockets-set-leak: 4.4 MiB/h since the break, objected to at 80
+ * minutes). A cache approaching its level slows below those rates, or fits a saturating curve.
+ */
+function stillGrowing(shape: ShapeFit, since: readonly number[], lower: number, relativePerHour: number, config: AnalysisThresholds): boolean {
+  if (shape.model !== 'two-segment' || !(shape.slopeBefore > 0) || !(shape.slopeAfter > 0)) return false
+  if (since.length < MIN_JUDGED_POINTS || mannKendall(since).pIncreasing > config.maxPValue) return false
+  return lower >= config.minSlopeBytesPerSecond && relativePerHour >= config.minRelativePerHour
+}
+
 /** The fast path's evidence over the analysis window. `limit` is the heap limit (heap) or the memory limit (rss, external). */
 export function evaluateFast(
   series: WindowSeries,
@@ -245,7 +259,7 @@ export function evaluateFast(
       reasons.push(`Mann-Kendall trend test: p = ${trend.pIncreasing.toPrecision(2)} > ${config.maxPValue} (no significant upward trend)`)
     }
     const stopped = shapeReason(shape, limit)
-    if (stopped !== undefined) reasons.push(`${SHAPE_TEST}: ${stopped}`)
+    if (stopped !== undefined && !stillGrowing(shape, values.slice(from), lower, relativePerHour, config)) reasons.push(`${SHAPE_TEST}: ${stopped}`)
     if (!(lower >= config.minSlopeBytesPerSecond)) {
       reasons.push(
         Number.isFinite(lower) && Number.isFinite(slope)

@@ -144,6 +144,16 @@ t.test('the shape test: a step, a filling cache, a drained burst and a cycle are
   const cycle = evaluateFast(series((i) => 50e6 + (i < 20 ? (20 - i) * 300_000 : (i - 20) * 300_000)), 59_000, config, 0, undefined)
   t.equal(cycle.positive, false)
   t.match(cycle.reasons.join(';'), /fell .* and rose again/)
+  // A linear leak whose floors rose faster for a while (a GC's timing) and go on at a rate worth
+  // raising since: slowed, not stopped; growth going on now.
+  const jumped = evaluateFast(series((i) => 50e6 + i * 5000 + Math.min(i, 10) * 60_000 + (i % 3) * 1000), 59_000, config, 0, undefined)
+  t.equal(jumped.shape.model, 'two-segment')
+  t.equal(jumped.positive, true, jumped.reasons.join('; '))
+  t.ok(Math.abs(jumped.slopeBytesPerSecond - 5000) < 600, `judged on the slope since the break (${jumped.slopeBytesPerSecond} B/s)`)
+  // Slowed below the smallest slope worth raising: still an objection of the shape.
+  const slowed = evaluateFast(series((i) => 50e6 + i * 300 + Math.min(i, 30) * 60_000 + (i % 3) * 1000), 59_000, config, 0, undefined)
+  t.equal(slowed.positive, false)
+  t.match(slowed.reasons.join(';'), /shape test: growth stopped or slowed/)
   // A leak that starts inside the window is judged on its growth since the onset.
   const onset = evaluateFast(series((i) => 50e6 + Math.max(0, i - 30) * 100_000), 59_000, config, 0, undefined)
   t.equal(onset.positive, true, onset.reasons.join('; '))
