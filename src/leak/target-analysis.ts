@@ -450,15 +450,20 @@ export class TargetAnalysis implements PollExtension {
       track.evaluatedLastTime = last.timeMs
       const series = track.fast.all()
       const fast = { ...series, loads: track.loads.all().values }
-      let evidence = evaluateSignal(signal, fast, track.slow.all(), nowMs, analysis, warmupUntil, this.limitOf(signal), level)
+      const slow = track.slow.all()
+      let evidence = evaluateSignal(signal, fast, slow, nowMs, analysis, warmupUntil, this.limitOf(signal), level)
       track.grows = evidence.fast.positive || evidence.slow.positive
+      // Only the holder search reads it.
+      const holders = this.options.holders
       track.risingLately =
         signal !== 'rss' &&
-        risingLately(track.slow.all(), nowMs, this.options.holders?.maxIntervalMs ?? 2 * analysis.windowMs, warmupUntil, analysis.slowMinSlopeBytesPerSecond, analysis.maxPValue)
+        holders !== undefined &&
+        holders.mode !== 'off' &&
+        risingLately(slow, nowMs, holders.maxIntervalMs, warmupUntil, analysis.slowMinSlopeBytesPerSecond, analysis.maxPValue)
       if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
         // The heap's part of RSS is what V8 has committed (at least the floor), not only what it uses.
         const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]
-        const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(track.slow.all(), parts), nowMs, analysis, warmupUntil, undefined, level)
+        const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(slow, parts), nowMs, analysis, warmupUntil, undefined, level)
         if (residual.path === null) evidence = explainedByParts(evidence, residual)
       }
       track.evidence = evidence
