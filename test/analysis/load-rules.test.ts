@@ -127,3 +127,18 @@ t.test('within the window, a load that rose by half from a low level does not ho
   const burst = { ...window, loads: times.map((_, i) => 0.2 + (0.2 * i) / 29) }
   t.match(evaluateFast(burst, now, config, 0, undefined).reasons.join('; '), /load: event-loop utilization rose over the window with the floor/, 'a rise of 20 points still does')
 })
+
+t.test('within the window, a mostly idle loop that became half as busy again with the floor holds it back', async (t) => {
+  // A service that mostly waits (1.4 % of its loop) under a traffic peak (2.6×: 3.5 %): the load's
+  // spread within the window is a point, yet the peak's requests hold the memory the floor gained.
+  // Without the relative rule this was raised near its limit (synthetic waiting-load#377).
+  const now = 4 * HOUR
+  const times = Array.from({ length: 30 }, (_, i) => now - (29 - i) * MIN)
+  const loads = times.map((_, i) => (i < 18 ? 0.014 : 0.014 + (0.021 * (i - 17)) / 12) + ((i % 3) - 1) * 0.0005)
+  const window = { times, values: times.map((_, i) => 190e6 + (i < 18 ? 0 : 3.5e6 * (i - 17))), loads }
+  const peak = evaluateFast(window, now, config, 0, undefined)
+  t.equal(peak.positive, false)
+  t.match(peak.reasons.join('; '), /load: event-loop utilization rose over the window with the floor \(1\.4 % in its first third, 2\.7 % in its last/)
+  const steady = { ...window, loads: times.map((_, i) => 0.014 + ((i % 3) - 1) * 0.0005) }
+  t.notMatch(evaluateFast(steady, now, config, 0, undefined).reasons.join('; '), /rose over the window/, 'the same floor at a steady load is not held back by the load')
+})
