@@ -212,16 +212,36 @@ export interface LoadSensitivity {
 }
 
 /**
+ * Whether the load came back down at some point: it fell from an earlier high by MIN_LOAD_SPREAD,
+ * or (a loop that mostly waits) to two thirds of that high and by MIN_LOAD_STEP. `loads` are the
+ * slow series' bucket means, oldest first.
+ */
+export function loadCameBack(loads: readonly number[]): boolean {
+  let high = Number.NEGATIVE_INFINITY
+  for (const load of loads) {
+    if (!Number.isFinite(load)) continue
+    if (high - load >= MIN_LOAD_SPREAD || risenRelative(load, high, 1.5)) return true
+    high = Math.max(high, load)
+  }
+  return false
+}
+
+/**
  * How much the floor moves with the load, learnt from hours of floors (least squares of the
  * floor on time and load, so a leak's trend is not taken for load): undefined unless the load
- * varied enough and the coefficient is significant (t ≥ 3).
+ * varied enough, came back down at least once (`loadCameBack`), and the coefficient is
+ * significant (t ≥ 3). A floor that rose with a load that only ever rose has not been seen to
+ * follow the load: a leak that makes its own loop busier (each leaked listener called on every
+ * event) rises with its load too, and a sensitivity learnt from it took the whole leak out of the
+ * fast path (synthetic leak-self-loading: 54 MiB/h on a 98 MiB heap raised by the slow path only,
+ * 3.5 h after its onset). A morning ramp is held back by the load rules until the load turns.
  */
 export function loadSensitivity(points: readonly LoadPoint[]): LoadSensitivity | undefined {
   const known = points.filter((p) => Number.isFinite(p.load) && Number.isFinite(p.value))
   if (known.length < 12) return undefined
   const loads = known.map((p) => p.load)
   const loadSpread = spread(loads)
-  if (loadSpread < MIN_LOAD_SPREAD) return undefined
+  if (loadSpread < MIN_LOAD_SPREAD || !loadCameBack(loads)) return undefined
   const t0 = (known[0] as LoadPoint).timeMs
   const fit = regress2(
     known.map((p) => p.timeMs - t0),

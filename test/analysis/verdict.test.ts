@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { LoadPoint } from '../../src/analysis/load.js'
+import { loadCameBack, type LoadPoint } from '../../src/analysis/load.js'
 import {
   INITIAL_VERDICT,
   SHAPE_TEST,
@@ -191,6 +191,29 @@ t.test('a load sensitivity learnt over hours takes the daily ramp out of the win
   const judged = evaluateSignal('heap', window, slow, now, config, 0, undefined)
   t.ok(judged.fast.loadSensitivity !== null && Math.abs(judged.fast.loadSensitivity.bytesPerUtilization - 100e6) < 5e6, 'learnt ~100 MB per unit')
   t.equal(judged.fast.positive, false, judged.fast.reasons.join('; '))
+})
+
+t.test('no load sensitivity is learnt from a load that only ever rose with the floor', async (t) => {
+  // A leak whose leaked handlers run on every event: its loop gets busier as it grows, hour after
+  // hour, and its load never comes back. Learnt from it, the sensitivity took the leak out.
+  const slow: LoadPoint[] = Array.from({ length: 60 }, (_, i) => {
+    const grown = Math.max(0, i - 10) * 0.75e6
+    return { timeMs: i * 5 * MIN, value: 100e6 + grown + (i % 2) * 10_000, load: 0.2 + grown / 100e6 + (i % 3) * 0.001 }
+  })
+  const now = 300 * MIN
+  // The window (at the test's compressed thresholds): the same leak going on, its load with it.
+  const window = {
+    times: Array.from({ length: 30 }, (_, i) => now - (29 - i) * 2000),
+    values: Array.from({ length: 30 }, (_, i) => 137.5e6 + i * 20_000 + (i % 2) * 1000),
+    loads: Array.from({ length: 30 }, (_, i) => 0.575 + i * 0.0002),
+  }
+  const judged = evaluateSignal('heap', window, slow, now, config, 0, undefined)
+  t.equal(judged.fast.loadSensitivity, null, 'the load never came back')
+  t.equal(judged.fast.positive, true, judged.fast.reasons.join('; '))
+  t.equal(loadCameBack(slow.map((p) => p.load)), false)
+  t.equal(loadCameBack([0.2, 0.3, 0.5, 0.46, 0.51]), true, 'down by 4 points')
+  t.equal(loadCameBack([0.012, 0.015, 0.03, 0.019]), true, 'a mostly idle loop, back to two thirds')
+  t.equal(loadCameBack([0.012, 0.015, 0.03, 0.021]), false, 'not yet two thirds')
 })
 
 t.test('how long the fast evidence must hold depends on the urgency', async (t) => {
