@@ -199,6 +199,12 @@ interface WatchHours {
  *   for 70 minutes to 2 hours: an LRU of product documents, parsed GraphQL queries, geo shards
  *   loaded lazily, a morning's permissions, healthy; a listener per request, a results array,
  *   a Set of closed sockets, leaking from the start).
+ * - waits: six services whose event loop mostly waits (1–3 % busy), written after the change of
+ *   2026-12-05 that lets a mostly idle loop half as busy again within the window explain a rising
+ *   floor, and the one that learns no load sensitivity from a load that never came back (a
+ *   gateway through two traffic peaks, a webhook retry queue through a partner outage, a
+ *   notifier's morning burst, healthy; a listener per connection run on every config tick, an
+ *   upstream-error cache, sessions left behind by each peak, leaking).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -215,6 +221,7 @@ export const LATER_CORPORA = {
   ramps: { folder: 'corpus-ramps', watch: { pastOnset: 6, healthy: 6 } },
   peaks: { folder: 'corpus-peaks', watch: { pastOnset: 6, healthy: 6 } },
   fills: { folder: 'corpus-fills', watch: { pastOnset: 5, healthy: 6 } },
+  waits: { folder: 'corpus-waits', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
