@@ -4,7 +4,7 @@
  * target serves HTTP, its request rate (src/leak/load-tracker.ts). Each returns its reason, or
  * undefined. Pure.
  */
-import { MIN_LOAD_SPREAD, MIN_LOAD_STEP, matchedGrowth, risenRelative, type LoadRamp } from './load.js'
+import { ELEVATED_LOAD_RATIO, MIN_LOAD_SPREAD, MIN_LOAD_STEP, matchedGrowth, risenRelative, type LoadRamp } from './load.js'
 import { formatSpan as span } from '../core/duration.js'
 import { LOAD_REASON } from './hysteresis.js'
 import { mannKendall, median, theilSenBounds } from './stats.js'
@@ -15,8 +15,6 @@ import type { AnalysisThresholds } from './verdict.js'
 export const LOAD_NOISE = 0
 /** A baseline needs at least this much history before the window, relative to the window. */
 const MIN_BASELINE_WINDOWS = 1
-/** A window this many times as busy as the baseline is busier, at any level (with the rise beyond the baseline's spread). */
-const ELEVATED_LOAD_RATIO = 1.5
 /**
  * A traffic baseline needs this much history before the window, relative to the window: a rate
  * is known from a few minutes of requests (utilization's usual level needs a whole window).

@@ -19,6 +19,12 @@ import { mannKendall, median, thinIndexes } from './stats.js'
 export const MIN_LOAD_SPREAD = 0.03
 /** A relative rise of the load counts only when it is at least this much utilization (below it, the reading's own jitter). */
 export const MIN_LOAD_STEP = 0.005
+/**
+ * A load this many times another is busier than it, at any level (with a rise of MIN_LOAD_STEP):
+ * a window against its baseline, a window's last third against its first, a high against where
+ * the load came back to (load-reasons.ts, `loadCameBack`).
+ */
+export const ELEVATED_LOAD_RATIO = 1.5
 
 /**
  * The load went from `before` to `after` (utilizations) by `ratio` of its level and at least
@@ -213,14 +219,15 @@ export interface LoadSensitivity {
 
 /**
  * Whether the load came back down at some point: it fell from an earlier high by MIN_LOAD_SPREAD,
- * or (a loop that mostly waits) to two thirds of that high and by MIN_LOAD_STEP. `loads` are the
+ * or (a loop that mostly waits) to 1/ELEVATED_LOAD_RATIO (two thirds) of that high and by
+ * MIN_LOAD_STEP. `loads` are the
  * slow series' bucket means, oldest first.
  */
 export function loadCameBack(loads: readonly number[]): boolean {
   let high = Number.NEGATIVE_INFINITY
   for (const load of loads) {
     if (!Number.isFinite(load)) continue
-    if (high - load >= MIN_LOAD_SPREAD || risenRelative(load, high, 1.5)) return true
+    if (high - load >= MIN_LOAD_SPREAD || risenRelative(load, high, ELEVATED_LOAD_RATIO)) return true
     high = Math.max(high, load)
   }
   return false
