@@ -199,9 +199,10 @@ interface WatchHours {
  *   for 70 minutes to 2 hours: an LRU of product documents, parsed GraphQL queries, geo shards
  *   loaded lazily, a morning's permissions, healthy; a listener per request, a results array,
  *   a Set of closed sockets, leaking from the start).
- * - waits: six services whose event loop mostly waits (1–3 % busy), written after the change of
- *   2026-12-05 that lets a mostly idle loop half as busy again within the window explain a rising
- *   floor, and the one that learns no load sensitivity from a load that never came back (a
+ * - waits: six services whose event loop mostly waits (1–3 % busy in production), written while
+ *   the changes of 2026-12-05 were made that let a mostly idle loop half as busy again within the
+ *   window explain a rising floor and learn no load sensitivity from a load that never came back,
+ *   and run only after them (a
  *   gateway through two traffic peaks, a webhook retry queue through a partner outage, a
  *   notifier's morning burst, healthy; a listener per connection run on every config tick, an
  *   upstream-error cache, sessions left behind by each peak, leaking).

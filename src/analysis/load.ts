@@ -21,8 +21,8 @@ export const MIN_LOAD_SPREAD = 0.03
 export const MIN_LOAD_STEP = 0.005
 /**
  * A load this many times another is busier than it, at any level (with a rise of MIN_LOAD_STEP):
- * a window against its baseline, a window's last third against its first, a high against where
- * the load came back to (load-reasons.ts, `loadCameBack`).
+ * a window against its baseline and a window's last third against its first (load-reasons.ts), a
+ * high against where the load came back to (`loadCameBack`, below).
  */
 export const ELEVATED_LOAD_RATIO = 1.5
 
@@ -220,8 +220,7 @@ export interface LoadSensitivity {
 /**
  * Whether the load came back down at some point: it fell from an earlier high by MIN_LOAD_SPREAD,
  * or (a loop that mostly waits) to 1/ELEVATED_LOAD_RATIO (two thirds) of that high and by
- * MIN_LOAD_STEP. `loads` are the
- * slow series' bucket means, oldest first.
+ * MIN_LOAD_STEP. `loads` are the slow series' bucket means, oldest first.
  */
 export function loadCameBack(loads: readonly number[]): boolean {
   let high = Number.NEGATIVE_INFINITY
