@@ -153,7 +153,10 @@ export function risingLoad(times: readonly number[], values: readonly number[], 
   const points = times.map((timeMs, i) => ({ timeMs, value: values[i] as number, load: loads[i] as number }))
   const span = (times[times.length - 1] as number) - (times[0] as number)
   const recentFrom = (times[times.length - 1] as number) - span / 3
-  const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue)
+  // Against 1/2 per floor, not the slow path's 1/4: a window's floors under a rising load move
+  // together (minutes apart, one load), so their chance of being above the earlier highs is far
+  // from independent, and lifting this objection raises within the window.
+  const comparison = matchedGrowth(points, recentFrom, span / 3, LOAD_NOISE, config.maxPValue, 0.5)
   if (comparison !== undefined && comparison.pValue <= config.maxPValue) return undefined
   return `${LOAD_REASON} event-loop utilization rose over the window with the floor (${percent(first)} in its first third, ${percent(last)} in its last; Mann-Kendall p ≤ ${config.maxPValue}); ${
     comparison === undefined

@@ -120,6 +120,8 @@ export const binomialHalfCdf = (k: number, n: number): number => binomialCdf(k, 
  * judged on "6 of 7, p = 0.063" or "8 of 10, p = 0.055" for hours. The bound leaves a margin of
  * about 2.5× the usual chance for what it ignores: neighbouring floors share their earlier ones
  * and drift together. The slope and relative-growth bounds of the later half still gate it.
+ * The fast path's rising-load rule (load-reasons.ts) asks the same question within a window and
+ * keeps 1/2: floors minutes apart under one rising load are far from independent.
  */
 export const NEW_HIGH_CHANCE = 0.25
 
@@ -144,7 +146,8 @@ export const MIN_COMPARED = 6
  * `tolerance` below; any when either load is unknown). A floor that follows
  * the load is no higher now than it was at that load or more; a leak is. The
  * sign test over recent points asks whether each is above the earlier highs
- * (their 90th percentile); the rate is the recent value minus the median of
+ * (their 90th percentile), against `chance` per point (NEW_HIGH_CHANCE unless
+ * a caller asks for more); the rate is the recent value minus the median of
  * the earlier values, over the median time between them.
  */
 export function matchedGrowth(
@@ -153,6 +156,7 @@ export function matchedGrowth(
   minGapMs: number,
   tolerance: number,
   alpha: number,
+  chance = NEW_HIGH_CHANCE,
 ): MatchedGrowth | undefined {
   const rates: number[] = []
   let higher = 0
@@ -179,7 +183,7 @@ export function matchedGrowth(
   return {
     compared: n,
     higher,
-    pValue: 1 - binomialCdf(higher - 1, n, NEW_HIGH_CHANCE),
+    pValue: 1 - binomialCdf(higher - 1, n, chance),
     rate: median(rates),
     lower: k === 0 ? Number.NEGATIVE_INFINITY : (rates[k - 1] as number),
   }
