@@ -206,6 +206,11 @@ interface WatchHours {
  *   gateway through two traffic peaks, a webhook retry queue through a partner outage, a
  *   notifier's morning burst, healthy; a listener per connection run on every config tick, an
  *   upstream-error cache, sessions left behind by each peak, leaking).
+ * - drifts: six services written while the change of 2026-12-05 that takes 1/4, not 1/2, as the
+ *   slow path's chance of a floor above the earlier highs was measured, and run only after it
+ *   (users connected, a job queue and a TTL cache's entries wandering for hours without a trend,
+ *   healthy; an audit trail, per-URL metric series, a listener per reconnect, leaking slowly from
+ *   the start).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -223,6 +228,7 @@ export const LATER_CORPORA = {
   peaks: { folder: 'corpus-peaks', watch: { pastOnset: 6, healthy: 6 } },
   fills: { folder: 'corpus-fills', watch: { pastOnset: 5, healthy: 6 } },
   waits: { folder: 'corpus-waits', watch: { pastOnset: 6, healthy: 6 } },
+  drifts: { folder: 'corpus-drifts', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
