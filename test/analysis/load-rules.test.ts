@@ -1,6 +1,7 @@
 import t from 'tap'
 import { loadRamp, MIN_LOAD_STEP, risenRelative } from '../../src/analysis/load.js'
 import { evaluateFast, type LoadLevel } from '../../src/analysis/verdict.js'
+import { risingLoad } from '../../src/analysis/load-reasons.js'
 import { LOAD_THRESHOLDS } from '../helpers/config.js'
 import { loadLevel } from '../../src/leak/load-tracker.js'
 import { noise } from '../helpers/noise.js'
@@ -141,4 +142,15 @@ t.test('within the window, a mostly idle loop that became half as busy again wit
   t.match(peak.reasons.join('; '), /load: event-loop utilization rose over the window with the floor \(1\.4 % in its first third, 2\.7 % in its last/)
   const steady = { ...window, loads: times.map((_, i) => 0.014 + ((i % 3) - 1) * 0.0005) }
   t.notMatch(evaluateFast(steady, now, config, 0, undefined).reasons.join('; '), /rose over the window/, 'the same floor at a steady load is not held back by the load')
+})
+
+t.test("within the window, the rising-load rule's new highs are judged against 1/2 per floor, not the slow path's 1/4", async (t) => {
+  // Eighteen floors a minute apart under a load rising 20 → 40 %, three early readings as busy as
+  // the last ones: six of six recent floors are above the highs of those three. Floors minutes
+  // apart under one rising load move together: p = 0.016 at 1/2 per floor keeps the objection
+  // (at 1/4 it would be 0.0002, and the window's rise would count as growth at comparable load).
+  const times = Array.from({ length: 18 }, (_, i) => i * MIN)
+  const loads = times.map((_, i) => 0.2 + (0.2 * i) / 17 + (i < 3 ? 0.2 : 0))
+  const values = times.map((_, i) => 50e6 + 200_000 * i)
+  t.match(risingLoad(times, values, loads, config), /6 of 6 recent floors above the earlier highs at the same or a higher load \(p = 0\.016\): the load explains it/)
 })
