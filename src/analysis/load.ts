@@ -106,9 +106,6 @@ export function binomialCdf(k: number, n: number, p: number): number {
   return Math.min(1, sum)
 }
 
-/** P(X ≤ k) for X ~ Binomial(n, 1/2). */
-export const binomialHalfCdf = (k: number, n: number): number => binomialCdf(k, n, 0.5)
-
 /**
  * The chance that a recent floor is above the earlier highs (`matchedGrowth`: above the 90th
  * percentile of its ≥ 3 earlier comparable floors) when nothing grows: for floors exchangeable
@@ -179,7 +176,7 @@ export function matchedGrowth(
   rates.sort((a, b) => a - b)
   // The lower bound is the k-th smallest rate with P(Bin(n, ½) < k) ≤ alpha.
   let k = 0
-  while (k < n && binomialHalfCdf(k, n) <= alpha) k += 1
+  while (k < n && binomialCdf(k, n, 0.5) <= alpha) k += 1
   return {
     compared: n,
     higher,

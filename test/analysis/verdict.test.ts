@@ -279,9 +279,9 @@ t.test('the slow path: a few recent floors above the earlier highs are judged ag
   const rng = noise(12)
   // 2 MB/h on a 150 MB heap; the last 1h20m holds a floor every 10 minutes (major GCs got rare),
   // and one of them was taken low (4 MB under the line): eight of nine above the earlier highs.
+  const sparseRecent = (points: LoadPoint[]) => points.filter((p) => p.timeMs < 220 * MIN || (p.timeMs - 220 * MIN) % (10 * MIN) === 0)
   const points = slowPoints((m) => ({ value: 150e6 + (m / 60) * 2e6 + rng() * 300_000 - (m === 250 ? 4e6 : 0), load: 0.3 }))
-  const sparse = points.filter((p) => p.timeMs < 220 * MIN || (p.timeMs - 220 * MIN) % (10 * MIN) === 0)
-  const e = evaluateSlow(sparse, 5 * HOUR - 5 * MIN, config, 0)
+  const e = evaluateSlow(sparseRecent(points), 5 * HOUR - 5 * MIN, config, 0)
   t.ok(e.comparison !== null && e.comparison.compared <= 9 && e.comparison.higher === e.comparison.compared - 1, JSON.stringify(e.comparison))
   // Under 1/2 per floor (a sign test about a median) this was p = 0.020 and the leak waited.
   t.ok(e.comparison !== null && e.comparison.pValue <= config.maxPValue, JSON.stringify(e.comparison))
@@ -293,8 +293,7 @@ t.test('the slow path: a few recent floors above the earlier highs are judged ag
   for (let seed = 0; seed < runs; seed++) {
     const draw = noise(1000 + seed)
     const flat = slowPoints(() => ({ value: 150e6 + draw() * 2e6, load: 0.3 }))
-    const thin = flat.filter((p) => p.timeMs < 220 * MIN || (p.timeMs - 220 * MIN) % (10 * MIN) === 0)
-    const c = evaluateSlow(seed % 2 === 0 ? flat : thin, 5 * HOUR - 5 * MIN, config, 0).comparison
+    const c = evaluateSlow(seed % 2 === 0 ? flat : sparseRecent(flat), 5 * HOUR - 5 * MIN, config, 0).comparison
     if (c !== null && c.pValue <= config.maxPValue) significant += 1
   }
   t.ok(significant / runs <= 0.01, `${significant} of ${runs} flat series significant`)
