@@ -48,14 +48,46 @@ export function residualPoints(points: readonly LoadPoint[], parts: readonly Ste
   })
 }
 
+const mib = (value: number): string => `${(value / 1024 / 1024).toFixed(1)} MiB`
+
+/**
+ * Whether the unexplained part's rise over the fast window only brings it back to its level
+ * before the window: V8 commits heap pages before it touches them, so while a heap grows
+ * heapTotal runs ahead of RSS and the residual dips, then recovers as the pages fill
+ * (selfload/customer-dedupe-batch: −6 MiB in the middle of a batch pass, 47 MiB before and
+ * after it). New growth outside the heap carries the residual above where it was; a recovery
+ * does not. Judged as: the last residual is less than half of the window's rise (its slope's
+ * lower bound × the window's span) above the highest residual in `lookbackMs` before the
+ * window. Returns why, or undefined (no earlier points, or a new high).
+ */
+export function recoveredLevel(residual: WindowSeries, windowStartMs: number, slopeLowerBytesPerSecond: number, lookbackMs: number): string | undefined {
+  const { times, values } = residual
+  let earlierHigh = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < times.length; i++) {
+    const timeMs = times[i] as number
+    if (timeMs >= windowStartMs - lookbackMs && timeMs < windowStartMs) earlierHigh = Math.max(earlierHigh, values[i] as number)
+  }
+  const last = values.at(-1)
+  const lastTimeMs = times.at(-1)
+  if (!Number.isFinite(earlierHigh) || last === undefined || lastTimeMs === undefined) return undefined
+  const rise = (Math.max(0, slopeLowerBytesPerSecond) * Math.max(0, lastTimeMs - windowStartMs)) / 1000
+  const above = last - earlierHigh
+  if (above >= rise / 2) return undefined
+  return (
+    `its rise over the window (at least ${mib(rise)}) brings it back to where it was: ${mib(last)} now, ` +
+    `${above <= 0 ? 'not above' : `only ${mib(above)} above`} its high of ${mib(earlierHigh)} before the window ` +
+    '(V8 commits heap pages before it touches them, so RSS outside the heap dips while the heap grows); a new high needs at least half the rise'
+  )
+}
+
 /**
  * The RSS evidence when the heap and external memory explain its growth: not positive, with
- * the reason, and what the unexplained part showed.
+ * the reason, and what the unexplained part showed (`why`).
  */
-export function explainedByParts(evidence: SignalEvidence, residual: SignalEvidence): SignalEvidence {
+export function explainedByParts(evidence: SignalEvidence, why: string): SignalEvidence {
   const reason =
     'rss: its growth is the JS heap and external memory, which their own signals do not call a leak; ' +
-    `outside them RSS is not growing by itself (${residual.reasons[0] ?? 'no positive test'})`
+    `outside them RSS is not growing by itself (${why})`
   return {
     ...evidence,
     path: null,

@@ -39,7 +39,7 @@ import type { AnalysisConfig, AttributionConfig, HoldersConfig } from '../config
 import { attributionSamples, signalSamples } from './analysis-samples.js'
 import { HolderScheduler, type HolderRequestOutcome, type HoldersView } from './holder-scheduler.js'
 import { LOAD_HISTORY_POINTS, LoadTracker } from './load-tracker.js'
-import { explainedByParts, residualPoints, residualSeries } from './residual.js'
+import { explainedByParts, recoveredLevel, residualPoints, residualSeries } from './residual.js'
 import { BusyShares, heapStarved } from './starved.js'
 import type { TargetSession } from '../inspector/session.js'
 
@@ -463,8 +463,14 @@ export class TargetAnalysis implements PollExtension {
       if (signal === 'rss' && evidence.path !== null && !this.track('heap').verdict.suspected && !this.track('external').verdict.suspected) {
         // The heap's part of RSS is what V8 has committed (at least the floor), not only what it uses.
         const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]
-        const residual = evaluateSignal(signal, residualSeries(fast, parts), residualPoints(slow, parts), nowMs, analysis, warmupUntil, undefined, level)
-        if (residual.path === null) evidence = explainedByParts(evidence, residual)
+        const unexplained = residualSeries(fast, parts)
+        const residual = evaluateSignal(signal, unexplained, residualPoints(slow, parts), nowMs, analysis, warmupUntil, undefined, level)
+        const recovered =
+          residual.path === 'fast' && residual.fast.windowStartMs !== null
+            ? recoveredLevel(unexplained, residual.fast.windowStartMs, residual.fast.slopeLowerBytesPerSecond, analysis.slowWindowMs)
+            : undefined
+        if (residual.path === null) evidence = explainedByParts(evidence, residual.reasons[0] ?? 'no positive test')
+        else if (recovered !== undefined) evidence = explainedByParts(evidence, recovered)
       }
       track.evidence = evidence
       // A floor that has risen ever since the start (a cache filling) is still warming up, up to maxWarmup.

@@ -394,3 +394,38 @@ t.test('a floor rising short of a verdict still gets holder searches to measure 
   const flat = await run(0)
   t.equal(flat.attempts, 0, 'none for a flat floor')
 })
+
+t.test("RSS outside the heap recovering from a dip (heapTotal committed ahead of RSS) is not a leak; new growth outside it is", async (t) => {
+  const MB = 1e6
+  const run = async (native: boolean): Promise<boolean> => {
+    let raised = false
+    let recovered = false
+    // A memory limit makes RSS growth urgent (raised after raiseAfter), as near a pod's limit.
+    const analysis = new TargetAnalysis({ analysis: { ...TEST_ANALYSIS, memoryLimitBytes: 1e9 }, attribution: TEST_ATTRIBUTION, timeoutMs: 1000 })
+    for (let i = 0; i < 90; i++) {
+      // From 30 s on RSS grows 2 MB/s. V8 commits heap pages ahead of RSS: RSS less heapTotal is
+      // 60 MB before, falls to 20 MB by 40 s, climbs back to 60 MB by 70 s and stays. The heap's floors stay flat.
+      const rss = 100 * MB + Math.max(0, i - 30) * 2 * MB
+      const outside = i < 30 ? 60 * MB : i < 40 ? (60 - (i - 30) * 4) * MB : i < 70 ? (20 + ((i - 40) * 4) / 3) * MB : 60 * MB
+      const heapTotal = native ? 60 * MB : rss - outside
+      await analysis.afterPoll(
+        noSession,
+        poll(i, 50e6 + (i % 2) * 10_000, rss, {
+          samples: [
+            { key: 'rss', value: rss },
+            { key: 'heapTotal', value: heapTotal },
+            { key: 'external', value: 1e6 },
+            { key: 'heapLimit', value: 4e9 },
+          ],
+        }),
+      )
+      raised ||= value(analysis.samples(), 'leakSuspected', 'rss') === 1
+      const reasons = analysis.view().signals.find((s) => s.signal === 'rss')?.evidence?.reasons ?? []
+      recovered ||= reasons.some((reason) => reason.includes('brings it back to where it was'))
+    }
+    if (!native) t.ok(recovered, 'while the residual recovered, the reason said so')
+    return raised
+  }
+  t.equal(await run(false), false, 'never raised: the heap explains the growth, RSS outside it only came back to its level')
+  t.equal(await run(true), true, 'RSS growing outside a flat heapTotal is raised')
+})
