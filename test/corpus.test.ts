@@ -21,7 +21,7 @@ interface CorpusEntry {
   name: string;
   file: string;
   leaky: boolean;
-  signal: 'heap' | 'external' | null;
+  signal: 'heap' | 'external' | 'rss' | null;
   onsetSeconds: number | null;
   restartEverySeconds: number | null;
   leakRatePerHourBytes: number | null;
@@ -54,7 +54,7 @@ async function checkEntry(t: Test, entry: CorpusEntry, dir: string): Promise<voi
     t.ok(entry.notes.length > 40, 'has notes');
     t.ok(entry.memoryLimitMiB === undefined || (isCount(entry.memoryLimitMiB) && entry.memoryLimitMiB >= 512), 'memoryLimitMiB: absent (512) or larger');
     if (entry.leaky) {
-      t.ok(entry.signal === 'heap' || entry.signal === 'external', `signal ${entry.signal}`);
+      t.ok(entry.signal === 'heap' || entry.signal === 'external' || entry.signal === 'rss', `signal ${entry.signal}`);
       t.ok(isCount(entry.onsetSeconds), 'onset in speed-1 seconds');
       t.ok(isCount(entry.leakRatePerHourBytes) && entry.leakRatePerHourBytes! > 0, 'leak rate in bytes per hour');
       const holder = entry.holder!;

@@ -20,8 +20,8 @@ export interface Program {
   readonly name: string
   readonly path: string
   readonly leaky: boolean
-  /** The signal a leak shows on: heap (JavaScript objects) or external (buffers). */
-  readonly signal: 'heap' | 'external' | null
+  /** The signal a leak shows on: heap (JavaScript objects), external (buffers) or rss (native memory outside both, e.g. worker threads' isolates). */
+  readonly signal: 'heap' | 'external' | 'rss' | null
   /** Leak onset, simulated seconds after start; null when healthy. */
   readonly onsetSimS: number | null
   /** The function that allocates what leaks, as written. */
@@ -110,7 +110,7 @@ interface CorpusEntry {
   name: string
   file: string
   leaky: boolean
-  signal: 'heap' | 'external' | null
+  signal: 'heap' | 'external' | 'rss' | null
   onsetSeconds: number | null
   restartEverySeconds: number | null
   allocatingFunction: string | null
@@ -128,7 +128,7 @@ interface ScenarioEntry {
   name: string
   file: string
   leaky: boolean
-  signal: 'heap' | 'external' | null
+  signal: 'heap' | 'external' | 'rss' | null
   leakingFunction: string | null
   onsetSeconds: number | null
   restartEverySeconds: number | null
@@ -211,6 +211,12 @@ interface WatchHours {
  *   (users connected, a job queue and a TTL cache's entries wandering for hours without a trend,
  *   healthy; an audit trail, per-URL metric series, a listener per reconnect, leaking slowly from
  *   the start).
+ * - natives: six programs written after the change of 2026-12-06 that asks RSS outside the heap
+ *   for a new high (not a climb back from a dip while V8 commits pages ahead), and run only after
+ *   it (a reconciliation job's ledger loaded and dropped, clustered big reports, zlib streams
+ *   under a load ramp, healthy; idle worker threads piling up, gzip streams never closed on log
+ *   rotation, a sandbox worker per customer kept in a Map, leaking outside the JS heap: the
+ *   first corpus with `rss` leaks).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -229,6 +235,7 @@ export const LATER_CORPORA = {
   fills: { folder: 'corpus-fills', watch: { pastOnset: 5, healthy: 6 } },
   waits: { folder: 'corpus-waits', watch: { pastOnset: 6, healthy: 6 } },
   drifts: { folder: 'corpus-drifts', watch: { pastOnset: 6, healthy: 6 } },
+  natives: { folder: 'corpus-natives', watch: { pastOnset: 5, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
