@@ -465,8 +465,9 @@ export class TargetAnalysis implements PollExtension {
         const parts = [this.heapCommitted.length > 0 ? this.heapCommitted.all() : this.track('heap').fast.all(), this.track('external').fast.all()]
         const unexplained = residualSeries(fast, parts)
         const residual = evaluateSignal(signal, unexplained, residualPoints(slow, parts), nowMs, analysis, warmupUntil, undefined, level)
+        // Only the fast path's climb: growth the slow path finds at comparable load stands.
         const recovered =
-          residual.path === 'fast' && residual.fast.windowStartMs !== null
+          residual.path === 'fast' && !residual.slow.positive && residual.fast.windowStartMs !== null
             ? recoveredLevel(unexplained, residual.fast.windowStartMs, residual.fast.slopeLowerBytesPerSecond, analysis.slowWindowMs)
             : undefined
         if (residual.path === null) evidence = explainedByParts(evidence, residual.reasons[0] ?? 'no positive test')
