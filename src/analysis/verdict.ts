@@ -146,7 +146,8 @@ export interface SignalEvidence {
 }
 
 
-const bytes = (value: number): string => {
+/** Bytes as the evidence words them (MiB, KiB or B, one decimal). */
+export const bytes = (value: number): string => {
   const abs = Math.abs(value)
   if (abs >= 1024 * 1024) return `${(value / 1024 / 1024).toFixed(1)} MiB`
   if (abs >= 1024) return `${(value / 1024).toFixed(1)} KiB`

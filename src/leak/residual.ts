@@ -7,7 +7,7 @@
  * the heap and external floors do not explain to grow by itself. Pure.
  */
 import type { LoadPoint } from '../analysis/load.js'
-import type { SignalEvidence, WindowSeries } from '../analysis/verdict.js'
+import { bytes, type SignalEvidence, type WindowSeries } from '../analysis/verdict.js'
 
 export interface StepSeries {
   readonly times: readonly number[]
@@ -48,8 +48,6 @@ export function residualPoints(points: readonly LoadPoint[], parts: readonly Ste
   })
 }
 
-const mib = (value: number): string => `${(value / 1024 / 1024).toFixed(1)} MiB`
-
 /**
  * Whether the unexplained part's rise over the fast window only brings it back to its level
  * before the window: V8 commits heap pages before it touches them, so while a heap grows
@@ -74,8 +72,8 @@ export function recoveredLevel(residual: WindowSeries, windowStartMs: number, sl
   const above = last - earlierHigh
   if (above >= rise / 2) return undefined
   return (
-    `its rise over the window (at least ${mib(rise)}) brings it back to where it was: ${mib(last)} now, ` +
-    `${above <= 0 ? 'not above' : `only ${mib(above)} above`} its high of ${mib(earlierHigh)} before the window ` +
+    `its rise over the window (at least ${bytes(rise)}) brings it back to where it was: ${bytes(last)} now, ` +
+    `${above <= 0 ? 'not above' : `only ${bytes(above)} above`} its high of ${bytes(earlierHigh)} before the window ` +
     '(V8 commits heap pages before it touches them, so RSS outside the heap dips while the heap grows); a new high needs at least half the rise'
   )
 }
