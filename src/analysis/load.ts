@@ -116,7 +116,7 @@ export function binomialCdf(k: number, n: number, p: number): number {
  * slow small-heap leaks, whose slow windows hold few floors when major GCs are rare, were
  * judged on "6 of 7, p = 0.063" or "8 of 10, p = 0.055" for hours. The bound leaves a margin of
  * about 2.5× the usual chance for what it ignores: neighbouring floors share their earlier ones
- * and drift together. The slope and relative-growth bounds of the later half still gate it.
+ * and drift together. The growth going on now (verdict.ts slowGrowth) still gates it.
  * The fast path's rising-load rule (load-reasons.ts) asks the same question within a window and
  * keeps 1/2: floors minutes apart under one rising load are far from independent.
  */

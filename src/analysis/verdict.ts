@@ -27,7 +27,7 @@ import type { AnalysisConfig } from '../config/types.js'
 import { formatSpan } from '../core/duration.js'
 import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_COMPARED, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
 import { fitShape, type ShapeFit } from './shape.js'
-import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile } from './stats.js'
+import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile, type SlopeBounds } from './stats.js'
 import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
 import { elevatedLoad, elevatedTraffic, LOAD_NOISE, loadRampReason, risingLoad, type LoadLevel } from './load-reasons.js'
 import { LOAD_REASON, SHAPE_TEST, TOO_FEW_POINTS } from './hysteresis.js'
@@ -329,6 +329,52 @@ function thinned<T>(points: readonly T[]): T[] {
   return thinIndexes(points.length, MAX_STAT_POINTS).map((i) => points[i] as T)
 }
 
+/**
+ * The slow path's growth going on now. The later half of the window must grow by the effect size
+ * (`slowMinSlope`, its Theil–Sen estimate): growth that stopped an hour or two ago is not going on.
+ * Its lower bound is the better of the later half's and the one over the most floors the shape
+ * allows: the whole window when a line fits it (no bend, step or level beats the line by the BIC
+ * margin), the floors since the break when growth bent at one. A bound over half the floors is
+ * ~2.8 times wider (n^−1.5), and leaks of 0.7–1.6 MiB/h, their floors in irregular steps, stayed
+ * just under `slowMinSlope` over the later half for hours (drifts/db-pool-reconnect-listener-leak,
+ * stairs/partner-ingest-dead-letter-leak). Growth that slowed at a break but goes on since it, its
+ * own trend significant over at least MIN_JUDGED_POINTS floors and its bound past both effect
+ * sizes, is not "slowed" (`sinceBreakGoesOn`, as `stillGrowing` on the fast path).
+ */
+function slowGrowth(
+  windowed: readonly LoadPoint[],
+  shape: ShapeFit,
+  nowMs: number,
+  config: AnalysisThresholds,
+): { later: SlopeBounds; lower: number; slope: number; over: string; sinceBreakGoesOn: boolean } {
+  const z = upperQuantile(Math.min(0.5, config.maxPValue))
+  const bounds = (points: readonly LoadPoint[]): SlopeBounds =>
+    theilSenBounds(
+      points.map((p) => p.timeMs),
+      points.map((p) => p.value),
+      z,
+    )
+  const later = bounds(windowed.filter((p) => p.timeMs >= nowMs - config.slowWindowMs / 2))
+  const since = shape.model === 'two-segment' && shape.breakIndex !== null ? windowed.slice(shape.breakIndex) : undefined
+  const wide =
+    shape.model === 'linear'
+      ? { bounds: bounds(windowed), over: 'the whole window (a line fits it)' }
+      : since !== undefined && since.length >= MIN_JUDGED_POINTS
+        ? { bounds: bounds(since), over: `the window since ${at(shape.breakMs)}` }
+        : undefined
+  const level = windowed[0]?.value ?? 0
+  const goesOn = (b: SlopeBounds): boolean => b.lower * 1000 >= config.slowMinSlopeBytesPerSecond && level > 0 && (b.lower * 3_600_000) / level >= config.slowMinRelativePerHour
+  const sinceBreakGoesOn =
+    since !== undefined &&
+    wide !== undefined &&
+    shape.slopeBefore > 0 &&
+    shape.slopeAfter > 0 &&
+    mannKendall(since.map((p) => p.value)).pIncreasing <= config.maxPValue &&
+    goesOn(wide.bounds)
+  if (wide === undefined || !(wide.bounds.lower > later.lower)) return { later, lower: later.lower, slope: later.slope, over: 'the later half of the window', sinceBreakGoesOn }
+  return { later, lower: wide.bounds.lower, slope: wide.bounds.slope, over: wide.over, sinceBreakGoesOn }
+}
+
 export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config: AnalysisThresholds, fromMs: number, limit?: number): SlowEvidence {
   const usable = thinned(points.filter((p) => p.timeMs >= fromMs && Number.isFinite(p.value)))
   const first = usable[0]
@@ -352,16 +398,12 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
     windowed.map((p) => p.timeMs),
     windowed.map((p) => p.value),
   )
-  // Growth still going on: the robust slope over the later half of the window.
-  const later = windowed.filter((p) => p.timeMs >= nowMs - config.slowWindowMs / 2)
-  const z = upperQuantile(Math.min(0.5, config.maxPValue))
-  const laterSlope = theilSenBounds(
-    later.map((p) => p.timeMs),
-    later.map((p) => p.value),
-    z,
-  )
+  // Growth still going on: the robust slope over the later half of the window, bounded over as
+  // many floors as the shape allows (slowGrowth).
+  const growth = slowGrowth(windowed, shape, nowMs, config)
+  const laterSlope = growth.later
   const level = windowed[0]?.value ?? 0
-  const relativePerHour = level > 0 ? (laterSlope.lower * 3_600_000) / level : 0
+  const relativePerHour = level > 0 ? (growth.lower * 3_600_000) / level : 0
   if (!atTraffic) {
     if (byLoad === null) {
       // Say which it was: floors too few in the last third (rare GCs, floors not bought), or too few of them with earlier ones at their load.
@@ -386,16 +428,20 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
       )
     }
   }
-  if (!(laterSlope.lower * 1000 >= config.slowMinSlopeBytesPerSecond)) {
+  if (!(laterSlope.slope * 1000 >= config.slowMinSlopeBytesPerSecond)) {
     reasons.push(
-      `slow path: growth over the later half of the window, lower bound ${rate(finite(laterSlope.lower * 1000))} < ${rate(config.slowMinSlopeBytesPerSecond)} (estimate ${rate(finite(laterSlope.slope * 1000))})`,
+      `slow path: growth over the later half of the window ${rate(finite(laterSlope.slope * 1000))} < ${rate(config.slowMinSlopeBytesPerSecond)} (not going on now)`,
+    )
+  } else if (!(growth.lower * 1000 >= config.slowMinSlopeBytesPerSecond)) {
+    reasons.push(
+      `slow path: growth over ${growth.over}, lower bound ${rate(finite(growth.lower * 1000))} < ${rate(config.slowMinSlopeBytesPerSecond)} (estimate ${rate(finite(growth.slope * 1000))})`,
     )
   }
   if (!(relativePerHour >= config.slowMinRelativePerHour)) {
     reasons.push(`slow path: relative growth, lower bound ${pct(finite(relativePerHour))} < ${pct(config.slowMinRelativePerHour)}`)
   }
   const stopped = shapeReason(shape, limit)
-  if (stopped !== undefined) reasons.push(`slow path: ${stopped}`)
+  if (stopped !== undefined && !growth.sinceBreakGoesOn) reasons.push(`slow path: ${stopped}`)
   return { spanMs, comparison, comparedAt: atTraffic ? 'traffic' : 'load', relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
 }
 

@@ -275,6 +275,41 @@ t.test('the slow path: new highs at comparable load over hours', async (t) => {
   t.equal(trafficRamp.comparedAt, 'load')
 })
 
+t.test('the slow path bounds the growth over as many floors as its shape allows', async (t) => {
+  const now = 5 * HOUR - 5 * MIN
+  // 1 MB/h on a 150 MB heap with 2 MB of floor noise: over the later half alone the slope's lower
+  // bound is 46–123 B/s, under slowMinSlope (150 B/s); over the whole window, where a line fits, it is not.
+  for (const seed of [21, 22, 23]) {
+    const rng = noise(seed)
+    const e = evaluateSlow(slowPoints((m) => ({ value: 150e6 + (m / 60) * 1e6 + rng() * 2e6, load: 0.3 })), now, config, 0)
+    t.equal(e.shape?.model, 'linear')
+    t.equal(e.positive, true, `seed ${seed}: ${e.reasons.join('; ')}`)
+  }
+  // The later half must still grow by the effect size: growth that stopped 100 minutes ago is not
+  // going on, whatever the whole window's line says.
+  const rng = noise(4000)
+  const stopped = evaluateSlow(slowPoints((m) => ({ value: 150e6 + (Math.min(m, 200) / 60) * 2e6 + rng() * 1e6, load: 0.3 })), now, config, 0)
+  t.equal(stopped.positive, false)
+  t.match(stopped.reasons.join(';'), /slow path: growth over the later half of the window \d+ B\/s < 150 B\/s \(not going on now\)/)
+  // A step 2.5 h ago, flat since (noise as large as the step's half): not growing now.
+  const steps = noise(5000)
+  const step = evaluateSlow(slowPoints((m) => ({ value: 150e6 + (m > 150 ? 3e6 : 0) + steps() * 1.5e6, load: 0.3 })), now, config, 0)
+  t.equal(step.positive, false, step.reasons.join('; '))
+  // Growth that slowed at a break (6 MB/h, then 1.5 MB/h) but goes on since it, significantly and
+  // past both effect sizes, is not "slowed"; a bound over the floors since the break judges it.
+  const slowed = noise(31)
+  const bent = evaluateSlow(slowPoints((m) => ({ value: 150e6 + (m < 150 ? (m / 60) * 6e6 : 15e6 + ((m - 150) / 60) * 1.5e6) + slowed() * 200_000, load: 0.3 })), now, config, 0)
+  t.equal(bent.shape?.model, 'two-segment')
+  t.equal(bent.positive, true, bent.reasons.join('; '))
+  // Flat floors with the same noise stay quiet.
+  let positives = 0
+  for (let seed = 0; seed < 200; seed++) {
+    const draw = noise(1000 + seed)
+    if (evaluateSlow(slowPoints(() => ({ value: 150e6 + draw() * 2e6, load: 0.3 })), now, config, 0).positive) positives += 1
+  }
+  t.equal(positives, 0, 'no flat series raised')
+})
+
 t.test('the slow path: a few recent floors above the earlier highs are judged against the chance of one being there', async (t) => {
   const rng = noise(12)
   // 2 MB/h on a 150 MB heap; the last 1h20m holds a floor every 10 minutes (major GCs got rare),
