@@ -217,6 +217,12 @@ interface WatchHours {
  *   under a load ramp, healthy; idle worker threads piling up, gzip streams never closed on log
  *   rotation, a sandbox worker per customer kept in a Map, leaking outside the JS heap: the
  *   first corpus with `rss` leaks).
+ * - creeps: six programs written after the change of 2026-12-06 that bounds the slow path's growth
+ *   over the whole window when a line fits it, and run only after it (a help-centre search index
+ *   growing for three hours, a session store with a 4-hour idle TTL under a morning ramp, per-minute
+ *   latency histograms for a sliding 2-hour window, healthy; a feature-flag exposure log never
+ *   flushed, a job history whose trim compares seconds with milliseconds, rate-limiter buckets of
+ *   users who never return, leaking about 1-3 MB an hour).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -236,6 +242,7 @@ export const LATER_CORPORA = {
   waits: { folder: 'corpus-waits', watch: { pastOnset: 6, healthy: 6 } },
   drifts: { folder: 'corpus-drifts', watch: { pastOnset: 6, healthy: 6 } },
   natives: { folder: 'corpus-natives', watch: { pastOnset: 5, healthy: 6 } },
+  creeps: { folder: 'corpus-creeps', watch: { pastOnset: 5, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
