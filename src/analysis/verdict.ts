@@ -323,7 +323,6 @@ export function evaluateFast(
   }
 }
 
-/** The slow path's evidence over the slow window of downsampled floors (with loads). */
 /** At most MAX_STAT_POINTS of the points, evenly spread. */
 function thinned<T>(points: readonly T[]): T[] {
   return thinIndexes(points.length, MAX_STAT_POINTS).map((i) => points[i] as T)
@@ -375,6 +374,7 @@ function slowGrowth(
   return { later, lower: wide.bounds.lower, slope: wide.bounds.slope, over: wide.over, sinceBreakGoesOn }
 }
 
+/** The slow path's evidence over the slow window of downsampled floors (with loads). */
 export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config: AnalysisThresholds, fromMs: number, limit?: number): SlowEvidence {
   const usable = thinned(points.filter((p) => p.timeMs >= fromMs && Number.isFinite(p.value)))
   const first = usable[0]
