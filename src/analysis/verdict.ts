@@ -195,6 +195,9 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
   }
 }
 
+/** The growth worth raising: the fast path's, or the slow path's (slowMin…). */
+type EffectSizes = Pick<AnalysisThresholds, 'minSlopeBytesPerSecond' | 'minRelativePerHour'>
+
 /**
  * Growth that slowed at a breakpoint but goes on since it at a rate worth raising: its own trend
  * is significant over at least MIN_JUDGED_POINTS floors and the slope's lower bound since the
@@ -203,10 +206,10 @@ export function shapeReason(shape: ShapeFit, limit: number | undefined): string 
  * (corpus-fills/ws-closed-sockets-set-leak: 4.4 MiB/h since the break, objected to at 80
  * minutes). A cache approaching its level slows below those rates, or fits a saturating curve.
  */
-function stillGrowing(shape: ShapeFit, since: readonly number[], lower: number, relativePerHour: number, config: AnalysisThresholds): boolean {
+function stillGrowing(shape: ShapeFit, since: readonly number[], lower: number, relativePerHour: number, effect: EffectSizes, maxPValue: number): boolean {
   if (shape.model !== 'two-segment' || !(shape.slopeBefore > 0) || !(shape.slopeAfter > 0)) return false
-  if (since.length < MIN_JUDGED_POINTS || mannKendall(since).pIncreasing > config.maxPValue) return false
-  return lower >= config.minSlopeBytesPerSecond && relativePerHour >= config.minRelativePerHour
+  if (since.length < MIN_JUDGED_POINTS || mannKendall(since).pIncreasing > maxPValue) return false
+  return lower >= effect.minSlopeBytesPerSecond && relativePerHour >= effect.minRelativePerHour
 }
 
 /** The fast path's evidence over the analysis window. `limit` is the heap limit (heap) or the memory limit (rss, external). */
@@ -260,7 +263,7 @@ export function evaluateFast(
       reasons.push(`Mann-Kendall trend test: p = ${trend.pIncreasing.toPrecision(2)} > ${config.maxPValue} (no significant upward trend)`)
     }
     const stopped = shapeReason(shape, limit)
-    if (stopped !== undefined && !stillGrowing(shape, values.slice(from), lower, relativePerHour, config)) reasons.push(`${SHAPE_TEST}: ${stopped}`)
+    if (stopped !== undefined && !stillGrowing(shape, values.slice(from), lower, relativePerHour, config, config.maxPValue)) reasons.push(`${SHAPE_TEST}: ${stopped}`)
     if (!(lower >= config.minSlopeBytesPerSecond)) {
       reasons.push(
         Number.isFinite(lower) && Number.isFinite(slope)
@@ -338,7 +341,7 @@ function thinned<T>(points: readonly T[]): T[] {
  * just under `slowMinSlope` over the later half for hours (drifts/db-pool-reconnect-listener-leak,
  * stairs/partner-ingest-dead-letter-leak). Growth that slowed at a break but goes on since it, its
  * own trend significant over at least MIN_JUDGED_POINTS floors and its bound past both effect
- * sizes, is not "slowed" (`sinceBreakGoesOn`, as `stillGrowing` on the fast path).
+ * sizes, is not "slowed" (`sinceBreakGoesOn`: `stillGrowing`, as on the fast path, at the slow effect sizes).
  */
 function slowGrowth(
   windowed: readonly LoadPoint[],
@@ -362,14 +365,12 @@ function slowGrowth(
         ? { bounds: bounds(since), over: `the window since ${at(shape.breakMs)}` }
         : undefined
   const level = windowed[0]?.value ?? 0
-  const goesOn = (b: SlopeBounds): boolean => b.lower * 1000 >= config.slowMinSlopeBytesPerSecond && level > 0 && (b.lower * 3_600_000) / level >= config.slowMinRelativePerHour
+  const slowEffect = { minSlopeBytesPerSecond: config.slowMinSlopeBytesPerSecond, minRelativePerHour: config.slowMinRelativePerHour }
   const sinceBreakGoesOn =
     since !== undefined &&
     wide !== undefined &&
-    shape.slopeBefore > 0 &&
-    shape.slopeAfter > 0 &&
-    mannKendall(since.map((p) => p.value)).pIncreasing <= config.maxPValue &&
-    goesOn(wide.bounds)
+    // No relative growth without a positive level (NaN fails the test).
+    stillGrowing(shape, since.map((p) => p.value), wide.bounds.lower * 1000, level > 0 ? (wide.bounds.lower * 3_600_000) / level : Number.NaN, slowEffect, config.maxPValue)
   if (wide === undefined || !(wide.bounds.lower > later.lower)) return { later, lower: later.lower, slope: later.slope, over: 'the later half of the window', sinceBreakGoesOn }
   return { later, lower: wide.bounds.lower, slope: wide.bounds.slope, over: wide.over, sinceBreakGoesOn }
 }
