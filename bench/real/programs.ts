@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { SignalName } from '../../src/analysis/verdict.js'
 
 export type CorpusName = 'corpus' | LaterCorpus | 'scenarios'
 
@@ -21,7 +22,7 @@ export interface Program {
   readonly path: string
   readonly leaky: boolean
   /** The signal a leak shows on: heap (JavaScript objects), external (buffers) or rss (native memory outside both, e.g. worker threads' isolates). */
-  readonly signal: 'heap' | 'external' | 'rss' | null
+  readonly signal: SignalName | null
   /** Leak onset, simulated seconds after start; null when healthy. */
   readonly onsetSimS: number | null
   /** The function that allocates what leaks, as written. */
@@ -110,7 +111,7 @@ interface CorpusEntry {
   name: string
   file: string
   leaky: boolean
-  signal: 'heap' | 'external' | 'rss' | null
+  signal: SignalName | null
   onsetSeconds: number | null
   restartEverySeconds: number | null
   allocatingFunction: string | null
@@ -128,7 +129,7 @@ interface ScenarioEntry {
   name: string
   file: string
   leaky: boolean
-  signal: 'heap' | 'external' | 'rss' | null
+  signal: SignalName | null
   leakingFunction: string | null
   onsetSeconds: number | null
   restartEverySeconds: number | null
