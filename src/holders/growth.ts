@@ -1,6 +1,7 @@
 /**
  * When a holder is called growing: its growth between two searches against what churn moves by
- * chance (measured turnover), and a flow's run of rises (see isGrowing).
+ * chance (measured turnover), a flow's run of rises, and its floor when it fell in between (see
+ * isGrowing).
  */
 import type { Turnover } from './types.js'
 
@@ -46,6 +47,36 @@ export function turnoverBound(turnover: Turnover | undefined): number {
 }
 
 /**
+ * A change of `by` elements from `from` is more than chance: at least GROWING_MIN_ELEMENTS,
+ * GROWING_MIN_FRACTION of `from`, and more than a churning collection moves (see above).
+ */
+function movedBy(by: number, from: number, turnover: Turnover | undefined): boolean {
+  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, from))
+  return by >= GROWING_MIN_ELEMENTS && by >= GROWING_MIN_FRACTION * from && by > churn
+}
+
+/**
+ * A collection's floors between searches. At each poll between two searches the sidecar reads
+ * the sizes of the collections it tracks (the walker's `sample`: one read each) and keeps each
+ * one's lowest, the sizes at both searches included (`low`); `previousLow` is the same of the
+ * interval before (null when that one was not sampled). A collection that fell between two
+ * searches by as much as would count as growth (`fellBetween`) was emptied or drained in between
+ * (a batch flushed every few seconds, a buffer cleared and refilled with the same keys, which its
+ * turnover cannot tell): its sizes at two searches are two points taken at random in its cycle.
+ * Its growth must then be in its floor too: `low` against `previousLow` (or the previous size,
+ * which it fell below), judged as two sizes of unmeasured turnover.
+ */
+export interface Floors {
+  readonly low: number
+  readonly previousLow: number | null
+}
+
+/** Whether the collection fell between two searches by as much as would count as growth. */
+export function fellBetween(previousSize: number, floors: Floors, turnover?: Turnover): boolean {
+  return movedBy(previousSize - floors.low, previousSize, turnover)
+}
+
+/**
  * A flow, not a store: a collection most of whose sampled members left between two searches
  * (the lower 99.9 % bound of the share gone above FLOW_GONE_SHARE) holds what is passing
  * through it (a queue drained by its consumer, a batch being worked off), and its size is the
@@ -73,13 +104,21 @@ export function isFlow(turnover: Turnover | undefined): boolean {
  * `earlierSizes`: the collection's sizes at the searches before its previous measurement,
  * oldest first (only consulted for a flow).
  */
-export function isGrowing(size: number, previousSize: number | null, turnover?: Turnover, earlierSizes: readonly number[] = []): boolean {
+export function isGrowing(
+  size: number,
+  previousSize: number | null,
+  turnover?: Turnover,
+  earlierSizes: readonly number[] = [],
+  floors?: Floors,
+): boolean {
   // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
   // a collection that small had no members sampled for its turnover; the next search judges it.
   if (previousSize === null || previousSize < GROWING_MIN_ELEMENTS) return false
-  const grew = size - previousSize
-  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, previousSize))
-  if (!(grew >= GROWING_MIN_ELEMENTS && grew >= GROWING_MIN_FRACTION * previousSize && grew > churn)) return false
+  if (!movedBy(size - previousSize, previousSize, turnover)) return false
+  if (floors !== undefined && fellBetween(previousSize, floors, turnover)) {
+    const before = floors.previousLow ?? previousSize
+    if (before < GROWING_MIN_ELEMENTS || !movedBy(floors.low - before, before, undefined)) return false
+  }
   if (!isFlow(turnover)) return true
   const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
   if (sizes.length < FLOW_RISES + 1) return false

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { FLOW_RISES, isFlow, isGrowing } from './growth.js'
+import { fellBetween, FLOW_RISES, isFlow, isGrowing, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
 import type { Holder, HolderKind, SiblingFamily } from './types.js'
 
@@ -133,11 +133,19 @@ export const WalkerItem = z.object({
   /**
    * Its sibling family over every collection measured (not only the reported ones): [id within
    * this search, members, size, size of the members measured before, their previous size, their
-   * summed growth per second, longest interval]; null when its path has no key step or it has no sibling.
+   * summed growth per second, longest interval, and (from walker v2) their summed lowest sizes since
+   * their previous measurement and in the interval before (see `floors`)]; null when its path has
+   * no key step or it has no sibling.
    */
-  family: z.tuple([z.number().int(), z.number().int(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable().optional(),
+  family: z.array(z.number()).min(7).max(9).nullable().optional(),
   /** Sets, Maps and Arrays: [members gone, members sampled] of those sampled when it was last reported; null when none were. */
   turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive()]).nullable().optional(),
+  /**
+   * Tracked Arrays, Maps and Sets sampled at the polls between its previous measurement and this
+   * one: [its lowest size since the previous measurement (both included), the same of the interval
+   * before or −1]; null when not sampled in between (growth.ts `Floors`).
+   */
+  floors: z.tuple([z.number().int().nonnegative(), z.number().int()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -265,6 +273,8 @@ export function toHolders(
     const previousSize = first ? null : item.previousSize
     const turnover = item.turnover != null && !first ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] } : undefined
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
+    const floors: Floors | undefined =
+      item.floors != null && !first ? { low: Math.min(item.floors[0], item.previousSize, item.size), previousLow: item.floors[1] >= 0 ? item.floors[1] : null } : undefined
     return {
       id: item.id,
       path,
@@ -272,7 +282,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize, turnover, earlierSizes),
+      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -284,6 +294,7 @@ export function toHolders(
       ...(item.family != null ? { family: toFamily(item.family) } : {}),
       ...(turnover !== undefined ? { turnover } : {}),
       ...(earlierSizes.length > 0 ? { earlierSizes } : {}),
+      ...(floors !== undefined ? { floors } : {}),
     }
   })
   return rankHolders(holders)
@@ -302,8 +313,17 @@ function sizesBefore(before: PreviousHolder | undefined, previousSize: number): 
   return [...(before.earlierSizes ?? []), before.previousSize].slice(-(FLOW_RISES - 1))
 }
 
-function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds]: readonly number[]): SiblingFamily {
-  return { id: id!, members: members!, size: size!, knownSize: knownSize!, knownPreviousSize: knownPrevious!, growthPerSecond: growthPerSecond!, intervalSeconds: intervalSeconds! }
+function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow]: readonly number[]): SiblingFamily {
+  return {
+    id: id!,
+    members: members!,
+    size: size!,
+    knownSize: knownSize!,
+    knownPreviousSize: knownPrevious!,
+    growthPerSecond: growthPerSecond!,
+    intervalSeconds: intervalSeconds!,
+    ...(knownLow !== undefined && knownPreviousLow !== undefined ? { knownLow, knownPreviousLow } : {}),
+  }
 }
 
 /** The holders a search reports: sibling collections merged (siblings.ts), ranked. */
@@ -379,7 +399,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}${fellNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
 }
@@ -388,6 +408,12 @@ export function describeHolder(h: Holder): string {
 function flowNote(h: Holder): string {
   if (h.turnover === undefined || !isFlow(h.turnover)) return ''
   return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
+}
+
+/** `; fell to 3 between searches` when it was emptied or drained in between (growth.ts `fellBetween`). */
+function fellNote(h: Holder): string {
+  if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover)) return ''
+  return `; fell to ${h.floors.low} between searches`
 }
 
 function formatBytes(n: number): string {

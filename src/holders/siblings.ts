@@ -10,6 +10,7 @@
  * the number of members. Where one member carries most of the growth it is left on its own: its
  * key is what the developer needs to know.
  */
+import type { Floors } from './growth.js'
 import type { Holder, SiblingFamily } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
@@ -105,6 +106,11 @@ function concentrated(members: readonly Holder[]): boolean {
   return total > 0 && Math.max(...growths) > SPREAD_SHARE * total
 }
 
+/** A family's floors, from the walker's sums over all its members (absent from an older walker). */
+function familyFloors(family: SiblingFamily): Floors | undefined {
+  return summedFloors(family.size, family.knownSize, family.knownLow, family.knownPreviousLow)
+}
+
 /** The largest share of a group's growth one member may have for the group to be merged. */
 export const SPREAD_SHARE = 0.5
 
@@ -119,7 +125,19 @@ function sharedFamily(members: readonly Holder[]): SiblingFamily | undefined {
   return family
 }
 
-type IsGrowing = (size: number, previousSize: number | null) => boolean
+type IsGrowing = (size: number, previousSize: number | null, turnover?: undefined, earlierSizes?: readonly number[], floors?: Floors) => boolean
+
+/**
+ * The floors of a sum of collections (growth.ts `Floors`): the members measured before (`known`)
+ * with their lowest sizes since (`low`) and in the interval before (`previousLow`), plus the size
+ * of the members first seen now (`size − knownSize`, in both). Undefined when no member was
+ * sampled between the searches.
+ */
+function summedFloors(size: number, knownSize: number, low: number | undefined, previousLow: number | undefined): Floors | undefined {
+  if (low === undefined || previousLow === undefined) return undefined
+  const rest = size - knownSize
+  return { low: rest + low, previousLow: rest + previousLow }
+}
 
 /**
  * The group's numbers. The walker reports the collections that grew most and the biggest, so
@@ -141,7 +159,8 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
   // the walk measured at its path. Without: growth counts only the members measured before (a
   // sibling first seen now may replace one that went away: per-connection buffers come and go).
   const known = members.filter((h) => h.previousSize !== null && h.growthPerSecond !== null)
-  const { size, grew, anyKnown, growthPerSecond, intervalSeconds, count } = fromFamily
+  const sampled = known.some((h) => h.floors !== undefined)
+  const { size, grew, anyKnown, growthPerSecond, intervalSeconds, count, floors } = fromFamily
     ? {
         size: family.size,
         grew: family.knownSize - family.knownPreviousSize,
@@ -149,6 +168,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
         growthPerSecond: family.growthPerSecond,
         intervalSeconds: Math.max(0, family.intervalSeconds),
         count: family.members,
+        floors: familyFloors(family),
       }
     : {
         size: listed,
@@ -157,9 +177,16 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
         growthPerSecond: sum(known, (h) => h.growthPerSecond as number),
         intervalSeconds: Math.max(0, ...known.map((h) => h.intervalSeconds)),
         count: members.length,
+        floors: summedFloors(
+          listed,
+          sum(known, (h) => h.size),
+          sampled ? sum(known, (h) => h.floors?.low ?? Math.min(h.size, h.previousSize as number)) : undefined,
+          sampled ? sum(known, (h) => (h.floors === undefined ? (h.previousSize as number) : (h.floors.previousLow ?? (h.previousSize as number)))) : undefined,
+        ),
       }
   const previousSize = anyKnown ? size - grew : null
-  const familyGrew = family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize))
+  const familyGrew =
+    family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize), undefined, [], familyFloors(family))
   return {
     id: groupId(key),
     path,
@@ -167,7 +194,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     kind: first.kind,
     size,
     previousSize,
-    growing: isGrowing(size, previousSize) && familyGrew,
+    growing: isGrowing(size, previousSize, undefined, [], floors) && familyGrew,
     intervalSeconds,
     growthPerSecond: anyKnown ? growthPerSecond : null,
     elementShape: first.elementShape,
@@ -179,5 +206,6 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     measuredBy: members.every((h) => h.measuredBy === 'walk') ? 'walk' : members.some((h) => h.measuredBy === 'stale') ? 'stale' : 'tracked',
     rootFile: first.rootFile,
     members: count,
+    ...(floors !== undefined && anyKnown ? { floors } : {}),
   }
 }

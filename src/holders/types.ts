@@ -32,7 +32,8 @@ export interface Holder {
    * share of members that may have left since (1 unless `turnover` measured it; see
    * `isGrowing`); false when first seen now or grown from under 32 elements. A flow (most
    * sampled members gone since, surely) must also have risen at each of its last four
-   * measurements (`earlierSizes`).
+   * measurements (`earlierSizes`). One that fell between the two searches by as much (sampled at
+   * each poll in between: `floors`) must also have grown in its floor.
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */
@@ -86,6 +87,13 @@ export interface Holder {
    */
   readonly earlierSizes?: readonly number[]
   /**
+   * Its lowest size between its previous measurement and this one (both included), sampled at
+   * each poll in between, and the same of the interval before (null when not sampled): a
+   * collection emptied and refilled between searches shows it here (growth.ts `Floors`). Absent
+   * when not sampled (not tracked, first seen, a dictionary or timer list).
+   */
+  readonly floors?: { readonly low: number; readonly previousLow: number | null }
+  /**
    * A flow whose sizes rose at each of its last searches, but whose level per request (the
    * target's HTTP request rate at each of those searches) did not: the traffic explains its
    * growth (`levelFollowsTraffic`), and `growing` is false. Set by the scheduler; absent otherwise.
@@ -111,6 +119,14 @@ export interface SiblingFamily {
   readonly growthPerSecond: number
   /** Longest interval since a member's previous measurement (s). */
   readonly intervalSeconds: number
+  /**
+   * Of the members measured before: their lowest sizes since then, summed (a member not sampled
+   * in between counts the smaller of its two sizes), and the same of the interval before (its
+   * previous size where that was not sampled): the family's `floors` (growth.ts). Absent from an
+   * older walker.
+   */
+  readonly knownLow?: number
+  readonly knownPreviousLow?: number
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */

@@ -11,7 +11,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const KEY = Symbol.for(${JSON.stringify(WALKER_KEY)});
   const g = globalThis;
   const have = g[KEY];
-  if (have !== undefined && have !== null && have.version === 1) return have.hello(false);
+  if (have !== undefined && have !== null && have.version === 2) return have.hello(false);
   ${BUILTIN_LOADER_SOURCE}
   const util = builtin('util');
   const T = util && util.types;
@@ -43,7 +43,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const sabByteLength = typeof SharedArrayBuffer === 'function' ? un(getDesc(SharedArrayBuffer.prototype, 'byteLength').get) : null;
   const dvByteLength = un(getDesc(DataView.prototype, 'byteLength').get);
   const WM = WeakMap, WS = WeakSet, WR = WeakRef, NMap = Map;
-  const wmGet = un(WM.prototype.get), wmSet = un(WM.prototype.set), wmHas = un(WM.prototype.has);
+  const wmGet = un(WM.prototype.get), wmSet = un(WM.prototype.set), wmHas = un(WM.prototype.has), wmDel = un(WM.prototype.delete);
   const wsAdd = un(WS.prototype.add), wsHas = un(WS.prototype.has);
   const wrDeref = un(WR.prototype.deref);
   const nmGet = un(NMap.prototype.get), nmSet = un(NMap.prototype.set);
@@ -150,17 +150,34 @@ export const WALKER_PRELUDE_SOURCE = `
   const elapsedS = (fromDs, toDs) => ((toDs - fromDs + TSCALE) % TSCALE) / 10;
 
   const state = {
-    version: 1,
+    version: 2,
     installId: String(installedAt) + '-' + String(process.pid),
     rec: new WM(), // collection -> enc(size, time) at its last measurement
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
+    low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
+    lastLow: new WM(), // collection -> its lowest size over the interval its last measurement closed
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
     searches: 0,
     cur: null,
+  };
+
+  // A collection's lowest size between two measurements. sample() lowers it at each poll of the
+  // sidecar between searches (tracked Arrays, Maps and Sets: their size is one read); a
+  // measurement closes the interval. Returns [the lowest size since the previous measurement
+  // (that one and this one included), or -1 when nothing was sampled in between; the same of the
+  // interval before, or -1].
+  const closeInterval = (o, size) => {
+    const low = wmGet(state.low, o);
+    const before = wmGet(state.lastLow, o);
+    wmDel(state.low, o);
+    if (low === undefined) { wmDel(state.lastLow, o); return [-1, -1]; }
+    const now = size < low ? size : low;
+    wmSet(state.lastLow, o, now);
+    return [now, before === undefined ? -1 : before];
   };
 
   const isObj = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');

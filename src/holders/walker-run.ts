@@ -257,8 +257,9 @@ export const WALKER_RUN_SOURCE = `
       }
       const prev = wmGet(state.rec, o);
       const ds = nowDs();
+      const floors = closeInterval(o, size);
       wmSet(state.rec, o, enc(size, ds));
-      push(c.measured, [o, -1, size, prev === undefined ? -1 : prev, tr.kind, ds, null]);
+      push(c.measured, [o, -1, size, prev === undefined ? -1 : prev, tr.kind, ds, null, false, floors]);
       c.trackedRemeasured++;
     }
     state.tracked = alive;
@@ -307,6 +308,9 @@ export const WALKER_RUN_SOURCE = `
       }
       push(rows, { m, growth, prevSize, dt });
     }
+    // [lowest size since the previous measurement, the same of the interval before or -1] when
+    // sampled in between and the previous size is this collection's own (not a copy's at its path).
+    const floorsOf = (r) => { const fl = r.m[8]; return fl !== null && fl !== undefined && fl[0] >= 0 && r.m[7] !== true && r.m[3] >= 0 && r.growth !== null ? fl : null; };
     // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
     // member #), of one kind, counted over every measured collection. The report sums siblings into
     // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
@@ -329,10 +333,18 @@ export const WALKER_RUN_SOURCE = `
       if (path !== undefined) {
         const key = path + '\\u0002' + r.m[4];
         f = nmGet(families, key);
-        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0 }; nmSet(families, key, f); }
+        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0 }; nmSet(families, key, f); }
         f.members++;
         f.size += r.m[2];
-        if (r.growth !== null) { f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt; }
+        if (r.growth !== null) {
+          f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt;
+          // Floors summed as the report judges one collection's (growth.ts): a member not
+          // sampled in between counts as not having fallen; an interval before not sampled, as
+          // its previous size.
+          const fl = floorsOf(r);
+          f.low += fl !== null ? fl[0] : MathMin(r.prevSize, r.m[2]);
+          f.lastLow += fl !== null && fl[1] >= 0 ? fl[1] : r.prevSize;
+        }
       }
       r.fam = f;
     }
@@ -376,8 +388,8 @@ export const WALKER_RUN_SOURCE = `
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
-        family: r.fam !== undefined && r.fam.members >= 2 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt] : null,
-        turnover,
+        family: r.fam !== undefined && r.fam.members >= 2 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt, r.fam.low, r.fam.lastLow] : null,
+        turnover, floors: floorsOf(r),
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.
@@ -409,6 +421,33 @@ export const WALKER_RUN_SOURCE = `
     };
   };
 
+  // Between searches, at each poll of the sidecar (its agent calls this): the tracked Arrays,
+  // Maps and Sets are measured (one read each) and the lowest size since each one's last
+  // measurement is kept (see closeInterval). A buffer emptied and refilled between two searches
+  // (a batch flushed every second) shows it here, whatever its size at the searches. Bounded:
+  // at most maxTracked collections, and it stops after SAMPLE_MAX_MS.
+  const SAMPLE_MAX_MS = 2;
+  const sample = () => {
+    const t0 = perfNow();
+    let n = 0;
+    for (let i = 0; i < state.tracked.length; i++) {
+      const tr = state.tracked[i];
+      if (tr.kind !== K_ARRAY && tr.kind !== K_MAP && tr.kind !== K_SET) continue;
+      const o = wrDeref(tr.ref);
+      if (o === undefined) continue;
+      const rec = wmGet(state.rec, o);
+      if (rec === undefined) continue;
+      let size;
+      try { size = measureNow(o, tr.kind); } catch (e) { continue; }
+      const low = wmGet(state.low, o);
+      const start = low === undefined ? decSize(rec) : low;
+      wmSet(state.low, o, size < start ? size : start);
+      n++;
+      if ((n & 15) === 0 && perfNow() - t0 > SAMPLE_MAX_MS) break;
+    }
+    return { ok: true, sampled: n, tracked: state.tracked.length, ms: perfNow() - t0 };
+  };
+
   const page = (offset, count) => {
     const c = state.cur;
     if (c === null || c.out === null) return { ok: false };
@@ -429,6 +468,7 @@ export const WALKER_RUN_SOURCE = `
   state.addScopes = addScopes;
   state.finish = finish;
   state.page = page;
+  state.sample = sample;
   state.end = end;
   Object.defineProperty(g, KEY, { value: state, configurable: true, enumerable: false, writable: false });
   return hello(true);

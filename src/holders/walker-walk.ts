@@ -87,9 +87,10 @@ export const WALKER_WALK_SOURCE = `
     const ds = nowDs();
     const bulk = (flags & F_BULK) !== 0;
     const keep = kind === K_OBJECT ? (size >= c.o.dictMin || (!bulk && n >= 0 && c.nd[n] <= 2)) : (size >= 8 || !bulk);
+    const floors = keep || prev !== undefined ? closeInterval(o, size) : null;
     if (keep || prev !== undefined) wmSet(state.rec, o, enc(size, ds));
     if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size)) {
-      push(c.measured, [o, n, size, prev === undefined ? -1 : prev, kind, ds, samples || null]);
+      push(c.measured, [o, n, size, prev === undefined ? -1 : prev, kind, ds, samples || null, false, floors]);
     }
   };
 

@@ -150,6 +150,13 @@ export function pageExpression(offset: number, count: number): string {
   return `${WALKER_REF}.page(${checkedInteger('offset', offset, WALKER_LIMITS.pageOffset)}, ${checkedInteger('count', count, WALKER_LIMITS.pageCount)})`
 }
 
+/**
+ * Between searches, at a poll: re-measure the tracked Arrays, Maps and Sets and keep each one's
+ * lowest size since its last measurement (walker-run.ts `sample`); `{ ok: false }` when the
+ * walker is not installed in this process.
+ */
+export const SAMPLE_EXPRESSION = `(() => { const w = ${WALKER_REF}; return w === undefined || w === null || typeof w.sample !== 'function' ? { ok: false } : w.sample(); })()`
+
 /** Drop the search's state in the target (queue, visited set, path nodes). */
 export const END_EXPRESSION = `(() => { const w = ${WALKER_REF}; return w === undefined ? { ok: true } : w.end(); })()`
 
@@ -173,4 +180,5 @@ export const HOLDER_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; sou
   { name: 'HOLDER_FINISH', purpose: 're-measure tracked collections and rank', source: FINISH_EXPRESSION },
   { name: 'HOLDER_PAGE', purpose: 'read one page of the report', source: pageExpression(0, 20) },
   { name: 'HOLDER_END', purpose: 'drop the search state in the target', source: END_EXPRESSION },
+  { name: 'HOLDER_SAMPLE', purpose: 'between searches, at a poll: read the sizes of the tracked collections and keep the lowest', source: SAMPLE_EXPRESSION },
 ]

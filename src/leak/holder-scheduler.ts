@@ -36,8 +36,12 @@ import {
   type HolderSearchOptions,
   type HolderSearchRefused,
 } from '../holders/index.js'
+import { sampleHolders } from '../holders/sample.js'
 import type { TargetSession } from '../inspector/session.js'
 import { siteOfHolder, type HolderSite } from './holder-sites.js'
+
+/** A sample of the tracked collections reads one size each: it answers in milliseconds or is dropped. */
+const SAMPLE_TIMEOUT_MS = 2000
 
 /** Longest `holder` label: paths can be long; a label is for recognising, the API has the rest. */
 const MAX_LABEL = 200
@@ -160,17 +164,49 @@ export class HolderScheduler {
     return nowMs - this.lastStartedMs >= gapMs
   }
 
-  /** At the end of a poll: start a search in the background when one is due. */
+  /**
+   * At the end of a poll: start a search in the background when one is due; otherwise, once this
+   * process was searched, sample the sizes of the collections the walker tracks (their lowest
+   * between two searches tells growth from a buffer emptied in between: holders/growth.ts).
+   */
   tick(session: TargetSession, nowMs: number, options: HolderTickOptions): void {
     if (this.config.mode === 'off' || this.running !== undefined) return
+    if (!this.startIfDue(session, nowMs, options)) this.sampleTracked(session)
+  }
+
+  /** A sampling of the tracked collections in flight (one at a time, never beside a search). */
+  private sampling: Promise<void> | undefined
+  /** Time the samples since the latest search spent in the target: billed with the next search. */
+  private unbilledSampleMs = 0
+
+  private sampleTracked(session: TargetSession): void {
+    if (this.latest === undefined || this.sampling !== undefined) return
+    const generation = this.generation
+    this.sampling = sampleHolders(session, SAMPLE_TIMEOUT_MS)
+      .then(
+        (sample) => {
+          if (sample === null || generation !== this.generation) return
+          this.costTotalMs += sample.ms
+          this.unbilledSampleMs += sample.ms
+        },
+        // A closed session or a timeout: the poll sees it too; a missed sample only widens a floor.
+        () => undefined,
+      )
+      .finally(() => {
+        this.sampling = undefined
+      })
+  }
+
+  private startIfDue(session: TargetSession, nowMs: number, options: HolderTickOptions): boolean {
     if (!options.leakRaised && !this.requested) {
       // No leak (or it cleared): the next one starts with a short gap again, and the first
       // search after a raise compares with the measuring one made while growth was seen.
       this.gapMs = this.config.intervalMs
       this.nextDueMs = undefined
-      if (!this.wanted(nowMs, false, options.growthSeen ?? false)) return
+      if (!this.wanted(nowMs, false, options.growthSeen ?? false)) return false
     }
-    if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return
+    if (nowMs < Math.max(this.nextDueMs ?? Number.NEGATIVE_INFINITY, this.budget.budgetFreeAtMs())) return false
+    if (this.sampling !== undefined) return false
     const generation = this.generation
     this.lastStartedMs = nowMs
     const requestsPerSecond = options.requestsPerSecond?.() ?? Number.NaN
@@ -178,6 +214,7 @@ export class HolderScheduler {
       this.lastEndedMs = this.now()
       if (generation === this.generation) this.running = undefined
     })
+    return true
   }
 
   /** When the latest search ended (sidecar clock), for `ranSince`. */
@@ -205,7 +242,7 @@ export class HolderScheduler {
 
   /** Resolves when no search is running (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running
+    while (this.running !== undefined || this.sampling !== undefined) await (this.running ?? this.sampling)
   }
 
   /** A new process: what was found belongs to the old one. */
@@ -297,7 +334,9 @@ export class HolderScheduler {
     const costMs = searchCostMs(result.cost)
     this.costTotalMs += costMs
     this.cpuTotalMs += result.cost.targetCpuMs ?? 0
-    this.budget.charge(nowMs, costMs)
+    // The samples since the previous search are billed with this one (a bill replaces the last).
+    this.budget.charge(nowMs, costMs + this.unbilledSampleMs)
+    this.unbilledSampleMs = 0
     this.history = [...this.history, { at: result.at, requestsPerSecond }].slice(-(FLOW_RISES + 1))
     this.latest = this.judgedByTraffic(result)
     this.updateExported()

@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -160,6 +160,27 @@ t.test('growing: enough elements, enough of the previous size, beyond churn', as
   const pairs = 2000
   for (let i = 0; i < pairs; i++) if (isGrowing(poisson(600), poisson(600))) called += 1
   t.equal(called, 0, `a churning collection of mean 600 called growing in ${called} of ${pairs} pairs of measurements`)
+})
+
+t.test('a collection that fell between two searches grows only in its floor', async (t) => {
+  // A batch of per-client hit counters, cleared at each sync and refilled with the same clients:
+  // measured at 300 early in a cycle, at 1 400 late in the next, and at 0 in between.
+  t.ok(isGrowing(1400, 300), 'two sizes alone: growing')
+  t.notOk(isGrowing(1400, 300, undefined, [], { low: 0, previousLow: null }), 'emptied in between: its floor did not grow')
+  t.notOk(isGrowing(1400, 300, undefined, [], { low: 0, previousLow: 0 }), 'emptied in both intervals')
+  t.notOk(isGrowing(1400, 300, undefined, [], { low: 150, previousLow: 140 }), 'a floor of 140 then 150: not growth')
+  t.ok(isGrowing(1400, 300, undefined, [], { low: 300, previousLow: 120 }), 'never below its previous size: judged on its sizes')
+  // A flush that leaves some behind each time: the floor rises by more than counts as growth.
+  t.ok(isGrowing(2600, 900, undefined, [], { low: 600, previousLow: 250 }), 'a floor rising 250 → 600 is growth')
+  t.notOk(isGrowing(2600, 900, undefined, [], { low: 600, previousLow: null }), 'a floor known once: the next search judges it')
+  t.notOk(isGrowing(2600, 900, undefined, [], { low: 40, previousLow: 10 }), 'a floor from nearly empty: the next search judges it')
+  // A leaking store with churn dips by chance between searches: what would not count as growth
+  // does not count as a fall either (4·√(2·2 000) ≈ 253 here).
+  t.ok(isGrowing(2600, 2000, undefined, [], { low: 1800, previousLow: 1500 }), 'a dip of 200 under 2 000 is churn')
+  t.notOk(fellBetween(2000, { low: 1800, previousLow: null }))
+  t.ok(fellBetween(2000, { low: 1700, previousLow: null }))
+  // Members seldom leave (measured turnover): a smaller dip is already a fall.
+  t.ok(fellBetween(2000, { low: 1880, previousLow: null }, { gone: 0, sampled: 64 }), 'none of 64 sampled left: 120 under 2 000 is a fall')
 })
 
 t.test('ranking: growing first by rate, then first seen, then the rest', async (t) => {

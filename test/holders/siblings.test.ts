@@ -127,3 +127,24 @@ t.test('a family split over element shapes: each group grows only if the family 
   const grew = { ...family, size: 4400, knownSize: 4400 }
   t.equal(groupSiblings([...a, ...b].map((h) => ({ ...h, family: grew })), isGrowing)[0]?.growing, true)
 })
+
+t.test('siblings emptied between searches: the family grows only in its floor', async (t) => {
+  // Six per-node hit buffers, each cleared at its node's sync (round robin) and refilled with the
+  // same clients: between two searches every one of them was near empty at some poll, and their
+  // sum at the searches moved by chance (+700 here).
+  const family = { id: 5, members: 6, size: 2500, knownSize: 2500, knownPreviousSize: 1800, growthPerSecond: 700 / 60, intervalSeconds: 60 }
+  const buffers = Array.from({ length: 6 }, (_, i) => member(i + 1, `gw-${i}`, 400 + 10 * i, 300, { family }))
+  t.equal(groupSiblings(buffers, isGrowing)[0]?.growing, true, 'on two sums alone: growing')
+  const sampled = { ...family, knownLow: 60, knownPreviousLow: 50 }
+  const [group] = groupSiblings(buffers.map((h) => ({ ...h, family: sampled })), isGrowing)
+  t.equal(group?.growing, false, 'their floors summed did not grow')
+  t.same(group?.floors, { low: 60, previousLow: 50 })
+  // A leak across the members that never empties them: the floors follow the sizes.
+  const leaking = { ...family, knownLow: 1800, knownPreviousLow: 1100 }
+  t.equal(groupSiblings(buffers.map((h) => ({ ...h, family: leaking })), isGrowing)[0]?.growing, true, 'never below their previous sum: growing')
+  // Without a family (an older walker): the members' own floors are summed.
+  const own = buffers.map(({ family: _, ...h }) => ({ ...h, floors: { low: 10, previousLow: 8 } }))
+  const [merged] = groupSiblings(own, isGrowing)
+  t.equal(merged?.growing, false)
+  t.same(merged?.floors, { low: 60, previousLow: 48 })
+})

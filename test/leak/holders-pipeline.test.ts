@@ -13,8 +13,10 @@ interface HolderJson {
   path: string[]
   kind: string
   size: number
+  previousSize: number | null
   growing: boolean
   growthPerSecond: number | null
+  floors?: { low: number; previousLow: number | null }
   elementShape: string[]
   retainedBytes: number
   allocationSite: { label: string; slopeBytesPerSecond: number; basis: string } | null
@@ -58,6 +60,8 @@ t.test('a heap verdict starts holder searches: the growing array is named with i
   t.match(top.path.join(' → '), /leaked|__leakwatchFixtureLeak/, `path ${top.path.join(' → ')} names the variable`)
   t.match(top.path[0], /cjs-target\.cjs|globalThis/, 'the root names its script or the global object')
   t.ok((top.growthPerSecond ?? 0) > 10, `grows ${top.growthPerSecond}/s (50 pushes/s)`)
+  // The polls between the two searches sampled its size: never below its previous one.
+  t.equal(top.floors?.low, top.previousSize, `sampled between the searches: ${JSON.stringify(top.floors)}`)
   t.ok(top.elementShape.length > 0, `element shape ${top.elementShape.join(', ')}`)
   t.ok(top.retainedBytes > top.size * 1000, `retains ~${top.retainedBytes} B: ~10 KB per element`)
   t.ok((found.cost?.slices ?? 0) > 0 && (found.cost?.longestSliceMs ?? 0) < 1000, 'the cost is reported')
