@@ -224,6 +224,12 @@ interface WatchHours {
  *   latency histograms for a sliding 2-hour window, healthy; a feature-flag exposure log never
  *   flushed, a job history whose trim compares seconds with milliseconds, rate-limiter buckets of
  *   users who never return, leaking about 1-3 MB an hour).
+ * - flushes: six programs written after the change of 2026-12-06 that judges a collection emptied
+ *   between two holder searches by its floor, and run only after it (a metrics agent's per-label
+ *   aggregates cleared every 10 s, an analytics beacon batcher, a write-behind cache's dirty-key
+ *   Set cleared every 30 s, healthy; a log shipper's retry list never replayed, a usage meter
+ *   whose flush skips deleted tenants, a fan-out hub keeping the buffers of connections that
+ *   dropped without a goodbye, leaking ~5 MiB an hour in the JS heap).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -244,6 +250,7 @@ export const LATER_CORPORA = {
   drifts: { folder: 'corpus-drifts', watch: { pastOnset: 6, healthy: 6 } },
   natives: { folder: 'corpus-natives', watch: { pastOnset: 5, healthy: 6 } },
   creeps: { folder: 'corpus-creeps', watch: { pastOnset: 5, healthy: 6 } },
+  flushes: { folder: 'corpus-flushes', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
