@@ -106,7 +106,7 @@ function concentrated(members: readonly Holder[]): boolean {
   return total > 0 && Math.max(...growths) > SPREAD_SHARE * total
 }
 
-/** A family's floors, from the walker's sums over all its members (absent from an older walker). */
+/** A family's floors, from the walker's sums over all its members (absent when none was sampled). */
 function familyFloors(family: SiblingFamily): Floors | undefined {
   return summedFloors(family.size, family.knownSize, family.knownLow, family.knownPreviousLow)
 }
@@ -180,7 +180,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
         floors: summedFloors(
           listed,
           sum(known, (h) => h.size),
-          sampled ? sum(known, (h) => h.floors?.low ?? Math.min(h.size, h.previousSize as number)) : undefined,
+          sampled ? sum(known, (h) => h.floors?.low ?? (h.previousSize as number)) : undefined,
           sampled ? sum(known, (h) => (h.floors === undefined ? (h.previousSize as number) : (h.floors.previousLow ?? (h.previousSize as number)))) : undefined,
         ),
       }

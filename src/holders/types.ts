@@ -120,10 +120,10 @@ export interface SiblingFamily {
   /** Longest interval since a member's previous measurement (s). */
   readonly intervalSeconds: number
   /**
-   * Of the members measured before: their lowest sizes since then, summed (a member not sampled
-   * in between counts the smaller of its two sizes), and the same of the interval before (its
-   * previous size where that was not sampled): the family's `floors` (growth.ts). Absent from an
-   * older walker.
+   * Of the members measured before: their lowest sizes since then, summed, and the same of the
+   * interval before (a member not sampled counts its previous size in both; an interval before
+   * not sampled, the previous size): the family's `floors` (growth.ts). Absent when no member was
+   * sampled between the searches.
    */
   readonly knownLow?: number
   readonly knownPreviousLow?: number

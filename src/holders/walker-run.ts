@@ -333,16 +333,17 @@ export const WALKER_RUN_SOURCE = `
       if (path !== undefined) {
         const key = path + '\\u0002' + r.m[4];
         f = nmGet(families, key);
-        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0 }; nmSet(families, key, f); }
+        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0, sampled: 0 }; nmSet(families, key, f); }
         f.members++;
         f.size += r.m[2];
         if (r.growth !== null) {
           f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt;
           // Floors summed as the report judges one collection's (growth.ts): a member not
-          // sampled in between counts as not having fallen; an interval before not sampled, as
-          // its previous size.
+          // sampled in between counts its previous size in both (no fall known, no floor growth);
+          // an interval before not sampled, its previous size.
           const fl = floorsOf(r);
-          f.low += fl !== null ? fl[0] : MathMin(r.prevSize, r.m[2]);
+          if (fl !== null) f.sampled++;
+          f.low += fl !== null ? fl[0] : r.prevSize;
           f.lastLow += fl !== null && fl[1] >= 0 ? fl[1] : r.prevSize;
         }
       }
@@ -388,7 +389,7 @@ export const WALKER_RUN_SOURCE = `
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
-        family: r.fam !== undefined && r.fam.members >= 2 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt, r.fam.low, r.fam.lastLow] : null,
+        family: r.fam !== undefined && r.fam.members >= 2 ? (r.fam.sampled > 0 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt, r.fam.low, r.fam.lastLow] : [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt]) : null,
         turnover, floors: floorsOf(r),
       });
     }
