@@ -11,6 +11,7 @@
  *   growing over an interval that began after the plateau is a false holder (growth measured
  *   from a search made while the cache filled is the fill, reported late, not growth after it).
  */
+import { fellBetween, isGrowing } from '../../src/holders/growth.js'
 import type { Holder } from '../../src/holders/types.js'
 import { searchPauseMs } from '../../src/leak/holder-scheduler.js'
 import { median } from '../lib/report.js'
@@ -41,6 +42,12 @@ export interface HolderOutcome {
    * decided anything in a run. Absent in results recorded before it.
    */
   readonly followedTraffic?: readonly string[]
+  /**
+   * Holders whose two sizes counted as growth but that fell between the searches and did not grow
+   * in their floor (growth.ts `fellBetween`; distinct labels, any search): whether that rule
+   * decided anything in a run. Absent in results recorded before it.
+   */
+  readonly emptiedBetween?: readonly string[]
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   /** Why searches were refused (distinct reasons, e.g. 'headroom: needs 64 MiB, 40 MiB left'). */
   readonly refusals: readonly string[]
@@ -70,6 +77,12 @@ export function matchesTruth(holder: Pick<Holder, 'path' | 'kind'>, truth: Holde
   return truth.variable.split('.').every((segment) => tokens.has(segment))
 }
 
+/** Not growing only because it fell between the searches and its floor did not grow (growth.ts). */
+function decidedByFloor(h: Holder): boolean {
+  if (h.growing || h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover)) return false
+  return h.members === undefined ? isGrowing(h.size, h.previousSize, h.turnover, h.earlierSizes ?? []) : isGrowing(h.size, h.previousSize)
+}
+
 export class HolderWatch {
   private readonly costs: Array<{ pauseMs: number; targetCpuMs: number; wallMs: number }> = []
   private lastSearchedAt: string | null = null
@@ -78,6 +91,7 @@ export class HolderWatch {
   private foundAfterRaiseWallS: number | null = null
   private readonly other = new Set<string>()
   private readonly byTraffic = new Set<string>()
+  private readonly byFloor = new Set<string>()
   private searches = { done: 0, refused: 0, failed: 0 }
   private readonly refusals = new Set<string>()
 
@@ -112,6 +126,7 @@ export class HolderWatch {
     this.lastSearchedAt = view.searchedAt
     if (view.cost !== null) this.costs.push({ pauseMs: searchPauseMs(view.cost), targetCpuMs: view.cost.targetCpuMs ?? 0, wallMs: view.cost.wallMs })
     for (const holder of view.holders) if (holder.followsTraffic === true) this.byTraffic.add(holder.label)
+    for (const holder of view.holders) if (decidedByFloor(holder)) this.byFloor.add(holder.label)
     if (judge === false) return
     const since = judge === true ? undefined : judge
     const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))
@@ -146,6 +161,7 @@ export class HolderWatch {
       found: this.found,
       otherGrowing: [...this.other],
       followedTraffic: [...this.byTraffic],
+      emptiedBetween: [...this.byFloor],
       searches: this.searches,
       refusals: [...this.refusals],
       worst:

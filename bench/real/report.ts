@@ -148,7 +148,9 @@ export function holderTable(results: readonly ProgramResult[]): string {
       const first = runs[0] as ProgramResult
       const found = runs.map((run) => {
         const traffic = (run.holders.followedTraffic ?? []).length
-        const byTraffic = traffic === 0 ? '' : ` (${traffic} a flow following the traffic)`
+        const emptied = (run.holders.emptiedBetween ?? []).length
+        const byTraffic =
+          (traffic === 0 ? '' : ` (${traffic} a flow following the traffic)`) + (emptied === 0 ? '' : ` (${emptied} emptied between searches)`)
         if (!run.leaky) return (run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`) + byTraffic
         const h = run.holders
         if (h.found === null) return (h.searches.done === 0 ? 'no search' : 'not named') + byTraffic
