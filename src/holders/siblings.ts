@@ -181,7 +181,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
           listed,
           sum(known, (h) => h.size),
           sampled ? sum(known, (h) => h.floors?.low ?? (h.previousSize as number)) : undefined,
-          sampled ? sum(known, (h) => (h.floors === undefined ? (h.previousSize as number) : (h.floors.previousLow ?? (h.previousSize as number)))) : undefined,
+          sampled ? sum(known, (h) => h.floors?.previousLow ?? (h.previousSize as number)) : undefined,
         ),
       }
   const previousSize = anyKnown ? size - grew : null

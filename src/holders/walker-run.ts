@@ -422,7 +422,7 @@ export const WALKER_RUN_SOURCE = `
     };
   };
 
-  // Between searches, at each poll of the sidecar (its agent calls this): the tracked Arrays,
+  // Between searches, at each poll of the sidecar (its holder scheduler, HOLDER_SAMPLE): the tracked Arrays,
   // Maps and Sets are measured (one read each) and the lowest size since each one's last
   // measurement is kept (see closeInterval). A buffer emptied and refilled between two searches
   // (a batch flushed every second) shows it here, whatever its size at the searches. Bounded:

@@ -29,8 +29,10 @@
  *
  * Per-search state (queue, visited set, path nodes) lives only during a search
  * and is dropped by `end()`, or by a watchdog timer if the sidecar goes away.
- * What stays between searches: the two WeakMaps (entries die with their
- * collections), the tracked WeakRefs (bounded) and this code.
+ * What stays between searches: the WeakMaps of measurements, ids, probes and
+ * lowest sizes (entries die with their collections), the tracked WeakRefs
+ * (bounded) and this code. Between searches the sidecar's polls call `sample`,
+ * which reads the tracked collections' sizes and keeps each one's lowest.
  */
 
 
