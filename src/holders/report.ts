@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { fellBetween, FLOW_RISES, isFlow, isGrowing, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
-import type { Holder, HolderKind, SiblingFamily } from './types.js'
+import type { Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
 const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
@@ -271,7 +271,9 @@ export function toHolders(
     }
     const first = item.previousSize < 0 || item.growthPerSecond === null
     const previousSize = first ? null : item.previousSize
-    const turnover = item.turnover != null && !first ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] } : undefined
+    const turnover = item.turnover != null && !first
+      ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] }
+      : first ? undefined : turnoverBefore(before, item.previousSize)
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     const floors: Floors | undefined =
       item.floors != null && !first ? { low: Math.min(item.floors[0], item.previousSize, item.size), previousLow: item.floors[1] >= 0 ? item.floors[1] : null } : undefined
@@ -301,7 +303,20 @@ export function toHolders(
 }
 
 /** What toHolders carries over from the previous search's report of the same collection. */
-export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes'>
+export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes' | 'turnover'>
+
+/**
+ * The turnover measured at the previous report of the same measurement chain (as sizesBefore),
+ * when none could be measured now: its members were not probed at that report because by then it
+ * had too few (a queue drained below 16 members while the search ran) or the step was over its
+ * time budget. How a collection's members come and go is a property of how it is used, so the
+ * last measurement stands until a new one is taken; without it, a queue drained in batches would
+ * be judged on two sizes sampled at random in its cycle.
+ */
+function turnoverBefore(before: PreviousHolder | undefined, previousSize: number): Turnover | undefined {
+  if (before === undefined || before.size !== previousSize || before.previousSize === null) return undefined
+  return before.turnover
+}
 
 /**
  * The sizes before `previousSize` (oldest first, at most FLOW_RISES − 1): the previous report's

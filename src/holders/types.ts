@@ -78,7 +78,9 @@ export interface Holder {
    * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
    * time budget, or fewer than 16 members that can be probed among those sampled in an Array,
    * dictionary or timer list: objects, short keys, or an Array's primitives when the sampled ones
-   * are all distinct).
+   * are all distinct). When it could not be measured since its previous report but was at that
+   * report, that measurement is carried over (how members come and go is a property of how the
+   * collection is used).
    */
   readonly turnover?: Turnover
   /**

@@ -407,6 +407,26 @@ t.test('earlier sizes are carried from the previous report of the same measureme
   t.match(describeHolder(broken!), /\(\+1\.8\/s; a flow: 64 of 64 sampled left\)/, 'the log line says why it is not growing')
 })
 
+t.test('a turnover not measured at the previous report: the one measured before it stands', async (t) => {
+  // The batch-sync queue: 45 left at one search, drained below the 16 members its probes need by
+  // that search's report step, 363 at the next. Its members were last seen leaving (a flow).
+  const item = (size: number, previousSize: number, turnover: [number, number] | null): WalkerItem => ({
+    id: 4, kind: 'Array', size, previousSize, intervalS: 1.1, growthPerSecond: (size - previousSize) / 1.1,
+    elementShape: ['string'], keyShape: [], retainedBytes: size * 30, sampled: 3, via: 'walk', root: null, steps: [], turnover,
+  })
+  const [flowing] = toHolders([item(45, 310, [64, 64])], ctx(), new Map())
+  t.ok(isFlow(flowing?.turnover))
+  const [next] = toHolders([item(363, 45, null)], ctx(), new Map([[4, flowing!]]))
+  t.same(next?.turnover, { gone: 64, sampled: 64 }, 'carried over')
+  t.equal(next?.growing, false, 'a flow risen once: not growing')
+  const [unrelated] = toHolders([item(363, 50, null)], ctx(), new Map([[4, flowing!]]))
+  t.equal(unrelated?.turnover, undefined, 'not the measurement compared with: nothing carried')
+  t.equal(unrelated?.growing, true, 'judged on its two sizes')
+  const [measured] = toHolders([item(363, 45, [0, 40])], ctx(), new Map([[4, flowing!]]))
+  t.same(measured?.turnover, { gone: 0, sampled: 40 }, 'a new measurement replaces it')
+  t.equal(measured?.growing, true, 'its members stayed: a store, growing')
+})
+
 t.test("a flow's level per request: traffic explains a rise that keeps pace with it", async (t) => {
   t.ok(levelFollowsTraffic([400, 600, 800, 1000, 1200], [2, 3, 4, 5, 6]), 'rising with a ramp')
   t.notOk(levelFollowsTraffic([400, 600, 800, 1000, 1200], [4, 4, 4, 4, 4]), 'rising at steady traffic: a backlog')
