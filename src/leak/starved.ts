@@ -27,10 +27,16 @@ export interface StarvationInputs {
   readonly raisedUnjudged?: boolean
   /** The fast window's length (spacing of floors bought for a raised leak: window ÷ minPoints). */
   readonly windowMs?: number
+  /**
+   * The Theil–Sen slope estimate of the heap floor over the fast window at its latest
+   * evaluation (bytes per second), or undefined when none was made: see `undecided`.
+   */
+  readonly windowSlopeBytesPerSecond?: number
 }
 
 /**
- * Buy a floor for a raised heap leak the fast path cannot judge (`raisedUnjudged`), or when
+ * Buy a floor for a raised heap leak the fast path cannot judge (`raisedUnjudged`), for a window
+ * whose few floors estimate growth worth raising (`undecided`), or when
  * major GCs have become rare (none for three floor windows), the fast window
  * holds fewer floors than it wants, and growth is possible: the floors rise, or RSS rises, or
  * the heap used at its lowest over the last floor window (an upper bound of the floor) stands
@@ -40,7 +46,7 @@ export interface StarvationInputs {
  */
 export function heapStarved(input: StarvationInputs): boolean {
   const { nowMs, lastMajorGcMs, windowFloors, reference, usedLately } = input
-  if (raisedUnjudged(input)) return true
+  if (raisedUnjudged(input) || undecided(input)) return true
   if (lastMajorGcMs !== undefined && nowMs - lastMajorGcMs < 3 * input.floorWindowMs) return false
   if (windowFloors.length >= input.minPoints) return false
   const rising = windowFloors.length >= 2 && (windowFloors[windowFloors.length - 1] as number) > (windowFloors[0] as number)
@@ -60,6 +66,24 @@ export function heapStarved(input: StarvationInputs): boolean {
  */
 function raisedUnjudged(input: StarvationInputs): boolean {
   if (input.raisedUnjudged !== true || input.windowMs === undefined) return false
+  const last = input.reference
+  return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
+}
+
+/**
+ * A window short of floors whose slope estimate is at least the smallest worth raising: growth
+ * that would be a leak, too few floors to bound it. V8's own major GCs come at their pace
+ * whatever the window needs: flushes/log-shipper-failed-retry-leak (~5 MiB/h from the start, a
+ * major GC every ~5 simulated minutes, so never "rare") had 6-9 floors in its 30-minute window
+ * after its warm-up, slope estimates of 67-125 KiB/s (simulated) against the 60 worth raising,
+ * and lower bounds of 40-59 — unproven for three hours, then missed or raised by the slow path at
+ * +4.7 h. Floors are bought spaced as for a raised leak (window ÷ minPoints), so the window
+ * gets the floors it wants and no more; a flat heap (estimate near zero) buys none.
+ */
+function undecided(input: StarvationInputs): boolean {
+  const slope = input.windowSlopeBytesPerSecond
+  if (slope === undefined || !(slope >= input.minSlopeBytesPerSecond) || input.windowMs === undefined) return false
+  if (input.windowFloors.length >= input.minPoints) return false
   const last = input.reference
   return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
 }

@@ -424,6 +424,7 @@ export class TargetAnalysis implements PollExtension {
       windowMs,
       lastMajorGcMs: this.majorGcTimes.at(-1),
       raisedUnjudged: track.verdict.suspected && track.evidence !== undefined && unjudged(track.evidence),
+      windowSlopeBytesPerSecond: track.evidence?.fast.slopeBytesPerSecond,
       rssGrows: this.track('rss').grows,
       windowFloors: track.fast.since(nowMs - windowMs).values,
       usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,

@@ -80,3 +80,27 @@ t.test('a raised heap leak the fast path cannot judge buys floors, spread over t
   t.equal(heapStarved({ ...plateau, raisedUnjudged: true }), true, 'raised and unjudged: buy')
   t.equal(heapStarved({ ...plateau, raisedUnjudged: true, reference: { timeMs: 10_000_000 - 100_000, value: 60 * MB } }), false, 'the last floor is under window ÷ minPoints (150 s) old')
 })
+
+t.test('a window short of floors whose slope estimate is worth raising buys floors, spread over the window', async (t) => {
+  // The log shipper's retry list (~5 MiB/h): a major GC of its own every ~5 minutes (not rare),
+  // 9 floors in the 30-min window, slope estimate 1.4 KiB/s against 1 KiB/s worth raising.
+  const shipper = {
+    ...base,
+    nowMs: 10_000_000,
+    windowMs: 1_800_000,
+    lastMajorGcMs: 10_000_000 - 60_000,
+    windowFloors: [20, 20.1, 20.3, 20.2, 20.5, 20.6, 20.6, 20.9, 21].map((m) => m * MB),
+    reference: { timeMs: 10_000_000 - 200_000, value: 21 * MB },
+  }
+  t.equal(heapStarved(shipper), false, 'no slope estimate yet: V8 GCs often enough')
+  t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: 1400 }), true, 'growth worth raising, unproven: buy')
+  t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: 600 }), false, 'an estimate under the smallest slope worth raising')
+  t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: Number.NaN }), false, 'no estimate')
+  t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: 1400, windowFloors: new Array(12).fill(20 * MB) }), false, 'the window has its 12 floors')
+  t.equal(
+    heapStarved({ ...shipper, windowSlopeBytesPerSecond: 1400, reference: { timeMs: 10_000_000 - 100_000, value: 21 * MB } }),
+    false,
+    'the last floor is under window ÷ minPoints (150 s) old',
+  )
+  t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: 1400, windowMs: undefined }), false, 'no window to spread over')
+})
