@@ -32,6 +32,8 @@ export interface StarvationInputs {
    * evaluation (bytes per second), or undefined when none was made: see `undecided`.
    */
   readonly windowSlopeBytesPerSecond?: number
+  /** When the latest exact heap floor was read, its floor window perhaps still open (spacing of bought floors). */
+  readonly lastReadingMs?: number
 }
 
 /**
@@ -65,9 +67,17 @@ export function heapStarved(input: StarvationInputs): boolean {
  * bought, spaced at least window ÷ minPoints apart so that they spread over the window.
  */
 function raisedUnjudged(input: StarvationInputs): boolean {
-  if (input.raisedUnjudged !== true || input.windowMs === undefined) return false
-  const last = input.reference
-  return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
+  return input.raisedUnjudged === true && spacedOut(input)
+}
+
+/**
+ * At least window ÷ minPoints since the latest floor, counted from the latest floor read (a
+ * bought one is read at once but enters the series only when its floor window closes).
+ */
+function spacedOut(input: StarvationInputs): boolean {
+  if (input.windowMs === undefined) return false
+  const last = Math.max(input.reference?.timeMs ?? Number.NEGATIVE_INFINITY, input.lastReadingMs ?? Number.NEGATIVE_INFINITY)
+  return input.nowMs - last >= input.windowMs / input.minPoints
 }
 
 /**
@@ -82,10 +92,8 @@ function raisedUnjudged(input: StarvationInputs): boolean {
  */
 function undecided(input: StarvationInputs): boolean {
   const slope = input.windowSlopeBytesPerSecond
-  if (slope === undefined || !(slope >= input.minSlopeBytesPerSecond) || input.windowMs === undefined) return false
-  if (input.windowFloors.length >= input.minPoints) return false
-  const last = input.reference
-  return last === undefined || input.nowMs - last.timeMs >= input.windowMs / input.minPoints
+  if (slope === undefined || !(slope >= input.minSlopeBytesPerSecond)) return false
+  return input.windowFloors.length < input.minPoints && spacedOut(input)
 }
 
 /** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */

@@ -131,6 +131,8 @@ export class TargetAnalysis implements PollExtension {
   /** V8's heap used at each poll (garbage included): an upper bound of the floor between major GCs. */
   private readonly heapUsed = new RingSeries(HISTORY_POINTS)
   private firstHeapUsed: { readonly timeMs: number; readonly value: number } | undefined
+  /** When the latest exact heap floor was read (its floor window may still be open). */
+  private lastHeapReadingMs: number | undefined
   /** What the load leaves out of the event loop's utilization: GC pauses. */
   private readonly busy = new BusyShares()
   /** A profile read or a bought floor ran after this poll's reading: the next reading includes it. */
@@ -262,6 +264,7 @@ export class TargetAnalysis implements PollExtension {
     this.heapCommitted.clear()
     this.heapUsed.clear()
     this.firstHeapUsed = undefined
+    this.lastHeapReadingMs = undefined
     this.busy.reset()
     this.ownWorkAfterPoll = false
     this.previousPollMs = undefined
@@ -404,6 +407,7 @@ export class TargetAnalysis implements PollExtension {
     if (warmupUntil !== undefined && timeMs < warmupUntil) return
     const track = this.track(signal)
     if (source !== undefined) track.sources[source] += 1
+    if (signal === 'heap') this.lastHeapReadingMs = Math.max(this.lastHeapReadingMs ?? timeMs, timeMs)
     const floor = track.floor.add(timeMs, value)
     if (floor === undefined) return
     const load = this.load.loadAt(floor.timeMs, this.floorWindowMs)
@@ -429,6 +433,7 @@ export class TargetAnalysis implements PollExtension {
       windowFloors: track.fast.since(nowMs - windowMs).values,
       usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,
       reference: track.fast.last() ?? this.firstHeapUsed,
+      lastReadingMs: this.lastHeapReadingMs,
     })
   }
 

@@ -146,6 +146,50 @@ t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on
   t.ok((view?.floors.length ?? 0) >= 6 + bought - 2, 'the bought floors are in the series')
 })
 
+t.test("major GCs at their own pace, too few for the window, growth worth raising: floors are bought, spread", async (t) => {
+  // V8 collects every 5 s (not rare: within three 2-s floor windows), the 20-s window wants 6
+  // floors and gets 4; the floor grows 40 KB/s against 16 KiB/s worth raising.
+  const calls: number[] = []
+  let heap = 60e6
+  const session: TargetSession = {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => {
+      if (method === 'HeapProfiler.collectGarbage') calls.push(Date.now())
+      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
+    },
+  }
+  const analysis = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
+    timeoutMs: 1000,
+  })
+  const boughtAt: number[] = []
+  for (let i = 0; i < 60; i++) {
+    heap = 60e6 + i * 40e3
+    const before = calls.length
+    await analysis.afterPoll(session, poll(i, heap, 2e8, i % 5 === 0 ? {} : { floors: [] }))
+    if (calls.length > before) boughtAt.push(i)
+  }
+  t.ok(boughtAt.length >= 3, `floors bought at polls ${boughtAt.join(', ')}`)
+  const gaps = boughtAt.slice(1).map((at, k) => at - boughtAt[k]!)
+  t.ok(gaps.every((gap) => gap >= 3), `spaced at least window ÷ minPoints (3.3 s) from the last floor: gaps ${gaps.join(', ')}`)
+  const view = analysis.view().signals.find((s) => s.signal === 'heap')
+  t.equal(view?.floorSources['forced-gc'], boughtAt.length)
+
+  // The same pace on a flat heap buys none.
+  calls.length = 0
+  const flat = new TargetAnalysis({
+    analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
+    timeoutMs: 1000,
+  })
+  for (let i = 0; i < 60; i++) {
+    heap = 60e6 + (i % 3) * 10e3
+    await flat.afterPoll(session, poll(i, heap, 2e8, i % 5 === 0 ? {} : { floors: [] }))
+  }
+  t.equal(calls.length, 0, 'a flat heap: no floor bought')
+})
+
 t.test('a restart while a poll waits on the old process: what that poll read is dropped', async (t) => {
   let heap = 60e6
   let release: (() => void) | undefined
