@@ -230,6 +230,12 @@ interface WatchHours {
  *   Set cleared every 30 s, healthy; a log shipper's retry list never replayed, a usage meter
  *   whose flush skips deleted tenants, a fan-out hub keeping the buffers of connections that
  *   dropped without a goodbye, leaking ~5 MiB an hour in the JS heap).
+ * - tempos: six programs written after the change of 2026-12-06 that buys heap floors for a
+ *   window short of them whose slope estimate is worth raising, and run only after it (a memo
+ *   cache filling for two hours behind an LRU, a metrics aggregator following a daily traffic
+ *   curve, a search index rebuilt and swapped every 45 minutes, healthy; per-route stats keyed by
+ *   raw paths with ids, archived chat rooms' histories never cleaned up from 40 min, finished
+ *   jobs kept for an audit page, leaking ~2.7-5.7 MiB an hour in the JS heap).
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -251,6 +257,7 @@ export const LATER_CORPORA = {
   natives: { folder: 'corpus-natives', watch: { pastOnset: 5, healthy: 6 } },
   creeps: { folder: 'corpus-creeps', watch: { pastOnset: 5, healthy: 6 } },
   flushes: { folder: 'corpus-flushes', watch: { pastOnset: 6, healthy: 6 } },
+  tempos: { folder: 'corpus-tempos', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
