@@ -1,3 +1,4 @@
+import { theilSen } from '../analysis/stats.js'
 import { isHistogramSample, type Sample } from '../core/metrics.js'
 
 /**
@@ -34,7 +35,23 @@ export interface StarvationInputs {
   readonly windowSlopeBytesPerSecond?: number
   /** When the latest exact heap floor was read, its floor window perhaps still open (spacing of bought floors). */
   readonly lastReadingMs?: number
+  /** The slow path's downsampled floors and settings: see `slowUndecided`. */
+  readonly slow?: SlowStarvation
 }
+
+export interface SlowStarvation {
+  /** The slow series (one floor per bucket, the open bucket's included), oldest first. */
+  readonly floors: readonly { readonly timeMs: number; readonly value: number }[]
+  readonly windowMs: number
+  readonly bucketMs: number
+  /** The smallest slope the slow path raises. */
+  readonly minSlopeBytesPerSecond: number
+}
+
+/** The slow path compares the floors of its window's last third (verdict.ts, SLOW_RECENT_SHARE). */
+const SLOW_RECENT_SHARE = 1 / 3
+/** Floors the slow growth estimate (`slowUndecided`) needs. */
+const SLOW_MIN_ESTIMATE_POINTS = 3
 
 /**
  * Buy a floor for a raised heap leak the fast path cannot judge (`raisedUnjudged`), for a window
@@ -48,7 +65,7 @@ export interface StarvationInputs {
  */
 export function heapStarved(input: StarvationInputs): boolean {
   const { nowMs, lastMajorGcMs, windowFloors, reference, usedLately } = input
-  if (raisedUnjudged(input) || undecided(input)) return true
+  if (raisedUnjudged(input) || undecided(input) || slowUndecided(input)) return true
   if (lastMajorGcMs !== undefined && nowMs - lastMajorGcMs < 3 * input.floorWindowMs) return false
   if (windowFloors.length >= input.minPoints) return false
   const rising = windowFloors.length >= 2 && (windowFloors[windowFloors.length - 1] as number) > (windowFloors[0] as number)
@@ -94,6 +111,30 @@ function undecided(input: StarvationInputs): boolean {
   const slope = input.windowSlopeBytesPerSecond
   if (slope === undefined || !(slope >= input.minSlopeBytesPerSecond)) return false
   return input.windowFloors.length < input.minPoints && spacedOut(input)
+}
+
+/**
+ * The slow path's counterpart of `undecided`: it compares each floor of its window's last third
+ * with earlier floors at comparable load and needs six of them that have such company
+ * (verdict.ts), one floor per bucket at most. Where V8's own major GCs come every ten to fifteen
+ * minutes, that third of 12 buckets held 5-6 floors: slowsmall/audit-trail-class-leak (~2.9 MiB/h)
+ * was "too few to compare" from 5 h and missed in 6 h (as in two of five earlier runs), its fast
+ * path's estimates (2.4-3.3 MiB/h) under what the fast path raises. So while the slow floors of
+ * the last half window estimate growth the slow path would raise and its last third lacks floors,
+ * a floor is bought at most once a bucket.
+ */
+function slowUndecided(input: StarvationInputs): boolean {
+  const slow = input.slow
+  if (slow === undefined) return false
+  const recentFrom = input.nowMs - slow.windowMs * SLOW_RECENT_SHARE
+  const recent = slow.floors.filter((p) => p.timeMs >= recentFrom).length
+  if (recent >= Math.floor((slow.windowMs * SLOW_RECENT_SHARE) / slow.bucketMs)) return false
+  const half = slow.floors.filter((p) => p.timeMs >= input.nowMs - slow.windowMs / 2)
+  if (half.length < SLOW_MIN_ESTIMATE_POINTS) return false
+  const perMs = theilSen(half.map((p) => p.timeMs), half.map((p) => p.value)).slope
+  if (!(perMs * 1000 >= slow.minSlopeBytesPerSecond)) return false
+  const last = Math.max(input.reference?.timeMs ?? Number.NEGATIVE_INFINITY, input.lastReadingMs ?? Number.NEGATIVE_INFINITY)
+  return input.nowMs - last >= slow.bucketMs
 }
 
 /** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */

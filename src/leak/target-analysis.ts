@@ -146,6 +146,7 @@ export class TargetAnalysis implements PollExtension {
   private latest: ProfileFetch | undefined
   private profileIssues = 0
   private readonly floorWindowMs: number
+  private readonly slowBucketMs: number
   /** Counts restarts: a poll that awaited across one drops what it read. */
   private generation = 0
 
@@ -153,6 +154,7 @@ export class TargetAnalysis implements PollExtension {
     this.options = options
     // A floor window needs several readings: at least three poll intervals.
     this.floorWindowMs = Math.max(options.analysis.floorWindowMs, 3 * (options.pollIntervalMs ?? 0))
+    this.slowBucketMs = Math.max(this.floorWindowMs, options.analysis.slowWindowMs / SLOW_BUCKETS_PER_WINDOW)
     this.tracker = new SiteTracker({ maxSites: options.attribution.maxSites, topSites: options.attribution.topSites })
     this.profiler = new ProfilerController(options.attribution, options.timeoutMs, options.pollIntervalMs ?? 0)
     this.holders = new HolderScheduler(options.holders ?? HOLDERS_OFF, this.profiler)
@@ -356,8 +358,7 @@ export class TargetAnalysis implements PollExtension {
   }
 
   private resetTracks(): void {
-    const slowBucketMs = Math.max(this.floorWindowMs, this.options.analysis.slowWindowMs / SLOW_BUCKETS_PER_WINDOW)
-    const slowCapacity = Math.ceil(Math.max(SLOW_HISTORY_MS, 4 * this.options.analysis.slowWindowMs) / slowBucketMs)
+    const slowCapacity = Math.ceil(Math.max(SLOW_HISTORY_MS, 4 * this.options.analysis.slowWindowMs) / this.slowBucketMs)
     for (const signal of SIGNALS) {
       this.tracks.set(signal, {
         // Heap floors are read after a major GC: their minimum per window, at most the reading that
@@ -368,7 +369,7 @@ export class TargetAnalysis implements PollExtension {
         floor: signal === 'heap' ? new WindowMinimum(this.floorWindowMs, true) : new EnvelopeFloor(this.floorWindowMs, MIN_ENVELOPE_WINDOWS),
         fast: new RingSeries(HISTORY_POINTS),
         loads: new RingSeries(HISTORY_POINTS),
-        slow: new BucketSeries(slowBucketMs, slowCapacity),
+        slow: new BucketSeries(this.slowBucketMs, slowCapacity),
         evaluatedLastTime: undefined,
         evidence: undefined,
         grows: false,
@@ -434,6 +435,7 @@ export class TargetAnalysis implements PollExtension {
       usedLately: this.heapUsed.since(nowMs - this.floorWindowMs).values,
       reference: track.fast.last() ?? this.firstHeapUsed,
       lastReadingMs: this.lastHeapReadingMs,
+      slow: { floors: track.slow.all(), windowMs: this.options.analysis.slowWindowMs, bucketMs: this.slowBucketMs, minSlopeBytesPerSecond: this.options.analysis.slowMinSlopeBytesPerSecond },
     })
   }
 

@@ -104,3 +104,34 @@ t.test('a window short of floors whose slope estimate is worth raising buys floo
   )
   t.equal(heapStarved({ ...shipper, windowSlopeBytesPerSecond: 1400, windowMs: undefined }), false, 'no window to spread over')
 })
+
+t.test("the slow path's last third short of floors, slow growth worth raising: a floor a bucket", async (t) => {
+  // A 4-h slow window of 6 2/3-min buckets (12 in its last third), 0.15 KiB/s worth raising; V8
+  // collects every ~15 min, so the last third holds 5 floors of a ~2.9 MiB/h leak (0.8 KiB/s).
+  const H = 3_600_000
+  const nowMs = 6 * H
+  const bucketMs = (4 * H) / 36
+  const floors = Array.from({ length: 24 }, (_, i) => {
+    const timeMs = nowMs - i * 15 * 60_000
+    return { timeMs, value: 20 * MB + (timeMs / 1000) * 800 }
+  }).reverse()
+  const slow = { floors, windowMs: 4 * H, bucketMs, minSlopeBytesPerSecond: 150 }
+  const leak = {
+    ...base,
+    nowMs,
+    windowMs: 1_800_000,
+    lastMajorGcMs: nowMs - 5 * 60_000,
+    windowFloors: [20, 20].map((m) => m * MB),
+    reference: { timeMs: nowMs - 8 * 60_000, value: 21 * MB },
+    slow,
+  }
+  t.equal(heapStarved({ ...leak, slow: undefined }), false, 'without the slow series: V8 GCs often enough')
+  t.equal(heapStarved(leak), true, '5 floors in a last third of 12 buckets, growing 0.8 KiB/s: buy')
+  t.equal(heapStarved({ ...leak, reference: { timeMs: nowMs - 5 * 60_000, value: 21 * MB } }), false, 'a floor within the last bucket-length')
+  t.equal(heapStarved({ ...leak, lastReadingMs: nowMs - 60_000 }), false, 'a floor read within the last bucket-length, its window still open')
+  const flat = floors.map((p) => ({ ...p, value: 20 * MB + ((p.timeMs / 60_000) % 3) * 4096 }))
+  t.equal(heapStarved({ ...leak, slow: { ...slow, floors: flat } }), false, 'flat slow floors: none bought')
+  const dense = Array.from({ length: 36 }, (_, i) => ({ timeMs: nowMs - i * bucketMs, value: 20 * MB + (nowMs - i * bucketMs) * 0.8 })).reverse()
+  t.equal(heapStarved({ ...leak, slow: { ...slow, floors: dense } }), false, 'a floor in every bucket: none needed')
+  t.equal(heapStarved({ ...leak, slow: { ...slow, floors: floors.slice(-2) } }), false, 'two floors make no estimate')
+})
