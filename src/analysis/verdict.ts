@@ -51,7 +51,7 @@ export {
 /** Fewer points than minPoints are judged only when they span at least this share of the window. */
 export const MIN_SPAN_SHARE = 0.25
 /** The slow path compares the last third of its window with what came at least that long before. */
-const SLOW_RECENT_SHARE = 1 / 3
+export const SLOW_RECENT_SHARE = 1 / 3
 /** The floor is judged with the load held constant when the load's coefficient is this significant (t statistic). */
 const LOAD_T = 3
 

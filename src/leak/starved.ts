@@ -1,10 +1,12 @@
 import { theilSen } from '../analysis/stats.js'
+import { SLOW_RECENT_SHARE } from '../analysis/verdict.js'
 import { isHistogramSample, type Sample } from '../core/metrics.js'
 
 /**
  * When to buy a heap floor (a forced major GC, on the attribution budget): the heap signal
  * judges post-GC floors, and a heap that grows fast makes V8's own major GCs rare exactly
- * when the floors are needed. Also here: the GC's share of the time, which the load leaves out.
+ * when the floors are needed; V8's own pace also leaves a window short of floors whatever
+ * it needs to bound a slope worth raising. Also here: the GC's share of the time, which the load leaves out.
  */
 
 export interface StarvationInputs {
@@ -48,8 +50,6 @@ export interface SlowStarvation {
   readonly minSlopeBytesPerSecond: number
 }
 
-/** The slow path compares the floors of its window's last third (verdict.ts, SLOW_RECENT_SHARE). */
-const SLOW_RECENT_SHARE = 1 / 3
 /** Floors the slow growth estimate (`slowUndecided`) needs. */
 const SLOW_MIN_ESTIMATE_POINTS = 3
 
@@ -92,9 +92,12 @@ function raisedUnjudged(input: StarvationInputs): boolean {
  * bought one is read at once but enters the series only when its floor window closes).
  */
 function spacedOut(input: StarvationInputs): boolean {
-  if (input.windowMs === undefined) return false
-  const last = Math.max(input.reference?.timeMs ?? Number.NEGATIVE_INFINITY, input.lastReadingMs ?? Number.NEGATIVE_INFINITY)
-  return input.nowMs - last >= input.windowMs / input.minPoints
+  return input.windowMs !== undefined && sinceLastFloorMs(input) >= input.windowMs / input.minPoints
+}
+
+/** Time since the latest floor, in the series or read (its floor window still open); Infinity without one. */
+function sinceLastFloorMs(input: StarvationInputs): number {
+  return input.nowMs - Math.max(input.reference?.timeMs ?? Number.NEGATIVE_INFINITY, input.lastReadingMs ?? Number.NEGATIVE_INFINITY)
 }
 
 /**
@@ -133,8 +136,7 @@ function slowUndecided(input: StarvationInputs): boolean {
   if (half.length < SLOW_MIN_ESTIMATE_POINTS) return false
   const perMs = theilSen(half.map((p) => p.timeMs), half.map((p) => p.value)).slope
   if (!(perMs * 1000 >= slow.minSlopeBytesPerSecond)) return false
-  const last = Math.max(input.reference?.timeMs ?? Number.NEGATIVE_INFINITY, input.lastReadingMs ?? Number.NEGATIVE_INFINITY)
-  return input.nowMs - last >= slow.bucketMs
+  return sinceLastFloorMs(input) >= slow.bucketMs
 }
 
 /** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */
