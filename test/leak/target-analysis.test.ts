@@ -158,11 +158,13 @@ t.test("major GCs at their own pace, too few for the window, growth worth raisin
       return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
     },
   }
-  const analysis = new TargetAnalysis({
-    analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
-    timeoutMs: 1000,
-  })
+  const make = () =>
+    new TargetAnalysis({
+      analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
+      attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
+      timeoutMs: 1000,
+    })
+  const analysis = make()
   const boughtAt: number[] = []
   for (let i = 0; i < 60; i++) {
     heap = 60e6 + i * 40e3
@@ -178,11 +180,7 @@ t.test("major GCs at their own pace, too few for the window, growth worth raisin
 
   // The same pace on a flat heap buys none.
   calls.length = 0
-  const flat = new TargetAnalysis({
-    analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
-    timeoutMs: 1000,
-  })
+  const flat = make()
   for (let i = 0; i < 60; i++) {
     heap = 60e6 + (i % 3) * 10e3
     await flat.afterPoll(session, poll(i, heap, 2e8, i % 5 === 0 ? {} : { floors: [] }))
