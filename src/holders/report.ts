@@ -314,8 +314,12 @@ export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' |
  * be judged on two sizes sampled at random in its cycle.
  */
 function turnoverBefore(before: PreviousHolder | undefined, previousSize: number): Turnover | undefined {
-  if (before === undefined || before.size !== previousSize || before.previousSize === null) return undefined
-  return before.turnover
+  return sameMeasurement(before, previousSize) ? before.turnover : undefined
+}
+
+/** Whether the previous report is the measurement `previousSize` comes from (its own history continues). */
+function sameMeasurement(before: PreviousHolder | undefined, previousSize: number): before is PreviousHolder & { previousSize: number } {
+  return before !== undefined && before.size === previousSize && before.previousSize !== null
 }
 
 /**
@@ -324,7 +328,7 @@ function turnoverBefore(before: PreviousHolder | undefined, previousSize: number
  * reported at every search, or measured at its path as a new copy, starts over).
  */
 function sizesBefore(before: PreviousHolder | undefined, previousSize: number): number[] {
-  if (before === undefined || before.size !== previousSize || before.previousSize === null) return []
+  if (!sameMeasurement(before, previousSize)) return []
   return [...(before.earlierSizes ?? []), before.previousSize].slice(-(FLOW_RISES - 1))
 }
 

@@ -128,15 +128,15 @@ function undecided(input: StarvationInputs): boolean {
  */
 function slowUndecided(input: StarvationInputs): boolean {
   const slow = input.slow
-  if (slow === undefined) return false
+  // The spacing first: it settles most polls without the filters and the estimate.
+  if (slow === undefined || sinceLastFloorMs(input) < slow.bucketMs) return false
   const recentFrom = input.nowMs - slow.windowMs * SLOW_RECENT_SHARE
   const recent = slow.floors.filter((p) => p.timeMs >= recentFrom).length
   if (recent >= Math.floor((slow.windowMs * SLOW_RECENT_SHARE) / slow.bucketMs)) return false
   const half = slow.floors.filter((p) => p.timeMs >= input.nowMs - slow.windowMs / 2)
   if (half.length < SLOW_MIN_ESTIMATE_POINTS) return false
   const perMs = theilSen(half.map((p) => p.timeMs), half.map((p) => p.value)).slope
-  if (!(perMs * 1000 >= slow.minSlopeBytesPerSecond)) return false
-  return sinceLastFloorMs(input) >= slow.bucketMs
+  return perMs * 1000 >= slow.minSlopeBytesPerSecond
 }
 
 /** The target's GC pauses so far (the sum of the gcDuration histograms), or undefined without them. */
