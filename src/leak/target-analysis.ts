@@ -197,7 +197,8 @@ export class TargetAnalysis implements PollExtension {
     const external = scalarValue(context.samples, 'external')
     if (rss !== undefined) this.addReading('rss', nowMs, rss)
     if (external !== undefined) this.addReading('external', nowMs, external)
-    for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, 'gc')
+    // The sidecar's own GCs reach the observer too: readings, counted under their own source, not V8's.
+    for (const floor of context.floors) this.addReading('heap', floor.timeMs, floor.bytes, this.profiler.causedGc(floor.timeMs) ? undefined : 'gc')
     this.evaluate(nowMs)
     const verdicts = [this.track('heap').verdict, this.track('external').verdict]
     const leakRaised = verdicts.some((v) => v.suspected)

@@ -1,6 +1,8 @@
 import CDP from 'chrome-remote-interface'
 import t from 'tap'
 import { ProfilerController, fetchDelayMs, fetchDue } from '../../src/attribution/profiler.js'
+import { INSTALL_AGENT, readSnippet } from '../../src/collectors/agent.js'
+import gc from '../../src/collectors/gc.collector.js'
 import { InspectorSession, listTargets } from '../../src/inspector/session.js'
 import { TEST_ATTRIBUTION } from '../helpers/config.js'
 import { spawnTarget } from '../helpers/targets.js'
@@ -101,4 +103,35 @@ t.test('a bought floor goes ahead of a holder search bill once, half-way, and ad
   t.equal(profiler.status().forcedGcs, 1)
   t.ok((await profiler.buyFloor(session, profiler.budgetFreeAtMs() + 1)) !== undefined, 'and is bought once it is')
   t.equal(profiler.status().forcedGcs, 2)
+})
+
+t.test("the target's GC observer sees the sidecar's own GCs: told apart from V8's by their time", async (t) => {
+  const target = await spawnTarget(t, { script: 'test/fixtures/targets/cjs-target.cjs' })
+  const session = await InspectorSession.open({ host: '127.0.0.1', port: target.port }, 2000)
+  t.teardown(() => session.close())
+  await session.evaluate(INSTALL_AGENT, 2000)
+  const observed = async (): Promise<number[]> => {
+    const reply = (await session.evaluate(readSnippet({ gc: 0 }), 2000)) as { parts: { gc: unknown } }
+    return gc.parse(reply.parts.gc, undefined, Date.now()).floors?.map((floor) => floor.timeMs) ?? []
+  }
+  // The observer's entries arrive a task later: wait for the first floor.
+  const floorsAfter = async (count: number): Promise<number[]> => {
+    for (let i = 0; i < 100; i++) {
+      const floors = await observed()
+      if (floors.length >= count) return floors
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return observed()
+  }
+  const before = (await observed()).length
+  const profiler = new ProfilerController({ ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 200 }, 2000)
+  const boughtAt = Date.now()
+  t.ok((await profiler.buyFloor(session, boughtAt)) !== undefined, 'a floor bought')
+  const floors = (await floorsAfter(before + 1)).slice(before)
+  t.ok(floors.length >= 1, `the observer saw ${floors.length} major GC(s) of the forced collection`)
+  for (const timeMs of floors) t.ok(profiler.causedGc(timeMs), `the GC ${timeMs - boughtAt} ms after the poll is the sidecar's own`)
+  t.notOk(profiler.causedGc(boughtAt - 5_000), "one five seconds earlier is V8's")
+  t.notOk(profiler.causedGc(Date.now() + 5_000), 'and one five seconds later')
+  profiler.reset()
+  t.notOk(profiler.causedGc(floors[0] ?? boughtAt), 'a new process: nothing of the old one is its own')
 })

@@ -146,6 +146,32 @@ t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on
   t.ok((view?.floors.length ?? 0) >= 6 + bought - 2, 'the bought floors are in the series')
 })
 
+t.test("the GC observer's report of a bought floor's GC is not counted as V8's own", async (t) => {
+  let heap = 60e6
+  const session: TargetSession = {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => (method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}),
+  }
+  const analysis = new TargetAnalysis({
+    analysis: TEST_ANALYSIS,
+    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    timeoutMs: 1000,
+  })
+  // V8 collects at the first six polls, then never: every later major GC is a bought floor's,
+  // which the observer reports at the next poll, 15 and 30 ms after the poll that bought it.
+  let boughtAtMs: number | undefined
+  for (let i = 0; i < 30; i++) {
+    heap = 60e6 + i * 2e6
+    const own = boughtAtMs === undefined ? [] : [15, 30].map((ms, k) => ({ seq: 1000 + 2 * i + k, timeMs: (boughtAtMs as number) + ms, bytes: heap - 2e6 }))
+    const forcedBefore = value(analysis.samples(), 'forcedGcs') ?? 0
+    await analysis.afterPoll(session, poll(i, heap, 2e8 + i * 2e6, i < 6 ? {} : { floors: own }))
+    boughtAtMs = (value(analysis.samples(), 'forcedGcs') ?? 0) > forcedBefore ? T0 + i * 1000 : undefined
+  }
+  const sources = analysis.view().signals.find((s) => s.signal === 'heap')?.floorSources
+  t.ok((sources?.['forced-gc'] ?? 0) >= 2, `${sources?.['forced-gc']} floors bought`)
+  t.equal(sources?.gc, 6, "V8's own: the six of the first polls, none of the bought floors' GCs")
+})
+
 t.test("major GCs at their own pace, too few for the window, growth worth raising: floors are bought, spread", async (t) => {
   // V8 collects every 5 s (not rare: within three 2-s floor windows), the 20-s window wants 6
   // floors and gets 4; the floor grows 40 KB/s against 16 KiB/s worth raising.
