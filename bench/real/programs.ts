@@ -236,6 +236,12 @@ interface WatchHours {
  *   curve, a search index rebuilt and swapped every 45 minutes, healthy; per-route stats keyed by
  *   raw paths with ids, archived chat rooms' histories never cleaned up from 40 min, finished
  *   jobs kept for an audit page, leaking ~2.7-5.7 MiB an hour in the JS heap).
+ * - quiets: six programs written during the session of 2026-12-06 that tried budgets grown with
+ *   --time-scale (not kept), run only after it, on the code as committed: low-load services
+ *   with bursts (a webhook fan-out idle at night with ticket-sale bursts, a render queue's
+ *   lunchtime burst that drains, a per-tenant flag cache warming for 40 minutes), healthy; a
+ *   mostly idle API's token audit array, a device-shadow Map keeping decommissioned devices, a
+ *   retry wrapper keeping each retried call's closure from 30 min, leaking ~1.4-5.9 MiB an hour.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -258,6 +264,7 @@ export const LATER_CORPORA = {
   creeps: { folder: 'corpus-creeps', watch: { pastOnset: 5, healthy: 6 } },
   flushes: { folder: 'corpus-flushes', watch: { pastOnset: 6, healthy: 6 } },
   tempos: { folder: 'corpus-tempos', watch: { pastOnset: 6, healthy: 6 } },
+  quiets: { folder: 'corpus-quiets', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
