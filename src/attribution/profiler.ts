@@ -87,9 +87,10 @@ const MIN_FETCH_TIMEOUT_MS = 10_000
 const OWN_GC_MEMORY = 8
 /**
  * How far from one of the sidecar's own GCs, as the sidecar's clock saw it, a GC the target's
- * observer timed may lie and still be that GC: the two clocks are the same wall clock on one host
- * (the observer's time is the target's performance.timeOrigin plus its monotonic clock), apart by
- * the slewing since the target started.
+ * observer timed may lie and still be that GC: both are one host's wall clock (the observer's time
+ * is the target's performance.timeOrigin plus its monotonic clock), apart only by what the wall
+ * clock was stepped or slewed since the target started. A remote target's clock may be further
+ * off: its own GCs are then counted as V8's, as before.
  */
 const OWN_GC_SLACK_MS = 100
 
