@@ -5,7 +5,7 @@ import { INSTALL_AGENT, readSnippet } from '../../src/collectors/agent.js'
 import gc from '../../src/collectors/gc.collector.js'
 import { InspectorSession, listTargets } from '../../src/inspector/session.js'
 import { TEST_ATTRIBUTION } from '../helpers/config.js'
-import { spawnTarget } from '../helpers/targets.js'
+import { spawnTarget, waitFor } from '../helpers/targets.js'
 
 t.test('fetch delay follows the overhead budget', async (t) => {
   t.equal(fetchDelayMs(50, 0.002, 1000), 25_000, '50 ms pause at 0.2 % → 25 s')
@@ -114,20 +114,16 @@ t.test("the target's GC observer sees the sidecar's own GCs: told apart from V8'
     const reply = (await session.evaluate(readSnippet({ gc: 0 }), 2000)) as { parts: { gc: unknown } }
     return gc.parse(reply.parts.gc, undefined, Date.now()).floors?.map((floor) => floor.timeMs) ?? []
   }
-  // The observer's entries arrive a task later: wait for the first floor.
-  const floorsAfter = async (count: number): Promise<number[]> => {
-    for (let i = 0; i < 100; i++) {
-      const floors = await observed()
-      if (floors.length >= count) return floors
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    return observed()
-  }
   const before = (await observed()).length
   const profiler = new ProfilerController({ ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 200 }, 2000)
   const boughtAt = Date.now()
   t.ok((await profiler.buyFloor(session, boughtAt)) !== undefined, 'a floor bought')
-  const floors = (await floorsAfter(before + 1)).slice(before)
+  // The observer's entries arrive a task later: wait for the first floor.
+  const all = await waitFor(async () => {
+    const floors = await observed()
+    return floors.length > before ? floors : undefined
+  }, { timeoutMs: 2000, intervalMs: 20, what: 'the forced GC in the observer' })
+  const floors = all.slice(before)
   t.ok(floors.length >= 1, `the observer saw ${floors.length} major GC(s) of the forced collection`)
   for (const timeMs of floors) t.ok(profiler.causedGc(timeMs), `the GC ${timeMs - boughtAt} ms after the poll is the sidecar's own`)
   t.notOk(profiler.causedGc(boughtAt - 5_000), "one five seconds earlier is V8's")
