@@ -90,6 +90,7 @@ const attribution = (over: Partial<AttributionConfig> = {}): AttributionConfig =
   samplingIntervalBytes: 524_288,
   budget: 0.002,
   suspicionBudget: 0.01,
+  floorBudget: 0.01,
   minFetchIntervalMs: 30_000,
   topSites: 10,
   maxSites: 500,
@@ -662,6 +663,7 @@ holders:
       samplingIntervalBytes: 262_144,
       budget: 0.003,
       suspicionBudget: 0.05,
+      floorBudget: 0.01,
       minFetchIntervalMs: 60_000,
       topSites: 5,
       maxSites: 50,
@@ -1260,6 +1262,7 @@ attribution:
   samplingInterval: 128Mi
   budget: 0
   suspicionBudget: 15%
+  floorBudget: 0
   minFetchInterval: 10ms
   topSites: 101
   maxSites: 10001
@@ -1283,10 +1286,11 @@ attribution:
       'attribution.samplingInterval: must be 1Ki..64Mi (1024..67108864 bytes)',
       'attribution.budget: must be more than 0 and at most 0.1 (10%)',
       'attribution.suspicionBudget: must be more than 0 and at most 0.1 (10%)',
+      'attribution.floorBudget: must be more than 0 and at most 0.1 (10%)',
       'attribution.minFetchInterval: must be at least 100ms',
       'attribution.topSites: must be 1..100',
       'attribution.maxSites: must be 1..10000',
-      'attribution.extra: unknown key (known keys: mode, samplingInterval, budget, suspicionBudget, minFetchInterval, topSites, maxSites)',
+      'attribution.extra: unknown key (known keys: mode, samplingInterval, budget, suspicionBudget, floorBudget, minFetchInterval, topSites, maxSites)',
     ])
   })
 
@@ -1426,7 +1430,7 @@ t.test('testConfig (test/helpers/config.ts) is valid and takes overrides', async
     slowMinRelativePerHour: 0.25, slowRaiseAfterMs: 12_000,
   })
   t.strictSame(config.attribution, {
-    mode: 'off', samplingIntervalBytes: 32_768, budget: 0.05, suspicionBudget: 0.1, minFetchIntervalMs: 1_000, topSites: 10, maxSites: 200,
+    mode: 'off', samplingIntervalBytes: 32_768, budget: 0.05, suspicionBudget: 0.1, floorBudget: 0.1, minFetchIntervalMs: 1_000, topSites: 10, maxSites: 200,
   })
   // The same values pass loadConfig's checks.
   const a = config.analysis
@@ -1711,7 +1715,12 @@ t.test('--time-scale N: every duration of polling, analysis and attribution N ti
     slowMinRelativePerHour: 0.0025 * 60,
   })
   t.equal(scaled.attribution.minFetchIntervalMs, 500)
-  t.equal(scaled.attribution.budget, 0.002, 'a share of time stays a share of time')
+  t.equal(scaled.attribution.budget, 0.002, "the profile budgets' shares of time stay")
+  t.equal(scaled.attribution.suspicionBudget, 0.01)
+  // A forced GC of the same heap does not get cheaper under compression: the floor budget grows N times, up to the cap.
+  t.equal(scaled.attribution.floorBudget, 0.1, 'the floor budget: 1 % × 60, capped at 10 %')
+  t.equal(load([...T, '--time-scale', '2']).attribution.floorBudget, 0.02)
+  t.equal(load([...T, '--floor-budget', '0.5%', '--time-scale', '3']).attribution.floorBudget, 0.015, 'a given floor budget too')
   // Given values are scaled like defaults; counts of evaluations follow the scaled floor window.
   const given = load(['--target', 'a=127.0.0.1:1', '--window', '1h', '--raise-after', '3'], { LEAKWATCH_TIME_SCALE: '10' }, {})
   t.equal(given.analysis.windowMs, 360_000)

@@ -9,7 +9,8 @@
  * ~25 ms pause), so the cost of a fetch is the larger of its wall time and the
  * target's CPU time while it ran. Fetches follow an overhead budget: after a
  * fetch that cost C, the next waits at least C / budget (0.2 % → 500·C), with
- * a faster budget while a floor trends up.
+ * a faster budget while a floor trends up. Forced GCs that buy heap floors
+ * are paid the same way from an account of their own (the floor budget).
  *
  * There is one sampling profiler per isolate. If another client (DevTools, an
  * in-process profiler) stops it, leakwatch reports that and does not restart
@@ -113,10 +114,11 @@ export class ProfilerController {
   /** Major GCs forced to buy a heap floor (starved floors), and their pauses. */
   private forcedGcs = 0
   private forcedGcPauseMs = 0
-  /** When the last paid step (a fetch or a forced GC) ran: both share the budget. */
+  /** When the last paid step (a fetch or a holder search) ran: both share the profile budget. */
   private lastPaidAtMs: number | undefined
-  /** The bill (its lastPaidAtMs) a bought floor last went ahead of: once per bill. */
-  private wentAheadOf: number | undefined
+  /** When the last floor was bought and what it cost: the floor budget's own account. */
+  private lastFloorAtMs: number | undefined
+  private lastFloorCostMs = 0
   /** When the sidecar's own GCs ran, the sidecar's wall clock (from the poll to the reply): see `causedGc`. */
   private readonly ownGcs: Array<{ fromMs: number; toMs: number }> = []
   private lastError: string | null = null
@@ -174,7 +176,8 @@ export class ProfilerController {
     this.onDisconnect()
     this.lastFetchAtMs = undefined
     this.lastPaidAtMs = undefined
-    this.wentAheadOf = undefined
+    this.lastFloorAtMs = undefined
+    this.lastFloorCostMs = 0
     this.ownGcs.length = 0
     this.lastError = null
   }
@@ -284,27 +287,19 @@ export class ProfilerController {
   /**
    * Buy an exact heap floor: a forced major GC (HeapProfiler.collectGarbage), then the heap
    * used. For a heap floor that rises but is starved of points (major GCs get rare exactly
-   * when a heap leak is fast). It shares the budget with profile reads and holder searches: it
-   * waits for the budget to pay for the last paid step, its cost divided by the suspicion budget
-   * (and at least the minimum fetch interval), like them — except that one floor may go ahead
-   * of each bill once half of its wait has passed, adding its cost to that bill (the next profile
-   * read or search waits for both, so the budget still holds). A holder search's bill (~300 ms
-   * of target CPU at 1 %: 30 s, half an hour at 60x) kept a filling cache's floor unmeasured for
-   * 25 simulated minutes, and the next floor, put above the plateau by its GC's timing, read as
-   * growth (corpus-traffic/new-tenant-step). Going ahead of every bill, tried, kept the bill
-   * from ever being paid while floors were starved: leaks had one holder search instead of the
-   * two that name a growing holder. Undefined when not due, or when the GC could not be forced.
+   * when a heap leak is fast). Floors are paid from an account of their own, the floor budget:
+   * after a floor that cost C, the next waits C / floorBudget (and at least the minimum fetch
+   * interval). Sharing the profile budget's account, as before, kept floors behind every profile
+   * read's and holder search's bill: a search (~300 ms of target CPU at 1 %: 30 s, half an hour at
+   * 60x) left a filling cache's floor unmeasured for 25 simulated minutes
+   * (corpus-traffic/new-tenant-step), and the floors' own bills held the reads back. Floors do not
+   * wait for the other account, nor it for them. Undefined when not due, or when the GC could
+   * not be forced.
    */
   async buyFloor(session: TargetSession, nowMs: number): Promise<{ bytes: number; pauseMs: number } | undefined> {
-    const { suspicionBudget, minFetchIntervalMs } = this.config
-    let ahead = false
-    if (this.lastPaidAtMs !== undefined) {
-      const elapsed = nowMs - this.lastPaidAtMs
-      const delay = fetchDelayMs(this.lastCostMs, suspicionBudget, minFetchIntervalMs)
-      if (!fetchDue(elapsed, delay, this.pollIntervalMs)) {
-        if (this.wentAheadOf === this.lastPaidAtMs || !fetchDue(elapsed, delay / 2, this.pollIntervalMs)) return undefined
-        ahead = true
-      }
+    const { floorBudget, minFetchIntervalMs } = this.config
+    if (this.lastFloorAtMs !== undefined && !fetchDue(nowMs - this.lastFloorAtMs, fetchDelayMs(this.lastFloorCostMs, floorBudget, minFetchIntervalMs), this.pollIntervalMs)) {
+      return undefined
     }
     const cpuBefore = await this.cpuTimeMs(session)
     const started = performance.now()
@@ -313,14 +308,8 @@ export class ProfilerController {
     this.noteOwnGc(nowMs)
     const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
     const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
-    const costMs = Math.max(pauseMs, cpuMs ?? 0)
-    if (ahead) {
-      this.lastCostMs += costMs
-      this.wentAheadOf = this.lastPaidAtMs
-    } else {
-      this.lastCostMs = costMs
-      this.lastPaidAtMs = nowMs
-    }
+    this.lastFloorCostMs = Math.max(pauseMs, cpuMs ?? 0)
+    this.lastFloorAtMs = nowMs
     this.forcedGcs += 1
     this.forcedGcPauseMs += pauseMs
     if (cpuMs !== undefined) this.cpuTotalMs += cpuMs

@@ -46,9 +46,10 @@ export interface OptionRow {
   readonly range?: string
   /**
    * How --time-scale N applies: a duration runs N times faster (divided by N), a rate threshold
-   * grows N times (multiplied by N). Absent: unaffected.
+   * grows N times (multiplied by N), a share of the target's time grows N times up to
+   * LIMITS.maxBudget. Absent: unaffected.
    */
-  readonly timeScaled?: 'duration' | 'rate'
+  readonly timeScaled?: 'duration' | 'rate' | 'share'
   /** Replaces `(default …, range)` in the help, e.g. `(default: no OTLP export)`. */
   readonly defaultText?: string
   /** Comment of the key in the config-file example; default: the range. */

@@ -237,6 +237,19 @@ export const ANALYSIS_OPTIONS: readonly OptionRow[] = [
     fileComment: `while a floor trends up: budget..${formatPercent(LIMITS.maxBudget)}, default max(${formatPercent(0.01)}, budget)`,
   },
   {
+    key: 'attribution.floorBudget',
+    flag: 'floor-budget',
+    env: env('LEAKWATCH_FLOOR_BUDGET'),
+    file: 'attribution.floorBudget',
+    type: BUDGET,
+    timeScaled: 'share',
+    default: 0.01,
+    range: `max ${formatPercent(LIMITS.maxBudget)}`,
+    help:
+      "Share of the target's time the forced major GCs that buy heap floors may cost, when a rising heap floor is starved of V8's own GCs (an account of its own, beside the profile budgets)",
+    fileComment: `time share forced GCs for heap floors may cost, max ${formatPercent(LIMITS.maxBudget)}`,
+  },
+  {
     key: 'attribution.minFetchIntervalMs',
     flag: 'min-fetch-interval',
     env: env('LEAKWATCH_MIN_FETCH_INTERVAL'),

@@ -8,6 +8,7 @@ import {
   count,
   duration,
   endpoint,
+  formatPercent,
   headers,
   hostPortType,
   METRICS_PATH,
@@ -60,7 +61,7 @@ export const GENERAL_OPTIONS: readonly OptionRow[] = [
     default: 1,
     range: `1..${LIMITS.maxTimeScale}`,
     help:
-      'Compress time N times: every duration of polling, analysis and attribution runs N times faster and every rate threshold grows N times (for tests and benchmarks of programs that run N times faster; timeouts and the profile budget are unaffected)',
+      `Compress time N times: every duration of polling, analysis and attribution runs N times faster and every rate threshold grows N times, the floor budget too up to ${formatPercent(LIMITS.maxBudget)} (for tests and benchmarks of programs that run N times faster; timeouts and the profile budgets are unaffected)`,
   },
   {
     key: 'allowRemoteInspector',

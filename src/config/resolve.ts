@@ -167,7 +167,11 @@ function getPath(object: Record<string, unknown>, key: string): unknown {
 
 /**
  * --time-scale N: durations run N times faster, rate thresholds grow N times. Applied to
- * given values and defaults alike, so "compressed 60×" means one thing everywhere.
+ * given values and defaults alike, so "compressed 60×" means one thing everywhere. The floor
+ * budget (a share of the target's time) grows N times too, up to LIMITS.maxBudget: a forced GC of
+ * the same heap does not get cheaper under compression, so at the same share a compressed run
+ * bought N times fewer floors per simulated hour than production does. The profile budgets stay:
+ * reads at 10 % took the load evidence away during a morning ramp (docs/benchmarks/detection.md).
  */
 function applyTimeScale(config: Record<string, unknown>): void {
   const scale = config.timeScale as number
@@ -175,7 +179,10 @@ function applyTimeScale(config: Record<string, unknown>): void {
   for (const row of CONFIG_ROWS) {
     if (row.timeScaled === undefined) continue
     const value = getPath(config, row.key)
-    if (typeof value === 'number') setPath(config, row.key, row.timeScaled === 'duration' ? Math.max(1, Math.round(value / scale)) : value * scale)
+    if (typeof value === 'number') {
+      const scaled = row.timeScaled === 'duration' ? Math.max(1, Math.round(value / scale)) : value * scale
+      setPath(config, row.key, row.timeScaled === 'share' ? Math.min(LIMITS.maxBudget, scaled) : scaled)
+    }
     else if (typeof value === 'object' && value !== null && 'ms' in value && row.timeScaled === 'duration') {
       setPath(config, row.key, { ms: Math.round((value as { ms: number }).ms / scale) })
     }

@@ -105,6 +105,11 @@ export interface AttributionConfig {
   readonly budget: number
   /** The same while a floor trends up (escalation). */
   readonly suspicionBudget: number
+  /**
+   * Largest share of the target's time the forced major GCs that buy heap floors may cost (a
+   * rising heap floor starved of V8's own GCs): an account of its own beside the profile budgets.
+   */
+  readonly floorBudget: number
   /** Fetches are never closer together than this. */
   readonly minFetchIntervalMs: number
   /** Sites exported as metric labels per target. */

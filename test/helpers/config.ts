@@ -49,6 +49,7 @@ export const TEST_ATTRIBUTION: AttributionConfig = {
   samplingIntervalBytes: 32 * 1024,
   budget: 0.05,
   suspicionBudget: 0.1,
+  floorBudget: 0.1,
   minFetchIntervalMs: 1_000,
   topSites: 10,
   maxSites: 200,

@@ -11,6 +11,21 @@ const noSession: TargetSession = {
   send: () => Promise.reject(new Error('unexpected send')),
 }
 
+/**
+ * A target that answers what buying a floor asks: no CPU used by it, and `heap()` as the heap
+ * used after the forced GC. `onSend` sees each call first (to count them, or to hold one).
+ */
+function floorTarget(heap: () => number, onSend: (method: string) => void | Promise<void> = () => undefined): TargetSession {
+  return {
+    evaluate: async () => ({ user: 0, system: 0 }),
+    send: async (method) => {
+      await onSend(method)
+      const used = heap()
+      return method === 'Runtime.getHeapUsage' ? { usedSize: used, totalSize: used * 2 } : {}
+    },
+  }
+}
+
 const T0 = 1_800_000_000_000
 
 function poll(i: number, heap: number, rss: number, overrides: Partial<PollContext> = {}): PollContext {
@@ -120,16 +135,10 @@ t.test('one high heap reading (floating garbage, temporaries live at the GC) doe
 t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on the budget', async (t) => {
   const calls: string[] = []
   let heap = 60e6
-  const session: TargetSession = {
-    evaluate: async () => ({ user: 0, system: 0 }),
-    send: async (method) => {
-      calls.push(method)
-      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
-    },
-  }
+  const session = floorTarget(() => heap, (method) => void calls.push(method))
   const analysis = new TargetAnalysis({
     analysis: TEST_ANALYSIS,
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    attribution: { ...TEST_ATTRIBUTION, floorBudget: 0.05, minFetchIntervalMs: 3_000 },
     timeoutMs: 1000,
   })
   // Major GCs for 6 s, then none: V8 stops collecting while the heap grows fast.
@@ -148,13 +157,10 @@ t.test('a rising heap floor starved of major GCs buys floors with forced GCs, on
 
 t.test("the GC observer's report of a bought floor's GC is not counted as V8's own", async (t) => {
   let heap = 60e6
-  const session: TargetSession = {
-    evaluate: async () => ({ user: 0, system: 0 }),
-    send: async (method) => (method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}),
-  }
+  const session = floorTarget(() => heap)
   const analysis = new TargetAnalysis({
     analysis: TEST_ANALYSIS,
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    attribution: { ...TEST_ATTRIBUTION, floorBudget: 0.05, minFetchIntervalMs: 3_000 },
     timeoutMs: 1000,
   })
   // V8 collects at the first six polls, then never: every later major GC is a bought floor's,
@@ -177,17 +183,13 @@ t.test("major GCs at their own pace, too few for the window, growth worth raisin
   // floors and gets 4; the floor grows 40 KB/s against 16 KiB/s worth raising.
   const calls: number[] = []
   let heap = 60e6
-  const session: TargetSession = {
-    evaluate: async () => ({ user: 0, system: 0 }),
-    send: async (method) => {
-      if (method === 'HeapProfiler.collectGarbage') calls.push(Date.now())
-      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
-    },
-  }
+  const session = floorTarget(() => heap, (method) => {
+    if (method === 'HeapProfiler.collectGarbage') calls.push(Date.now())
+  })
   const make = () =>
     new TargetAnalysis({
       analysis: { ...TEST_ANALYSIS, floorWindowMs: 2_000 },
-      attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 1_000 },
+      attribution: { ...TEST_ATTRIBUTION, floorBudget: 0.05, minFetchIntervalMs: 1_000 },
       timeoutMs: 1000,
     })
   const analysis = make()
@@ -217,16 +219,15 @@ t.test("major GCs at their own pace, too few for the window, growth worth raisin
 t.test('a restart while a poll waits on the old process: what that poll read is dropped', async (t) => {
   let heap = 60e6
   let release: (() => void) | undefined
-  const session: TargetSession = {
-    evaluate: async () => ({ user: 0, system: 0 }),
-    send: async (method) => {
+  const session = floorTarget(
+    () => heap,
+    async (method) => {
       if (method === 'HeapProfiler.collectGarbage' && release === undefined) await new Promise<void>((resolve) => (release = resolve))
-      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
     },
-  }
+  )
   const analysis = new TargetAnalysis({
     analysis: TEST_ANALYSIS,
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    attribution: { ...TEST_ATTRIBUTION, floorBudget: 0.05, minFetchIntervalMs: 3_000 },
     timeoutMs: 1000,
   })
   let pending: Promise<void> | undefined
@@ -300,16 +301,12 @@ t.test("load is the event loop's utilization less the time spent in GC", async (
 t.test("the sidecar's own work in the target is not load: readings after a bought floor are left out", async (t) => {
   let heap = 60e6
   let gcs = 0
-  const session: TargetSession = {
-    evaluate: async () => ({ user: 0, system: 0 }),
-    send: async (method) => {
-      if (method === 'HeapProfiler.collectGarbage') gcs += 1
-      return method === 'Runtime.getHeapUsage' ? { usedSize: heap, totalSize: heap * 2 } : {}
-    },
-  }
+  const session = floorTarget(() => heap, (method) => {
+    if (method === 'HeapProfiler.collectGarbage') gcs += 1
+  })
   const analysis = new TargetAnalysis({
     analysis: TEST_ANALYSIS,
-    attribution: { ...TEST_ATTRIBUTION, suspicionBudget: 0.05, minFetchIntervalMs: 3_000 },
+    attribution: { ...TEST_ATTRIBUTION, floorBudget: 0.05, minFetchIntervalMs: 3_000 },
     timeoutMs: 1000,
   })
   let boughtBefore = 0
