@@ -242,6 +242,12 @@ interface WatchHours {
  *   lunchtime burst that drains, a per-tenant flag cache warming for 40 minutes), healthy; a
  *   mostly idle API's token audit array, a device-shadow Map keeping decommissioned devices, a
  *   retry wrapper keeping each retried call's closure from 30 min, leaking ~1.4-5.9 MiB an hour.
+ * - pools: six programs written while bought floors got an account of their own (the floor
+ *   budget, grown with --time-scale), run only after it: a reverse proxy's upstream connection
+ *   pools filling in the first hour, a price table rebuilt and swapped every 10 minutes, chat
+ *   rooms that fill in the morning and empty in the evening, healthy; an A/B service's exposure
+ *   arrays, a DNS cache keyed by per-customer subdomains, per-request dataloaders kept in a
+ *   module-level Set, leaking ~2.1-7.1 MB an hour.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -265,6 +271,7 @@ export const LATER_CORPORA = {
   flushes: { folder: 'corpus-flushes', watch: { pastOnset: 6, healthy: 6 } },
   tempos: { folder: 'corpus-tempos', watch: { pastOnset: 6, healthy: 6 } },
   quiets: { folder: 'corpus-quiets', watch: { pastOnset: 6, healthy: 6 } },
+  pools: { folder: 'corpus-pools', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
