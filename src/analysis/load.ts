@@ -138,10 +138,29 @@ export interface MatchedGrowth {
 export const MIN_COMPARED = 6
 
 /**
+ * An earlier point's HTTP traffic counts as at least the recent one's when it is no more than this
+ * share below (a slow bucket's request rate at a steady 2 req/s varies by a few per cent).
+ */
+export const TRAFFIC_NOISE = 0.1
+
+/** Whether `earlier` served at least `recent`'s HTTP traffic, down to TRAFFIC_NOISE; true when either is unknown. */
+function atLeastTraffic(earlier: LoadPoint, recent: LoadPoint): boolean {
+  const { traffic: before } = earlier
+  const { traffic: now } = recent
+  if (before === undefined || now === undefined || !Number.isFinite(before) || !Number.isFinite(now)) return true
+  return before >= now * (1 - TRAFFIC_NOISE)
+}
+
+/**
  * New highs at comparable load: each recent point against the earlier points
  * (at least `minGapMs` before it) whose load was the same or higher (down to
- * `tolerance` below; any when either load is unknown). A floor that follows
- * the load is no higher now than it was at that load or more; a leak is. The
+ * `tolerance` below; any when either load is unknown), and whose HTTP traffic
+ * was too, where both points carry it (down to TRAFFIC_NOISE below): the
+ * loop's utilization does not always follow the requests in flight (a
+ * reporting API's 30-s exports, mostly waiting, doubled from 40 to 88 req/s
+ * at the same 20-23 % on the first morning of corpus/diurnal-load, and its
+ * floor, which follows them, read as new highs at the same load). A floor
+ * that follows the load is no higher now than it was at that load or more; a leak is. The
  * sign test over recent points asks whether each is above the earlier highs
  * (their 90th percentile), against `chance` per point (NEW_HIGH_CHANCE unless
  * a caller asks for more); the rate is the recent value minus the median of
@@ -162,7 +181,8 @@ export function matchedGrowth(
     const earlier = points.filter(
       (p) =>
         recent.timeMs - p.timeMs >= minGapMs &&
-        (!Number.isFinite(p.load) || !Number.isFinite(recent.load) || p.load >= recent.load - tolerance),
+        (!Number.isFinite(p.load) || !Number.isFinite(recent.load) || p.load >= recent.load - tolerance) &&
+        atLeastTraffic(p, recent),
     )
     if (earlier.length < 3) continue
     const values = earlier.map((p) => p.value)

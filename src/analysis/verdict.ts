@@ -412,7 +412,7 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
       reasons.push(
         recent < MIN_COMPARED
           ? `slow path: ${recent} floors in the window's last ${formatSpan(recentMs)}, too few to compare (${MIN_COMPARED} needed)`
-          : `slow path: of ${recent} floors in the window's last ${formatSpan(recentMs)}, fewer than ${MIN_COMPARED} have three earlier ones at the same or a higher load (the recent load is above the earlier)`,
+          : `slow path: of ${recent} floors in the window's last ${formatSpan(recentMs)}, fewer than ${MIN_COMPARED} have three earlier ones at the same or a higher load (the recent load, or HTTP traffic, is above the earlier)`,
       )
     } else if (byLoad.pValue > config.maxPValue) {
       reasons.push(
