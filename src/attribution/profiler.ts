@@ -264,8 +264,8 @@ export class ProfilerController {
   }
 
   /**
-   * Another paid step (a holder search) cost `costMs` at `nowMs`: it shares the budget, so the
-   * next profile read or forced GC waits for it as for a fetch.
+   * Another paid step (a holder search) cost `costMs` at `nowMs`: it shares the profile budget, so
+   * the next profile read waits for it as for a fetch (bought floors have their own account).
    */
   charge(nowMs: number, costMs: number): void {
     this.lastPaidAtMs = nowMs
@@ -281,7 +281,7 @@ export class ProfilerController {
   budgetFreeAtMs(): number {
     if (this.lastPaidAtMs === undefined) return Number.NEGATIVE_INFINITY
     const budget = this.config.suspicionBudget
-    return this.lastPaidAtMs + (budget > 0 ? this.lastCostMs / budget : Number.POSITIVE_INFINITY)
+    return this.lastPaidAtMs + fetchDelayMs(this.lastCostMs, budget, 0)
   }
 
   /**
@@ -306,8 +306,7 @@ export class ProfilerController {
     await session.send('HeapProfiler.collectGarbage', {}, Math.max(this.timeoutMs, MIN_FETCH_TIMEOUT_MS))
     const pauseMs = performance.now() - started
     this.noteOwnGc(nowMs)
-    const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
-    const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
+    const cpuMs = await this.cpuSinceMs(session, cpuBefore)
     this.lastFloorCostMs = Math.max(pauseMs, cpuMs ?? 0)
     this.lastFloorAtMs = nowMs
     this.forcedGcs += 1
@@ -321,6 +320,13 @@ export class ProfilerController {
     const budget = suspicious ? this.config.suspicionBudget : this.config.budget
     const since = Math.max(this.lastFetchAtMs ?? this.samplingSinceMs ?? nowMs, this.lastPaidAtMs ?? Number.NEGATIVE_INFINITY)
     return fetchDue(nowMs - since, fetchDelayMs(this.lastCostMs, budget, this.config.minFetchIntervalMs), this.pollIntervalMs)
+  }
+
+  /** The target's CPU time since `cpuBefore` (a `cpuTimeMs` reading), or undefined when either cannot be read. */
+  private async cpuSinceMs(session: TargetSession, cpuBefore: number | undefined): Promise<number | undefined> {
+    if (cpuBefore === undefined) return undefined
+    const cpuAfter = await this.cpuTimeMs(session)
+    return cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
   }
 
   /** The target's process CPU time in ms, or undefined when it cannot be read. */
@@ -358,8 +364,7 @@ export class ProfilerController {
     this.noteOwnGc(nowMs)
     // A large reply is read (and kept) on the reader thread: the sidecar's time, not the target's.
     const pauseMs = Math.max(0, performance.now() - started - (replyReadMs(reply) ?? 0))
-    const cpuAfter = cpuBefore === undefined ? undefined : await this.cpuTimeMs(session)
-    const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && cpuAfter >= cpuBefore ? cpuAfter - cpuBefore : undefined
+    const cpuMs = await this.cpuSinceMs(session, cpuBefore)
     const costMs = Math.max(pauseMs, cpuMs ?? 0)
     this.lastPauseMs = pauseMs
     this.pauseTotalMs += pauseMs

@@ -14,10 +14,10 @@
  * gap before a big collection grows by what counts as growing (growth.ts `isGrowing`), and
  * each search compares against the previous measurement.
  *
- * Every search is charged to the attribution budget it shares with profile
- * reads and forced GCs (the larger of its target CPU and its slices inside
- * the target), and a search never starts before that budget has paid for the
- * last paid step. A search runs in the background between polls (one at a
+ * Every search is charged to the profile budget it shares with profile
+ * reads (the larger of its target CPU and its slices inside the target), and
+ * a search never starts before that budget has paid for the last paid step
+ * (bought floors are paid from an account of their own). A search runs in the background between polls (one at a
  * time); the walker slices its work and leaves the target's event loop a turn
  * between slices, and the poll's own calls interleave with it.
  */
