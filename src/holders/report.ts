@@ -116,7 +116,7 @@ export type PathStep = z.infer<typeof Step>
 
 export const WalkerItem = z.object({
   id: z.number().int(),
-  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray', 'Timers']),
+  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray', 'Timers', 'LinkedList']),
   size: z.number().nonnegative(),
   previousSize: z.number(),
   intervalS: z.number(),

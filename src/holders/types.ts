@@ -5,8 +5,12 @@
  * the shape of its elements and a path from a root a developer would name.
  */
 
-/** `Timers`: one of Node's per-duration timer lists (live setTimeout/setInterval of one duration). */
-export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray' | 'Timers'
+/**
+ * `Timers`: one of Node's per-duration timer lists (live setTimeout/setInterval of one duration).
+ * `LinkedList`: nodes of one prototype each holding the next under one key (a queue's or an LRU's
+ * nodes, an EventTarget's listeners), measured from the first node reached to the end.
+ */
+export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray' | 'Timers' | 'LinkedList'
 
 export interface Holder {
   /**
@@ -22,7 +26,7 @@ export interface Holder {
   /** The path starts at a named root (module variable, export, global, handle, timer, process). */
   readonly pathComplete: boolean
   readonly kind: HolderKind
-  /** Elements now (Array length, Map/Set size, dictionary keys). */
+  /** Elements now (Array length, Map/Set size, dictionary keys, a linked list's nodes). */
   readonly size: number
   /** Size at the collection's previous measurement, or null when first seen now. */
   readonly previousSize: number | null

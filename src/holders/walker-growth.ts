@@ -126,7 +126,13 @@ export const WALKER_GROWTH_SOURCE = `
   const anchorsOf = (o, kind, size) => {
     const out = [];
     try {
-      if (kind === K_ARRAY) {
+      if (kind === K_LIST) {
+        // Its first and last nodes: a list that grows at its front keeps its last, one that
+        // grows at its end keeps its first.
+        const last = state.cur !== null ? wmGet(state.cur.listLast, o) : undefined;
+        push(out, [true, new WR(o)]);
+        if (isObj(last) && last !== o) push(out, [true, new WR(last)]);
+      } else if (kind === K_ARRAY) {
         const at = [0, floor(size / 2), size - 1];
         for (let j = 0; j < at.length; j++) { const p = probeOf(o[at[j]], false); if (p !== undefined) push(out, p); }
       } else {
@@ -143,6 +149,22 @@ export const WALKER_GROWTH_SOURCE = `
   };
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
+    if (kind === K_LIST) {
+      // One walk along the list looks for every anchor.
+      const k = wmGet(state.links, o);
+      if (k === undefined) return false;
+      const want = new WS();
+      for (let j = 0; j < anchors.length; j++) { const a = wrDeref(anchors[j][1]); if (a !== undefined) wsAdd(want, a); }
+      const proto = getProto(o);
+      try {
+        for (let t = o, n = 0; isObj(t) && n < LIST_MAX && protoOf(t) === proto; n++) {
+          if (wsHas(want, t)) return true;
+          t = dataValue(t, k);
+          if (t === o) break;
+        }
+      } catch (e) {}
+      return false;
+    }
     try {
       for (let j = 0; j < anchors.length; j++) if (probeIn(o, kind, anchors[j]) === 1) return true;
     } catch (e) {}

@@ -124,20 +124,40 @@ export const WALKER_PRELUDE_SOURCE = `
   // Kinds of collection.
   // K_TIMERS: one of Node's per-duration timer lists (a linked list of Timeouts): leaked
   // setIntervals grow it while no collection of the application's does.
-  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4, K_TIMERS = 5;
-  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object', 'Timers'];
+  // K_LIST: a linked list of the application's (a queue's or an LRU's nodes, an EventTarget's
+  // listeners): objects of one prototype, each holding the next under the same key.
+  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4, K_TIMERS = 5, K_LIST = 6;
+  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object', 'Timers', 'LinkedList'];
   const MAX_TIMER_COUNT = 1000000;
   const timerCount = (list) => {
     let t = list._idleNext, n = 0;
     while (isObj(t) && t !== list && n < MAX_TIMER_COUNT) { t = t._idleNext; n++; }
     return n;
   };
+  // A linked list is measured from the first node the walk reaches along its link key: shorter
+  // than LIST_MIN it is walked like any objects; longer than LIST_MAX it counts LIST_MAX.
+  const LIST_MIN = 32, LIST_MAX = 1000000;
+  // [its length from o along k (o included), its last node]: nodes of o's prototype only, each
+  // once (a ring, or a node that links back to an earlier one, ends it: the second pointer
+  // follows at half speed and meets the first in any cycle).
+  const listWalk = (o, k, proto) => {
+    let n = 1, last = o, slow = o;
+    try {
+      let t = dataValue(o, k);
+      while (isObj(t) && t !== o && t !== slow && n < LIST_MAX && protoOf(t) === proto) {
+        n++; last = t; t = dataValue(t, k);
+        if ((n & 1) === 0) slow = dataValue(slow, k);
+      }
+    } catch (e) {}
+    return [n, last];
+  };
   // Kinds of path node.
   const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,
     N_MAPKEY = 9, N_SETMEMBER = 10, N_PROTO = 11, N_TIMER = 12, N_CLOSURE = 13, N_BOUND_THIS = 14, N_BOUND_TARGET = 15,
     N_BOUND_ARGS = 16, N_PROCESS = 17, N_TIMERS = 18, N_IMMEDIATE = 19;
   // Node flags.
-  const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4;
+  // F_LINK: reached from an object of its own prototype (a linked list's node reached from another).
+  const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4, F_LINK = 8;
   const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers};
 
   // Size and time of a collection in one number: size * 2^26 + deciseconds since install (77 days before it wraps).
@@ -155,6 +175,7 @@ export const WALKER_PRELUDE_SOURCE = `
     rec: new WM(), // collection -> enc(size, time) at its last measurement
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
+    links: new WM(), // linked list (its first node) -> the key each node holds the next under
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
@@ -181,6 +202,8 @@ export const WALKER_PRELUDE_SOURCE = `
   };
 
   const isObj = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');
+  // An object's prototype without running a proxy's trap (a proxy has none here: undefined).
+  const protoOf = (v) => T.isProxy(v) ? undefined : getProto(v);
   const copyStr = (s, n) => {
     // A fresh flat string (never a slice that keeps a big parent string alive after the search).
     const t = s.length > n ? strSlice(s, 0, n) + '\\u2026' : s;

@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), listEnds: new WS(), listLast: new WM(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -200,6 +200,7 @@ export const WALKER_RUN_SOURCE = `
     if (kind === K_MAP) return mapSize(o);
     if (kind === K_SET) return setSize(o);
     if (kind === K_TIMERS) return timerCount(o);
+    if (kind === K_LIST) { const k = wmGet(state.links, o); return k === undefined ? 0 : listWalk(o, k, getProto(o))[0]; }
     return null;
   };
   const samplesOf = (o, kind, stored) => {
@@ -221,6 +222,12 @@ export const WALKER_RUN_SOURCE = `
         const z = o._idlePrev;
         if (isObj(a) && a !== o) push(out, a);
         if (isObj(z) && z !== o && z !== a) push(out, z);
+      } else if (kind === K_LIST) {
+        // Its first node and the next.
+        const k = wmGet(state.links, o);
+        push(out, o);
+        const v = k === undefined ? undefined : dataValue(o, k);
+        if (isObj(v)) push(out, v);
       } else if (stored !== null) {
         for (let i = 0; i < stored.length; i++) push(out, stored[i]);
       }
@@ -228,7 +235,7 @@ export const WALKER_RUN_SOURCE = `
     return { values: out, keys };
   };
   const uniq = (arr) => { const seen = new NMap(), out = []; for (let i = 0; i < arr.length; i++) if (nmGet(seen, arr[i]) === undefined) { nmSet(seen, arr[i], true); push(out, arr[i]); } return out; };
-  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS ? 0 : 24 + 40 * size;
+  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS || kind === K_LIST ? 0 : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
   const finish = () => {
@@ -244,6 +251,10 @@ export const WALKER_RUN_SOURCE = `
       if (o === undefined) continue;
       push(alive, tr);
       if (wsHas(c.visited, o)) continue;
+      // A linked list is known by the node the walk met it at; a node met earlier may since have
+      // left it (a dequeued head still links into the queue) or be any node of a ring: a list the
+      // walk did not reach is not measured from such a node.
+      if (tr.kind === K_LIST) continue;
       let size = measureNow(o, tr.kind);
       if (size === null) {
         const h = wmGet(state.huge, o);
@@ -292,7 +303,7 @@ export const WALKER_RUN_SOURCE = `
       const m = c.measured[i];
       let growth = null, prevSize = -1, dt = 0;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
-      if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET)) {
+      if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST)) {
         const at = pathKeyOf(m[1]);
         if (at !== null) {
           const key = jsonParse(jsonStringify(at + '\\u0002' + m[4]));

@@ -94,10 +94,13 @@ export const WALKER_WALK_SOURCE = `
     }
   };
 
-  const visitChildrenOf = (c, o, n, keys, flagsForChildren, isProto) => {
+  // skipProto: a linked list's first or last node does not walk on to its neighbours (objects of
+  // its own prototype): the list is measured as one.
+  const visitChildrenOf = (c, o, n, keys, flagsForChildren, isProto, skipProto) => {
     const K = c.o.sample;
     const len = keys.length;
     const error = T.isNativeError(o);
+    const own = getProto(o);
     let openedOne = false;
     const one = (k) => {
       if (error && k === 'stack') return;
@@ -105,7 +108,9 @@ export const WALKER_WALK_SOURCE = `
       let v;
       try { v = dataValue(o, k); } catch (e) { return; }
       if (!isObj(v)) return;
-      let f = flagsForChildren;
+      const vp = protoOf(v);
+      if (skipProto !== undefined && vp === skipProto) return;
+      let f = flagsForChildren | (vp === own ? F_LINK : 0);
       if (typeof v === 'function' && isProto) { if (openedOne) f |= F_NO_OPEN; else openedOne = true; }
       if (typeof k === 'symbol') enqueue(c, v, n, N_SYMBOL, k, 0, f);
       else enqueue(c, v, n, N_PROP, k, 0, f);
@@ -203,6 +208,42 @@ export const WALKER_WALK_SOURCE = `
     return keys;
   };
 
+  // The key o holds the next node of a linked list under (an object of o's prototype that holds
+  // another under the same key), or undefined. Node's timer lists are walked as timer lists.
+  const linkKeyOf = (o, keys, proto) => {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (k === '_idleNext' || k === '_idlePrev') continue;
+      const v = dataValue(o, k);
+      if (!isObj(v) || v === o || typeof v === 'function' || protoOf(v) !== proto) continue;
+      const w = dataValue(v, k);
+      if (isObj(w) && w !== o && w !== v && protoOf(w) === proto) return k;
+    }
+    return undefined;
+  };
+  // A linked list met at a node the walk reached by name (not as a collection's element, whose
+  // collection is the holder): recorded once, from that node to its end, and the end remembered
+  // so that a doubly linked list met again at its other end is not counted twice. True when o
+  // is such a node (its neighbours are then not walked).
+  const visitList = (c, o, n, keys, proto) => {
+    if (wsHas(c.listEnds, o)) return true;
+    const t = c.nt[n];
+    // (An error's stack is formatted when its descriptor is read: errors are never lists.)
+    if (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER || t === N_PROTO || t === N_TIMER || keys.length > 64 || T.isNativeError(o)) return false;
+    let k;
+    try { k = linkKeyOf(o, keys, proto); } catch (e) { return false; }
+    // Reached from its neighbour along the same key: a node inside a list met from one of its
+    // members (an LRU's Map value's .prev), not where the list begins.
+    if (k === undefined || ((c.nf[n] & F_LINK) !== 0 && c.nk[n] === k)) return false;
+    const walked = listWalk(o, k, proto);
+    if (walked[0] < LIST_MIN) return false;
+    wmSet(state.links, o, k);
+    wsAdd(c.listEnds, walked[1]);
+    wmSet(c.listLast, o, walked[1]);
+    record(c, o, n, walked[0], K_LIST, null);
+    return true;
+  };
+
   const visitObject = (c, o, n) => {
     const flags = c.nf[n];
     const proto = getProto(o);
@@ -214,6 +255,10 @@ export const WALKER_WALK_SOURCE = `
       if (keys.length <= 64) {
         const syms = Object.getOwnPropertySymbols(o);
         if (syms.length > 0) { keys = slice(keys, 0); for (let i = 0; i < syms.length; i++) push(keys, syms[i]); }
+      }
+      if (visitList(c, o, n, keys, proto)) {
+        visitChildrenOf(c, o, n, keys, flags & F_BULK, false, proto);
+        return;
       }
       const samples = [];
       if (keys.length > 0) {
@@ -228,9 +273,10 @@ export const WALKER_WALK_SOURCE = `
         enqueue(c, proto, n, N_PROTO, 0, 0, flags & F_BULK);
       }
     }
+    const listed = !plain && visitList(c, o, n, keys, proto);
     const cf = (flags & F_BULK) | (plain && keys.length > c.o.bulkMin ? F_BULK : 0) |
       ((flags & F_NO_OPEN_CHILDREN) !== 0 ? F_NO_OPEN : 0);
-    visitChildrenOf(c, o, n, keys, cf, c.nt[n] === N_PROTO);
+    visitChildrenOf(c, o, n, keys, cf, c.nt[n] === N_PROTO, listed ? proto : undefined);
   };
 
   const isWeakRefLike = (o) => { const p = getProto(o); return p === WRProto || (FRProto !== null && p === FRProto); };

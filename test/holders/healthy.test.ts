@@ -43,6 +43,29 @@ for (const c of CASES) {
   })
 }
 
+t.test('linked lists that do not grow: a full LRU counted once, a ring counted once round, a drained queue', async (t) => {
+  const { session } = await openFixture(t, 'linked-lru')
+  const results = await searchSeries(session, 3, 1000)
+  for (const [i, r] of results.entries()) {
+    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
+  }
+  const last = results[results.length - 1]!
+  const lists = last.holders.filter((h) => h.kind === 'LinkedList' && /linked-lru/.test(h.path[0] ?? ''))
+  for (const h of lists) t.comment(describeHolder(h))
+  // Its newest-first list: one holder (not a second one from its oldest end, nor one from a Map value's .prev).
+  const lru = lists.filter((h) => /^profiles \(LinkedLRU, .*\) → \.(newest|oldest) \(LinkedList\)$/.test(h.path.join(' → ')))
+  t.equal(lru.length, 1, 'the LRU list is one holder')
+  t.equal(lru[0]?.size, 2000, 'of its 2000 entries')
+  t.match(lru[0]?.elementShape.join(' | '), /^Entry \{key, value, prev, next\}$/)
+  // Its head changes with every insert: compared with what was at its path, it does not grow.
+  t.equal(lru[0]?.growthPerSecond, 0, 'its size did not change')
+  t.equal(lists.filter((h) => /get\(/.test(h.path.join(' → '))).length, 0, 'no list counted from inside the LRU')
+  // The ring (64 slots, the last linking to the first) is counted once round, not to the bound.
+  const ring = last.holders.find((h) => /^latency \(Object, .*\) → \.current \(LinkedList\)$/.test(h.path.join(' → ')))
+  t.equal(ring?.size, 64, 'the ring is 64 nodes')
+  t.notOk(last.holders.some((h) => h.size >= 1_000_000), 'no list walked to its bound (a self-link, a ring)')
+})
+
 t.test("leakwatch's own agent: its rings are never reported, even reached through its closures", async (t) => {
   const { session } = await openFixture(t, 'agent-own', { AGENT_KEY })
   const results = await searchSeries(session, 3, 1000)

@@ -67,6 +67,20 @@ const CASES: readonly Expectation[] = [
     shape: /^Timeout\(function at test\/fixtures\/holders\/leaked-intervals\/main\.js:11\)$/,
   },
   {
+    // A queue kept as a linked list (as fastq and yocto-queue keep theirs) whose worker hung.
+    fixture: 'linked-queue',
+    path: /^outbox \(Queue, test\/fixtures\/holders\/linked-queue\/main\.js\) → \.head \(LinkedList\)$/,
+    kind: 'LinkedList',
+    shape: /^Node \{value, next\}$/,
+  },
+  {
+    // Listeners never removed from a long-lived AbortSignal: Node keeps an EventTarget's listeners as a linked list.
+    fixture: 'abort-listeners',
+    path: /^signal \(AbortSignal, test\/fixtures\/holders\/abort-listeners\/main\.js\) → \[Symbol\(kEvents\)\] → get\('abort'\) → \.next \(LinkedList\)$/,
+    kind: 'LinkedList',
+    shape: /^Listener \{/,
+  },
+  {
     // ES modules are not in require.cache: the file comes from the Debugger domain's script list.
     fixture: 'esm/main.mjs',
     path: /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/,
