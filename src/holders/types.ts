@@ -57,7 +57,8 @@ export interface Holder {
   /**
    * How it was measured this time: reached by the walk, re-measured through a WeakRef, or
    * 'stale': a dictionary whose keys take longer than `maxStepMs` to list, not listed again
-   * (size from its last listing, growth unknown).
+   * (size from its last listing, growth unknown), or a linked list too long to count within
+   * 10 ms (size: the nodes counted, at least that; growth unknown).
    */
   readonly measuredBy: 'walk' | 'tracked' | 'stale'
   /** The file of the module (or `require.cache` entry) the path starts from; null when the root is not a module. */

@@ -150,17 +150,18 @@ export const WALKER_GROWTH_SOURCE = `
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
     if (kind === K_LIST) {
-      // One walk along the list looks for every anchor.
+      // One walk along the list looks for every anchor (as long as a count may take).
       const k = wmGet(state.links, o);
       if (k === undefined) return false;
       const want = new WS();
       for (let j = 0; j < anchors.length; j++) { const a = wrDeref(anchors[j][1]); if (a !== undefined) wsAdd(want, a); }
       const proto = getProto(o);
+      const until = perfNow() + LIST_MS;
       try {
-        for (let t = o, n = 0; isObj(t) && n < LIST_MAX && protoOf(t) === proto; n++) {
+        for (let t = o, n = 1; isObj(t) && protoOf(t) === proto; n++) {
           if (wsHas(want, t)) return true;
           t = dataValue(t, k);
-          if (t === o) break;
+          if (t === o || ((n & 4095) === 0 && perfNow() > until)) break;
         }
       } catch (e) {}
       return false;

@@ -200,7 +200,6 @@ export const WALKER_RUN_SOURCE = `
     if (kind === K_MAP) return mapSize(o);
     if (kind === K_SET) return setSize(o);
     if (kind === K_TIMERS) return timerCount(o);
-    if (kind === K_LIST) { const k = wmGet(state.links, o); return k === undefined ? 0 : listWalk(o, k, getProto(o))[0]; }
     return null;
   };
   const samplesOf = (o, kind, stored) => {

@@ -239,8 +239,14 @@ export const WALKER_WALK_SOURCE = `
     if (walked[0] < LIST_MIN) return false;
     wmSet(state.links, o, k);
     wsAdd(c.listEnds, walked[1]);
-    wmSet(c.listLast, o, walked[1]);
-    record(c, o, n, walked[0], K_LIST, null);
+    if (walked[2]) {
+      wmSet(c.listLast, o, walked[1]);
+      record(c, o, n, walked[0], K_LIST, null);
+    } else {
+      // Counted in part: reported at that size, not compared (its growth is not judged).
+      trunc(c, 'linked lists counted in part');
+      push(c.measured, [o, n, walked[0], -1, K_LIST, nowDs(), null, true]);
+    }
     return true;
   };
 

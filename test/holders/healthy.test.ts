@@ -66,6 +66,20 @@ t.test('linked lists that do not grow: a full LRU counted once, a ring counted o
   t.notOk(last.holders.some((h) => h.size >= 1_000_000), 'no list walked to its bound (a self-link, a ring)')
 })
 
+t.test('a linked list too long to count in one step: counted in part, not judged, the step still short', async (t) => {
+  const { session } = await openFixture(t, 'linked-lru', { BIG_LIST: '3000000' })
+  const results = await searchSeries(session, 1, 1000)
+  for (const r of results) {
+    const big = r.holders.find((h) => /^archive \(Object, .*\) → \.first \(LinkedList\)$/.test(h.path.join(' → ')))
+    t.comment(big !== undefined ? `${describeHolder(big)} (${big.measuredBy})` : '(not reported)')
+    t.equal(big?.measuredBy, 'stale', 'reported as counted in part')
+    t.ok((big?.size ?? 0) >= 4096 && (big?.size ?? 0) < 3_000_000, `${big?.size} of 3 000 000 nodes counted`)
+    t.equal(big?.growthPerSecond, null, 'its growth is not judged')
+    t.ok(r.truncation.includes('linked lists counted in part'), r.truncation.join(', '))
+    t.ok(r.cost.longestStepMs < 50, `longest step ${r.cost.longestStepMs.toFixed(1)} ms`)
+  }
+})
+
 t.test("leakwatch's own agent: its rings are never reported, even reached through its closures", async (t) => {
   const { session } = await openFixture(t, 'agent-own', { AGENT_KEY })
   const results = await searchSeries(session, 3, 1000)
