@@ -248,6 +248,12 @@ interface WatchHours {
  *   rooms that fill in the morning and empty in the evening, healthy; an A/B service's exposure
  *   arrays, a DNS cache keyed by per-customer subdomains, per-request dataloaders kept in a
  *   module-level Set, leaking ~2.1-7.1 MB an hour.
+ * - shapes: seven programs written while the holder search learnt linked lists, run only after
+ *   it, holding data in shapes other than Arrays and Maps: request metadata in a WeakMap, an LRU
+ *   kept as a linked list filling for 43 minutes, a slab pool of Buffers growing at a midday peak,
+ *   healthy; a linked-list job queue whose worker stalled (from 90 min), a log forwarder's
+ *   backlog kept in one string (from 2 h), listeners never removed from a shutdown AbortSignal,
+ *   a tracer whose contexts chain through closures, leaking ~4.5-23 MB an hour.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -272,6 +278,7 @@ export const LATER_CORPORA = {
   tempos: { folder: 'corpus-tempos', watch: { pastOnset: 6, healthy: 6 } },
   quiets: { folder: 'corpus-quiets', watch: { pastOnset: 6, healthy: 6 } },
   pools: { folder: 'corpus-pools', watch: { pastOnset: 6, healthy: 6 } },
+  shapes: { folder: 'corpus-shapes', watch: { pastOnset: 6, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
