@@ -116,7 +116,7 @@ export type PathStep = z.infer<typeof Step>
 
 export const WalkerItem = z.object({
   id: z.number().int(),
-  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray', 'Timers', 'LinkedList']),
+  kind: z.enum(['Array', 'Map', 'Set', 'Object', 'BufferArray', 'Timers', 'LinkedList', 'String']),
   size: z.number().nonnegative(),
   previousSize: z.number(),
   intervalS: z.number(),
@@ -420,6 +420,7 @@ export function describeHolder(h: Holder): string {
       ? 'first seen'
       : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}${fellNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
+  if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
 }
 

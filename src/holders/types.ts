@@ -9,8 +9,10 @@
  * `Timers`: one of Node's per-duration timer lists (live setTimeout/setInterval of one duration).
  * `LinkedList`: nodes of one prototype each holding the next under one key (a queue's or an LRU's
  * nodes, an EventTarget's listeners), measured from the first node reached to the end.
+ * `String`: a string of at least 65 536 characters under a name (a buffer appended to), its size
+ * in characters, known by its path only.
  */
-export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray' | 'Timers' | 'LinkedList'
+export type HolderKind = 'Array' | 'Map' | 'Set' | 'Object' | 'BufferArray' | 'Timers' | 'LinkedList' | 'String'
 
 export interface Holder {
   /**

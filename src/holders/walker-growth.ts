@@ -16,7 +16,7 @@ export const WALKER_GROWTH_SOURCE = `
   // (~0.3 us a key); an Array's probes are looked up by indexOf (a scan each). Each bound keeps
   // one collection's probes near a millisecond; the finish step also stops probing once it has
   // spent maxStepMs (see the report).
-  const probeMaxSize = (kind) => kind === K_SET || kind === K_MAP ? 65536 : kind === K_ARRAY ? 16384 : 4096;
+  const probeMaxSize = (kind) => kind === K_SET || kind === K_MAP ? 65536 : kind === K_ARRAY ? 16384 : kind === K_STRING ? 0 : 4096;
   const probeOf = (k, primitives) => {
     const t = typeof k;
     if (isObj(k)) return [true, new WR(k)];
@@ -149,6 +149,7 @@ export const WALKER_GROWTH_SOURCE = `
   };
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
+    if (kind === K_STRING) return true; // the same name holds the same buffer
     if (kind === K_LIST) {
       // One walk along the list looks for every anchor (as long as a count may take).
       const k = wmGet(state.links, o);

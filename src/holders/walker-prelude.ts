@@ -126,8 +126,11 @@ export const WALKER_PRELUDE_SOURCE = `
   // setIntervals grow it while no collection of the application's does.
   // K_LIST: a linked list of the application's (a queue's or an LRU's nodes, an EventTarget's
   // listeners): objects of one prototype, each holding the next under the same key.
-  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4, K_TIMERS = 5, K_LIST = 6;
-  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object', 'Timers', 'LinkedList'];
+  // K_STRING: a string of at least STRING_MIN characters kept under a name (a buffer appended
+  // to, \`pending += line\`): known by its path only, measured by its length, never read.
+  const K_ARRAY = 1, K_MAP = 2, K_SET = 3, K_OBJECT = 4, K_TIMERS = 5, K_LIST = 6, K_STRING = 7;
+  const KIND_NAMES = ['', 'Array', 'Map', 'Set', 'Object', 'Timers', 'LinkedList', 'String'];
+  const STRING_MIN = 65536;
   const MAX_TIMER_COUNT = 1000000;
   const timerCount = (list) => {
     let t = list._idleNext, n = 0;

@@ -213,6 +213,16 @@ export const WALKER_ROOTS_SOURCE = `
           if (isModule && (nm === 'require' || nm === 'module' || nm === 'exports' || nm === '__filename' || nm === '__dirname')) continue;
           let v;
           try { v = dataValue(o, nm); } catch (e) { continue; }
+          if (typeof v === 'string') {
+            // A module's or a closure's long string, once a search (scopes are listed once per function opened).
+            const seen = (isModule ? 'm' : 'c' + node + ':') + m.ref + '\u0000' + nm;
+            if (v.length >= STRING_MIN && nmGet(c.stringSeen, seen) === undefined) {
+              nmSet(c.stringSeen, seen, true);
+              const sid = isModule ? recordString(c, -1, N_SCOPE, nm, m.ref, v) : recordString(c, node, N_CLOSURE, nm, m.ref, v);
+              if (sid >= 0) c.nx2[sid] = label;
+            }
+            continue;
+          }
           if (!isObj(v)) continue;
           const id = isModule ? enqueue(c, v, -1, N_SCOPE, nm, m.ref, 0) : enqueue(c, v, node, N_CLOSURE, nm, m.ref, 0);
           if (id >= 0) c.nx2[id] = label;

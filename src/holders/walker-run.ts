@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), listEnds: new WS(), listLast: new WM(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -234,7 +234,7 @@ export const WALKER_RUN_SOURCE = `
     return { values: out, keys };
   };
   const uniq = (arr) => { const seen = new NMap(), out = []; for (let i = 0; i < arr.length; i++) if (nmGet(seen, arr[i]) === undefined) { nmSet(seen, arr[i], true); push(out, arr[i]); } return out; };
-  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS || kind === K_LIST ? 0 : 24 + 40 * size;
+  const tableBytes = (kind, size) => kind === K_ARRAY ? 32 + 8 * size : kind === K_MAP ? 48 + 40 * size : kind === K_SET ? 48 + 32 * size : kind === K_TIMERS || kind === K_LIST ? 0 : kind === K_STRING ? 16 + size : 24 + 40 * size;
   const idOf = (o) => { let id = wmGet(state.ids, o); if (id === undefined) { id = state.nextId++; wmSet(state.ids, o, id); } return id; };
 
   const finish = () => {
@@ -302,7 +302,7 @@ export const WALKER_RUN_SOURCE = `
       const m = c.measured[i];
       let growth = null, prevSize = -1, dt = 0;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
-      if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST)) {
+      if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST || m[4] === K_STRING)) {
         const at = pathKeyOf(m[1]);
         if (at !== null) {
           const key = jsonParse(jsonStringify(at + '\\u0002' + m[4]));
@@ -387,6 +387,7 @@ export const WALKER_RUN_SOURCE = `
         try { bytes += deep(v, 2); counted++; } catch (e) {}
       }
       for (let j = 0; j < s.keys.length; j++) push(keyShapes, describe(s.keys[j]));
+      if (kind === K_STRING) push(shapes, 'characters');
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
@@ -410,7 +411,7 @@ export const WALKER_RUN_SOURCE = `
     const inNext = new WS();
     const consider = (m) => {
       const o = m[0];
-      if (next.length >= c.o.maxTracked || wsHas(inNext, o)) return;
+      if (next.length >= c.o.maxTracked || wsHas(inNext, o) || m[4] === K_STRING) return;
       wsAdd(inNext, o);
       const tr = wmGet(trOf, o);
       push(next, tr !== undefined ? tr : { id: idOf(o), ref: new WR(o), kind: m[4] });

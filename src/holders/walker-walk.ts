@@ -13,6 +13,15 @@ export const WALKER_WALK_SOURCE = `
     push(c.nd, parent < 0 ? 0 : c.nd[parent] + 1);
     return id;
   };
+  // A long string under a name: a path node and a measurement (its length), nothing held (a
+  // fresh token stands for it; reading a long concatenation would flatten it).
+  const recordString = (c, parent, type, key, extra, s) => {
+    const id = addNode(c, parent, type, key, extra, 0);
+    if (id < 0) return -1;
+    if (parent < 0) nmSet(c.rootKinds, id, 'String');
+    push(c.measured, [{}, id, s.length, -1, K_STRING, nowDs(), null, false, null]);
+    return id;
+  };
   const enqueue = (c, v, parent, type, key, extra, flags) => {
     if (wsHas(c.visited, v)) return -1;
     const id = addNode(c, parent, type, key, extra, flags);
@@ -107,6 +116,10 @@ export const WALKER_WALK_SOURCE = `
       if (k === '_idleNext' || k === '_idlePrev') return; // Node's timer and immediate lists: walked as lists
       let v;
       try { v = dataValue(o, k); } catch (e) { return; }
+      if (typeof v === 'string') {
+        if (v.length >= STRING_MIN && (flagsForChildren & F_BULK) === 0) recordString(c, n, typeof k === 'symbol' ? N_SYMBOL : N_PROP, k, 0, v);
+        return;
+      }
       if (!isObj(v)) return;
       const vp = protoOf(v);
       if (skipProto !== undefined && vp === skipProto) return;

@@ -81,6 +81,13 @@ const CASES: readonly Expectation[] = [
     shape: /^Listener \{/,
   },
   {
+    // A log forwarder's backlog kept in one string it appends to: no collection grows, the string does.
+    fixture: 'string-backlog',
+    path: /^pending \(String, test\/fixtures\/holders\/string-backlog\/main\.js\)$/,
+    kind: 'String',
+    shape: /^characters$/,
+  },
+  {
     // ES modules are not in require.cache: the file comes from the Debugger domain's script list.
     fixture: 'esm/main.mjs',
     path: /^pending \(Map, test\/fixtures\/holders\/esm\/main\.mjs\)$/,
