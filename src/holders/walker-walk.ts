@@ -236,20 +236,33 @@ export const WALKER_WALK_SOURCE = `
   };
   // A linked list met at a node the walk reached by name (not as a collection's element, whose
   // collection is the holder): recorded once, from that node to its end, and the end remembered
-  // so that a doubly linked list met again at its other end is not counted twice. True when o
-  // is such a node (its neighbours are then not walked).
+  // so that a doubly linked list met again at its other end is not counted twice. Returns 1 when
+  // o begins such a list, 2 when o is a node inside one met from a neighbour (neither counted nor
+  // walked on along the list: it is counted where it begins), 0 otherwise.
   const visitList = (c, o, n, keys, proto) => {
-    if (wsHas(c.listEnds, o)) return true;
+    if (wsHas(c.listEnds, o)) return 2;
     const t = c.nt[n];
     // (An error's stack is formatted when its descriptor is read: errors are never lists.)
-    if (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER || t === N_PROTO || t === N_TIMER || keys.length > 64 || T.isNativeError(o)) return false;
+    if (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER || t === N_PROTO || t === N_TIMER || keys.length > 64 || T.isNativeError(o)) return 0;
     let k;
-    try { k = linkKeyOf(o, keys, proto); } catch (e) { return false; }
-    // Reached from its neighbour along the same key: a node inside a list met from one of its
-    // members (an LRU's Map value's .prev), not where the list begins.
-    if (k === undefined || ((c.nf[n] & F_LINK) !== 0 && c.nk[n] === k)) return false;
+    try { k = linkKeyOf(o, keys, proto); } catch (e) { return 0; }
+    if (k === undefined) return 0;
+    // Reached from a neighbour (an object of its prototype): inside a list when it goes on along
+    // the key it was reached by (an LRU's Map value's .next, whose .next leads on), or when its
+    // neighbour along the list links back to it by that key (the other end of a doubly linked
+    // list, reached node by node) — not where a list begins (a queue's .head).
+    if ((c.nf[n] & F_LINK) !== 0) {
+      const via = c.nk[n];
+      if (via === k) return 2;
+      if (typeof via === 'string' || typeof via === 'symbol') {
+        const on = dataValue(o, via);
+        if (isObj(on) && protoOf(on) === proto) return 2;
+        const back = dataValue(o, k);
+        if (isObj(back) && protoOf(back) === proto && dataValue(back, via) === o) return 2;
+      }
+    }
     const walked = listWalk(o, k, proto);
-    if (walked[0] < LIST_MIN) return false;
+    if (walked[0] < LIST_MIN) return 0;
     wmSet(state.links, o, k);
     wsAdd(c.listEnds, walked[1]);
     if (walked[2]) {
@@ -260,7 +273,7 @@ export const WALKER_WALK_SOURCE = `
       trunc(c, 'linked lists counted in part');
       push(c.measured, [o, n, walked[0], -1, K_LIST, nowDs(), null, true]);
     }
-    return true;
+    return 1;
   };
 
   const visitObject = (c, o, n) => {
@@ -275,7 +288,7 @@ export const WALKER_WALK_SOURCE = `
         const syms = Object.getOwnPropertySymbols(o);
         if (syms.length > 0) { keys = slice(keys, 0); for (let i = 0; i < syms.length; i++) push(keys, syms[i]); }
       }
-      if (visitList(c, o, n, keys, proto)) {
+      if (visitList(c, o, n, keys, proto) !== 0) {
         visitChildrenOf(c, o, n, keys, flags & F_BULK, false, proto);
         return;
       }
@@ -292,7 +305,7 @@ export const WALKER_WALK_SOURCE = `
         enqueue(c, proto, n, N_PROTO, 0, 0, flags & F_BULK);
       }
     }
-    const listed = !plain && visitList(c, o, n, keys, proto);
+    const listed = !plain && visitList(c, o, n, keys, proto) !== 0;
     const cf = (flags & F_BULK) | (plain && keys.length > c.o.bulkMin ? F_BULK : 0) |
       ((flags & F_NO_OPEN_CHILDREN) !== 0 ? F_NO_OPEN : 0);
     visitChildrenOf(c, o, n, keys, cf, c.nt[n] === N_PROTO, listed ? proto : undefined);
