@@ -188,6 +188,7 @@ export const WALKER_ROOTS_SOURCE = `
         if (isModule && m.skipModule) continue;
         let names;
         try { names = ownKeys(o); } catch (e) { continue; }
+        let scopeFile = '';
         if (isModule) {
           let prim = 0;
           // Node's module wrapper passes process in; an application module rarely has its own
@@ -203,6 +204,7 @@ export const WALKER_ROOTS_SOURCE = `
           if (prim + proc >= 3 || (prim >= 2 && names.length < 12)) { push(internal, m.ref); skipInner = true; continue; }
           push(modules, m.ref);
           const file = fileOfScope(o);
+          scopeFile = file;
           if (file !== '') push(files, [m.ref, file]);
         }
         const label = copyStr(d, 80);
@@ -214,8 +216,9 @@ export const WALKER_ROOTS_SOURCE = `
           let v;
           try { v = dataValue(o, nm); } catch (e) { continue; }
           if (typeof v === 'string') {
-            // A module's or a closure's long string, once a search (scopes are listed once per function opened).
-            const seen = (isModule ? 'm' : 'c' + node + ':') + m.ref + '\u0000' + nm;
+            // A module's or a closure's long string, once a search (a module's scope is listed for
+            // each of its functions opened: once a file).
+            const seen = (isModule ? 'm' + (scopeFile !== '' ? scopeFile : m.ref) : 'c' + node + ':' + m.ref) + '\\u0000' + nm;
             if (v.length >= STRING_MIN && nmGet(c.stringSeen, seen) === undefined) {
               nmSet(c.stringSeen, seen, true);
               const sid = isModule ? recordString(c, -1, N_SCOPE, nm, m.ref, v) : recordString(c, node, N_CLOSURE, nm, m.ref, v);
