@@ -125,6 +125,7 @@ export const WALKER_GROWTH_SOURCE = `
   // replaced a flushed one does not.
   const anchorsOf = (o, kind, size) => {
     const out = [];
+    if (kind === K_STRING) return out; // known by its path alone (see continues)
     try {
       if (kind === K_LIST) {
         // Its first and last nodes: a list that grows at its front keeps its last, one that
@@ -151,21 +152,12 @@ export const WALKER_GROWTH_SOURCE = `
     if (kind === K_ARRAY && size > 200000) return false;
     if (kind === K_STRING) return true; // the same name holds the same buffer
     if (kind === K_LIST) {
-      // One walk along the list looks for every anchor (as long as a count may take).
+      // One walk along the list, as a count walks it, looks for every anchor.
       const k = wmGet(state.links, o);
       if (k === undefined) return false;
       const want = new WS();
       for (let j = 0; j < anchors.length; j++) { const a = wrDeref(anchors[j][1]); if (a !== undefined) wsAdd(want, a); }
-      const proto = getProto(o);
-      const until = perfNow() + LIST_MS;
-      try {
-        for (let t = o, n = 1; isObj(t) && protoOf(t) === proto; n++) {
-          if (wsHas(want, t)) return true;
-          t = dataValue(t, k);
-          if (t === o || ((n & 4095) === 0 && perfNow() > until)) break;
-        }
-      } catch (e) {}
-      return false;
+      return listWalk(o, k, getProto(o), want)[3];
     }
     try {
       for (let j = 0; j < anchors.length; j++) if (probeIn(o, kind, anchors[j]) === 1) return true;

@@ -141,22 +141,26 @@ export const WALKER_PRELUDE_SOURCE = `
   // than LIST_MIN it is walked like any objects. Counting reads one descriptor a node (50-600 ns):
   // a count stops after LIST_MS (16 000 to 115 000 nodes in the tests) and is then incomplete.
   const LIST_MIN = 32, LIST_MS = 10;
-  // [its length from o along k (o included), its last node, whether the count reached the end]:
-  // nodes of o's prototype only, each once (a ring, a node linking to itself or back to an
-  // earlier one ends it; Brent's marker, moved to the current node at each power of two, meets
-  // the walk in any cycle within twice its length).
-  const listWalk = (o, k, proto) => {
+  // [its length from o along k (o included), its last node, whether the count reached the end,
+  // whether it stopped at a node of stopAt (a WeakSet, optional)]: nodes of o's prototype only,
+  // each once (a ring, a node linking to itself or back to an earlier one ends it; Brent's
+  // marker, moved to the current node at each power of two, meets the walk in any cycle within
+  // twice its length).
+  const listWalk = (o, k, proto, stopAt) => {
     let n = 1, last = o, mark = o, power = 2;
     const until = perfNow() + LIST_MS;
     try {
+      if (stopAt !== undefined && wsHas(stopAt, o)) return [n, o, true, true];
       let t = dataValue(o, k);
       while (isObj(t) && t !== o && t !== mark && t !== last && protoOf(t) === proto) {
-        n++; last = t; t = dataValue(t, k);
+        n++; last = t;
+        if (stopAt !== undefined && wsHas(stopAt, t)) return [n, t, true, true];
+        t = dataValue(t, k);
         if (n === power) { mark = last; power *= 2; }
-        if ((n & 4095) === 0 && perfNow() > until) return [n, last, false];
+        if ((n & 4095) === 0 && perfNow() > until) return [n, last, false, false];
       }
     } catch (e) {}
-    return [n, last, true];
+    return [n, last, true, false];
   };
   // Kinds of path node.
   const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,

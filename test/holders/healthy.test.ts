@@ -1,10 +1,18 @@
 // Healthy programs stay quiet: a full LRU, a big static Map and a churning Map are reported
 // (they are big) but never as growing.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AGENT_KEY } from '../../src/collectors/agent.js'
 import { isFlow, isGrowing } from '../../src/holders/growth.js'
 import { describeHolder } from '../../src/holders/report.js'
+import type { HolderSearchDone } from '../../src/holders/types.js'
 import { openFixture, searchSeries } from './lib.js'
+
+/** Each search called nothing growing (one assertion a search, named by `label` and its number). */
+function nothingGrowing(t: Test, results: readonly HolderSearchDone[], label = ''): void {
+  for (const [i, r] of results.entries()) {
+    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${label}search ${i + 1}: nothing growing`)
+  }
+}
 
 const CASES = [
   { fixture: 'lru-full', holder: /→ \.cache → \.map \(Map\)$/, size: 2000 },
@@ -18,10 +26,7 @@ for (const c of CASES) {
     const { session } = await openFixture(t, c.fixture)
     // Three searches a second apart: none may call anything growing.
     const results = await searchSeries(session, 3, 1000)
-    for (const [i, r] of results.entries()) {
-      const growing = r.holders.filter((h) => h.growing)
-      t.same(growing.map(describeHolder), [], `search ${i + 1}: nothing growing`)
-    }
+    nothingGrowing(t, results)
     const last = results[results.length - 1]!
     const seen = last.holders.find((h) => c.holder.test(h.path.join(' → ')))
     t.comment(`${c.fixture}: ${seen !== undefined ? describeHolder(seen) : '(not reported)'}`)
@@ -46,9 +51,7 @@ for (const c of CASES) {
 t.test('linked lists that do not grow: a full LRU counted once, a ring counted once round, a drained queue', async (t) => {
   const { session } = await openFixture(t, 'linked-lru')
   const results = await searchSeries(session, 3, 1000)
-  for (const [i, r] of results.entries()) {
-    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
-  }
+  nothingGrowing(t, results)
   const last = results[results.length - 1]!
   const lists = last.holders.filter((h) => h.kind === 'LinkedList' && /linked-lru/.test(h.path[0] ?? ''))
   for (const h of lists) t.comment(describeHolder(h))
@@ -109,9 +112,7 @@ t.test('per-tenant sliding windows at steady random traffic: one holder for the 
   // their sum alone would be growth by selection (it was, in 5 of 8 searches).
   const { session } = await openFixture(t, 'rate-windows')
   const results = await searchSeries(session, 6, 2200)
-  for (const [i, r] of results.entries()) {
-    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
-  }
+  nothingGrowing(t, results)
   const last = results[results.length - 1]!
   const windows = last.holders.find((h) => /^windows \(Map, .*\) → get\(…\) → \.recent \(Array\)$/.test(h.path.join(' → ')))
   t.comment(windows !== undefined ? describeHolder(windows) : '(not reported)')
@@ -122,9 +123,7 @@ t.test('per-tenant sliding windows at steady random traffic: one holder for the 
 t.test('compacted-series without pinned samples: replaced by filtered copies keeping nothing old, never growing', async (t) => {
   const { session } = await openFixture(t, 'compacted-series', { PINNED: '0', RATE: '2000' })
   const results = await searchSeries(session, 4, 1500)
-  for (const [i, r] of results.entries()) {
-    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
-  }
+  nothingGrowing(t, results)
   // (Whether a copy continues the array measured at its path depends on whether a sample of the
   // old one is still kept, which a stalled event loop decides: only the verdict is asserted.)
   const samples = results[results.length - 1]!.holders.find((h) => /→ \.samples \(Array\)$/.test(h.path.join(' → ')))
@@ -159,9 +158,7 @@ t.test('big keyed flows: a dictionary of client counters and a Map of 6 000 sess
   ]) {
     const { session } = await openFixture(t, c.fixture)
     const results = await searchSeries(session, 3, 1500)
-    for (const [i, r] of results.entries()) {
-      t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${c.fixture} search ${i + 1}: nothing growing`)
-    }
+    nothingGrowing(t, results, `${c.fixture} `)
     const seen = results[results.length - 1]!.holders.find((h) => c.holder.test(h.path.join(' → ')))
     t.comment(seen !== undefined ? `${describeHolder(seen)}; turnover ${JSON.stringify(seen.turnover)}` : `${c.fixture}: (not reported; reported: ${results[results.length - 1]!.holders.map(describeHolder).join(' | ')})`)
     t.equal(seen?.kind, c.kind)
