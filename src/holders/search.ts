@@ -306,7 +306,7 @@ class Search {
       const listed = (await this.call('Runtime.getProperties', { objectId: arrayId, ownProperties: true })) as GetPropertiesReply
       const entries = new Map<string, RemoteObject>()
       for (const p of listed.result ?? []) if (p.value !== undefined) entries.set(p.name, p.value)
-      const metas: Array<Record<string, number>> = []
+      const metas: Array<Record<string, number | string>> = []
       const args: string[] = []
       const modulesInBatch = new Set<string>()
       for (let i = 0; ; i += 2) {
@@ -341,6 +341,7 @@ class Search {
         if (scriptId !== '') modulesInBatch.add(scriptId)
         metas.push({
           ref,
+          script: scriptId,
           node: meta.data.node,
           role: meta.data.role,
           skipModule: skipModule ? 1 : 0,

@@ -119,6 +119,36 @@ export const WALKER_GROWTH_SOURCE = `
     return [gone, probes.length];
   };
 
+  const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
+  // A node's key, built from its parent's, memoized per node: step(parent's key, node).
+  const chainKey = (c, memo, n, step) => {
+    const chain = [];
+    let i = n, guard = 0, base;
+    while (i >= 0 && guard < 10000) { base = nmGet(memo, i); if (base !== undefined) break; push(chain, i); i = c.np[i]; guard++; }
+    if (base === undefined) base = '';
+    for (let j = chain.length - 1; j >= 0; j--) { base = step(base, chain[j]); nmSet(memo, chain[j], base); }
+    return base;
+  };
+  // Identity by path: a collection replaced by a copy at the same place (a compaction by filter:
+  // series.samples = series.samples.filter(...)) is new to the WeakMap of measurements, but its
+  // previous size is the one measured at the same path. Only paths through named properties and
+  // string or number Map keys: an array index or a Set member holds a different object each time.
+  const pathKeyOf = (c, n) => chainKey(c, c.pathMemo, n, (base, id) => {
+    const t = c.nt[id], k = c.nk[id];
+    const unstable = t === N_INDEX || t === N_SETMEMBER || t === N_MAPKEY || t === N_PROTO || t === N_TIMER || t === N_TIMERS || t === N_IMMEDIATE ||
+      (t === N_MAPVAL && typeof k !== 'string' && typeof k !== 'number');
+    // A module variable is known by its script and name: the function whose scope listed it (its
+    // ref, numbered in the order functions were met) may differ from one search to the next;
+    // a closure variable's function is the step before it.
+    const x = t === N_SCOPE ? (nmGet(c.refFile, c.nx[id]) ?? famLab(c.nx[id])) : t === N_CLOSURE ? '' : famLab(c.nx[id]);
+    return base === null || unstable ? null : base + '\\u0000' + t + ':' + jsonStringify(famLab(k)) + '@' + x;
+  });
+  // The key of state.byPath for a collection of that kind at node n (a fresh flat string), or null.
+  const byPathKey = (c, n, kind) => {
+    const at = pathKeyOf(c, n);
+    return at === null ? null : jsonParse(jsonStringify(at + '\\u0002' + kind));
+  };
+
   // A collection found at a remembered path continues the one measured there only when it still
   // holds one of up to 4 of its members (an Array's first, middle and last; a Set's or a Map's
   // first four): a copy made by filtering that kept old members does, a fresh batch that
@@ -148,17 +178,22 @@ export const WALKER_GROWTH_SOURCE = `
     } catch (e) {}
     return out;
   };
+  // Whether the linked list counted from first along k holds one of the anchors remembered at
+  // its path: one walk along it, as the count walks it, judged at once (by the end of the search
+  // a node unlinked since, as an LRU unlinks its evicted oldest, would end the walk at its start).
+  const listContinues = (c, first, k, n) => {
+    const key = byPathKey(c, n, K_LIST);
+    const rec = key === null ? undefined : nmGet(state.byPath, key);
+    if (rec === undefined) return;
+    const want = new WS();
+    for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
+    wmSet(c.listCont, first, listWalk(first, k, getProto(first), want)[3]);
+  };
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
     if (kind === K_STRING) return true; // the same name holds the same buffer
-    if (kind === K_LIST) {
-      // One walk along the list, as a count walks it, looks for every anchor.
-      const k = wmGet(state.links, o);
-      if (k === undefined) return false;
-      const want = new WS();
-      for (let j = 0; j < anchors.length; j++) { const a = wrDeref(anchors[j][1]); if (a !== undefined) wsAdd(want, a); }
-      return listWalk(o, k, getProto(o), want)[3];
-    }
+    // A linked list's was judged when it was counted (see listContinues).
+    if (kind === K_LIST) return state.cur !== null && wmGet(state.cur.listCont, o) === true;
     try {
       for (let j = 0; j < anchors.length; j++) if (probeIn(o, kind, anchors[j]) === 1) return true;
     } catch (e) {}

@@ -148,7 +148,7 @@ export const WALKER_ROOTS_SOURCE = `
   };
 
   // Called (through Runtime.callFunctionOn) with the scope lists of the functions just opened.
-  // metas[i]: { ref, node, role, skipModule, skipAll, scopes, boundTarget, boundThis, boundArgs } (argument indexes or -1).
+  // metas[i]: { ref, script (its script id), node, role, skipModule, skipAll, scopes, boundTarget, boundThis, boundArgs } (argument indexes or -1).
   const addScopes = (metas, args) => {
     const c = state.cur;
     if (c === null) return { ok: false };
@@ -206,6 +206,9 @@ export const WALKER_ROOTS_SOURCE = `
           const file = fileOfScope(o);
           scopeFile = file;
           if (file !== '') push(files, [m.ref, file]);
+          // Its identity across searches (the ref is numbered anew each search): its script.
+          if (typeof m.script === 'string' && m.script !== '') nmSet(c.refFile, m.ref, 's' + m.script);
+          else if (file !== '') nmSet(c.refFile, m.ref, 'f' + file);
         }
         const label = copyStr(d, 80);
         for (let k = 0; k < names.length; k++) {

@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), refFile: new NMap(), pathMemo: new NMap(), listCont: new WM(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -273,28 +273,6 @@ export const WALKER_RUN_SOURCE = `
       c.trackedRemeasured++;
     }
     state.tracked = alive;
-    const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';
-    // A node's key, built from its parent's, memoized per node: step(parent's key, node).
-    const chainKey = (memo, n, step) => {
-      const chain = [];
-      let i = n, guard = 0, base;
-      while (i >= 0 && guard < 10000) { base = nmGet(memo, i); if (base !== undefined) break; push(chain, i); i = c.np[i]; guard++; }
-      if (base === undefined) base = '';
-      for (let j = chain.length - 1; j >= 0; j--) { base = step(base, chain[j]); nmSet(memo, chain[j], base); }
-      return base;
-    };
-    // Identity by path: a collection replaced by a copy at the same place (a compaction by filter:
-    // series.samples = series.samples.filter(...)) is new to the WeakMap of measurements, but its
-    // previous size is the one measured at the same path. Only Arrays, Maps and Sets of 16 members
-    // or more, and paths through named properties and string or number Map keys: an array index or
-    // a Set member holds a different object each time.
-    const pathMemo = new NMap();
-    const pathKeyOf = (n) => chainKey(pathMemo, n, (base, id) => {
-      const t = c.nt[id], k = c.nk[id];
-      const unstable = t === N_INDEX || t === N_SETMEMBER || t === N_MAPKEY || t === N_PROTO || t === N_TIMER || t === N_TIMERS || t === N_IMMEDIATE ||
-        (t === N_MAPVAL && typeof k !== 'string' && typeof k !== 'number');
-      return base === null || unstable ? null : base + '\\u0000' + t + ':' + jsonStringify(famLab(k)) + '@' + famLab(c.nx[id]);
-    });
     if (state.byPath.size > 4096) state.byPath = new NMap();
     // Rank: growth per second first, then size.
     const rows = [];
@@ -303,9 +281,8 @@ export const WALKER_RUN_SOURCE = `
       let growth = null, prevSize = -1, dt = 0;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
       if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST || m[4] === K_STRING)) {
-        const at = pathKeyOf(m[1]);
-        if (at !== null) {
-          const key = jsonParse(jsonStringify(at + '\\u0002' + m[4]));
+        const key = byPathKey(c, m[1], m[4]);
+        if (key !== null) {
           const rec = prev === undefined ? nmGet(state.byPath, key) : undefined;
           if (rec !== undefined && continues(m[0], m[4], m[2], rec[1])) prev = rec[0];
           nmSet(state.byPath, key, [enc(m[2], m[5]), anchorsOf(m[0], m[4], m[2])]);
@@ -327,7 +304,7 @@ export const WALKER_RUN_SOURCE = `
     // A family key starts with \\u0003 once its path has a key step (only those are families).
     const famMemo = new NMap();
     const famKeyOf = (n) => {
-      const base = chainKey(famMemo, n, (base, id) => {
+      const base = chainKey(c, famMemo, n, (base, id) => {
         const t = c.nt[id];
         if (!(c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER))) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
         return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;

@@ -261,17 +261,39 @@ export const WALKER_WALK_SOURCE = `
         if (isObj(back) && protoOf(back) === proto && dataValue(back, via) === o) return 2;
       }
     }
-    const walked = listWalk(o, k, proto);
+    // A doubly linked list met in its middle (a head read before the program put nodes in front
+    // of it, between two steps of the walk; a cursor): o has a neighbour along the key its next
+    // node links back by, too. It is counted whole, from its end nearer o (a stale head's
+    // current head), back along the other key.
+    let first = o;
+    try {
+      const next = dataValue(o, k);
+      for (let i = 0; i < keys.length; i++) {
+        const b = keys[i];
+        if (b === k || dataValue(next, b) !== o) continue;
+        const on = dataValue(o, b);
+        if (isObj(on) && on !== o && protoOf(on) === proto) {
+          const alongK = listWalk(o, k, proto), alongB = listWalk(o, b, proto);
+          if (alongK[2] && alongB[2]) {
+            if (alongK[0] <= alongB[0]) { first = alongK[1]; k = b; } else first = alongB[1];
+          }
+        }
+        break;
+      }
+    } catch (e) {}
+    const walked = listWalk(first, k, proto);
     if (walked[0] < LIST_MIN) return 0;
-    wmSet(state.links, o, k);
+    wmSet(state.links, first, k);
     wsAdd(c.listEnds, walked[1]);
+    if (first !== o) wsAdd(c.listEnds, first);
     if (walked[2]) {
-      wmSet(c.listLast, o, walked[1]);
-      record(c, o, n, walked[0], K_LIST, null);
+      wmSet(c.listLast, first, walked[1]);
+      listContinues(c, first, k, n);
+      record(c, first, n, walked[0], K_LIST, null);
     } else {
       // Counted in part: reported at that size, not compared (its growth is not judged).
       trunc(c, 'linked lists counted in part');
-      push(c.measured, [o, n, walked[0], -1, K_LIST, nowDs(), null, true]);
+      push(c.measured, [first, n, walked[0], -1, K_LIST, nowDs(), null, true]);
     }
     return 1;
   };

@@ -67,6 +67,18 @@ t.test('linked lists that do not grow: a full LRU counted once, a ring counted o
     const inside = r.collections.filter((h) => h.kind === 'LinkedList' && /get\(/.test(h.path.join(' → ')))
     t.same(inside.map(describeHolder), [], `search ${i + 1}: no list counted from inside the LRU`)
   }
+  // An LRU kept oldest first, met at its head: the head counted from is evicted (its links
+  // cleared) before the search ends; the list still continues the one at its path.
+  const sessions = last.holders.filter((h) => /^sessions \(SessionLRU, .*\) → \.(head|tail) \(LinkedList\)$/.test(h.path.join(' → ')))
+  t.same(sessions.map((h) => [h.size, h.growthPerSecond]), [[1000, 0]], 'the oldest-first LRU: one list of 1000, not growing')
+  // A doubly linked list met at a cursor in its middle (as a head is when the program put nodes
+  // in front of it between two steps of the walk): counted whole, once, from its first track.
+  for (const [i, r] of results.entries()) {
+    const tracks = r.collections.filter((h) => h.kind === 'LinkedList' && /^Track /.test(h.elementShape.join()))
+    t.same(tracks.map((h) => `${h.path.join(' → ')}: ${h.size}`), [`player (Object, test/fixtures/holders/linked-lru/main.js) → .playing (LinkedList): 500`],
+      `search ${i + 1}: the play queue is one list of 500 tracks`)
+    if (i > 0) t.equal(tracks[0]?.growthPerSecond, 0, 'its cursor moved; the list did not grow')
+  }
   // The ring (64 slots, the last linking to the first) is counted once round, not to the bound.
   const ring = last.holders.find((h) => /^latency \(Object, .*\) → \.current \(LinkedList\)$/.test(h.path.join(' → ')))
   t.equal(ring?.size, 64, 'the ring is 64 nodes')

@@ -119,6 +119,18 @@ for (const c of CASES) {
   })
 }
 
+t.test('linked-queue, its worker at half the rate, clearing each dequeued link: the queue grows from its end', async (t) => {
+  // Its head is dequeued (and unlinked) between the count and the end of a search: the queue still
+  // continues the one measured at its path, by the node that was its last.
+  const { session } = await openFixture(t, 'linked-queue', { SLOW_WORKER: '1' })
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing)
+  t.comment(holder !== undefined ? describeHolder(holder) : '(none growing)')
+  t.match(holder?.path.join(' → '), /^outbox \(Queue, test\/fixtures\/holders\/linked-queue\/main\.js\) → \.(head|tail) \(LinkedList\)$/)
+  t.ok((holder?.growthPerSecond ?? 0) > 20, `growth ${holder?.growthPerSecond?.toFixed(1)}/s (~100/s)`)
+  t.equal(last.holders.filter((h) => h.growing).length, 1, 'nothing else is called growing')
+})
+
 t.test('ghost-subscribers: a Set whose live members churn while ghosts pile up is named by its turnover', async (t) => {
   // ~2 600 subscribers growing by ~50/s, live ones (~100) coming and going: over 4.5 s the Set
   // grows by ~225, within the chance variation of a Set whose every member could have left
