@@ -94,6 +94,7 @@ interface PropertyDescriptor {
 interface GetPropertiesReply {
   result?: PropertyDescriptor[]
   internalProperties?: PropertyDescriptor[]
+  privateProperties?: PropertyDescriptor[]
   exceptionDetails?: unknown
 }
 interface CallReply {
@@ -123,6 +124,7 @@ class Search {
   private calls = 0
   private longestCallMs = 0
   private functionsOpened = 0
+  private privateOpened = 0
   private readonly refs: FunctionRef[] = []
   private readonly scripts = new Map<string, string>()
   private readonly scriptIndex = new Map<string, number>()
@@ -250,6 +252,7 @@ class Search {
         maxVisits: this.visitsSet ? this.o.maxVisits : visitsForHeap(this.heapUsedBytes, this.o.maxVisits),
         pathNodes: finish.nodes,
         functionsOpened: this.functionsOpened,
+        privateFieldObjectsOpened: this.privateOpened,
         functionsNotOpened: finish.functionsNotOpened,
         sampledCollections: finish.sampledCollections,
         trackedRemeasured: finish.trackedRemeasured,
@@ -306,7 +309,7 @@ class Search {
       const listed = (await this.call('Runtime.getProperties', { objectId: arrayId, ownProperties: true })) as GetPropertiesReply
       const entries = new Map<string, RemoteObject>()
       for (const p of listed.result ?? []) if (p.value !== undefined) entries.set(p.name, p.value)
-      const metas: Array<Record<string, number | string>> = []
+      const metas: Array<Record<string, unknown>> = []
       const args: string[] = []
       const modulesInBatch = new Set<string>()
       for (let i = 0; ; i += 2) {
@@ -316,6 +319,10 @@ class Search {
         if (fn.objectId === undefined || typeof metaText.value !== 'string') continue
         const meta = FunctionMeta.safeParse(safeJson(metaText.value))
         if (!meta.success) continue
+        if (meta.data.role === FN_ROLE.private) {
+          await this.openPrivate(fn.objectId, meta.data.node, metas, args)
+          continue
+        }
         this.functionsOpened += 1
         if (process.env.LW_HOLDERS_DEBUG === '1') process.stderr.write(`open ${metaText.value}\n`)
         const props = (await this.call('Runtime.getProperties', { objectId: fn.objectId, ownProperties: true })) as GetPropertiesReply
@@ -383,6 +390,23 @@ class Search {
     } finally {
       await this.release(HOLDER_FN_GROUP)
     }
+  }
+
+  /**
+   * An object whose class declares private fields: hand the objects its private fields hold to the
+   * walker, named `#field` (its own properties come in the same reply; the walker lists only
+   * objects with up to 64 of them). Accessors are not called; primitives are left.
+   */
+  private async openPrivate(objectId: string, node: number, metas: Array<Record<string, unknown>>, args: string[]): Promise<void> {
+    this.privateOpened += 1
+    const props = (await this.call('Runtime.getProperties', { objectId, ownProperties: true, nonIndexedPropertiesOnly: true })) as GetPropertiesReply
+    const fields: Array<[string, number]> = []
+    for (const p of props.privateProperties ?? []) {
+      if (p.value?.objectId === undefined || !p.name.startsWith('#')) continue
+      args.push(p.value.objectId)
+      fields.push([p.name.slice(0, 200), args.length])
+    }
+    if (fields.length > 0) metas.push({ ref: -1, node, role: FN_ROLE.private, fields, scopes: -1, boundTarget: -1, boundThis: -1, boundArgs: -1 })
   }
 
   private async cleanUp(): Promise<void> {

@@ -164,6 +164,8 @@ export interface HolderSearchCost {
   readonly maxVisits: number
   readonly pathNodes: number
   readonly functionsOpened: number
+  /** Objects opened for their private fields (#name), which only the inspector lists. */
+  readonly privateFieldObjectsOpened: number
   /** Functions not opened: too large to describe, or with the application's own toString. */
   readonly functionsNotOpened: number
   /** Collections of which only the first and last elements were walked. */

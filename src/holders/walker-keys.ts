@@ -8,6 +8,9 @@ export const HOLDER_OBJECT_GROUP = 'leakwatch-holders'
 /** Group of one batch of opened functions and scope lists; released after each batch. */
 export const HOLDER_FN_GROUP = 'leakwatch-holders-fn'
 
-/** Roles of a function listed for opening (mirrored in the walker source, src/holders/walker-*.ts). */
-export const FN_ROLE = { plain: 0, export: 1, timers: 2 } as const
+/**
+ * Roles of a function listed for opening (mirrored in the walker source, src/holders/walker-*.ts);
+ * `private`: not a function, an object whose class declares private fields, opened for them.
+ */
+export const FN_ROLE = { plain: 0, export: 1, timers: 2, private: 3 } as const
 

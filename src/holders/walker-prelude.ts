@@ -165,11 +165,11 @@ export const WALKER_PRELUDE_SOURCE = `
   // Kinds of path node.
   const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,
     N_MAPKEY = 9, N_SETMEMBER = 10, N_PROTO = 11, N_TIMER = 12, N_CLOSURE = 13, N_BOUND_THIS = 14, N_BOUND_TARGET = 15,
-    N_BOUND_ARGS = 16, N_PROCESS = 17, N_TIMERS = 18, N_IMMEDIATE = 19;
+    N_BOUND_ARGS = 16, N_PROCESS = 17, N_TIMERS = 18, N_IMMEDIATE = 19, N_PRIVATE = 20;
   // Node flags.
   // F_LINK: reached from an object of its own prototype (a linked list's node reached from another).
   const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4, F_LINK = 8;
-  const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers};
+  const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers}, ROLE_PRIVATE = ${FN_ROLE.private};
 
   // Size and time of a collection in one number: size * 2^26 + deciseconds since install (77 days before it wraps).
   const TSCALE = 67108864, MAXSIZE = 134217727;
@@ -187,6 +187,7 @@ export const WALKER_PRELUDE_SOURCE = `
     ids: new WM(), // collection -> id, for collections reported or tracked
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
     links: new WM(), // linked list (its first node) -> the key each node holds the next under
+    privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)

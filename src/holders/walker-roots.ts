@@ -148,7 +148,7 @@ export const WALKER_ROOTS_SOURCE = `
   };
 
   // Called (through Runtime.callFunctionOn) with the scope lists of the functions just opened.
-  // metas[i]: { ref, script (its script id), node, role, skipModule, skipAll, scopes, boundTarget, boundThis, boundArgs } (argument indexes or -1).
+  // metas[i]: { ref, script (its script id), node, fields (role private: [name, argument index]), role, skipModule, skipAll, scopes, boundTarget, boundThis, boundArgs } (argument indexes or -1).
   const addScopes = (metas, args) => {
     const c = state.cur;
     if (c === null) return { ok: false };
@@ -157,6 +157,14 @@ export const WALKER_ROOTS_SOURCE = `
     for (let i = 0; i < metas.length; i++) {
       const m = metas[i];
       const node = m.node >= 0 && m.node < c.np.length ? m.node : -1;
+      if (m.role === ROLE_PRIVATE) {
+        // An object's private fields: fields[j] = [name ('#...'), argument index].
+        for (let j = 0; node >= 0 && j < m.fields.length; j++) {
+          const v = args[m.fields[j][1]];
+          if (isObj(v)) enqueue(c, v, node, N_PRIVATE, copyStr(String(m.fields[j][0]), 200), 0, c.nf[node] & F_BULK);
+        }
+        continue;
+      }
       if (node >= 0) nmSet(c.refOfNode, node, m.ref);
       if (m.boundTarget >= 0 && isObj(args[m.boundTarget])) enqueue(c, args[m.boundTarget], node, N_BOUND_TARGET, 0, 0, 0);
       if (m.boundThis >= 0 && isObj(args[m.boundThis])) enqueue(c, args[m.boundThis], node, N_BOUND_THIS, 0, 0, 0);

@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), refFile: new NMap(), pathMemo: new NMap(), listCont: new WM(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), refFile: new NMap(), pathMemo: new NMap(), listCont: new WM(), privateCount: new WM(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -143,6 +143,7 @@ export const WALKER_RUN_SOURCE = `
     const t = c.nt[i], k = c.nk[i];
     switch (t) {
       case N_PROP: return reTest(DOT_NAME, k) ? '.' + copyStr(k, 60) : '[' + quote(k) + ']';
+      case N_PRIVATE: return '.' + copyStr(k, 60); // a private field, '#name'
       case N_SYMBOL: return '[Symbol(' + copyStr(symDesc(k) || '', 40) + ')]';
       case N_INDEX: return '[' + k + ']';
       case N_MAPVAL: return 'get(' + keyLabel(k) + ')';

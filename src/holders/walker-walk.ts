@@ -298,6 +298,39 @@ export const WALKER_WALK_SOURCE = `
     return 1;
   };
 
+  // Private fields (#name) are invisible to JavaScript: the inspector lists them. An instance of a
+  // class whose source (or a parent class's) declares one is handed to the sidecar like a
+  // function to open, with up to 64 own keys (the inspector's reply lists them too), up to
+  // PRIVATE_PER_CLASS instances of a class a search, the shallowest first.
+  const PRIVATE_PER_CLASS = 8, PRIVATE_NAME = /#[A-Za-z_$]/;
+  const declaresPrivate = (proto) => {
+    const known = wmGet(state.privateClass, proto);
+    if (known !== undefined) return known;
+    let found = false;
+    try {
+      for (let p = proto, depth = 0; p !== null && p !== ObjProto && depth < 8 && !found; p = getProto(p), depth++) {
+        if (T.isProxy(p)) break;
+        const ctor = dataValue(p, 'constructor');
+        if (typeof ctor !== 'function' || T.isProxy(ctor)) continue;
+        const src = fnToString(ctor);
+        found = startsWith(src, 'class') && reTest(PRIVATE_NAME, src);
+      }
+    } catch (e) {}
+    wmSet(state.privateClass, proto, found);
+    return found;
+  };
+  const addPrivate = (c, o, n, proto, keys) => {
+    if ((c.nf[n] & F_NO_OPEN) !== 0 || keys.length > 64 || !declaresPrivate(proto)) return;
+    const count = wmGet(c.privateCount, proto) || 0;
+    if (count >= PRIVATE_PER_CLASS) return;
+    if (c.fns.length >= c.o.maxFunctions) { trunc(c, 'functions'); return; }
+    wmSet(c.privateCount, proto, count + 1);
+    push(c.fns, o); push(c.fnMeta, jsonStringify({ node: n, role: ROLE_PRIVATE, file: '', index: -1, name: '' }));
+    push(c.fnSize, 64);
+    push(c.fnDepth, c.nd[n]);
+    if (c.nd[n] < c.fnMinDepth) c.fnMinDepth = c.nd[n];
+  };
+
   const visitObject = (c, o, n) => {
     const flags = c.nf[n];
     const proto = getProto(o);
@@ -325,6 +358,7 @@ export const WALKER_WALK_SOURCE = `
       if (keys === null) return;
       if (proto !== null && isObj(proto) && !wsHas(builtinProtos, proto) && !T.isProxy(proto)) {
         enqueue(c, proto, n, N_PROTO, 0, 0, flags & F_BULK);
+        addPrivate(c, o, n, proto, keys);
       }
     }
     const listed = !plain && visitList(c, o, n, keys, proto) !== 0;

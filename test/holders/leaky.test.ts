@@ -81,6 +81,13 @@ const CASES: readonly Expectation[] = [
     shape: /^Listener \{/,
   },
   {
+    // A tracker's Map in a private field (#inflight) of a parent class: only the inspector lists it.
+    fixture: 'private-fields',
+    path: /^tracker \(TimedTracker, test\/fixtures\/holders\/private-fields\/main\.js\) → \.#inflight \(Map\)$/,
+    kind: 'Map',
+    shape: /^\{route, startedAt, attempt\}$/,
+  },
+  {
     // A log forwarder's backlog kept in one string it appends to: no collection grows, the string does.
     fixture: 'string-backlog',
     path: /^pending \(String, test\/fixtures\/holders\/string-backlog\/main\.js\)$/,
@@ -118,6 +125,16 @@ for (const c of CASES) {
     t.ok(last.cost.targetCpuMs !== undefined)
   })
 }
+
+t.test('abort-listeners, only the AbortController kept: named through its private #signal', async (t) => {
+  const { session } = await openFixture(t, 'abort-listeners', { HOLD: 'controller' })
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing)
+  t.comment(holder !== undefined ? describeHolder(holder) : '(none growing)')
+  t.match(holder?.path.join(' → '), /^shutdown \(AbortController, test\/fixtures\/holders\/abort-listeners\/main\.js\) → \.#signal → \[Symbol\(kEvents\)\] → get\('abort'\) → \.next \(LinkedList\)$/)
+  t.equal(holder, last.holders[0], 'named first')
+  t.ok(last.cost.privateFieldObjectsOpened >= 1, `${last.cost.privateFieldObjectsOpened} objects opened for private fields`)
+})
 
 t.test('linked-queue, its worker at half the rate, clearing each dequeued link: the queue grows from its end', async (t) => {
   // Its head is dequeued (and unlinked) between the count and the end of a search: the queue still

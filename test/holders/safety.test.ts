@@ -28,6 +28,7 @@ t.test('never runs application code, never pauses long, only Runtime (and the sc
   t.same(await session.evaluate('__fixture.calls()', 2000), { getter: 0, trap: 0, prepareStackTrace: 0, toString: 0, toPrimitive: 0 })
   t.ok(second.cost.proxiesSkipped >= 1, 'the proxy was seen and skipped')
   t.ok(second.cost.functionsNotOpened >= 1, 'functions with their own toString were not opened')
+  t.ok(second.cost.privateFieldObjectsOpened >= 1, 'the vault was opened for its private fields (its accessors not called)')
   // The Debugger domain only to list the scripts (a path through a script nothing else named),
   // once, its three calls back to back; everything else one call at a time.
   t.same([...recording.methods()].sort(), [
