@@ -50,6 +50,7 @@ import {
   type WalkerBeginOptions,
 } from './walker.js'
 import { checkHeadroom, visitsForHeap } from './headroom.js'
+import { followChain, privateFieldsOf, type CallReply, type GetPropertiesReply, type RemoteObject } from './inspector-reads.js'
 
 export { BYTES_PER_VISIT, checkHeadroom, HOLDER_SEARCH_HEADROOM_BYTES, MIN_VISITS, SEARCH_MEMORY_FRACTION, visitsForHeap } from './headroom.js'
 
@@ -80,27 +81,6 @@ const PAGE = 20
 
 const CpuUsage = z.object({ user: z.number().nonnegative(), system: z.number().nonnegative() })
 
-interface RemoteObject {
-  type?: string
-  subtype?: string
-  value?: unknown
-  objectId?: string
-  description?: string
-}
-interface PropertyDescriptor {
-  name: string
-  value?: RemoteObject
-}
-interface GetPropertiesReply {
-  result?: PropertyDescriptor[]
-  internalProperties?: PropertyDescriptor[]
-  privateProperties?: PropertyDescriptor[]
-  exceptionDetails?: unknown
-}
-interface CallReply {
-  result?: RemoteObject
-  exceptionDetails?: { text?: string; exception?: RemoteObject }
-}
 
 /** Search the target for growing holders. See types.ts for what comes back. */
 export async function searchHolders(
@@ -125,6 +105,8 @@ class Search {
   private longestCallMs = 0
   private functionsOpened = 0
   private privateOpened = 0
+  private chainsFollowed = 0
+  private chainLinks = 0
   private readonly refs: FunctionRef[] = []
   private readonly scripts = new Map<string, string>()
   private readonly scriptIndex = new Map<string, number>()
@@ -253,6 +235,7 @@ class Search {
         pathNodes: finish.nodes,
         functionsOpened: this.functionsOpened,
         privateFieldObjectsOpened: this.privateOpened,
+        closureChainLinks: this.chainLinks,
         functionsNotOpened: finish.functionsNotOpened,
         sampledCollections: finish.sampledCollections,
         trackedRemeasured: finish.trackedRemeasured,
@@ -320,7 +303,16 @@ class Search {
         const meta = FunctionMeta.safeParse(safeJson(metaText.value))
         if (!meta.success) continue
         if (meta.data.role === FN_ROLE.private) {
-          await this.openPrivate(fn.objectId, meta.data.node, metas, args)
+          this.privateOpened += 1
+          const fields: Array<[string, number]> = []
+          for (const [name, objectId] of await privateFieldsOf(this.call.bind(this), fn.objectId)) fields.push([name, args.push(objectId)])
+          if (fields.length > 0) metas.push({ ref: -1, node: meta.data.node, role: FN_ROLE.private, fields, scopes: -1, boundTarget: -1, boundThis: -1, boundArgs: -1 })
+          continue
+        }
+        if (meta.data.role === FN_ROLE.chain) {
+          this.chainsFollowed += 1
+          const count = await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now)
+          this.chainLinks += count.counted
           continue
         }
         this.functionsOpened += 1
@@ -390,23 +382,6 @@ class Search {
     } finally {
       await this.release(HOLDER_FN_GROUP)
     }
-  }
-
-  /**
-   * An object whose class declares private fields: hand the objects its private fields hold to the
-   * walker, named `#field` (its own properties come in the same reply; the walker lists only
-   * objects with up to 64 of them). Accessors are not called; primitives are left.
-   */
-  private async openPrivate(objectId: string, node: number, metas: Array<Record<string, unknown>>, args: string[]): Promise<void> {
-    this.privateOpened += 1
-    const props = (await this.call('Runtime.getProperties', { objectId, ownProperties: true, nonIndexedPropertiesOnly: true })) as GetPropertiesReply
-    const fields: Array<[string, number]> = []
-    for (const p of props.privateProperties ?? []) {
-      if (p.value?.objectId === undefined || !p.name.startsWith('#')) continue
-      args.push(p.value.objectId)
-      fields.push([p.name.slice(0, 200), args.length])
-    }
-    if (fields.length > 0) metas.push({ ref: -1, node, role: FN_ROLE.private, fields, scopes: -1, boundTarget: -1, boundThis: -1, boundArgs: -1 })
   }
 
   private async cleanUp(): Promise<void> {

@@ -166,6 +166,8 @@ export interface HolderSearchCost {
   readonly functionsOpened: number
   /** Objects opened for their private fields (#name), which only the inspector lists. */
   readonly privateFieldObjectsOpened: number
+  /** Links of chains of closures followed through [[Scopes]] (three getProperties each). */
+  readonly closureChainLinks: number
   /** Functions not opened: too large to describe, or with the application's own toString. */
   readonly functionsNotOpened: number
   /** Collections of which only the first and last elements were walked. */

@@ -189,6 +189,40 @@ export const WALKER_GROWTH_SOURCE = `
     for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
     wmSet(c.listCont, first, listWalk(first, k, getProto(first), want)[3]);
   };
+  // A chain of closures, followed by the sidecar (called through Runtime.callFunctionOn with
+  // args = [op, node, ...]):
+  // op 0, args [.., fn, fn, ...]: the index of the first of these links that is the chain's first
+  //   link remembered at its path (an anchor), -1 when none is, -2 when nothing is remembered there.
+  // op 1, args [.., counted, complete, foundAt, first, sample, sample]: the chain from first,
+  //   counted to its end (complete: its size) or in part; foundAt >= 0: the link the earlier first
+  //   was found at (it continues the chain measured at its path; counted in part, it grew by
+  //   foundAt links on the size measured then, a lower bound when that was counted in part too).
+  //   Measured as a linked list whose elements are closure scopes.
+  const chain = (op, n, args) => {
+    const c = state.cur;
+    if (c === null || !(n >= 0 && n < c.np.length)) return { ok: false };
+    touch(c);
+    const key = byPathKey(c, n, K_LIST);
+    const rec = key === null ? undefined : nmGet(state.byPath, key);
+    if (op === 0) {
+      if (rec === undefined) return { ok: true, at: -2 };
+      const want = new WS();
+      for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
+      for (let i = 2; i < args.length; i++) if (isObj(args[i]) && wsHas(want, args[i])) return { ok: true, at: i - 2 };
+      return { ok: true, at: -1 };
+    }
+    const counted = args[2], complete = args[3] === 1, foundAt = args[4], first = args[5];
+    if (typeof first !== 'function' || !(counted >= 1)) return { ok: false };
+    const found = foundAt >= 0 && rec !== undefined;
+    const size = !complete && found ? decSize(rec[0]) + foundAt : counted;
+    const samples = [];
+    // A scope handed over by the inspector is {description, object}: its variables are in object.
+    for (let i = 6; i < args.length; i++) { const v = isObj(args[i]) ? dataValue(args[i], 'object') : undefined; if (isObj(v)) { push(samples, v); wsAdd(state.scopes, v); } }
+    if (found) wmSet(c.listCont, first, true);
+    if (!complete && !found) trunc(c, 'closure chains counted in part');
+    push(c.measured, [first, n, size, -1, K_LIST, nowDs(), samples, false, null]);
+    return { ok: true, size };
+  };
   const continues = (o, kind, size, anchors) => {
     if (kind === K_ARRAY && size > 200000) return false;
     if (kind === K_STRING) return true; // the same name holds the same buffer

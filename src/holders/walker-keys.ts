@@ -10,7 +10,8 @@ export const HOLDER_FN_GROUP = 'leakwatch-holders-fn'
 
 /**
  * Roles of a function listed for opening (mirrored in the walker source, src/holders/walker-*.ts);
- * `private`: not a function, an object whose class declares private fields, opened for them.
+ * `private`: not a function, an object whose class declares private fields, opened for them;
+ * `chain`: a closure held by a closure of the same code, followed by the sidecar link by link.
  */
-export const FN_ROLE = { plain: 0, export: 1, timers: 2, private: 3 } as const
+export const FN_ROLE = { plain: 0, export: 1, timers: 2, private: 3, chain: 4 } as const
 

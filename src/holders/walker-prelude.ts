@@ -169,7 +169,7 @@ export const WALKER_PRELUDE_SOURCE = `
   // Node flags.
   // F_LINK: reached from an object of its own prototype (a linked list's node reached from another).
   const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4, F_LINK = 8;
-  const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers}, ROLE_PRIVATE = ${FN_ROLE.private};
+  const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers}, ROLE_PRIVATE = ${FN_ROLE.private}, ROLE_CHAIN = ${FN_ROLE.chain};
 
   // Size and time of a collection in one number: size * 2^26 + deciseconds since install (77 days before it wraps).
   const TSCALE = 67108864, MAXSIZE = 134217727;
@@ -188,6 +188,7 @@ export const WALKER_PRELUDE_SOURCE = `
     huge: new WM(), // dictionary -> ms its keys took to list, when slow
     links: new WM(), // linked list (its first node) -> the key each node holds the next under
     privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
+    scopes: new WS(), // closure scopes handed over as a chain's elements (described as 'closure {…}')
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
@@ -280,7 +281,7 @@ export const WALKER_PRELUDE_SOURCE = `
     if (T.isRegExp(v)) return 'RegExp';
     if (T.isWeakMap(v)) return 'WeakMap';
     if (T.isWeakSet(v)) return 'WeakSet';
-    const c = ctorName(v);
+    const c = wsHas(state.scopes, v) ? 'closure' : ctorName(v);
     let keys;
     try { keys = objectKeys(v); } catch (e) { return c || 'Object'; }
     const shown = [];

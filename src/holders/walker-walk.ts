@@ -135,6 +135,7 @@ export const WALKER_WALK_SOURCE = `
     for (let i = len - (K - h); i < len; i++) one(keys[i]);
   };
 
+  const MAX_CHAINS = 8;
   const visitFunction = (c, f, n) => {
     const flags = c.nf[n];
     let src = '';
@@ -144,6 +145,21 @@ export const WALKER_WALK_SOURCE = `
     const bound = native && startsWith(name, 'bound ');
     if ((!native || bound) && (flags & F_NO_OPEN) === 0) {
       const key = bound ? 'bound:' + name : src;
+      if (!bound) nmSet(c.nodeCode, n, src);
+      // A closure variable of a function holding a function of the same code (each request's
+      // context closing over the previous one): a chain of closures, which only the inspector can
+      // follow (through [[Scopes]]); the sidecar counts it link by link.
+      if (!bound && c.nt[n] === N_CLOSURE && c.np[n] >= 0 && nmGet(c.nodeCode, c.np[n]) === src) {
+        if (c.chains < MAX_CHAINS && !wsHas(c.opened, f) && c.fns.length < c.o.maxFunctions) {
+          c.chains++;
+          wsAdd(c.opened, f);
+          push(c.fns, f); push(c.fnMeta, jsonStringify({ node: n, role: ROLE_CHAIN, file: '', index: -1, name: copyStr(String(c.nk[n]), 200) }));
+          push(c.fnSize, srcLength(f));
+          push(c.fnDepth, c.nd[n]);
+          if (c.nd[n] < c.fnMinDepth) c.fnMinDepth = c.nd[n];
+        }
+        return;
+      }
       const count = nmGet(c.codeCount, key) || 0;
       if (count < c.o.perCode) { nmSet(c.codeCount, key, count + 1); if (count === 0) nmSet(c.codeNode, key, n); addFunction(c, f, n, ROLE_PLAIN, ''); }
     }

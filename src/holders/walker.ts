@@ -172,6 +172,17 @@ export const ADD_SCOPES_FUNCTION = `function (metas) {
   return w.addScopes(metas, arguments);
 }`
 
+/**
+ * Called on a chain of closures' first link by the sidecar as it follows the chain (see
+ * inspector-reads.ts): op 0 asks which of the links handed over was the chain's first at the
+ * previous search; op 1 records the count.
+ */
+export const CHAIN_FUNCTION = `function (op, node) {
+  const w = ${WALKER_REF};
+  if (w === undefined || w === null || typeof w.chain !== 'function') return { ok: false };
+  return w.chain(op, node, arguments);
+}`
+
 /** The walker's sources with a one-line purpose, for the threat model in docs/security.md. */
 export const HOLDER_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
   { name: 'INSTALL_HOLDER_WALKER', purpose: 'install, once per process, the holder walker (reads only data properties; never runs getters, proxy traps or GC)', source: INSTALL_HOLDER_WALKER },
@@ -179,6 +190,7 @@ export const HOLDER_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; sou
   { name: 'HOLDER_STEP', purpose: 'walk one slice of a few milliseconds', source: stepExpression(8) },
   { name: 'HOLDER_TAKE_FUNCTIONS', purpose: 'hand the sidecar the next functions whose [[Scopes]] it opens', source: takeFunctionsExpression(16) },
   { name: 'HOLDER_ADD_SCOPES', purpose: 'hand the walker the scope lists the sidecar opened (callFunctionOn)', source: ADD_SCOPES_FUNCTION },
+  { name: 'HOLDER_CHAIN', purpose: 'tell whether links of a chain of closures the sidecar follows were counted before, and record its count (callFunctionOn)', source: CHAIN_FUNCTION },
   { name: 'HOLDER_FINISH', purpose: 're-measure tracked collections and rank', source: FINISH_EXPRESSION },
   { name: 'HOLDER_PAGE', purpose: 'read one page of the report', source: pageExpression(0, 20) },
   { name: 'HOLDER_END', purpose: 'drop the search state in the target', source: END_EXPRESSION },

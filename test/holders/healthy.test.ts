@@ -85,6 +85,19 @@ t.test('linked lists that do not grow: a full LRU counted once, a ring counted o
   t.notOk(last.holders.some((h) => h.size >= 1_000_000), 'no list walked to its bound (a self-link, a ring)')
 })
 
+t.test('a chain of closures built once (a middleware pipeline): one list of its links, never growing', async (t) => {
+  const { session } = await openFixture(t, 'closure-chain', { STATIC: '1' })
+  const results = await searchSeries(session, 3, 1000)
+  nothingGrowing(t, results)
+  for (const [i, r] of results.entries()) {
+    const chain = r.holders.find((h) => /^app \(function, .*\) → ‹next› \(in stage\(\), .*\) \(LinkedList\)$/.test(h.path.join(' → ')))
+    t.equal(chain?.size, 199, `search ${i + 1}: its 199 links after the first`)
+    if (i > 0) t.equal(chain?.growthPerSecond, 0, 'not growing')
+    // Known from the search before: counted until its first link, met in the first 64.
+    if (i > 0) t.ok(r.cost.closureChainLinks <= 64, `${r.cost.closureChainLinks} links followed`)
+  }
+})
+
 t.test('a linked list too long to count in one step: counted in part, not judged, the step still short', async (t) => {
   const { session } = await openFixture(t, 'linked-lru', { BIG_LIST: '3000000' })
   const results = await searchSeries(session, 1, 1000)

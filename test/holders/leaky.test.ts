@@ -88,6 +88,13 @@ const CASES: readonly Expectation[] = [
     shape: /^\{route, startedAt, attempt\}$/,
   },
   {
+    // A tracer whose request contexts close over the previous one: a chain of closures, followed through [[Scopes]].
+    fixture: 'closure-chain',
+    path: /^lastContext \(function, test\/fixtures\/holders\/closure-chain\/main\.js\) → ‹previous› \(in createTraceContext\(\), test\/fixtures\/holders\/closure-chain\/main\.js:14\) \(LinkedList\)$/,
+    kind: 'LinkedList',
+    shape: /^closure \{previous, span\}$/,
+  },
+  {
     // A log forwarder's backlog kept in one string it appends to: no collection grows, the string does.
     fixture: 'string-backlog',
     path: /^pending \(String, test\/fixtures\/holders\/string-backlog\/main\.js\)$/,

@@ -51,6 +51,7 @@ function done(holders: Holder[], first: boolean, at: number, cpuMs = 50): Holder
       pathNodes: 100,
       functionsOpened: 3,
       privateFieldObjectsOpened: 0,
+      closureChainLinks: 0,
       functionsNotOpened: 0,
       sampledCollections: 0,
       trackedRemeasured: 0,

@@ -1,0 +1,160 @@
+/**
+ * What only the inspector can read, for the holder search: an object's private fields, and a
+ * chain of closures (a function whose closure variable holds a function of the same code, whose
+ * closure variable holds another...), which the sidecar follows link by link through
+ * `[[Scopes]]`. Every call is one of the protocol's read-only methods (`Runtime.getProperties`
+ * never calls an accessor) or the walker's fixed CHAIN_FUNCTION.
+ */
+import { z } from 'zod'
+import { CHAIN_FUNCTION } from './walker.js'
+
+export interface RemoteObject {
+  type?: string
+  subtype?: string
+  value?: unknown
+  objectId?: string
+  description?: string
+}
+export interface PropertyDescriptor {
+  name: string
+  value?: RemoteObject
+}
+export interface GetPropertiesReply {
+  result?: PropertyDescriptor[]
+  internalProperties?: PropertyDescriptor[]
+  privateProperties?: PropertyDescriptor[]
+  exceptionDetails?: unknown
+}
+export interface CallReply {
+  result?: RemoteObject
+  exceptionDetails?: { text?: string; exception?: RemoteObject }
+}
+
+/** One protocol call (the search's own, counted and timed there). */
+export type ProtocolCall = (method: string, params: Record<string, unknown>) => Promise<unknown>
+
+/** The objects an object's private fields hold: [name ('#…'), objectId]. Primitives and accessors are left. */
+export async function privateFieldsOf(call: ProtocolCall, objectId: string): Promise<Array<[string, string]>> {
+  const props = (await call('Runtime.getProperties', { objectId, ownProperties: true, nonIndexedPropertiesOnly: true })) as GetPropertiesReply
+  const out: Array<[string, string]> = []
+  for (const p of props.privateProperties ?? []) {
+    if (p.value?.objectId !== undefined && p.name.startsWith('#')) out.push([p.name.slice(0, 200), p.value.objectId])
+  }
+  return out
+}
+
+/** Bounds of one chain's count: links, time, and how many links are checked against the walker at once. */
+export interface ChainLimits {
+  readonly maxLinks: number
+  readonly maxMs: number
+  readonly checkEvery: number
+}
+export const CHAIN_LIMITS: ChainLimits = { maxLinks: 4096, maxMs: 1000, checkEvery: 64 }
+
+export interface ChainCount {
+  /** Links counted from the first (the first included). */
+  readonly counted: number
+  /** The count reached the chain's end (a link whose variable holds no function of the same code). */
+  readonly complete: boolean
+  /** Index of the link that was the chain's first at the previous search, or -1. */
+  readonly foundAt: number
+  /** The size the walker recorded, or undefined when it refused. */
+  readonly size: number | undefined
+}
+
+const ChainReply = z.object({ ok: z.literal(true), at: z.number().int().optional(), size: z.number().optional() }).or(z.object({ ok: z.literal(false) }))
+
+const locationOf = (props: GetPropertiesReply): string | undefined => {
+  const value = props.internalProperties?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value as
+    | { scriptId?: unknown; lineNumber?: unknown; columnNumber?: unknown }
+    | undefined
+  return value === undefined ? undefined : `${String(value.scriptId)}:${String(value.lineNumber)}:${String(value.columnNumber)}`
+}
+
+/**
+ * Follows the chain whose first link (`objectId`, a function the walker met at path node `node`
+ * under the closure variable `name` of a function of the same code) goes on through `name` in
+ * each link's closure, until a link's variable holds no function of the first's code, or the
+ * limits. Every `checkEvery` links (and at the end) the walker says whether one of them was the
+ * chain's first link at the previous search: then the chain grew by that many links, and the
+ * count stops there. The walker then records the chain (CHAIN_FUNCTION, op 1). Three
+ * getProperties a link (the function, its scope list, the scope).
+ */
+export async function followChain(
+  call: ProtocolCall,
+  objectId: string,
+  node: number,
+  name: string,
+  now: () => number,
+  limits: ChainLimits = CHAIN_LIMITS,
+): Promise<ChainCount> {
+  const started = now()
+  const chainCall = async (op: number, objectIds: readonly string[], values: readonly number[] = []): Promise<z.infer<typeof ChainReply>> => {
+    const reply = (await call('Runtime.callFunctionOn', {
+      objectId,
+      functionDeclaration: CHAIN_FUNCTION,
+      arguments: [{ value: op }, { value: node }, ...values.map((value) => ({ value })), ...objectIds.map((id) => ({ objectId: id }))],
+      returnByValue: true,
+      silent: true,
+    })) as CallReply
+    const parsed = ChainReply.safeParse(reply.result?.value)
+    return parsed.success ? parsed.data : { ok: false }
+  }
+  let link: string | undefined = objectId
+  let location: string | undefined
+  let scopeIndex = -1
+  let counted = 0
+  let complete = false
+  let foundAt = -1
+  let remembered = true
+  let batch: string[] = []
+  const samples: string[] = []
+  const check = async (): Promise<void> => {
+    if (!remembered || batch.length === 0) return
+    const reply = await chainCall(0, batch)
+    if (!reply.ok || reply.at === undefined || reply.at === -2) remembered = false
+    else if (reply.at >= 0) foundAt = counted - batch.length + reply.at
+    batch = []
+  }
+  while (link !== undefined) {
+    if (counted >= limits.maxLinks || now() - started > limits.maxMs) break
+    const fn = (await call('Runtime.getProperties', { objectId: link, ownProperties: true })) as GetPropertiesReply
+    const at = locationOf(fn)
+    if (location === undefined) location = at
+    else if (at !== location) {
+      complete = true
+      break
+    }
+    counted += 1
+    batch.push(link)
+    if (batch.length >= limits.checkEvery) {
+      await check()
+      if (foundAt >= 0) break
+    }
+    const scopesId = fn.internalProperties?.find((p) => p.name === '[[Scopes]]')?.value?.objectId
+    link = undefined
+    if (scopesId === undefined) {
+      complete = true
+      break
+    }
+    const scopes = (await call('Runtime.getProperties', { objectId: scopesId, ownProperties: true })) as GetPropertiesReply
+    const list = (scopes.result ?? []).filter((p) => /^\d+$/.test(p.name) && p.value?.objectId !== undefined)
+    // The scope that held the variable in the link before first (the same code: the same layout).
+    const order = scopeIndex >= 0 && scopeIndex < list.length ? [scopeIndex, ...list.keys()] : [...list.keys()]
+    for (const i of order) {
+      const scope = list[i]?.value
+      if (scope?.objectId === undefined || scope.description === 'Global') continue
+      const vars = (await call('Runtime.getProperties', { objectId: scope.objectId, ownProperties: true })) as GetPropertiesReply
+      const held = vars.result?.find((p) => p.name === name)
+      if (held === undefined) continue
+      scopeIndex = i
+      if (samples.length < 2) samples.push(scope.objectId)
+      if (held.value?.type === 'function' && held.value.objectId !== undefined) link = held.value.objectId
+      break
+    }
+    if (link === undefined) complete = true
+  }
+  if (foundAt < 0) await check()
+  const recorded = await chainCall(1, [objectId, ...samples], [counted, complete ? 1 : 0, foundAt])
+  return { counted, complete, foundAt, size: recorded.ok ? recorded.size : undefined }
+}
