@@ -62,7 +62,9 @@ export interface ChainCount {
   readonly size: number | undefined
 }
 
-const ChainReply = z.object({ ok: z.literal(true), at: z.number().int().optional(), size: z.number().optional() }).or(z.object({ ok: z.literal(false) }))
+const ChainReply = z
+  .object({ ok: z.literal(true), at: z.number().int().optional(), seen: z.number().int().optional(), size: z.number().optional() })
+  .or(z.object({ ok: z.literal(false) }))
 
 const locationOf = (props: GetPropertiesReply): string | undefined => {
   const value = props.internalProperties?.find((p) => p.name === '[[FunctionLocation]]')?.value?.value as
@@ -75,9 +77,9 @@ const locationOf = (props: GetPropertiesReply): string | undefined => {
  * Follows the chain whose first link (`objectId`, a function the walker met at path node `node`
  * under the closure variable `name` of a function of the same code) goes on through `name` in
  * each link's closure, until a link's variable holds no function of the first's code, or the
- * limits. Every `checkEvery` links (and at the end) the walker says whether one of them was the
- * chain's first link at the previous search: then the chain grew by that many links, and the
- * count stops there. The walker then records the chain (CHAIN_FUNCTION, op 1). Three
+ * limits. After the first link, every `checkEvery` links and at the end, the walker says whether one of them was the
+ * chain's first link at the previous search (then the chain grew by that many links, and the
+ * count stops there), or was counted before in this search (a ring: the count ends there). The walker then records the chain (CHAIN_FUNCTION, op 1). Three
  * getProperties a link (the function, its scope list, the scope).
  */
 export async function followChain(
@@ -106,15 +108,23 @@ export async function followChain(
   let counted = 0
   let complete = false
   let foundAt = -1
-  let remembered = true
   let batch: string[] = []
   const samples: string[] = []
-  const check = async (): Promise<void> => {
-    if (!remembered || batch.length === 0) return
+  // Whether to stop: the earlier first link was found, or a link counted before in this search
+  // (a ring; a tail shared with a chain counted already) ends the count there.
+  const check = async (): Promise<boolean> => {
+    if (batch.length === 0) return false
     const reply = await chainCall(0, batch)
-    if (!reply.ok || reply.at === undefined || reply.at === -2) remembered = false
-    else if (reply.at >= 0) foundAt = counted - batch.length + reply.at
+    const before = counted - batch.length
     batch = []
+    if (!reply.ok) return true
+    if (reply.at !== undefined && reply.at >= 0) foundAt = before + reply.at
+    if (reply.seen !== undefined && reply.seen >= 0) {
+      counted = before + reply.seen
+      complete = true
+      return true
+    }
+    return foundAt >= 0
   }
   while (link !== undefined) {
     if (counted >= limits.maxLinks || now() - started > limits.maxMs) break
@@ -127,10 +137,8 @@ export async function followChain(
     }
     counted += 1
     batch.push(link)
-    if (batch.length >= limits.checkEvery) {
-      await check()
-      if (foundAt >= 0) break
-    }
+    // The first link at once (a chain counted already from another start, a known chain unchanged).
+    if ((counted === 1 || batch.length >= limits.checkEvery) && (await check())) break
     const scopesId = fn.internalProperties?.find((p) => p.name === '[[Scopes]]')?.value?.objectId
     link = undefined
     if (scopesId === undefined) {
@@ -154,7 +162,7 @@ export async function followChain(
     }
     if (link === undefined) complete = true
   }
-  if (foundAt < 0) await check()
+  if (batch.length > 0) await check()
   const recorded = await chainCall(1, [objectId, ...samples], [counted, complete ? 1 : 0, foundAt])
   return { counted, complete, foundAt, size: recorded.ok ? recorded.size : undefined }
 }

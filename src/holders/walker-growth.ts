@@ -192,7 +192,8 @@ export const WALKER_GROWTH_SOURCE = `
   // A chain of closures, followed by the sidecar (called through Runtime.callFunctionOn with
   // args = [op, node, ...]):
   // op 0, args [.., fn, fn, ...]: the index of the first of these links that is the chain's first
-  //   link remembered at its path (an anchor), -1 when none is, -2 when nothing is remembered there.
+  //   link remembered at its path (an anchor), -1 when none is, -2 when nothing is remembered
+  //   there; and the index of the first one already handed over in this search, or -1.
   // op 1, args [.., counted, complete, foundAt, first, sample, sample]: the chain from first,
   //   counted to its end (complete: its size) or in part; foundAt >= 0: the link the earlier first
   //   was found at (it continues the chain measured at its path; counted in part, it grew by
@@ -205,11 +206,15 @@ export const WALKER_GROWTH_SOURCE = `
     const key = byPathKey(c, n, K_LIST);
     const rec = key === null ? undefined : nmGet(state.byPath, key);
     if (op === 0) {
-      if (rec === undefined) return { ok: true, at: -2 };
+      // seen: the first link counted before in this search (a ring, or a tail two chains share).
+      let seen = -1;
+      for (let i = 2; i < args.length && seen < 0; i++) { if (wsHas(c.chainSeen, args[i])) seen = i - 2; else if (isObj(args[i])) wsAdd(c.chainSeen, args[i]); }
+      if (rec === undefined) return { ok: true, at: -2, seen };
       const want = new WS();
       for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
-      for (let i = 2; i < args.length; i++) if (isObj(args[i]) && wsHas(want, args[i])) return { ok: true, at: i - 2 };
-      return { ok: true, at: -1 };
+      const end = seen >= 0 ? seen + 2 : args.length;
+      for (let i = 2; i < end; i++) if (isObj(args[i]) && wsHas(want, args[i])) return { ok: true, at: i - 2, seen };
+      return { ok: true, at: -1, seen };
     }
     const counted = args[2], complete = args[3] === 1, foundAt = args[4], first = args[5];
     if (typeof first !== 'function' || !(counted >= 1)) return { ok: false };
