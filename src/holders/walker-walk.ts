@@ -316,7 +316,8 @@ export const WALKER_WALK_SOURCE = `
 
   // Private fields (#name) are invisible to JavaScript: the inspector lists them. An instance of a
   // class whose source (or a parent class's) declares one is handed to the sidecar like a
-  // function to open, with up to 64 own keys (the inspector's reply lists them too), up to
+  // function to open, with up to 64 own keys and no long string among them (the inspector's
+  // reply carries them too; a private field's own string it carries whole, unseen), up to
   // PRIVATE_PER_CLASS instances of a class a search, the shallowest first.
   const PRIVATE_PER_CLASS = 8, PRIVATE_NAME = /#[A-Za-z_$]/;
   const declaresPrivate = (proto) => {
@@ -339,6 +340,12 @@ export const WALKER_WALK_SOURCE = `
     if ((c.nf[n] & F_NO_OPEN) !== 0 || keys.length > 64 || !declaresPrivate(proto)) return;
     const count = wmGet(c.privateCount, proto) || 0;
     if (count >= PRIVATE_PER_CLASS) return;
+    // The inspector's reply carries every own string whole: not one of 64 KiB or more.
+    for (let i = 0; i < keys.length; i++) {
+      let v;
+      try { v = dataValue(o, keys[i]); } catch (e) { return; }
+      if (typeof v === 'string' && v.length >= STRING_MIN) { trunc(c, 'private fields not read: a long string beside them'); return; }
+    }
     if (c.fns.length >= c.o.maxFunctions) { trunc(c, 'functions'); return; }
     wmSet(c.privateCount, proto, count + 1);
     push(c.fns, o); push(c.fnMeta, jsonStringify({ node: n, role: ROLE_PRIVATE, file: '', index: -1, name: '' }));

@@ -29,6 +29,7 @@ t.test('never runs application code, never pauses long, only Runtime (and the sc
   t.ok(second.cost.proxiesSkipped >= 1, 'the proxy was seen and skipped')
   t.ok(second.cost.functionsNotOpened >= 1, 'functions with their own toString were not opened')
   t.ok(second.cost.privateFieldObjectsOpened >= 1, 'the vault was opened for its private fields (its accessors not called)')
+  t.ok(second.truncation.includes('private fields not read: a long string beside them'), 'the journal, with a long string, was not')
   // The Debugger domain only to list the scripts (a path through a script nothing else named),
   // once, its three calls back to back; everything else one call at a time.
   t.same([...recording.methods()].sort(), [
