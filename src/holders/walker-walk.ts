@@ -84,8 +84,13 @@ export const WALKER_WALK_SOURCE = `
     if (!c.builtinsIntact) { trunc(c, 'functions not opened: Function.prototype.toString replaced'); return; }
     const why = describable(f);
     if (why !== '') { c.notOpened++; trunc(c, why === 'large' ? 'functions not opened: too large to describe' : 'functions not opened: custom toString or proxy'); return; }
-    push(c.fns, f); push(c.fnMeta, jsonStringify({ node, role, file: file || '', index: index === undefined ? -1 : index, name: fnName(f) }));
-    push(c.fnSize, srcLength(f));
+    listToOpen(c, f, node, role, file || '', index === undefined ? -1 : index, fnName(f), srcLength(f));
+  };
+  // Lists o for the sidecar to open (a function's [[Scopes]], an object's private fields, a chain
+  // of closures), shallowest first; size: what its description adds to a batch's reply.
+  const listToOpen = (c, o, node, role, file, index, name, size) => {
+    push(c.fns, o); push(c.fnMeta, jsonStringify({ node, role, file, index, name }));
+    push(c.fnSize, size);
     const fd = node >= 0 ? c.nd[node] : -1;
     push(c.fnDepth, fd);
     if (fd < c.fnMinDepth) c.fnMinDepth = fd;
@@ -153,10 +158,7 @@ export const WALKER_WALK_SOURCE = `
         if (c.chains < MAX_CHAINS && !wsHas(c.opened, f) && c.fns.length < c.o.maxFunctions) {
           c.chains++;
           wsAdd(c.opened, f);
-          push(c.fns, f); push(c.fnMeta, jsonStringify({ node: n, role: ROLE_CHAIN, file: '', index: -1, name: copyStr(String(c.nk[n]), 200) }));
-          push(c.fnSize, srcLength(f));
-          push(c.fnDepth, c.nd[n]);
-          if (c.nd[n] < c.fnMinDepth) c.fnMinDepth = c.nd[n];
+          listToOpen(c, f, n, ROLE_CHAIN, '', -1, copyStr(String(c.nk[n]), 200), srcLength(f));
         }
         return;
       }
@@ -348,10 +350,7 @@ export const WALKER_WALK_SOURCE = `
     }
     if (c.fns.length >= c.o.maxFunctions) { trunc(c, 'functions'); return; }
     wmSet(c.privateCount, proto, count + 1);
-    push(c.fns, o); push(c.fnMeta, jsonStringify({ node: n, role: ROLE_PRIVATE, file: '', index: -1, name: '' }));
-    push(c.fnSize, 64);
-    push(c.fnDepth, c.nd[n]);
-    if (c.nd[n] < c.fnMinDepth) c.fnMinDepth = c.nd[n];
+    listToOpen(c, o, n, ROLE_PRIVATE, '', -1, '', 64);
   };
 
   const visitObject = (c, o, n) => {
