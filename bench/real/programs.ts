@@ -254,6 +254,13 @@ interface WatchHours {
  *   healthy; a linked-list job queue whose worker stalled (from 90 min), a log forwarder's
  *   backlog kept in one string (from 2 h), listeners never removed from a shutdown AbortSignal,
  *   a tracer whose contexts chain through closures, leaking ~4.5-23 MB an hour.
+ * - hidden: seven programs written while the holder search learnt private fields and chains of
+ *   closures, run only after it, holding data where JavaScript cannot look: a connection pool's
+ *   #private Set of checked-out connections, a notification hub's #private Map of subscribers, an
+ *   editor's undo history as a chain of closures, a hand-written doubly linked LRU that stops
+ *   evicting, leaking; a #private price cache filling for 40 minutes, short-lived chains of span
+ *   contexts beside a middleware pipeline of closures, a #private linked priority queue drained
+ *   by workers through a midday peak, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -279,6 +286,7 @@ export const LATER_CORPORA = {
   quiets: { folder: 'corpus-quiets', watch: { pastOnset: 6, healthy: 6 } },
   pools: { folder: 'corpus-pools', watch: { pastOnset: 6, healthy: 6 } },
   shapes: { folder: 'corpus-shapes', watch: { pastOnset: 6, healthy: 6 } },
+  hidden: { folder: 'corpus-hidden', watch: { pastOnset: 4, healthy: 5 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
