@@ -197,7 +197,8 @@ export const WALKER_GROWTH_SOURCE = `
   // op 1, args [.., counted, complete, foundAt, first, sample, sample]: the chain from first,
   //   counted to its end (complete: its size) or in part; foundAt >= 0: the link the earlier first
   //   was found at (it continues the chain measured at its path; counted in part, it grew by
-  //   foundAt links on the size measured then, a lower bound when that was counted in part too).
+  //   foundAt links on the size measured then, a lower bound when that was counted in part too;
+  //   not met while the earlier first link is still alive: by at least the links counted).
   //   Measured as a linked list whose elements are closure scopes.
   const chain = (op, n, args) => {
     const c = state.cur;
@@ -219,12 +220,18 @@ export const WALKER_GROWTH_SOURCE = `
     const counted = args[2], complete = args[3] === 1, foundAt = args[4], first = args[5];
     if (typeof first !== 'function' || !(counted >= 1)) return { ok: false };
     const found = foundAt >= 0 && rec !== undefined;
-    const size = !complete && found ? decSize(rec[0]) + foundAt : counted;
+    // Counted in part without meeting the earlier first link, which is still alive: more links
+    // came since than one count follows (a fast chain, searches far apart). It grew by at least
+    // the links counted (a lower bound, reported as such in the truncation).
+    let beyond = false;
+    if (!complete && !found && rec !== undefined) for (let j = 0; j < rec[1].length && !beyond; j++) beyond = wrDeref(rec[1][j][1]) !== undefined;
+    const size = !complete && found ? decSize(rec[0]) + foundAt : beyond ? decSize(rec[0]) + counted : counted;
     const samples = [];
     // A scope handed over by the inspector is {description, object}: its variables are in object.
     for (let i = 6; i < args.length; i++) { const v = isObj(args[i]) ? dataValue(args[i], 'object') : undefined; if (isObj(v)) { push(samples, v); wsAdd(state.scopes, v); } }
-    if (found) wmSet(c.listCont, first, true);
-    if (!complete && !found) trunc(c, 'closure chains counted in part');
+    if (found || beyond) wmSet(c.listCont, first, true);
+    if (beyond) trunc(c, 'closure chains grew beyond one count: growth at least the links counted');
+    else if (!complete && !found) trunc(c, 'closure chains counted in part');
     push(c.measured, [first, n, size, -1, K_LIST, nowDs(), samples, false, null]);
     return { ok: true, size };
   };

@@ -143,6 +143,16 @@ t.test('abort-listeners, only the AbortController kept: named through its privat
   t.ok(last.cost.privateFieldObjectsOpened >= 1, `${last.cost.privateFieldObjectsOpened} objects opened for private fields`)
 })
 
+t.test('closure-chain at 20 000 links a second: more links between two searches than one count follows, growth at least that', async (t) => {
+  const { session } = await openFixture(t, 'closure-chain', { RATE: '20000', MAX_ITEMS: '1000000' })
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing && h.kind === 'LinkedList')
+  t.comment(holder !== undefined ? describeHolder(holder) : '(none growing)')
+  t.match(holder?.path.join(' → '), /^lastContext \(function, .*\) → ‹previous› \(in createTraceContext\(\), .*\) \(LinkedList\)$/)
+  t.ok(last.truncation.includes('closure chains grew beyond one count: growth at least the links counted'), last.truncation.join(', '))
+  t.ok(last.cost.closureChainLinks <= 4096, `${last.cost.closureChainLinks} links followed`)
+})
+
 t.test('linked-queue, its worker at half the rate, clearing each dequeued link: the queue grows from its end', async (t) => {
   // Its head is dequeued (and unlinked) between the count and the end of a search: the queue still
   // continues the one measured at its path, by the node that was its last.
