@@ -81,7 +81,6 @@ const PAGE = 20
 
 const CpuUsage = z.object({ user: z.number().nonnegative(), system: z.number().nonnegative() })
 
-
 /** Search the target for growing holders. See types.ts for what comes back. */
 export async function searchHolders(
   session: TargetSession,
@@ -105,7 +104,6 @@ class Search {
   private longestCallMs = 0
   private functionsOpened = 0
   private privateOpened = 0
-  private chainsFollowed = 0
   private chainLinks = 0
   private readonly refs: FunctionRef[] = []
   private readonly scripts = new Map<string, string>()
@@ -310,7 +308,6 @@ class Search {
           continue
         }
         if (meta.data.role === FN_ROLE.chain) {
-          this.chainsFollowed += 1
           const count = await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now)
           this.chainLinks += count.counted
           continue
