@@ -49,7 +49,7 @@ export interface ChainLimits {
   readonly maxMs: number
   readonly checkEvery: number
 }
-export const CHAIN_LIMITS: ChainLimits = { maxLinks: 4096, maxMs: 1000, checkEvery: 64 }
+export const CHAIN_LIMITS: ChainLimits = { maxLinks: 4096, maxMs: 500, checkEvery: 64 }
 
 export interface ChainCount {
   /** Links counted from the first (the first included). */

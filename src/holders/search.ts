@@ -50,7 +50,7 @@ import {
   type WalkerBeginOptions,
 } from './walker.js'
 import { checkHeadroom, visitsForHeap } from './headroom.js'
-import { followChain, privateFieldsOf, type CallReply, type GetPropertiesReply, type RemoteObject } from './inspector-reads.js'
+import { CHAIN_LIMITS, followChain, privateFieldsOf, type CallReply, type GetPropertiesReply, type RemoteObject } from './inspector-reads.js'
 
 export { BYTES_PER_VISIT, checkHeadroom, HOLDER_SEARCH_HEADROOM_BYTES, MIN_VISITS, SEARCH_MEMORY_FRACTION, visitsForHeap } from './headroom.js'
 
@@ -73,6 +73,9 @@ export const HOLDER_SEARCH_DEFAULTS = {
 
 /** Fixed walker parameters that callers have no reason to change. */
 const FIXED = { bulkMin: 64, dictMin: 32, perCode: 4, maxModules: 5000, maxTimers: 1000, watchdogMs: 30_000 } as const
+
+/** Time a search spends following chains of closures, all of them (ms). */
+const CHAIN_SEARCH_MS = 1000
 
 /** Functions opened per batch (one getProperties each, one callFunctionOn per batch). */
 const BATCH = 16
@@ -105,6 +108,8 @@ class Search {
   private functionsOpened = 0
   private privateOpened = 0
   private chainLinks = 0
+  private chainMs = 0
+  private chainsSkipped = false
   private readonly refs: FunctionRef[] = []
   private readonly scripts = new Map<string, string>()
   private readonly scriptIndex = new Map<string, number>()
@@ -206,6 +211,7 @@ class Search {
     const collections = toHolders(items, { cwd: hello.cwd, scripts: this.scripts, refs: this.refs }, previous)
     const holders = reportedHolders(collections)
     for (const why of finish.truncated) if (!truncation.includes(why)) truncation.push(why)
+    if (this.chainsSkipped) truncation.push('closure chains not followed: time')
     const scripts: Record<string, string> = {}
     for (const [id, file] of this.scripts) scripts[id] = file
     return {
@@ -308,7 +314,20 @@ class Search {
           continue
         }
         if (meta.data.role === FN_ROLE.chain) {
-          const count = await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now)
+          // Every link costs the target three getProperties: a search spends at most
+          // CHAIN_SEARCH_MS on chains, CHAIN_LIMITS.maxMs on one (a count in part still tells
+          // growth at the next search: see followChain).
+          const left = CHAIN_SEARCH_MS - this.chainMs
+          if (left <= 0) {
+            this.chainsSkipped = true
+            continue
+          }
+          const t0 = this.now()
+          const count = await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now, {
+            ...CHAIN_LIMITS,
+            maxMs: Math.min(CHAIN_LIMITS.maxMs, left),
+          })
+          this.chainMs += this.now() - t0
           this.chainLinks += count.counted
           continue
         }

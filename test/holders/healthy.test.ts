@@ -89,10 +89,17 @@ t.test('a chain of closures built once (a middleware pipeline): one list of its 
   const { session } = await openFixture(t, 'closure-chain', { STATIC: '1' })
   const results = await searchSeries(session, 3, 1000)
   nothingGrowing(t, results)
+  let counted: number | undefined
   for (const [i, r] of results.entries()) {
     const chain = r.holders.find((h) => /^app \(function, .*\) → ‹next› \(in stage\(\), .*\) \(LinkedList\)$/.test(h.path.join(' → ')))
-    t.equal(chain?.size, 199, `search ${i + 1}: its 199 links after the first`)
-    if (i > 0) t.equal(chain?.growthPerSecond, 0, 'not growing')
+    if (i === 0) {
+      // Its 199 links after the first, or as many as one count followed (500 ms; a loaded machine).
+      counted = chain?.size
+      t.ok(counted === 199 || (counted !== undefined && counted > 32 && r.truncation.includes('closure chains counted in part')), `search 1: ${counted} links`)
+    } else {
+      t.equal(chain?.size, counted, `search ${i + 1}: the same ${counted} links`)
+      t.equal(chain?.growthPerSecond, 0, 'not growing')
+    }
     // Known from the search before: its first link is checked at once.
     // A ring of 40 closures: counted once round.
     const ring = r.collections.filter((h) => /→ ‹after› \(in worker\(\), .*\) \(LinkedList\)$/.test(h.path.join(' → ')))
