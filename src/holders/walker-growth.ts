@@ -178,16 +178,24 @@ export const WALKER_GROWTH_SOURCE = `
     } catch (e) {}
     return out;
   };
+  // What state.byPath remembers of the linked list at node n (see the report), or undefined.
+  const listRecord = (c, n) => {
+    const key = byPathKey(c, n, K_LIST);
+    return key === null ? undefined : nmGet(state.byPath, key);
+  };
+  // The anchors of a remembered collection still alive, as a WeakSet to look nodes up in.
+  const anchorSet = (rec) => {
+    const want = new WS();
+    for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
+    return want;
+  };
   // Whether the linked list counted from first along k holds one of the anchors remembered at
   // its path: one walk along it, as the count walks it, judged at once (by the end of the search
   // a node unlinked since, as an LRU unlinks its evicted oldest, would end the walk at its start).
   const listContinues = (c, first, k, n) => {
-    const key = byPathKey(c, n, K_LIST);
-    const rec = key === null ? undefined : nmGet(state.byPath, key);
+    const rec = listRecord(c, n);
     if (rec === undefined) return;
-    const want = new WS();
-    for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
-    wmSet(c.listCont, first, listWalk(first, k, getProto(first), want)[3]);
+    wmSet(c.listCont, first, listWalk(first, k, getProto(first), anchorSet(rec))[3]);
   };
   // A chain of closures, followed by the sidecar (called through Runtime.callFunctionOn with
   // args = [op, node, ...]):
@@ -204,15 +212,13 @@ export const WALKER_GROWTH_SOURCE = `
     const c = state.cur;
     if (c === null || !(n >= 0 && n < c.np.length)) return { ok: false };
     touch(c);
-    const key = byPathKey(c, n, K_LIST);
-    const rec = key === null ? undefined : nmGet(state.byPath, key);
+    const rec = listRecord(c, n);
     if (op === 0) {
       // seen: the first link counted before in this search (a ring, or a tail two chains share).
       let seen = -1;
       for (let i = 2; i < args.length && seen < 0; i++) { if (wsHas(c.chainSeen, args[i])) seen = i - 2; else if (isObj(args[i])) wsAdd(c.chainSeen, args[i]); }
       if (rec === undefined) return { ok: true, at: -2, seen };
-      const want = new WS();
-      for (let j = 0; j < rec[1].length; j++) { const a = wrDeref(rec[1][j][1]); if (a !== undefined) wsAdd(want, a); }
+      const want = anchorSet(rec);
       const end = seen >= 0 ? seen + 2 : args.length;
       for (let i = 2; i < end; i++) if (isObj(args[i]) && wsHas(want, args[i])) return { ok: true, at: i - 2, seen };
       return { ok: true, at: -1, seen };

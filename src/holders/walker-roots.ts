@@ -196,7 +196,6 @@ export const WALKER_ROOTS_SOURCE = `
         if (isModule && m.skipModule) continue;
         let names;
         try { names = ownKeys(o); } catch (e) { continue; }
-        let scopeFile = '';
         if (isModule) {
           let prim = 0;
           // Node's module wrapper passes process in; an application module rarely has its own
@@ -212,7 +211,6 @@ export const WALKER_ROOTS_SOURCE = `
           if (prim + proc >= 3 || (prim >= 2 && names.length < 12)) { push(internal, m.ref); skipInner = true; continue; }
           push(modules, m.ref);
           const file = fileOfScope(o);
-          scopeFile = file;
           if (file !== '') push(files, [m.ref, file]);
           // Its identity across searches (the ref is numbered anew each search): its script.
           if (typeof m.script === 'string' && m.script !== '') nmSet(c.refFile, m.ref, 's' + m.script);
@@ -228,8 +226,8 @@ export const WALKER_ROOTS_SOURCE = `
           try { v = dataValue(o, nm); } catch (e) { continue; }
           if (typeof v === 'string') {
             // A module's or a closure's long string, once a search (a module's scope is listed for
-            // each of its functions opened: once a file).
-            const seen = (isModule ? 'm' + (scopeFile !== '' ? scopeFile : m.ref) : 'c' + node + ':' + m.ref) + '\\u0000' + nm;
+            // each of its functions opened: once a module, known as in paths by its script or file).
+            const seen = (isModule ? 'm' + (nmGet(c.refFile, m.ref) ?? m.ref) : 'c' + node + ':' + m.ref) + '\\u0000' + nm;
             if (v.length >= STRING_MIN && nmGet(c.stringSeen, seen) === undefined) {
               nmSet(c.stringSeen, seen, true);
               const sid = isModule ? recordString(c, -1, N_SCOPE, nm, m.ref, v) : recordString(c, node, N_CLOSURE, nm, m.ref, v);
