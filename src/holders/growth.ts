@@ -3,7 +3,7 @@
  * chance (measured turnover), a flow's run of rises, and its floor when it fell in between (see
  * isGrowing).
  */
-import type { Turnover } from './types.js'
+import type { Backing, Turnover } from './types.js'
 
 /**
  * Whether a holder grew enough to be called growing: since its previous measurement, by at least
@@ -148,4 +148,31 @@ export function levelFollowsTraffic(sizes: readonly number[], requestsPerSecond:
     if (!(level[i]! / rate[i]! >= (1 + GROWING_MIN_FRACTION) * (level[i - 1]! / rate[i - 1]!))) return true
   }
   return false
+}
+
+/**
+ * What an Array of Buffers holds in memory is mostly the backing stores its members view. A
+ * pool's free list (chunks cut from slabs allocated once, handed out and taken back) rises when
+ * traffic falls and chunks come back, by as many chunks as you like, while the memory it holds
+ * stays the slabs it always held: what its members added views stores it viewed at an earlier
+ * search (all its earlier reports count: a free list low in a burst views fewer slabs), and its
+ * members together are no bigger than the stores they view (disjoint chunks). Its count grew,
+ * its memory did not: it is not growing when the bytes of its members on stores it never viewed
+ * before, plus one store (its biggest), are under VIEWED_BEFORE_SHARE of what its members' bytes
+ * grew by. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their
+ * own, or small ones cut from Node's 8 KiB pool, filling the slab it viewed last before a new one
+ * (that one store's allowance: growth of less than a few stores is judged on its count). Views
+ * onto one region kept again and again sum to more than their stores and are judged on their count.
+ */
+export const VIEWED_BEFORE_SHARE = 0.5
+
+/** Whether an Array of Buffers grew mostly by views onto stores it viewed before (see above). */
+export function viewsOntoSameStores(backing: Backing | undefined): boolean {
+  if (backing === undefined || backing.onNewStoresBytes === null || backing.previousViewBytes === null) return false
+  const grew = backing.viewBytes - backing.previousViewBytes
+  return (
+    backing.viewBytes <= backing.storeBytes &&
+    grew > 0 &&
+    backing.onNewStoresBytes + backing.biggestStoreBytes < VIEWED_BEFORE_SHARE * grew
+  )
 }

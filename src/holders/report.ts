@@ -5,9 +5,9 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { fellBetween, FLOW_RISES, isFlow, isGrowing, type Floors } from './growth.js'
+import { fellBetween, FLOW_RISES, isFlow, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
-import type { Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
+import type { Backing, Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
 const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
@@ -146,6 +146,12 @@ export const WalkerItem = z.object({
    * before or −1]; null when not sampled in between (growth.ts `Floors`).
    */
   floors: z.tuple([z.number().int().nonnegative(), z.number().int()]).nullable().optional(),
+  /**
+   * An Array of Buffers: [bytes of the distinct stores its members view, of its members, of its
+   * members on stores it did not view at its earlier reports or −1, of its members at its last
+   * report or −1, of its biggest store]; null when not measured.
+   */
+  backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -277,6 +283,16 @@ export function toHolders(
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     const floors: Floors | undefined =
       item.floors != null && !first ? { low: Math.min(item.floors[0], item.previousSize, item.size), previousLow: item.floors[1] >= 0 ? item.floors[1] : null } : undefined
+    const backing: Backing | undefined =
+      item.backing != null && !first
+        ? {
+            storeBytes: item.backing[0],
+            viewBytes: item.backing[1],
+            onNewStoresBytes: item.backing[2] >= 0 ? item.backing[2] : null,
+            previousViewBytes: item.backing[3] >= 0 ? item.backing[3] : null,
+            biggestStoreBytes: item.backing[4],
+          }
+        : undefined
     return {
       id: item.id,
       path,
@@ -284,7 +300,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors),
+      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors) && !viewsOntoSameStores(backing),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -297,6 +313,7 @@ export function toHolders(
       ...(turnover !== undefined ? { turnover } : {}),
       ...(earlierSizes.length > 0 ? { earlierSizes } : {}),
       ...(floors !== undefined ? { floors } : {}),
+      ...(backing !== undefined ? { backing } : {}),
     }
   })
   return rankHolders(holders)
@@ -418,7 +435,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}${fellNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
@@ -434,6 +451,12 @@ function flowNote(h: Holder): string {
 function fellNote(h: Holder): string {
   if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover)) return ''
   return `; fell to ${h.floors.low} between searches`
+}
+
+/** `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved (growth.ts `viewsOntoSameStores`). */
+function poolNote(h: Holder): string {
+  if (!viewsOntoSameStores(h.backing) || h.growthPerSecond === null || h.growthPerSecond <= 0) return ''
+  return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than it viewed before`
 }
 
 function formatBytes(n: number): string {

@@ -108,6 +108,27 @@ export interface Holder {
    * growth (`levelFollowsTraffic`), and `growing` is false. Set by the scheduler; absent otherwise.
    */
   readonly followsTraffic?: true
+  /**
+   * An Array of Buffers (up to 65 536 members): the bytes of the distinct backing stores its
+   * members view and of the members, now and at its earlier reports; an Array whose members grew
+   * mostly by views onto stores it viewed before (a pool's free list) is not growing (growth.ts
+   * `viewsOntoSameStores`). Absent for other kinds, when first seen or when not measured.
+   */
+  readonly backing?: Backing
+}
+
+/** An Array of Buffers' memory: see growth.ts `viewsOntoSameStores`. */
+export interface Backing {
+  /** Bytes of the distinct backing stores its members are (views onto), now. */
+  readonly storeBytes: number
+  /** Bytes of its members (their byte lengths summed). */
+  readonly viewBytes: number
+  /** Bytes of its members on stores none of its members viewed at its earlier reports; null when not measured then. */
+  readonly onNewStoresBytes: number | null
+  /** `viewBytes` at its previous report; null when not measured then. */
+  readonly previousViewBytes: number | null
+  /** Bytes of the biggest store its members view now. */
+  readonly biggestStoreBytes: number
 }
 
 export interface Turnover {

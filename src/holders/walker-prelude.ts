@@ -42,6 +42,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const abByteLength = un(getDesc(ArrayBuffer.prototype, 'byteLength').get);
   const sabByteLength = typeof SharedArrayBuffer === 'function' ? un(getDesc(SharedArrayBuffer.prototype, 'byteLength').get) : null;
   const dvByteLength = un(getDesc(DataView.prototype, 'byteLength').get);
+  const taBuffer = un(getDesc(TAProto, 'buffer').get), dvBuffer = un(getDesc(DataView.prototype, 'buffer').get);
   const WM = WeakMap, WS = WeakSet, WR = WeakRef, NMap = Map;
   const wmGet = un(WM.prototype.get), wmSet = un(WM.prototype.set), wmHas = un(WM.prototype.has), wmDel = un(WM.prototype.delete);
   const wsAdd = un(WS.prototype.add), wsHas = un(WS.prototype.has);
@@ -190,6 +191,7 @@ export const WALKER_PRELUDE_SOURCE = `
     privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
     scopes: new WS(), // closure scopes handed over as a chain's elements (described as 'closure {…}')
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
+    backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakSet), bytes of its members at the last] (see backingOf)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
     lastLow: new WM(), // collection -> its lowest size over the interval its last measurement closed
@@ -265,6 +267,31 @@ export const WALKER_PRELUDE_SOURCE = `
       if (T.isArrayBuffer(v)) return abByteLength(v);
     } catch (e) {}
     return 0;
+  };
+  // An Array of Buffers, typed arrays or ArrayBuffers: [bytes of the distinct backing stores its
+  // members are (views onto), bytes of the members, bytes of the members on stores not in 'known'
+  // (the stores it viewed at its earlier reports, a WeakSet, to which this search's are added; -1
+  // when null), bytes of its biggest store]; null when a member is none of these, it has more than BACKING_MAX members or
+  // reading them takes over BACKING_MAX_MS (growth.ts viewsOntoSameStores).
+  const BACKING_MAX = 65536, BACKING_MAX_MS = 2;
+  const backingOf = (a, known) => {
+    if (T.isProxy(a) || !isArray(a) || a.length > BACKING_MAX) return null;
+    const seen = new WS(), found = [], t0 = perfNow();
+    let stores = 0, views = 0, onNew = 0, biggest = 0;
+    try {
+      for (let i = 0; i < a.length; i++) {
+        const v = a[i];
+        if (!isObj(v) || !isBufferLike(v)) return null;
+        const store = T.isDataView(v) ? dvBuffer(v) : isView(v) ? taBuffer(v) : v;
+        const bytes = bufferBytes(v);
+        views += bytes;
+        if (known !== null && !wsHas(known, store)) onNew += bytes;
+        if (!wsHas(seen, store)) { const n = bufferBytes(store); wsAdd(seen, store); push(found, store); stores += n; biggest = MathMax(biggest, n); }
+        if ((i & 1023) === 1023 && perfNow() - t0 > BACKING_MAX_MS) return null;
+      }
+    } catch (e) { return null; }
+    if (known !== null) for (let i = 0; i < found.length; i++) wsAdd(known, found[i]);
+    return [stores, views, known === null ? -1 : onNew, biggest];
   };
   const describe = (v) => {
     if (v === null) return 'null';

@@ -368,6 +368,16 @@ export const WALKER_RUN_SOURCE = `
       if (kind === K_STRING) push(shapes, 'characters');
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
+      let backing = null;
+      if (kindName === 'BufferArray') {
+        const before = r.growth !== null ? wmGet(state.backing, o) : undefined;
+        const known = before !== undefined ? before[0] : new WS();
+        const now = backingOf(o, known);
+        if (now !== null) {
+          wmSet(state.backing, o, [known, now[1]]);
+          backing = [now[0], now[1], before !== undefined ? now[2] : -1, before !== undefined ? before[1] : -1, now[3]];
+        }
+      }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       // Every kind is probed. Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.
       const before = wmGet(state.probes, o);
@@ -379,7 +389,7 @@ export const WALKER_RUN_SOURCE = `
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
         family: r.fam !== undefined && r.fam.members >= 2 ? (r.fam.sampled > 0 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt, r.fam.low, r.fam.lastLow] : [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt]) : null,
-        turnover, floors: floorsOf(r),
+        turnover, floors: floorsOf(r), backing,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

@@ -200,3 +200,22 @@ t.test('big keyed flows: a dictionary of client counters and a Map of 6 000 sess
     t.ok(isFlow(seen?.turnover), `${c.fixture}: its ${seen?.size} members were sampled and found gone: ${JSON.stringify(seen?.turnover)}`)
   }
 })
+
+t.test("a pool's free list of chunks cut from slabs: its count swings with the traffic, its memory does not; never growing", async (t) => {
+  // Bursts of 400 frames/s and quiet spells of 20/s, 2.5 s each; a chunk comes back 0.3-1.2 s
+  // after it was taken. The free list holds ~100 chunks in a burst and ~500 after it.
+  const { session } = await openFixture(t, 'frame-pool')
+  const results = await searchSeries(session, 10, 1000)
+  nothingGrowing(t, results)
+  let rose = 0
+  for (const [i, r] of results.entries()) {
+    const free = r.holders.find((h) => /^framePool \(FramePool, .*frame-pool\/main\.js\) → \.free \(BufferArray\)$/.test(h.path.join(' → ')))
+    if (free === undefined) continue
+    t.comment(`search ${i + 1}: ${describeHolder(free)}; backing ${JSON.stringify(free.backing)}`)
+    if (i === 0) continue
+    t.ok(free.backing !== undefined && free.backing.storeBytes <= 32 * 65536, `search ${i + 1}: its members view some of the 32 slabs`)
+    if (free.previousSize !== null && free.size - free.previousSize >= 32 && isGrowing(free.size, free.previousSize, free.turnover, free.earlierSizes ?? [], free.floors)) rose++
+  }
+  // Without the stores it would have been called growing: the rule was exercised.
+  t.ok(rose > 0, `its count alone would have been called growing in ${rose} searches`)
+})

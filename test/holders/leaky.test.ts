@@ -267,6 +267,18 @@ t.test('buffers: retained bytes count the Buffers', async (t) => {
   t.match(holder?.retainedBytesMethod, /sampled elements/)
 })
 
+t.test("buffers POOLED=1: small Buffers cut from Node's 8 KiB pool add pool slabs as they leak: named growing", async (t) => {
+  // ~60-byte payloads, ~130 to a slab: each search a second apart finds ~100 more on a slab or two
+  // it did not view before (growth.ts viewsOntoSameStores).
+  const { session } = await openFixture(t, 'buffers', { POOLED: '1' })
+  const first = await search(session)
+  const { holder, searches } = await searchUntil(session, first, (h) => h.growing && h.kind === 'BufferArray')
+  t.comment(holder !== undefined ? `search ${searches}: ${describeHolder(holder)}; backing ${JSON.stringify(holder.backing)}` : '(not named)')
+  t.match(holder?.path.join(' → '), /^chunks \(Array, test\/fixtures\/holders\/buffers\/src\/recorder\.js\)$/)
+  t.ok((holder?.backing?.storeBytes ?? 0) > 0, 'its stores were measured')
+  t.ok(searches <= 3, `named at search ${searches}`)
+})
+
 t.test("leaked-intervals: a timer list's turnover counts its Timeouts still armed", async (t) => {
   // Intervals never cleared: each is re-armed, the same Timeout, every 30 s; none leaves its list.
   const { session } = await openFixture(t, 'leaked-intervals', { RATE: '50' })
