@@ -69,6 +69,7 @@ export const HOLDER_SEARCH_DEFAULTS = {
   maxHolders: 25,
   maxTracked: 256,
   maxStepMs: 50,
+  maxListMs: 250,
 } as const
 
 /** Fixed walker parameters that callers have no reason to change. */
@@ -131,6 +132,7 @@ class Search {
       maxHolders: options.maxHolders ?? HOLDER_SEARCH_DEFAULTS.maxHolders,
       maxTracked: options.maxTracked ?? HOLDER_SEARCH_DEFAULTS.maxTracked,
       maxStepMs: options.maxStepMs ?? HOLDER_SEARCH_DEFAULTS.maxStepMs,
+      maxListMs: options.maxListMs ?? HOLDER_SEARCH_DEFAULTS.maxListMs,
     }
     this.visitsSet = options.maxVisits !== undefined
     this.now = options.now ?? Date.now
@@ -274,6 +276,7 @@ class Search {
       sample: this.o.sample,
       minSize: this.o.minSize,
       maxStepMs: this.o.maxStepMs,
+      maxListMs: this.o.maxListMs,
       maxTracked: this.o.maxTracked,
       maxHolders: this.o.maxHolders,
       ...FIXED,

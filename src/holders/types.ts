@@ -271,6 +271,11 @@ export interface HolderSearchOptions {
   /** A dictionary that took longer than this to list is not listed again (ms, default 50). */
   readonly maxStepMs?: number
   /**
+   * Time a search spends counting linked lists too long to count in one step, all of them, in
+   * the slices after the step that met them (ms, default 250); beyond it they are counted in part.
+   */
+  readonly maxListMs?: number
+  /**
    * scriptId → URL or file of scripts the caller knows from elsewhere (the call frames of a
    * heap profile): names the scripts of ES modules, which `require.cache` does not list.
    */

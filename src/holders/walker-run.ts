@@ -14,7 +14,7 @@ export const WALKER_RUN_SOURCE = `
     }
     const c = {
       o, startedMs: perfNow(), lastActive: perfNow(), watchdog: null,
-      visited: new WS(), listEnds: new WS(), listLast: new WM(), stringSeen: new NMap(), refFile: new NMap(), pathMemo: new NMap(), listCont: new WM(), privateCount: new WM(), nodeCode: new NMap(), chains: 0, chainSeen: new WS(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
+      visited: new WS(), listEnds: new WS(), listLast: new WM(), lists: [], listMs: 0, stringSeen: new NMap(), refFile: new NMap(), pathMemo: new NMap(), listCont: new WM(), privateCount: new WM(), nodeCode: new NMap(), chains: 0, chainSeen: new WS(), opened: new WS(), codeCount: new NMap(), codeNode: new NMap(), refOfNode: new NMap(), truncSeen: new NMap(), truncated: [],
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
@@ -62,12 +62,12 @@ export const WALKER_RUN_SOURCE = `
     rootHandles(c);
     const ms = perfNow() - t0;
     if (ms > c.longestSliceMs) c.longestSliceMs = ms;
-    return { ok: true, busy: false, beginMs: ms, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
+    return { ok: true, busy: false, beginMs: ms, queued: c.queued + c.lists.length, pendingFunctions: c.fns.length - c.fnBase,
       installId: state.installId, cwd: hello(false).cwd, mainFile: mainFile(), mainIndex: mainIndex() };
   };
 
   const progress = (c, sliceMs) => ({
-    ok: true, sliceMs, visits: c.visits, queued: c.queued, pendingFunctions: c.fns.length - c.fnBase,
+    ok: true, sliceMs, visits: c.visits, queued: c.queued + c.lists.length, pendingFunctions: c.fns.length - c.fnBase,
     nodes: c.np.length, capped: c.visits >= c.o.maxVisits,
   });
 
@@ -78,7 +78,8 @@ export const WALKER_RUN_SOURCE = `
     const t0 = perfNow();
     const deadline = t0 + budgetMs;
     let longest = 0;
-    while (c.queued > 0) {
+    countLists(c, deadline);
+    while (c.queued > 0 && c.lists.length === 0) {
       if (c.visits >= c.o.maxVisits) { trunc(c, 'objects visited'); break; }
       // Functions waiting to be opened: their scopes are roots (module variables) or one level
       // below them; walk no deeper than that until the sidecar has opened them.
@@ -243,6 +244,9 @@ export const WALKER_RUN_SOURCE = `
     if (c === null) return { ok: false };
     touch(c);
     const t0 = perfNow();
+    // Lists still being counted (the walk was stopped): in part.
+    for (let i = 0; i < c.lists.length; i++) listInPart(c, c.lists[i]);
+    c.lists = [];
     // Re-measure tracked collections the walk did not reach.
     const alive = [];
     for (let i = 0; i < state.tracked.length; i++) {

@@ -304,16 +304,34 @@ export const WALKER_WALK_SOURCE = `
     wmSet(state.links, first, k);
     wsAdd(c.listEnds, walked[1]);
     if (first !== o) wsAdd(c.listEnds, first);
-    if (walked[2]) {
-      wmSet(c.listLast, first, walked[1]);
-      listContinues(c, first, k, n);
-      record(c, first, n, walked[0], K_LIST, null);
-    } else {
-      // Counted in part: reported at that size, not compared (its growth is not judged).
-      trunc(c, 'linked lists counted in part');
-      push(c.measured, [first, n, walked[0], -1, K_LIST, nowDs(), null, true]);
-    }
+    const p = { first, k, proto, node: n, n: walked[0], last: walked[1], prev: walked[4], mark: walked[5], power: walked[6] };
+    if (walked[2]) listCounted(c, p);
+    else if (c.listMs < c.o.maxListMs) push(c.lists, p); // counted on in the next slices (countLists)
+    else listInPart(c, p);
     return 1;
+  };
+  const listCounted = (c, p) => {
+    wmSet(c.listLast, p.first, p.last);
+    wsAdd(c.listEnds, p.last);
+    listContinues(c, p.first, p.k, p.node);
+    record(c, p.first, p.node, p.n, K_LIST, null);
+  };
+  // Counted in part: reported at that size, not compared (its growth is not judged).
+  const listInPart = (c, p) => {
+    trunc(c, 'linked lists counted in part');
+    push(c.measured, [p.first, p.node, p.n, -1, K_LIST, nowDs(), null, true]);
+  };
+  // Lists too long to count in one step, counted on at the start of each slice until 'deadline',
+  // maxListMs in all a search (then, or when a list changed where its count stopped, in part).
+  const countLists = (c, deadline) => {
+    while (c.lists.length > 0) {
+      const p = c.lists[0], t0 = perfNow();
+      const done = listResume(p, MathMin(deadline, t0 + c.o.maxListMs - c.listMs));
+      c.listMs += perfNow() - t0;
+      if (done === 0 && c.listMs < c.o.maxListMs) return;
+      c.lists = slice(c.lists, 1);
+      if (done === 1) listCounted(c, p); else listInPart(c, p);
+    }
   };
 
   // Private fields (#name) are invisible to JavaScript: the inspector lists them. An instance of a

@@ -72,6 +72,8 @@ export interface WalkerBeginOptions {
   readonly perCode: number
   /** A dictionary whose keys took longer than this to list is not listed again (ms). */
   readonly maxStepMs: number
+  /** Time a search spends counting linked lists longer than one step counts (ms, all of them). */
+  readonly maxListMs: number
   /** Modules read from `require.cache` at most. */
   readonly maxModules: number
   /** Timers read per timer list at most. */
@@ -94,6 +96,7 @@ export const WALKER_OPTION_BOUNDS: Readonly<Record<keyof WalkerBeginOptions, rea
   minSize: [0, 1_000_000],
   perCode: [1, 100],
   maxStepMs: [1, 10_000],
+  maxListMs: [0, 10_000],
   maxModules: [0, 100_000],
   maxTimers: [0, 100_000],
   maxTracked: [0, 10_000],
@@ -186,7 +189,7 @@ export const CHAIN_FUNCTION = `function (op, node) {
 /** The walker's sources with a one-line purpose, for the threat model in docs/security.md. */
 export const HOLDER_SNIPPETS: ReadonlyArray<{ name: string; purpose: string; source: string }> = [
   { name: 'INSTALL_HOLDER_WALKER', purpose: 'install, once per process, the holder walker (reads only data properties; never runs getters, proxy traps or GC)', source: INSTALL_HOLDER_WALKER },
-  { name: 'HOLDER_BEGIN', purpose: 'start a holder search with integer caps', source: beginExpression({ maxVisits: 30000, maxNodes: 100000, maxFunctions: 300, sample: 64, bulkMin: 64, dictMin: 32, minSize: 16, perCode: 4, maxStepMs: 50, maxModules: 5000, maxTimers: 1000, maxTracked: 256, maxHolders: 25, watchdogMs: 30000 }) },
+  { name: 'HOLDER_BEGIN', purpose: 'start a holder search with integer caps', source: beginExpression({ maxVisits: 30000, maxNodes: 100000, maxFunctions: 300, sample: 64, bulkMin: 64, dictMin: 32, minSize: 16, perCode: 4, maxStepMs: 50, maxListMs: 250, maxModules: 5000, maxTimers: 1000, maxTracked: 256, maxHolders: 25, watchdogMs: 30000 }) },
   { name: 'HOLDER_STEP', purpose: 'walk one slice of a few milliseconds', source: stepExpression(8) },
   { name: 'HOLDER_TAKE_FUNCTIONS', purpose: 'hand the sidecar the next functions whose [[Scopes]] it opens', source: takeFunctionsExpression(16) },
   { name: 'HOLDER_ADD_SCOPES', purpose: 'hand the walker the scope lists the sidecar opened (callFunctionOn)', source: ADD_SCOPES_FUNCTION },

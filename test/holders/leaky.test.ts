@@ -279,6 +279,20 @@ t.test("buffers POOLED=1: small Buffers cut from Node's 8 KiB pool add pool slab
   t.ok(searches <= 3, `named at search ${searches}`)
 })
 
+t.test('a linked queue too long to count in one step: counted on in the next slices, named growing', async (t) => {
+  // 300 000 jobs queued behind the hung worker, 20 000 more a second: one step counts a few tens
+  // of thousands of nodes (10 ms); the rest are counted at the start of the next slices.
+  const { session } = await openFixture(t, 'linked-queue', { PREFILL: '300000', RATE: '20000', MAX_ITEMS: '2000000' })
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h) => h.growing && h.kind === 'LinkedList')
+  t.comment(holder !== undefined ? describeHolder(holder) : '(not named)')
+  t.match(holder?.path.join(' → '), /^outbox \(Queue, test\/fixtures\/holders\/linked-queue\/main\.js\) → \.head \(LinkedList\)$/)
+  t.ok((holder?.size ?? 0) >= 300_000, `${holder?.size} nodes counted`)
+  t.equal(holder?.measuredBy, 'walk', 'counted whole')
+  t.notOk(last.truncation.includes('linked lists counted in part'), last.truncation.join(', '))
+  t.ok(last.cost.longestStepMs < 50, `longest step ${last.cost.longestStepMs.toFixed(1)} ms`)
+})
+
 t.test("leaked-intervals: a timer list's turnover counts its Timeouts still armed", async (t) => {
   // Intervals never cleared: each is re-armed, the same Timeout, every 30 s; none leaves its list.
   const { session } = await openFixture(t, 'leaked-intervals', { RATE: '50' })

@@ -301,6 +301,7 @@ t.test('walker expressions splice checked integers only', async (t) => {
     minSize: 16,
     perCode: 4,
     maxStepMs: 50,
+    maxListMs: 250,
     maxModules: 5000,
     maxTimers: 1000,
     maxTracked: 256,

@@ -111,7 +111,7 @@ t.test('refusals: headroom before anything is installed; busy while another sear
   // Another search in progress (started by hand here), with a 1 s watchdog.
   const begin = beginExpression({
     maxVisits: 1000, maxNodes: 1000, maxFunctions: 10, sample: 8, bulkMin: 64, dictMin: 32, minSize: 16, perCode: 1,
-    maxStepMs: 50, maxModules: 10, maxTimers: 10, maxTracked: 10, maxHolders: 5, watchdogMs: 1000,
+    maxStepMs: 50, maxListMs: 250, maxModules: 10, maxTimers: 10, maxTracked: 10, maxHolders: 5, watchdogMs: 1000,
   })
   t.match(await session.evaluate(begin, 2000), { ok: true })
   t.match(await searchHolders(session, {}), { status: 'refused', reason: 'busy' })
