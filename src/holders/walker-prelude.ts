@@ -165,7 +165,8 @@ export const WALKER_PRELUDE_SOURCE = `
     return [n, last, true, false];
   };
   // A count listWalk left incomplete, taken up again in a later slice: p = { first, k, proto, n,
-  // last, prev, mark, power } (updated). 1 when it reached the end, 0 when 'until' came first,
+  // last, prev, mark, power, want, met } (updated; met: a node of the WeakSet want was counted).
+  // 1 when it reached the end, 0 when 'until' came first,
   // -1 when the list changed where the count stopped (its last node unlinked or moved since: what
   // follows it now is not the rest of the list counted so far).
   const listResume = (p, until) => {
@@ -174,6 +175,7 @@ export const WALKER_PRELUDE_SOURCE = `
       let t = dataValue(p.last, p.k);
       while (isObj(t) && t !== p.first && t !== p.mark && t !== p.last && protoOf(t) === p.proto) {
         p.n++; p.prev = p.last; p.last = t;
+        if (p.want !== null && !p.met && wsHas(p.want, t)) p.met = true;
         t = dataValue(t, p.k);
         if (p.n === p.power) { p.mark = p.last; p.power *= 2; }
         if ((p.n & 4095) === 0 && perfNow() > until) return 0;

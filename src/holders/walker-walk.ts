@@ -304,16 +304,22 @@ export const WALKER_WALK_SOURCE = `
     wmSet(state.links, first, k);
     wsAdd(c.listEnds, walked[1]);
     if (first !== o) wsAdd(c.listEnds, first);
-    const p = { first, k, proto, node: n, n: walked[0], last: walked[1], prev: walked[4], mark: walked[5], power: walked[6] };
+    const p = { first, k, proto, node: n, n: walked[0], last: walked[1], prev: walked[4], mark: walked[5], power: walked[6], want: null, met: false };
+    if (walked[2] || c.listMs < c.o.maxListMs) listContinues(c, first, k, n);
     if (walked[2]) listCounted(c, p);
-    else if (c.listMs < c.o.maxListMs) push(c.lists, p); // counted on in the next slices (countLists)
-    else listInPart(c, p);
+    else if (c.listMs < c.o.maxListMs) {
+      // Counted on in the next slices (countLists). Its continuity walk (listContinues) stops
+      // after 10 ms too: the anchors beyond it are looked for as the count goes on.
+      const rec = wmGet(c.listCont, first) === true ? undefined : listRecord(c, n);
+      if (rec !== undefined) p.want = anchorSet(rec);
+      push(c.lists, p);
+    } else listInPart(c, p);
     return 1;
   };
   const listCounted = (c, p) => {
     wmSet(c.listLast, p.first, p.last);
     wsAdd(c.listEnds, p.last);
-    listContinues(c, p.first, p.k, p.node);
+    if (p.met) wmSet(c.listCont, p.first, true);
     record(c, p.first, p.node, p.n, K_LIST, null);
   };
   // Counted in part: reported at that size, not compared (its growth is not judged).

@@ -293,6 +293,17 @@ t.test('a linked queue too long to count in one step: counted on in the next sli
   t.ok(last.cost.longestStepMs < 50, `longest step ${last.cost.longestStepMs.toFixed(1)} ms`)
 })
 
+t.test('the same long queue with a slow worker unlinking the jobs it takes: its continuity found deep in it, named growing', async (t) => {
+  // The queue's first node changes at every search: it continues the list measured before through
+  // that list's last node, ~300 000 nodes in, met while the count goes on in later slices.
+  const { session } = await openFixture(t, 'linked-queue', { PREFILL: '300000', RATE: '20000', MAX_ITEMS: '2000000', SLOW_WORKER: '1' })
+  const first = await search(session)
+  const { holder } = await searchUntil(session, first, (h) => h.growing && h.kind === 'LinkedList', { spacingMs: 2000 })
+  t.comment(holder !== undefined ? describeHolder(holder) : '(not named)')
+  t.match(holder?.path.join(' → '), /^outbox \(Queue, test\/fixtures\/holders\/linked-queue\/main\.js\) → \.head \(LinkedList\)$/)
+  t.ok((holder?.size ?? 0) >= 300_000, `${holder?.size} nodes counted`)
+})
+
 t.test("leaked-intervals: a timer list's turnover counts its Timeouts still armed", async (t) => {
   // Intervals never cleared: each is re-armed, the same Timeout, every 30 s; none leaves its list.
   const { session } = await openFixture(t, 'leaked-intervals', { RATE: '50' })
