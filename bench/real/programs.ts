@@ -261,6 +261,13 @@ interface WatchHours {
  *   evicting, leaking; a #private price cache filling for 40 minutes, short-lived chains of span
  *   contexts beside a middleware pipeline of closures, a #private linked priority queue drained
  *   by workers through a midday peak, healthy.
+ * - buffers: seven programs written while the holder search learnt to judge Arrays of Buffers by
+ *   their backing stores and to count long linked lists over several slices, run only after it,
+ *   holding binary data: an MQTT ingest's replay logs of packet slices, a metrics exporter's
+ *   retry queue of small pooled Buffers, a resumable upload service's abandoned Uint8Array
+ *   chunks, leaking ~5.6-7.6 MB an hour (external); a frame encoder's slab pool through a daily
+ *   peak, a segment relay's ring of Buffers and per-client write queues, an object-storage block
+ *   cache filling for an hour, a thumbnail service's large short-lived scratch Buffers, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -287,6 +294,7 @@ export const LATER_CORPORA = {
   pools: { folder: 'corpus-pools', watch: { pastOnset: 6, healthy: 6 } },
   shapes: { folder: 'corpus-shapes', watch: { pastOnset: 6, healthy: 6 } },
   hidden: { folder: 'corpus-hidden', watch: { pastOnset: 4, healthy: 5 } },
+  buffers: { folder: 'corpus-buffers', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
