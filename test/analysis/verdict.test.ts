@@ -320,6 +320,27 @@ t.test('the slow path bounds the growth over as many floors as its shape allows'
   const bent = evaluateSlow(slowPoints((m) => ({ value: 150e6 + (m < 150 ? (m / 60) * 6e6 : 15e6 + ((m - 150) / 60) * 1.5e6) + slowed() * 200_000, load: 0.3 })), now, config, 0)
   t.equal(bent.shape?.model, 'two-segment')
   t.equal(bent.positive, true, bent.reasons.join('; '))
+  // A leak whose rate eases (an LRU that stopped evicting: its misses get rarer as it grows) from
+  // 1 h in, 4 MB/h at first, its time constant 10 h: a saturating curve beats the line, but its
+  // growth has not halved within the window and goes on at ~3 MB/h, so its "level" is no
+  // objection; a cache filling from the same start with a time constant of 40 minutes is.
+  const eased = noise(41)
+  const easing = evaluateSlow(
+    slowPoints((m) => ({ value: 150e6 + (m > 60 ? 40e6 * (1 - Math.exp(-(m - 60) / 600)) : 0) + eased() * 100_000, load: 0.3 })),
+    now,
+    config,
+    0,
+  )
+  t.equal(easing.shape?.model, 'saturating')
+  t.equal(easing.positive, true, easing.reasons.join('; '))
+  const filling = evaluateSlow(
+    slowPoints((m) => ({ value: 150e6 + (m > 60 ? 10e6 * (1 - Math.exp(-(m - 60) / 40)) : 0) + eased() * 100_000, load: 0.3 })),
+    now,
+    config,
+    0,
+  )
+  t.equal(filling.positive, false)
+  t.match(filling.reasons.join(';'), /slow path: (approaching a level|growth over the later half of the window)/)
   // Flat floors with the same noise stay quiet.
   let positives = 0
   for (let seed = 0; seed < 200; seed++) {
