@@ -156,13 +156,14 @@ export function levelFollowsTraffic(sizes: readonly number[], requestsPerSecond:
  * traffic falls and chunks come back, by as many chunks as you like, while the memory it holds
  * stays the slabs it always held: what its members added views stores it viewed at an earlier
  * search (all its earlier reports count: a free list low in a burst views fewer slabs), and its
- * members together are no bigger than the stores they view (disjoint chunks). Its count grew,
- * its memory did not: it is not growing when the bytes of its members on stores it never viewed
- * before, plus one store (its biggest), are under VIEWED_BEFORE_SHARE of what its members' bytes
- * grew by. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their
- * own, or small ones cut from Node's 8 KiB pool, filling the slab it viewed last before a new one
- * (that one store's allowance: growth of less than a few stores is judged on its count). Views
- * onto one region kept again and again sum to more than their stores and are judged on their count.
+ * members together are no bigger than the stores they view (disjoint chunks), the chunks that
+ * came back spread over its slabs. Its count grew, its memory did not: it is not growing when
+ * the bytes of its members on stores it never viewed before, plus the most its members gained on
+ * any one store it viewed before, are under VIEWED_BEFORE_SHARE of what its members' bytes grew
+ * by. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their own,
+ * or small ones cut from Node's 8 KiB pool, filling the slab it viewed last before new ones (that
+ * one store's gain counts as growth). Views onto one region kept again and again sum to more than
+ * their stores and are judged on their count.
  */
 export const VIEWED_BEFORE_SHARE = 0.5
 
@@ -173,6 +174,6 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
   return (
     backing.viewBytes <= backing.storeBytes &&
     grew > 0 &&
-    backing.onNewStoresBytes + backing.biggestStoreBytes < VIEWED_BEFORE_SHARE * grew
+    backing.onNewStoresBytes + backing.mostGainedOnOneStoreBytes < VIEWED_BEFORE_SHARE * grew
   )
 }

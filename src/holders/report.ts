@@ -149,7 +149,7 @@ export const WalkerItem = z.object({
   /**
    * An Array of Buffers: [bytes of the distinct stores its members view, of its members, of its
    * members on stores it did not view at its earlier reports or −1, of its members at its last
-   * report or −1, of its biggest store]; null when not measured.
+   * report or −1, the most its members gained on one store they viewed before]; null when not measured.
    */
   backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).nullable().optional(),
 })
@@ -290,7 +290,7 @@ export function toHolders(
             viewBytes: item.backing[1],
             onNewStoresBytes: item.backing[2] >= 0 ? item.backing[2] : null,
             previousViewBytes: item.backing[3] >= 0 ? item.backing[3] : null,
-            biggestStoreBytes: item.backing[4],
+            mostGainedOnOneStoreBytes: item.backing[4],
           }
         : undefined
     return {

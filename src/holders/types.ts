@@ -127,8 +127,11 @@ export interface Backing {
   readonly onNewStoresBytes: number | null
   /** `viewBytes` at its previous report; null when not measured then. */
   readonly previousViewBytes: number | null
-  /** Bytes of the biggest store its members view now. */
-  readonly biggestStoreBytes: number
+  /**
+   * The most bytes its members gained on one store they viewed at an earlier report (since the
+   * previous report; a store not viewed then counts from none).
+   */
+  readonly mostGainedOnOneStoreBytes: number
 }
 
 export interface Turnover {

@@ -211,7 +211,7 @@ export const WALKER_PRELUDE_SOURCE = `
     privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
     scopes: new WS(), // closure scopes handed over as a chain's elements (described as 'closure {…}')
     probes: new WM(), // Set, Map or Array -> members sampled when it was last reported (see takeProbes)
-    backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakSet), bytes of its members at the last] (see backingOf)
+    backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakMap), bytes of its members at the last, its reports] (see backingOf)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
     lastLow: new WM(), // collection -> its lowest size over the interval its last measurement closed
@@ -290,14 +290,16 @@ export const WALKER_PRELUDE_SOURCE = `
   };
   // An Array of Buffers, typed arrays or ArrayBuffers: [bytes of the distinct backing stores its
   // members are (views onto), bytes of the members, bytes of the members on stores not in 'known'
-  // (the stores it viewed at its earlier reports, a WeakSet, to which this search's are added; -1
-  // when null), bytes of its biggest store]; null when a member is none of these, it has more than BACKING_MAX members or
-  // reading them takes over BACKING_MAX_MS (growth.ts viewsOntoSameStores).
+  // (-1 when it is null), the most bytes its members gained on one store in 'known' since report
+  // 'last']; null when a member is none of these, it has more than BACKING_MAX members or reading
+  // them takes over BACKING_MAX_MS (growth.ts viewsOntoSameStores). 'known': a WeakMap of the
+  // stores its members viewed at its earlier reports -> [bytes of its members on it, the report],
+  // to which this one's (report 'last' + 1) are written.
   const BACKING_MAX = 65536, BACKING_MAX_MS = 2;
-  const backingOf = (a, known) => {
+  const backingOf = (a, known, last) => {
     if (T.isProxy(a) || !isArray(a) || a.length > BACKING_MAX) return null;
-    const seen = new WS(), found = [], t0 = perfNow();
-    let stores = 0, views = 0, onNew = 0, biggest = 0;
+    const onStore = new WM(), found = [], t0 = perfNow();
+    let stores = 0, views = 0, onNew = 0, gain = 0;
     try {
       for (let i = 0; i < a.length; i++) {
         const v = a[i];
@@ -305,13 +307,19 @@ export const WALKER_PRELUDE_SOURCE = `
         const store = T.isDataView(v) ? dvBuffer(v) : isView(v) ? taBuffer(v) : v;
         const bytes = bufferBytes(v);
         views += bytes;
-        if (known !== null && !wsHas(known, store)) onNew += bytes;
-        if (!wsHas(seen, store)) { const n = bufferBytes(store); wsAdd(seen, store); push(found, store); stores += n; biggest = MathMax(biggest, n); }
+        const sum = wmGet(onStore, store);
+        if (sum === undefined) { wmSet(onStore, store, bytes); push(found, store); stores += bufferBytes(store); }
+        else wmSet(onStore, store, sum + bytes);
         if ((i & 1023) === 1023 && perfNow() - t0 > BACKING_MAX_MS) return null;
       }
     } catch (e) { return null; }
-    if (known !== null) for (let i = 0; i < found.length; i++) wsAdd(known, found[i]);
-    return [stores, views, known === null ? -1 : onNew, biggest];
+    for (let i = 0; i < found.length; i++) {
+      const store = found[i], bytes = wmGet(onStore, store), had = known === null ? undefined : wmGet(known, store);
+      if (known !== null && had === undefined) onNew += bytes;
+      else if (had !== undefined) gain = MathMax(gain, bytes - (had[1] === last ? had[0] : 0));
+      if (known !== null) wmSet(known, store, [bytes, last + 1]);
+    }
+    return [stores, views, known === null ? -1 : onNew, gain];
   };
   const describe = (v) => {
     if (v === null) return 'null';

@@ -375,10 +375,10 @@ export const WALKER_RUN_SOURCE = `
       let backing = null;
       if (kindName === 'BufferArray') {
         const before = r.growth !== null ? wmGet(state.backing, o) : undefined;
-        const known = before !== undefined ? before[0] : new WS();
-        const now = backingOf(o, known);
+        const known = before !== undefined ? before[0] : new WM(), last = before !== undefined ? before[2] : 0;
+        const now = backingOf(o, known, last);
         if (now !== null) {
-          wmSet(state.backing, o, [known, now[1]]);
+          wmSet(state.backing, o, [known, now[1], last + 1]);
           backing = [now[0], now[1], before !== undefined ? now[2] : -1, before !== undefined ? before[1] : -1, now[3]];
         }
       }
