@@ -190,12 +190,17 @@ export const WALKER_GROWTH_SOURCE = `
     return want;
   };
   // Whether the linked list counted from first along k holds one of the anchors remembered at
-  // its path: one walk along it, as the count walks it, judged at once (by the end of the search
-  // a node unlinked since, as an LRU unlinks its evicted oldest, would end the walk at its start).
+  // its path: one walk along it (10 ms at most), as the count walks it, judged at once (by the end
+  // of the search a node unlinked since, as an LRU unlinks its evicted oldest, would end the walk
+  // at its start). Returns the anchors when some are remembered and none was met (a count that
+  // goes on beyond the walk looks for them: see visitList), else null.
   const listContinues = (c, first, k, n) => {
     const rec = listRecord(c, n);
-    if (rec === undefined) return;
-    wmSet(c.listCont, first, listWalk(first, k, getProto(first), anchorSet(rec))[3]);
+    if (rec === undefined) return null;
+    const want = anchorSet(rec);
+    const met = listWalk(first, k, getProto(first), want)[3];
+    wmSet(c.listCont, first, met);
+    return met ? null : want;
   };
   // A chain of closures, followed by the sidecar (called through Runtime.callFunctionOn with
   // args = [op, node, ...]):

@@ -143,45 +143,43 @@ export const WALKER_PRELUDE_SOURCE = `
   // a count stops after LIST_MS (16 000 to 115 000 nodes in the tests) and is then incomplete
   // (a list met by the walk goes on counting in the next slices: listResume).
   const LIST_MIN = 32, LIST_MS = 10;
-  // [its length from o along k (o included), its last node, whether the count reached the end,
-  // whether it stopped at a node of stopAt (a WeakSet, optional), the node before the last,
-  // Brent's marker and its next power]: nodes of o's prototype only, each once (a ring, a node
-  // linking to itself or back to an earlier one ends it; Brent's marker, moved to the current
-  // node at each power of two, meets the walk in any cycle within twice its length).
-  const listWalk = (o, k, proto, stopAt) => {
-    let n = 1, last = o, prev = o, mark = o, power = 2;
-    const until = perfNow() + LIST_MS;
-    try {
-      if (stopAt !== undefined && wsHas(stopAt, o)) return [n, o, true, true];
-      let t = dataValue(o, k);
-      while (isObj(t) && t !== o && t !== mark && t !== last && protoOf(t) === proto) {
-        n++; prev = last; last = t;
-        if (stopAt !== undefined && wsHas(stopAt, t)) return [n, t, true, true];
-        t = dataValue(t, k);
-        if (n === power) { mark = last; power *= 2; }
-        if ((n & 4095) === 0 && perfNow() > until) return [n, last, false, false, prev, mark, power];
-      }
-    } catch (e) {}
-    return [n, last, true, false];
+  // A count along a list: p = { first, k, proto, n (nodes counted, first included), last, prev
+  // (the node before last), mark, power (Brent's marker, moved to the current node at each power
+  // of two: it meets the count in any cycle within twice its length), want (a WeakSet or null),
+  // met } — nodes of first's prototype only, each once (a ring, a node linking to itself or back
+  // to an earlier one ends it). listAdvance counts on from p.last: 1 when it reached the end, 0
+  // when 'until' came first, 2 (with stop) when it counted a node of want; without stop such a
+  // node sets met and the count goes on.
+  const listAdvance = (p, until, stop) => {
+    let t = dataValue(p.last, p.k);
+    while (isObj(t) && t !== p.first && t !== p.mark && t !== p.last && protoOf(t) === p.proto) {
+      p.n++; p.prev = p.last; p.last = t;
+      if (p.want !== null && (stop || !p.met) && wsHas(p.want, t)) { if (stop) return 2; p.met = true; }
+      t = dataValue(t, p.k);
+      if (p.n === p.power) { p.mark = p.last; p.power *= 2; }
+      if ((p.n & 4095) === 0 && perfNow() > until) return 0;
+    }
+    return 1;
   };
-  // A count listWalk left incomplete, taken up again in a later slice: p = { first, k, proto, n,
-  // last, prev, mark, power, want, met } (updated; met: a node of the WeakSet want was counted).
-  // 1 when it reached the end, 0 when 'until' came first,
-  // -1 when the list changed where the count stopped (its last node unlinked or moved since: what
-  // follows it now is not the rest of the list counted so far).
+  // [its length from o along k (o included), its last node, whether the count reached the end,
+  // whether it stopped at a node of stopAt (a WeakSet, optional), the count (listAdvance's p) to
+  // take up again when it did not reach the end], counting for at most LIST_MS.
+  const listWalk = (o, k, proto, stopAt) => {
+    const p = { first: o, k, proto, n: 1, last: o, prev: o, mark: o, power: 2, want: stopAt === undefined ? null : stopAt, met: false };
+    if (p.want !== null && wsHas(p.want, o)) return [1, o, true, true, p];
+    let done = 1;
+    try { done = listAdvance(p, perfNow() + LIST_MS, true); } catch (e) {}
+    return [p.n, p.last, done !== 0, done === 2, p];
+  };
+  // A count listWalk left incomplete, taken up again in a later slice (p updated; met: a node of
+  // want was counted): 1 when it reached the end, 0 when 'until' came first, -1 when the list
+  // changed where the count stopped (its last node unlinked or moved since: what follows it now is
+  // not the rest of the list counted so far).
   const listResume = (p, until) => {
     try {
       if (dataValue(p.prev, p.k) !== p.last) return -1;
-      let t = dataValue(p.last, p.k);
-      while (isObj(t) && t !== p.first && t !== p.mark && t !== p.last && protoOf(t) === p.proto) {
-        p.n++; p.prev = p.last; p.last = t;
-        if (p.want !== null && !p.met && wsHas(p.want, t)) p.met = true;
-        t = dataValue(t, p.k);
-        if (p.n === p.power) { p.mark = p.last; p.power *= 2; }
-        if ((p.n & 4095) === 0 && perfNow() > until) return 0;
-      }
+      return listAdvance(p, until, false);
     } catch (e) { return -1; }
-    return 1;
   };
   // Kinds of path node.
   const N_GLOBAL = 1, N_EXPORT = 2, N_HANDLE = 3, N_SCOPE = 4, N_PROP = 5, N_SYMBOL = 6, N_INDEX = 7, N_MAPVAL = 8,

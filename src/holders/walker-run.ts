@@ -374,12 +374,12 @@ export const WALKER_RUN_SOURCE = `
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       let backing = null;
       if (kindName === 'BufferArray') {
-        const before = r.growth !== null ? wmGet(state.backing, o) : undefined;
-        const known = before !== undefined ? before[0] : new WM(), last = before !== undefined ? before[2] : 0;
+        const had = r.growth !== null ? wmGet(state.backing, o) : undefined;
+        const known = had !== undefined ? had[0] : new WM(), last = had !== undefined ? had[2] : 0;
         const now = backingOf(o, known, last);
         if (now !== null) {
           wmSet(state.backing, o, [known, now[1], last + 1]);
-          backing = [now[0], now[1], before !== undefined ? now[2] : -1, before !== undefined ? before[1] : -1, now[3]];
+          backing = [now[0], now[1], had !== undefined ? now[2] : -1, had !== undefined ? had[1] : -1, now[3]];
         }
       }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;

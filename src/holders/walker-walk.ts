@@ -304,14 +304,15 @@ export const WALKER_WALK_SOURCE = `
     wmSet(state.links, first, k);
     wsAdd(c.listEnds, walked[1]);
     if (first !== o) wsAdd(c.listEnds, first);
-    const p = { first, k, proto, node: n, n: walked[0], last: walked[1], prev: walked[4], mark: walked[5], power: walked[6], want: null, met: false };
-    if (walked[2] || c.listMs < c.o.maxListMs) listContinues(c, first, k, n);
-    if (walked[2]) listCounted(c, p);
-    else if (c.listMs < c.o.maxListMs) {
+    const p = walked[4];
+    p.node = n;
+    if (walked[2]) {
+      listContinues(c, first, k, n);
+      listCounted(c, p);
+    } else if (c.listMs < c.o.maxListMs) {
       // Counted on in the next slices (countLists). Its continuity walk (listContinues) stops
       // after 10 ms too: the anchors beyond it are looked for as the count goes on.
-      const rec = wmGet(c.listCont, first) === true ? undefined : listRecord(c, n);
-      if (rec !== undefined) p.want = anchorSet(rec);
+      p.want = listContinues(c, first, k, n);
       push(c.lists, p);
     } else listInPart(c, p);
     return 1;
