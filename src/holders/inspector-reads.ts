@@ -51,17 +51,6 @@ export interface ChainLimits {
 }
 export const CHAIN_LIMITS: ChainLimits = { maxLinks: 4096, maxMs: 500, checkEvery: 64 }
 
-export interface ChainCount {
-  /** Links counted from the first (the first included). */
-  readonly counted: number
-  /** The count reached the chain's end (a link whose variable holds no function of the same code). */
-  readonly complete: boolean
-  /** Index of the link that was the chain's first at the previous search, or -1. */
-  readonly foundAt: number
-  /** The size the walker recorded, or undefined when it refused. */
-  readonly size: number | undefined
-}
-
 const ChainReply = z
   .object({ ok: z.literal(true), at: z.number().int().optional(), seen: z.number().int().optional(), size: z.number().optional() })
   .or(z.object({ ok: z.literal(false) }))
@@ -80,7 +69,7 @@ const locationOf = (props: GetPropertiesReply): string | undefined => {
  * limits. After the first link, every `checkEvery` links and at the end, the walker says whether one of them was the
  * chain's first link at the previous search (then the chain grew by that many links, and the
  * count stops there), or was counted before in this search (a ring: the count ends there). The walker then records the chain (CHAIN_FUNCTION, op 1). Three
- * getProperties a link (the function, its scope list, the scope).
+ * getProperties a link (the function, its scope list, the scope). Returns the links counted (the first included).
  */
 export async function followChain(
   call: ProtocolCall,
@@ -89,7 +78,7 @@ export async function followChain(
   name: string,
   now: () => number,
   limits: ChainLimits = CHAIN_LIMITS,
-): Promise<ChainCount> {
+): Promise<number> {
   const started = now()
   const chainCall = async (op: number, objectIds: readonly string[], values: readonly number[] = []): Promise<z.infer<typeof ChainReply>> => {
     const reply = (await call('Runtime.callFunctionOn', {
@@ -147,8 +136,8 @@ export async function followChain(
     }
     const scopes = (await call('Runtime.getProperties', { objectId: scopesId, ownProperties: true })) as GetPropertiesReply
     const list = (scopes.result ?? []).filter((p) => /^\d+$/.test(p.name) && p.value?.objectId !== undefined)
-    // The scope that held the variable in the link before first (the same code: the same layout).
-    const order = scopeIndex >= 0 && scopeIndex < list.length ? [scopeIndex, ...list.keys()] : [...list.keys()]
+    // The scope that held the variable in the link before first (the same code: the same layout), each scope once.
+    const order = scopeIndex >= 0 && scopeIndex < list.length ? [scopeIndex, ...[...list.keys()].filter((i) => i !== scopeIndex)] : [...list.keys()]
     for (const i of order) {
       const scope = list[i]?.value
       if (scope?.objectId === undefined || scope.description === 'Global') continue
@@ -163,6 +152,6 @@ export async function followChain(
     if (link === undefined) complete = true
   }
   if (batch.length > 0) await check()
-  const recorded = await chainCall(1, [objectId, ...samples], [counted, complete ? 1 : 0, foundAt])
-  return { counted, complete, foundAt, size: recorded.ok ? recorded.size : undefined }
+  await chainCall(1, [objectId, ...samples], [counted, complete ? 1 : 0, foundAt])
+  return counted
 }

@@ -326,12 +326,11 @@ class Search {
             continue
           }
           const t0 = this.now()
-          const count = await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now, {
+          this.chainLinks += await followChain(this.call.bind(this), fn.objectId, meta.data.node, meta.data.name, this.now, {
             ...CHAIN_LIMITS,
             maxMs: Math.min(CHAIN_LIMITS.maxMs, left),
           })
           this.chainMs += this.now() - t0
-          this.chainLinks += count.counted
           continue
         }
         this.functionsOpened += 1
