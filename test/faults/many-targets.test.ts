@@ -33,7 +33,8 @@ t.test(`${TARGETS} targets, ${INTERVAL_MS} ms interval, ${LIMIT} polls at once`,
     targets.push(...batch)
   }
   const spawnMs = performance.now() - spawnStarted
-  t.ok(spawnMs < 30_000, `${TARGETS} targets started in ${(spawnMs / 1000).toFixed(1)} s`)
+  // How long 50 processes take to start says how loaded the machine is, not how the sidecar behaves.
+  t.comment(`${TARGETS} targets started in ${(spawnMs / 1000).toFixed(1)} s`)
 
   const sessions = countingSessions()
   const names = targets.map((_, i) => `t${String(i).padStart(2, '0')}`)
@@ -56,7 +57,25 @@ t.test(`${TARGETS} targets, ${INTERVAL_MS} ms interval, ${LIMIT} polls at once`,
   const observeStarted = performance.now()
   const scrapes: Scrape[] = []
   const problems: string[] = []
+  /** Each target's age of its last poll at each scrape, judged once this process's own lateness is known. */
+  const ages: Array<[string, number]> = []
   let maxAgeS = 0
+  /** The longest a poll waited for a slot, as exported. */
+  let maxQueuedS = 0
+  // A reference timer of the same interval in this process (the sidecar runs in it): on a loaded
+  // machine (CI: two cores, other test files in parallel, 50 targets) its timers, the targets'
+  // ticks included, fire late and fewer times than the wall clock allows. The tick check counts
+  // against the reference's fires, and the freshness check allows for its longest lateness.
+  let referenceTicks = 0
+  let maxLateMs = 0
+  let lastFire = performance.now()
+  const reference = setInterval(() => {
+    const now = performance.now()
+    maxLateMs = Math.max(maxLateMs, now - lastFire - INTERVAL_MS)
+    lastFire = now
+    referenceTicks += 1
+  }, INTERVAL_MS)
+  t.teardown(() => clearInterval(reference))
   while (performance.now() - observeStarted < OBSERVE_MS) {
     const result = await scrape(url)
     const now = Date.now() / 1000
@@ -72,27 +91,43 @@ t.test(`${TARGETS} targets, ${INTERVAL_MS} ms interval, ${LIMIT} polls at once`,
       }
       const age = now - lastPoll
       maxAgeS = Math.max(maxAgeS, age)
-      // A poll is due every 0.5 s; allow for the slot queue and a busy machine.
-      if (age > 3) problems.push(`${name}: collector success reported from a poll ${age.toFixed(1)} s old`)
+      ages.push([name, age])
       const failed = successes.filter((m) => m[2] !== '1').map((m) => m[1])
       if (failed.length > 0) problems.push(`${name}: collectors failed: ${failed.join(', ')}`)
       if (successes.length < 7) problems.push(`${name}: only ${successes.length} collector_success series`)
-      if (metricValue(result.text, 'leakwatch_poll_queue_seconds', { target: name }) === undefined) problems.push(`${name}: no queue time`)
+      const queuedS = metricValue(result.text, 'leakwatch_poll_queue_seconds', { target: name })
+      if (queuedS === undefined) problems.push(`${name}: no queue time`)
+      else maxQueuedS = Math.max(maxQueuedS, queuedS)
     }
     await sleep(INTERVAL_MS)
   }
   const observedMs = performance.now() - observeStarted
   const endTicks = ticksOf()
-  t.same(problems.slice(0, 10), [], `every scrape: all up, all collectors succeeded, last poll fresh (oldest ${maxAgeS.toFixed(2)} s)`)
+  clearInterval(reference)
+  // A poll is due every 0.5 s; allow 3 s, and for the longest wait for a slot and how late this
+  // process ran, as measured. A success kept from a target no longer polled grows older with
+  // every scrape, past any such bound.
+  const freshS = 3 + maxQueuedS + maxLateMs / 1000
+  for (const [name, age] of ages) if (age > freshS) problems.push(`${name}: collector success reported from a poll ${age.toFixed(1)} s old`)
+  t.same(
+    problems.slice(0, 10),
+    [],
+    `every scrape: all up, all collectors succeeded, last poll fresh (oldest ${maxAgeS.toFixed(2)} s, allowed ${freshS.toFixed(2)} s)`,
+  )
 
-  // Every tick of the window is accounted for: a poll or a counted skip.
-  const expectedTicks = Math.floor(observedMs / INTERVAL_MS)
+  // Every tick of the window is accounted for: a poll or a counted skip, as many as the reference
+  // timer fired.
+  const expectedTicks = referenceTicks
   const unaccounted = names.filter((_, i) => {
     const polled = endTicks[i]!.polls - startTicks[i]!.polls
     const skipped = endTicks[i]!.skipped - startTicks[i]!.skipped
     return polled + skipped < expectedTicks - 2
   })
-  t.same(unaccounted, [], `every target polled or skipped on each of ~${expectedTicks} ticks`)
+  t.same(
+    unaccounted,
+    [],
+    `every target polled or skipped on each of ~${expectedTicks} ticks (a reference timer's fires; ${Math.floor(observedMs / INTERVAL_MS)} by the wall clock)`,
+  )
   const polled = endTicks.reduce((sum, e, i) => sum + e.polls - startTicks[i]!.polls, 0)
   const skipped = endTicks.reduce((sum, e, i) => sum + e.skipped - startTicks[i]!.skipped, 0)
 
