@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { SiteTracker } from '../../src/attribution/tracker.js'
-import { timed } from './fixtures/helpers.js'
+import { stopwatch, timed } from './fixtures/helpers.js'
 import { checkRanking, snapshot } from './fixtures/tracker.js'
 
 t.test('SiteTracker: at its configured maximum (10 000 sites with 125 points each, 100 exported), ingest and rank stay within the bound', async (t) => {
@@ -14,11 +14,11 @@ t.test('SiteTracker: at its configured maximum (10 000 sites with 125 points eac
   let ingestMs = 0
   for (let round = 0; round < 125; round++) {
     now += 15_000
-    const started = performance.now()
+    const elapsed = stopwatch()
     tracker.ingest(now, snapshot(sites.map(({ key, bytes }) => ({ key, bytes: bytes + round * (key % 3) * 4096 }))))
-    ingestMs = Math.max(ingestMs, performance.now() - started)
+    ingestMs = Math.max(ingestMs, elapsed().ms)
   }
-  t.ok(ingestMs < 2_000, `slowest ingest of 10 000 sites: ${ingestMs.toFixed(0)} ms`)
+  t.ok(ingestMs < 2_000, `slowest ingest of 10 000 sites: ${ingestMs.toFixed(0)} ms (the smaller of wall clock and CPU)`)
   // 5 000 more, new: the smallest non-exported ones are evicted.
   timed('ingest of 15 000 sites', () => tracker.ingest(now + 15_000, snapshot(Array.from({ length: 15_000 }, (_, i) => ({ key: i, bytes: i })))))
   t.equal(tracker.size, 10_000, 'evicted down to maxSites')
