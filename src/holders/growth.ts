@@ -18,11 +18,23 @@ import type { Backing, Turnover } from './types.js'
  * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how many of up to 64 members
  * sampled across it when it was last reported have left since; f is then the upper 99.9 %
  * (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
- * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not.
+ * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not. When every
+ * member present then was probed (a census: up to 64 members) the share is a count, not a
+ * sample, and f is that share: a Map of 40 of which 1 left, grown by 9, moved by more than its
+ * churn (4·√2 ≈ 5.7).
  * Small leaking collections without a measured turnover need a longer interval to be called
  * growing; the scheduler doubles the gap between searches while a leak stays raised.
+ *
+ * Heavy members: GROWING_MIN_ELEMENTS guards against calling a small collection growing for a
+ * handful of small members. When what the members added weighs HEAVY_GROWTH_BYTES or more (at
+ * the collection's estimated bytes per member: an upload's chunks, a memoized report, a decoded
+ * frame), HEAVY_MIN_ELEMENTS of them suffice; the churn and fraction tests still apply. A Map of
+ * abandoned uploads of ~400 KB gains a few an hour: a leak of megabytes an hour that 32 members
+ * would take most of a day to show.
  */
 export const GROWING_MIN_ELEMENTS = 32
+export const HEAVY_MIN_ELEMENTS = 8
+export const HEAVY_GROWTH_BYTES = 1024 * 1024
 export const GROWING_MIN_FRACTION = 0.05
 export const GROWING_NOISE_SIGMAS = 4
 /** One-sided normal quantile of the turnover bound (99.9 %). */
@@ -30,12 +42,14 @@ const TURNOVER_Z = 3.09
 
 /**
  * One bound of the share of members gone (Wilson score interval, one-sided 99.9 %): `side` +1
- * for the upper, −1 for the lower; undefined when nothing was sampled.
+ * for the upper, −1 for the lower; the share itself for a census; undefined when nothing was
+ * sampled.
  */
 function wilsonBound(turnover: Turnover | undefined, side: 1 | -1): number | undefined {
   if (turnover === undefined || turnover.sampled <= 0) return undefined
   const n = turnover.sampled
   const p = Math.min(1, Math.max(0, turnover.gone / n))
+  if (turnover.census === true) return p
   const z2 = TURNOVER_Z * TURNOVER_Z
   const bound = (p + z2 / (2 * n) + side * TURNOVER_Z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
   return Math.min(1, Math.max(0, bound))
@@ -46,13 +60,24 @@ export function turnoverBound(turnover: Turnover | undefined): number {
   return wilsonBound(turnover, 1) ?? 1
 }
 
+/** A collection's estimated bytes per member (its retained-bytes estimate over its size; 0 when empty). */
+export function bytesPerMember(h: { readonly retainedBytes: number; readonly size: number }): number {
+  return h.size > 0 ? Math.max(0, h.retainedBytes) / h.size : 0
+}
+
+/** The fewest elements a change must be by: HEAVY_MIN_ELEMENTS when they weigh HEAVY_GROWTH_BYTES (see above). */
+function minElements(by: number, bytesPerMember: number): number {
+  return by * bytesPerMember >= HEAVY_GROWTH_BYTES ? HEAVY_MIN_ELEMENTS : GROWING_MIN_ELEMENTS
+}
+
 /**
- * A change of `by` elements from `from` is more than chance: at least GROWING_MIN_ELEMENTS,
- * GROWING_MIN_FRACTION of `from`, and more than a churning collection moves (see above).
+ * A change of `by` elements from `from` is more than chance: at least GROWING_MIN_ELEMENTS (or
+ * HEAVY_MIN_ELEMENTS heavy ones), GROWING_MIN_FRACTION of `from`, and more than a churning
+ * collection moves (see above).
  */
-function movedBy(by: number, from: number, turnover: Turnover | undefined): boolean {
+function movedBy(by: number, from: number, turnover: Turnover | undefined, bytesPerMember = 0): boolean {
   const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, from))
-  return by >= GROWING_MIN_ELEMENTS && by >= GROWING_MIN_FRACTION * from && by > churn
+  return by >= minElements(by, bytesPerMember) && by >= GROWING_MIN_FRACTION * from && by > churn
 }
 
 /**
@@ -72,8 +97,8 @@ export interface Floors {
 }
 
 /** Whether the collection fell between two searches by as much as would count as growth. */
-export function fellBetween(previousSize: number, floors: Floors, turnover?: Turnover): boolean {
-  return movedBy(previousSize - floors.low, previousSize, turnover)
+export function fellBetween(previousSize: number, floors: Floors, turnover?: Turnover, bytesPerMember = 0): boolean {
+  return movedBy(previousSize - floors.low, previousSize, turnover, bytesPerMember)
 }
 
 /**
@@ -102,7 +127,8 @@ export function isFlow(turnover: Turnover | undefined): boolean {
 
 /**
  * `earlierSizes`: the collection's sizes at the searches before its previous measurement,
- * oldest first (only consulted for a flow).
+ * oldest first (only consulted for a flow). `bytesPerMember`: its estimated bytes per member
+ * (0 when unknown: only GROWING_MIN_ELEMENTS then).
  */
 export function isGrowing(
   size: number,
@@ -110,14 +136,16 @@ export function isGrowing(
   turnover?: Turnover,
   earlierSizes: readonly number[] = [],
   floors?: Floors,
+  bytesPerMember = 0,
 ): boolean {
   // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
   // a collection that small had no members sampled for its turnover; the next search judges it.
-  if (previousSize === null || previousSize < GROWING_MIN_ELEMENTS) return false
-  if (!movedBy(size - previousSize, previousSize, turnover)) return false
-  if (floors !== undefined && fellBetween(previousSize, floors, turnover)) {
+  const fewest = minElements(size - (previousSize ?? 0), bytesPerMember)
+  if (previousSize === null || previousSize < fewest) return false
+  if (!movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) return false
+  if (floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)) {
     const before = floors.previousLow ?? previousSize
-    if (before < GROWING_MIN_ELEMENTS || !movedBy(floors.low - before, before, undefined)) return false
+    if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return false
   }
   if (!isFlow(turnover)) return true
   const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))

@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { fellBetween, FLOW_RISES, isFlow, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, fellBetween, FLOW_RISES, isFlow, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
 
@@ -278,7 +278,11 @@ export function toHolders(
     const first = item.previousSize < 0 || item.growthPerSecond === null
     const previousSize = first ? null : item.previousSize
     const turnover = item.turnover != null && !first
-      ? { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1] }
+      ? {
+          gone: Math.min(item.turnover[0], item.turnover[1]),
+          sampled: item.turnover[1],
+          ...(item.turnover[1] >= item.previousSize ? { census: true } : {}),
+        }
       : first ? undefined : turnoverBefore(before, item.previousSize)
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     const floors: Floors | undefined =
@@ -300,7 +304,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors) && !viewsOntoSameStores(backing),
+      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item)) && !viewsOntoSameStores(backing),
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -449,7 +453,7 @@ function flowNote(h: Holder): string {
 
 /** `; fell to 3 between searches` when it was emptied or drained in between (growth.ts `fellBetween`). */
 function fellNote(h: Holder): string {
-  if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover)) return ''
+  if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover, bytesPerMember(h))) return ''
   return `; fell to ${h.floors.low} between searches`
 }
 

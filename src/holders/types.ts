@@ -81,11 +81,11 @@ export interface Holder {
    * when it was last reported, how many have left since (a dictionary's members are its keys; a
    * Timeout has left its list when it fired or was cleared; a setInterval re-armed is the same
    * member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
-   * seen, no earlier sample, fewer than 32 members then or more than 65 536 in a Set or Map,
+   * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
    * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
    * time budget, or fewer than 16 members that can be probed among those sampled in an Array,
-   * dictionary or timer list: objects, short keys, or an Array's primitives when the sampled ones
-   * are all distinct). When it could not be measured since its previous report but was at that
+   * dictionary or timer list — all of them, when it had fewer than 16: objects, short keys, or an
+   * Array's primitives when the sampled ones are all distinct). When it could not be measured since its previous report but was at that
    * report, that measurement is carried over (how members come and go is a property of how the
    * collection is used).
    */
@@ -137,6 +137,8 @@ export interface Backing {
 export interface Turnover {
   readonly gone: number
   readonly sampled: number
+  /** Every member present when sampled was probed (up to 64): `gone` is a count, not a sample. */
+  readonly census?: boolean
 }
 
 export interface SiblingFamily {

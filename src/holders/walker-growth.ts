@@ -10,7 +10,10 @@ export const WALKER_GROWTH_SOURCE = `
   // leave cannot move much by churn, whatever its size (see isGrowing). Objects are held through
   // WeakRefs; primitives only when small (a fresh copy), and an Array's only when the sampled ones
   // are distinct (see takeProbes); a dictionary's members are its keys.
-  const PROBES = 64, PROBE_MIN_SIZE = 32, PROBE_MIN_PROBES = 16;
+  // A collection of fewer than PROBE_MIN_PROBES members is probed whole or not at all (a census:
+  // its turnover is then a count, not a sample; see growth.ts turnoverBound).
+  const PROBES = 64, PROBE_MIN_SIZE = 8, PROBE_MIN_PROBES = 16;
+  const enoughProbes = (n, size) => n >= (size < PROBE_MIN_PROBES ? size : PROBE_MIN_PROBES);
   // The largest collection probed, by kind: sampling walks a Set or a Map by iteration (~10 ns a
   // member, then has() per probe), a timer list along its links, and lists a dictionary's keys
   // (~0.3 us a key); an Array's probes are looked up by indexOf (a scan each). Each bound keeps
@@ -62,7 +65,7 @@ export const WALKER_GROWTH_SOURCE = `
           if (i >= next && t !== own) { next += stride; push(out, [true, new WR(t)]); }
           t = dataValue(t, '_idleNext');
         }
-        return out.length >= PROBE_MIN_PROBES ? out : null;
+        return enoughProbes(out.length, size) ? out : null;
       }
       if (kind === K_ARRAY) {
         // An Array's primitives are probed only when the sampled ones are all distinct (ids,
@@ -83,9 +86,9 @@ export const WALKER_GROWTH_SOURCE = `
         if (repeated) {
           const objects = [];
           for (let j = 0; j < out.length; j++) if (out[j][0]) push(objects, out[j]);
-          return objects.length >= PROBE_MIN_PROBES ? objects : null;
+          return enoughProbes(objects.length, size) ? objects : null;
         }
-        return out.length >= PROBE_MIN_PROBES ? out : null;
+        return enoughProbes(out.length, size) ? out : null;
       }
       if (kind === K_OBJECT) {
         // A dictionary's keys, every stride-th of those listed now (keys are distinct; a key
@@ -96,7 +99,7 @@ export const WALKER_GROWTH_SOURCE = `
           const p = probeOf(keys[at[j]], true);
           if (p !== undefined) push(out, p);
         }
-        return out.length >= PROBE_MIN_PROBES ? out : null;
+        return enoughProbes(out.length, size) ? out : null;
       }
       let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);

@@ -183,6 +183,29 @@ t.test('a collection that fell between two searches grows only in its floor', as
   t.ok(fellBetween(2000, { low: 1880, previousLow: null }, { gone: 0, sampled: 64 }), 'none of 64 sampled left: 120 under 2 000 is a fall')
 })
 
+t.test('a census counts who left; heavy members need fewer of them', async (t) => {
+  // 1 of 60 probed left: sampled, its bound is ~0.165 (churn 4·√(2·0.165·61) ≈ 18); counted (every
+  // member probed), it is 1/60 (churn 4·√2 ≈ 5.7).
+  const sampled = { gone: 1, sampled: 60 }
+  const census = { gone: 1, sampled: 60, census: true }
+  t.ok(turnoverBound(sampled) > 0.15)
+  t.equal(turnoverBound(census), 1 / 60)
+  t.equal(turnoverLowerBound(census), 1 / 60)
+  const heavy = 400_000 // bytes per member: an abandoned upload's chunks
+  t.notOk(isGrowing(69, 60, census), '+9 small members: under 32')
+  t.ok(isGrowing(69, 60, census, [], undefined, heavy), '+9 members of ~400 KB (3.4 MiB) in a census with 1 left')
+  t.notOk(isGrowing(69, 60, sampled, [], undefined, heavy), 'the same growth against a sampled bound: within churn')
+  t.notOk(isGrowing(65, 60, census, [], undefined, heavy), '+5 heavy members: under 8')
+  t.notOk(isGrowing(69, 60, census, [], undefined, 100_000), '+9 members of 100 KB (0.9 MiB): not heavy, under 32')
+  t.notOk(isGrowing(69, 60, { gone: 12, sampled: 60, census: true }, [], undefined, heavy), '+9 heavy ones while 12 of 60 left: churn (4·√24 ≈ 19.6)')
+  t.notOk(isGrowing(17, 7, census, [], undefined, heavy), 'grown from under 8: the next search judges it')
+  t.ok(isGrowing(18, 9, { gone: 0, sampled: 9, census: true }, [], undefined, heavy), '9 → 18 heavy members, none left')
+  // A heavy collection drained in between is judged on its floor, with the same minimum.
+  t.notOk(isGrowing(69, 60, census, [], { low: 20, previousLow: 18 }, heavy), 'emptied to 20 in between, floor 18 → 20')
+  t.ok(isGrowing(69, 60, census, [], { low: 30, previousLow: 10 }, heavy), 'floor 10 → 30 heavy members (unmeasured churn 4·√20 ≈ 17.9)')
+  t.notOk(isGrowing(69, 60, census, [], { low: 30, previousLow: 10 }), 'the same floors of small members: under 32')
+})
+
 t.test('ranking: growing first by rate, then first seen, then the rest', async (t) => {
   const h = (id: number, growthPerSecond: number | null, size: number, growing = false): Holder => ({
     id,

@@ -1,0 +1,38 @@
+// Collections of few, heavy members (an upload's chunks): named growing on fewer members when
+// what they added weighs megabytes (growth.ts), never for the churn of heavy members in progress.
+import t from 'tap'
+import type { Holder } from '../../src/holders/types.js'
+import { describeHolder } from '../../src/holders/report.js'
+import { openFixture, search, searchSeries, searchUntil } from './lib.js'
+
+t.test('uploads: a few heavy members a second, never expired, named growing before 32 have been added between searches', async (t) => {
+  // ~2 abandoned uploads a second (each one or two 256 KiB chunks) beside the few in progress; 6 s
+  // apart a search sees ~12 more. Counted every member (a census, under 64): one or two left.
+  const { session } = await openFixture(t, 'uploads')
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing, { spacingMs: 6000, timeoutMs: 40_000 })
+  t.comment(holder !== undefined ? `${describeHolder(holder)}; turnover ${JSON.stringify(holder.turnover)}` : last.holders.slice(0, 3).map(describeHolder).join(' | '))
+  t.equal(holder?.path.join(' → '), 'uploads (Map, test/fixtures/holders/uploads/main.js)')
+  t.match(holder?.elementShape.join(' | '), /^Upload \{id, length, offset, chunks, createdAt\}$/)
+  t.ok(holder !== undefined && holder.previousSize !== null && holder.size - holder.previousSize < 32, `grown by ${holder !== undefined ? holder.size - (holder.previousSize ?? 0) : '?'} members`)
+  t.ok((holder?.retainedBytes ?? 0) > 4 * 2 ** 20, 'megabytes retained')
+  t.equal(holder?.turnover?.census, true, 'every member was probed')
+  t.equal(last.holders[0], holder, 'ranked first')
+})
+
+t.test('uploads in progress, a few dozen chunked ones at a time, each dropped once complete: heavy members, never growing', async (t) => {
+  // ~10 uploads a second of 4-7 chunks of 256 KiB, a chunk every 0-2 s: ~50 in progress, each up
+  // to 1.75 MiB. Between two searches the Map moves by more than eight heavy members, and nearly
+  // all it held has left (a census: it is under 64).
+  const { session } = await openFixture(t, 'uploads', { ABANDON: '0', RATE: '10', PACE_TICKS: '40' })
+  const results = await searchSeries(session, 5, 4000)
+  for (const [i, r] of results.entries()) t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
+  let moved = 0
+  for (const [i, r] of results.entries()) {
+    const uploads = r.holders.find((h) => /^uploads \(Map, .*uploads\/main\.js\)$/.test(h.path.join(' → ')))
+    if (uploads === undefined) continue
+    t.comment(`search ${i + 1}: ${describeHolder(uploads)}; turnover ${JSON.stringify(uploads.turnover)}`)
+    if (uploads.previousSize !== null && Math.abs(uploads.size - uploads.previousSize) >= 8) moved++
+  }
+  t.comment(`it moved by eight or more members between ${moved} pairs of searches`)
+})
