@@ -268,6 +268,12 @@ interface WatchHours {
  *   chunks, leaking ~5.6-7.6 MB an hour (external); a frame encoder's slab pool through a daily
  *   peak, a segment relay's ring of Buffers and per-client write queues, an object-storage block
  *   cache filling for an hour, a thumbnail service's large short-lived scratch Buffers, healthy.
+ * - heavy: eight programs written after the holder search learnt to judge few heavy members
+ *   (bcba239), run only after it: an image service's originals of jobs whose webhook failed, a
+ *   report memo with no eviction, a transcoder's abandoned streams of decoded frames, an audit
+ *   trail whose flush skips some users, leaking; an upload service's chunked uploads in flight, a
+ *   model server loading 20 blobs over three hours, an edge cache bounded by bytes, a similarity
+ *   cache filling for three hours at a diminishing rate, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -295,6 +301,7 @@ export const LATER_CORPORA = {
   shapes: { folder: 'corpus-shapes', watch: { pastOnset: 6, healthy: 6 } },
   hidden: { folder: 'corpus-hidden', watch: { pastOnset: 4, healthy: 5 } },
   buffers: { folder: 'corpus-buffers', watch: { pastOnset: 4, healthy: 6 } },
+  heavy: { folder: 'corpus-heavy', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
