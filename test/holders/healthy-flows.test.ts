@@ -1,17 +1,10 @@
 // Healthy flows and pools (test/fixtures/holders/README.md): collections whose size moves with
 // the traffic, by bursts, batches and churn, are never reported as growing (split from
 // healthy.test.ts to keep each file well under tap's per-file timeout on a loaded machine).
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { isFlow, isGrowing } from '../../src/holders/growth.js'
 import { describeHolder } from '../../src/holders/report.js'
-import type { HolderSearchDone } from '../../src/holders/types.js'
-import { openFixture, searchSeries } from './lib.js'
-
-function nothingGrowing(t: Test, results: readonly HolderSearchDone[], label = ''): void {
-  for (const [i, r] of results.entries()) {
-    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${label}search ${i + 1}: nothing growing`)
-  }
-}
+import { nothingGrowing, openFixture, searchSeries } from './lib.js'
 
 t.test('per-tenant sliding windows at steady random traffic: one holder for the siblings, never growing', async (t) => {
   // 120 tenants' request logs of the last 2 s. The walker reports the members that grew most;

@@ -1,18 +1,10 @@
 // Healthy programs stay quiet: a full LRU, a big static Map and a churning Map are reported
 // (they are big) but never as growing.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { AGENT_KEY } from '../../src/collectors/agent.js'
 import { isFlow } from '../../src/holders/growth.js'
 import { describeHolder } from '../../src/holders/report.js'
-import type { HolderSearchDone } from '../../src/holders/types.js'
-import { openFixture, searchSeries } from './lib.js'
-
-/** Each search called nothing growing (one assertion a search, named by `label` and its number). */
-function nothingGrowing(t: Test, results: readonly HolderSearchDone[], label = ''): void {
-  for (const [i, r] of results.entries()) {
-    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${label}search ${i + 1}: nothing growing`)
-  }
-}
+import { nothingGrowing, openFixture, searchSeries } from './lib.js'
 
 const CASES = [
   { fixture: 'lru-full', holder: /→ \.cache → \.map \(Map\)$/, size: 2000 },

@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { Holder } from '../../src/holders/types.js'
 import { describeHolder } from '../../src/holders/report.js'
-import { openFixture, search, searchSeries, searchUntil } from './lib.js'
+import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
 
 t.test('uploads: a few heavy members a second, never expired, named growing before 32 have been added between searches', async (t) => {
   // ~2 abandoned uploads a second (each one or two 256 KiB chunks) beside the few in progress; 6 s
@@ -26,7 +26,7 @@ t.test('uploads in progress, a few dozen chunked ones at a time, each dropped on
   // all it held has left (a census: it is under 64).
   const { session } = await openFixture(t, 'uploads', { ABANDON: '0', RATE: '10', PACE_TICKS: '40' })
   const results = await searchSeries(session, 5, 4000)
-  for (const [i, r] of results.entries()) t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `search ${i + 1}: nothing growing`)
+  nothingGrowing(t, results)
   let moved = 0
   for (const [i, r] of results.entries()) {
     const uploads = r.holders.find((h) => /^uploads \(Map, .*uploads\/main\.js\)$/.test(h.path.join(' → ')))

@@ -5,6 +5,7 @@
  */
 import type { TargetSession } from '../../src/inspector/session.js'
 import { ADD_SCOPES_FUNCTION, INSTALL_HOLDER_WALKER } from '../../src/holders/walker.js'
+import { describeHolder } from '../../src/holders/report.js'
 import { searchHolders } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone, HolderSearchOptions } from '../../src/holders/types.js'
 import { InspectorSession } from '../../src/inspector/session.js'
@@ -156,4 +157,11 @@ export async function searchSeries(session: TargetSession, count: number, spacin
     out.push(await search(session, options, previous))
   }
   return out
+}
+
+/** Each search called nothing growing (one assertion a search, named by `label` and its number). */
+export function nothingGrowing(t: Test, results: readonly HolderSearchDone[], label = ''): void {
+  for (const [i, r] of results.entries()) {
+    t.same(r.holders.filter((h) => h.growing).map(describeHolder), [], `${label}search ${i + 1}: nothing growing`)
+  }
 }
