@@ -138,8 +138,8 @@ export const WalkerItem = z.object({
    * no key step or it has no sibling.
    */
   family: z.array(z.number()).min(7).max(9).nullable().optional(),
-  /** Sets, Maps and Arrays: [members gone, members sampled] of those sampled when it was last reported; null when none were. */
-  turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive()]).nullable().optional(),
+  /** Sets, Maps and Arrays: [members gone, members sampled, 1 when they were all it held then (a census) else 0] of those sampled when it was last reported; null when none were. */
+  turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])]).nullable().optional(),
   /**
    * Tracked Arrays, Maps and Sets sampled at the polls between its previous measurement and this
    * one: [its lowest size since the previous measurement (both included), the same of the interval
@@ -281,7 +281,7 @@ export function toHolders(
       ? {
           gone: Math.min(item.turnover[0], item.turnover[1]),
           sampled: item.turnover[1],
-          ...(item.turnover[1] >= item.previousSize ? { census: true } : {}),
+          ...(item.turnover[2] === 1 ? { census: true } : {}),
         }
       : first ? undefined : turnoverBefore(before, item.previousSize)
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)

@@ -53,6 +53,8 @@ export const WALKER_GROWTH_SOURCE = `
     }
     return out;
   };
+  // [the probes, 1 when they are every member it held then (a census) else 0], or null.
+  const taken = (out, size, all) => enoughProbes(out.length, size) ? [out, all ? 1 : 0] : null;
   const takeProbes = (o, kind, size) => {
     const out = [];
     const stride = size / PROBES;
@@ -60,12 +62,12 @@ export const WALKER_GROWTH_SOURCE = `
       if (kind === K_TIMERS) {
         // A timer list's Timeouts, every stride-th along the list (not this search's own watchdog).
         const own = ownWatchdog();
-        let t = dataValue(o, '_idleNext'), next = 0;
-        for (let i = 0; i < size && isObj(t) && t !== o && out.length < PROBES; i++) {
+        let t = dataValue(o, '_idleNext'), next = 0, i = 0;
+        for (; i < size && isObj(t) && t !== o && out.length < PROBES; i++) {
           if (i >= next && t !== own) { next += stride; push(out, [true, new WR(t)]); }
           t = dataValue(t, '_idleNext');
         }
-        return enoughProbes(out.length, size) ? out : null;
+        return taken(out, size, out.length === i && (!isObj(t) || t === o));
       }
       if (kind === K_ARRAY) {
         // An Array's primitives are probed only when the sampled ones are all distinct (ids,
@@ -86,9 +88,9 @@ export const WALKER_GROWTH_SOURCE = `
         if (repeated) {
           const objects = [];
           for (let j = 0; j < out.length; j++) if (out[j][0]) push(objects, out[j]);
-          return enoughProbes(objects.length, size) ? objects : null;
+          return taken(objects, size, objects.length >= length);
         }
-        return enoughProbes(out.length, size) ? out : null;
+        return taken(out, size, out.length >= length);
       }
       if (kind === K_OBJECT) {
         // A dictionary's keys, every stride-th of those listed now (keys are distinct; a key
@@ -99,7 +101,7 @@ export const WALKER_GROWTH_SOURCE = `
           const p = probeOf(keys[at[j]], true);
           if (p !== undefined) push(out, p);
         }
-        return enoughProbes(out.length, size) ? out : null;
+        return taken(out, size, out.length >= keys.length);
       }
       let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);
@@ -111,15 +113,17 @@ export const WALKER_GROWTH_SOURCE = `
         const p = probeOf(k, true);
         if (p !== undefined) push(out, p);
       }
+      return out.length > 0 ? [out, out.length >= (kind === K_SET ? setSize(o) : mapSize(o)) ? 1 : 0] : null;
     } catch (e) { return null; }
-    return out.length > 0 ? out : null;
   };
-  const turnoverOf = (o, kind, probes) => {
+  // [members of 'taken' (takeProbes) gone since, members probed, 1 for a census].
+  const turnoverOf = (o, kind, taken) => {
+    const probes = taken[0];
     let gone = 0;
     try {
       for (let i = 0; i < probes.length; i++) if (probeIn(o, kind, probes[i]) !== 1) gone++;
     } catch (e) { return null; }
-    return [gone, probes.length];
+    return [gone, probes.length, taken[1]];
   };
 
   const famLab = (k) => typeof k === 'string' ? k : typeof k === 'number' ? '' + k : typeof k === 'symbol' ? 'S' + (symDesc(k) || '') : '?';

@@ -414,7 +414,7 @@ t.test('earlier sizes are carried from the previous report of the same measureme
     via: 'walk',
     root: null,
     steps: [],
-    turnover: [64, 64],
+    turnover: [64, 64, 0],
   })
   let previous = new Map<number, Holder>()
   const sizes = [100, 150, 220, 300, 400]
@@ -434,11 +434,11 @@ t.test('earlier sizes are carried from the previous report of the same measureme
 t.test('a turnover not measured at the previous report: the one measured before it stands', async (t) => {
   // The batch-sync queue: 45 left at one search, drained below the 16 members its probes need by
   // that search's report step, 363 at the next. Its members were last seen leaving (a flow).
-  const item = (size: number, previousSize: number, turnover: [number, number] | null): WalkerItem => ({
+  const item = (size: number, previousSize: number, turnover: [number, number, 0 | 1] | null): WalkerItem => ({
     id: 4, kind: 'Array', size, previousSize, intervalS: 1.1, growthPerSecond: (size - previousSize) / 1.1,
     elementShape: ['string'], keyShape: [], retainedBytes: size * 30, sampled: 3, via: 'walk', root: null, steps: [], turnover,
   })
-  const [flowing] = toHolders([item(45, 310, [64, 64])], ctx(), new Map())
+  const [flowing] = toHolders([item(45, 310, [64, 64, 0])], ctx(), new Map())
   t.ok(isFlow(flowing?.turnover))
   const [next] = toHolders([item(363, 45, null)], ctx(), new Map([[4, flowing!]]))
   t.same(next?.turnover, { gone: 64, sampled: 64 }, 'carried over')
@@ -446,8 +446,10 @@ t.test('a turnover not measured at the previous report: the one measured before 
   const [unrelated] = toHolders([item(363, 50, null)], ctx(), new Map([[4, flowing!]]))
   t.equal(unrelated?.turnover, undefined, 'not the measurement compared with: nothing carried')
   t.equal(unrelated?.growing, true, 'judged on its two sizes')
-  const [measured] = toHolders([item(363, 45, [0, 40])], ctx(), new Map([[4, flowing!]]))
+  const [measured] = toHolders([item(363, 45, [0, 40, 0])], ctx(), new Map([[4, flowing!]]))
   t.same(measured?.turnover, { gone: 0, sampled: 40 }, 'a new measurement replaces it')
+  const [counted] = toHolders([item(363, 45, [0, 45, 1])], ctx(), new Map([[4, flowing!]]))
+  t.same(counted?.turnover, { gone: 0, sampled: 45, census: true }, 'every member probed, as the walker says: a census')
   t.equal(measured?.growing, true, 'its members stayed: a store, growing')
 })
 
