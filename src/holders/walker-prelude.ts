@@ -35,6 +35,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const mapSize = un(getDesc(Map.prototype, 'size').get), setSize = un(getDesc(Set.prototype, 'size').get);
   const mapEntries = un(Map.prototype.entries), setValues = un(Set.prototype.values);
   const mapIterNext = un(getProto(new Map().entries()).next), setIterNext = un(getProto(new Set().values()).next);
+  const mapForEach = un(Map.prototype.forEach), setForEach = un(Set.prototype.forEach);
   const mapHas = un(Map.prototype.has), setHas = un(Set.prototype.has), arrIndexOf = un(Array.prototype.indexOf);
   const hasOwnProp = un(ObjProto.hasOwnProperty);
   const TAProto = getProto(Uint8Array.prototype);

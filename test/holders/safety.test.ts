@@ -139,3 +139,14 @@ t.test('a huge dictionary is listed once, then reported as not re-measured', asy
   t.equal(stale?.growing, false)
   t.ok((stale?.size ?? 0) >= 400_000, 'size from its last listing')
 })
+
+t.test('a Map too large to reach its tail within a few milliseconds is sampled at its head, and says so', async (t) => {
+  // 2 million entries: walking past the middle to its last members would take well over the
+  // 4 ms a collection may spend on it.
+  const { session } = await openFixture(t, 'static-map', { SIZE: '2000000', ROWS: 'ids' })
+  const first = await search(session)
+  const table = first.holders.find((h) => h.path.join(' → ').startsWith('countries (Map'))
+  t.equal(table?.size, 2_000_000)
+  t.ok(first.truncation.some((why) => why.startsWith('maps and sets sampled at their head only')), first.truncation.join(', '))
+  t.ok(first.cost.longestStepMs < 50, `longest step ${first.cost.longestStepMs.toFixed(1)} ms`)
+})
