@@ -345,9 +345,19 @@ export const WALKER_RUN_SOURCE = `
     const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
     const chosen = [];
     const taken = new WS();
-    const take = (r) => { if (!wsHas(taken, r.m[0]) && chosen.length < c.o.maxHolders * 2) { wsAdd(taken, r.m[0]); push(chosen, r); } };
-    for (let i = 0; i < byGrowth.length && i < c.o.maxHolders; i++) if (byGrowth[i].growth !== null && byGrowth[i].growth > 0) take(byGrowth[i]);
-    for (let i = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && i < c.o.maxHolders; i++) take(bySize[i]);
+    // At most PER_FAMILY members of one sibling family: the report judges a family on its sums
+    // over every member (above), and forty equal per-user arrays must not crowd another family
+    // (per-connection outboxes growing beside them) out of the report.
+    const PER_FAMILY = 4;
+    const famTaken = new NMap();
+    const take = (r) => {
+      if (wsHas(taken, r.m[0]) || chosen.length >= c.o.maxHolders * 2) return false;
+      if (r.fam !== undefined) { const k = nmGet(famTaken, r.fam.id) || 0; if (k >= PER_FAMILY) return false; nmSet(famTaken, r.fam.id, k + 1); }
+      wsAdd(taken, r.m[0]); push(chosen, r);
+      return true;
+    };
+    for (let i = 0, n = 0; i < byGrowth.length && n < c.o.maxHolders; i++) if (byGrowth[i].growth !== null && byGrowth[i].growth > 0 && take(byGrowth[i])) n++;
+    for (let i = 0, n = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && n < c.o.maxHolders; i++) if (take(bySize[i]) || wsHas(taken, bySize[i].m[0])) n++;
     const out = [];
     for (let i = 0; i < chosen.length; i++) {
       const r = chosen[i], m = r.m, o = m[0], kind = m[4];
