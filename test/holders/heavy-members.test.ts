@@ -36,3 +36,15 @@ t.test('uploads in progress, a few dozen chunked ones at a time, each dropped on
   }
   t.comment(`it moved by eight or more members between ${moved} pairs of searches`)
 })
+
+t.test('report-memo: reports of 2 000 rows memoized under a key never asked again, weighed by their rows, named growing on a dozen members', async (t) => {
+  // ~2 reports a second of ~100 KB each (their rows: an estimate of 8 rows alone would weigh a
+  // report at ~20 KB, a dozen of them far under the 1 MiB that lets 8 members count); 6 s apart.
+  const { session } = await openFixture(t, 'report-memo')
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing, { spacingMs: 6000, timeoutMs: 30_000 })
+  t.comment(holder !== undefined ? describeHolder(holder) : last.holders.slice(0, 3).map(describeHolder).join(' | '))
+  t.equal(holder?.path.join(' → '), 'memo (Map, test/fixtures/holders/report-memo/main.js)')
+  t.ok(holder !== undefined && holder.previousSize !== null && holder.size - holder.previousSize < 32, `grown by ${holder !== undefined ? holder.size - (holder.previousSize ?? 0) : '?'} members`)
+  t.ok((holder?.retainedBytes ?? 0) / (holder?.size ?? 1) > 80_000, `~${Math.round((holder?.retainedBytes ?? 0) / (holder?.size ?? 1) / 1000)} KB a report`)
+})
