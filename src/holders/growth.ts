@@ -30,7 +30,8 @@ import type { Backing, Turnover } from './types.js'
  * the collection's estimated bytes per member: an upload's chunks, a memoized report, a decoded
  * frame), HEAVY_MIN_ELEMENTS of them suffice; the churn and fraction tests still apply. A Map of
  * abandoned uploads of ~400 KB gains a few an hour: a leak of megabytes an hour that 32 members
- * would take most of a day to show.
+ * would take most of a day to show. Stores that gain fewer between two searches are judged over
+ * their last few measurements (growthSpan).
  */
 export const GROWING_MIN_ELEMENTS = 32
 export const HEAVY_MIN_ELEMENTS = 8
@@ -75,8 +76,8 @@ function minElements(by: number, bytesPerMember: number): number {
  * HEAVY_MIN_ELEMENTS heavy ones), GROWING_MIN_FRACTION of `from`, and more than a churning
  * collection moves (see above).
  */
-function movedBy(by: number, from: number, turnover: Turnover | undefined, bytesPerMember = 0): boolean {
-  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * turnoverBound(turnover) * Math.max(0, from))
+function movedBy(by: number, from: number, turnover: Turnover | undefined, bytesPerMember = 0, intervals = 1): boolean {
+  const churn = GROWING_NOISE_SIGMAS * Math.sqrt(2 * Math.min(1, intervals * turnoverBound(turnover)) * Math.max(0, from))
   return by >= minElements(by, bytesPerMember) && by >= GROWING_MIN_FRACTION * from && by > churn
 }
 
@@ -126,10 +127,61 @@ export function isFlow(turnover: Turnover | undefined): boolean {
 }
 
 /**
- * `earlierSizes`: the collection's sizes at the searches before its previous measurement,
- * oldest first (only consulted for a flow). `bytesPerMember`: its estimated bytes per member
- * (0 when unknown: only GROWING_MIN_ELEMENTS then).
+ * Growth over a span. A store (not a flow) that gains a few members an interval never moves
+ * enough between two searches: abandoned uploads of megabytes each, three an hour, searches an
+ * hour apart. When two sizes do not tell, its size now is compared with its size k measurements
+ * ago (k = 2 … GROWTH_SPAN, from `earlierSizes`), when it fell at none of the measurements
+ * between (nor, sampled between the last two, by as much as would count: `floors`), by the same
+ * tests, the share of members that may have left scaled to the span (k·f, at most 1: the turnover
+ * measured over the last interval stands for each of them). A collection that only churns falls
+ * at one of k steps with a chance of at least 1 − 2^−k; growth must still beat its churn.
  */
+export const GROWTH_SPAN = FLOW_RISES
+
+/**
+ * The number of intervals the holder was judged growing over: 1 between its last two
+ * measurements, k over its last k (see GROWTH_SPAN); 0 when not growing. `earlierSizes`: its
+ * sizes at the searches before its previous measurement, oldest first. `bytesPerMember`: its
+ * estimated bytes per member (0 when unknown: only GROWING_MIN_ELEMENTS then).
+ */
+export function growthSpan(
+  size: number,
+  previousSize: number | null,
+  turnover?: Turnover,
+  earlierSizes: readonly number[] = [],
+  floors?: Floors,
+  bytesPerMember = 0,
+): number {
+  // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
+  // a collection that small had no members sampled for its turnover; the next search judges it.
+  const fewest = minElements(size - (previousSize ?? 0), bytesPerMember)
+  if (previousSize === null || previousSize < fewest) return 0
+  const fell = floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)
+  if (movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) {
+    if (fell) {
+      const before = floors.previousLow ?? previousSize
+      if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return 0
+    }
+    if (!isFlow(turnover)) return 1
+    const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
+    if (sizes.length < FLOW_RISES + 1) return 0
+    for (let i = 1; i < sizes.length; i++) {
+      const rise = sizes[i]! - sizes[i - 1]!
+      if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * sizes[i - 1]!)) return 0
+    }
+    return 1
+  }
+  if (fell || isFlow(turnover) || size < previousSize) return 0
+  const sizes = [...earlierSizes, previousSize, size].slice(-(GROWTH_SPAN + 1))
+  for (let k = 2; k < sizes.length; k++) {
+    const from = sizes[sizes.length - 1 - k]!
+    if (sizes[sizes.length - k]! < from) return 0 // it fell after this one
+    if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) return k
+  }
+  return 0
+}
+
+/** Whether the holder is growing (growthSpan above 0). */
 export function isGrowing(
   size: number,
   previousSize: number | null,
@@ -138,23 +190,7 @@ export function isGrowing(
   floors?: Floors,
   bytesPerMember = 0,
 ): boolean {
-  // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
-  // a collection that small had no members sampled for its turnover; the next search judges it.
-  const fewest = minElements(size - (previousSize ?? 0), bytesPerMember)
-  if (previousSize === null || previousSize < fewest) return false
-  if (!movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) return false
-  if (floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)) {
-    const before = floors.previousLow ?? previousSize
-    if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return false
-  }
-  if (!isFlow(turnover)) return true
-  const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
-  if (sizes.length < FLOW_RISES + 1) return false
-  for (let i = 1; i < sizes.length; i++) {
-    const rise = sizes[i]! - sizes[i - 1]!
-    if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * sizes[i - 1]!)) return false
-  }
-  return true
+  return growthSpan(size, previousSize, turnover, earlierSizes, floors, bytesPerMember) > 0
 }
 
 /**

@@ -5,8 +5,9 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, fellBetween, FLOW_RISES, isFlow, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, FLOW_RISES, growthSpan, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
+export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
@@ -297,6 +298,7 @@ export function toHolders(
             mostGainedOnOneStoreBytes: item.backing[4],
           }
         : undefined
+    const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item))
     return {
       id: item.id,
       path,
@@ -304,7 +306,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: isGrowing(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item)) && !viewsOntoSameStores(backing),
+      growing: span > 0,
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -316,6 +318,7 @@ export function toHolders(
       ...(item.family != null ? { family: toFamily(item.family) } : {}),
       ...(turnover !== undefined ? { turnover } : {}),
       ...(earlierSizes.length > 0 ? { earlierSizes } : {}),
+      ...(span > 1 ? { growingOver: span } : {}),
       ...(floors !== undefined ? { floors } : {}),
       ...(backing !== undefined ? { backing } : {}),
     }
@@ -431,43 +434,6 @@ export function rankHolders(holders: readonly Holder[]): Holder[] {
     if (gb === null && ga !== null) return ga > 0 ? -1 : 1
     return b.size - a.size || a.id - b.id
   })
-}
-
-/** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
-export function describeHolder(h: Holder): string {
-  const path = h.path.length > 0 ? h.path.join(' → ') : `(no path found) ${h.kind}`
-  const growth =
-    h.growthPerSecond === null
-      ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
-  const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
-  if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
-  return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
-}
-
-/** `; a flow: 64 of 64 sampled left` when most of its members left since the previous search (growth.ts). */
-function flowNote(h: Holder): string {
-  if (h.turnover === undefined || !isFlow(h.turnover)) return ''
-  return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
-}
-
-/** `; fell to 3 between searches` when it was emptied or drained in between (growth.ts `fellBetween`). */
-function fellNote(h: Holder): string {
-  if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover, bytesPerMember(h))) return ''
-  return `; fell to ${h.floors.low} between searches`
-}
-
-/** `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved (growth.ts `viewsOntoSameStores`). */
-function poolNote(h: Holder): string {
-  if (!viewsOntoSameStores(h.backing) || h.growthPerSecond === null || h.growthPerSecond <= 0) return ''
-  return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than it viewed before`
-}
-
-function formatBytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`
-  return `${n} B`
 }
 
 /**

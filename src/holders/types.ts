@@ -39,7 +39,9 @@ export interface Holder {
    * `isGrowing`); false when first seen now or grown from under 32 elements. A flow (most
    * sampled members gone since, surely) must also have risen at each of its last four
    * measurements (`earlierSizes`). One that fell between the two searches by as much (sampled at
-   * each poll in between: `floors`) must also have grown in its floor.
+   * each poll in between: `floors`) must also have grown in its floor. A store that did not
+   * grow enough between its last two measurements may be growing over its last few
+   * (`growingOver`).
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */
@@ -95,6 +97,11 @@ export interface Holder {
    * those searches reported it: what a flow's growth is judged on (`isGrowing`). Absent when none.
    */
   readonly earlierSizes?: readonly number[]
+  /**
+   * Judged growing over its last `growingOver` measurements (2 to 4), not between the last two
+   * (growth.ts `growthSpan`: a store gaining a few members an interval); absent otherwise.
+   */
+  readonly growingOver?: number
   /**
    * Its lowest size between its previous measurement and this one (both included), sampled at
    * each poll in between, and the same of the interval before (null when not sampled): a

@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, growthSpan, isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -397,6 +397,29 @@ t.test('a flow (most sampled members gone) is growing only after four rises in a
   }
   t.ok(flowCalls / runs < 0.01, `flow: ${flowCalls} of ${runs}`)
   t.ok(pairCalls / runs > 0.2, `two sizes: ${pairCalls} of ${runs}`)
+})
+
+t.test('a store gaining a few members an interval is judged over its last measurements', async (t) => {
+  // Abandoned uploads of ~400 KB, three or four an interval: never 8 between two searches.
+  const heavy = 400_000
+  const none = { gone: 0, sampled: 20, census: true }
+  t.equal(growthSpan(23, 20, none, [14, 17], undefined, heavy), 3, '14 → 17 → 20 → 23: +9 over three intervals')
+  t.equal(growthSpan(23, 20, none, [17], undefined, heavy), 0, '17 → 20 → 23: +6, under 8')
+  t.equal(growthSpan(23, 20, none, [14, 18, 17], undefined, heavy), 0, 'it fell after 18: judged from there, +6')
+  t.equal(growthSpan(23, 20, none, [10, 14, 17], undefined, heavy), 3, 'from 14 (three intervals) before 10 (four)')
+  t.equal(growthSpan(20, 20, none, [8, 12, 16], undefined, heavy), 0, 'no growth in the last interval: not growing now')
+  t.equal(growthSpan(29, 20, none, [], undefined, heavy), 1, '+9 in one interval: judged on two sizes')
+  // Churn scaled to the span: 3 of 20 left in the last interval stand for each of three.
+  t.equal(growthSpan(23, 20, { gone: 3, sampled: 20, census: true }, [14, 17], undefined, heavy), 0, '+9 while 0.45 may have left: churn 4·√(2·0.45·14) ≈ 14')
+  t.equal(growthSpan(23, 20, { gone: 1, sampled: 20, census: true }, [14, 17], undefined, heavy), 3, '1 of 20 left: 0.15 over three intervals, churn 4·√(2·0.15·14) ≈ 8.2 < 9')
+  // Small members: 32 over the span, never a flow, never after a fall between the last two.
+  const sampled = { gone: 0, sampled: 64 }
+  t.equal(growthSpan(72, 64, { gone: 0, sampled: 64, census: true }, [40, 48, 56]), 4, '+8 small members an interval, none left of all 64 probed: +32 over four')
+  t.equal(growthSpan(1040, 1030, sampled, [1000, 1010, 1020]), 0, '+10 an interval in a Set of 1 000, none of 64 sampled left: the bound 0.13 an interval, 0.52 over four (churn ≈ 129)')
+  t.equal(growthSpan(1040, 1030, { gone: 64, sampled: 64 }, [1000, 1010, 1020]), 0, 'a flow is judged by its rises')
+  t.equal(growthSpan(1040, 1030, sampled, [1000, 1010, 1020], { low: 900, previousLow: 990 }), 0, 'it fell to 900 between the last two')
+  t.equal(growthSpan(1040, 1030, undefined, [1000, 1010, 1020]), 0, 'turnover not measured: churn 4·√(2·1 000) ≈ 179')
+  t.equal(isGrowing(23, 20, none, [14, 17], undefined, heavy), true, 'isGrowing agrees')
 })
 
 t.test('earlier sizes are carried from the previous report of the same measurement', async (t) => {

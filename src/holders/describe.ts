@@ -1,0 +1,50 @@
+/**
+ * One line per holder for logs and the API (path, kind, size, growth, shape, bytes), and the
+ * notes that say why it was judged as it was (growth.ts).
+ */
+import { bytesPerMember, fellBetween, isFlow, viewsOntoSameStores } from './growth.js'
+import type { Holder } from './types.js'
+
+/** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
+export function describeHolder(h: Holder): string {
+  const path = h.path.length > 0 ? h.path.join(' → ') : `(no path found) ${h.kind}`
+  const growth =
+    h.growthPerSecond === null
+      ? 'first seen'
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
+  const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
+  if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
+  return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
+}
+
+/** `; from 12 over its last 3 searches` when it was judged growing over more than one interval (growth.ts `growthSpan`). */
+function spanNote(h: Holder): string {
+  if (h.growingOver === undefined || h.earlierSizes === undefined) return ''
+  const sizes = [...h.earlierSizes, h.previousSize, h.size]
+  return `; from ${sizes[sizes.length - 1 - h.growingOver] ?? '?'} over its last ${h.growingOver} searches`
+}
+
+/** `; a flow: 64 of 64 sampled left` when most of its members left since the previous search (growth.ts). */
+function flowNote(h: Holder): string {
+  if (h.turnover === undefined || !isFlow(h.turnover)) return ''
+  return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
+}
+
+/** `; fell to 3 between searches` when it was emptied or drained in between (growth.ts `fellBetween`). */
+function fellNote(h: Holder): string {
+  if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover, bytesPerMember(h))) return ''
+  return `; fell to ${h.floors.low} between searches`
+}
+
+/** `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved (growth.ts `viewsOntoSameStores`). */
+function poolNote(h: Holder): string {
+  if (!viewsOntoSameStores(h.backing) || h.growthPerSecond === null || h.growthPerSecond <= 0) return ''
+  return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than it viewed before`
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`
+  return `${n} B`
+}
