@@ -135,8 +135,29 @@ export function isFlow(turnover: Turnover | undefined): boolean {
  * tests, the share of members that may have left scaled to the span (k·f, at most 1: the turnover
  * measured over the last interval stands for each of them). A collection that only churns falls
  * at one of k steps with a chance of at least 1 − 2^−k; growth must still beat its churn.
+ * And it must still be growing at that pace: a cache filling ever more slowly towards its size
+ * (a catalogue's items seen once each) gained 800 over three intervals and 31 in the last. The
+ * last interval's gain is compared with the span's mean gain an interval as a Poisson count:
+ * under SPAN_SLOWED_ALPHA below it (31 where 268 were expected) it is slowing to a level, not
+ * growing; a leak of three uploads an interval that added one in the last is not (P ≈ 0.2). One
+ * that added none in the last interval is not growing now (the next interval judges it again).
  */
 export const GROWTH_SPAN = FLOW_RISES
+export const SPAN_SLOWED_ALPHA = 0.001
+
+/** P(X ≤ x) for a Poisson count X of the given mean (summed in log space: means of thousands). */
+export function poissonAtMost(x: number, mean: number): number {
+  if (x < 0) return 0
+  if (!(mean > 0)) return 1
+  const logMean = Math.log(mean)
+  let term = -mean
+  let sum = term
+  for (let k = 1; k <= Math.floor(x); k++) {
+    term += logMean - Math.log(k)
+    sum = Math.max(sum, term) + Math.log1p(Math.exp(-Math.abs(sum - term)))
+  }
+  return Math.min(1, Math.exp(sum))
+}
 
 /**
  * The number of intervals the holder was judged growing over: 1 between its last two
@@ -154,10 +175,10 @@ export function growthSpan(
 ): number {
   // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
   // a collection that small had no members sampled for its turnover; the next search judges it.
-  const fewest = minElements(size - (previousSize ?? 0), bytesPerMember)
-  if (previousSize === null || previousSize < fewest) return 0
+  if (previousSize === null) return 0
+  const fewest = minElements(size - previousSize, bytesPerMember)
   const fell = floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)
-  if (movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) {
+  if (previousSize >= fewest && movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) {
     if (fell) {
       const before = floors.previousLow ?? previousSize
       if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return 0
@@ -171,12 +192,14 @@ export function growthSpan(
     }
     return 1
   }
-  if (fell || isFlow(turnover) || size < previousSize) return 0
+  if (fell || isFlow(turnover) || size <= previousSize) return 0
   const sizes = [...earlierSizes, previousSize, size].slice(-(GROWTH_SPAN + 1))
   for (let k = 2; k < sizes.length; k++) {
     const from = sizes[sizes.length - 1 - k]!
     if (sizes[sizes.length - k]! < from) return 0 // it fell after this one
-    if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) return k
+    if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) {
+      return poissonAtMost(size - previousSize, (size - from) / k) >= SPAN_SLOWED_ALPHA ? k : 0
+    }
   }
   return 0
 }

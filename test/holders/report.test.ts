@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, growthSpan, isFlow, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -420,6 +420,16 @@ t.test('a store gaining a few members an interval is judged over its last measur
   t.equal(growthSpan(1040, 1030, sampled, [1000, 1010, 1020], { low: 900, previousLow: 990 }), 0, 'it fell to 900 between the last two')
   t.equal(growthSpan(1040, 1030, undefined, [1000, 1010, 1020]), 0, 'turnover not measured: churn 4·√(2·1 000) ≈ 179')
   t.equal(isGrowing(23, 20, none, [14, 17], undefined, heavy), true, 'isGrowing agrees')
+  // Slowing to a level: a cache of a 5 000-item catalogue, each item cached when first seen.
+  t.equal(growthSpan(4981, 4950, none, [4177, 4816]), 0, '+804 over three intervals, +31 in the last (268 expected): slowing')
+  t.equal(growthSpan(4950, 4816, none, [4177]), 0, '+773 over two, +134 in the last where 387 were expected: slowing')
+  t.equal(growthSpan(4816, 4177, none, [3100]), 1, '+639 in one interval: growing (still filling)')
+  t.equal(growthSpan(20, 20, none, [11, 14, 17], undefined, heavy), 0, 'no gain at all in the last interval: not growing')
+  t.equal(growthSpan(21, 20, none, [11, 14, 17], undefined, heavy), 4, '+1 in the last where 2.5 were expected: a slow leak, not slowing')
+  t.ok(Math.abs(poissonAtMost(0, 3) - Math.exp(-3)) < 1e-12, 'P(0 | 3) = e⁻³')
+  t.ok(Math.abs(poissonAtMost(2, 3) - Math.exp(-3) * (1 + 3 + 4.5)) < 1e-12, 'P(≤ 2 | 3)')
+  t.ok(poissonAtMost(31, 268) < 1e-60 && poissonAtMost(31, 268) >= 0, 'far below its mean')
+  t.ok(Math.abs(poissonAtMost(1000, 1000) - 0.5084) < 0.001, 'near one half at its mean (of thousands)')
 })
 
 t.test('earlier sizes are carried from the previous report of the same measurement', async (t) => {
