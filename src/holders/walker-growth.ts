@@ -35,9 +35,12 @@ export const WALKER_GROWTH_SOURCE = `
   // Where a probe's member is now: -1 gone with its object (collected), 1 still in o, 0 not in o.
   // A Timeout is in a timer list while linked (Node unlinks one that fired or was cleared; a
   // setInterval is linked again, the same object, each time it is re-armed).
-  const probeIn = (o, kind, p) => {
+  // A Map member whose key cannot be probed (a long string: a normalised query, a URL) is probed
+  // by its value ([2, WeakRef]), looked up among the values the Map holds now (vals).
+  const probeIn = (o, kind, p, vals) => {
     const k = p[0] ? wrDeref(p[1]) : p[1];
     if (p[0] && k === undefined) return -1;
+    if (p[0] === 2) return vals !== null && vals !== undefined && nmGet(vals, k) !== undefined ? 1 : 0;
     if (kind === K_TIMERS) return isObj(dataValue(k, '_idleNext')) ? 1 : 0;
     if (kind === K_OBJECT) return hasOwnProp(o, k) ? 1 : 0;
     return (kind === K_SET ? setHas(o, k) : kind === K_MAP ? mapHas(o, k) : arrIndexOf(o, k) >= 0) ? 1 : 0;
@@ -106,11 +109,13 @@ export const WALKER_GROWTH_SOURCE = `
       let next = 0;
       const it = kind === K_SET ? setValues(o) : mapEntries(o);
       for (let i = 0; i < size && out.length < PROBES; i++) {
-        const k = nextMember(it, kind);
-        if (k === DONE) break;
+        const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
+        if (r.done) break;
         if (i < next) continue;
         next += stride;
-        const p = probeOf(k, true);
+        const k = kind === K_SET ? r.value : r.value[0];
+        let p = probeOf(k, true);
+        if (p === undefined && kind === K_MAP && isObj(r.value[1])) p = [2, new WR(r.value[1])];
         if (p !== undefined) push(out, p);
       }
       return out.length > 0 ? [out, out.length >= (kind === K_SET ? setSize(o) : mapSize(o)) ? 1 : 0] : null;
@@ -119,9 +124,12 @@ export const WALKER_GROWTH_SOURCE = `
   // [members of 'taken' (takeProbes) gone since, members probed, 1 for a census].
   const turnoverOf = (o, kind, taken) => {
     const probes = taken[0];
-    let gone = 0;
+    let gone = 0, vals = null;
     try {
-      for (let i = 0; i < probes.length; i++) if (probeIn(o, kind, probes[i]) !== 1) gone++;
+      for (let i = 0; i < probes.length && vals === null; i++) {
+        if (probes[i][0] === 2) { vals = new NMap(); mapForEach(o, (v) => { if (isObj(v)) nmSet(vals, v, true); }); }
+      }
+      for (let i = 0; i < probes.length; i++) if (probeIn(o, kind, probes[i], vals) !== 1) gone++;
     } catch (e) { return null; }
     return [gone, probes.length, taken[1]];
   };

@@ -47,4 +47,6 @@ t.test('report-memo: reports of 2 000 rows memoized under a key never asked agai
   t.equal(holder?.path.join(' → '), 'memo (Map, test/fixtures/holders/report-memo/main.js)')
   t.ok(holder !== undefined && holder.previousSize !== null && holder.size - holder.previousSize < 32, `grown by ${holder !== undefined ? holder.size - (holder.previousSize ?? 0) : '?'} members`)
   t.ok((holder?.retainedBytes ?? 0) / (holder?.size ?? 1) > 80_000, `~${Math.round((holder?.retainedBytes ?? 0) / (holder?.size ?? 1) / 1000)} KB a report`)
+  // Its keys are JSON queries of ~130 characters: its members are probed by their values.
+  t.ok((holder?.turnover?.sampled ?? 0) > 0 && holder?.turnover?.gone === 0, `turnover measured: ${JSON.stringify(holder?.turnover)}`)
 })
