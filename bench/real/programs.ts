@@ -274,6 +274,14 @@ interface WatchHours {
  *   trail whose flush skips some users, leaking; an upload service's chunked uploads in flight, a
  *   model server loading 20 blobs over three hours, an edge cache bounded by bytes, a similarity
  *   cache filling for three hours at a diminishing rate, healthy.
+ * - tails: eight programs written while the holder search learnt to sample a Map's and a Set's
+ *   last members, to judge a store over its last few searches and to probe long-keyed Maps by
+ *   value, run only after it: a notification hub's undrained queues of connections opened after
+ *   a reload, a rate limiter keeping the timestamps of a new plan's customers, an invoice render
+ *   cache keyed by a timestamp, OAuth sessions without expiry, an event projector's aggregates
+ *   never snapshotted, leaking; per-tenant metrics buffers flushed every minute with tenants
+ *   onboarded over two hours, a lease map following a working day, a 200-document LRU of parsed
+ *   documents, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -302,6 +310,7 @@ export const LATER_CORPORA = {
   hidden: { folder: 'corpus-hidden', watch: { pastOnset: 4, healthy: 5 } },
   buffers: { folder: 'corpus-buffers', watch: { pastOnset: 4, healthy: 6 } },
   heavy: { folder: 'corpus-heavy', watch: { pastOnset: 4, healthy: 6 } },
+  tails: { folder: 'corpus-tails', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
