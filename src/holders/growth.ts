@@ -204,16 +204,9 @@ export function growthSpan(
   return 0
 }
 
-/** Whether the holder is growing (growthSpan above 0). */
-export function isGrowing(
-  size: number,
-  previousSize: number | null,
-  turnover?: Turnover,
-  earlierSizes: readonly number[] = [],
-  floors?: Floors,
-  bytesPerMember = 0,
-): boolean {
-  return growthSpan(size, previousSize, turnover, earlierSizes, floors, bytesPerMember) > 0
+/** Whether the holder is growing (growthSpan above 0; the same arguments). */
+export function isGrowing(...args: Parameters<typeof growthSpan>): boolean {
+  return growthSpan(...args) > 0
 }
 
 /**
