@@ -11,7 +11,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
@@ -22,6 +22,12 @@ function spanNote(h: Holder): string {
   if (h.growingOver === undefined || h.earlierSizes === undefined) return ''
   const sizes = [...h.earlierSizes, h.previousSize, h.size]
   return `; from ${sizes[sizes.length - 1 - h.growingOver] ?? '?'} over its last ${h.growingOver} searches`
+}
+
+/** `; its parent gained 120 members of ~30 each` when it grew by its parent's new members (siblings.ts `grownByParent`). */
+function parentNote(h: Holder): string {
+  if (h.byParent === undefined) return ''
+  return `; its parent gained ${h.byParent.gained} members of ~${h.byParent.elementsPerMember.toFixed(h.byParent.elementsPerMember < 10 ? 1 : 0)} each`
 }
 
 /** `; a flow: 64 of 64 sampled left` when most of its members left since the previous search (growth.ts). */

@@ -135,10 +135,12 @@ export const WalkerItem = z.object({
    * Its sibling family over every collection measured (not only the reported ones): [id within
    * this search, members, size, size of the members measured before, their previous size, their
    * summed growth per second, longest interval, and (from walker v2) their summed lowest sizes since
-   * their previous measurement and in the interval before (see `floors`)]; null when its path has
-   * no key step or it has no sibling.
+   * their previous measurement and in the interval before (see `floors`; -1 when not sampled),
+   * and the collection the members are held one per member of, when there is one and it was
+   * measured: its id and the members of it the walk visited]; null when its path has no key step
+   * or it has no sibling.
    */
-  family: z.array(z.number()).min(7).max(9).nullable().optional(),
+  family: z.array(z.number()).min(7).max(11).nullable().optional(),
   /** Sets, Maps and Arrays: [members gone, members sampled, 1 when they were all it held then (a census) else 0] of those sampled when it was last reported; null when none were. */
   turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])]).nullable().optional(),
   /**
@@ -356,7 +358,7 @@ function sizesBefore(before: PreviousHolder | undefined, previousSize: number): 
   return [...(before.earlierSizes ?? []), before.previousSize].slice(-(FLOW_RISES - 1))
 }
 
-function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow]: readonly number[]): SiblingFamily {
+function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow, parentId, parentVisited]: readonly number[]): SiblingFamily {
   return {
     id: id!,
     members: members!,
@@ -365,7 +367,8 @@ function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond,
     knownPreviousSize: knownPrevious!,
     growthPerSecond: growthPerSecond!,
     intervalSeconds: intervalSeconds!,
-    ...(knownLow !== undefined && knownPreviousLow !== undefined ? { knownLow, knownPreviousLow } : {}),
+    ...(knownLow !== undefined && knownPreviousLow !== undefined && knownLow >= 0 && knownPreviousLow >= 0 ? { knownLow, knownPreviousLow } : {}),
+    ...(parentId !== undefined && parentVisited !== undefined && parentVisited > 0 ? { parent: { id: parentId, visited: parentVisited } } : {}),
   }
 }
 
@@ -425,7 +428,7 @@ export function inferMainScript(
  * collections first seen now after those that grew and before those that did not, biggest first.
  */
 export function rankHolders(holders: readonly Holder[]): Holder[] {
-  return [...holders].sort((a, b) => {
+  const ranked = [...holders].sort((a, b) => {
     if (a.growing !== b.growing) return a.growing ? -1 : 1
     const ga = a.growthPerSecond
     const gb = b.growthPerSecond
@@ -434,6 +437,15 @@ export function rankHolders(holders: readonly Holder[]): Holder[] {
     if (gb === null && ga !== null) return ga > 0 ? -1 : 1
     return b.size - a.size || a.id - b.id
   })
+  // A family grown by its parent's new members (siblings.ts) is that parent's growth, told by
+  // what each new member holds: right after the parent, whatever its count of elements.
+  const after = new Map<number, Holder[]>()
+  for (const h of ranked) {
+    const parentId = h.byParent?.parentId
+    if (parentId !== undefined && ranked.some((p) => p.id === parentId)) after.set(parentId, [...(after.get(parentId) ?? []), h])
+  }
+  if (after.size === 0) return ranked
+  return ranked.filter((h) => h.byParent === undefined || !after.has(h.byParent.parentId)).flatMap((h) => [h, ...(after.get(h.id) ?? [])])
 }
 
 /**

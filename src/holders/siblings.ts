@@ -10,7 +10,7 @@
  * the number of members. Where one member carries most of the growth it is left on its own: its
  * key is what the developer needs to know.
  */
-import type { Floors } from './growth.js'
+import { GROWING_MIN_ELEMENTS, type Floors } from './growth.js'
 import type { Holder, SiblingFamily } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
@@ -76,11 +76,14 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing):
     families.set(key, family)
     if (family !== undefined) groupsOfFamily.set(family.id, (groupsOfFamily.get(family.id) ?? 0) + 1)
   }
+  const byId = new Map(holders.map((h) => [h.id, h]))
   const merged = new Map<string, Holder>()
   for (const [key, family] of families) {
     const members = groups.get(key) as Holder[]
     const sole = family !== undefined && groupsOfFamily.get(family.id) === 1
-    merged.set(key, mergeGroup(key, members, isGrowing, family, sole))
+    const group = mergeGroup(key, members, isGrowing, family, sole)
+    const parent = sole && family?.parent !== undefined ? byId.get(family.parent.id) : undefined
+    merged.set(key, parent === undefined || group.growing ? group : grownByParent(group, family as SiblingFamily, parent))
   }
   const out: Holder[] = []
   const emitted = new Set<string>()
@@ -207,5 +210,45 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     rootFile: first.rootFile,
     members: count,
     ...(floors !== undefined && anyKnown ? { floors } : {}),
+  }
+}
+
+/**
+ * A family grown by its parent's new members. Collections held one per member of another
+ * (`deliveries → get(…) → .pings`, the pings of each delivery) where the parent keeps gaining
+ * members that each come with their collection (deliveries kept after they completed): each
+ * member's collection grows while it is new, then stays, and a family counts only growth of
+ * members it measured before; past its sample size the walk visits the parent's first and last
+ * members only, so the family's sum over them stays level however many the parent holds. When the
+ * parent is growing (judged on its own size and turnover), the family is growing by what its new
+ * members brought: the elements a visited parent member holds in the family, on average, times
+ * the members it gained (at least GROWING_MIN_ELEMENTS); its size, growth and members are
+ * estimated the same way, over all of the parent's members. Nothing else about the family needs
+ * to hold: a parent whose members leave as they come is not growing.
+ */
+function grownByParent(group: Holder, family: SiblingFamily, parent: Holder): Holder {
+  if (!parent.growing || parent.previousSize === null || family.parent === undefined) return group
+  const perMember = family.size / family.parent.visited
+  const sizes = [...(parent.earlierSizes ?? []), parent.previousSize, parent.size]
+  const from = sizes[sizes.length - 1 - (parent.growingOver ?? 1)] ?? parent.previousSize
+  const gained = parent.size - from
+  if (!(gained * perMember >= GROWING_MIN_ELEMENTS)) return group
+  const scale = (n: number): number => Math.round(n * perMember)
+  const size = scale(parent.size)
+  const { floors: _floors, ...rest } = group // the visited members' floors: not of these sizes
+  return {
+    ...rest,
+    size,
+    previousSize: scale(parent.previousSize),
+    growing: true,
+    intervalSeconds: parent.intervalSeconds,
+    growthPerSecond: parent.growthPerSecond === null ? null : parent.growthPerSecond * perMember,
+    members: Math.max(group.members ?? 0, Math.round((family.members * parent.size) / family.parent.visited)),
+    retainedBytes: group.size > 0 ? Math.round((group.retainedBytes / group.size) * size) : group.retainedBytes,
+    retainedBytesMethod: `${group.retainedBytesMethod}, scaled to the ~${size} elements of all ${parent.size} members of its parent (${perMember.toFixed(1)} a member visited)`,
+    ...(parent.growingOver !== undefined && parent.earlierSizes !== undefined
+      ? { growingOver: parent.growingOver, earlierSizes: parent.earlierSizes.map(scale) }
+      : {}),
+    byParent: { parentId: parent.id, gained, elementsPerMember: perMember },
   }
 }

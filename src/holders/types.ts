@@ -103,6 +103,15 @@ export interface Holder {
    */
   readonly growingOver?: number
   /**
+   * A sibling holder judged growing because the collection its members are held one per member
+   * of gained members (siblings.ts): `deliveries → get(…) → .pings` when `deliveries` kept
+   * `gained` more deliveries of ~`elementsPerMember` pings each. Its size and growth are then
+   * estimates: its elements per member of the parent (over the members the walk visited) times
+   * the parent's size and growth; it is ranked right after its parent (`parentId`), whose
+   * growth it is. Absent otherwise.
+   */
+  readonly byParent?: { readonly parentId: number; readonly gained: number; readonly elementsPerMember: number }
+  /**
    * Its lowest size between its previous measurement and this one (both included), sampled at
    * each poll in between, and the same of the interval before (null when not sampled): a
    * collection emptied and refilled between searches shows it here (growth.ts `Floors`). Absent
@@ -169,6 +178,14 @@ export interface SiblingFamily {
    */
   readonly knownLow?: number
   readonly knownPreviousLow?: number
+  /**
+   * The collection the members are held one per member of (the parent of the path's one key
+   * step: `deliveries` of `deliveries → get(…) → .pings`), when it was measured: its id (a
+   * holder of the same search) and how many of its members the walk visited (all, unless it
+   * sampled them). Absent when the path has more than one key step or the members have
+   * different parents.
+   */
+  readonly parent?: { readonly id: number; readonly visited: number }
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */

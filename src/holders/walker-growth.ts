@@ -271,4 +271,68 @@ export const WALKER_GROWTH_SOURCE = `
     } catch (e) {}
     return false;
   };
+  // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
+  // member #), of one kind, counted over every measured collection. The report sums siblings into
+  // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
+  // A family key starts with \\u0003 once its path has a key step (only those are families).
+  // Sets each row's .fam; returns what a row's family is reported as (familyOut).
+  const sumFamilies = (c, rows, floorsOf) => {
+    const famMemo = new NMap();
+    const famKeyOf = (n) => {
+      const base = chainKey(c, famMemo, n, (base, id) => {
+        const t = c.nt[id];
+        if (!(c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER))) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
+        return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;
+      });
+      return startsWith(base, '\\u0003') ? base : undefined;
+    };
+    // The collection a family's members are held one per member of (its one key step's parent:
+    // deliveries of deliveries → get(…) → .pings); -2 when the path has more key steps than one.
+    const keyParentOf = (n) => {
+      let p = -1;
+      for (let id = n, guard = 0; id >= 0 && guard < 10000; id = c.np[id], guard++) {
+        const t = c.nt[id];
+        if (c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER)) { if (p !== -1) return -2; p = c.np[id]; }
+      }
+      return p;
+    };
+    const families = new NMap();
+    let familyCount = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const path = r.m[1] >= 0 && r.m[7] !== true ? famKeyOf(r.m[1]) : undefined;
+      let f;
+      if (path !== undefined) {
+        const key = path + '\\u0002' + r.m[4];
+        f = nmGet(families, key);
+        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0, sampled: 0, parent: keyParentOf(r.m[1]) }; nmSet(families, key, f); }
+        else if (f.parent >= 0 && keyParentOf(r.m[1]) !== f.parent) f.parent = -2;
+        f.members++;
+        f.size += r.m[2];
+        if (r.growth !== null) {
+          f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt;
+          // Floors summed as the report judges one collection's (growth.ts): a member not
+          // sampled in between counts its previous size in both (no fall known, no floor growth);
+          // an interval before not sampled, its previous size.
+          const fl = floorsOf(r);
+          if (fl !== null) f.sampled++;
+          f.low += fl !== null ? fl[0] : r.prevSize;
+          f.lastLow += fl !== null && fl[1] >= 0 ? fl[1] : r.prevSize;
+        }
+      }
+      r.fam = f;
+    }
+    // A family's parent, when measured: [its id, the members the walk visited] (all of them
+    // unless it sampled them: c.memberVisits), appended after the floors (-1 when not sampled).
+    const measuredAt = new NMap();
+    for (let i = 0; i < rows.length; i++) if (rows[i].m[1] >= 0 && rows[i].m[7] !== true) nmSet(measuredAt, rows[i].m[1], rows[i].m);
+    const familyOut = (f) => {
+      const out = [f.id, f.members, f.size, f.knownSize, f.knownPrev, f.rate, f.dt];
+      const pm = f.parent >= 0 ? nmGet(measuredAt, f.parent) : undefined;
+      if (f.sampled > 0 || pm !== undefined) { push(out, f.sampled > 0 ? f.low : -1); push(out, f.sampled > 0 ? f.lastLow : -1); }
+      if (pm !== undefined) { const v = nmGet(c.memberVisits, f.parent); push(out, idOf(pm[0])); push(out, v !== undefined ? v : pm[2]); }
+      return out;
+    };
+    return familyOut;
+  };
 `

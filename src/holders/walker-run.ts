@@ -18,7 +18,7 @@ export const WALKER_RUN_SOURCE = `
       buckets: [], minDepth: 0, queued: 0, // breadth first: one FIFO per depth, the shallowest first
       np: [], nt: [], nk: [], nx: [], nx2: [], nf: [], nd: [], rootKinds: new NMap(),
       fns: [], fnMeta: [], fnSize: [], fnDepth: [], fnMinDepth: Infinity, fnBase: 0, notOpened: 0, builtinsIntact: builtinsIntact(),
-      measured: [], out: null,
+      measured: [], out: null, memberVisits: new NMap(),
       visits: 0, slices: 0, longestSliceMs: 0, longestStepMs: 0, stepsOver: 0, errors: 0, proxies: 0,
       weakSkipped: 0, hugeSkipped: 0, sampledCollections: 0, scopesAdded: 0, trackedRemeasured: 0,
     };
@@ -303,44 +303,7 @@ export const WALKER_RUN_SOURCE = `
     // [lowest size since the previous measurement, the same of the interval before or -1] when
     // sampled in between and the previous size is this collection's own (not a copy's at its path).
     const floorsOf = (r) => { const fl = r.m[8]; return fl !== null && fl !== undefined && fl[0] >= 0 && r.m[7] !== true && r.m[3] >= 0 && r.growth !== null ? fl : null; };
-    // Sibling families: collections whose paths differ only in their key steps (get(k), [i], key #,
-    // member #), of one kind, counted over every measured collection. The report sums siblings into
-    // one holder; summing only the reported ones, chosen for their growth, would call churn growth.
-    // A family key starts with \\u0003 once its path has a key step (only those are families).
-    const famMemo = new NMap();
-    const famKeyOf = (n) => {
-      const base = chainKey(c, famMemo, n, (base, id) => {
-        const t = c.nt[id];
-        if (!(c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER))) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
-        return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;
-      });
-      return startsWith(base, '\\u0003') ? base : undefined;
-    };
-    const families = new NMap();
-    let familyCount = 0;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const path = r.m[1] >= 0 && r.m[7] !== true ? famKeyOf(r.m[1]) : undefined;
-      let f;
-      if (path !== undefined) {
-        const key = path + '\\u0002' + r.m[4];
-        f = nmGet(families, key);
-        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0, sampled: 0 }; nmSet(families, key, f); }
-        f.members++;
-        f.size += r.m[2];
-        if (r.growth !== null) {
-          f.knownSize += r.m[2]; f.knownPrev += r.prevSize; f.rate += r.growth; if (r.dt > f.dt) f.dt = r.dt;
-          // Floors summed as the report judges one collection's (growth.ts): a member not
-          // sampled in between counts its previous size in both (no fall known, no floor growth);
-          // an interval before not sampled, its previous size.
-          const fl = floorsOf(r);
-          if (fl !== null) f.sampled++;
-          f.low += fl !== null ? fl[0] : r.prevSize;
-          f.lastLow += fl !== null && fl[1] >= 0 ? fl[1] : r.prevSize;
-        }
-      }
-      r.fam = f;
-    }
+    const familyOut = sumFamilies(c, rows, floorsOf);
     const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
     const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
     const chosen = [];
@@ -402,7 +365,7 @@ export const WALKER_RUN_SOURCE = `
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
-        family: r.fam !== undefined && r.fam.members >= 2 ? (r.fam.sampled > 0 ? [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt, r.fam.low, r.fam.lastLow] : [r.fam.id, r.fam.members, r.fam.size, r.fam.knownSize, r.fam.knownPrev, r.fam.rate, r.fam.dt]) : null,
+        family: r.fam !== undefined && r.fam.members >= 2 ? familyOut(r.fam) : null,
         turnover, floors: floorsOf(r), backing,
       });
     }

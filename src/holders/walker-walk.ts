@@ -187,6 +187,7 @@ export const WALKER_WALK_SOURCE = `
     const one = (i) => { const v = a[i]; if (isObj(v)) enqueue(c, v, n, N_INDEX, i, 0, cf); };
     if (len <= K) { for (let i = 0; i < len; i++) one(i); return; }
     c.sampledCollections++;
+    nmSet(c.memberVisits, n, K);
     const h = floor(K / 2);
     for (let i = 0; i < h; i++) one(i);
     for (let i = len - (K - h); i < len; i++) one(i);
@@ -196,28 +197,30 @@ export const WALKER_WALK_SOURCE = `
   // c.o.sample, the members it has held longest and those it took in last (a leak inserted after
   // the rest, users of a tenant that came later). The tail is reached by its forEach (~2-10 ns a
   // member, nothing allocated: an iterator's results would make the walk run scavenges), at most
-  // TAIL_SKIP_MS a collection, else its head only. each(value, key, index).
+  // TAIL_SKIP_MS a collection, else its head only. each(value, key, index). A sampled
+  // collection's members visited are counted (c.memberVisits: what a family of collections held
+  // one per member is scaled by, walker-run.ts).
   const TAIL_SKIP_MS = 4, STOP = {};
-  const visitMembers = (c, forEach, coll, size, each) => {
+  const visitMembers = (c, forEach, coll, n, size, each) => {
     const K = c.o.sample;
     const h = size <= K ? K : floor(K / 2), from = size <= K ? size : size - (K - h);
-    if (size > K) c.sampledCollections++;
-    let i = 0;
+    let i = 0, seen = 0;
     const t0 = perfNow();
     try {
       forEach(coll, (v, k) => {
-        if (i < h || i >= from) each(v, k, i);
+        if (i < h || i >= from) { seen++; each(v, k, i); }
         else if ((i & 1023) === 0 && perfNow() - t0 > TAIL_SKIP_MS) { trunc(c, 'maps and sets sampled at their head only (too large to reach the tail)'); throw STOP; }
         i++;
       });
     } catch (e) { if (e !== STOP) throw e; }
+    if (size > K) { c.sampledCollections++; nmSet(c.memberVisits, n, seen); }
   };
 
   const visitMap = (c, m, n) => {
     const size = mapSize(m);
     record(c, m, n, size, K_MAP, null);
     const cf = (c.nf[n] & F_BULK) | (size > c.o.bulkMin ? F_BULK : 0);
-    visitMembers(c, mapForEach, m, size, (v, key, i) => {
+    visitMembers(c, mapForEach, m, n, size, (v, key, i) => {
       if (isObj(v)) enqueue(c, v, n, N_MAPVAL, key, i, cf);
       if (isObj(key)) enqueue(c, key, n, N_MAPKEY, i, 0, cf);
     });
@@ -227,7 +230,7 @@ export const WALKER_WALK_SOURCE = `
     const size = setSize(s);
     record(c, s, n, size, K_SET, null);
     const cf = (c.nf[n] & F_BULK) | (size > c.o.bulkMin ? F_BULK : 0);
-    visitMembers(c, setForEach, s, size, (v, _, i) => { if (isObj(v)) enqueue(c, v, n, N_SETMEMBER, i, 0, cf); });
+    visitMembers(c, setForEach, s, n, size, (v, _, i) => { if (isObj(v)) enqueue(c, v, n, N_SETMEMBER, i, 0, cf); });
   };
 
   // Listing the keys of an object is one step that cannot be sliced (~0.3 us a key): an object

@@ -148,3 +148,43 @@ t.test('siblings emptied between searches: the family grows only in its floor', 
   t.equal(merged?.growing, false)
   t.same(merged?.floors, { low: 60, previousLow: 48 })
 })
+
+t.test("a family grown by its parent's new members: judged on the parent, estimated over all of it", async (t) => {
+  // `registry → .tenants (Map) → get(…) → .samples`: the Map holds 640 tenants, gained 160 since
+  // the last search; the walk visited 64 of them, and 40 of those hold a measured samples array
+  // (1 200 samples, none grown since they were measured).
+  const parentOf = (growing: boolean, size = 640, previousSize = 480): Holder => ({
+    ...member(500, 'x', size, previousSize),
+    path: ['registry (MetricsRegistry, metrics-registry.mjs)', '.tenants (Map)'],
+    kind: 'Map',
+    growing,
+    elementShape: ['Tenant {id, samples}'],
+  })
+  const family = { id: 4, members: 40, size: 1200, knownSize: 600, knownPreviousSize: 600, growthPerSecond: 0, intervalSeconds: 60, parent: { id: 500, visited: 64 } }
+  const arrays = Array.from({ length: 4 }, (_, i) => member(i + 1, `tenant-${i}`, 30, i < 2 ? 30 : null, { family }))
+  const [alone] = groupSiblings(arrays, isGrowing)
+  t.equal(alone?.growing, false, 'without the parent: its measured members did not grow')
+
+  const holders = groupSiblings([...arrays, parentOf(true)], isGrowing)
+  const group = holders.find((h) => h.path.includes('get(…)'))
+  t.equal(group?.growing, true, 'the parent gained 160 members of ~19 samples each')
+  t.same(group?.byParent, { parentId: 500, gained: 160, elementsPerMember: 1200 / 64 })
+  t.equal(group?.size, Math.round((1200 / 64) * 640), 'size: elements per visited member × all members')
+  t.equal(group?.previousSize, Math.round((1200 / 64) * 480))
+  t.ok(Math.abs((group?.growthPerSecond ?? 0) - (160 / 60) * (1200 / 64)) < 1e-9)
+  t.equal(group?.members, 400, '40 of 64 visited members hold one: ~400 of 640')
+  t.equal(group?.floors, undefined, "the visited members' floors are not of the estimated sizes")
+  t.match(group?.retainedBytesMethod, /scaled to the ~12000 elements of all 640 members of its parent/)
+
+  const ranked = reportedHolders([{ ...member(600, 'y', 9000, 5000), path: ['log (Array, app.js)'] }, ...arrays, parentOf(true)])
+  t.same(
+    ranked.map((h) => h.path[h.path.length - 1]),
+    ['log (Array, app.js)', '.tenants (Map)', '.samples (Array)'],
+    'ranked right after its parent, however many more elements it grew by',
+  )
+  t.equal(groupSiblings([...arrays, parentOf(false)], isGrowing).find((h) => h.path.includes('get(…)'))?.growing, false, 'a parent not growing: not growing')
+  // Members that hold next to nothing: 160 new ones bring 160 × 0.1 elements, under 32.
+  const sparse = { ...family, size: 6, knownSize: 6, knownPreviousSize: 6 }
+  const few = groupSiblings([...arrays.map((h) => ({ ...h, family: sparse })), parentOf(true)], isGrowing)
+  t.equal(few.find((h) => h.path.includes('get(…)'))?.growing, false, 'what the new members brought is under 32 elements')
+})
