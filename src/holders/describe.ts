@@ -2,7 +2,7 @@
  * One line per holder for logs and the API (path, kind, size, growth, shape, bytes), and the
  * notes that say why it was judged as it was (growth.ts).
  */
-import { bytesPerMember, fellBetween, isFlow, viewsOntoSameStores } from './growth.js'
+import { bytesPerMember, fellBetween, isFlow, stoppedRising, viewsOntoSameStores } from './growth.js'
 import type { Holder } from './types.js'
 
 /** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
@@ -11,7 +11,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${poolNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${stoppedNote(h)}${poolNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
@@ -40,6 +40,12 @@ function flowNote(h: Holder): string {
 function fellNote(h: Holder): string {
   if (h.floors === undefined || h.previousSize === null || !fellBetween(h.previousSize, h.floors, h.turnover, bytesPerMember(h))) return ''
   return `; fell to ${h.floors.low} between searches`
+}
+
+/** `; no new high in the last 45 % of the interval (rose at 20 polls before)` when it stopped rising (growth.ts `stoppedRising`). */
+function stoppedNote(h: Holder): string {
+  if (h.growing || h.floors === undefined || !stoppedRising(h.floors)) return ''
+  return `; no new high in the last ${Math.round((h.floors.flatShare ?? 0) * 100)} % of the interval (rose at ${h.floors.rises} polls before)`
 }
 
 /** `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved (growth.ts `viewsOntoSameStores`). */

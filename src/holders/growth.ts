@@ -95,6 +95,25 @@ function movedBy(by: number, from: number, turnover: Turnover | undefined, bytes
 export interface Floors {
   readonly low: number
   readonly previousLow: number | null
+  /** The polls of the interval at which it rose to a new high (see stoppedRising). */
+  readonly rises?: number
+  /** The share of the interval since it last rose to a new high (0 when at the measurement). */
+  readonly flatShare?: number
+}
+
+/**
+ * Stopped rising. The polls between two searches also count the times a collection rose to a
+ * new high, and when it last did. A store still gaining members at its pace rises at polls spread
+ * over the interval; one that rose at r polls, none of them in the last share q of the interval,
+ * would do so by chance with P = (1 − q)^r (the rises of a steady pace fall anywhere in it). Under
+ * SPAN_SLOWED_ALPHA it has stopped: a cache that filled early in the interval and has held its
+ * size since (tenants onboarded until a quarter of an hour before the search) is not growing now;
+ * a leak adding heavy uploads three times an interval, the last a while ago, is (0.5³). Rises, not
+ * elements: a batch of a hundred added at once is one rise.
+ */
+export function stoppedRising(floors: Floors | undefined): boolean {
+  if (floors?.rises === undefined || floors.flatShare === undefined || floors.rises <= 0) return false
+  return Math.pow(1 - Math.min(1, Math.max(0, floors.flatShare)), floors.rises) < SPAN_SLOWED_ALPHA
 }
 
 /** Whether the collection fell between two searches by as much as would count as growth. */
@@ -183,7 +202,7 @@ export function growthSpan(
       const before = floors.previousLow ?? previousSize
       if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return 0
     }
-    if (!isFlow(turnover)) return 1
+    if (!isFlow(turnover)) return stoppedRising(floors) ? 0 : 1
     const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
     if (sizes.length < FLOW_RISES + 1) return 0
     for (let i = 1; i < sizes.length; i++) {
@@ -198,7 +217,7 @@ export function growthSpan(
     const from = sizes[sizes.length - 1 - k]!
     if (sizes[sizes.length - k]! < from) return 0 // it fell after this one
     if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) {
-      return poissonAtMost(size - previousSize, (size - from) / k) >= SPAN_SLOWED_ALPHA ? k : 0
+      return poissonAtMost(size - previousSize, (size - from) / k) >= SPAN_SLOWED_ALPHA && !stoppedRising(floors) ? k : 0
     }
   }
   return 0

@@ -146,9 +146,10 @@ export const WalkerItem = z.object({
   /**
    * Tracked Arrays, Maps and Sets sampled at the polls between its previous measurement and this
    * one: [its lowest size since the previous measurement (both included), the same of the interval
-   * before or −1]; null when not sampled in between (growth.ts `Floors`).
+   * before or −1, and (from this walker) the polls it rose to a new high at, seconds since it
+   * last did]; null when not sampled in between (growth.ts `Floors`).
    */
-  floors: z.tuple([z.number().int().nonnegative(), z.number().int()]).nullable().optional(),
+  floors: z.union([z.tuple([z.number().int().nonnegative(), z.number().int()]), z.tuple([z.number().int().nonnegative(), z.number().int(), z.number().int().nonnegative(), z.number().nonnegative()])]).nullable().optional(),
   /**
    * An Array of Buffers: [bytes of the distinct stores its members view, of its members, of its
    * members on stores it did not view at its earlier reports or −1, of its members at its last
@@ -289,7 +290,13 @@ export function toHolders(
       : first ? undefined : turnoverBefore(before, item.previousSize)
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     const floors: Floors | undefined =
-      item.floors != null && !first ? { low: Math.min(item.floors[0], item.previousSize, item.size), previousLow: item.floors[1] >= 0 ? item.floors[1] : null } : undefined
+      item.floors != null && !first
+        ? {
+            low: Math.min(item.floors[0], item.previousSize, item.size),
+            previousLow: item.floors[1] >= 0 ? item.floors[1] : null,
+            ...(item.floors.length === 4 && item.intervalS > 0 ? { rises: item.floors[2], flatShare: Math.min(1, item.floors[3] / item.intervalS) } : {}),
+          }
+        : undefined
     const backing: Backing | undefined =
       item.backing != null && !first
         ? {

@@ -115,9 +115,11 @@ export interface Holder {
    * Its lowest size between its previous measurement and this one (both included), sampled at
    * each poll in between, and the same of the interval before (null when not sampled): a
    * collection emptied and refilled between searches shows it here (growth.ts `Floors`). Absent
-   * when not sampled (not tracked, first seen, a dictionary or timer list).
+   * when not sampled (not tracked, first seen, a dictionary or timer list). `rises`: the polls of
+   * the interval at which it rose to a new high (its measurement now included), and
+   * `flatShare`: the share of the interval since it last did (growth.ts `stoppedRising`).
    */
-  readonly floors?: { readonly low: number; readonly previousLow: number | null }
+  readonly floors?: { readonly low: number; readonly previousLow: number | null; readonly rises?: number; readonly flatShare?: number }
   /**
    * A flow whose sizes rose at each of its last searches, but whose level per request (the
    * target's HTTP request rate at each of those searches) did not: the traffic explains its

@@ -214,6 +214,7 @@ export const WALKER_PRELUDE_SOURCE = `
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
     lastLow: new WM(), // collection -> its lowest size over the interval its last measurement closed
+    rise: new WM(), // tracked collection -> [its highest size sampled since its last measurement, the polls it rose to a new high at, when it last did (ds)]
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
     searches: 0,
@@ -224,15 +225,19 @@ export const WALKER_PRELUDE_SOURCE = `
   // sidecar between searches (tracked Arrays, Maps and Sets: their size is one read); a
   // measurement closes the interval. Returns [the lowest size since the previous measurement
   // (that one and this one included), or -1 when nothing was sampled in between; the same of the
-  // interval before, or -1].
+  // interval before, or -1] and, when sampled, [the polls (this measurement included) at which it
+  // rose above its highest size since the previous measurement, seconds since it last did].
   const closeInterval = (o, size) => {
     const low = wmGet(state.low, o);
     const before = wmGet(state.lastLow, o);
-    wmDel(state.low, o);
+    const rise = wmGet(state.rise, o);
+    wmDel(state.low, o); wmDel(state.rise, o);
     if (low === undefined) { wmDel(state.lastLow, o); return [-1, -1]; }
     const now = size < low ? size : low;
     wmSet(state.lastLow, o, now);
-    return [now, before === undefined ? -1 : before];
+    if (rise === undefined) return [now, before === undefined ? -1 : before];
+    const at = nowDs(), up = size > rise[0];
+    return [now, before === undefined ? -1 : before, rise[1] + (up ? 1 : 0), up ? 0 : elapsedS(rise[2], at)];
   };
 
   const isObj = (v) => v !== null && (typeof v === 'object' || typeof v === 'function');

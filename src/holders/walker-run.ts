@@ -400,8 +400,9 @@ export const WALKER_RUN_SOURCE = `
 
   // Between searches, at each poll of the sidecar (its holder scheduler, HOLDER_SAMPLE): the tracked Arrays,
   // Maps and Sets are measured (one read each) and the lowest size since each one's last
-  // measurement is kept (see closeInterval). A buffer emptied and refilled between two searches
-  // (a batch flushed every second) shows it here, whatever its size at the searches. Bounded:
+  // measurement is kept (see closeInterval), and the polls it rose to a new high at. A buffer
+  // emptied and refilled between two searches (a batch flushed every second) shows it here,
+  // whatever its size at the searches; a cache that stopped filling early in the interval too. Bounded:
   // at most maxTracked collections, and it stops after SAMPLE_MAX_MS.
   const SAMPLE_MAX_MS = 2;
   const sample = () => {
@@ -419,6 +420,10 @@ export const WALKER_RUN_SOURCE = `
       const low = wmGet(state.low, o);
       const start = low === undefined ? decSize(rec) : low;
       wmSet(state.low, o, size < start ? size : start);
+      // Its rises to a new high since its last measurement, and when it last rose (see closeInterval).
+      const rise = wmGet(state.rise, o);
+      if (rise === undefined) wmSet(state.rise, o, size > decSize(rec) ? [size, 1, nowDs()] : [decSize(rec), 0, decDs(rec)]);
+      else if (size > rise[0]) { rise[0] = size; rise[1]++; rise[2] = nowDs(); }
       n++;
       if ((n & 15) === 0 && perfNow() - t0 > SAMPLE_MAX_MS) break;
     }

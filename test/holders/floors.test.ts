@@ -58,3 +58,27 @@ t.test('counters pushed and cleared every cycle: not growing, whatever the searc
   t.equal(seen?.growing, true, 'the set of every client seen is growing')
   t.ok(seen?.floors !== undefined && seen.floors.low === seen.previousSize, 'sampled too, and never below its previous size')
 })
+
+t.test('a Map that gained 75 tenants early in the interval and kept its size since: not growing now; the trail still growing is', async (t) => {
+  // Onboarding runs from 1 s to 4 s after start; the polls go on every 100 ms until 12 s, and
+  // the second search sees +75 tenants, none of them added in the last two thirds of the interval.
+  const { session } = await openFixture(t, 'tenant-onboarding')
+  const first = await search(session)
+  const until = first.at + 12_000
+  let samples = 0
+  while (Date.now() < until) {
+    const sample = await sampleHolders(session, 2000)
+    if (sample !== null && sample.sampled > 0) samples += 1
+    await pause(100)
+  }
+  const second = await search(session, {}, first)
+  const tenants = rooted(second.holders, /^tenants \(Map, /)
+  const trail = rooted(second.holders, /^auditTrail \(Array, /)
+  t.comment(`${samples} samples; ${tenants !== undefined ? describeHolder(tenants) : '(tenants not reported)'} | ${trail !== undefined ? describeHolder(trail) : '(auditTrail not reported)'}`)
+  if (tenants === undefined || tenants.previousSize === null) throw new Error('tenants was not measured at both searches')
+  t.ok(tenants.size - tenants.previousSize >= 32, `it gained ${tenants.size - tenants.previousSize} tenants between the searches`)
+  t.ok((tenants.floors?.rises ?? 0) >= 10 && (tenants.floors?.flatShare ?? 0) > 0.5, `rose at ${tenants.floors?.rises} polls, none in the last ${tenants.floors?.flatShare}`)
+  t.equal(tenants.growing, false, 'not growing: it stopped rising long before the search')
+  t.match(describeHolder(tenants), /no new high in the last \d+ % of the interval/)
+  t.equal(trail?.growing, true, 'the audit trail, rising at every poll, is growing')
+})

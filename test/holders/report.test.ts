@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -430,6 +430,26 @@ t.test('a store gaining a few members an interval is judged over its last measur
   t.ok(Math.abs(poissonAtMost(2, 3) - Math.exp(-3) * (1 + 3 + 4.5)) < 1e-12, 'P(≤ 2 | 3)')
   t.ok(poissonAtMost(31, 268) < 1e-60 && poissonAtMost(31, 268) >= 0, 'far below its mean')
   t.ok(Math.abs(poissonAtMost(1000, 1000) - 0.5084) < 0.001, 'near one half at its mean (of thousands)')
+})
+
+t.test('a store that stopped rising early in the interval is not growing now', async (t) => {
+  const none = { gone: 0, sampled: 64, census: true }
+  // Tenants onboarded until a quarter of an interval before the search: +40, at 20 polls.
+  const filled = { low: 60, previousLow: 40, rises: 20, flatShare: 0.45 }
+  t.equal(growthSpan(100, 60, none, [], filled), 0, 'rose at 20 polls, none in the last 45 %: 0.55²⁰ ≈ 6·10⁻⁶')
+  t.equal(growthSpan(100, 60, none, [], { ...filled, flatShare: 0.05 }), 1, 'rose until just before the search')
+  t.equal(growthSpan(100, 60, none, [], { ...filled, rises: 6 }), 1, 'six rises (a batch a rise), none in the last 45 %: 0.55⁶ ≈ 0.03, by chance')
+  t.equal(growthSpan(100, 60, none, [], { low: 60, previousLow: 40 }), 1, 'rises not counted (an older walker): judged as before')
+  // Over a span too: heavy uploads, three an interval, the last one long ago.
+  const heavy = 400_000
+  t.equal(growthSpan(23, 20, none, [14, 17], { low: 20, previousLow: 17, rises: 3, flatShare: 0.8 }, heavy), 3, 'three rises, none in the last 80 %: 0.2³ = 0.008')
+  t.equal(growthSpan(23, 20, none, [14, 17], { low: 20, previousLow: 17, rises: 3, flatShare: 0.95 }, heavy), 0, 'none in the last 95 %: 0.05³ ≈ 10⁻⁴')
+  t.equal(stoppedRising({ low: 1, previousLow: null, rises: 0, flatShare: 1 }), false, 'never rose: nothing to judge')
+  const tenants: Holder = {
+    id: 1, path: ['tenants (Map, main.js)'], pathComplete: true, kind: 'Map', size: 100, previousSize: 60, growing: false, intervalSeconds: 600,
+    growthPerSecond: 40 / 600, elementShape: ['Tenant {id}'], keyShape: [], retainedBytes: 1000, retainedBytesMethod: 'test', measuredBy: 'walk', rootFile: '/srv/main.js', floors: filled,
+  }
+  t.match(describeHolder(tenants), /no new high in the last 45 % of the interval \(rose at 20 polls before\)/)
 })
 
 t.test('earlier sizes are carried from the previous report of the same measurement', async (t) => {
