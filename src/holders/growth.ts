@@ -195,6 +195,7 @@ export function growthSpan(
   // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
   // a collection that small had no members sampled for its turnover; the next search judges it.
   if (previousSize === null) return 0
+  const sizes = [...earlierSizes, previousSize, size] // oldest first
   const fewest = minElements(size - previousSize, bytesPerMember)
   const fell = floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)
   if (previousSize >= fewest && movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) {
@@ -203,17 +204,16 @@ export function growthSpan(
       if (before < fewest || !movedBy(floors.low - before, before, undefined, bytesPerMember)) return 0
     }
     if (!isFlow(turnover)) return stoppedRising(floors) ? 0 : 1
-    const sizes = [...earlierSizes, previousSize, size].slice(-(FLOW_RISES + 1))
-    if (sizes.length < FLOW_RISES + 1) return 0
-    for (let i = 1; i < sizes.length; i++) {
-      const rise = sizes[i]! - sizes[i - 1]!
-      if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * sizes[i - 1]!)) return 0
+    const rises = sizes.slice(-(FLOW_RISES + 1))
+    if (rises.length < FLOW_RISES + 1) return 0
+    for (let i = 1; i < rises.length; i++) {
+      const rise = rises[i]! - rises[i - 1]!
+      if (!(rise >= GROWING_MIN_ELEMENTS && rise >= GROWING_MIN_FRACTION * rises[i - 1]!)) return 0
     }
     return 1
   }
   if (fell || isFlow(turnover) || size <= previousSize) return 0
-  const sizes = [...earlierSizes, previousSize, size].slice(-(GROWTH_SPAN + 1))
-  for (let k = 2; k < sizes.length; k++) {
+  for (let k = 2; k <= GROWTH_SPAN && k < sizes.length; k++) {
     const from = sizes[sizes.length - 1 - k]!
     if (sizes[sizes.length - k]! < from) return 0 // it fell after this one
     if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) {

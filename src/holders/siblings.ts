@@ -70,13 +70,16 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing):
   })
   const families = new Map<string, SiblingFamily | undefined>()
   const groupsOfFamily = new Map<number, number>()
+  const byId = new Map(holders.map((h) => [h.id, h]))
   for (const [key, members] of groups) {
-    if (members.length < 2 || concentrated(members)) continue
+    if (members.length < 2) continue
     const family = sharedFamily(members)
+    // One member carrying the growth is the story, unless the family grows by its parent's new
+    // members (grownByParent): then the one growing is a new member still filling.
+    if (concentrated(members) && !(family?.parent !== undefined && byId.get(family.parent.id)?.growing === true)) continue
     families.set(key, family)
     if (family !== undefined) groupsOfFamily.set(family.id, (groupsOfFamily.get(family.id) ?? 0) + 1)
   }
-  const byId = new Map(holders.map((h) => [h.id, h]))
   const merged = new Map<string, Holder>()
   for (const [key, family] of families) {
     const members = groups.get(key) as Holder[]

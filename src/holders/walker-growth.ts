@@ -106,21 +106,23 @@ export const WALKER_GROWTH_SOURCE = `
         }
         return taken(out, size, out.length >= keys.length);
       }
-      let next = 0;
-      const it = kind === K_SET ? setValues(o) : mapEntries(o);
-      for (let i = 0; i < size && out.length < PROBES; i++) {
-        const r = kind === K_SET ? setIterNext(it) : mapIterNext(it);
-        if (r.done) break;
-        if (i < next) continue;
+      // A Set's or a Map's members through its captured forEach (an iterator's result objects,
+      // one a member of up to 65 536, would make the search run scavenges), stopped once PROBES
+      // are taken.
+      let next = 0, i = 0;
+      const each = (v, k) => {
+        if (i >= size || out.length >= PROBES) throw PROBES_TAKEN;
+        if (i++ < next) return;
         next += stride;
-        const k = kind === K_SET ? r.value : r.value[0];
-        let p = probeOf(k, true);
-        if (p === undefined && kind === K_MAP && isObj(r.value[1])) p = [2, new WR(r.value[1])];
+        let p = probeOf(kind === K_SET ? v : k, true);
+        if (p === undefined && kind === K_MAP && isObj(v)) p = [2, new WR(v)];
         if (p !== undefined) push(out, p);
-      }
+      };
+      try { if (kind === K_SET) setForEach(o, each); else mapForEach(o, each); } catch (e) { if (e !== PROBES_TAKEN) throw e; }
       return out.length > 0 ? [out, out.length >= (kind === K_SET ? setSize(o) : mapSize(o)) ? 1 : 0] : null;
     } catch (e) { return null; }
   };
+  const PROBES_TAKEN = {};
   // [members of 'taken' (takeProbes) gone since, members probed, 1 for a census].
   const turnoverOf = (o, kind, taken) => {
     const probes = taken[0];
@@ -277,11 +279,13 @@ export const WALKER_GROWTH_SOURCE = `
   // A family key starts with \\u0003 once its path has a key step (only those are families).
   // Sets each row's .fam; returns what a row's family is reported as (familyOut).
   const sumFamilies = (c, rows, floorsOf) => {
+    // A node that is one entry of a collection (an index, a Map's key or value, a Set's member).
+    const isKeyNode = (id) => { const t = c.nt[id]; return c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER); };
     const famMemo = new NMap();
     const famKeyOf = (n) => {
       const base = chainKey(c, famMemo, n, (base, id) => {
         const t = c.nt[id];
-        if (!(c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER))) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
+        if (!isKeyNode(id)) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
         return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;
       });
       return startsWith(base, '\\u0003') ? base : undefined;
@@ -291,8 +295,7 @@ export const WALKER_GROWTH_SOURCE = `
     const keyParentOf = (n) => {
       let p = -1;
       for (let id = n, guard = 0; id >= 0 && guard < 10000; id = c.np[id], guard++) {
-        const t = c.nt[id];
-        if (c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER)) { if (p !== -1) return -2; p = c.np[id]; }
+        if (isKeyNode(id)) { if (p !== -1) return -2; p = c.np[id]; }
       }
       return p;
     };
@@ -325,14 +328,17 @@ export const WALKER_GROWTH_SOURCE = `
     // A family's parent, when measured: [its id, the members the walk visited] (all of them
     // unless it sampled them: c.memberVisits), appended after the floors (-1 when not sampled).
     const measuredAt = new NMap();
-    for (let i = 0; i < rows.length; i++) if (rows[i].m[1] >= 0 && rows[i].m[7] !== true) nmSet(measuredAt, rows[i].m[1], rows[i].m);
+    for (let i = 0; i < rows.length; i++) if (rows[i].m[1] >= 0 && rows[i].m[7] !== true) nmSet(measuredAt, rows[i].m[1], rows[i]);
     const familyOut = (f) => {
       const out = [f.id, f.members, f.size, f.knownSize, f.knownPrev, f.rate, f.dt];
-      const pm = f.parent >= 0 ? nmGet(measuredAt, f.parent) : undefined;
-      if (f.sampled > 0 || pm !== undefined) { push(out, f.sampled > 0 ? f.low : -1); push(out, f.sampled > 0 ? f.lastLow : -1); }
-      if (pm !== undefined) { const v = nmGet(c.memberVisits, f.parent); push(out, idOf(pm[0])); push(out, v !== undefined ? v : pm[2]); }
+      const pr = f.parent >= 0 ? nmGet(measuredAt, f.parent) : undefined;
+      if (f.sampled > 0 || pr !== undefined) { push(out, f.sampled > 0 ? f.low : -1); push(out, f.sampled > 0 ? f.lastLow : -1); }
+      if (pr !== undefined) { const v = nmGet(c.memberVisits, f.parent); push(out, idOf(pr.m[0])); push(out, v !== undefined ? v : pr.m[2]); }
       return out;
     };
-    return familyOut;
+    // Whether a family's parent gained members since it was measured (the report judges whether
+    // that is growth: a family grown by its parent's new members, siblings.ts).
+    const parentGained = (f) => { const pr = f.parent >= 0 ? nmGet(measuredAt, f.parent) : undefined; return pr !== undefined && pr.growth !== null && pr.growth > 0; };
+    return { familyOut, parentGained };
   };
 `

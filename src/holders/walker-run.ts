@@ -303,7 +303,7 @@ export const WALKER_RUN_SOURCE = `
     // [lowest size since the previous measurement, the same of the interval before or -1] when
     // sampled in between and the previous size is this collection's own (not a copy's at its path).
     const floorsOf = (r) => { const fl = r.m[8]; return fl !== null && fl !== undefined && fl[0] >= 0 && r.m[7] !== true && r.m[3] >= 0 && r.growth !== null ? fl : null; };
-    const familyOut = sumFamilies(c, rows, floorsOf);
+    const { familyOut, parentGained } = sumFamilies(c, rows, floorsOf);
     const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
     const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
     const chosen = [];
@@ -320,6 +320,18 @@ export const WALKER_RUN_SOURCE = `
       return true;
     };
     for (let i = 0, n = 0; i < byGrowth.length && n < c.o.maxHolders; i++) if (byGrowth[i].growth !== null && byGrowth[i].growth > 0 && take(byGrowth[i])) n++;
+    // The three biggest members of each family whose parent gained members (nine in all): what
+    // each new member of a growing parent brings (per-connection outboxes of connections kept) is
+    // reported, however little its members grew themselves (the report merges two or more).
+    const famSeen = new NMap();
+    for (let i = 0, n = 0; i < bySize.length && n < 9; i++) {
+      const f = bySize[i].fam;
+      if (f === undefined || f.members < 2 || !parentGained(f)) continue;
+      const k = nmGet(famSeen, f.id) || 0;
+      if (k >= 3) continue;
+      nmSet(famSeen, f.id, k + 1);
+      if (take(bySize[i])) n++;
+    }
     for (let i = 0, n = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && n < c.o.maxHolders; i++) if (take(bySize[i]) || wsHas(taken, bySize[i].m[0])) n++;
     const out = [];
     for (let i = 0; i < chosen.length; i++) {

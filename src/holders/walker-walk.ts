@@ -108,6 +108,11 @@ export const WALKER_WALK_SOURCE = `
     }
   };
 
+  // A collection of more than K members is sampled at both ends: its first headOf(K) members and
+  // those from tailFrom(K, size) on (K in all).
+  const headOf = (K) => floor(K / 2);
+  const tailFrom = (K, size) => size - (K - headOf(K));
+
   // skipProto: a linked list's first or last node does not walk on to its neighbours (objects of
   // its own prototype): the list is measured as one.
   const visitChildrenOf = (c, o, n, keys, flagsForChildren, isProto, skipProto) => {
@@ -135,9 +140,9 @@ export const WALKER_WALK_SOURCE = `
     };
     if (len <= K) { for (let i = 0; i < len; i++) one(keys[i]); return; }
     c.sampledCollections++;
-    const h = floor(K / 2);
+    const h = headOf(K), from = tailFrom(K, len);
     for (let i = 0; i < h; i++) one(keys[i]);
-    for (let i = len - (K - h); i < len; i++) one(keys[i]);
+    for (let i = from; i < len; i++) one(keys[i]);
   };
 
   const MAX_CHAINS = 8;
@@ -188,9 +193,9 @@ export const WALKER_WALK_SOURCE = `
     if (len <= K) { for (let i = 0; i < len; i++) one(i); return; }
     c.sampledCollections++;
     nmSet(c.memberVisits, n, K);
-    const h = floor(K / 2);
+    const h = headOf(K), from = tailFrom(K, len);
     for (let i = 0; i < h; i++) one(i);
-    for (let i = len - (K - h); i < len; i++) one(i);
+    for (let i = from; i < len; i++) one(i);
   };
 
   // A Map's or Set's members sampled like an Array's: its first half and its last half of
@@ -203,7 +208,7 @@ export const WALKER_WALK_SOURCE = `
   const TAIL_SKIP_MS = 4, STOP = {};
   const visitMembers = (c, forEach, coll, n, size, each) => {
     const K = c.o.sample;
-    const h = size <= K ? K : floor(K / 2), from = size <= K ? size : size - (K - h);
+    const h = size <= K ? K : headOf(K), from = size <= K ? size : tailFrom(K, size);
     let i = 0, seen = 0;
     const t0 = perfNow();
     try {

@@ -33,6 +33,17 @@ t.test('delivery-pings: the pings of deliveries a Map never lets go, named growi
   t.equal(last.holders.findIndex((h) => PINGS.test(h.path.join(' → '))), parentAt + 1, 'ranked right after the Map whose growth it is')
 })
 
+t.test('delivery-pings SETTLE=1: pings copied into the delivery on completion, beside bigger fixed collections: the family is still reported and named', async (t) => {
+  // No delivery's pings array grows once it has one, and forty zone polygons of 200 points are
+  // bigger than any: the walker reports a family whose parent gained members anyway.
+  const { session } = await openFixture(t, 'delivery-pings', { SETTLE: '1' })
+  const first = await search(session)
+  const { last, holder } = await searchUntil(session, first, (h: Holder) => h.growing && PINGS.test(h.path.join(' → ')), { spacingMs: 12000, timeoutMs: 50_000 })
+  t.comment(last.holders.slice(0, 4).map(describeHolder).join(' | '))
+  t.ok(holder?.growing, 'deliveries → get(…) → .pings named growing')
+  t.ok(holder?.byParent !== undefined && holder.byParent.elementsPerMember > 10, `by its parent's new members: ${JSON.stringify(holder?.byParent)}`)
+})
+
 t.test('delivery-pings LEAK=0: every delivery removed on completion, nothing growing', async (t) => {
   const { session } = await openFixture(t, 'delivery-pings', { LEAK: '0' })
   nothingGrowing(t, await searchSeries(session, 4, 6000))

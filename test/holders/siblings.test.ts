@@ -182,6 +182,11 @@ t.test("a family grown by its parent's new members: judged on the parent, estima
     ['log (Array, app.js)', '.tenants (Map)', '.samples (Array)'],
     'ranked right after its parent, however many more elements it grew by',
   )
+  // One member still filling carries all the members' growth: with the parent growing, that is
+  // a new member, not the story on its own.
+  const filling = [member(1, 'tenant-0', 30, 30, { family }), member(2, 'tenant-1', 30, 30, { family }), member(3, 'tenant-2', 28, 10, { family })]
+  t.equal(groupSiblings(filling, isGrowing).length, 3, 'without a growing parent: left apart (one carries the growth)')
+  t.equal(groupSiblings([...filling, parentOf(true)], isGrowing).find((h) => h.path.includes('get(…)'))?.growing, true, 'with it: merged, grown by the parent')
   t.equal(groupSiblings([...arrays, parentOf(false)], isGrowing).find((h) => h.path.includes('get(…)'))?.growing, false, 'a parent not growing: not growing')
   // Members that hold next to nothing: 160 new ones bring 160 × 0.1 elements, under 32.
   const sparse = { ...family, size: 6, knownSize: 6, knownPreviousSize: 6 }
