@@ -188,7 +188,18 @@ export const WALKER_PRELUDE_SOURCE = `
     N_BOUND_ARGS = 16, N_PROCESS = 17, N_TIMERS = 18, N_IMMEDIATE = 19, N_PRIVATE = 20;
   // Node flags.
   // F_LINK: reached from an object of its own prototype (a linked list's node reached from another).
-  const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4, F_LINK = 8;
+  const F_BULK = 1, F_NO_OPEN = 2, F_NO_OPEN_CHILDREN = 4, F_LINK = 8, F_INTERNAL = 16;
+  // Node's own objects of a connection (a request, a response, a socket, a client request): each
+  // is hundreds of objects of Node's (headers, parsers, stream states, timers), and an HTTP
+  // service holds one per request in flight and per connection open, often from its own records
+  // (a connection kept with its req and res). Their children are walked INTERNAL_DEPTH levels
+  // later than their depth (F_INTERNAL): the application's collections at the same depth are
+  // reached first, within the visit cap; nothing is skipped.
+  const INTERNAL_DEPTH = 4;
+  const internalProtos = new WS();
+  for (const [mod, names] of [['http', ['IncomingMessage', 'ServerResponse', 'ClientRequest']], ['net', ['Socket']], ['tls', ['TLSSocket']]]) {
+    try { const m = builtin(mod); for (let i = 0; i < names.length; i++) { const C = m && m[names[i]]; if (typeof C === 'function' && C.prototype !== null && typeof C.prototype === 'object') wsAdd(internalProtos, C.prototype); } } catch (e) {}
+  }
   const ROLE_PLAIN = ${FN_ROLE.plain}, ROLE_EXPORT = ${FN_ROLE.export}, ROLE_TIMERS = ${FN_ROLE.timers}, ROLE_PRIVATE = ${FN_ROLE.private}, ROLE_CHAIN = ${FN_ROLE.chain};
 
   // Size and time of a collection in one number: size * 2^26 + deciseconds since install (77 days before it wraps).

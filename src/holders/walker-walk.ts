@@ -10,7 +10,7 @@ export const WALKER_WALK_SOURCE = `
     const id = c.np.length;
     if (id >= c.o.maxNodes) { trunc(c, 'path nodes'); return -1; }
     push(c.np, parent); push(c.nt, type); push(c.nk, key); push(c.nx, extra); push(c.nx2, undefined); push(c.nf, flags);
-    push(c.nd, parent < 0 ? 0 : c.nd[parent] + 1);
+    push(c.nd, parent < 0 ? 0 : c.nd[parent] + 1 + ((flags & F_INTERNAL) !== 0 ? INTERNAL_DEPTH : 0));
     return id;
   };
   // A long string under a name: a path node and a measurement (its length), nothing held (a
@@ -426,7 +426,7 @@ export const WALKER_WALK_SOURCE = `
     }
     const listed = !plain && visitList(c, o, n, keys, proto) !== 0;
     const cf = (flags & F_BULK) | (plain && keys.length > c.o.bulkMin ? F_BULK : 0) |
-      ((flags & F_NO_OPEN_CHILDREN) !== 0 ? F_NO_OPEN : 0);
+      ((flags & F_NO_OPEN_CHILDREN) !== 0 ? F_NO_OPEN : 0) | (!plain && wsHas(internalProtos, proto) ? F_INTERNAL : 0);
     visitChildrenOf(c, o, n, keys, cf, c.nt[n] === N_PROTO, listed ? proto : undefined);
   };
 
