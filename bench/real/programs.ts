@@ -282,6 +282,15 @@ interface WatchHours {
  *   never snapshotted, leaking; per-tenant metrics buffers flushed every minute with tenants
  *   onboarded over two hours, a lease map following a working day, a 200-document LRU of parsed
  *   documents, healthy.
+ * - members: eight programs written after the holder search learnt to name a family grown by its
+ *   parent's new members and to walk Node's request, response and socket objects after the
+ *   application's, run only after it, holding what leaks in per-member collections: a support
+ *   chat's rooms of an email channel never closed with their messages, a job table keeping the
+ *   records and log lines of jobs retried once, a gateway's connections closed during
+ *   authentication with their send queues, a trace collector's spans of traces whose root was
+ *   dropped, a tenant's LRU configured without a bound, leaking; a game server's matches with
+ *   their moves through an evening peak, carts expiring after 30 idle minutes through a day,
+ *   per-host connection pools discovered over an hour, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -311,6 +320,7 @@ export const LATER_CORPORA = {
   buffers: { folder: 'corpus-buffers', watch: { pastOnset: 4, healthy: 6 } },
   heavy: { folder: 'corpus-heavy', watch: { pastOnset: 4, healthy: 6 } },
   tails: { folder: 'corpus-tails', watch: { pastOnset: 4, healthy: 6 } },
+  members: { folder: 'corpus-members', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
