@@ -2,7 +2,7 @@
  * One line per holder for logs and the API (path, kind, size, growth, shape, bytes), and the
  * notes that say why it was judged as it was (growth.ts).
  */
-import { bytesPerMember, fellBetween, isFlow, stoppedRising, viewsOntoSameStores } from './growth.js'
+import { bytesPerMember, fellBetween, isFlow, spanStartSize, stoppedRising, viewsOntoSameStores } from './growth.js'
 import type { Holder } from './types.js'
 
 /** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
@@ -20,8 +20,7 @@ export function describeHolder(h: Holder): string {
 /** `; from 12 over its last 3 searches` when it was judged growing over more than one interval (growth.ts `growthSpan`). */
 function spanNote(h: Holder): string {
   if (h.growingOver === undefined || h.earlierSizes === undefined) return ''
-  const sizes = [...h.earlierSizes, h.previousSize, h.size]
-  return `; from ${sizes[sizes.length - 1 - h.growingOver] ?? '?'} over its last ${h.growingOver} searches`
+  return `; from ${spanStartSize(h) ?? '?'} over its last ${h.growingOver} searches`
 }
 
 /** `; its parent gained 120 members of ~30 each` when it grew by its parent's new members (siblings.ts `grownByParent`). */

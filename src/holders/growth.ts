@@ -3,7 +3,7 @@
  * chance (measured turnover), a flow's run of rises, and its floor when it fell in between (see
  * isGrowing).
  */
-import type { Backing, Turnover } from './types.js'
+import type { Backing, Holder, Turnover } from './types.js'
 
 /**
  * Whether a holder grew enough to be called growing: since its previous measurement, by at least
@@ -221,6 +221,16 @@ export function growthSpan(
     }
   }
   return 0
+}
+
+/**
+ * Its size at the start of the span it was judged growing over: `growingOver` measurements back
+ * (its previous size when judged between the last two); undefined when not known.
+ */
+export function spanStartSize(h: Pick<Holder, 'size' | 'previousSize' | 'earlierSizes' | 'growingOver'>): number | undefined {
+  if (h.previousSize === null) return undefined
+  const sizes = [...(h.earlierSizes ?? []), h.previousSize, h.size]
+  return sizes[sizes.length - 1 - (h.growingOver ?? 1)]
 }
 
 /** Whether the holder is growing (growthSpan above 0; the same arguments). */

@@ -10,7 +10,7 @@
  * the number of members. Where one member carries most of the growth it is left on its own: its
  * key is what the developer needs to know.
  */
-import { GROWING_MIN_ELEMENTS, type Floors } from './growth.js'
+import { GROWING_MIN_ELEMENTS, spanStartSize, type Floors } from './growth.js'
 import type { Holder, SiblingFamily } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
@@ -232,8 +232,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
 function grownByParent(group: Holder, family: SiblingFamily, parent: Holder): Holder {
   if (!parent.growing || parent.previousSize === null || family.parent === undefined) return group
   const perMember = family.size / family.parent.visited
-  const sizes = [...(parent.earlierSizes ?? []), parent.previousSize, parent.size]
-  const from = sizes[sizes.length - 1 - (parent.growingOver ?? 1)] ?? parent.previousSize
+  const from = spanStartSize(parent) ?? parent.previousSize
   const gained = parent.size - from
   if (!(gained * perMember >= GROWING_MIN_ELEMENTS)) return group
   const scale = (n: number): number => Math.round(n * perMember)
