@@ -279,13 +279,11 @@ export const WALKER_GROWTH_SOURCE = `
   // A family key starts with \\u0003 once its path has a key step (only those are families).
   // Sets each row's .fam; returns what a row's family is reported as (familyOut).
   const sumFamilies = (c, rows, floorsOf) => {
-    // A node that is one entry of a collection (an index, a Map's key or value, a Set's member).
-    const isKeyNode = (id) => { const t = c.nt[id]; return c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER); };
     const famMemo = new NMap();
     const famKeyOf = (n) => {
       const base = chainKey(c, famMemo, n, (base, id) => {
         const t = c.nt[id];
-        if (!isKeyNode(id)) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
+        if (!isKeyNode(c, id)) return base + '\\u0000' + t + ':' + famLab(c.nk[id]) + '@' + famLab(c.nx[id]);
         return (startsWith(base, '\\u0003') ? base : '\\u0003' + base) + '\\u0001' + t;
       });
       return startsWith(base, '\\u0003') ? base : undefined;
@@ -295,7 +293,7 @@ export const WALKER_GROWTH_SOURCE = `
     const keyParentOf = (n) => {
       let p = -1;
       for (let id = n, guard = 0; id >= 0 && guard < 10000; id = c.np[id], guard++) {
-        if (isKeyNode(id)) { if (p !== -1) return -2; p = c.np[id]; }
+        if (isKeyNode(c, id)) { if (p !== -1) return -2; p = c.np[id]; }
       }
       return p;
     };

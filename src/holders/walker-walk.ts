@@ -95,6 +95,15 @@ export const WALKER_WALK_SOURCE = `
     push(c.fnDepth, fd);
     if (fd < c.fnMinDepth) c.fnMinDepth = fd;
   };
+  // A node that is one entry of a collection (an index, a Map's key or value, a Set's member).
+  const isKeyNode = (c, id) => { const t = c.nt[id]; return c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER); };
+  // A collection held one per member of another, as the member or one of its properties
+  // (pendingTraces → get(…) → .spans): measured however small, for its family's sums
+  // (walker-growth.ts). Seven spans a trace are under minSize, and a Map of traces it never lets
+  // go grows by its members' arrays.
+  const FAMILY_MIN = 2;
+  const heldPerMember = (c, n, kind) =>
+    n >= 0 && (kind === K_ARRAY || kind === K_MAP || kind === K_SET) && (isKeyNode(c, n) || (c.np[n] >= 0 && isKeyNode(c, c.np[n])));
   const record = (c, o, n, size, kind, samples) => {
     const flags = n >= 0 ? c.nf[n] : 0;
     const prev = wmGet(state.rec, o);
@@ -103,7 +112,7 @@ export const WALKER_WALK_SOURCE = `
     const keep = kind === K_OBJECT ? (size >= c.o.dictMin || (!bulk && n >= 0 && c.nd[n] <= 2)) : (size >= 8 || !bulk);
     const floors = keep || prev !== undefined ? closeInterval(o, size) : null;
     if (keep || prev !== undefined) wmSet(state.rec, o, enc(size, ds));
-    if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size)) {
+    if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size) || (size >= FAMILY_MIN && heldPerMember(c, n, kind))) {
       push(c.measured, [o, n, size, prev === undefined ? -1 : prev, kind, ds, samples || null, false, floors]);
     }
   };
