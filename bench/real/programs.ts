@@ -291,6 +291,12 @@ interface WatchHours {
  *   dropped, a tenant's LRU configured without a bound, leaking; a game server's matches with
  *   their moves through an evening peak, carts expiring after 30 idle minutes through a day,
  *   per-host connection pools discovered over an hour, healthy.
+ * - jumps: four programs written after the slow path learnt that a level must show in the
+ *   window's later half, run only after it: a billing API whose migrated cohort's usage audit logs
+ *   are never trimmed (a jump as the backlog lands, then growth), a gateway's replay buffers left
+ *   untrimmed for a protocol version clients move to gradually, leaking; an autocomplete cache
+ *   filling for three hours, a pricing service loading 13 regions' rule tables one by one over the
+ *   first hours, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -321,6 +327,7 @@ export const LATER_CORPORA = {
   heavy: { folder: 'corpus-heavy', watch: { pastOnset: 4, healthy: 6 } },
   tails: { folder: 'corpus-tails', watch: { pastOnset: 4, healthy: 6 } },
   members: { folder: 'corpus-members', watch: { pastOnset: 4, healthy: 6 } },
+  jumps: { folder: 'corpus-jumps', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
