@@ -301,3 +301,18 @@ const slopes = (slope: number): Pick<ShapeFit, 'slopeBefore' | 'slopeAfter'> => 
 export function levelShown(fit: ShapeFit): boolean {
   return fit.model !== 'saturating' || fit.slopeAfter <= 0.5 * fit.slopeBefore
 }
+
+/**
+ * Whether a level a window's floors approach still shows in its later half (`times`, `values`:
+ * the floors of that half). A curve fitted to the whole window can owe its bend to the first half
+ * alone: floors flat until a leak began, a jump as it began (a cohort of customers whose logs
+ * filled at once) and linear growth since bend like a filling cache's
+ * (tails/customer-rate-limiter-plan-typo-leak: "slows towards 19.4 MiB, time constant 1.5 h" at
+ * 17 MiB, growing 3.3 MB/h for the last two hours). When the later half on its own is a line (no
+ * bend, step or level beats it by the margin), nothing approaches a level now, and whether the
+ * floor grows is for the later half's slope to say. Other shapes are judged as fitted. The slow
+ * path asks it.
+ */
+export function levelShowsIn(fit: ShapeFit, times: readonly number[], values: readonly number[]): boolean {
+  return fit.model !== 'saturating' || fitShape(times, values).model !== 'linear'
+}

@@ -26,7 +26,7 @@
 import type { AnalysisConfig } from '../config/types.js'
 import { formatSpan } from '../core/duration.js'
 import { loadAdjustedTrend, loadSensitivity, matchedGrowth, MIN_COMPARED, trafficMatchedGrowth, type LoadAdjusted, type LoadPoint, type LoadSensitivity, type MatchedGrowth } from './load.js'
-import { fitShape, levelShown, type ShapeFit } from './shape.js'
+import { fitShape, levelShown, levelShowsIn, type ShapeFit } from './shape.js'
 import { hingeFit, mannKendall, theilSenBounds, thinIndexes, upperQuantile, type SlopeBounds } from './stats.js'
 import { MAX_STAT_POINTS, MIN_JUDGED_POINTS, select, windowStart, type WindowSeries } from './window.js'
 import { elevatedLoad, elevatedTraffic, LOAD_NOISE, loadRampReason, risingLoad, type LoadLevel } from './load-reasons.js'
@@ -345,8 +345,8 @@ function thinned<T>(points: readonly T[]): T[] {
  */
 function slowGrowth(
   windowed: readonly LoadPoint[],
+  laterHalf: readonly LoadPoint[],
   shape: ShapeFit,
-  nowMs: number,
   config: AnalysisThresholds,
 ): { later: SlopeBounds; lower: number; slope: number; over: string; sinceBreakGoesOn: boolean } {
   const z = upperQuantile(Math.min(0.5, config.maxPValue))
@@ -356,7 +356,7 @@ function slowGrowth(
       points.map((p) => p.value),
       z,
     )
-  const later = bounds(windowed.filter((p) => p.timeMs >= nowMs - config.slowWindowMs / 2))
+  const later = bounds(laterHalf)
   const since = shape.model === 'two-segment' && shape.breakIndex !== null ? windowed.slice(shape.breakIndex) : undefined
   const wide =
     shape.model === 'linear'
@@ -401,7 +401,8 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   )
   // Growth still going on: the robust slope over the later half of the window, bounded over as
   // many floors as the shape allows (slowGrowth).
-  const growth = slowGrowth(windowed, shape, nowMs, config)
+  const laterHalf = windowed.filter((p) => p.timeMs >= nowMs - config.slowWindowMs / 2)
+  const growth = slowGrowth(windowed, laterHalf, shape, config)
   const laterSlope = growth.later
   const level = windowed[0]?.value ?? 0
   const relativePerHour = level > 0 ? (growth.lower * 3_600_000) / level : 0
@@ -441,7 +442,12 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   if (!(relativePerHour >= config.slowMinRelativePerHour)) {
     reasons.push(`slow path: relative growth, lower bound ${pct(finite(relativePerHour))} < ${pct(config.slowMinRelativePerHour)}`)
   }
-  const stopped = levelShown(shape) ? shapeReason(shape, limit) : undefined
+  const levelNow = levelShowsIn(
+    shape,
+    laterHalf.map((p) => p.timeMs),
+    laterHalf.map((p) => p.value),
+  )
+  const stopped = levelShown(shape) && levelNow ? shapeReason(shape, limit) : undefined
   if (stopped !== undefined && !growth.sinceBreakGoesOn) reasons.push(`slow path: ${stopped}`)
   return { spanMs, comparison, comparedAt: atTraffic ? 'traffic' : 'load', relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
 }

@@ -341,6 +341,21 @@ t.test('the slow path bounds the growth over as many floors as its shape allows'
   )
   t.equal(filling.positive, false)
   t.match(filling.reasons.join(';'), /slow path: (approaching a level|growth over the later half of the window)/)
+  // Real floors (tails/customer-rate-limiter-plan-typo-leak, its heap, KB at simulated minutes of a
+  // 4 h window): flat, a jump as the leak began (a cohort's logs filling at once), then 3.3 MB/h
+  // for two hours. A curve bent at the jump fits the window ("slows towards 19.4 MiB"), but the
+  // later half on its own is a line: no level shows now, and the leak is raised.
+  const floors = [
+    [-16.5, 5598], [0, 5605], [3.3, 5605], [9.8, 5624], [16.3, 5649], [22.8, 5726], [29.3, 5739], [39.1, 5729], [42.3, 5729], [52.1, 5730],
+    [55.4, 5730], [61.9, 5912], [68.5, 5955], [75, 6154], [81.5, 6428], [100.9, 8943], [108.9, 11162], [114.4, 11477],
+    [122.7, 11878], [128.3, 12208], [134.3, 12613], [140.8, 12990], [147.4, 13269], [158.6, 13553], [163.7, 13900],
+    [173.3, 14766], [177.5, 15170], [180.3, 15142], [188.6, 15493], [194.7, 15754], [201.2, 16129], [207.7, 16388],
+    [214.3, 16782], [220.8, 17220],
+  ].map(([m, kb]) => ({ timeMs: (16.5 + (m as number)) * MIN, value: (kb as number) * 1000, load: 0.3 }))
+  const jumped = evaluateSlow(floors, 240 * MIN, config, 0)
+  t.equal(jumped.shape?.model, 'saturating')
+  t.notMatch(jumped.reasons.join(';'), /approaching a level/)
+  t.equal(jumped.positive, true, jumped.reasons.join('; '))
   // Flat floors with the same noise stay quiet.
   let positives = 0
   for (let seed = 0; seed < 200; seed++) {
