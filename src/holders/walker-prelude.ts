@@ -11,7 +11,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const KEY = Symbol.for(${JSON.stringify(WALKER_KEY)});
   const g = globalThis;
   const have = g[KEY];
-  if (have !== undefined && have !== null && have.version === 2) return have.hello(false);
+  if (have !== undefined && have !== null && have.version === __LW_WALKER_VERSION__) return have.hello(false);
   ${BUILTIN_LOADER_SOURCE}
   const util = builtin('util');
   const T = util && util.types;
@@ -212,7 +212,7 @@ export const WALKER_PRELUDE_SOURCE = `
   const elapsedS = (fromDs, toDs) => ((toDs - fromDs + TSCALE) % TSCALE) / 10;
 
   const state = {
-    version: 2,
+    version: __LW_WALKER_VERSION__,
     installId: String(installedAt) + '-' + String(process.pid),
     rec: new WM(), // collection -> enc(size, time) at its last measurement
     ids: new WM(), // collection -> id, for collections reported or tracked

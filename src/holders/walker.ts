@@ -36,6 +36,7 @@
  */
 
 
+import { createHash } from 'node:crypto'
 import { FN_ROLE, WALKER_KEY } from './walker-keys.js'
 import { WALKER_PRELUDE_SOURCE } from './walker-prelude.js'
 import { WALKER_WALK_SOURCE } from './walker-walk.js'
@@ -123,12 +124,21 @@ export function checkedBeginOptions(options: WalkerBeginOptions): WalkerBeginOpt
 
 const WALKER_REF = `globalThis[Symbol.for(${JSON.stringify(WALKER_KEY)})]`
 
+const WALKER_BODY = `${WALKER_PRELUDE_SOURCE}${WALKER_WALK_SOURCE}${WALKER_ROOTS_SOURCE}${WALKER_GROWTH_SOURCE}${WALKER_RUN_SOURCE}`
+
+/**
+ * The walker's version: a hash of its source. A walker stays in the target after its sidecar
+ * is gone; a sidecar of another version (an upgrade reattaching to a long-running process) must
+ * install its own rather than call one whose replies it does not know.
+ */
+export const WALKER_VERSION = createHash('sha256').update(WALKER_BODY).digest('hex').slice(0, 16)
+
 /**
  * Installs the walker once per process and answers what it can do. Idempotent:
- * a second evaluation finds the walker and only says hello. Assembled from its
- * parts (one function body; the parts share its scope).
+ * a second evaluation finds the walker of the same version and only says hello; one of another
+ * version is replaced. Assembled from its parts (one function body; the parts share its scope).
  */
-export const INSTALL_HOLDER_WALKER = `(() => {${WALKER_PRELUDE_SOURCE}${WALKER_WALK_SOURCE}${WALKER_ROOTS_SOURCE}${WALKER_GROWTH_SOURCE}${WALKER_RUN_SOURCE}})()`
+export const INSTALL_HOLDER_WALKER = `(() => {${WALKER_BODY.replaceAll('__LW_WALKER_VERSION__', JSON.stringify(WALKER_VERSION))}})()`
 
 const checkedSlice = (ms: number): number => checkedInteger('sliceMs', ms, WALKER_LIMITS.sliceMs)
 

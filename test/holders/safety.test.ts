@@ -4,7 +4,7 @@
 // refusals, holders it could measure but not reach.
 import t from 'tap'
 import { searchHolders } from '../../src/holders/search.js'
-import { beginExpression, WALKER_KEY } from '../../src/holders/walker.js'
+import { beginExpression, WALKER_KEY, WALKER_VERSION } from '../../src/holders/walker.js'
 import type { InspectorSession } from '../../src/inspector/session.js'
 import { waitFor } from '../helpers/targets.js'
 import { openFixture, RecordingSession, search } from './lib.js'
@@ -120,6 +120,19 @@ t.test('refusals: headroom before anything is installed; busy while another sear
   // The abandoned search's state is dropped by its watchdog; then searches run again.
   await waitFor(() => session.evaluate(`${WALKER}.cur === null`, 2000), { timeoutMs: 5000, what: 'the watchdog to drop the abandoned search' })
   t.equal((await searchHolders(session, {})).status, 'done')
+})
+
+t.test("a walker of another version left in the target (an earlier sidecar's) is replaced, not called", async (t) => {
+  const { session } = await openFixture(t, 'safety')
+  // What an older walker left: its state under the same key, answering in a format of its own.
+  await session.evaluate(`(${WALKER} = { version: 2, hello: () => ({ ok: false, reason: 'an older walker' }) }, true)`, 2000)
+  const result = await searchHolders(session, {})
+  t.equal(result.status, 'done', JSON.stringify(result).slice(0, 300))
+  t.equal(await session.evaluate(`${WALKER}.version`, 2000), WALKER_VERSION, 'its own version installed')
+  // The same version is found again, not installed twice.
+  const installId = await session.evaluate(`${WALKER}.installId`, 2000)
+  t.equal((await searchHolders(session, {})).status, 'done')
+  t.equal(await session.evaluate(`${WALKER}.installId`, 2000), installId)
 })
 
 t.test('a huge dictionary is listed once, then reported as not re-measured', async (t) => {
