@@ -442,12 +442,13 @@ export function evaluateSlow(points: readonly LoadPoint[], nowMs: number, config
   if (!(relativePerHour >= config.slowMinRelativePerHour)) {
     reasons.push(`slow path: relative growth, lower bound ${pct(finite(relativePerHour))} < ${pct(config.slowMinRelativePerHour)}`)
   }
-  const levelNow = levelShowsIn(
-    shape,
-    laterHalf.map((p) => p.timeMs),
-    laterHalf.map((p) => p.value),
-  )
-  const stopped = levelShown(shape) && levelNow ? shapeReason(shape, limit) : undefined
+  const levelNow = (): boolean =>
+    levelShowsIn(
+      shape,
+      laterHalf.map((p) => p.timeMs),
+      laterHalf.map((p) => p.value),
+    )
+  const stopped = levelShown(shape) && levelNow() ? shapeReason(shape, limit) : undefined
   if (stopped !== undefined && !growth.sinceBreakGoesOn) reasons.push(`slow path: ${stopped}`)
   return { spanMs, comparison, comparedAt: atTraffic ? 'traffic' : 'load', relativePerHour: finite(relativePerHour), shape, positive: reasons.length === 0, reasons }
 }
