@@ -310,9 +310,16 @@ export function levelShown(fit: ShapeFit): boolean {
  * (tails/customer-rate-limiter-plan-typo-leak: "slows towards 19.4 MiB, time constant 1.5 h" at
  * 17 MiB, growing 3.3 MB/h for the last two hours). When the later half on its own is a line (no
  * bend, step or level beats it by the margin), nothing approaches a level now, and whether the
- * floor grows is for the later half's slope to say. Other shapes are judged as fitted. The slow
- * path asks it.
+ * floor grows is for the later half's slope to say. Nor does a level the floor has already
+ * passed: the median of the last three floors more than twice the noise around the curve above
+ * it (corpus-jumps/billing-plan-migration-usage-audit-leak: "slows towards 38.6 MiB, time
+ * constant 11 min" at 44.1 MiB, the curve fitted to the jump as a cohort's backlog landed). Other
+ * shapes are judged as fitted. The slow path asks it.
  */
 export function levelShowsIn(fit: ShapeFit, times: readonly number[], values: readonly number[]): boolean {
-  return fit.model !== 'saturating' || fitShape(times, values).model !== 'linear'
+  if (fit.model !== 'saturating') return true
+  const last = values.slice(-3).sort((a, b) => a - b)
+  const recent = last[Math.floor(last.length / 2)]
+  if (fit.level !== null && recent !== undefined && recent > fit.level + 2 * fit.residualRms) return false
+  return fitShape(times, values).model !== 'linear'
 }

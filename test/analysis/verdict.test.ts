@@ -14,7 +14,7 @@ import {
   type SignalEvidence,
 } from '../../src/analysis/verdict.js'
 import { noise } from '../helpers/noise.js'
-import { fitShape, lagOneAutocorrelation } from '../../src/analysis/shape.js'
+import { fitShape, lagOneAutocorrelation, levelShowsIn } from '../../src/analysis/shape.js'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -356,6 +356,14 @@ t.test('the slow path bounds the growth over as many floors as its shape allows'
   t.equal(jumped.shape?.model, 'saturating')
   t.notMatch(jumped.reasons.join(';'), /approaching a level/)
   t.equal(jumped.positive, true, jumped.reasons.join('; '))
+  // A level the floor has passed is no level, whatever the later half's shape: a step in the later
+  // half (not a line) kept a curve fitted to an earlier jump, its level 38 MB under floors at 44 MB.
+  const stepped = Array.from({ length: 24 }, (_, i) => 38e6 + i * 50_000 + (i >= 12 ? 4e6 : 0) + (i % 2) * 20_000)
+  const stepTimes = stepped.map((_, i) => (120 + i * 5) * MIN)
+  t.equal(fitShape(stepTimes, stepped).model, 'step', 'the later half alone is a step, not a line')
+  const curve = { ...fitShape([0, 1], [0, 1]), model: 'saturating' as const, level: 38.6e6, residualRms: 300_000 }
+  t.equal(levelShowsIn(curve, stepTimes, stepped), false, 'a level under the last floors')
+  t.equal(levelShowsIn({ ...curve, level: 50e6 }, stepTimes, stepped), true, 'a level above them still shows')
   // Flat floors with the same noise stay quiet.
   let positives = 0
   for (let seed = 0; seed < 200; seed++) {
