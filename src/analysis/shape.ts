@@ -308,18 +308,31 @@ export function levelShown(fit: ShapeFit): boolean {
  * alone: floors flat until a leak began, a jump as it began (a cohort of customers whose logs
  * filled at once) and linear growth since bend like a filling cache's
  * (tails/customer-rate-limiter-plan-typo-leak: "slows towards 19.4 MiB, time constant 1.5 h" at
- * 17 MiB, growing 3.3 MB/h for the last two hours). When the later half on its own is a line (no
- * bend, step or level beats it by the margin), nothing approaches a level now, and whether the
- * floor grows is for the later half's slope to say. Nor does a level the floor has already
- * passed: the median of the last three floors more than twice the noise around the curve above
- * it (corpus-jumps/billing-plan-migration-usage-audit-leak: "slows towards 38.6 MiB, time
- * constant 11 min" at 44.1 MiB, the curve fitted to the jump as a cohort's backlog landed). Other
- * shapes are judged as fitted. The slow path asks it.
+ * 17 MiB, growing 3.3 MB/h for the last two hours). The level does not show when the later half
+ * on its own is a line (no bend, step or level beats it by the margin) and its second half still
+ * makes a new high (its highest floor above the first half's by more than twice the noise around
+ * the line): whether the floor grows is then for the later half's slope to say. A fill in stairs
+ * that stopped an hour before (corpus-jumps/pricing-region-rules-lazy-load) is a line over the
+ * later half too, but makes no new high since. Nor does a level the floor has already passed:
+ * the median of the last three floors more than twice the noise around the curve above it
+ * (corpus-jumps/billing-plan-migration-usage-audit-leak: "slows towards 38.6 MiB, time constant
+ * 11 min" at 44.1 MiB, the curve fitted to the jump as a cohort's backlog landed). Other shapes
+ * are judged as fitted. The slow path asks it.
  */
 export function levelShowsIn(fit: ShapeFit, times: readonly number[], values: readonly number[]): boolean {
   if (fit.model !== 'saturating') return true
   const last = values.slice(-3).sort((a, b) => a - b)
   const recent = last[Math.floor(last.length / 2)]
   if (fit.level !== null && recent !== undefined && recent > fit.level + 2 * fit.residualRms) return false
-  return fitShape(times, values).model !== 'linear'
+  const later = fitShape(times, values)
+  if (later.model !== 'linear' || times.length < 2) return true
+  const middle = ((times[0] as number) + (times[times.length - 1] as number)) / 2
+  let before = Number.NEGATIVE_INFINITY
+  let after = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < times.length; i++) {
+    const v = values[i] as number
+    if ((times[i] as number) < middle) before = Math.max(before, v)
+    else after = Math.max(after, v)
+  }
+  return !(after > before + 2 * later.residualRms)
 }

@@ -364,6 +364,16 @@ t.test('the slow path bounds the growth over as many floors as its shape allows'
   const curve = { ...fitShape([0, 1], [0, 1]), model: 'saturating' as const, level: 38.6e6, residualRms: 300_000 }
   t.equal(levelShowsIn(curve, stepTimes, stepped), false, 'a level under the last floors')
   t.equal(levelShowsIn({ ...curve, level: 50e6 }, stepTimes, stepped), true, 'a level above them still shows')
+  // A later half that is a line does not refute the level unless its second half makes a new high:
+  // a fill that stopped (its highest floor early in the half, the rest under it) is still a level.
+  const noisy = (rate: number) => Array.from({ length: 24 }, (_, i) => 19e6 + i * rate + (i % 2 === 0 ? 300_000 : -300_000))
+  const stoppedFill = noisy(80_000)
+  stoppedFill[5] = 23.5e6
+  const level30 = { ...curve, level: 30e6 }
+  t.equal(fitShape(stepTimes, stoppedFill).model, 'linear')
+  t.equal(levelShowsIn(level30, stepTimes, stoppedFill), true, 'no new high in the second half: the level shows')
+  t.equal(fitShape(stepTimes, noisy(150_000)).model, 'linear')
+  t.equal(levelShowsIn(level30, stepTimes, noisy(150_000)), false, 'new highs to the end: no level')
   // Flat floors with the same noise stay quiet.
   let positives = 0
   for (let seed = 0; seed < 200; seed++) {
