@@ -35,6 +35,8 @@
  * load cycle against a saturating fit), not stairs.
  */
 
+import { median } from './stats.js'
+
 /** Evidence a bent or stepped model needs over the line (BIC units). */
 export const SHAPE_BIC_MARGIN = 10
 
@@ -321,9 +323,7 @@ export function levelShown(fit: ShapeFit): boolean {
  */
 export function levelShowsIn(fit: ShapeFit, times: readonly number[], values: readonly number[]): boolean {
   if (fit.model !== 'saturating') return true
-  const last = values.slice(-3).sort((a, b) => a - b)
-  const recent = last[Math.floor(last.length / 2)]
-  if (fit.level !== null && recent !== undefined && recent > fit.level + 2 * fit.residualRms) return false
+  if (fit.level !== null && median(values.slice(-3)) > fit.level + 2 * fit.residualRms) return false
   const later = fitShape(times, values)
   if (later.model !== 'linear' || times.length < 2) return true
   const middle = ((times[0] as number) + (times[times.length - 1] as number)) / 2

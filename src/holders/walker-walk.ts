@@ -95,8 +95,9 @@ export const WALKER_WALK_SOURCE = `
     push(c.fnDepth, fd);
     if (fd < c.fnMinDepth) c.fnMinDepth = fd;
   };
-  // A node that is one entry of a collection (an index, a Map's key or value, a Set's member).
-  const isKeyNode = (c, id) => { const t = c.nt[id]; return c.np[id] >= 0 && (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER); };
+  // A node type that is one entry of a collection (an index, a Map's key or value, a Set's member).
+  const isEntryType = (t) => t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER;
+  const isKeyNode = (c, id) => c.np[id] >= 0 && isEntryType(c.nt[id]);
   // A collection held one per member of another, as the member or one of its properties
   // (pendingTraces → get(…) → .spans): measured however small, for its family's sums
   // (walker-growth.ts). Seven spans a trace are under minSize, and a Map of traces it never lets
@@ -286,7 +287,7 @@ export const WALKER_WALK_SOURCE = `
     if (wsHas(c.listEnds, o)) return 2;
     const t = c.nt[n];
     // (An error's stack is formatted when its descriptor is read: errors are never lists.)
-    if (t === N_INDEX || t === N_MAPVAL || t === N_MAPKEY || t === N_SETMEMBER || t === N_PROTO || t === N_TIMER || keys.length > 64 || T.isNativeError(o)) return 0;
+    if (isEntryType(t) || t === N_PROTO || t === N_TIMER || keys.length > 64 || T.isNativeError(o)) return 0;
     let k;
     try { k = linkKeyOf(o, keys, proto); } catch (e) { return 0; }
     if (k === undefined) return 0;
