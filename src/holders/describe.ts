@@ -2,7 +2,7 @@
  * One line per holder for logs and the API (path, kind, size, growth, shape, bytes), and the
  * notes that say why it was judged as it was (growth.ts).
  */
-import { bytesPerMember, fellBetween, isFlow, spanStartSize, stoppedRising, viewsOntoSameStores } from './growth.js'
+import { bytesPerMember, fellBetween, isFlow, spanStartSize, stayersSpan, stoppedRising, viewsOntoSameStores } from './growth.js'
 import type { Holder } from './types.js'
 
 /** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
@@ -11,7 +11,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${stoppedNote(h)}${poolNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${stoppedNote(h)}${poolNote(h)}${stayersNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
@@ -51,6 +51,19 @@ function stoppedNote(h: Holder): string {
 function poolNote(h: Holder): string {
   if (!viewsOntoSameStores(h.backing) || h.growthPerSecond === null || h.growthPerSecond <= 0) return ''
   return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than it viewed before`
+}
+
+/**
+ * `; 12 members stayed longer than any of the 40 that left (seen up to 25 min), from 4 over its
+ * last 3 searches` when it was judged growing by them (growth.ts `stayersSpan`).
+ */
+function stayersNote(h: Holder): string {
+  const s = h.stayers
+  if (s?.growing !== true) return ''
+  const span = stayersSpan(s, bytesPerMember(h), [...(h.earlierSizes ?? []), ...(h.previousSize !== null ? [h.previousSize] : []), h.size])
+  const from = [...s.earlier, s.count][s.earlier.length - span]
+  const seen = s.longestGoneSeconds >= 120 ? `${Math.round(s.longestGoneSeconds / 60)} min` : `${Math.round(s.longestGoneSeconds)} s`
+  return `; ${s.count} members stayed longer than any of the ${s.departures} that left (seen up to ${seen}), from ${from ?? '?'} over its last ${span === 1 ? 'interval' : `${span} intervals`}`
 }
 
 export function formatBytes(n: number): string {

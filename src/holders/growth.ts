@@ -3,7 +3,7 @@
  * chance (measured turnover), a flow's run of rises, and its floor when it fell in between (see
  * isGrowing).
  */
-import type { Backing, Holder, Turnover } from './types.js'
+import type { Backing, Holder, Stayers, Turnover } from './types.js'
 
 /**
  * Whether a holder grew enough to be called growing: since its previous measurement, by at least
@@ -285,4 +285,45 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
     grew > 0 &&
     backing.onNewStoresBytes + backing.mostGainedOnOneStoreBytes < VIEWED_BEFORE_SHARE * grew
   )
+}
+
+/**
+ * What stays in a flow. A small collection of big members that come and go (streams on air,
+ * uploads in flight) into which a few members a hour are left for good (a broadcaster that
+ * vanished without closing) hardly moves its size against its churn: four live streams turning
+ * over several times an hour, three abandoned ones added an hour. Its members' identities tell
+ * what its size cannot: probed whole at searches in a row, each member carries when it was first
+ * seen (the walker's census, up to 64 members), and the members present now for longer than any
+ * member that left was ever seen present have outlived every departure. In a flow they are a
+ * few, by chance, until one of them leaves and sets a longer bar; in a store inside a flow they
+ * are the store. Their count is judged as a store's size with no churn over the last
+ * measurements (k = 1 … GROWTH_SPAN): at least STAYERS_MIN_DEPARTURES seen to leave (the bar is
+ * the longest of that many), the count never fell over the span, rose by the fewest elements
+ * `isGrowing` asks for (HEAVY_MIN_ELEMENTS when they weigh HEAVY_GROWTH_BYTES at the
+ * collection's bytes per member) and GROWING_MIN_FRACTION, rose in the last interval, and at a
+ * pace the span's mean does not refute (as `growthSpan`). And what stays must add to the
+ * collection: its size grew over the same span by at least STAYERS_SIZE_SHARE of what the
+ * stayers grew by (a flow's level moves either way around it). A cache at its bound trades a
+ * newcomer for every member it keeps: its favourites outlive every member it evicted while its
+ * size stays put. Returns the span (0: not growing). `sizes`: its sizes, oldest first, now last.
+ */
+export const STAYERS_MIN_DEPARTURES = 8
+export const STAYERS_SIZE_SHARE = 0.5
+
+export function stayersSpan(stayers: Stayers | undefined, bytesPerMember = 0, sizes: readonly number[] = []): number {
+  if (stayers === undefined || stayers.departures < STAYERS_MIN_DEPARTURES) return 0
+  const counts = [...stayers.earlier, stayers.count] // oldest first
+  const n = counts.length
+  if (n < 2 || !(counts[n - 1]! > counts[n - 2]!)) return 0
+  for (let k = 1; k <= GROWTH_SPAN && k < n; k++) {
+    const from = counts[n - 1 - k]!
+    if (counts[n - k]! < from) return 0 // it fell after this one
+    const by = counts[n - 1]! - from
+    if (by >= minElements(by, bytesPerMember) && by >= GROWING_MIN_FRACTION * from) {
+      const sizeGrew = k < sizes.length && sizes[sizes.length - 1]! - sizes[sizes.length - 1 - k]! >= STAYERS_SIZE_SHARE * by
+      const pace = k === 1 || poissonAtMost(counts[n - 1]! - counts[n - 2]!, by / k) >= SPAN_SLOWED_ALPHA
+      return sizeGrew && pace ? k : 0
+    }
+  }
+  return 0
 }

@@ -5,10 +5,10 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, FLOW_RISES, growthSpan, isGrowing, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, FLOW_RISES, GROWTH_SPAN, growthSpan, isGrowing, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
-import type { Backing, Holder, HolderKind, SiblingFamily, Turnover } from './types.js'
+import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
 
 /** Everything the target sends is bounded text: cut anything longer (a hostile or broken target). */
 const text = (max: number) => z.string().transform((s) => (s.length > max ? `${s.slice(0, max)}…` : s))
@@ -156,6 +156,8 @@ export const WalkerItem = z.object({
    * report or −1, the most its members gained on one store they viewed before]; null when not measured.
    */
   backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).nullable().optional(),
+  /** Probed whole at this search and the one before: [stayers, departures so far, the longest a member that left was seen present (s)]; null otherwise (growth.ts `stayersSpan`). */
+  stay: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().nonnegative()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>
 
@@ -308,6 +310,8 @@ export function toHolders(
           }
         : undefined
     const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item))
+    const stayers = stayersOf(item, before)
+    const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), [...earlierSizes, previousSize, item.size]) > 0
     return {
       id: item.id,
       path,
@@ -315,7 +319,7 @@ export function toHolders(
       kind: item.kind as HolderKind,
       size: item.size,
       previousSize,
-      growing: span > 0,
+      growing: span > 0 || byStayers,
       intervalSeconds: first ? 0 : item.intervalS,
       growthPerSecond: first ? null : item.growthPerSecond,
       elementShape: timerShapes(item, ctx) ?? item.elementShape,
@@ -330,13 +334,22 @@ export function toHolders(
       ...(span > 1 ? { growingOver: span } : {}),
       ...(floors !== undefined ? { floors } : {}),
       ...(backing !== undefined ? { backing } : {}),
+      ...(stayers !== undefined ? { stayers: byStayers ? { ...stayers, growing: true as const } : stayers } : {}),
     }
   })
   return rankHolders(holders)
 }
 
 /** What toHolders carries over from the previous search's report of the same collection. */
-export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes' | 'turnover'>
+export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes' | 'turnover' | 'stayers'>
+
+/** Its stayers now, with their counts at the earlier reports of the same census chain (see growth.ts `stayersSpan`). */
+function stayersOf(item: WalkerItem, before: PreviousHolder | undefined): Stayers | undefined {
+  if (item.stay == null || item.previousSize < 0) return undefined
+  const chain = sameMeasurement(before, item.previousSize) && before.stayers !== undefined ? before.stayers : undefined
+  const earlier = chain === undefined ? [] : [...chain.earlier, chain.count].slice(-GROWTH_SPAN)
+  return { count: item.stay[0], departures: item.stay[1], longestGoneSeconds: item.stay[2], earlier }
+}
 
 /**
  * The turnover measured at the previous report of the same measurement chain (as sizesBefore),

@@ -133,6 +133,23 @@ export interface Holder {
    * `viewsOntoSameStores`). Absent for other kinds, when first seen or when not measured.
    */
   readonly backing?: Backing
+  /**
+   * A collection of up to 64 members probed whole at its last searches in a row (growth.ts
+   * `stayersSpan`): how many of its members have been present longer than any member that left
+   * was seen present (`count`), how many left since the first of those searches (`departures`),
+   * the longest a member that left was seen present (seconds of the target's clock), and
+   * `count` at the searches before, oldest first (at most 3, same chain). `growing` when the
+   * stayers, not its size, are what it was judged growing by. Absent when not measured.
+   */
+  readonly stayers?: Stayers
+}
+
+export interface Stayers {
+  readonly count: number
+  readonly departures: number
+  readonly longestGoneSeconds: number
+  readonly earlier: readonly number[]
+  readonly growing?: true
 }
 
 /** An Array of Buffers' memory: see growth.ts `viewsOntoSameStores`. */

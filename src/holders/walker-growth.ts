@@ -108,12 +108,15 @@ export const WALKER_GROWTH_SOURCE = `
       }
       // A Set's or a Map's members through its captured forEach (an iterator's result objects,
       // one a member of up to 65 536, would make the search run scavenges), stopped once PROBES
-      // are taken.
+      // are taken. One of PROBES members or fewer now is probed whole (its size may have moved
+      // since it was measured: a flow's members come and go while the search runs).
+      const cur = kind === K_SET ? setSize(o) : mapSize(o);
+      const upTo = cur <= PROBES ? cur : size, every = cur <= PROBES ? 1 : stride;
       let next = 0, i = 0;
       const each = (v, k) => {
-        if (i >= size || out.length >= PROBES) throw PROBES_TAKEN;
+        if (i >= upTo || out.length >= PROBES) throw PROBES_TAKEN;
         if (i++ < next) return;
-        next += stride;
+        next += every;
         let p = probeOf(kind === K_SET ? v : k, true);
         if (p === undefined && kind === K_MAP && isObj(v)) p = [2, new WR(v)];
         if (p !== undefined) push(out, p);
@@ -123,6 +126,45 @@ export const WALKER_GROWTH_SOURCE = `
     } catch (e) { return null; }
   };
   const PROBES_TAKEN = {};
+  // Stayers (see growth.ts stayersSpan). A collection probed whole at two searches in a row has
+  // its members matched from one census to the next, each carrying when it was first seen: a
+  // member that left had been seen present for (its last census - its first). Those present now
+  // for longer than every member that ever left was seen present have outlived every departure:
+  // in a flow of uploads or streams that come and go they are the ones that stay. 'taken' gets
+  // [.., when taken (ds), departures so far, the longest presence of one that left (ds), size]; the
+  // result is [stayers, departures so far, that longest presence in seconds], or null (the
+  // count starts over whenever a search does not take a census).
+  const probeKey = (p) => p[0] ? wrDeref(p[1]) : p[1];
+  const stayersOf = (before, t, size, now) => {
+    if (t === null) return null;
+    push(t, now, 0, 0, size);
+    const ages = t[0];
+    if (t[1] !== 1 || before === undefined || before === null || before[1] !== 1 || before.length < 6) {
+      for (let i = 0; i < ages.length; i++) ages[i][2] = now;
+      return null;
+    }
+    const old = new NMap();
+    for (let i = 0; i < before[0].length; i++) { const k = probeKey(before[0][i]); if (k !== undefined) nmSet(old, k, before[0][i]); }
+    const kept = new NMap();
+    for (let i = 0; i < ages.length; i++) {
+      const k = probeKey(ages[i]);
+      const p = k === undefined ? undefined : nmGet(old, k);
+      ages[i][2] = p !== undefined ? p[2] : now;
+      if (p !== undefined) nmSet(kept, k, true);
+    }
+    let departures = before[3], longest = before[4];
+    for (let i = 0; i < before[0].length; i++) {
+      const p = before[0][i], k = probeKey(p);
+      if (k !== undefined && nmGet(kept, k) !== undefined) continue;
+      departures++;
+      const seen = (before[2] - p[2] + TSCALE) % TSCALE;
+      if (seen > longest) longest = seen;
+    }
+    t[3] = departures; t[4] = longest;
+    let stayers = 0;
+    for (let i = 0; i < ages.length; i++) if ((now - ages[i][2] + TSCALE) % TSCALE > longest) stayers++;
+    return [stayers, departures, longest / 10];
+  };
   // [members of 'taken' (takeProbes) gone since, members probed, 1 for a census].
   const turnoverOf = (o, kind, taken) => {
     const probes = taken[0];

@@ -220,7 +220,7 @@ export const WALKER_PRELUDE_SOURCE = `
     links: new WM(), // linked list (its first node) -> the key each node holds the next under
     privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
     scopes: new WS(), // closure scopes handed over as a chain's elements (described as 'closure {…}')
-    probes: new WM(), // Set, Map or Array -> [members sampled when it was last reported, 1 if all of them] (see takeProbes)
+    probes: new WM(), // Set, Map or Array -> [members sampled when it was last reported, 1 if all of them, then what stayersOf adds] (see takeProbes)
     backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakMap), bytes of its members at the last, its reports] (see backingOf)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)

@@ -369,16 +369,20 @@ export const WALKER_RUN_SOURCE = `
       }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       // Every kind is probed. Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.
+      // Turnover from PROBE_MIN_SIZE members; a smaller collection is still probed whole, so that
+      // its members' stay is known when it grows (stayersOf).
       const before = wmGet(state.probes, o);
-      const turnover = before !== undefined && before !== null && r.growth !== null ? turnoverOf(o, kind, before) : null;
-      const probe = m[2] >= PROBE_MIN_SIZE && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
-      wmSet(state.probes, o, probe ? takeProbes(o, kind, m[2]) : null);
+      const turnover = before !== undefined && before !== null && r.growth !== null && (before.length < 6 || before[5] >= PROBE_MIN_SIZE) ? turnoverOf(o, kind, before) : null;
+      const probe = m[2] >= (m[2] <= PROBES ? 2 : PROBE_MIN_SIZE) && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
+      const probes = probe ? takeProbes(o, kind, m[2]) : null;
+      const stay = r.growth !== null ? stayersOf(before, probes, m[2], nowDs()) : stayersOf(undefined, probes, m[2], nowDs());
+      wmSet(state.probes, o, probes);
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
         sampled: counted, via: m[7] === true ? 'stale' : m[1] >= 0 ? 'walk' : 'tracked', root: p === null ? null : p.root, steps: p === null ? [] : p.steps, callbacks,
         family: r.fam !== undefined && r.fam.members >= 2 ? familyOut(r.fam) : null,
-        turnover, floors: floorsOf(r), backing,
+        turnover, floors: floorsOf(r), backing, stay,
       });
     }
     // Track every reported collection, then the biggest, through WeakRefs, bounded.

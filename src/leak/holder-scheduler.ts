@@ -350,12 +350,13 @@ export class HolderScheduler {
    * per request did not rise with it (growth.ts `levelFollowsTraffic`): a queue or a map of
    * requests in flight rising with a morning ramp. Its sizes are matched to this process's
    * latest searches from the newest back, when its interval is the gap between the last two
-   * (a holder not measured at every one of those searches is left as judged).
+   * (a holder not measured at every one of those searches is left as judged). Members that
+   * stayed longer than every one that left (growth.ts `stayersSpan`) are not the traffic's.
    */
   private judgedByTraffic(result: HolderSearchDone): HolderSearchDone {
     let changed = false
     const holders = result.holders.map((h) => {
-      if (!h.growing || h.previousSize === null || !isFlow(h.turnover)) return h
+      if (!h.growing || h.stayers?.growing === true || h.previousSize === null || !isFlow(h.turnover)) return h
       const sizes = [...(h.earlierSizes ?? []), h.previousSize, h.size]
       const n = Math.min(sizes.length, this.history.length)
       if (n < FLOW_RISES + 1) return h

@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, stayersSpan, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -525,4 +525,42 @@ t.test("a flow's level per request: traffic explains a rise that keeps pace with
     if (levelFollowsTraffic(sizes, rates)) followed++
   }
   t.ok(followed >= 490, `explained in ${followed} of 500 noisy ramps`)
+})
+
+t.test('members that outlived every departure: a store inside a flow, judged by their count', async (t) => {
+  // Streams of ~5 MB on air for minutes (a dozen left), a few abandoned a search that stay.
+  const heavy = 5_000_000
+  const at = (count: number, earlier: number[], departures = 12) => ({ count, departures, longestGoneSeconds: 900, earlier })
+  const sizes = [9, 11, 12, 15, 16] // ~4 on air beside them
+  t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, sizes), 3, '4 → 6 → 9 → 12: +8 heavy over three intervals')
+  t.equal(stayersSpan(at(12, [6, 9]), heavy, sizes), 0, '+6 over two: under 8')
+  t.equal(stayersSpan(at(12, [4, 10, 9]), heavy, sizes), 0, 'it fell after 10: judged from there, +3')
+  t.equal(stayersSpan(at(12, [4, 6, 12]), heavy, sizes), 0, 'none stayed in the last interval: not growing now')
+  t.equal(stayersSpan(at(12, [4, 6, 9], 7), heavy, sizes), 0, 'seven seen to leave: too few to set the bar')
+  t.equal(stayersSpan(at(12, [4, 6, 9]), 0, sizes), 0, 'small members: 32 asked for')
+  t.equal(stayersSpan(at(40, [2, 8]), 0, [30, 40, 60]), 1, '+32 small ones in the last interval')
+  t.equal(stayersSpan(undefined, heavy, sizes), 0, 'not measured')
+  // A cache at its bound of 16: its favourites outlive every member it evicted, its size stays.
+  t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [16, 16, 16, 16, 16]), 0, 'what stays did not add to it: a full cache')
+  t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [14, 16]), 0, 'its size not known over the span')
+  t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [12, 12, 14, 15, 16]), 3, '+4 over the span: half of what stayed')
+  // Probed whole at each search: the chain of counts is carried from the report it continues.
+  const item = (size: number, previousSize: number, stay: [number, number, number] | null): WalkerItem => ({
+    id: 5, kind: 'Map', size, previousSize, intervalS: 1800, growthPerSecond: (size - previousSize) / 1800,
+    elementShape: ['StreamState {id, frames}'], keyShape: ['string'], retainedBytes: size * heavy, sampled: 3, via: 'walk',
+    root: null, steps: [], turnover: [4, previousSize, 1], stay,
+  })
+  let previous = new Map<number, Holder>()
+  let last: Holder | undefined
+  for (const [size, prev, stayers] of [[9, 8, 2], [10, 9, 4], [12, 10, 6], [13, 12, 9], [15, 13, 12]] as const) {
+    ;[last] = toHolders([item(size, prev, [stayers, 20, 900])], ctx(), previous)
+    previous = new Map([[5, last!]])
+  }
+  t.same(last?.stayers?.earlier, [2, 4, 6, 9], 'its counts at the searches before, same chain')
+  t.equal(last?.growing, true, 'growing by what stays, its size (+2 with 4 gone) does not tell')
+  t.equal(last?.stayers?.growing, true)
+  t.match(describeHolder(last!), /12 members stayed longer than any of the 20 that left \(seen up to 15 min\), from 4 over its last 3 intervals/)
+  const [restarted] = toHolders([item(17, 14, [14, 2, 30])], ctx(), previous)
+  t.same(restarted?.stayers?.earlier, [], 'not the measurement compared with: the chain starts over')
+  t.equal(restarted?.growing, false)
 })
