@@ -32,7 +32,8 @@ import { runProgram, sidecarConfig, type ProgramResult } from './real/run.js'
 
 const USAGE = `Usage: npm run bench:detection -- [--corpus all|NAME[,NAME...]] [--time-scale N] [--repeats N]
          [--concurrency N] [--only PROGRAM ...] [--json FILE] [--trace MINUTES] [--max-watch-hours H]
-         [--ballast MB] [--ask-holders MINUTES] [--ask-holders-every MINUTES] [--sidecar-arg=ARG ...]
+         [--ballast MB] [--ask-holders MINUTES] [--ask-holders-every MINUTES] [--holders-log FILE]
+         [--sidecar-arg=ARG ...]
 
   --corpus             all (default) or a list of: ${CORPUS_NAMES.join(', ')}
   --time-scale N       production time compressed N× (default 60; test/scenarios runs only at 60)
@@ -45,6 +46,7 @@ const USAGE = `Usage: npm run bench:detection -- [--corpus all|NAME[,NAME...]] [
   --ballast MB         static live data built by each corpus program first (costs at a bigger heap)
   --ask-holders M      ask for holder searches from M simulated minutes on, whatever the verdict
   --ask-holders-every  minutes between those searches (default 30)
+  --holders-log FILE   append each search's holders (the API's view) to FILE, one JSON line each
   --sidecar-arg=ARG    one more sidecar command-line argument, after the bench's own (repeatable;
                        e.g. --sidecar-arg=--steady-raise-after=2h to judge a setting on real programs)
 `
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
       ballast: { type: 'string', default: '0' },
       'ask-holders': { type: 'string' },
       'ask-holders-every': { type: 'string', default: '30' },
+      'holders-log': { type: 'string' },
       'sidecar-arg': { type: 'string', multiple: true, default: [] },
     },
   })
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
             values.trace === undefined ? undefined : Number(values.trace) * 60,
             values['ask-holders'] === undefined ? undefined : { fromSimS: Number(values['ask-holders']) * 60, everySimS: Number(values['ask-holders-every']) * 60 },
             sidecarArgs,
+            values['holders-log'],
           )
           results.push(result)
           const lw = result.methods['leakwatch']

@@ -7,6 +7,7 @@
  * simulated minute, Prometheus' default evaluation interval).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Config } from '../../src/config/types.js'
 import type { SignalView } from '../../src/leak/target-analysis.js'
@@ -166,7 +167,8 @@ class Outcome {
  * `traceEverySimS`: also log each signal's evidence this often (simulated seconds).
  * `askHolders`: ask for holder searches on the API from `fromSimS` on, every `everySimS`
  * (default half a simulated hour), whatever the verdict (to measure what a search finds and
- * costs on any program).
+ * costs on any program). `holdersLog`: a file each new search's holders are appended to, one
+ * JSON line `{ program, simS, view }` (the API's view), to see why a holder was or was not named.
  */
 export async function runProgram(
   program: Program,
@@ -175,7 +177,9 @@ export async function runProgram(
   traceEverySimS?: number,
   askHolders?: { readonly fromSimS: number; readonly everySimS?: number },
   sidecarArgs: readonly string[] = [],
+  holdersLog?: string,
 ): Promise<ProgramResult> {
+  let loggedSearch: unknown = null
   const askEverySimS = askHolders?.everySimS ?? HOLDERS_ASK_EVERY_SIM_S
   const port = await freePort()
   let child = await start(program, port)
@@ -240,6 +244,11 @@ export async function runProgram(
       if (now >= nextHoldersLookMs) {
         nextHoldersLookMs = now + HOLDERS_LOOK_MS
         const view = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${program.name}/holders` })).json<HoldersApiView>()
+        const searchedAt = (view as { searchedAt?: unknown }).searchedAt ?? null
+        if (holdersLog !== undefined && searchedAt !== null && searchedAt !== loggedSearch) {
+          loggedSearch = searchedAt
+          appendFileSync(holdersLog, JSON.stringify({ program: program.name, simS: Math.round(t), view }) + '\n')
+        }
         const filled = program.plateauAfterSimS !== null && t >= program.plateauAfterSimS + HOLDERS_AFTER_PLATEAU_SIM_S
         const judge = program.leaky || (filled && { sinceSimS: program.plateauAfterSimS as number, scale })
         holders.observe(view, raised, { simS: t, wallMs: now }, judge)
