@@ -297,6 +297,12 @@ interface WatchHours {
  *   untrimmed for a protocol version clients move to gradually, leaking; an autocomplete cache
  *   filling for three hours, a pricing service loading 13 regions' rule tables one by one over the
  *   first hours, healthy.
+ * - churn: four programs written by a helper (reading no analysis code) while the holder search
+ *   learnt to count the members of a small collection that outlive every departure, run only
+ *   after it: a whiteboard server's rooms of
+ *   clients that time out instead of leaving, never deleted, with their snapshot Buffers; a job
+ *   runner's crashed jobs with their logs, leaking; uploads in flight holding chunk Buffers through
+ *   a daily curve, exports' rows held until their download link expires, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -328,6 +334,7 @@ export const LATER_CORPORA = {
   tails: { folder: 'corpus-tails', watch: { pastOnset: 4, healthy: 6 } },
   members: { folder: 'corpus-members', watch: { pastOnset: 4, healthy: 6 } },
   jumps: { folder: 'corpus-jumps', watch: { pastOnset: 4, healthy: 6 } },
+  churn: { folder: 'corpus-churn', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
