@@ -303,6 +303,13 @@ interface WatchHours {
  *   clients that time out instead of leaving, never deleted, with their snapshot Buffers; a job
  *   runner's crashed jobs with their logs, leaking; uploads in flight holding chunk Buffers through
  *   a daily curve, exports' rows held until their download link expires, healthy.
+ * - levels: four programs written by a helper (reading no analysis code) after the slow path
+ *   learnt that a level must show in the window's later half (passed level, new highs), to judge
+ *   those rules, run only after them: a job-history store whose compaction skips a renamed
+ *   tenant (growth in lumps), a dedup Map left unpruned when a reconnect drops the ack listener
+ *   (growth with a daily curve), leaking; a catalogue cache loaded in four steps when a
+ *   marketplace onboards, a session store with a 3 h sliding expiry filling for three hours,
+ *   healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -335,6 +342,7 @@ export const LATER_CORPORA = {
   members: { folder: 'corpus-members', watch: { pastOnset: 4, healthy: 6 } },
   jumps: { folder: 'corpus-jumps', watch: { pastOnset: 4, healthy: 6 } },
   churn: { folder: 'corpus-churn', watch: { pastOnset: 4, healthy: 6 } },
+  levels: { folder: 'corpus-levels', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
