@@ -310,7 +310,7 @@ export function toHolders(
           }
         : undefined
     const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item))
-    const stayers = stayersOf(item, before)
+    const stayers = stayersNow(item, before)
     const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), [...earlierSizes, previousSize, item.size]) > 0
     return {
       id: item.id,
@@ -344,7 +344,7 @@ export function toHolders(
 export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes' | 'turnover' | 'stayers'>
 
 /** Its stayers now, with their counts at the earlier reports of the same census chain (see growth.ts `stayersSpan`). */
-function stayersOf(item: WalkerItem, before: PreviousHolder | undefined): Stayers | undefined {
+function stayersNow(item: WalkerItem, before: PreviousHolder | undefined): Stayers | undefined {
   if (item.stay == null || item.previousSize < 0) return undefined
   const chain = sameMeasurement(before, item.previousSize) && before.stayers !== undefined ? before.stayers : undefined
   const earlier = chain === undefined ? [] : [...chain.earlier, chain.count].slice(-GROWTH_SPAN)

@@ -375,7 +375,7 @@ export const WALKER_RUN_SOURCE = `
       const turnover = before !== undefined && before !== null && r.growth !== null && (before.length < 6 || before[5] >= PROBE_MIN_SIZE) ? turnoverOf(o, kind, before) : null;
       const probe = m[2] >= (m[2] <= PROBES ? 2 : PROBE_MIN_SIZE) && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
       const probes = probe ? takeProbes(o, kind, m[2]) : null;
-      const stay = r.growth !== null ? stayersOf(before, probes, m[2], nowDs()) : stayersOf(undefined, probes, m[2], nowDs());
+      const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());
       wmSet(state.probes, o, probes);
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
