@@ -378,8 +378,11 @@ export const WALKER_PRELUDE_SOURCE = `
     return 24 + 8 * n;
   };
   // Bytes of v and of what it holds depth levels down: up to 8 children a level (spread over an
-  // Array, the first of a Map, Set or object), their sum scaled to all its children (a report
-  // holding 14 400 rows weighs its rows, not 8 of them).
+  // Array or a dictionary's keys, the first of a Map or Set), their sum scaled to all its
+  // children (a report holding 14 400 rows weighs its rows, not 8 of them). A record of up to
+  // RECORD_FIELDS fields has every field read: its fields are not alike, and a job's log lines
+  // are its eleventh.
+  const RECORD_FIELDS = 24;
   const deep = (v, depth) => {
     let total = shallow(v);
     if (depth <= 0 || !isObj(v) || typeof v === 'function' || T.isProxy(v) || isBufferLike(v)) return total;
@@ -399,8 +402,8 @@ export const WALKER_PRELUDE_SOURCE = `
         for (; taken < 8; taken++) { const r = setIterNext(it); if (r.done) break; push(kids, r.value); }
       } else if (!T.isWeakMap(v) && !T.isWeakSet(v) && !T.isPromise(v) && !T.isDate(v) && !T.isRegExp(v)) {
         const keys = objectKeys(v);
-        all = keys.length; taken = all < 8 ? all : 8;
-        for (let j = 0; j < taken; j++) { const x = dataValue(v, keys[j]); if (x !== undefined) push(kids, x); }
+        all = keys.length; taken = all <= RECORD_FIELDS ? all : 8;
+        for (let j = 0; j < taken; j++) { const x = dataValue(v, keys[floor((j * all) / taken)]); if (x !== undefined) push(kids, x); }
       }
     } catch (e) {}
     let held = 0;

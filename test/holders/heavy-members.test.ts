@@ -50,3 +50,14 @@ t.test('report-memo: reports of 2 000 rows memoized under a key never asked agai
   // Its keys are JSON queries of ~130 characters: its members are probed by their values.
   t.ok((holder?.turnover?.sampled ?? 0) > 0 && holder?.turnover?.gone === 0, `turnover measured: ${JSON.stringify(holder?.turnover)}`)
 })
+
+t.test('job-logs: a record whose heavy field comes after its eighth is weighed by it', async (t) => {
+  // Job {id, type, tenant, params, attempt, state, submittedAt, startedAt, workerId,
+  // lastHeartbeatAt, logs, progress, crash}: 400 log lines of ~150 B each are its 11th field.
+  const { session } = await openFixture(t, 'job-logs')
+  const isJobs = (h: Holder): boolean => /^jobs \(Map, .*job-logs\/main\.js\)$/.test(h.path.join(' → ')) && h.size >= 8
+  const { last, holder: jobs } = await searchUntil(session, await search(session), isJobs, { spacingMs: 1000, timeoutMs: 20_000 })
+  t.comment(jobs !== undefined ? describeHolder(jobs) : last.holders.slice(0, 3).map(describeHolder).join(' | '))
+  t.ok(jobs !== undefined, 'reported')
+  t.ok((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1) > 20_000, `~${Math.round((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1))} B a job`)
+})
