@@ -55,7 +55,7 @@ function poolNote(h: Holder): string {
 
 /**
  * `; 12 members stayed longer than any of the 40 that left (seen up to 25 min), from 4 over its
- * last 3 searches` when it was judged growing by them (growth.ts `stayersSpan`).
+ * last 3 intervals` when it was judged growing by them (growth.ts `stayersSpan`).
  */
 function stayersNote(h: Holder): string {
   const s = h.stayers

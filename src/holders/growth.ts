@@ -289,7 +289,7 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
 
 /**
  * What stays in a flow. A small collection of big members that come and go (streams on air,
- * uploads in flight) into which a few members a hour are left for good (a broadcaster that
+ * uploads in flight) into which a few members an hour are left for good (a broadcaster that
  * vanished without closing) hardly moves its size against its churn: four live streams turning
  * over several times an hour, three abandoned ones added an hour. Its members' identities tell
  * what its size cannot: probed whole at searches in a row, each member carries when it was first
