@@ -2,7 +2,7 @@
  * One line per holder for logs and the API (path, kind, size, growth, shape, bytes), and the
  * notes that say why it was judged as it was (growth.ts).
  */
-import { bytesPerMember, fellBetween, isFlow, spanStartSize, stayersSpan, stoppedRising, viewsOntoSameStores } from './growth.js'
+import { bytesPerMember, fellBetween, isFlow, sizeHistory, spanStartSize, stayersSpan, stoppedRising, viewsOntoSameStores } from './growth.js'
 import type { Holder } from './types.js'
 
 /** One line per holder for logs and the API: path, kind, size, growth, shape, bytes. */
@@ -60,7 +60,7 @@ function poolNote(h: Holder): string {
 function stayersNote(h: Holder): string {
   const s = h.stayers
   if (s?.growing !== true) return ''
-  const span = stayersSpan(s, bytesPerMember(h), [...(h.earlierSizes ?? []), ...(h.previousSize !== null ? [h.previousSize] : []), h.size])
+  const span = stayersSpan(s, bytesPerMember(h), sizeHistory(h))
   const from = [...s.earlier, s.count][s.earlier.length - span]
   const seen = s.longestGoneSeconds >= 120 ? `${Math.round(s.longestGoneSeconds / 60)} min` : `${Math.round(s.longestGoneSeconds)} s`
   return `; ${s.count} members stayed longer than any of the ${s.departures} that left (seen up to ${seen}), from ${from ?? '?'} over its last ${span === 1 ? 'interval' : `${span} intervals`}`

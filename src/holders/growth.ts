@@ -229,8 +229,13 @@ export function growthSpan(
  */
 export function spanStartSize(h: Pick<Holder, 'size' | 'previousSize' | 'earlierSizes' | 'growingOver'>): number | undefined {
   if (h.previousSize === null) return undefined
-  const sizes = [...(h.earlierSizes ?? []), h.previousSize, h.size]
+  const sizes = sizeHistory(h)
   return sizes[sizes.length - 1 - (h.growingOver ?? 1)]
+}
+
+/** Its sizes at its measurements, oldest first, now last (`earlierSizes`, `previousSize` when known, `size`). */
+export function sizeHistory(h: Pick<Holder, 'size' | 'previousSize' | 'earlierSizes'>): number[] {
+  return [...(h.earlierSizes ?? []), ...(h.previousSize !== null ? [h.previousSize] : []), h.size]
 }
 
 /** Whether the holder is growing (growthSpan above 0; the same arguments). */

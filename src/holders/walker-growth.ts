@@ -139,7 +139,7 @@ export const WALKER_GROWTH_SOURCE = `
     if (t === null) return null;
     push(t, now, 0, 0, size);
     const ages = t[0];
-    if (t[1] !== 1 || before === undefined || before === null || before[1] !== 1 || before.length < 6) {
+    if (t[1] !== 1 || before === undefined || before === null || before[1] !== 1) {
       for (let i = 0; i < ages.length; i++) ages[i][2] = now;
       return null;
     }

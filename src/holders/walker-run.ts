@@ -372,8 +372,8 @@ export const WALKER_RUN_SOURCE = `
       // Turnover from PROBE_MIN_SIZE members; a smaller collection is still probed whole, so that
       // its members' stay is known when it grows (stayersOf).
       const before = wmGet(state.probes, o);
-      const turnover = before !== undefined && before !== null && r.growth !== null && (before.length < 6 || before[5] >= PROBE_MIN_SIZE) ? turnoverOf(o, kind, before) : null;
-      const probe = m[2] >= (m[2] <= PROBES ? 2 : PROBE_MIN_SIZE) && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
+      const turnover = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE ? turnoverOf(o, kind, before) : null;
+      const probe = m[2] >= 2 && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
       const probes = probe ? takeProbes(o, kind, m[2]) : null;
       const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());
       wmSet(state.probes, o, probes);

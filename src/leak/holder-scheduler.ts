@@ -31,6 +31,7 @@ import {
   levelFollowsTraffic,
   rankHolders,
   searchHolders,
+  sizeHistory,
   type Holder,
   type HolderSearchDone,
   type HolderSearchOptions,
@@ -357,7 +358,7 @@ export class HolderScheduler {
     let changed = false
     const holders = result.holders.map((h) => {
       if (!h.growing || h.stayers?.growing === true || h.previousSize === null || !isFlow(h.turnover)) return h
-      const sizes = [...(h.earlierSizes ?? []), h.previousSize, h.size]
+      const sizes = sizeHistory(h)
       const n = Math.min(sizes.length, this.history.length)
       if (n < FLOW_RISES + 1) return h
       const searches = this.history.slice(-n)
