@@ -160,6 +160,7 @@ export function isFlow(turnover: Turnover | undefined): boolean {
  * under SPAN_SLOWED_ALPHA below it (31 where 268 were expected) it is slowing to a level, not
  * growing; a leak of three uploads an interval that added one in the last is not (P ≈ 0.2). One
  * that added none in the last interval is not growing now (the next interval judges it again).
+ * From four intervals on, the last half's gain is tested the same way (`paceHolds`).
  */
 export const GROWTH_SPAN = FLOW_RISES
 export const SPAN_SLOWED_ALPHA = 0.001
@@ -176,6 +177,24 @@ export function poissonAtMost(x: number, mean: number): number {
     sum = Math.max(sum, term) + Math.log1p(Math.exp(-Math.abs(sum - term)))
   }
   return Math.min(1, Math.exp(sum))
+}
+
+/**
+ * Still growing at the span's pace. Given a span's sizes (oldest first, k + 1 of them, rising
+ * overall), its gains at its end are compared with the span's mean gain an interval as Poisson
+ * counts: the last interval's, and from four intervals on the last half's (⌊k/2⌋ intervals). A
+ * fill that slows towards its size front-loads its span: an LRU filling 146, 196, 212, 212, 227
+ * gained 81 over four intervals, 15 over the last (20 expected: not refuted) but 15 over the last
+ * two, where 40 were expected (P ≈ 10⁻⁵): the span reached back into its fill. A steady leak's
+ * later half holds half its gain; one that started inside the span holds more.
+ */
+export function paceHolds(span: readonly number[]): boolean {
+  const k = span.length - 1
+  if (k < 2) return true
+  const gain = span[k]! - span[0]!
+  const refuted = (intervals: number): boolean =>
+    poissonAtMost(span[k]! - span[k - intervals]!, (gain * intervals) / k) < SPAN_SLOWED_ALPHA
+  return !refuted(1) && !(k >= 4 && refuted(Math.floor(k / 2)))
 }
 
 /**
@@ -217,7 +236,7 @@ export function growthSpan(
     const from = sizes[sizes.length - 1 - k]!
     if (sizes[sizes.length - k]! < from) return 0 // it fell after this one
     if (from >= minElements(size - from, bytesPerMember) && movedBy(size - from, from, turnover, bytesPerMember, k)) {
-      return poissonAtMost(size - previousSize, (size - from) / k) >= SPAN_SLOWED_ALPHA && !stoppedRising(floors) ? k : 0
+      return paceHolds(sizes.slice(-(k + 1))) && !stoppedRising(floors) ? k : 0
     }
   }
   return 0
@@ -326,7 +345,7 @@ export function stayersSpan(stayers: Stayers | undefined, bytesPerMember = 0, si
     const by = counts[n - 1]! - from
     if (by >= minElements(by, bytesPerMember) && by >= GROWING_MIN_FRACTION * from) {
       const sizeGrew = k < sizes.length && sizes[sizes.length - 1]! - sizes[sizes.length - 1 - k]! >= STAYERS_SIZE_SHARE * by
-      const pace = k === 1 || poissonAtMost(counts[n - 1]! - counts[n - 2]!, by / k) >= SPAN_SLOWED_ALPHA
+      const pace = paceHolds(counts.slice(-(k + 1)))
       return sizeGrew && pace ? k : 0
     }
   }

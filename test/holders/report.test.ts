@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, growthSpan, isFlow, poissonAtMost, isGrowing, levelFollowsTraffic, stayersSpan, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { fellBetween, growthSpan, isFlow, paceHolds, poissonAtMost, isGrowing, levelFollowsTraffic, stayersSpan, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -426,6 +426,13 @@ t.test('a store gaining a few members an interval is judged over its last measur
   t.equal(growthSpan(4816, 4177, none, [3100]), 1, '+639 in one interval: growing (still filling)')
   t.equal(growthSpan(20, 20, none, [11, 14, 17], undefined, heavy), 0, 'no gain at all in the last interval: not growing')
   t.equal(growthSpan(21, 20, none, [11, 14, 17], undefined, heavy), 4, '+1 in the last where 2.5 were expected: a slow leak, not slowing')
+  // A span reaching back into a fill: a byte-budget LRU of ~200 bodies, a third of its members
+  // gone an interval, its count moving by ±15 after it filled.
+  const lru = { gone: 20, sampled: 64 }
+  t.equal(growthSpan(227, 212, lru, [146, 196, 212]), 0, '+81 over four, +15 in the last (20 expected) but +15 in the last two where 40 were: filled')
+  t.equal(growthSpan(227, 206, lru, [146, 166, 186]), 4, 'the same +81 gained evenly: growing over four')
+  t.equal(paceHolds([146, 196, 212, 212, 227]), false, 'paceHolds: the last half refutes the span')
+  t.equal(paceHolds([11, 14, 17, 20, 21]), true, 'paceHolds: +4 in the last half where 5 were expected')
   t.ok(Math.abs(poissonAtMost(0, 3) - Math.exp(-3)) < 1e-12, 'P(0 | 3) = e⁻³')
   t.ok(Math.abs(poissonAtMost(2, 3) - Math.exp(-3) * (1 + 3 + 4.5)) < 1e-12, 'P(≤ 2 | 3)')
   t.ok(poissonAtMost(31, 268) < 1e-60 && poissonAtMost(31, 268) >= 0, 'far below its mean')
