@@ -326,8 +326,10 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * `isGrowing` asks for (HEAVY_MIN_ELEMENTS when they weigh HEAVY_GROWTH_BYTES at the
  * collection's bytes per member) and GROWING_MIN_FRACTION, rose in the last interval, and at a
  * pace the span's mean does not refute (as `growthSpan`). And what stays must add to the
- * collection: its size grew over the same span by at least STAYERS_SIZE_SHARE of what the
- * stayers grew by (a flow's level moves either way around it). A cache at its bound trades a
+ * collection: its size now is above its lowest over the same span by at least STAYERS_SIZE_SHARE
+ * of what the stayers grew by (a flow's level moves either way around it: the lowest, not the
+ * first, so that a burst of work in flight at the span's start does not hide what stayed; a job
+ * runner's map went 16, 11, 18, 18, 21 while its crashed jobs went 0, 10, 11, 13, 15). A cache at its bound trades a
  * newcomer for every member it keeps: its favourites outlive every member it evicted while its
  * size stays put. Returns the span (0: not growing). `sizes`: its sizes, oldest first, now last.
  */
@@ -344,7 +346,7 @@ export function stayersSpan(stayers: Stayers | undefined, bytesPerMember = 0, si
     if (counts[n - k]! < from) return 0 // it fell after this one
     const by = counts[n - 1]! - from
     if (by >= minElements(by, bytesPerMember) && by >= GROWING_MIN_FRACTION * from) {
-      const sizeGrew = k < sizes.length && sizes[sizes.length - 1]! - sizes[sizes.length - 1 - k]! >= STAYERS_SIZE_SHARE * by
+      const sizeGrew = k < sizes.length && sizes[sizes.length - 1]! - Math.min(...sizes.slice(-(k + 1), -1)) >= STAYERS_SIZE_SHARE * by
       const pace = paceHolds(counts.slice(-(k + 1)))
       return sizeGrew && pace ? k : 0
     }

@@ -551,6 +551,9 @@ t.test('members that outlived every departure: a store inside a flow, judged by 
   t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [16, 16, 16, 16, 16]), 0, 'what stays did not add to it: a full cache')
   t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [14, 16]), 0, 'its size not known over the span')
   t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [12, 12, 14, 15, 16]), 3, '+4 over the span: half of what stayed')
+  t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [12, 16, 15, 16, 16]), 0, 'a full cache whose size moves by one: +1 over its lowest')
+  // Jobs that run minutes and crashed ones kept for good; a burst of 16 running at the span's start.
+  t.equal(stayersSpan(at(15, [0, 10, 11, 13], 21), heavy, [16, 11, 18, 18, 21]), 4, '+15 stayed, the size +10 over its lowest (11), +5 over its first')
   // Probed whole at each search: the chain of counts is carried from the report it continues.
   const item = (size: number, previousSize: number, stay: [number, number, number] | null): WalkerItem => ({
     id: 5, kind: 'Map', size, previousSize, intervalS: 1800, growthPerSecond: (size - previousSize) / 1800,
