@@ -228,6 +228,7 @@ export const WALKER_PRELUDE_SOURCE = `
     rise: new WM(), // tracked collection -> [its highest size sampled since its last measurement, the polls it rose to a new high at, when it last did (ds)]
     nextId: 1,
     tracked: [], // [{ id, ref: WeakRef, kind }], bounded
+    reported: new WS(), // collections in the last search's report: measured at the next whatever their size (see record)
     searches: 0,
     cur: null,
   };

@@ -333,6 +333,8 @@ export const WALKER_RUN_SOURCE = `
       if (take(bySize[i])) n++;
     }
     for (let i = 0, n = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && n < c.o.maxHolders; i++) if (take(bySize[i]) || wsHas(taken, bySize[i].m[0])) n++;
+    state.reported = new WS();
+    for (let i = 0; i < chosen.length; i++) wsAdd(state.reported, chosen[i].m[0]);
     const out = [];
     for (let i = 0; i < chosen.length; i++) {
       const r = chosen[i], m = r.m, o = m[0], kind = m[4];

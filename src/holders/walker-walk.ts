@@ -113,7 +113,10 @@ export const WALKER_WALK_SOURCE = `
     const keep = kind === K_OBJECT ? (size >= c.o.dictMin || (!bulk && n >= 0 && c.nd[n] <= 2)) : (size >= 8 || !bulk);
     const floors = keep || prev !== undefined ? closeInterval(o, size) : null;
     if (keep || prev !== undefined) wmSet(state.rec, o, enc(size, ds));
-    if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size) || (size >= FAMILY_MIN && heldPerMember(c, n, kind))) {
+    // Under minSize: when its size changed, when one of a family, and when in the last report
+    // (a small collection that held still between two searches is still the same holder: its
+    // sizes and its members' census go on; crashed jobs kept in a Map of a dozen).
+    if (size >= c.o.minSize || (prev !== undefined && decSize(prev) !== size) || (size >= FAMILY_MIN && heldPerMember(c, n, kind)) || wsHas(state.reported, o)) {
       push(c.measured, [o, n, size, prev === undefined ? -1 : prev, kind, ds, samples || null, false, floors]);
     }
   };
