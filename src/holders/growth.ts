@@ -321,7 +321,7 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * member that left was ever seen present have outlived every departure. In a flow they are a
  * few, by chance, until one of them leaves and sets a longer bar; in a store inside a flow they
  * are the store. Their count is judged as a store's size with no churn over the last
- * measurements (k = 1 … GROWTH_SPAN): at least STAYERS_MIN_DEPARTURES seen to leave (the bar is
+ * measurements (k = 1 … STAYERS_SPAN): at least STAYERS_MIN_DEPARTURES seen to leave (the bar is
  * the longest of that many), the count never fell over the span, rose by the fewest elements
  * `isGrowing` asks for (HEAVY_MIN_ELEMENTS when they weigh HEAVY_GROWTH_BYTES at the
  * collection's bytes per member) and GROWING_MIN_FRACTION, rose in the last interval, and at a
@@ -335,13 +335,21 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  */
 export const STAYERS_MIN_DEPARTURES = 8
 export const STAYERS_SIZE_SHARE = 0.5
+/**
+ * Stayers are judged over up to twice the span of sizes: their count has no churn to beat (a
+ * member that stays never leaves; a flow's count falls each time its longest-lived member
+ * leaves and raises the bar), so a longer span only lets a slow store show: crashed jobs of
+ * ~60 KB kept ~6 an hour, searches half an hour apart, rose 2, 7, 10, 16, 19 (+17, just under a
+ * megabyte) and reached +21 over eight.
+ */
+export const STAYERS_SPAN = 2 * GROWTH_SPAN
 
 export function stayersSpan(stayers: Stayers | undefined, bytesPerMember = 0, sizes: readonly number[] = []): number {
   if (stayers === undefined || stayers.departures < STAYERS_MIN_DEPARTURES) return 0
   const counts = [...stayers.earlier, stayers.count] // oldest first
   const n = counts.length
   if (n < 2 || !(counts[n - 1]! > counts[n - 2]!)) return 0
-  for (let k = 1; k <= GROWTH_SPAN && k < n; k++) {
+  for (let k = 1; k <= STAYERS_SPAN && k < n; k++) {
     const from = counts[n - 1 - k]!
     if (counts[n - k]! < from) return 0 // it fell after this one
     const by = counts[n - 1]! - from

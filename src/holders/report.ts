@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, FLOW_RISES, GROWTH_SPAN, growthSpan, isGrowing, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, growthSpan, isGrowing, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
@@ -347,7 +347,7 @@ export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' |
 function stayersNow(item: WalkerItem, before: PreviousHolder | undefined): Stayers | undefined {
   if (item.stay == null || item.previousSize < 0) return undefined
   const chain = sameMeasurement(before, item.previousSize) && before.stayers !== undefined ? before.stayers : undefined
-  const earlier = chain === undefined ? [] : [...chain.earlier, chain.count].slice(-GROWTH_SPAN)
+  const earlier = chain === undefined ? [] : [...chain.earlier, chain.count].slice(-STAYERS_SPAN)
   return { count: item.stay[0], departures: item.stay[1], longestGoneSeconds: item.stay[2], earlier }
 }
 
@@ -369,13 +369,14 @@ function sameMeasurement(before: PreviousHolder | undefined, previousSize: numbe
 }
 
 /**
- * The sizes before `previousSize` (oldest first, at most FLOW_RISES − 1): the previous report's
+ * The sizes before `previousSize` (oldest first, at most STAYERS_SPAN − 1: the stayers' span
+ * needs its sizes; the other rules read their last few): the previous report's
  * own history, when that report is the measurement `previousSize` comes from (a collection not
  * reported at every search, or measured at its path as a new copy, starts over).
  */
 function sizesBefore(before: PreviousHolder | undefined, previousSize: number): number[] {
   if (!sameMeasurement(before, previousSize)) return []
-  return [...(before.earlierSizes ?? []), before.previousSize].slice(-(FLOW_RISES - 1))
+  return [...(before.earlierSizes ?? []), before.previousSize].slice(-(STAYERS_SPAN - 1))
 }
 
 function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow, parentId, parentVisited]: readonly number[]): SiblingFamily {

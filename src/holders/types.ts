@@ -93,7 +93,7 @@ export interface Holder {
    */
   readonly turnover?: Turnover
   /**
-   * Its sizes at the searches before `previousSize`, oldest first (at most 3), when each of
+   * Its sizes at the searches before `previousSize`, oldest first (at most 7), when each of
    * those searches reported it: what a flow's growth is judged on (`isGrowing`). Absent when none.
    */
   readonly earlierSizes?: readonly number[]
@@ -138,7 +138,7 @@ export interface Holder {
    * `stayersSpan`): how many of its members have been present longer than any member that left
    * was seen present (`count`), how many left since the first of those searches (`departures`),
    * the longest a member that left was seen present (seconds of the target's clock), and
-   * `count` at the searches before, oldest first (at most 3, same chain). `growing` when the
+   * `count` at the searches before, oldest first (at most 8, same chain). `growing` when the
    * stayers, not its size, are what it was judged growing by. Absent when not measured.
    */
   readonly stayers?: Stayers

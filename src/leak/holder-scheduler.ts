@@ -359,7 +359,7 @@ export class HolderScheduler {
     const holders = result.holders.map((h) => {
       if (!h.growing || h.stayers?.growing === true || h.previousSize === null || !isFlow(h.turnover)) return h
       const sizes = sizeHistory(h)
-      const n = Math.min(sizes.length, this.history.length)
+      const n = Math.min(sizes.length, this.history.length, FLOW_RISES + 1)
       if (n < FLOW_RISES + 1) return h
       const searches = this.history.slice(-n)
       const gapS = (searches[n - 1]!.at - searches[n - 2]!.at) / 1000

@@ -554,6 +554,12 @@ t.test('members that outlived every departure: a store inside a flow, judged by 
   t.equal(stayersSpan(at(12, [4, 6, 9]), heavy, [12, 16, 15, 16, 16]), 0, 'a full cache whose size moves by one: +1 over its lowest')
   // Jobs that run minutes and crashed ones kept for good; a burst of 16 running at the span's start.
   t.equal(stayersSpan(at(15, [0, 10, 11, 13], 21), heavy, [16, 11, 18, 18, 21]), 4, '+15 stayed, the size +10 over its lowest (11), +5 over its first')
+  // Crashed jobs of ~60 KB, ~6 an hour, searches half an hour apart: a megabyte takes 17 or more.
+  const job = 61_000
+  t.equal(stayersSpan(at(19, [0, 0, 1, 2, 7, 10, 16], 29), job, [5, 6, 6, 7, 14, 19, 22, 25]), 5, '1 → 19 over five intervals (1.1 MB)')
+  t.equal(stayersSpan(at(16, [0, 0, 1, 2, 7, 10], 26), job, [5, 6, 6, 7, 14, 19, 22]), 0, '+15 over five: under a megabyte, under 32')
+  t.equal(stayersSpan(at(19, [0, 0, 1, 2, 7, 10, 16], 29), job, [5, 6, 6, 7, 14, 19, 22, 25].slice(-3)), 0, 'its sizes not known over the span')
+  t.equal(stayersSpan(at(19, [0, 1, 2, 7, 10, 9, 16], 29), job, [5, 6, 6, 7, 14, 19, 22, 25]), 0, 'fell after 10: judged from 9, +10')
   // Probed whole at each search: the chain of counts is carried from the report it continues.
   const item = (size: number, previousSize: number, stay: [number, number, number] | null): WalkerItem => ({
     id: 5, kind: 'Map', size, previousSize, intervalS: 1800, growthPerSecond: (size - previousSize) / 1800,
@@ -570,6 +576,15 @@ t.test('members that outlived every departure: a store inside a flow, judged by 
   t.equal(last?.growing, true, 'growing by what stays, its size (+2 with 4 gone) does not tell')
   t.equal(last?.stayers?.growing, true)
   t.match(describeHolder(last!), /12 members stayed longer than any of the 20 that left \(seen up to 15 min\), from 4 over its last 3 intervals/)
+  // A slow store's chain is carried over eight reports, its sizes over seven before the previous.
+  let slow = new Map<number, Holder>()
+  let lastSlow: Holder | undefined
+  for (let i = 1; i <= 10; i++) {
+    ;[lastSlow] = toHolders([{ ...item(10 + i, 9 + i, [i, 20, 900]), retainedBytes: (10 + i) * 60_000 }], ctx(), slow)
+    slow = new Map([[5, lastSlow!]])
+  }
+  t.same(lastSlow?.stayers?.earlier, [2, 3, 4, 5, 6, 7, 8, 9], 'eight counts before')
+  t.same(lastSlow?.earlierSizes, [12, 13, 14, 15, 16, 17, 18], 'seven sizes before the previous one')
   const [restarted] = toHolders([item(17, 14, [14, 2, 30])], ctx(), previous)
   t.same(restarted?.stayers?.earlier, [], 'not the measurement compared with: the chain starts over')
   t.equal(restarted?.growing, false)
