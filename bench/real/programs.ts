@@ -310,6 +310,11 @@ interface WatchHours {
  *   (growth with a daily curve), leaking; a catalogue cache loaded in four steps when a
  *   marketplace onboards, a session store with a 3 h sliding expiry filling for three hours,
  *   healthy.
+ * - keeps: four programs written by a helper (reading no analysis code) while the holder search
+ *   learnt to judge a small collection's stayers over eight searches and to keep measuring a small
+ *   collection that holds still (so not shaped by it), run only after it: a print spooler's cancelled jobs with their
+ *   rendered pages and a chat gateway's sessions of clients whose connection reset, leaking; a
+ *   byte-budget response cache and per-key token buckets through a daily curve, healthy.
  */
 export const LATER_CORPORA = {
   heldout: { folder: 'corpus-heldout', watch: { pastOnset: 2, healthy: 7 } },
@@ -343,6 +348,7 @@ export const LATER_CORPORA = {
   jumps: { folder: 'corpus-jumps', watch: { pastOnset: 4, healthy: 6 } },
   churn: { folder: 'corpus-churn', watch: { pastOnset: 4, healthy: 6 } },
   levels: { folder: 'corpus-levels', watch: { pastOnset: 4, healthy: 6 } },
+  keeps: { folder: 'corpus-keeps', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
