@@ -329,9 +329,9 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * collection: its size now is above its lowest over the same span by at least STAYERS_SIZE_SHARE
  * of what the stayers grew by (a flow's level moves either way around it: the lowest, not the
  * first, so that a burst of work in flight at the span's start does not hide what stayed; a job
- * runner's map went 16, 11, 18, 18, 21 while its crashed jobs went 0, 10, 11, 13, 15). A cache at its bound trades a
- * newcomer for every member it keeps: its favourites outlive every member it evicted while its
- * size stays put. Returns the span (0: not growing). `sizes`: its sizes, oldest first, now last.
+ * runner's map went 16, 11, 18, 18, 21 while its crashed jobs went 0, 10, 11, 13, 15). A cache
+ * at its bound trades a newcomer for every member it keeps: its favourites outlive every member
+ * it evicted while its size stays put. Returns the span (0: not growing). `sizes`: its sizes, oldest first, now last.
  */
 export const STAYERS_MIN_DEPARTURES = 8
 export const STAYERS_SIZE_SHARE = 0.5
@@ -339,8 +339,8 @@ export const STAYERS_SIZE_SHARE = 0.5
  * Stayers are judged over up to twice the span of sizes: their count has no churn to beat (a
  * member that stays never leaves; a flow's count falls each time its longest-lived member
  * leaves and raises the bar), so a longer span only lets a slow store show: crashed jobs of
- * ~60 KB kept ~6 an hour, searches half an hour apart, rose 2, 7, 10, 16, 19 (+17, just under a
- * megabyte) and reached +21 over eight.
+ * ~60 KB kept ~6 an hour, searches half an hour apart, rose 1, 2, 7, 10, 16, 19: +17 over four
+ * intervals, just under a megabyte; +18 over five.
  */
 export const STAYERS_SPAN = 2 * GROWTH_SPAN
 
