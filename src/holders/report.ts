@@ -261,7 +261,7 @@ export function renderPath(item: Pick<WalkerItem, 'root' | 'steps' | 'kind'>, ct
 }
 
 export const RETAINED_BYTES_METHOD =
-  'mean size of up to 3 sampled elements (each with what it holds 2 levels down, 8 children a level scaled to all of them, every field of a record of up to 24; 64-bit heap without pointer compression; Buffers count their bytes) × size, plus the table'
+  'mean size of up to 3 sampled elements (each with what it holds 4 levels down, 8 children a level scaled to all of them, every field of a record of up to 24, at most 400 objects opened; 64-bit heap without pointer compression; Buffers count their bytes) × size, plus the table'
 
 /** Items from the walker → holders, with paths rendered and carried over from the previous search. */
 export function toHolders(

@@ -382,11 +382,17 @@ export const WALKER_PRELUDE_SOURCE = `
   // Array or a dictionary's keys, the first of a Map or Set), their sum scaled to all its
   // children (a report holding 14 400 rows weighs its rows, not 8 of them). A record of up to
   // RECORD_FIELDS fields has every field read: its fields are not alike, and a job's log lines
-  // are its eleventh.
+  // are its eleventh. WEIGH_DEPTH levels, at most WEIGH_OBJECTS objects opened an element (the
+  // rest weigh themselves only): a print job's pages hold their bands, strings three levels
+  // below the job; a chat session's outbox holds envelopes of strings.
   const RECORD_FIELDS = 24;
+  const WEIGH_DEPTH = 4;
+  const WEIGH_OBJECTS = 400;
+  let weighLeft = 0;
   const deep = (v, depth) => {
     let total = shallow(v);
     if (depth <= 0 || !isObj(v) || typeof v === 'function' || T.isProxy(v) || isBufferLike(v)) return total;
+    if (--weighLeft < 0) return total;
     const kids = [];
     let all = 0, taken = 0;
     try {
@@ -411,6 +417,8 @@ export const WALKER_PRELUDE_SOURCE = `
     for (let i = 0; i < kids.length; i++) held += deep(kids[i], depth - 1);
     return total + (taken > 0 && all > taken ? (held * all) / taken : held);
   };
+  /** Bytes of one element and what it holds (see deep). */
+  const weigh = (v) => { weighLeft = WEIGH_OBJECTS; return deep(v, WEIGH_DEPTH); };
 
   const hello = (fresh) => ({
     ok: true, fresh, version: 1, installId: state.installId, pid: process.pid,

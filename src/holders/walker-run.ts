@@ -353,7 +353,7 @@ export const WALKER_RUN_SOURCE = `
           if (ref !== undefined && callbacks.indexOf(ref) < 0) push(callbacks, ref);
         } else push(shapes, describe(v));
         if (isObj(v) && isBufferLike(v)) buffers++;
-        try { bytes += deep(v, 2); counted++; } catch (e) {}
+        try { bytes += weigh(v); counted++; } catch (e) {}
       }
       for (let j = 0; j < s.keys.length; j++) push(keyShapes, describe(s.keys[j]));
       if (kind === K_STRING) push(shapes, 'characters');

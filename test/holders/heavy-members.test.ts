@@ -61,3 +61,14 @@ t.test('job-logs: a record whose heavy field comes after its eighth is weighed b
   t.ok(jobs !== undefined, 'reported')
   t.ok((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1) > 20_000, `~${Math.round((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1))} B a job`)
 })
+
+t.test('print-pages: what a job weighs three levels below it is weighed', async (t) => {
+  // PrintJob {…, pages} → page {…, bands} → 12 base64 strings of ~4 KB: ~200 KB a job.
+  const { session } = await openFixture(t, 'print-pages')
+  const isJobs = (h: Holder): boolean => /^jobs \(Map, .*print-pages\/main\.js\)$/.test(h.path.join(' → ')) && h.size >= 16
+  const { last, holder: jobs } = await searchUntil(session, await search(session), isJobs, { spacingMs: 1000, timeoutMs: 20_000 })
+  t.comment(jobs !== undefined ? describeHolder(jobs) : last.holders.slice(0, 3).map(describeHolder).join(' | '))
+  t.ok(jobs !== undefined, 'reported')
+  const perJob = (jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1)
+  t.ok(perJob > 150_000 && perJob < 400_000, `~${Math.round(perJob)} B a job (~200 KB of bands)`)
+})
