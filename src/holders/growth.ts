@@ -214,7 +214,7 @@ export function growthSpan(
   // Grown from (nearly) empty: a queue refilled after its consumer drained it does that too, and
   // a collection that small had no members sampled for its turnover; the next search judges it.
   if (previousSize === null) return 0
-  const sizes = [...earlierSizes, previousSize, size] // oldest first
+  const sizes = sizeHistory({ size, previousSize, earlierSizes })
   const fewest = minElements(size - previousSize, bytesPerMember)
   const fell = floors !== undefined && fellBetween(previousSize, floors, turnover, bytesPerMember)
   if (previousSize >= fewest && movedBy(size - previousSize, previousSize, turnover, bytesPerMember)) {

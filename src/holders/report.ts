@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, growthSpan, isGrowing, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, growthSpan, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
 import { groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
@@ -311,7 +311,7 @@ export function toHolders(
         : undefined
     const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)
-    const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), [...earlierSizes, previousSize, item.size]) > 0
+    const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
     return {
       id: item.id,
       path,

@@ -1,8 +1,10 @@
 // Collections of few, heavy members (an upload's chunks): named growing on fewer members when
 // what they added weighs megabytes (growth.ts), never for the churn of heavy members in progress.
 import t from 'tap'
+import type { Test } from 'tap'
 import type { Holder } from '../../src/holders/types.js'
 import { describeHolder } from '../../src/holders/report.js'
+import { bytesPerMember } from '../../src/holders/growth.js'
 import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
 
 t.test('uploads: a few heavy members a second, never expired, named growing before 32 have been added between searches', async (t) => {
@@ -51,24 +53,26 @@ t.test('report-memo: reports of 2 000 rows memoized under a key never asked agai
   t.ok((holder?.turnover?.sampled ?? 0) > 0 && holder?.turnover?.gone === 0, `turnover measured: ${JSON.stringify(holder?.turnover)}`)
 })
 
-t.test('job-logs: a record whose heavy field comes after its eighth is weighed by it', async (t) => {
-  // Job {id, type, tenant, params, attempt, state, submittedAt, startedAt, workerId,
-  // lastHeartbeatAt, logs, progress, crash}: 400 log lines of ~150 B each are its 11th field.
-  const { session } = await openFixture(t, 'job-logs')
-  const isJobs = (h: Holder): boolean => /^jobs \(Map, .*job-logs\/main\.js\)$/.test(h.path.join(' → ')) && h.size >= 8
+/** The fixture's `jobs` Map once it has `minSize` members, and what a member of it weighs. */
+async function weighedJobs(t: Test, fixture: string, minSize: number): Promise<{ jobs: Holder | undefined; perJob: number }> {
+  const { session } = await openFixture(t, fixture)
+  const path = new RegExp(`^jobs \\(Map, .*${fixture}/main\\.js\\)$`)
+  const isJobs = (h: Holder): boolean => path.test(h.path.join(' → ')) && h.size >= minSize
   const { last, holder: jobs } = await searchUntil(session, await search(session), isJobs, { spacingMs: 1000, timeoutMs: 20_000 })
   t.comment(jobs !== undefined ? describeHolder(jobs) : last.holders.slice(0, 3).map(describeHolder).join(' | '))
   t.ok(jobs !== undefined, 'reported')
-  t.ok((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1) > 20_000, `~${Math.round((jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1))} B a job`)
+  return { jobs, perJob: jobs !== undefined ? bytesPerMember(jobs) : 0 }
+}
+
+t.test('job-logs: a record whose heavy field comes after its eighth is weighed by it', async (t) => {
+  // Job {id, type, tenant, params, attempt, state, submittedAt, startedAt, workerId,
+  // lastHeartbeatAt, logs, progress, crash}: 400 log lines of ~150 B each are its 11th field.
+  const { perJob } = await weighedJobs(t, 'job-logs', 8)
+  t.ok(perJob > 20_000, `~${Math.round(perJob)} B a job`)
 })
 
 t.test('print-pages: what a job weighs three levels below it is weighed', async (t) => {
   // PrintJob {…, pages} → page {…, bands} → 12 base64 strings of ~4 KB: ~200 KB a job.
-  const { session } = await openFixture(t, 'print-pages')
-  const isJobs = (h: Holder): boolean => /^jobs \(Map, .*print-pages\/main\.js\)$/.test(h.path.join(' → ')) && h.size >= 16
-  const { last, holder: jobs } = await searchUntil(session, await search(session), isJobs, { spacingMs: 1000, timeoutMs: 20_000 })
-  t.comment(jobs !== undefined ? describeHolder(jobs) : last.holders.slice(0, 3).map(describeHolder).join(' | '))
-  t.ok(jobs !== undefined, 'reported')
-  const perJob = (jobs?.retainedBytes ?? 0) / Math.max(1, jobs?.size ?? 1)
+  const { perJob } = await weighedJobs(t, 'print-pages', 16)
   t.ok(perJob > 150_000 && perJob < 400_000, `~${Math.round(perJob)} B a job (~200 KB of bands)`)
 })
