@@ -11,7 +11,7 @@ import {
   type RenderContext,
   type WalkerItem,
 } from '../../src/holders/report.js'
-import { fellBetween, growthSpan, isFlow, paceHolds, poissonAtMost, isGrowing, levelFollowsTraffic, stayersSpan, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
+import { atNewHigh, fellBetween, growthSpan, isFlow, paceHolds, poissonAtMost, isGrowing, levelFollowsTraffic, stayersSpan, stoppedRising, turnoverBound, turnoverLowerBound } from '../../src/holders/growth.js'
 import { visitsForHeap } from '../../src/holders/search.js'
 import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
 import {
@@ -431,6 +431,18 @@ t.test('a store gaining a few members an interval is judged over its last measur
   const lru = { gone: 20, sampled: 64 }
   t.equal(growthSpan(227, 212, lru, [146, 196, 212]), 0, '+81 over four, +15 in the last (20 expected) but +15 in the last two where 40 were: filled')
   t.equal(growthSpan(227, 206, lru, [146, 166, 186]), 4, 'the same +81 gained evenly: growing over four')
+  // A byte-budget LRU of bodies from 200 B to 1.4 MB: its count drifts with the mix of sizes,
+  // by more than members that come and go independently would move it (keeps' response cache).
+  const bodies = { gone: 31, sampled: 64 }
+  t.equal(growthSpan(1849, 1651, bodies, [1945, 1654, 1650, 1599, 1705, 1655]), 0, '+198 past its churn bound, but it held 1 945 before: not at a new high')
+  t.equal(growthSpan(1849, 1651, bodies, [1654, 1650, 1599, 1705, 1655]), 1, 'the same +198 at a new high: growing on two sizes')
+  t.equal(growthSpan(1849, 1651, bodies, [1849]), 0, 'equal to an earlier size is not a new high')
+  t.equal(atNewHigh([1945, 1654, 1849]), false, 'atNewHigh: 1 945 before')
+  t.equal(atNewHigh([1654, 1849]), true, 'atNewHigh: above every earlier size')
+  // A batch flushed between searches: its sizes at searches are points taken in its cycle.
+  const kept = { gone: 0, sampled: 64, census: true }
+  t.equal(growthSpan(360, 300, kept, [500, 200], { low: 100, previousLow: 40 }), 1, 'fell to 100 in between, its floor rose from 40: growing though it held 500 before')
+  t.equal(growthSpan(360, 300, kept, [500, 200], { low: 100, previousLow: 90 }), 0, 'its floor hardly rose: not growing')
   t.equal(paceHolds([146, 196, 212, 212, 227]), false, 'paceHolds: the last half refutes the span')
   t.equal(paceHolds([11, 14, 17, 20, 21]), true, 'paceHolds: +4 in the last half where 5 were expected')
   t.ok(Math.abs(poissonAtMost(0, 3) - Math.exp(-3)) < 1e-12, 'P(0 | 3) = e⁻³')
