@@ -15,11 +15,11 @@ import type { Backing, Holder, Stayers, Turnover } from './types.js'
  * √(2·f·n). Growth must exceed GROWING_NOISE_SIGMAS such deviations (a chance of ~3·10⁻⁵ per
  * comparison).
  *
- * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how many of up to 64 members
- * sampled across it when it was last reported have left since; f is then the upper 99.9 %
- * (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
+ * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how
+ * many of 64 members sampled across it (all of them, up to 256) when it was last reported have
+ * left since; f is then the upper 99.9 % (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
  * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not. When every
- * member present then was probed (a census: up to 64 members) the share is a count, not a
+ * member present then was probed (a census: up to 256 members) the share is a count, not a
  * sample, and f is that share: a Map of 40 of which 1 left, grown by 9, moved by more than its
  * churn (4·√2 ≈ 5.7).
  * Small leaking collections without a measured turnover need a longer interval to be called
@@ -337,7 +337,7 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * vanished without closing) hardly moves its size against its churn: four live streams turning
  * over several times an hour, three abandoned ones added an hour. Its members' identities tell
  * what its size cannot: probed whole at searches in a row, each member carries when it was first
- * seen (the walker's census, up to 64 members), and the members present now for longer than any
+ * seen (the walker's census, up to 256 members), and the members present now for longer than any
  * member that left was ever seen present have outlived every departure. In a flow they are a
  * few, by chance, until one of them leaves and sets a longer bar; in a store inside a flow they
  * are the store. Their count is judged as a store's size with no churn over the last

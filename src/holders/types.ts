@@ -79,7 +79,7 @@ export interface Holder {
    */
   readonly family?: SiblingFamily
   /**
-   * Sets, Maps, Arrays, dictionaries and timer lists: of up to 64 members sampled across it
+   * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of up to 256)
    * when it was last reported, how many have left since (a dictionary's members are its keys; a
    * Timeout has left its list when it fired or was cleared; a setInterval re-armed is the same
    * member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
@@ -134,7 +134,7 @@ export interface Holder {
    */
   readonly backing?: Backing
   /**
-   * A collection of up to 64 members probed whole at its last searches in a row (growth.ts
+   * A collection of up to 256 members probed whole at its last searches in a row (growth.ts
    * `stayersSpan`): how many of its members have been present longer than any member that left
    * was seen present (`count`), how many left since the first of those searches (`departures`),
    * the longest a member that left was seen present (seconds of the target's clock), and
@@ -172,7 +172,7 @@ export interface Backing {
 export interface Turnover {
   readonly gone: number
   readonly sampled: number
-  /** Every member present when sampled was probed (up to 64): `gone` is a count, not a sample. */
+  /** Every member present when sampled was probed (up to 256): `gone` is a count, not a sample. */
   readonly census?: boolean
 }
 

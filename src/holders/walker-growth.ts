@@ -10,9 +10,13 @@ export const WALKER_GROWTH_SOURCE = `
   // leave cannot move much by churn, whatever its size (see isGrowing). Objects are held through
   // WeakRefs; primitives only when small (a fresh copy), and an Array's only when the sampled ones
   // are distinct (see takeProbes); a dictionary's members are its keys.
-  // A collection of fewer than PROBE_MIN_PROBES members is probed whole or not at all (a census:
-  // its turnover is then a count, not a sample; see growth.ts turnoverBound).
-  const PROBES = 64, PROBE_MIN_SIZE = 8, PROBE_MIN_PROBES = 16;
+  // A collection of fewer than PROBE_MIN_PROBES members is probed whole or not at all, and one
+  // of up to CENSUS members is probed whole (a census: its turnover is then a count, not a
+  // sample, see growth.ts turnoverBound; and its members' ages tell the ones that stay, see
+  // stayersOf). A flow of a hundred uploads in flight keeps its census.
+  const PROBES = 64, CENSUS = 256, PROBE_MIN_SIZE = 8, PROBE_MIN_PROBES = 16;
+  // How many members of a collection of this size are probed: all of them up to CENSUS.
+  const probesFor = (size) => size <= CENSUS ? CENSUS : PROBES;
   const enoughProbes = (n, size) => n >= (size < PROBE_MIN_PROBES ? size : PROBE_MIN_PROBES);
   // The largest collection probed, by kind: sampling walks a Set or a Map by iteration (~10 ns a
   // member, then has() per probe), a timer list along its links, and lists a dictionary's keys
@@ -47,11 +51,11 @@ export const WALKER_GROWTH_SOURCE = `
   };
   // This search's own watchdog Timeout, in a timer list while the search runs: not the app's.
   const ownWatchdog = () => state.cur !== null ? state.cur.watchdog : null;
-  // Up to PROBES distinct indices spread evenly over 0..length-1.
+  // Up to probesFor(length) distinct indices spread evenly over 0..length-1 (all up to CENSUS).
   const strided = (length) => {
-    const out = [];
-    for (let j = 0, last = -1; j < PROBES; j++) {
-      const at = floor((j * length) / PROBES);
+    const out = [], n = probesFor(length);
+    for (let j = 0, last = -1; j < n; j++) {
+      const at = floor((j * length) / n);
       if (at !== last && at < length) { push(out, at); last = at; }
     }
     return out;
@@ -60,13 +64,13 @@ export const WALKER_GROWTH_SOURCE = `
   const taken = (out, size, all) => enoughProbes(out.length, size) ? [out, all ? 1 : 0] : null;
   const takeProbes = (o, kind, size) => {
     const out = [];
-    const stride = size / PROBES;
+    const most = probesFor(size), stride = size / most;
     try {
       if (kind === K_TIMERS) {
         // A timer list's Timeouts, every stride-th along the list (not this search's own watchdog).
         const own = ownWatchdog();
         let t = dataValue(o, '_idleNext'), next = 0, i = 0;
-        for (; i < size && isObj(t) && t !== o && out.length < PROBES; i++) {
+        for (; i < size && isObj(t) && t !== o && out.length < most; i++) {
           if (i >= next && t !== own) { next += stride; push(out, [true, new WR(t)]); }
           t = dataValue(t, '_idleNext');
         }
@@ -107,14 +111,14 @@ export const WALKER_GROWTH_SOURCE = `
         return taken(out, size, out.length >= keys.length);
       }
       // A Set's or a Map's members through its captured forEach (an iterator's result objects,
-      // one a member of up to 65 536, would make the search run scavenges), stopped once PROBES
-      // are taken. One of PROBES members or fewer now is probed whole (its size may have moved
+      // one a member of up to 65 536, would make the search run scavenges), stopped once they
+      // are taken. One of CENSUS members or fewer now is probed whole (its size may have moved
       // since it was measured: a flow's members come and go while the search runs).
       const cur = kind === K_SET ? setSize(o) : mapSize(o);
-      const upTo = cur <= PROBES ? cur : size, every = cur <= PROBES ? 1 : stride;
+      const whole = cur <= CENSUS, upTo = whole ? cur : size, every = whole ? 1 : stride, cap = whole ? CENSUS : most;
       let next = 0, i = 0;
       const each = (v, k) => {
-        if (i >= upTo || out.length >= PROBES) throw PROBES_TAKEN;
+        if (i >= upTo || out.length >= cap) throw PROBES_TAKEN;
         if (i++ < next) return;
         next += every;
         let p = probeOf(kind === K_SET ? v : k, true);

@@ -63,7 +63,8 @@ t.test("dead-consumer: an Array's turnover counts its sampled objects still in i
   const results = await searchSeries(session, 2, 1000)
   const queue = results[2]?.holders.find((h) => /→ \.jobs \(Array\)$/.test(h.path.join(' → ')))
   t.comment(queue !== undefined ? `${describeHolder(queue)}; turnover ${JSON.stringify(queue.turnover)}` : '(not reported)')
-  t.same(queue?.turnover, { gone: 0, sampled: 64 }, 'no job sampled in the queue has left it')
+  t.equal(queue?.turnover?.gone, 0, 'no job sampled in the queue has left it')
+  t.ok((queue?.turnover?.sampled ?? 0) >= 64, 'at least 64 sampled (all of them up to 256)')
 })
 
 t.test("seen-users: a dictionary's turnover counts its sampled keys still in it", async (t) => {
