@@ -17,11 +17,11 @@ import type { Backing, Holder, Stayers, Turnover } from './types.js'
  *
  * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how
  * many of 64 members sampled across it (all of them, up to 256) when it was last reported have
- * left since; f is then the upper 99.9 % (Wilson) bound of that share. A timer list of 600 moving by 40 between two searches is churn;
- * a Set of 2 000 subscribers of which none of 64 sampled left, growing by 120, is not. When every
- * member present then was probed (a census: up to 256 members) the share is a count, not a
- * sample, and f is that share: a Map of 40 of which 1 left, grown by 9, moved by more than its
- * churn (4·√2 ≈ 5.7).
+ * left since; f is then the upper 99.9 % (Wilson) bound of that share. A timer list of 600
+ * moving by 40 between two searches is churn; a Set of 2 000 subscribers of which none of 64
+ * sampled left, growing by 120, is not. When every member present then was probed (a census: up
+ * to 256 members) the share is a count, not a sample, and f is that share: a Map of 40 of which
+ * 1 left, grown by 9, moved by more than its churn (4·√2 ≈ 5.7).
  * Small leaking collections without a measured turnover need a longer interval to be called
  * growing; the scheduler doubles the gap between searches while a leak stays raised.
  *

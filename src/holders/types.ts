@@ -79,8 +79,8 @@ export interface Holder {
    */
   readonly family?: SiblingFamily
   /**
-   * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of up to 256)
-   * when it was last reported, how many have left since (a dictionary's members are its keys; a
+   * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of
+   * them, up to 256) when it was last reported, how many have left since (a dictionary's members are its keys; a
    * Timeout has left its list when it fired or was cleared; a setInterval re-armed is the same
    * member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
    * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
