@@ -48,6 +48,12 @@ export interface HolderOutcome {
    * decided anything in a run. Absent in results recorded before it.
    */
   readonly emptiedBetween?: readonly string[]
+  /**
+   * Searches whose growing holders were judged (a healthy program's only after the plateau in
+   * its manifest; one with none, whose level follows its traffic, never): 0 means its holders
+   * were not judged at all. Absent in results recorded before it.
+   */
+  readonly judgedSearches?: number
   readonly searches: { readonly done: number; readonly refused: number; readonly failed: number }
   /** Why searches were refused (distinct reasons, e.g. 'headroom: needs 64 MiB, 40 MiB left'). */
   readonly refusals: readonly string[]
@@ -93,6 +99,7 @@ export class HolderWatch {
   private readonly byTraffic = new Set<string>()
   private readonly byFloor = new Set<string>()
   private searches = { done: 0, refused: 0, failed: 0 }
+  private judged = 0
   private readonly refusals = new Set<string>()
 
   constructor(
@@ -128,6 +135,7 @@ export class HolderWatch {
     for (const holder of view.holders) if (holder.followsTraffic === true) this.byTraffic.add(holder.label)
     for (const holder of view.holders) if (decidedByFloor(holder)) this.byFloor.add(holder.label)
     if (judge === false) return
+    this.judged += 1
     const since = judge === true ? undefined : judge
     const growing = view.holders.filter((h) => h.growing && (since === undefined || now.simS - h.intervalSeconds * since.scale >= since.sinceSimS))
     growing.forEach((holder, index) => {
@@ -162,6 +170,7 @@ export class HolderWatch {
       otherGrowing: [...this.other],
       followedTraffic: [...this.byTraffic],
       emptiedBetween: [...this.byFloor],
+      judgedSearches: this.judged,
       searches: this.searches,
       refusals: [...this.refusals],
       worst:

@@ -151,6 +151,7 @@ export function holderTable(results: readonly ProgramResult[]): string {
         const emptied = (run.holders.emptiedBetween ?? []).length
         const byTraffic =
           (traffic === 0 ? '' : ` (${traffic} a flow following the traffic)`) + (emptied === 0 ? '' : ` (${emptied} emptied between searches)`)
+        if (!run.leaky && run.holders.judgedSearches === 0) return 'not judged (no plateau in its manifest)' + byTraffic
         if (!run.leaky) return (run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`) + byTraffic
         const h = run.holders
         if (h.found === null) return (h.searches.done === 0 ? 'no search' : 'not named') + byTraffic

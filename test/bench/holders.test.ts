@@ -90,4 +90,7 @@ t.test('flows the traffic explained are recorded, growing or not', async (t) => 
   )
   t.same(watch.result().followedTraffic, ['queue (Array, app.mjs)'], 'recorded even from a search not judged')
   t.same(watch.result().otherGrowing, [], 'and not a false holder')
+  t.equal(watch.result().judgedSearches, 0, 'no search judged: its holders were not judged at all')
+  watch.observe({ searchedAt: 'b', holders: [queue], cost: null, searches: { done: 3, refused: 0, failed: 0 }, refusal: null }, null, { simS: 900, wallMs: 13_000 }, true)
+  t.equal(watch.result().judgedSearches, 1, 'one judged')
 })
