@@ -54,7 +54,7 @@ function poolNote(h: Holder): string {
 }
 
 /**
- * `; 12 members stayed longer than any of the 40 that left (seen up to 25 min), from 4 over its
+ * `; 12 members stayed longer than any of the 40 that left (present up to 25 min), from 4 over its
  * last 3 intervals` when it was judged growing by them (growth.ts `stayersSpan`).
  */
 function stayersNote(h: Holder): string {
@@ -63,7 +63,7 @@ function stayersNote(h: Holder): string {
   const span = stayersSpan(s, bytesPerMember(h), sizeHistory(h))
   const from = [...s.earlier, s.count][s.earlier.length - span]
   const seen = s.longestGoneSeconds >= 120 ? `${Math.round(s.longestGoneSeconds / 60)} min` : `${Math.round(s.longestGoneSeconds)} s`
-  return `; ${s.count} members stayed longer than any of the ${s.departures} that left (seen up to ${seen}), from ${from ?? '?'} over its last ${span === 1 ? 'interval' : `${span} intervals`}`
+  return `; ${s.count} members stayed longer than any of the ${s.departures} that left (present up to ${seen}), from ${from ?? '?'} over its last ${span === 1 ? 'interval' : `${span} intervals`}`
 }
 
 export function formatBytes(n: number): string {

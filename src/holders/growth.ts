@@ -338,7 +338,10 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * over several times an hour, three abandoned ones added an hour. Its members' identities tell
  * what its size cannot: probed whole at searches in a row, each member carries when it was first
  * seen (the walker's census, up to 256 members), and the members present now for longer than any
- * member that left was ever seen present have outlived every departure. In a flow they are a
+ * member that left may have been present (up to the census that found it gone: it left at some
+ * moment since the one before) have outlived every departure. Counting a departed member only
+ * to its last census would let a flow slowed for a while (uploads lasting three searches where
+ * they lasted two) show eight in-flight members as stayers in one interval. In a flow they are a
  * few, by chance, until one of them leaves and sets a longer bar; in a store inside a flow they
  * are the store. Their count is judged as a store's size with no churn over the last
  * measurements (k = 1 … STAYERS_SPAN): at least STAYERS_MIN_DEPARTURES seen to leave (the bar is

@@ -156,7 +156,7 @@ export const WalkerItem = z.object({
    * report or −1, the most its members gained on one store they viewed before]; null when not measured.
    */
   backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).nullable().optional(),
-  /** Probed whole at this search and the one before: [stayers, departures so far, the longest a member that left was seen present (s)]; null otherwise (growth.ts `stayersSpan`). */
+  /** Probed whole at this search and the one before: [stayers, departures so far, the longest a member that left may have been present (s)]; null otherwise (growth.ts `stayersSpan`). */
   stay: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().nonnegative()]).nullable().optional(),
 })
 export type WalkerItem = z.infer<typeof WalkerItem>

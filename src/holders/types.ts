@@ -136,8 +136,9 @@ export interface Holder {
   /**
    * A collection of up to 256 members probed whole at its last searches in a row (growth.ts
    * `stayersSpan`): how many of its members have been present longer than any member that left
-   * was seen present (`count`), how many left since the first of those searches (`departures`),
-   * the longest a member that left was seen present (seconds of the target's clock), and
+   * may have been (`count`), how many left since the first of those searches (`departures`), the
+   * longest a member that left may have been present (from its first census to the one that found
+   * it gone; seconds of the target's clock), and
    * `count` at the searches before, oldest first (at most 8, same chain). `growing` when the
    * stayers, not its size, are what it was judged growing by. Absent when not measured.
    */

@@ -132,9 +132,10 @@ export const WALKER_GROWTH_SOURCE = `
   const PROBES_TAKEN = {};
   // Stayers (see growth.ts stayersSpan). A collection probed whole at two searches in a row has
   // its members matched from one census to the next, each carrying when it was first seen: a
-  // member that left had been seen present for (its last census - its first). Those present now
-  // for longer than every member that ever left was seen present have outlived every departure:
-  // in a flow of uploads or streams that come and go they are the ones that stay. 'taken' gets
+  // member that left may have been present for up to (the census that found it gone - its
+  // first): it left at some moment in between. Those present now for longer than every member
+  // that ever left may have been have outlived every departure: in a flow of uploads or streams
+  // that come and go they are the ones that stay. 'taken' gets
   // [.., when taken (ds), departures so far, the longest presence of one that left (ds), size]; the
   // result is [stayers, departures so far, that longest presence in seconds], or null (the
   // count starts over whenever a search does not take a census).
@@ -161,7 +162,7 @@ export const WALKER_GROWTH_SOURCE = `
       const p = before[0][i], k = probeKey(p);
       if (k !== undefined && nmGet(kept, k) !== undefined) continue;
       departures++;
-      const seen = (before[2] - p[2] + TSCALE) % TSCALE;
+      const seen = (now - p[2] + TSCALE) % TSCALE;
       if (seen > longest) longest = seen;
     }
     t[3] = departures; t[4] = longest;

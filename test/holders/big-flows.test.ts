@@ -3,6 +3,7 @@
 import t from 'tap'
 import type { Holder } from '../../src/holders/types.js'
 import { describeHolder } from '../../src/holders/report.js'
+import { HEAVY_MIN_ELEMENTS } from '../../src/holders/growth.js'
 import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
 
 // Two fixtures of ~90 members searched 5 s apart for up to 90 s each: longer than the 120 s a file gets.
@@ -32,6 +33,22 @@ t.test('~90 uploads in progress, every one completed: a census of each, none sta
   const uploads = results.map((r) => r.holders.find(isUploads)).filter((h) => h !== undefined)
   t.comment(`sizes ${uploads.map((h) => h.size).join(', ')}; stayers ${uploads.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures}` : '-')).join(', ')}`)
   t.ok(uploads.some((h) => h.size > 64 && h.turnover?.census === true && (h.stayers?.departures ?? 0) >= 8), 'past 64 members, probed whole, members seen to leave')
+  // A member that left counted only to its last census set the bar an interval low: 10-12 in-flight
+  // uploads passed for stayers at the second census.
+  t.ok(uploads.every((h) => (h.stayers?.count ?? 0) < HEAVY_MIN_ELEMENTS), 'never as many stayers as growth asks for')
+})
+
+t.test('~90 uploads in progress, every one completed, slowed half-way: the slow ones are not stayers', async (t) => {
+  // From 25 s on a chunk comes every 0-3 s instead of 0-2 s: uploads that lasted up to two
+  // searches last up to three for a while, before the first of those has left. Counted only to
+  // its last census, a member that left set a bar an interval too low, and the in-flight
+  // members that first outlived it looked like stayers (seen once in CI, under load).
+  const { session } = await openFixture(t, 'uploads', { RATE: '16', ABANDON: '0', PACE_TICKS: '40', SLOW_AT_S: '25', SLOW_PACE_TICKS: '60', CHUNK_KIB: '64' })
+  const results = await searchSeries(session, 10, 5000)
+  nothingGrowing(t, results)
+  const uploads = results.map((r) => r.holders.find(isUploads)).filter((h) => h !== undefined)
+  t.comment(`sizes ${uploads.map((h) => h.size).join(', ')}; stayers ${uploads.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures} (${h.stayers.longestGoneSeconds} s)` : '-')).join(', ')}`)
+  t.ok(uploads.every((h) => (h.stayers?.count ?? 0) < HEAVY_MIN_ELEMENTS), 'never as many stayers as growth asks for')
 })
 
 t.test('~130 open connections whose lifetimes have a long tail, every one closed: none stays', async (t) => {

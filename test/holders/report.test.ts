@@ -587,7 +587,7 @@ t.test('members that outlived every departure: a store inside a flow, judged by 
   t.same(last?.stayers?.earlier, [2, 4, 6, 9], 'its counts at the searches before, same chain')
   t.equal(last?.growing, true, 'growing by what stays, its size (+2 with 4 gone) does not tell')
   t.equal(last?.stayers?.growing, true)
-  t.match(describeHolder(last!), /12 members stayed longer than any of the 20 that left \(seen up to 15 min\), from 4 over its last 3 intervals/)
+  t.match(describeHolder(last!), /12 members stayed longer than any of the 20 that left \(present up to 15 min\), from 4 over its last 3 intervals/)
   // A slow store's chain is carried over eight reports, its sizes over seven before the previous.
   let slow = new Map<number, Holder>()
   let lastSlow: Holder | undefined
