@@ -151,8 +151,11 @@ export function holderTable(results: readonly ProgramResult[]): string {
         const emptied = (run.holders.emptiedBetween ?? []).length
         const byTraffic =
           (traffic === 0 ? '' : ` (${traffic} a flow following the traffic)`) + (emptied === 0 ? '' : ` (${emptied} emptied between searches)`)
-        if (!run.leaky && run.holders.judgedSearches === 0) return 'not judged (no plateau in its manifest)' + byTraffic
-        if (!run.leaky) return (run.holders.otherGrowing.length === 0 ? 'none growing' : `FALSE: ${run.holders.otherGrowing.slice(0, 2).join('; ')}`) + byTraffic
+        if (!run.leaky) {
+          const other = run.holders.otherGrowing
+          const verdict = run.holders.judgedSearches === 0 ? 'not judged (no plateau in its manifest)' : other.length === 0 ? 'none growing' : `FALSE: ${other.slice(0, 2).join('; ')}`
+          return verdict + byTraffic
+        }
         const h = run.holders
         if (h.found === null) return (h.searches.done === 0 ? 'no search' : 'not named') + byTraffic
         const after = h.foundAfterRaiseSimS === null ? '' : ` +${minutes(h.foundAfterRaiseSimS)} (${Math.round(h.foundAfterRaiseWallS ?? 0)} s)`

@@ -354,7 +354,8 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * first, so that a burst of work in flight at the span's start does not hide what stayed; a job
  * runner's map went 16, 11, 18, 18, 21 while its crashed jobs went 0, 10, 11, 13, 15). A cache
  * at its bound trades a newcomer for every member it keeps: its favourites outlive every member
- * it evicted while its size stays put. Returns the span (0: not growing). `sizes`: its sizes, oldest first, now last.
+ * it evicted while its size stays put. Returns the span (0: not growing). `sizes`: its sizes,
+ * oldest first, now last.
  */
 export const STAYERS_MIN_DEPARTURES = 8
 export const STAYERS_SIZE_SHARE = 0.5

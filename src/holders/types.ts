@@ -80,9 +80,9 @@ export interface Holder {
   readonly family?: SiblingFamily
   /**
    * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of
-   * them, up to 256) when it was last reported, how many have left since (a dictionary's members are its keys; a
-   * Timeout has left its list when it fired or was cleared; a setInterval re-armed is the same
-   * member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
+   * them, up to 256) when it was last reported, how many have left since (a dictionary's members
+   * are its keys; a Timeout has left its list when it fired or was cleared; a setInterval re-armed
+   * is the same member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
    * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
    * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
    * time budget, or fewer than 16 members that can be probed among those sampled in an Array,

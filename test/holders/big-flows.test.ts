@@ -1,16 +1,12 @@
 // A flow of more than 64 members is still probed whole at each search (a census, up to 256 in
 // the walker), so what stays in it is told by its members' ages (growth.ts `stayersSpan`).
 import t from 'tap'
-import type { Holder } from '../../src/holders/types.js'
 import { describeHolder } from '../../src/holders/report.js'
 import { HEAVY_MIN_ELEMENTS } from '../../src/holders/growth.js'
-import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
+import { isUploads, nothingGrowing, openFixture, reportedEach, search, searchSeries, searchUntil, sizesAndStayers } from './lib.js'
 
 // Two fixtures of ~90 members searched 5 s apart for up to 90 s each: longer than the 120 s a file gets.
 t.setTimeout(300_000)
-
-const UPLOADS = /^uploads \(Map, .*uploads\/main\.js\)$/
-const isUploads = (h: Holder): boolean => UPLOADS.test(h.path.join(' → '))
 
 t.test('a flow of ~90 uploads in progress, one in thirty abandoned: past 64 members, still probed whole and named by its stayers', async (t) => {
   // ~16 uploads a second, a chunk every 0-2 s: each in progress for ~6 s, ~90 at a time, nearly
@@ -30,8 +26,8 @@ t.test('~90 uploads in progress, every one completed: a census of each, none sta
   const { session } = await openFixture(t, 'uploads', { RATE: '16', ABANDON: '0', PACE_TICKS: '40', CHUNK_KIB: '64' })
   const results = await searchSeries(session, 8, 5000)
   nothingGrowing(t, results)
-  const uploads = results.map((r) => r.holders.find(isUploads)).filter((h) => h !== undefined)
-  t.comment(`sizes ${uploads.map((h) => h.size).join(', ')}; stayers ${uploads.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures}` : '-')).join(', ')}`)
+  const uploads = reportedEach(results, isUploads)
+  t.comment(sizesAndStayers(uploads))
   t.ok(uploads.some((h) => h.size > 64 && h.turnover?.census === true && (h.stayers?.departures ?? 0) >= 8), 'past 64 members, probed whole, members seen to leave')
   // A member that left counted only to its last census set the bar an interval low: 10-12 in-flight
   // uploads passed for stayers at the second census.
@@ -46,8 +42,8 @@ t.test('~90 uploads in progress, every one completed, slowed half-way: the slow 
   const { session } = await openFixture(t, 'uploads', { RATE: '16', ABANDON: '0', PACE_TICKS: '40', SLOW_AT_S: '25', SLOW_PACE_TICKS: '60', CHUNK_KIB: '64' })
   const results = await searchSeries(session, 10, 5000)
   nothingGrowing(t, results)
-  const uploads = results.map((r) => r.holders.find(isUploads)).filter((h) => h !== undefined)
-  t.comment(`sizes ${uploads.map((h) => h.size).join(', ')}; stayers ${uploads.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures} (${h.stayers.longestGoneSeconds} s)` : '-')).join(', ')}`)
+  const uploads = reportedEach(results, isUploads)
+  t.comment(sizesAndStayers(uploads))
   t.ok(uploads.every((h) => (h.stayers?.count ?? 0) < HEAVY_MIN_ELEMENTS), 'never as many stayers as growth asks for')
 })
 
@@ -58,7 +54,7 @@ t.test('~130 open connections whose lifetimes have a long tail, every one closed
   const { session } = await openFixture(t, 'long-sessions')
   const results = await searchSeries(session, 10, 5000)
   nothingGrowing(t, results)
-  const open = results.map((r) => r.holders.find((h) => /^connections \(Map, [^→]*\)$/.test(h.path.join(' → ')))).filter((h) => h !== undefined)
-  t.comment(`sizes ${open.map((h) => h.size).join(', ')}; stayers ${open.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures} (${h.stayers.longestGoneSeconds} s)` : '-')).join(', ')}`)
+  const open = reportedEach(results, (h) => /^connections \(Map, [^→]*\)$/.test(h.path.join(' → ')))
+  t.comment(sizesAndStayers(open))
   t.ok(open.some((h) => h.size > 64 && h.turnover?.census === true), 'past 64 members, probed whole')
 })

@@ -159,6 +159,20 @@ export async function searchSeries(session: TargetSession, count: number, spacin
   return out
 }
 
+/** The uploads fixture's Map of uploads in progress (test/fixtures/holders/uploads). */
+export const isUploads = (h: Holder): boolean => /^uploads \(Map, .*uploads\/main\.js\)$/.test(h.path.join(' → '))
+
+/** The holder each search reported that `match` picks, in order (searches that reported none left out). */
+export function reportedEach(results: readonly HolderSearchDone[], match: (h: Holder) => boolean): Holder[] {
+  return results.map((r) => r.holders.find(match)).filter((h) => h !== undefined)
+}
+
+/** `sizes 70, 79; stayers -, 7/62 (5.2 s)`: a holder's sizes and stayers (count/departures, the bar) over searches. */
+export function sizesAndStayers(holders: readonly Holder[]): string {
+  const stayers = holders.map((h) => (h.stayers !== undefined ? `${h.stayers.count}/${h.stayers.departures} (${h.stayers.longestGoneSeconds} s)` : '-'))
+  return `sizes ${holders.map((h) => h.size).join(', ')}; stayers ${stayers.join(', ')}`
+}
+
 /** Each search called nothing growing (one assertion a search, named by `label` and its number). */
 export function nothingGrowing(t: Test, results: readonly HolderSearchDone[], label = ''): void {
   for (const [i, r] of results.entries()) {

@@ -1,12 +1,8 @@
 // A flow of heavy members into which a few a search are left for good: its size hardly moves
 // against its churn, the members that outlived every departure do (growth.ts `stayersSpan`).
 import t from 'tap'
-import type { Holder } from '../../src/holders/types.js'
 import { describeHolder } from '../../src/holders/report.js'
-import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
-
-const UPLOADS = /^uploads \(Map, .*uploads\/main\.js\)$/
-const isUploads = (h: Holder): boolean => UPLOADS.test(h.path.join(' → '))
+import { isUploads, nothingGrowing, openFixture, reportedEach, search, searchSeries, searchUntil, sizesAndStayers } from './lib.js'
 
 t.test('uploads: ~6 in progress turning over every few seconds, one in five abandoned: named growing by the members that stay', async (t) => {
   // ~2 uploads a second of 4-7 chunks of 256 KiB, a chunk every 0-1 s: ~6 in progress, each gone
@@ -28,7 +24,7 @@ t.test('slow uploads in progress, ~10 at a time, every one completed: members se
   const { session } = await openFixture(t, 'uploads', { RATE: '1', ABANDON: '0', PACE_TICKS: '80' })
   const results = await searchSeries(session, 8, 5000)
   nothingGrowing(t, results)
-  const measured = results.map((r) => r.holders.find(isUploads)?.stayers).filter((s) => s !== undefined)
-  t.comment(`stayers: ${measured.map((s) => `${s.count}/${s.departures} (${s.longestGoneSeconds} s)`).join(', ')}`)
-  t.ok(measured.some((s) => s.departures >= 8), 'its stayers were measured after members were seen to leave')
+  const uploads = reportedEach(results, isUploads)
+  t.comment(sizesAndStayers(uploads))
+  t.ok(uploads.some((h) => (h.stayers?.departures ?? 0) >= 8), 'its stayers were measured after members were seen to leave')
 })
