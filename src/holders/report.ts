@@ -140,7 +140,7 @@ export const WalkerItem = z.object({
    * measured: its id and the members of it the walk visited]; null when its path has no key step
    * or it has no sibling.
    */
-  family: z.array(z.number()).min(7).max(11).nullable().optional(),
+  family: z.array(z.number()).min(7).max(13).nullable().optional(),
   /** Sets, Maps and Arrays: [members gone, members sampled, 1 when they were all it held then (a census) else 0] of those sampled when it was last reported; null when none were. */
   turnover: z.tuple([z.number().int().nonnegative(), z.number().int().positive(), z.union([z.literal(0), z.literal(1)])]).nullable().optional(),
   /**
@@ -309,7 +309,11 @@ export function toHolders(
             mostGainedOnOneStoreBytes: item.backing[4],
           }
         : undefined
-    const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover, earlierSizes, floors, bytesPerMember(item))
+    const family = item.family != null ? toFamily(item.family) : undefined
+    // Without a turnover of its own (not reported at the previous search, or first probed then),
+    // a member of a family is judged by its siblings' (SiblingFamily.turnover): one key's window
+    // filled by a burst is a flow like the others, until its own members say otherwise.
+    const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover ?? family?.turnover, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)
     const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
     return {
@@ -328,7 +332,7 @@ export function toHolders(
       retainedBytesMethod: RETAINED_BYTES_METHOD,
       measuredBy: item.via,
       rootFile,
-      ...(item.family != null ? { family: toFamily(item.family) } : {}),
+      ...(family !== undefined ? { family } : {}),
       ...(turnover !== undefined ? { turnover } : {}),
       ...(earlierSizes.length > 0 ? { earlierSizes } : {}),
       ...(span > 1 ? { growingOver: span } : {}),
@@ -379,7 +383,7 @@ function sizesBefore(before: PreviousHolder | undefined, previousSize: number): 
   return [...(before.earlierSizes ?? []), before.previousSize].slice(-(STAYERS_SPAN - 1))
 }
 
-function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow, parentId, parentVisited]: readonly number[]): SiblingFamily {
+function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond, intervalSeconds, knownLow, knownPreviousLow, parentId, parentVisited, gone, probed]: readonly number[]): SiblingFamily {
   return {
     id: id!,
     members: members!,
@@ -390,6 +394,7 @@ function toFamily([id, members, size, knownSize, knownPrevious, growthPerSecond,
     intervalSeconds: intervalSeconds!,
     ...(knownLow !== undefined && knownPreviousLow !== undefined && knownLow >= 0 && knownPreviousLow >= 0 ? { knownLow, knownPreviousLow } : {}),
     ...(parentId !== undefined && parentVisited !== undefined && parentVisited > 0 ? { parent: { id: parentId, visited: parentVisited } } : {}),
+    ...(gone !== undefined && probed !== undefined && gone >= 0 && probed > 0 ? { turnover: { gone, sampled: probed } } : {}),
   }
 }
 

@@ -11,7 +11,7 @@
  * key is what the developer needs to know.
  */
 import { GROWING_MIN_ELEMENTS, spanStartSize, type Floors } from './growth.js'
-import type { Holder, SiblingFamily } from './types.js'
+import type { Holder, SiblingFamily, Turnover } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
 function isKeyStep(step: string): boolean {
@@ -131,7 +131,7 @@ function sharedFamily(members: readonly Holder[]): SiblingFamily | undefined {
   return family
 }
 
-type IsGrowing = (size: number, previousSize: number | null, turnover?: undefined, earlierSizes?: readonly number[], floors?: Floors) => boolean
+type IsGrowing = (size: number, previousSize: number | null, turnover?: Turnover, earlierSizes?: readonly number[], floors?: Floors) => boolean
 
 /**
  * The floors of a sum of collections (growth.ts `Floors`): the members measured before (`known`)
@@ -191,8 +191,11 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
         ),
       }
   const previousSize = anyKnown ? size - grew : null
+  // Judged on the family's turnover (its members' members at their paths, pooled): siblings
+  // whose windows turn over are flows, and a burst lifts the level of every one at once.
   const familyGrew =
-    family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize), undefined, [], familyFloors(family))
+    family === undefined ||
+    isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize), family.turnover, [], familyFloors(family))
   return {
     id: groupId(key),
     path,
@@ -200,7 +203,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     kind: first.kind,
     size,
     previousSize,
-    growing: isGrowing(size, previousSize, undefined, [], floors) && familyGrew,
+    growing: isGrowing(size, previousSize, family?.turnover, [], floors) && familyGrew,
     intervalSeconds,
     growthPerSecond: anyKnown ? growthPerSecond : null,
     elementShape: first.elementShape,
@@ -212,6 +215,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     measuredBy: members.every((h) => h.measuredBy === 'walk') ? 'walk' : members.some((h) => h.measuredBy === 'stale') ? 'stale' : 'tracked',
     rootFile: first.rootFile,
     members: count,
+    ...(family?.turnover !== undefined ? { turnover: family.turnover } : {}),
     ...(floors !== undefined && anyKnown ? { floors } : {}),
   }
 }

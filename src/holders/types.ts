@@ -89,7 +89,7 @@ export interface Holder {
    * dictionary or timer list — all of them, when it had fewer than 16: objects, short keys, or an
    * Array's primitives when the sampled ones are all distinct). When it could not be measured since its previous report but was at that
    * report, that measurement is carried over (how members come and go is a property of how the
-   * collection is used).
+   * collection is used). A merged sibling holder carries its family's (`SiblingFamily.turnover`).
    */
   readonly turnover?: Turnover
   /**
@@ -206,6 +206,14 @@ export interface SiblingFamily {
    * different parents.
    */
   readonly parent?: { readonly id: number; readonly visited: number }
+  /**
+   * Of the members sampled at the paths of its members reported at the previous search (at most
+   * four), how many the collections at those paths no longer hold (the same collections, or the
+   * copies that replaced them): how its members' members come and go, pooled. What a merged
+   * family, and a member without a turnover of its own, is judged on (siblings.ts, growth.ts
+   * `isGrowing`). Absent when none of those paths was probed.
+   */
+  readonly turnover?: Turnover
 }
 
 /** What the search cost the target and the sidecar: charge it to the overhead budget and export it. */

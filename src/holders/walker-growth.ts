@@ -353,7 +353,7 @@ export const WALKER_GROWTH_SOURCE = `
       if (path !== undefined) {
         const key = path + '\\u0002' + r.m[4];
         f = nmGet(families, key);
-        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0, sampled: 0, parent: keyParentOf(r.m[1]) }; nmSet(families, key, f); }
+        if (f === undefined) { f = { id: ++familyCount, members: 0, size: 0, knownSize: 0, knownPrev: 0, rate: 0, dt: 0, low: 0, lastLow: 0, sampled: 0, parent: keyParentOf(r.m[1]), gone: 0, probed: 0 }; nmSet(families, key, f); }
         else if (f.parent >= 0 && keyParentOf(r.m[1]) !== f.parent) f.parent = -2;
         f.members++;
         f.size += r.m[2];
@@ -370,15 +370,19 @@ export const WALKER_GROWTH_SOURCE = `
       }
       r.fam = f;
     }
-    // A family's parent, when measured: [its id, the members the walk visited] (all of them
-    // unless it sampled them: c.memberVisits), appended after the floors (-1 when not sampled).
+    // A family's output: [id, members, size, known size, their previous sizes, growth, interval,
+    // floors (-1, -1 when not sampled), its parent when measured: its id and the members the walk
+    // visited (all of them unless it sampled them: c.memberVisits; -1, -1 when not measured), and
+    // its members' turnover at their paths (gone, probed: see finish; -1, -1 when none)].
     const measuredAt = new NMap();
     for (let i = 0; i < rows.length; i++) if (rows[i].m[1] >= 0 && rows[i].m[7] !== true) nmSet(measuredAt, rows[i].m[1], rows[i]);
     const familyOut = (f) => {
       const out = [f.id, f.members, f.size, f.knownSize, f.knownPrev, f.rate, f.dt];
       const pr = f.parent >= 0 ? nmGet(measuredAt, f.parent) : undefined;
-      if (f.sampled > 0 || pr !== undefined) { push(out, f.sampled > 0 ? f.low : -1); push(out, f.sampled > 0 ? f.lastLow : -1); }
+      push(out, f.sampled > 0 ? f.low : -1); push(out, f.sampled > 0 ? f.lastLow : -1);
       if (pr !== undefined) { const v = nmGet(c.memberVisits, f.parent); push(out, idOf(pr.m[0])); push(out, v !== undefined ? v : pr.m[2]); }
+      else { push(out, -1); push(out, -1); }
+      push(out, f.probed > 0 ? f.gone : -1); push(out, f.probed > 0 ? f.probed : -1);
       return out;
     };
     // Whether a family's parent gained members since it was measured (the report judges whether

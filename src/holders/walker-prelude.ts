@@ -223,6 +223,7 @@ export const WALKER_PRELUDE_SOURCE = `
     probes: new WM(), // Set, Map or Array -> [members sampled when it was last reported, 1 if all of them, then what stayersOf adds] (see takeProbes)
     backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakMap), bytes of its members at the last, its reports] (see backingOf)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
+    pathProbes: new NMap(), // path of a reported collection (as byPath) -> its probes then (as probes): what is at that path now is probed with them (see finish)
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
     lastLow: new WM(), // collection -> its lowest size over the interval its last measurement closed
     rise: new WM(), // tracked collection -> [its highest size sampled since its last measurement, the polls it rose to a new high at, when it last did (ds)]

@@ -283,10 +283,11 @@ export const WALKER_RUN_SOURCE = `
     const rows = [];
     for (let i = 0; i < c.measured.length; i++) {
       const m = c.measured[i];
-      let growth = null, prevSize = -1, dt = 0;
+      let growth = null, prevSize = -1, dt = 0, pk = null;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
       if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST || m[4] === K_STRING)) {
         const key = byPathKey(c, m[1], m[4]);
+        pk = key;
         if (key !== null) {
           const rec = prev === undefined ? nmGet(state.byPath, key) : undefined;
           if (rec !== undefined && continues(m[0], m[4], m[2], rec[1])) prev = rec[0];
@@ -298,12 +299,29 @@ export const WALKER_RUN_SOURCE = `
         dt = elapsedS(decDs(prev), m[5]);
         growth = dt > 0 ? (m[2] - prevSize) / dt : 0;
       }
-      push(rows, { m, growth, prevSize, dt });
+      push(rows, { m, growth, prevSize, dt, pk });
     }
     // [lowest size since the previous measurement, the same of the interval before or -1] when
     // sampled in between and the previous size is this collection's own (not a copy's at its path).
     const floorsOf = (r) => { const fl = r.m[8]; return fl !== null && fl !== undefined && fl[0] >= 0 && r.m[7] !== true && r.m[3] >= 0 && r.growth !== null ? fl : null; };
     const { familyOut, parentGained } = sumFamilies(c, rows, floorsOf);
+    // Turnover at a path: of the members sampled at a path when the collection there was last
+    // reported, how many the collection at that path holds now (the same one, or the copy that
+    // replaced it: a window compacted by slice still holds the members not yet expired, a batch
+    // replaced by a fresh one none). Summed over each family's members: how members come and go
+    // is a property of how collections are used, and siblings are used alike (the report judges
+    // a family, and a member without a turnover of its own, by it: siblings.ts). Bounded: the
+    // paths of the last report (at most PER_FAMILY a family), and maxStepMs.
+    const oldPaths = state.pathProbes;
+    state.pathProbes = new NMap();
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r.pk === null || r.fam === undefined || perfNow() - t0 > c.o.maxStepMs) continue;
+      const before = nmGet(oldPaths, r.pk);
+      if (before === undefined || before === null || !(before[5] >= PROBE_MIN_SIZE)) continue;
+      const tv = turnoverOf(r.m[0], r.m[4], before);
+      if (tv !== null) { r.fam.gone += tv[0]; r.fam.probed += tv[1]; }
+    }
     const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
     const bySize = sortArr(slice(rows, 0), (a, b) => b.m[2] - a.m[2]);
     const chosen = [];
@@ -373,12 +391,16 @@ export const WALKER_RUN_SOURCE = `
       // Every kind is probed. Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.
       // Turnover from PROBE_MIN_SIZE members; a smaller collection is still probed whole, so that
       // its members' stay is known when it grows (stayersOf).
-      const before = wmGet(state.probes, o);
+      // A copy that continues the collection last reported at its path (see continues) is
+      // probed with the members sampled there: the same collection, compacted.
+      let before = wmGet(state.probes, o);
+      if ((before === undefined || before === null) && r.pk !== null && r.growth !== null) before = nmGet(oldPaths, r.pk);
       const turnover = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE ? turnoverOf(o, kind, before) : null;
       const probe = m[2] >= 2 && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
       const probes = probe ? takeProbes(o, kind, m[2]) : null;
       const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());
       wmSet(state.probes, o, probes);
+      if (probes !== null && r.pk !== null) nmSet(state.pathProbes, r.pk, probes);
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),

@@ -1,0 +1,33 @@
+// Per-tenant sliding windows under a flash sale (test/fixtures/holders/rate-windows with
+// BURST_AT_MS): requests arrive six times as fast for 6 s, then as before. Every tenant's log
+// fills to six times its level within one window and drains after it: a family of flows whose
+// level follows the traffic, never growing. Judged on two sizes as if its members could only
+// churn, the burst was growth (the sum of 120 logs went from ~1 200 to ~7 000).
+import t from 'tap'
+import { isFlow } from '../../src/holders/growth.js'
+import { describeHolder } from '../../src/holders/report.js'
+import type { HolderSearchDone } from '../../src/holders/types.js'
+import { nothingGrowing, openFixture, searchSeries } from './lib.js'
+
+const WINDOWS = /^windows \(Map, .*rate-windows\/main\.js\) → get\(…\) → \.recent \(Array\)$/
+
+function familySizes(results: readonly HolderSearchDone[]): number[] {
+  return results.map((r) => r.holders.find((h) => WINDOWS.test(h.path.join(' → ')))?.size ?? 0)
+}
+
+for (const copy of [false, true]) {
+  const how = copy ? 'compacted by copies (COPY=1): turnover at each path, the copy probed' : 'spliced in place'
+  t.test(`rate-windows in a burst, logs ${how}: the family is a flow, never growing`, async (t) => {
+    const { session } = await openFixture(t, 'rate-windows', { BURST_AT_MS: '5000', BURST_MS: '6000', ...(copy ? { COPY: '1' } : {}) })
+    const results = await searchSeries(session, 6, 2200)
+    const sizes = familySizes(results)
+    t.comment(`family sizes ${sizes.join(', ')}`)
+    nothingGrowing(t, results)
+    t.ok(Math.max(...sizes) > 3 * Math.max(1, Math.min(...sizes.slice(0, 2))), `a search saw the burst (${sizes.join(', ')})`)
+    const family = results.map((r) => r.holders.find((h) => WINDOWS.test(h.path.join(' → '))))
+    t.comment(family.map((h) => (h?.turnover !== undefined ? `${h.turnover.gone}/${h.turnover.sampled}` : '-')).join(', '))
+    t.ok(family.slice(2).some((h) => h?.turnover !== undefined && isFlow(h.turnover)), 'the family\'s members\' members left: a flow')
+    const last = family[family.length - 1]
+    t.comment(last !== undefined ? describeHolder(last) : '(not reported)')
+  })
+}
