@@ -313,7 +313,13 @@ export function toHolders(
     // Without a turnover of its own (not reported at the previous search, or first probed then),
     // a member of a family is judged by its siblings' (SiblingFamily.turnover): one key's window
     // filled by a burst is a flow like the others, until its own members say otherwise.
-    const span = viewsOntoSameStores(backing) ? 0 : growthSpan(item.size, previousSize, turnover ?? family?.turnover, earlierSizes, floors, bytesPerMember(item))
+    // Reported for the first time, not reached by the walk (re-measured through its WeakRef: one
+    // of the biggest collections tracked between searches) and no turnover: not judged yet. Its
+    // two sizes tell nothing of how it moves, and without a path no family is known either. In
+    // every logged run, what such a holder held was a healthy program's window or buffer lifted
+    // by a burst (9 of 9). Reported now, its members are probed: the next search judges it.
+    const unmeasured = item.via === 'tracked' && before === undefined && turnover === undefined && family?.turnover === undefined
+    const span = viewsOntoSameStores(backing) || unmeasured ? 0 : growthSpan(item.size, previousSize, turnover ?? family?.turnover, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)
     const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
     return {

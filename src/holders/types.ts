@@ -41,7 +41,9 @@ export interface Holder {
    * measurements (`earlierSizes`). One that fell between the two searches by as much (sampled at
    * each poll in between: `floors`) must also have grown in its floor. A store that did not
    * grow enough between its last two measurements may be growing over its last few
-   * (`growingOver`).
+   * (`growingOver`). A member of a sibling family without a turnover of its own is judged by its
+   * family's (`SiblingFamily.turnover`). One reported for the first time that the walk did not
+   * reach (`measuredBy` 'tracked') and without a turnover is not judged until the next search.
    */
   readonly growing: boolean
   /** Seconds between the previous measurement and this one (0 when first seen). */

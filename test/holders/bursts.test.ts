@@ -7,7 +7,7 @@ import t from 'tap'
 import { isFlow } from '../../src/holders/growth.js'
 import { describeHolder } from '../../src/holders/report.js'
 import type { HolderSearchDone } from '../../src/holders/types.js'
-import { nothingGrowing, openFixture, searchSeries } from './lib.js'
+import { nothingGrowing, openFixture, search, searchSeries } from './lib.js'
 
 const WINDOWS = /^windows \(Map, .*rate-windows\/main\.js\) → get\(…\) → \.recent \(Array\)$/
 
@@ -31,3 +31,22 @@ for (const copy of [false, true]) {
     t.comment(last !== undefined ? describeHolder(last) : '(not reported)')
   })
 }
+
+t.test('rate-windows in a burst, most logs not reached by the walk: a log first reported through its WeakRef is judged from the next search', async (t) => {
+  // Busier (~33 requests a log) so that every log is tracked between searches; from the third
+  // search the walk samples 8 of the Map's 120 members, and the rest are re-measured through
+  // their WeakRefs, without a path, a family or a turnover. Judged on two sizes, such a log went
+  // from ~33 to ~130 in the burst: growing.
+  const { session } = await openFixture(t, 'rate-windows', { RATE: '2000', BURST_AT_MS: '5000', BURST_MS: '6000', BURST_X: '4' })
+  const results = await searchSeries(session, 1, 2200)
+  for (let i = 0; i < 4; i++) {
+    const previous = results[results.length - 1]!
+    const wait = previous.at + 2200 - Date.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    results.push(await search(session, { sample: 8 }, previous))
+  }
+  nothingGrowing(t, results)
+  const lifted = results.flatMap((r) => r.holders).filter((h) => h.measuredBy === 'tracked' && h.previousSize !== null && h.size > 2 * h.previousSize + 32)
+  t.ok(lifted.length > 0, `a log the walk did not reach was lifted by the burst (${lifted.length})`)
+  t.comment(lifted.slice(0, 3).map(describeHolder).join(' | '))
+})

@@ -291,8 +291,14 @@ t.test('a holder re-measured without a path keeps the path of the previous searc
   t.same(without?.path, [])
   t.equal(without?.pathComplete, false, 'no path known: said so, with kind, size, growth and shape still given')
   t.equal(without?.growthPerSecond, 100)
-  t.equal(without?.growing, true)
-  t.match(describeHolder(without!), /^\(no path found\) Array: 500 elements \(\+100\.0\/s, growing\) of \{id\}, ~39 KiB$/)
+  t.equal(without?.growing, false, 'reported for the first time, not reached by the walk, no turnover: judged from the next search')
+  t.match(describeHolder(without!), /^\(no path found\) Array: 500 elements \(\+100\.0\/s\) of \{id\}, ~39 KiB$/)
+  const reportedBefore = new Map([[7, { path: [], pathComplete: false, rootFile: null, size: 100, previousSize: null }]])
+  const [judged] = toHolders([item], ctx(), reportedBefore)
+  t.equal(judged?.growing, true, 'reported at the previous search: judged')
+  t.match(describeHolder(judged!), /^\(no path found\) Array: 500 elements \(\+100\.0\/s, growing\) of \{id\}, ~39 KiB$/)
+  const [measured] = toHolders([{ ...item, turnover: [0, 64, 0] }], ctx(), new Map())
+  t.equal(measured?.growing, true, 'with a turnover of its own: judged')
 })
 
 t.test('the visit cap follows the heap: ~10 % of it for the search, within bounds', async (t) => {
