@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { bytesPerMember, growthSpan, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
-import { groupSiblings } from './siblings.js'
+import { familyTurnover, groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
 
@@ -269,6 +269,7 @@ export function toHolders(
   ctx: RenderContext,
   previous: ReadonlyMap<number, PreviousHolder>,
 ): Holder[] {
+  const owned = new Map(items.map((item) => [item.id, ownTurnover(item, previous.get(item.id))]))
   const holders = items.map((item): Holder => {
     let path = renderPath(item, ctx)
     let pathComplete = item.root !== null && item.root.type !== 'unknown'
@@ -283,13 +284,7 @@ export function toHolders(
     }
     const first = item.previousSize < 0 || item.growthPerSecond === null
     const previousSize = first ? null : item.previousSize
-    const turnover = item.turnover != null && !first
-      ? {
-          gone: Math.min(item.turnover[0], item.turnover[1]),
-          sampled: item.turnover[1],
-          ...(item.turnover[2] === 1 ? { census: true } : {}),
-        }
-      : first ? undefined : turnoverBefore(before, item.previousSize)
+    const turnover = owned.get(item.id)
     const earlierSizes = first ? [] : sizesBefore(before, item.previousSize)
     const floors: Floors | undefined =
       item.floors != null && !first
@@ -311,15 +306,17 @@ export function toHolders(
         : undefined
     const family = item.family != null ? toFamily(item.family) : undefined
     // Without a turnover of its own (not reported at the previous search, or first probed then),
-    // a member of a family is judged by its siblings' (SiblingFamily.turnover): one key's window
-    // filled by a burst is a flow like the others, until its own members say otherwise.
+    // a member of a family is judged by its family's (siblings.ts familyTurnover): one key's
+    // window filled by a burst is a flow like the others, and so is the move history of one live
+    // match among matches that end, until its own members say otherwise.
+    const inherited = turnover ?? familyTurnover(family, (id) => owned.get(id))
     // Reported for the first time, not reached by the walk (re-measured through its WeakRef: one
     // of the biggest collections tracked between searches) and no turnover: not judged yet. Its
     // two sizes tell nothing of how it moves, and without a path no family is known either. In
     // every logged run, what such a holder held was a healthy program's window or buffer lifted
     // by a burst (9 of 9). Reported now, its members are probed: the next search judges it.
-    const unmeasured = item.via === 'tracked' && before === undefined && turnover === undefined && family?.turnover === undefined
-    const span = viewsOntoSameStores(backing) || unmeasured ? 0 : growthSpan(item.size, previousSize, turnover ?? family?.turnover, earlierSizes, floors, bytesPerMember(item))
+    const unmeasured = item.via === 'tracked' && before === undefined && inherited === undefined
+    const span = viewsOntoSameStores(backing) || unmeasured ? 0 : growthSpan(item.size, previousSize, inherited, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)
     const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
     return {
@@ -352,6 +349,16 @@ export function toHolders(
 
 /** What toHolders carries over from the previous search's report of the same collection. */
 export type PreviousHolder = Pick<Holder, 'path' | 'pathComplete' | 'rootFile' | 'size' | 'previousSize' | 'earlierSizes' | 'turnover' | 'stayers'>
+
+/**
+ * The turnover measured for it (see Holder.turnover), or carried over from its previous report
+ * of the same measurement chain (turnoverBefore); undefined when first seen now.
+ */
+function ownTurnover(item: WalkerItem, before: PreviousHolder | undefined): Turnover | undefined {
+  if (item.previousSize < 0 || item.growthPerSecond === null) return undefined
+  if (item.turnover == null) return turnoverBefore(before, item.previousSize)
+  return { gone: Math.min(item.turnover[0], item.turnover[1]), sampled: item.turnover[1], ...(item.turnover[2] === 1 ? { census: true } : {}) }
+}
 
 /** Its stayers now, with their counts at the earlier reports of the same census chain (see growth.ts `stayersSpan`). */
 function stayersNow(item: WalkerItem, before: PreviousHolder | undefined): Stayers | undefined {

@@ -10,7 +10,7 @@
  * the number of members. Where one member carries most of the growth it is left on its own: its
  * key is what the developer needs to know.
  */
-import { GROWING_MIN_ELEMENTS, spanStartSize, type Floors } from './growth.js'
+import { GROWING_MIN_ELEMENTS, isFlow, spanStartSize, type Floors } from './growth.js'
 import type { Holder, SiblingFamily, Turnover } from './types.js'
 
 /** A step that names one entry of a collection (its key or index) rather than a fixed field. */
@@ -84,7 +84,7 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing):
   for (const [key, family] of families) {
     const members = groups.get(key) as Holder[]
     const sole = family !== undefined && groupsOfFamily.get(family.id) === 1
-    const group = mergeGroup(key, members, isGrowing, family, sole)
+    const group = mergeGroup(key, members, isGrowing, family, sole, familyTurnover(family, (id) => byId.get(id)?.turnover))
     const parent = sole && family?.parent !== undefined ? byId.get(family.parent.id) : undefined
     merged.set(key, parent === undefined || group.growing ? group : grownByParent(group, family as SiblingFamily, parent))
   }
@@ -100,6 +100,21 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing):
     }
   })
   return out
+}
+
+/**
+ * The turnover a family is judged by (and a member of it without a turnover of its own). When
+ * the collection its members are held one per member of is a flow (growth.ts `isFlow`: matches
+ * that end, sessions that close), its members leave with theirs, whatever they held: the
+ * family's sum is the level of what the live ones hold, and that parent's turnover is the
+ * family's (the move history of each live match grows until the match ends, and their sum
+ * follows the evening's traffic). Else its members' members at their paths
+ * (`SiblingFamily.turnover`), which cannot count the members that left. `turnoverOf`: a
+ * holder's own turnover by id.
+ */
+export function familyTurnover(family: SiblingFamily | undefined, turnoverOf: (id: number) => Turnover | undefined): Turnover | undefined {
+  const parent = family?.parent !== undefined ? turnoverOf(family.parent.id) : undefined
+  return parent !== undefined && isFlow(parent) ? parent : family?.turnover
 }
 
 /**
@@ -153,7 +168,14 @@ function summedFloors(size: number, knownSize: number, low: number | undefined, 
  * the walk did not reach, re-measured through a WeakRef, is in no family: left out). When the family is
  * split over groups (different element shapes), the group is growing only if its family grew too.
  */
-function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowing, family: SiblingFamily | undefined, sole: boolean): Holder {
+function mergeGroup(
+  key: string,
+  members: readonly Holder[],
+  isGrowing: IsGrowing,
+  family: SiblingFamily | undefined,
+  sole: boolean,
+  turnover: Turnover | undefined,
+): Holder {
   const first = members[0] as Holder
   const [path] = JSON.parse(key) as [string[]]
   const sum = (list: readonly Holder[], f: (h: Holder) => number): number => list.reduce((total, h) => total + f(h), 0)
@@ -191,11 +213,10 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
         ),
       }
   const previousSize = anyKnown ? size - grew : null
-  // Judged on the family's turnover (its members' members at their paths, pooled): siblings
-  // whose windows turn over are flows, and a burst lifts the level of every one at once.
+  // Judged on the family's turnover (familyTurnover): siblings whose windows turn over, or that
+  // leave with their parent's members, are flows, and a burst lifts the level of every one at once.
   const familyGrew =
-    family === undefined ||
-    isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize), family.turnover, [], familyFloors(family))
+    family === undefined || isGrowing(family.size, family.size - (family.knownSize - family.knownPreviousSize), turnover, [], familyFloors(family))
   return {
     id: groupId(key),
     path,
@@ -203,7 +224,7 @@ function mergeGroup(key: string, members: readonly Holder[], isGrowing: IsGrowin
     kind: first.kind,
     size,
     previousSize,
-    growing: isGrowing(size, previousSize, family?.turnover, [], floors) && familyGrew,
+    growing: isGrowing(size, previousSize, turnover, [], floors) && familyGrew,
     intervalSeconds,
     growthPerSecond: anyKnown ? growthPerSecond : null,
     elementShape: first.elementShape,
