@@ -137,8 +137,9 @@ export const WalkerItem = z.object({
    * summed growth per second, longest interval, and (from walker v2) their summed lowest sizes since
    * their previous measurement and in the interval before (see `floors`; -1 when not sampled),
    * and the collection the members are held one per member of, when there is one and it was
-   * measured: its id and the members of it the walk visited]; null when its path has no key step
-   * or it has no sibling.
+   * measured: its id and the members of it the walk visited (-1, -1 when not), and its members'
+   * turnover at their paths: members gone, members probed (-1, -1 when none; see
+   * SiblingFamily.turnover)]; null when its path has no key step or it has no sibling.
    */
   family: z.array(z.number()).min(7).max(13).nullable().optional(),
   /** Sets, Maps and Arrays: [members gone, members sampled, 1 when they were all it held then (a census) else 0] of those sampled when it was last reported; null when none were. */
