@@ -82,7 +82,7 @@ export interface Holder {
   readonly family?: SiblingFamily
   /**
    * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of
-   * them, up to 256) when it was last reported, how many have left since (a dictionary's members
+   * them, up to 256, or 1 024 once a census has started) when it was last reported, how many have left since (a dictionary's members
    * are its keys; a Timeout has left its list when it fired or was cleared; a setInterval re-armed
    * is the same member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
    * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
@@ -136,7 +136,7 @@ export interface Holder {
    */
   readonly backing?: Backing
   /**
-   * A collection of up to 256 members probed whole at its last searches in a row (growth.ts
+   * A collection probed whole (up to 256 members, then up to 1 024 while the census goes on) at its last searches in a row (growth.ts
    * `stayersSpan`): how many of its members have been present longer than any member that left
    * may have been (`count`), how many left since the first of those searches (`departures`), the
    * longest a member that left may have been present (from its first census to the one that found
@@ -175,7 +175,7 @@ export interface Backing {
 export interface Turnover {
   readonly gone: number
   readonly sampled: number
-  /** Every member present when sampled was probed (up to 256): `gone` is a count, not a sample. */
+  /** Every member present when sampled was probed (up to 256; 1 024 once a census has started): `gone` is a count, not a sample. */
   readonly census?: boolean
 }
 

@@ -14,9 +14,12 @@ export const WALKER_GROWTH_SOURCE = `
   // of up to CENSUS members is probed whole (a census: its turnover is then a count, not a
   // sample, see growth.ts turnoverBound; and its members' ages tell the ones that stay, see
   // stayersOf). A flow of a hundred uploads in flight keeps its census.
-  const PROBES = 64, CENSUS = 256, PROBE_MIN_SIZE = 8, PROBE_MIN_PROBES = 16;
-  // How many members of a collection of this size are probed: all of them up to CENSUS.
-  const probesFor = (size) => size <= CENSUS ? CENSUS : PROBES;
+  // A census goes on up to CENSUS_KEPT members once it has started: a store that keeps members
+  // among others that come and go (devices that went offline, among 250 running) grows past
+  // CENSUS while its stayers show.
+  const PROBES = 64, CENSUS = 256, CENSUS_KEPT = 1024, PROBE_MIN_SIZE = 8, PROBE_MIN_PROBES = 16;
+  // How many members of a collection of this size are probed: all of them up to the census bound.
+  const probesFor = (size, bound) => size <= bound ? bound : PROBES;
   const enoughProbes = (n, size) => n >= (size < PROBE_MIN_PROBES ? size : PROBE_MIN_PROBES);
   // The largest collection probed, by kind: sampling walks a Set or a Map by iteration (~10 ns a
   // member, then has() per probe), a timer list along its links, and lists a dictionary's keys
@@ -51,9 +54,9 @@ export const WALKER_GROWTH_SOURCE = `
   };
   // This search's own watchdog Timeout, in a timer list while the search runs: not the app's.
   const ownWatchdog = () => state.cur !== null ? state.cur.watchdog : null;
-  // Up to probesFor(length) distinct indices spread evenly over 0..length-1 (all up to CENSUS).
-  const strided = (length) => {
-    const out = [], n = probesFor(length);
+  // Up to probesFor(length) distinct indices spread evenly over 0..length-1 (all up to the bound).
+  const strided = (length, bound) => {
+    const out = [], n = probesFor(length, bound);
     for (let j = 0, last = -1; j < n; j++) {
       const at = floor((j * length) / n);
       if (at !== last && at < length) { push(out, at); last = at; }
@@ -62,9 +65,10 @@ export const WALKER_GROWTH_SOURCE = `
   };
   // [the probes, 1 when they are every member it held then (a census) else 0], or null.
   const taken = (out, size, all) => enoughProbes(out.length, size) ? [out, all ? 1 : 0] : null;
-  const takeProbes = (o, kind, size) => {
+  // bound: CENSUS, or CENSUS_KEPT when the last probes were a census (see stayersOf).
+  const takeProbes = (o, kind, size, bound) => {
     const out = [];
-    const most = probesFor(size), stride = size / most;
+    const most = probesFor(size, bound), stride = size / most;
     try {
       if (kind === K_TIMERS) {
         // A timer list's Timeouts, every stride-th along the list (not this search's own watchdog).
@@ -82,7 +86,7 @@ export const WALKER_GROWTH_SOURCE = `
         // member that stayed. (NaN is never found by indexOf, and undefined is a hole: neither
         // is probed.) Sampled over its length now: the event loop ran since it was measured.
         const length = o.length;
-        const at = strided(typeof length === 'number' && length >= 0 ? length : size);
+        const at = strided(typeof length === 'number' && length >= 0 ? length : size, bound);
         const seen = new NMap();
         let repeated = false;
         for (let j = 0; j < at.length; j++) {
@@ -103,7 +107,7 @@ export const WALKER_GROWTH_SOURCE = `
         // A dictionary's keys, every stride-th of those listed now (keys are distinct; a key
         // deleted and set again has not left).
         const keys = objectKeys(o);
-        const at = strided(keys.length);
+        const at = strided(keys.length, bound);
         for (let j = 0; j < at.length; j++) {
           const p = probeOf(keys[at[j]], true);
           if (p !== undefined) push(out, p);
@@ -112,10 +116,10 @@ export const WALKER_GROWTH_SOURCE = `
       }
       // A Set's or a Map's members through its captured forEach (an iterator's result objects,
       // one a member of up to 65 536, would make the search run scavenges), stopped once they
-      // are taken. One of CENSUS members or fewer now is probed whole (its size may have moved
+      // are taken. One of 'bound' members or fewer now is probed whole (its size may have moved
       // since it was measured: a flow's members come and go while the search runs).
       const cur = kind === K_SET ? setSize(o) : mapSize(o);
-      const whole = cur <= CENSUS, upTo = whole ? cur : size, every = whole ? 1 : stride, cap = whole ? CENSUS : most;
+      const whole = cur <= bound, upTo = whole ? cur : size, every = whole ? 1 : stride, cap = whole ? bound : most;
       let next = 0, i = 0;
       const each = (v, k) => {
         if (i >= upTo || out.length >= cap) throw PROBES_TAKEN;

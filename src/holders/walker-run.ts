@@ -397,7 +397,7 @@ export const WALKER_RUN_SOURCE = `
       if ((before === undefined || before === null) && r.pk !== null && r.growth !== null) before = nmGet(oldPaths, r.pk);
       const turnover = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE ? turnoverOf(o, kind, before) : null;
       const probe = m[2] >= 2 && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
-      const probes = probe ? takeProbes(o, kind, m[2]) : null;
+      const probes = probe ? takeProbes(o, kind, m[2], before !== undefined && before !== null && before[1] === 1 ? CENSUS_KEPT : CENSUS) : null;
       const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());
       wmSet(state.probes, o, probes);
       if (probes !== null && r.pk !== null) nmSet(state.pathProbes, r.pk, probes);
