@@ -283,7 +283,7 @@ export const WALKER_RUN_SOURCE = `
     const rows = [];
     for (let i = 0; i < c.measured.length; i++) {
       const m = c.measured[i];
-      let growth = null, prevSize = -1, dt = 0, pk = null;
+      let growth = null, prevSize = -1, dt = 0, pk;
       let prev = m[7] !== true && m[3] >= 0 ? m[3] : undefined;
       if (m[1] >= 0 && m[7] !== true && m[2] >= c.o.minSize && (m[4] === K_ARRAY || m[4] === K_MAP || m[4] === K_SET || m[4] === K_LIST || m[4] === K_STRING)) {
         const key = byPathKey(c, m[1], m[4]);
@@ -312,11 +312,17 @@ export const WALKER_RUN_SOURCE = `
     // is a property of how collections are used, and siblings are used alike (the report judges
     // a family, and a member without a turnover of its own, by it: siblings.ts). Bounded: the
     // paths of the last report (at most PER_FAMILY a family), and maxStepMs.
+    // A row's path key (as byPath's; computed above for collections of minSize or more, here on
+    // demand for the smaller ones: a family of windows of a few members each), or null.
+    const keyOf = (r) => {
+      if (r.pk === undefined) r.pk = r.m[1] >= 0 && r.m[7] !== true && (r.m[4] === K_ARRAY || r.m[4] === K_MAP || r.m[4] === K_SET) ? byPathKey(c, r.m[1], r.m[4]) : null;
+      return r.pk;
+    };
     const oldPaths = state.pathProbes;
     state.pathProbes = new NMap();
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < rows.length && oldPaths.size > 0; i++) {
       const r = rows[i];
-      if (r.pk === null || r.fam === undefined || perfNow() - t0 > c.o.maxStepMs) continue;
+      if (r.fam === undefined || perfNow() - t0 > c.o.maxStepMs || keyOf(r) === null) continue;
       const before = nmGet(oldPaths, r.pk);
       if (before === undefined || before === null || !(before[5] >= PROBE_MIN_SIZE)) continue;
       const tv = turnoverOf(r.m[0], r.m[4], before);
@@ -394,13 +400,13 @@ export const WALKER_RUN_SOURCE = `
       // A copy that continues the collection last reported at its path (see continues) is
       // probed with the members sampled there: the same collection, compacted.
       let before = wmGet(state.probes, o);
-      if ((before === undefined || before === null) && r.pk !== null && r.growth !== null) before = nmGet(oldPaths, r.pk);
+      if ((before === undefined || before === null) && r.growth !== null && keyOf(r) !== null) before = nmGet(oldPaths, r.pk);
       const turnover = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE ? turnoverOf(o, kind, before) : null;
       const probe = m[2] >= 2 && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
       const probes = probe ? takeProbes(o, kind, m[2], before !== undefined && before !== null && before[1] === 1 ? CENSUS_KEPT : CENSUS) : null;
       const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());
       wmSet(state.probes, o, probes);
-      if (probes !== null && r.pk !== null) nmSet(state.pathProbes, r.pk, probes);
+      if (probes !== null && keyOf(r) !== null) nmSet(state.pathProbes, r.pk, probes);
       push(out, {
         id: idOf(o), kind: kindName, size: m[2], previousSize: r.prevSize, intervalS: r.dt, growthPerSecond: r.growth,
         elementShape: uniq(shapes), keyShape: uniq(keyShapes), retainedBytes: floor(perElement * m[2] + tableBytes(kind, m[2])),
