@@ -42,7 +42,8 @@ export interface Holder {
    * each poll in between: `floors`) must also have grown in its floor. A store that did not
    * grow enough between its last two measurements may be growing over its last few
    * (`growingOver`). A member of a sibling family without a turnover of its own is judged by its
-   * family's (`SiblingFamily.turnover`). One reported for the first time that the walk did not
+   * family's (siblings.ts `familyTurnover`: its parent's when that is a flow, else its members' at
+   * their paths). One reported for the first time that the walk did not
    * reach (`measuredBy` 'tracked') and without a turnover is not judged until the next search.
    */
   readonly growing: boolean
@@ -82,8 +83,8 @@ export interface Holder {
   readonly family?: SiblingFamily
   /**
    * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of
-   * them, up to 256, or 1 024 once a census has started) when it was last reported, how many have left since (a dictionary's members
-   * are its keys; a Timeout has left its list when it fired or was cleared; a setInterval re-armed
+   * them, up to 256, or 1 024 once a census has started) when it was last reported, how many
+   * have left since (a dictionary's members are its keys; a Timeout has left its list when it fired or was cleared; a setInterval re-armed
    * is the same member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
    * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
    * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
@@ -136,8 +137,8 @@ export interface Holder {
    */
   readonly backing?: Backing
   /**
-   * A collection probed whole (up to 256 members, then up to 1 024 while the census goes on) at its last searches in a row (growth.ts
-   * `stayersSpan`): how many of its members have been present longer than any member that left
+   * A collection probed whole (up to 256 members, then up to 1 024 while the census goes on) at
+   * its last searches in a row (growth.ts `stayersSpan`): how many of its members have been present longer than any member that left
    * may have been (`count`), how many left since the first of those searches (`departures`), the
    * longest a member that left may have been present (from its first census to the one that found
    * it gone; seconds of the target's clock), and
@@ -175,7 +176,10 @@ export interface Backing {
 export interface Turnover {
   readonly gone: number
   readonly sampled: number
-  /** Every member present when sampled was probed (up to 256; 1 024 once a census has started): `gone` is a count, not a sample. */
+  /**
+   * Every member present when sampled was probed (up to 256; 1 024 once a census has started):
+   * `gone` is a count, not a sample.
+   */
   readonly census?: boolean
 }
 
@@ -212,8 +216,8 @@ export interface SiblingFamily {
    * Of the members sampled at the paths of its members reported at the previous search (at most
    * four), how many the collections at those paths no longer hold (the same collections, or the
    * copies that replaced them): how its members' members come and go, pooled. What a merged
-   * family, and a member without a turnover of its own, is judged on (siblings.ts, growth.ts
-   * `isGrowing`). Absent when none of those paths was probed.
+   * family, and a member without a turnover of its own, is judged on, unless its parent is a
+   * flow (siblings.ts `familyTurnover`). Absent when none of those paths was probed.
    */
   readonly turnover?: Turnover
 }
