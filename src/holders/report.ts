@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, growthSpan, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
+import { bytesPerMember, growthSpan, isFlow, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
 import { familyTurnover, groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
@@ -317,9 +317,16 @@ export function toHolders(
     // every logged run, what such a holder held was a healthy program's window or buffer lifted
     // by a burst (9 of 9). Reported now, its members are probed: the next search judges it.
     const unmeasured = item.via === 'tracked' && before === undefined && inherited === undefined
-    const span = viewsOntoSameStores(backing) || unmeasured ? 0 : growthSpan(item.size, previousSize, inherited, earlierSizes, floors, bytesPerMember(item))
+    // Held one per member of a flow (a live match's moves, among matches that end), a member is
+    // judged from its third measurement on: one that lives as long as the others has left by then,
+    // one that stays (a dead consumer's queue) has not.
+    const parent = family?.parent !== undefined ? owned.get(family.parent.id) : undefined
+    const young = parent !== undefined && isFlow(parent) && earlierSizes.length === 0
+    const sameStores = viewsOntoSameStores(backing)
+    const span = sameStores || unmeasured || young ? 0 : growthSpan(item.size, previousSize, inherited, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)
-    const byStayers = span === 0 && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
+    // A pool's free list keeps its chunks while traffic is quiet: they stay, on stores it viewed before.
+    const byStayers = span === 0 && !sameStores && stayers !== undefined && previousSize !== null && stayersSpan(stayers, bytesPerMember(item), sizeHistory({ size: item.size, previousSize, earlierSizes })) > 0
     return {
       id: item.id,
       path,
