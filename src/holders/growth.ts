@@ -17,8 +17,8 @@ import type { Backing, Holder, Stayers, Turnover } from './types.js'
  *
  * f is 1 unless measured: a Set, Map, Array, dictionary or timer list carries its `turnover`, how
  * many of 64 members sampled across it (all of them, up to 256, or 1 024 once a census has
- * started) when it was last reported have left since; f is then the upper 99.9 % (Wilson) bound of that share. A timer list of 600
- * moving by 40 between two searches is churn; a Set of 2 000 subscribers of which none of 64
+ * started) when it was last reported have left since; f is then the upper 99.9 % (Wilson)
+ * bound of that share. A timer list of 600 moving by 40 between two searches is churn; a Set of 2 000 subscribers of which none of 64
  * sampled left, growing by 120, is not. When every member present then was probed (a census: up
  * to 256 members) the share is a count, not a sample, and f is that share: a Map of 40 of which
  * 1 left, grown by 9, moved by more than its churn (4·√2 ≈ 5.7).
@@ -338,8 +338,8 @@ export function viewsOntoSameStores(backing: Backing | undefined): boolean {
  * over several times an hour, three abandoned ones added an hour. Its members' identities tell
  * what its size cannot: probed whole at searches in a row, each member carries when it was first
  * seen (the walker's census, up to 256 members, then up to 1 024 while it goes on), and the
- * members present now for longer than any member that left may have been present (up to the census that found it gone: it left at some
- * moment since the one before) have outlived every departure. Counting a departed member only
+ * members present now for longer than any member that left may have been present (up to the
+ * census that found it gone: it left at some moment since the one before) have outlived every departure. Counting a departed member only
  * to its last census would let a flow slowed for a while (uploads lasting three searches where
  * they lasted two) show eight in-flight members as stayers in one interval. In a flow they are a
  * few, by chance, until one of them leaves and sets a longer bar; in a store inside a flow they

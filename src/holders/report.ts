@@ -5,8 +5,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
-import { bytesPerMember, growthSpan, isFlow, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
-import { familyTurnover, groupSiblings } from './siblings.js'
+import { bytesPerMember, growthSpan, isGrowing, sizeHistory, STAYERS_SPAN, stayersSpan, viewsOntoSameStores, type Floors } from './growth.js'
+import { flowParentTurnover, groupSiblings } from './siblings.js'
 export { describeHolder } from './describe.js'
 import type { Backing, Holder, HolderKind, SiblingFamily, Stayers, Turnover } from './types.js'
 
@@ -310,7 +310,8 @@ export function toHolders(
     // a member of a family is judged by its family's (siblings.ts familyTurnover): one key's
     // window filled by a burst is a flow like the others, and so is the move history of one live
     // match among matches that end, until its own members say otherwise.
-    const inherited = turnover ?? familyTurnover(family, (id) => owned.get(id))
+    const parentFlow = flowParentTurnover(family, (id) => owned.get(id))
+    const inherited = turnover ?? parentFlow ?? family?.turnover
     // Reported for the first time, not reached by the walk (re-measured through its WeakRef: one
     // of the biggest collections tracked between searches) and no turnover: not judged yet. Its
     // two sizes tell nothing of how it moves, and without a path no family is known either. In
@@ -320,8 +321,7 @@ export function toHolders(
     // Held one per member of a flow (a live match's moves, among matches that end), a member is
     // judged from its third measurement on: one that lives as long as the others has left by then,
     // one that stays (a dead consumer's queue) has not.
-    const parent = family?.parent !== undefined ? owned.get(family.parent.id) : undefined
-    const young = parent !== undefined && isFlow(parent) && earlierSizes.length === 0
+    const young = parentFlow !== undefined && earlierSizes.length === 0
     const sameStores = viewsOntoSameStores(backing)
     const span = sameStores || unmeasured || young ? 0 : growthSpan(item.size, previousSize, inherited, earlierSizes, floors, bytesPerMember(item))
     const stayers = stayersNow(item, before)

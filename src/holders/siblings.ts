@@ -113,8 +113,13 @@ export function groupSiblings(holders: readonly Holder[], isGrowing: IsGrowing):
  * holder's own turnover by id.
  */
 export function familyTurnover(family: SiblingFamily | undefined, turnoverOf: (id: number) => Turnover | undefined): Turnover | undefined {
+  return flowParentTurnover(family, turnoverOf) ?? family?.turnover
+}
+
+/** The turnover of the collection a family's members are held one per member of, when it is a flow; else undefined. */
+export function flowParentTurnover(family: SiblingFamily | undefined, turnoverOf: (id: number) => Turnover | undefined): Turnover | undefined {
   const parent = family?.parent !== undefined ? turnoverOf(family.parent.id) : undefined
-  return parent !== undefined && isFlow(parent) ? parent : family?.turnover
+  return parent !== undefined && isFlow(parent) ? parent : undefined
 }
 
 /**

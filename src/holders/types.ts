@@ -84,8 +84,8 @@ export interface Holder {
   /**
    * Sets, Maps, Arrays, dictionaries and timer lists: of 64 members sampled across it (all of
    * them, up to 256, or 1 024 once a census has started) when it was last reported, how many
-   * have left since (a dictionary's members are its keys; a Timeout has left its list when it fired or was cleared; a setInterval re-armed
-   * is the same member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
+   * have left since (a dictionary's members are its keys; a Timeout has left its list when it
+   * fired or was cleared; a setInterval re-armed is the same member): the churn `growing` allows for (see `isGrowing`). Absent when not measured (first
    * seen, no earlier sample, fewer than 8 members then or more than 65 536 in a Set or Map,
    * 16 384 in an Array, 4 096 in a dictionary or timer list, the search's finish step over its
    * time budget, or fewer than 16 members that can be probed among those sampled in an Array,
@@ -138,8 +138,8 @@ export interface Holder {
   readonly backing?: Backing
   /**
    * A collection probed whole (up to 256 members, then up to 1 024 while the census goes on) at
-   * its last searches in a row (growth.ts `stayersSpan`): how many of its members have been present longer than any member that left
-   * may have been (`count`), how many left since the first of those searches (`departures`), the
+   * its last searches in a row (growth.ts `stayersSpan`): how many of its members have been
+   * present longer than any member that left may have been (`count`), how many left since the first of those searches (`departures`), the
    * longest a member that left may have been present (from its first census to the one that found
    * it gone; seconds of the target's clock), and
    * `count` at the searches before, oldest first (at most 8, same chain). `growing` when the

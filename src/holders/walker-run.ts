@@ -326,6 +326,7 @@ export const WALKER_RUN_SOURCE = `
       const before = nmGet(oldPaths, r.pk);
       if (before === undefined || before === null || !(before[5] >= PROBE_MIN_SIZE)) continue;
       const tv = turnoverOf(r.m[0], r.m[4], before);
+      r.pathTurnover = [before, tv]; // for the report below, when it probes with the same members
       if (tv !== null) { r.fam.gone += tv[0]; r.fam.probed += tv[1]; }
     }
     const byGrowth = sortArr(slice(rows, 0), (a, b) => (b.growth === null ? -Infinity : b.growth) - (a.growth === null ? -Infinity : a.growth));
@@ -401,7 +402,8 @@ export const WALKER_RUN_SOURCE = `
       // probed with the members sampled there: the same collection, compacted.
       let before = wmGet(state.probes, o);
       if ((before === undefined || before === null) && r.growth !== null && keyOf(r) !== null) before = nmGet(oldPaths, r.pk);
-      const turnover = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE ? turnoverOf(o, kind, before) : null;
+      const measured = before !== undefined && before !== null && r.growth !== null && before[5] >= PROBE_MIN_SIZE;
+      const turnover = !measured ? null : r.pathTurnover !== undefined && r.pathTurnover[0] === before ? r.pathTurnover[1] : turnoverOf(o, kind, before);
       const probe = m[2] >= 2 && m[2] <= probeMaxSize(kind) && perfNow() - t0 < c.o.maxStepMs;
       const probes = probe ? takeProbes(o, kind, m[2], before !== undefined && before !== null && before[1] === 1 ? CENSUS_KEPT : CENSUS) : null;
       const stay = stayersOf(r.growth !== null ? before : undefined, probes, m[2], nowDs());

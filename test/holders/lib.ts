@@ -147,14 +147,25 @@ export async function searchUntil(
   }
 }
 
-/** Searches `count` more times, `spacingMs` apart; every result. */
-export async function searchSeries(session: TargetSession, count: number, spacingMs: number, options: HolderSearchOptions = {}): Promise<HolderSearchDone[]> {
-  const out: HolderSearchDone[] = [await search(session, options)]
-  for (let i = 0; i < count; i++) {
-    const previous = out[out.length - 1]!
-    const wait = previous.at + spacingMs - Date.now()
+/**
+ * Searches `count` more times, `spacingMs` apart; every result. `options`: for every search, or
+ * by its index (0 for the first); `beforeEach`: run right before each search (a forced GC).
+ */
+export async function searchSeries(
+  session: TargetSession,
+  count: number,
+  spacingMs: number,
+  options: HolderSearchOptions | ((index: number) => HolderSearchOptions) = {},
+  beforeEach?: () => Promise<unknown>,
+): Promise<HolderSearchDone[]> {
+  const optionsAt = typeof options === 'function' ? options : (): HolderSearchOptions => options
+  const out: HolderSearchDone[] = []
+  for (let i = 0; i <= count; i++) {
+    const previous = out[out.length - 1]
+    const wait = previous === undefined ? 0 : previous.at + spacingMs - Date.now()
     if (wait > 0) await pause(wait)
-    out.push(await search(session, options, previous))
+    await beforeEach?.()
+    out.push(await search(session, optionsAt(i), previous))
   }
   return out
 }

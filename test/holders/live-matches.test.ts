@@ -6,32 +6,17 @@
 import t from 'tap'
 import { isFlow } from '../../src/holders/growth.js'
 import { describeHolder } from '../../src/holders/report.js'
-import type { InspectorSession } from '../../src/inspector/session.js'
-import type { Holder, HolderSearchDone } from '../../src/holders/types.js'
+import type { Holder } from '../../src/holders/types.js'
 import { nothingGrowing, openFixture, search, searchSeries, searchUntil } from './lib.js'
 
 const MOVES = /^matches \(Map, .*live-matches\/main\.js\) → get\((…|'m-[0-9a-z]+')\) → \.moves \(Array\)$/
 
-/**
- * `count` more searches `spacingMs` apart, each after a major GC: the minutes between a
- * sidecar's searches bring one, so a match removed since the last search is gone, not
- * re-measured through its WeakRef as it would be seconds later (see holder-search.md).
- */
-async function searchesAfterGc(session: InspectorSession, count: number, spacingMs: number): Promise<HolderSearchDone[]> {
-  const out: HolderSearchDone[] = []
-  for (let i = 0; i <= count; i++) {
-    const previous = out[out.length - 1]
-    const wait = previous === undefined ? 0 : previous.at + spacingMs - Date.now()
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    await session.send('HeapProfiler.collectGarbage', {}, 30_000)
-    out.push(await search(session, {}, previous))
-  }
-  return out
-}
-
 t.test('live-matches at a ramp: histories of matches that end, never growing', async (t) => {
   const { session } = await openFixture(t, 'live-matches', { RAMP_AT_S: '14' })
-  const results = await searchesAfterGc(session, 7, 3000)
+  // A major GC before each search, as the minutes between a sidecar's searches bring one: a
+  // match removed since the last search is gone, not re-measured through its WeakRef as it
+  // would be seconds later (see holder-search.md).
+  const results = await searchSeries(session, 7, 3000, {}, () => session.send('HeapProfiler.collectGarbage', {}, 30_000))
   // The histories are judged by the matches' turnover once it is measured: from the second
   // interval after the Map was first reported (before that they are judged as stores would be).
   const parentTurnover = results.map((r) => r.holders.find((h) => /^matches \(Map, .*live-matches\/main\.js\)$/.test(h.path.join(' → ')))?.turnover)
@@ -47,9 +32,9 @@ t.test('live-matches at a ramp: histories of matches that end, never growing', a
 
 t.test('live-matches STUCK=0.1: matches whose end is never recorded stay, their histories growing: named', async (t) => {
   const { session } = await openFixture(t, 'live-matches', { STUCK: '0.1' })
-  const first = await searchSeries(session, 0, 3000)
+  const first = await search(session)
   const isKept = (h: Holder): boolean => h.growing && (MOVES.test(h.path.join(' → ')) || /^matches \(Map, .*live-matches\/main\.js\)$/.test(h.path.join(' → ')))
-  const { last, holder } = await searchUntil(session, first[0]!, isKept, { spacingMs: 3000, timeoutMs: 60_000 })
+  const { last, holder } = await searchUntil(session, first, isKept, { spacingMs: 3000, timeoutMs: 60_000 })
   t.comment(last.holders.slice(0, 3).map(describeHolder).join(' | '))
   t.ok(holder !== undefined, 'the matches kept, or their histories, named growing')
 })
