@@ -29,7 +29,9 @@ for (const copy of [false, true]) {
     t.ok(family.slice(2).some((h) => h?.turnover !== undefined && isFlow(h.turnover)), 'the family\'s members\' members left: a flow')
     // Logs of a few requests each (under minSize) are probed too: the family's turnover is known
     // before the burst, whatever search the burst falls between.
-    if (!copy) t.ok(family.slice(1).every((h) => h?.turnover !== undefined), 'the family carried a turnover from the second search')
+    // (A search may report the logs apart, not as one family: only the searches that reported it count.)
+    const reported = family.slice(1).filter((h) => h !== undefined)
+    if (!copy) t.ok(reported.length >= 4 && reported.every((h) => h.turnover !== undefined), `the family carried a turnover at each search from the second that reported it (${reported.length})`)
     const last = family[family.length - 1]
     t.comment(last !== undefined ? describeHolder(last) : '(not reported)')
   })
