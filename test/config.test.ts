@@ -106,6 +106,7 @@ const holders = (over: Partial<Config['holders']> = {}): Config['holders'] => ({
   intervalMs: 120_000,
   maxIntervalMs: 3_600_000,
   topHolders: 5,
+  minGrowthBytesPerSecond: 18,
   ...over,
 })
 
@@ -228,6 +229,7 @@ t.test('flags', async (t) => {
       '--holder-interval', '1m',
       '--holder-max-interval', '2h',
       '--top-holders', '7',
+      '--holder-min-growth', '300',
       '--max-concurrent-polls', '3',
       '--event-loop-resolution', '10ms',
       '--api-token-file', '/run/secrets/token',
@@ -249,7 +251,7 @@ t.test('flags', async (t) => {
       http: http({ apiToken: TOKEN, protectMetrics: true, protectHealth: true }),
       analysis: analysis({ windowMs: 600_000, warmupMs: 0, floorWindowMs: 30_000, memoryLimitBytes: 536_870_912 }),
       attribution: attribution({ mode: 'always', samplingIntervalBytes: 65_536, budget: 0.005, topSites: 25 }),
-      holders: holders({ mode: 'off', intervalMs: 60_000, maxIntervalMs: 7_200_000, topHolders: 7 }),
+      holders: holders({ mode: 'off', intervalMs: 60_000, maxIntervalMs: 7_200_000, topHolders: 7, minGrowthBytesPerSecond: 300 }),
     })
   })
 
@@ -434,6 +436,7 @@ t.test('environment', async (t) => {
     LEAKWATCH_HOLDER_INTERVAL: '5m',
     LEAKWATCH_HOLDER_MAX_INTERVAL: '30m',
     LEAKWATCH_TOP_HOLDERS: '2',
+    LEAKWATCH_HOLDER_MIN_GROWTH: '0',
     LEAKWATCH_MAX_CONCURRENT_POLLS: '50',
     LEAKWATCH_EVENT_LOOP_RESOLUTION: '1s',
     LEAKWATCH_API_TOKEN: TOKEN,
@@ -458,7 +461,7 @@ t.test('environment', async (t) => {
     http: http({ apiToken: TOKEN, protectMetrics: true }),
     analysis: analysis({ windowMs: 3_600_000, warmupMs: 90_000, memoryLimitBytes: 268_435_456 }),
     attribution: attribution({ mode: 'off', budget: 0.001 }),
-    holders: holders({ mode: 'off', intervalMs: 300_000, maxIntervalMs: 1_800_000, topHolders: 2 }),
+    holders: holders({ mode: 'off', intervalMs: 300_000, maxIntervalMs: 1_800_000, topHolders: 2, minGrowthBytesPerSecond: 0 }),
   })
 })
 
@@ -613,6 +616,7 @@ holders:
   interval: 30s
   maxInterval: 10m
   topHolders: 3
+  minGrowthBytesPerSecond: 40
 `
   const expected: Config = {
     targets: [
@@ -668,7 +672,7 @@ holders:
       topSites: 5,
       maxSites: 50,
     },
-    holders: { mode: 'off', intervalMs: 30_000, maxIntervalMs: 600_000, topHolders: 3 },
+    holders: { mode: 'off', intervalMs: 30_000, maxIntervalMs: 600_000, topHolders: 3, minGrowthBytesPerSecond: 40 },
   }
   const json = JSON.stringify({
     targets: [
@@ -708,7 +712,7 @@ holders:
       topSites: 5,
       maxSites: 50,
     },
-    holders: { mode: 'off', interval: 30_000, maxInterval: '10m', topHolders: 3 },
+    holders: { mode: 'off', interval: 30_000, maxInterval: '10m', topHolders: 3, minGrowthBytesPerSecond: 40 },
   })
   const dir = t.testdir({
     'leakwatch.yaml': yaml,
@@ -1714,6 +1718,7 @@ t.test('--time-scale N: every duration of polling, analysis and attribution N ti
     slowMinSlopeBytesPerSecond: 150 * 60,
     slowMinRelativePerHour: 0.0025 * 60,
   })
+  t.equal(scaled.holders.minGrowthBytesPerSecond, 18 * 60, "a holder's smallest growth too")
   t.equal(scaled.attribution.minFetchIntervalMs, 500)
   t.equal(scaled.attribution.budget, 0.002, "the profile budgets' shares of time stay")
   t.equal(scaled.attribution.suspicionBudget, 0.01)
@@ -1744,7 +1749,12 @@ t.test('raiseAfter and clearAfter: a count of evaluations (as before) or a durat
 
 t.test('holders: mode, the two intervals (time-scaled, max at least the first) and the exported top-K', async (t) => {
   t.strictSame(load([...T, '--config', 'c.yaml'], {}, { 'c.yaml': 'holders: {interval: 10s, maxInterval: 10s}\n' }).holders, holders({ intervalMs: 10_000, maxIntervalMs: 10_000 }))
-  t.strictSame(load([...T, '--time-scale', '60']).holders, holders({ intervalMs: 2_000, maxIntervalMs: 60_000 }), 'durations scale, the count does not')
+  t.strictSame(
+    load([...T, '--time-scale', '60']).holders,
+    holders({ intervalMs: 2_000, maxIntervalMs: 60_000, minGrowthBytesPerSecond: 18 * 60 }),
+    'durations and the smallest growth scale, the count does not',
+  )
+  t.strictSame(problems([...T, '--holder-min-growth=-1']), ['--holder-min-growth: must not be negative'])
   t.strictSame(problems([...T, '--holder-interval', '2h']), ['holders.maxInterval: 1h is less than holders.interval (2h)'])
   t.strictSame(problems([...T, '--holder-interval', '500ms']), ['--holder-interval: must be at least 1s'])
   t.strictSame(problems([...T, '--top-holders', '51']), ['--top-holders: must be 1..50'])

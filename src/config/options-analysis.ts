@@ -325,4 +325,15 @@ export const ANALYSIS_OPTIONS: readonly OptionRow[] = [
     help: 'Growing holders exported per target (the holder label)',
     fileComment: `holders exported per target, 1..${LIMITS.maxTopHolders}`,
   },
+  {
+    key: 'holders.minGrowthBytesPerSecond',
+    flag: 'holder-min-growth',
+    placeholder: 'BYTES/S',
+    env: env('LEAKWATCH_HOLDER_MIN_GROWTH'),
+    file: 'holders.minGrowthBytesPerSecond',
+    type: number(check((n) => n >= 0, 'must not be negative')),
+    default: 18,
+    timeScaled: 'rate',
+    help: 'Smallest growth a holder is named growing at, in bytes it retains per second (18 B/s is about 64 KiB/h, an eighth of the slow path\'s smallest leak); slower growth is reported as slow growth',
+  },
 ]

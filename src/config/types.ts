@@ -129,6 +129,12 @@ export interface HoldersConfig {
   readonly maxIntervalMs: number
   /** Growing holders exported as metric labels per target. */
   readonly topHolders: number
+  /**
+   * A collection judged growing on its own size that gains less than this many bytes a second
+   * (its growth over the span it was judged on × the bytes it retains per element) is reported
+   * as slow growth, not growing (HolderScheduler `judgedByBytes`).
+   */
+  readonly minGrowthBytesPerSecond: number
 }
 
 /** Who may read what over HTTP. */

@@ -11,7 +11,7 @@ export function describeHolder(h: Holder): string {
   const growth =
     h.growthPerSecond === null
       ? 'first seen'
-      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${stoppedNote(h)}${poolNote(h)}${stayersNote(h)}`
+      : `${h.growthPerSecond >= 0 ? '+' : ''}${h.growthPerSecond.toFixed(1)}/s${h.growing ? ', growing' : ''}${spanNote(h)}${parentNote(h)}${flowNote(h)}${fellNote(h)}${stoppedNote(h)}${poolNote(h)}${stayersNote(h)}${slowNote(h)}`
   const shape = h.elementShape.length > 0 ? ` of ${h.elementShape.join(' | ')}` : ''
   if (h.kind === 'String') return `${path}: ${h.size} characters (${growth}), ~${formatBytes(h.retainedBytes)}`
   return `${path}: ${h.size} elements (${growth})${shape}, ~${formatBytes(h.retainedBytes)}`
@@ -33,6 +33,12 @@ function parentNote(h: Holder): string {
 function flowNote(h: Holder): string {
   if (h.turnover === undefined || !isFlow(h.turnover)) return ''
   return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
+}
+
+/** `; gains ~22 B/s of what it retains, under the 1080 B/s a holder is named growing at` (HolderScheduler `judgedByBytes`). */
+function slowNote(h: Holder): string {
+  if (h.slowGrowth === undefined) return ''
+  return `; gains ~${formatBytes(Math.round(h.slowGrowth.bytesPerSecond))}/s of what it retains, under the ${formatBytes(Math.round(h.slowGrowth.minBytesPerSecond))}/s a holder is named growing at`
 }
 
 /** `; fell to 3 between searches` when it was emptied or drained in between (growth.ts `fellBetween`). */

@@ -277,6 +277,26 @@ export function sizeHistory(h: Pick<Holder, 'size' | 'previousSize' | 'earlierSi
   return [...(h.earlierSizes ?? []), ...(h.previousSize !== null ? [h.previousSize] : []), h.size]
 }
 
+/**
+ * What it gains in bytes a second: its elements gained over the span it was judged growing on
+ * (since `spanStartSize`, over `spanSeconds`), or over its last interval when that was faster,
+ * times the bytes it retains per element, at least SLOT_BYTES (an element costs its slot however
+ * little it holds). Null when first seen now or not grown.
+ */
+export const SLOT_BYTES = 8
+export function growthBytesPerSecond(
+  h: Pick<Holder, 'size' | 'previousSize' | 'earlierSizes' | 'growingOver' | 'intervalSeconds' | 'retainedBytes'>,
+  spanSeconds: number,
+): number | null {
+  const from = spanStartSize(h)
+  if (from === undefined || h.previousSize === null || !(h.intervalSeconds > 0)) return null
+  const perElement = Math.max(SLOT_BYTES, bytesPerMember(h))
+  const overSpan = spanSeconds > 0 ? (h.size - from) / spanSeconds : 0
+  const overLast = (h.size - h.previousSize) / h.intervalSeconds
+  const elements = Math.max(overSpan, overLast)
+  return elements > 0 ? elements * perElement : null
+}
+
 /** Whether the holder is growing (growthSpan above 0; the same arguments). */
 export function isGrowing(...args: Parameters<typeof growthSpan>): boolean {
   return growthSpan(...args) > 0

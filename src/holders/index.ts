@@ -13,7 +13,7 @@
  * are coded (LW_ERR_HOLDER_SEARCH, LW_ERR_TIMEOUT, LW_ERR_SESSION_CLOSED).
  */
 export { checkHeadroom, HOLDER_SEARCH_DEFAULTS, HOLDER_SEARCH_HEADROOM_BYTES, searchHolders, visitsForHeap } from './search.js'
-export { FLOW_RISES, GROWING_MIN_ELEMENTS, GROWING_MIN_FRACTION, isFlow, isGrowing, levelFollowsTraffic, sizeHistory } from './growth.js'
+export { FLOW_RISES, GROWING_MIN_ELEMENTS, GROWING_MIN_FRACTION, growthBytesPerSecond, isFlow, isGrowing, levelFollowsTraffic, sizeHistory } from './growth.js'
 export { describeHolder, rankHolders } from './report.js'
 export { HOLDER_SNIPPETS } from './walker.js'
 export type {

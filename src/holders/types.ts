@@ -130,6 +130,12 @@ export interface Holder {
    */
   readonly followsTraffic?: true
   /**
+   * Judged growing on its own size, but gaining fewer bytes a second (what it retains per
+   * element, growth.ts `growthBytesPerSecond`) than `holders.minGrowthBytesPerSecond`: reported,
+   * with `growing` false. Set by the scheduler; absent otherwise.
+   */
+  readonly slowGrowth?: { readonly bytesPerSecond: number; readonly minBytesPerSecond: number }
+  /**
    * An Array of Buffers (up to 65 536 members): the bytes of the distinct backing stores its
    * members view and of the members, now and at its earlier reports; an Array whose members grew
    * mostly by views onto stores it viewed before (a pool's free list) is not growing (growth.ts

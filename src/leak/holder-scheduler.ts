@@ -27,6 +27,7 @@ import { errorMessage } from '../core/errors.js'
 import type { Sample } from '../core/metrics.js'
 import {
   FLOW_RISES,
+  growthBytesPerSecond,
   isFlow,
   levelFollowsTraffic,
   rankHolders,
@@ -339,7 +340,7 @@ export class HolderScheduler {
     this.budget.charge(nowMs, costMs + this.unbilledSampleMs)
     this.unbilledSampleMs = 0
     this.history = [...this.history, { at: result.at, requestsPerSecond }].slice(-(FLOW_RISES + 1))
-    this.latest = this.judgedByTraffic(result)
+    this.latest = this.judgedByBytes(this.judgedByTraffic(result))
     this.updateExported()
     // A request is answered once growth is known (two searches of the same process).
     if (wasRequested && !result.firstSearch) this.requested = false
@@ -369,6 +370,43 @@ export class HolderScheduler {
       return { ...h, growing: false, followsTraffic: true as const }
     })
     return changed ? { ...result, holders: rankHolders(holders) } : result
+  }
+
+  /**
+   * A collection judged growing on its own size that gains fewer bytes a second than
+   * `minGrowthBytesPerSecond` (growth.ts `growthBytesPerSecond`) is reported as slow growth, not
+   * growing: a map of image ids to their version numbers gaining a few ids a minute is unbounded,
+   * but it is not what a memory alert is about, and named as the holder it would hide the one
+   * that is (or stand for a cache's fill that raised a false alarm). Collections summed from
+   * siblings or grown by their parent's members (each member's share of a leak spread over
+   * many) and ones grown by their stayers are left as judged.
+   */
+  private judgedByBytes(result: HolderSearchDone): HolderSearchDone {
+    const min = this.config.minGrowthBytesPerSecond
+    if (!(min > 0)) return result
+    let changed = false
+    const holders = result.holders.map((h) => {
+      if (!h.growing || h.stayers?.growing === true || h.members !== undefined || h.family !== undefined || h.byParent !== undefined) return h
+      const bytesPerSecond = growthBytesPerSecond(h, this.spanSeconds(h))
+      if (bytesPerSecond === null || bytesPerSecond >= min) return h
+      changed = true
+      return { ...h, growing: false, slowGrowth: { bytesPerSecond, minBytesPerSecond: min } }
+    })
+    return changed ? { ...result, holders: rankHolders(holders) } : result
+  }
+
+  /**
+   * The seconds its growth span covers: between the searches that far back when it was measured
+   * at the last two (its interval is their gap), else its interval times the span.
+   */
+  private spanSeconds(h: Holder): number {
+    const k = h.growingOver ?? 1
+    const n = this.history.length
+    if (n > k && n >= 2) {
+      const gapS = (this.history[n - 1]!.at - this.history[n - 2]!.at) / 1000
+      if (Math.abs(gapS - h.intervalSeconds) <= Math.max(1, 0.1 * h.intervalSeconds)) return (this.history[n - 1]!.at - this.history[n - 1 - k]!.at) / 1000
+    }
+    return k * h.intervalSeconds
   }
 
   /** The next search: `intervalMs` after a first search, then the gap doubles up to the maximum. */

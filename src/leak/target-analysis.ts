@@ -110,7 +110,7 @@ export interface AnalysisOptions {
   readonly holders?: HoldersConfig
 }
 
-const HOLDERS_OFF: HoldersConfig = { mode: 'off', intervalMs: 60_000, maxIntervalMs: 60_000, topHolders: 1 }
+const HOLDERS_OFF: HoldersConfig = { mode: 'off', intervalMs: 60_000, maxIntervalMs: 60_000, topHolders: 1, minGrowthBytesPerSecond: 0 }
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString())
 

@@ -56,7 +56,7 @@ export const TEST_ATTRIBUTION: AttributionConfig = {
 }
 
 /** Test-sized holder search: on verdicts, a second search 1 s after the first. */
-export const TEST_HOLDERS: HoldersConfig = { mode: 'on-verdict', intervalMs: 1_000, maxIntervalMs: 4_000, topHolders: 5 }
+export const TEST_HOLDERS: HoldersConfig = { mode: 'on-verdict', intervalMs: 1_000, maxIntervalMs: 4_000, topHolders: 5, minGrowthBytesPerSecond: 0 }
 
 export type TestConfigOverrides = Partial<Omit<Config, 'analysis' | 'attribution' | 'holders'>> & {
   /** Merged over TEST_ANALYSIS. */

@@ -2,12 +2,12 @@
 // budget, requests, restarts, and the bounded, hysteretic holder label. The search itself is the
 // real one in test/leak/holders-pipeline.test.ts; here it is replaced to test the schedule alone.
 import t from 'tap'
-import type { Holder, HolderSearchDone, HolderSearchResult } from '../../src/holders/index.js'
+import { describeHolder, type Holder, type HolderSearchDone, type HolderSearchResult } from '../../src/holders/index.js'
 import type { TargetSession } from '../../src/inspector/session.js'
 import { HolderScheduler, holderLabel, searchCostMs, type HolderSearch } from '../../src/leak/holder-scheduler.js'
 
 const session = {} as TargetSession
-const CONFIG = { mode: 'on-verdict' as const, intervalMs: 1_000, maxIntervalMs: 8_000, topHolders: 2 }
+const CONFIG = { mode: 'on-verdict' as const, intervalMs: 1_000, maxIntervalMs: 8_000, topHolders: 2, minGrowthBytesPerSecond: 0 }
 
 function holder(id: number, size: number, growing: boolean, path = [`v${id} (Array, a.js)`]): Holder {
   return {
@@ -306,4 +306,56 @@ t.test('a flow whose interval does not match the searches is left as judged', as
     await h.tick(true, i === 0 ? 0 : 10_000)
   }
   t.equal(h.scheduler.view().holders[0]?.growing, true)
+})
+
+t.test('a collection gaining fewer bytes a second than the smallest growth is slow growth, not growing', async (t) => {
+  // Two searches 10 s apart; at least 1 000 B/s of what a holder retains to be named growing.
+  const config = { ...CONFIG, intervalMs: 10_000, maxIntervalMs: 10_000, minGrowthBytesPerSecond: 1_000, topHolders: 5 }
+  const grown = (id: number, from: number, to: number, bytesPerElement: number, extra: Partial<Holder> = {}): Holder => ({
+    ...holder(id, to, true, [`v${id} (Map, a.js)`]),
+    kind: 'Map',
+    previousSize: from,
+    intervalSeconds: 10,
+    growthPerSecond: (to - from) / 10,
+    retainedBytes: to * bytesPerElement,
+    ...extra,
+  })
+  const second = [
+    grown(1, 100, 200, 40), // 10 elements/s of 40 B: 400 B/s
+    grown(2, 100, 1100, 100), // 100 elements/s of 100 B: 10 000 B/s
+    grown(3, 100, 200, 0), // nothing retained per element: still its slot, 8 B: 80 B/s
+    grown(4, 160, 190, 40, { earlierSizes: [100, 130], growingOver: 3 }), // 90 over 30 s: 120 B/s
+    grown(5, 100, 200, 40, { members: 12 }), // a family of twelve, each its share
+    grown(6, 100, 200, 40, { stayers: { count: 20, departures: 40, longestGoneSeconds: 30, earlier: [5, 10], growing: true } }),
+    grown(7, 100, 130, 400), // 3 elements/s of 400 B: 1 200 B/s
+  ]
+  const h = new Harness(config)
+  h.results.push(done(second.map((x) => ({ ...x, growing: false, previousSize: null, growthPerSecond: null, intervalSeconds: 0 })), true, h.clock))
+  h.results.push(done(second, false, h.clock + 10_000))
+  h.scheduler.request()
+  await h.tick(true)
+  await h.tick(true, 10_000)
+  t.equal(h.calls.length, 2)
+  const view = h.scheduler.view().holders
+  const byId = (id: number): Holder | undefined => view.find((x) => x.id === id)
+  for (const [id, bytesPerSecond] of [[1, 400], [3, 80], [4, 120]] as const) {
+    t.equal(byId(id)?.growing, false, `holder ${id}: not growing`)
+    t.equal(Math.round(byId(id)?.slowGrowth?.bytesPerSecond ?? -1), bytesPerSecond, `holder ${id}: gains ${bytesPerSecond} B/s`)
+    t.equal(byId(id)?.slowGrowth?.minBytesPerSecond, 1_000)
+  }
+  for (const id of [2, 5, 6, 7]) {
+    t.equal(byId(id)?.growing, true, `holder ${id}: growing`)
+    t.equal(byId(id)?.slowGrowth, undefined)
+  }
+  t.same(view.slice(0, 4).map((x) => x.id).sort(), [2, 5, 6, 7], 'the growing ones ranked first')
+  t.same(h.scheduler.exported().map((x) => x.id).sort(), [2, 5, 6, 7], 'slow growth is not exported')
+  t.match(describeHolder(byId(1)!), /gains ~400 B\/s of what it retains, under the 1000 B\/s a holder is named growing at/)
+
+  // Without a smallest growth every one stays as judged.
+  const off = new Harness({ ...config, minGrowthBytesPerSecond: 0 })
+  off.results.push(done(second, true, off.clock), done(second, false, off.clock + 10_000))
+  off.scheduler.request()
+  await off.tick(true)
+  await off.tick(true, 10_000)
+  t.same(off.scheduler.view().holders.filter((x) => x.growing).length, 7)
 })

@@ -17,6 +17,7 @@ interface HolderJson {
   growing: boolean
   growthPerSecond: number | null
   floors?: { low: number; previousLow: number | null }
+  slowGrowth?: { bytesPerSecond: number; minBytesPerSecond: number }
   elementShape: string[]
   retainedBytes: number
   allocationSite: { label: string; slopeBytesPerSecond: number; basis: string } | null
@@ -135,6 +136,40 @@ t.test('a search on request needs the token; a healthy target has no growing hol
   )
   const metrics = await (await fetch(`${url}/metrics`)).text()
   t.notMatch(metrics, /^leakwatch_holder_size\{/m, 'no holder exported')
+})
+
+t.test('a map gaining a few hundred bytes a second is slow growth, not the growing holder; the leak beside it is', async (t) => {
+  // imageVersions gains 60 image ids a second of a few dozen bytes each; failedRenders 60 renders
+  // of 8 KiB (200 of them from before). The smallest growth named is 8 KiB/s here (18 B/s by
+  // default, ~64 KiB an hour).
+  const target = await spawnTarget(t, { script: 'test/fixtures/holders/image-versions/main.js', env: { LEAK: '1', BACKLOG: '200' } })
+  const { url } = await start(t, target.port, {
+    http: { apiToken: TOKEN, protectMetrics: false, protectHealth: false },
+    holders: { minGrowthBytesPerSecond: 8192 },
+  })
+  await waitFor(async () => (await (await fetch(`${url}/api/targets/app`, { headers: auth })).json()).connected === true, {
+    timeoutMs: 10_000,
+    what: 'connected',
+  })
+  t.equal((await fetch(`${url}/api/targets/app/holders`, { method: 'POST', headers: auth })).status, 202)
+  const done = await waitFor(
+    async () => {
+      const body = await holders(url)
+      return body.searches.done >= 2 && !body.running && body
+    },
+    { timeoutMs: 30_000, what: 'two searches on request' },
+  )
+  const versions = done.holders.find((h) => /^imageVersions \(Map, .*image-versions\/main\.js\)$/.test(h.path.join(' → ')))
+  const failed = done.holders.find((h) => /^failedRenders \(Array, .*image-versions\/main\.js\)$/.test(h.path.join(' → ')))
+  t.comment(`imageVersions: ${versions?.label} ${versions?.previousSize} → ${versions?.size}, ${JSON.stringify(versions?.slowGrowth)}; failedRenders: ${failed?.previousSize} → ${failed?.size}`)
+  t.ok(versions !== undefined && (versions.growthPerSecond ?? 0) > 20, `imageVersions measured gaining ${versions?.growthPerSecond}/s`)
+  t.equal(versions?.growing, false, 'imageVersions: not growing')
+  t.ok(versions?.slowGrowth !== undefined && versions.slowGrowth.bytesPerSecond > 0 && versions.slowGrowth.bytesPerSecond < 8192, `gains ${versions?.slowGrowth?.bytesPerSecond} B/s`)
+  t.equal(failed?.growing, true, 'failedRenders: growing')
+  t.equal(done.holders.find((h) => h.growing)?.label, failed?.label, 'ranked first')
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  t.notMatch(metrics, /^leakwatch_holder_size\{[^}]*imageVersions/m, 'imageVersions is not exported')
+  t.match(metrics, /^leakwatch_holder_size\{[^}]*failedRenders/m, 'failedRenders is')
 })
 
 t.test('with allocation sites on, a growing holder is linked to the site that fills it', async (t) => {

@@ -441,7 +441,7 @@ t.test('a floor rising short of a verdict still gets holder searches to measure 
       analysis: TEST_ANALYSIS,
       attribution: TEST_ATTRIBUTION,
       timeoutMs: 1000,
-      holders: { mode: 'on-verdict', intervalMs: 5_000, maxIntervalMs: 40_000, topHolders: 5 },
+      holders: { mode: 'on-verdict', intervalMs: 5_000, maxIntervalMs: 40_000, topHolders: 5, minGrowthBytesPerSecond: 0 },
     })
     let fastPositive = false
     // 100 s: short of the slow window (144 s); 16 000 B/s is under the fast path's smallest slope (16 KiB/s).
