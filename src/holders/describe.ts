@@ -35,7 +35,7 @@ function flowNote(h: Holder): string {
   return `; a flow: ${h.turnover.gone} of ${h.turnover.sampled} sampled left${h.followsTraffic === true ? ', its level following the traffic' : ''}`
 }
 
-/** `; gains ~22 B/s of what it retains, under the 1080 B/s a holder is named growing at` (HolderScheduler `judgedByBytes`). */
+/** `; gains ~22 B/s of what it retains, under the 1 KiB/s a holder is named growing at` (HolderScheduler `judgedByBytes`). */
 function slowNote(h: Holder): string {
   if (h.slowGrowth === undefined) return ''
   return `; gains ~${formatBytes(Math.round(h.slowGrowth.bytesPerSecond))}/s of what it retains, under the ${formatBytes(Math.round(h.slowGrowth.minBytesPerSecond))}/s a holder is named growing at`

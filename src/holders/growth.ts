@@ -277,13 +277,15 @@ export function sizeHistory(h: Pick<Holder, 'size' | 'previousSize' | 'earlierSi
   return [...(h.earlierSizes ?? []), ...(h.previousSize !== null ? [h.previousSize] : []), h.size]
 }
 
+/** The fewest bytes an element is weighed at: its slot, however little it holds. */
+export const SLOT_BYTES = 8
+
 /**
  * What it gains in bytes a second: its elements gained over the span it was judged growing on
  * (since `spanStartSize`, over `spanSeconds`), or over its last interval when that was faster,
- * times the bytes it retains per element, at least SLOT_BYTES (an element costs its slot however
- * little it holds). Null when first seen now or not grown.
+ * times the bytes it retains per element, at least SLOT_BYTES. Null when first seen now or not
+ * grown.
  */
-export const SLOT_BYTES = 8
 export function growthBytesPerSecond(
   h: Pick<Holder, 'size' | 'previousSize' | 'earlierSizes' | 'growingOver' | 'intervalSeconds' | 'retainedBytes'>,
   spanSeconds: number,
