@@ -363,8 +363,7 @@ export class HolderScheduler {
       const n = Math.min(sizes.length, this.history.length, FLOW_RISES + 1)
       if (n < FLOW_RISES + 1) return h
       const searches = this.history.slice(-n)
-      const gapS = (searches[n - 1]!.at - searches[n - 2]!.at) / 1000
-      if (Math.abs(gapS - h.intervalSeconds) > Math.max(1, 0.1 * h.intervalSeconds)) return h
+      if (!this.measuredAtLastTwo(h)) return h
       if (!levelFollowsTraffic(sizes.slice(-n), searches.map((s) => s.requestsPerSecond))) return h
       changed = true
       return { ...h, growing: false, followsTraffic: true as const }
@@ -397,16 +396,20 @@ export class HolderScheduler {
 
   /**
    * The seconds its growth span covers: between the searches that far back when it was measured
-   * at the last two (its interval is their gap), else its interval times the span.
+   * at the last two, else its interval times the span.
    */
   private spanSeconds(h: Holder): number {
     const k = h.growingOver ?? 1
     const n = this.history.length
-    if (n > k && n >= 2) {
-      const gapS = (this.history[n - 1]!.at - this.history[n - 2]!.at) / 1000
-      if (Math.abs(gapS - h.intervalSeconds) <= Math.max(1, 0.1 * h.intervalSeconds)) return (this.history[n - 1]!.at - this.history[n - 1 - k]!.at) / 1000
-    }
-    return k * h.intervalSeconds
+    return n > k && this.measuredAtLastTwo(h) ? (this.history[n - 1]!.at - this.history[n - 1 - k]!.at) / 1000 : k * h.intervalSeconds
+  }
+
+  /** Measured at this process's last two searches: its interval is their gap (within 10 %, at least 1 s). */
+  private measuredAtLastTwo(h: Holder): boolean {
+    const n = this.history.length
+    if (n < 2) return false
+    const gapS = (this.history[n - 1]!.at - this.history[n - 2]!.at) / 1000
+    return Math.abs(gapS - h.intervalSeconds) <= Math.max(1, 0.1 * h.intervalSeconds)
   }
 
   /** The next search: `intervalMs` after a first search, then the gap doubles up to the maximum. */
