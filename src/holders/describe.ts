@@ -53,10 +53,15 @@ function stoppedNote(h: Holder): string {
   return `; no new high in the last ${Math.round((h.floors.flatShare ?? 0) * 100)} % of the interval (rose at ${h.floors.rises} polls before)`
 }
 
-/** `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved (growth.ts `viewsOntoSameStores`). */
+/**
+ * `; its Buffers view 3.0 MiB of stores, no more than it viewed before` when only its count moved
+ * (growth.ts `viewsOntoSameStores`); `… no more than it and another Array of Buffers held before`
+ * when some of them it views for the first time are held by another since an earlier search.
+ */
 function poolNote(h: Holder): string {
   if (!viewsOntoSameStores(h.backing) || h.growthPerSecond === null || h.growthPerSecond <= 0) return ''
-  return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than it viewed before`
+  const by = h.backing!.heldElsewhereBytes > 0 ? 'it and another Array of Buffers held' : 'it viewed'
+  return `; its Buffers view ${formatBytes(h.backing!.storeBytes)} of stores, no more than ${by} before`
 }
 
 /**

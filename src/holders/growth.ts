@@ -330,12 +330,15 @@ export function levelFollowsTraffic(sizes: readonly number[], requestsPerSecond:
  * pool's free list (chunks cut from slabs allocated once, handed out and taken back) rises when
  * traffic falls and chunks come back, by as many chunks as you like, while the memory it holds
  * stays the slabs it always held: what its members added views stores it viewed at an earlier
- * search (all its earlier reports count: a free list low in a burst views fewer slabs), and its
+ * search (all its earlier reports count: a free list low in a burst views fewer slabs) or that
+ * another Array of Buffers holds now and held at an earlier search too (the pool's own list of its
+ * slabs: a free list first seen short, in a burst, views slabs that were there all along), and its
  * members together are no bigger than the stores they view (disjoint chunks), the chunks that
  * came back spread over its slabs. Its count grew, its memory did not: it is not growing when
- * the bytes of its members on stores it never viewed before, plus the most its members gained on
- * any one store it viewed before, are under VIEWED_BEFORE_SHARE of what its members' bytes grew
- * by. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their own,
+ * the bytes of its members on stores neither it nor such a holder viewed before, plus the most
+ * its members gained on any one store (one held elsewhere counts from none), are under
+ * VIEWED_BEFORE_SHARE of what its members' bytes grew by. A store that another Array held only
+ * at an earlier search (Buffers moved from a queue into a list kept for ever) is new to it. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their own,
  * or small ones cut from Node's 8 KiB pool, filling the slab it viewed last before new ones (that
  * one store's gain counts as growth). Views onto one region kept again and again sum to more than
  * their stores and are judged on their count.

@@ -156,7 +156,7 @@ export const WalkerItem = z.object({
    * members on stores it did not view at its earlier reports or −1, of its members at its last
    * report or −1, the most its members gained on one store they viewed before]; null when not measured.
    */
-  backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).nullable().optional(),
+  backing: z.tuple([z.number().nonnegative(), z.number().nonnegative(), z.number(), z.number(), z.number().nonnegative()]).rest(z.number().nonnegative()).nullable().optional(),
   /** Probed whole at this search and the one before: [stayers, departures so far, the longest a member that left may have been present (s)]; null otherwise (growth.ts `stayersSpan`). */
   stay: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().nonnegative()]).nullable().optional(),
 })
@@ -303,6 +303,7 @@ export function toHolders(
             onNewStoresBytes: item.backing[2] >= 0 ? item.backing[2] : null,
             previousViewBytes: item.backing[3] >= 0 ? item.backing[3] : null,
             mostGainedOnOneStoreBytes: item.backing[4],
+            heldElsewhereBytes: item.backing[5] ?? 0,
           }
         : undefined
     const family = item.family != null ? toFamily(item.family) : undefined

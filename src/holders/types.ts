@@ -168,8 +168,17 @@ export interface Backing {
   readonly storeBytes: number
   /** Bytes of its members (their byte lengths summed). */
   readonly viewBytes: number
-  /** Bytes of its members on stores none of its members viewed at its earlier reports; null when not measured then. */
+  /**
+   * Bytes of its members on stores none of its members viewed at its earlier reports and no other
+   * Array of Buffers holds now and held at an earlier report of its own; null when not measured then.
+   */
   readonly onNewStoresBytes: number | null
+  /**
+   * Bytes of its members on stores none of its members viewed at its earlier reports that another
+   * Array of Buffers reported at this search holds now and held at an earlier report of its own (a
+   * pool's slabs array): memory that was there before, not counted as new.
+   */
+  readonly heldElsewhereBytes: number
   /** `viewBytes` at its previous report; null when not measured then. */
   readonly previousViewBytes: number | null
   /**

@@ -221,7 +221,7 @@ export const WALKER_PRELUDE_SOURCE = `
     privateClass: new WM(), // prototype -> whether its class (or a parent class) declares private fields
     scopes: new WS(), // closure scopes handed over as a chain's elements (described as 'closure {…}')
     probes: new WM(), // Set, Map or Array -> [members sampled when it was last reported, 1 if all of them, then what stayersOf adds] (see takeProbes)
-    backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakMap), bytes of its members at the last, its reports] (see backingOf)
+    backing: new WM(), // Array of Buffers -> [stores its members viewed at its reports (WeakMap), bytes of its members at the last, its reports] (see scanBacking)
     byPath: new NMap(), // path of a collection (named steps only) -> [enc(size, time), anchors] at its last measurement, bounded
     pathProbes: new NMap(), // path of a reported collection (as byPath) -> its probes then (as probes): what is at that path now is probed with them (see finish)
     low: new WM(), // tracked Array, Map or Set -> its lowest size sampled since its last measurement (see sample)
@@ -305,18 +305,22 @@ export const WALKER_PRELUDE_SOURCE = `
     } catch (e) {}
     return 0;
   };
-  // An Array of Buffers, typed arrays or ArrayBuffers: [bytes of the distinct backing stores its
-  // members are (views onto), bytes of the members, bytes of the members on stores not in 'known'
-  // (-1 when it is null), the most bytes its members gained on one store in 'known' since report
-  // 'last']; null when a member is none of these, it has more than BACKING_MAX members or reading
-  // them takes over BACKING_MAX_MS (growth.ts viewsOntoSameStores). 'known': a WeakMap of the
-  // stores its members viewed at its earlier reports -> [bytes of its members on it, the report],
-  // to which this one's (report 'last' + 1) are written.
-  const BACKING_MAX = 65536, BACKING_MAX_MS = 2;
-  const backingOf = (a, known, last) => {
+  // An Array of Buffers, typed arrays or ArrayBuffers, read in two steps. scanBacking: [a WeakMap
+  // of the distinct backing stores its members are (views onto) -> bytes of its members on it,
+  // those stores, bytes of the stores, bytes of the members]; null when a member is none of these,
+  // it has more than BACKING_MAX members or reading them takes over BACKING_MAX_MS. backingOf:
+  // [bytes of the stores, bytes of the members, bytes of the members on stores new to it (-1 when
+  // 'known' is null), the most bytes its members gained on one store since report 'last', bytes
+  // of the members on stores new to it that another Array of Buffers holds now and held at an
+  // earlier report of its own] (growth.ts viewsOntoSameStores). 'known': a WeakMap of the stores
+  // its members viewed at its earlier reports -> [bytes of its members on it, the report], to
+  // which this one's (report 'last' + 1) are written. 'elsewhere': a WeakMap of the stores held so
+  // -> the Array holding them (HELD_BY_MANY when several do).
+  const BACKING_MAX = 65536, BACKING_MAX_MS = 2, HELD_BY_MANY = true;
+  const scanBacking = (a) => {
     if (T.isProxy(a) || !isArray(a) || a.length > BACKING_MAX) return null;
     const onStore = new WM(), found = [], t0 = perfNow();
-    let stores = 0, views = 0, onNew = 0, gain = 0;
+    let stores = 0, views = 0;
     try {
       for (let i = 0; i < a.length; i++) {
         const v = a[i];
@@ -330,13 +334,30 @@ export const WALKER_PRELUDE_SOURCE = `
         if ((i & 1023) === 1023 && perfNow() - t0 > BACKING_MAX_MS) return null;
       }
     } catch (e) { return null; }
+    return [onStore, found, stores, views];
+  };
+  // Notes in 'elsewhere' the stores of scan 'scan' of 'a' that 'known' (its earlier reports) holds.
+  const heldSince = (a, scan, known, elsewhere) => {
+    const found = scan[1];
+    for (let i = 0; i < found.length; i++) {
+      if (wmGet(known, found[i]) === undefined) continue;
+      const by = wmGet(elsewhere, found[i]);
+      wmSet(elsewhere, found[i], by === undefined || by === a ? a : HELD_BY_MANY);
+    }
+  };
+  const backingOf = (a, scan, known, last, elsewhere) => {
+    const onStore = scan[0], found = scan[1];
+    let onNew = 0, gain = 0, held = 0;
     for (let i = 0; i < found.length; i++) {
       const store = found[i], bytes = wmGet(onStore, store), had = known === null ? undefined : wmGet(known, store);
-      if (known !== null && had === undefined) onNew += bytes;
-      else if (had !== undefined) gain = MathMax(gain, bytes - (had[1] === last ? had[0] : 0));
+      if (known !== null && had === undefined) {
+        const by = wmGet(elsewhere, store);
+        if (by !== undefined && by !== a) { held += bytes; gain = MathMax(gain, bytes); }
+        else onNew += bytes;
+      } else if (had !== undefined) gain = MathMax(gain, bytes - (had[1] === last ? had[0] : 0));
       if (known !== null) wmSet(known, store, [bytes, last + 1]);
     }
-    return [stores, views, known === null ? -1 : onNew, gain];
+    return [scan[2], scan[3], known === null ? -1 : onNew, gain, held];
   };
   const describe = (v) => {
     if (v === null) return 'null';

@@ -360,6 +360,19 @@ export const WALKER_RUN_SOURCE = `
     for (let i = 0, n = 0; i < bySize.length && chosen.length < c.o.maxHolders * 2 && n < c.o.maxHolders; i++) if (take(bySize[i]) || wsHas(taken, bySize[i].m[0])) n++;
     state.reported = new WS();
     for (let i = 0; i < chosen.length; i++) wsAdd(state.reported, chosen[i].m[0]);
+    // The Arrays of Buffers among them, read first: a store one of them held at an earlier
+    // report and holds now is no new memory for another that views it now (a pool's free list
+    // first seen short, in a burst, and its slabs array).
+    const scans = new WM(), elsewhere = new WM();
+    for (let i = 0; i < chosen.length; i++) {
+      const r = chosen[i], o = r.m[0];
+      if (r.m[4] !== K_ARRAY) continue;
+      const scan = scanBacking(o);
+      if (scan === null) continue;
+      wmSet(scans, o, scan);
+      const had = r.growth !== null ? wmGet(state.backing, o) : undefined;
+      if (had !== undefined) heldSince(o, scan, had[0], elsewhere);
+    }
     const out = [];
     for (let i = 0; i < chosen.length; i++) {
       const r = chosen[i], m = r.m, o = m[0], kind = m[4];
@@ -385,14 +398,13 @@ export const WALKER_RUN_SOURCE = `
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       let backing = null;
-      if (kindName === 'BufferArray') {
+      const scan = kindName === 'BufferArray' ? wmGet(scans, o) : undefined;
+      if (scan !== undefined) {
         const had = r.growth !== null ? wmGet(state.backing, o) : undefined;
         const known = had !== undefined ? had[0] : new WM(), last = had !== undefined ? had[2] : 0;
-        const now = backingOf(o, known, last);
-        if (now !== null) {
-          wmSet(state.backing, o, [known, now[1], last + 1]);
-          backing = [now[0], now[1], had !== undefined ? now[2] : -1, had !== undefined ? had[1] : -1, now[3]];
-        }
+        const now = backingOf(o, scan, known, last, elsewhere);
+        wmSet(state.backing, o, [known, now[1], last + 1]);
+        backing = [now[0], now[1], had !== undefined ? now[2] : -1, had !== undefined ? had[1] : -1, now[3], now[4]];
       }
       const p = m[1] >= 0 ? pathOf(c, m[1]) : null;
       // Every kind is probed. Probing stops once this step has spent maxStepMs: the rest are judged unmeasured.

@@ -88,3 +88,21 @@ t.test("a pool's free list of chunks cut from slabs: its count swings with the t
   // Without the stores it would have been called growing: the rule was exercised.
   t.ok(rose > 0, `its count alone would have been called growing in ${rose} searches`)
 })
+
+t.test("the same pool first searched in a burst: the slabs its free list views later were held by the pool's slabs array all along; never growing", async (t) => {
+  // Ready 1.5 s into the first burst: the first search finds the free list short, ~200 chunks on
+  // some of the 32 slabs, and the next ones find it on slabs it never viewed. The pool's own
+  // Array of its slabs held them at every search (growth.ts viewsOntoSameStores).
+  const { session } = await openFixture(t, 'frame-pool', { QUIET_FROM: '260', FADE_MS: '45000', READY_AFTER_MS: '1500' })
+  const results = await searchSeries(session, 8, 1000)
+  nothingGrowing(t, results)
+  let held = 0
+  for (const [i, r] of results.entries()) {
+    const free = r.holders.find((h) => /^framePool \(FramePool, .*frame-pool\/main\.js\) → \.free \(BufferArray\)$/.test(h.path.join(' → ')))
+    if (free === undefined) continue
+    t.comment(`search ${i + 1}: ${describeHolder(free)}; backing ${JSON.stringify(free.backing)}`)
+    if ((free.backing?.heldElsewhereBytes ?? 0) > 0) held++
+  }
+  // It viewed slabs for the first time after the first search: the rule was exercised.
+  t.ok(held > 0, `stores held by the slabs array counted at ${held} searches`)
+})

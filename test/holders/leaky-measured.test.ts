@@ -157,6 +157,19 @@ t.test("buffers POOLED=1: small Buffers cut from Node's 8 KiB pool add pool slab
   t.ok(searches <= 3, `named at search ${searches}`)
 })
 
+t.test('buffers STAGE_MS: Buffers kept after a staging array held them are new memory: named growing', async (t) => {
+  // Each batch the recorder keeps was held by the staging array at the search before (2.5 s of
+  // payloads, searches a second apart): stores another Array of Buffers held earlier but does not
+  // hold now are new to the one that keeps them (growth.ts viewsOntoSameStores).
+  const { session } = await openFixture(t, 'buffers', { STAGE_MS: '2500' })
+  const first = await search(session)
+  const { holder, searches } = await searchUntil(session, first, (h) => h.growing && /recorder\.js/.test(h.path.join(' → ')))
+  t.comment(holder !== undefined ? `search ${searches}: ${describeHolder(holder)}; backing ${JSON.stringify(holder.backing)}` : '(not named)')
+  t.match(holder?.path.join(' → '), /^chunks \(Array, test\/fixtures\/holders\/buffers\/src\/recorder\.js\)$/)
+  t.equal(holder?.backing?.heldElsewhereBytes, 0, 'none of its stores counted as held elsewhere')
+  t.ok((holder?.backing?.onNewStoresBytes ?? 0) > 0, 'its new members are on stores new to it')
+})
+
 t.test('a linked queue too long to count in one step: counted on in the next slices, named growing', async (t) => {
   // 300 000 jobs queued behind the hung worker, 20 000 more a second: one step counts a few tens
   // of thousands of nodes (10 ms); the rest are counted at the start of the next slices.
