@@ -325,6 +325,14 @@ async function trace(
     const at = holders.searchedAt === null ? '-' : `${(simOf(Date.parse(holders.searchedAt)) / 60).toFixed(0)} min`
     log(`      ${name} ${(simS / 60).toFixed(0)} min holders: searches ${holders.searches.done} done, ${holders.searches.refused} refused, ${holders.searches.failed} failed; latest at ${at}; growing: ${growing.slice(0, 2).join('; ') || 'none'}`)
   }
+  const sites = (await sidecar.app.inject({ headers: AUTH, url: `/api/targets/${name}/sites?limit=3` })).json<{
+    profiledAt: string | null
+    sites: Array<{ label: string; bytes: number; slopeBytesPerSecond: number; points: number }>
+  }>()
+  if (sites.profiledAt !== null) {
+    const listed = sites.sites.map((s) => `${s.label} ${(s.bytes / 2 ** 20).toFixed(1)} MiB ${((s.slopeBytesPerSecond / scale) * 3600 / 2 ** 20).toFixed(2)} MiB/h (${s.points} pts)`)
+    log(`      ${name} ${(simS / 60).toFixed(0)} min sites (read at ${(simOf(Date.parse(sites.profiledAt)) / 60).toFixed(0)} min): ${listed.join('; ') || 'none'}`)
+  }
   if (utilization.length > 0) {
     const pc = (q: number): string => `${(quantile(utilization, q) * 100).toFixed(1)} %`
     log(`      ${name} ${(simS / 60).toFixed(0)} min load: utilization ${pc(0.25)} / ${pc(0.5)} / ${pc(0.75)} (quartiles of ${utilization.length} polls since the last line)`)
