@@ -17,7 +17,7 @@ export const ATTRIBUTION_METRICS: readonly MetricDefinition[] = [
     key: 'siteGrowth',
     prom: 'leakwatch_site_growth_bytes_per_second',
     otel: 'leakwatch.site.growth',
-    help: 'Theil-Sen slope of a top growing site\'s live sampled bytes over the analysis window.',
+    help: 'Theil-Sen slope of a top growing site\'s live sampled bytes over the analysis window, or over the slow window when higher.',
     unit: 'By/s',
     type: 'gauge',
     labels: ['site'],

@@ -22,8 +22,11 @@ export interface RankedSite {
   readonly stack: readonly SiteFrame[]
   /** Live sampled bytes at the latest fetch. */
   readonly bytes: number
-  /** Theil–Sen slope of the live bytes over the window. */
+  /** Theil–Sen slope of the live bytes: the higher of the one over the window and over the long window. */
   readonly slopeBytesPerSecond: number
+  /** The span the slope was taken over: the window, or the long window when that one's is higher. */
+  readonly slopeOverMs: number
+  /** Points in that span. */
   readonly points: number
   readonly firstSeenMs: number
   readonly rank: number
@@ -41,6 +44,17 @@ interface TrackedSite {
 /** A slope needs a few points; fewer and the site is listed with slope 0. */
 const MIN_POINTS_FOR_SLOPE = 3
 const MAX_SLOPE_POINTS = 120
+
+/** Theil–Sen slope (bytes a second) of a site's live bytes at `times` (ms); 0 under MIN_POINTS_FOR_SLOPE points. */
+function slopeOf(times: readonly number[], values: readonly number[]): { slope: number; points: number } {
+  if (times.length < MIN_POINTS_FOR_SLOPE) return { slope: 0, points: times.length }
+  const keep = thinIndexes(times.length, MAX_SLOPE_POINTS)
+  const fit = theilSen(
+    keep.map((i) => times[i] as number),
+    keep.map((i) => values[i] as number),
+  )
+  return { slope: fit.slope * 1000, points: times.length }
+}
 
 export class SiteTracker {
   private readonly options: Required<TrackerOptions>
@@ -96,28 +110,35 @@ export class SiteTracker {
     this.ranking = []
   }
 
-  /** Rank every site by the slope of its live bytes over the last `windowMs`. */
-  rank(nowMs: number, windowMs: number): readonly RankedSite[] {
+  /**
+   * Rank every site by the slope of its live bytes over the last `windowMs`, or over the last
+   * `longWindowMs` when that slope is higher. A sampled site's live bytes move in steps of the
+   * sampling interval (512 KiB by default): a leak of 1 MiB an hour adds a step every half hour,
+   * so over a 30-minute window most pairs of reads lie on one step and the median slope is 0
+   * (corpus-churn's job log and corpus-trickles' retry backlog: no growing site in 6 hours),
+   * while over hours its steps make a staircase. The same when reads are sparse (a budget that
+   * allows one every few minutes, fewer than three in the window). A site that grew and stopped
+   * (a cache that filled) has its long slope fall as its flat part fills the long window.
+   */
+  rank(nowMs: number, windowMs: number, longWindowMs: number): readonly RankedSite[] {
     const ranked = [...this.sites].map(([key, site]) => {
-      const { times, values } = site.series.since(nowMs - windowMs)
-      const keep = thinIndexes(times.length, MAX_SLOPE_POINTS)
-      const slope =
-        times.length >= MIN_POINTS_FOR_SLOPE
-          ? theilSen(
-              keep.map((i) => times[i] as number),
-              keep.map((i) => values[i] as number),
-            ).slope * 1000
-          : 0
-      return { key, site, slope, points: times.length }
+      const { times, values } = site.series.since(nowMs - Math.max(windowMs, longWindowMs))
+      let from = 0
+      while (from < times.length && (times[from] as number) < nowMs - windowMs) from += 1
+      const short = slopeOf(times.slice(from), values.slice(from))
+      const long = from > 0 ? slopeOf(times, values) : short
+      const best = long.slope > short.slope ? { ...long, overMs: longWindowMs } : { ...short, overMs: windowMs }
+      return { key, site, slope: best.slope, overMs: best.overMs, points: best.points }
     })
     ranked.sort((a, b) => b.slope - a.slope || b.site.bytes - a.site.bytes)
-    this.ranking = ranked.map(({ key, site, slope, points }, index) => ({
+    this.ranking = ranked.map(({ key, site, slope, overMs, points }, index) => ({
       key,
       label: site.label,
       frame: site.frame,
       stack: site.stack,
       bytes: site.bytes,
       slopeBytesPerSecond: slope,
+      slopeOverMs: overMs,
       points,
       firstSeenMs: site.firstSeenMs,
       rank: index + 1,

@@ -217,7 +217,7 @@ export class TargetAnalysis implements PollExtension {
       if (generation !== this.generation) return
       if (aggregation.nodesRejected > 0 || fetch.kept.nodesRejected > 0) this.profileIssues += 1
       this.tracker.ingest(fetch.timeMs, aggregation.sites)
-      this.tracker.rank(nowMs, this.options.analysis.windowMs)
+      this.tracker.rank(nowMs, this.options.analysis.windowMs, this.options.analysis.slowWindowMs)
     } else if (!holderTurn && !this.holders.ranSince(nowMs) && this.heapStarved(nowMs)) {
       // Not while a search runs: its queue and visited set would be in the floor.
       const bought = await this.profiler.buyFloor(session, nowMs)

@@ -85,7 +85,7 @@ t.test('tracker: ranks by slope, zero for vanished sites, bounded table, stable 
   for (let i = 0; i < 6; i++) {
     tracker.ingest(i * 1000, snap([['leak', 1000 * i], ['steady', 5000], ['slow', 10 * i], ...(i === 0 ? [['gone', 99] as [string, number]] : [])]))
   }
-  const ranked = tracker.rank(5000, 60_000)
+  const ranked = tracker.rank(5000, 60_000, 60_000)
   t.same(ranked.map((site) => site.key).slice(0, 2), ['leak', 'slow'])
   t.equal(ranked.find((site) => site.key === 'leak')?.slopeBytesPerSecond, 1000)
   t.equal(ranked.find((site) => site.key === 'gone')?.bytes, 0, 'vanished sites read 0')
@@ -93,10 +93,35 @@ t.test('tracker: ranks by slope, zero for vanished sites, bounded table, stable 
   // Many new sites: the table stays bounded and keeps the exported ones.
   tracker.ingest(6000, snap(Array.from({ length: 20 }, (_, i) => [`new${i}`, 1] as [string, number])))
   t.ok(tracker.size <= 4)
-  tracker.rank(6000, 60_000)
+  tracker.rank(6000, 60_000, 60_000)
   t.ok(tracker.exported().some((site) => site.key === 'leak'), 'an exported site survives eviction')
   tracker.resetSeries()
   t.same(tracker.ranked(), [])
   tracker.clear()
   t.equal(tracker.size, 0)
+})
+
+t.test('tracker: a slow leak sampled in 512 KiB steps grows over the long window; a filled cache stops growing there', async (t) => {
+  // Reads every 5 minutes for 4 hours. The leak's live bytes step up by one sampling interval
+  // (512 KiB) every 30 minutes (1 MiB an hour); the cache's rose by a step every 10 minutes in
+  // the first hour, then stayed; a request buffer's jitter one step up and down at random reads.
+  const STEP = 512 * 1024
+  const MIN = 60_000
+  const snap = (entries: Array<[string, number]>) =>
+    new Map(entries.map(([name, bytes]) => [name, { key: name, label: name, frame: { functionName: name, url: '', line: 0, column: 0 }, stack: [], bytes, nodes: 1 }]))
+  const tracker = new SiteTracker({ maxSites: 10, topSites: 3 })
+  const jitter = [0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 1]
+  for (let m = 0; m <= 240; m += 5) {
+    tracker.ingest(m * MIN, snap([['leak', STEP * (1 + Math.floor(m / 30))], ['cache', STEP * Math.min(6, Math.floor(m / 10))], ['buffers', STEP * (2 + (jitter[(m / 5) % 12] as number))]]))
+  }
+  const shortOnly = tracker.rank(240 * MIN, 30 * MIN, 30 * MIN)
+  t.equal(shortOnly.find((s) => s.key === 'leak')?.slopeBytesPerSecond, 0, 'over 30 minutes: at most one step, slope 0')
+  const ranked = tracker.rank(240 * MIN, 30 * MIN, 240 * MIN)
+  const leak = ranked.find((s) => s.key === 'leak')
+  t.equal(ranked[0]?.key, 'leak', ranked.map((s) => `${s.key} ${s.slopeBytesPerSecond.toFixed(1)}`).join(', '))
+  t.ok(Math.abs((leak?.slopeBytesPerSecond ?? 0) * 3600 - 2 ** 20) < 2 ** 18, `~1 MiB an hour: ${((leak?.slopeBytesPerSecond ?? 0) * 3600 / 2 ** 20).toFixed(2)} MiB/h`)
+  t.equal(leak?.slopeOverMs, 240 * MIN, 'taken over the long window')
+  t.equal(leak?.points, 49)
+  t.equal(ranked.find((s) => s.key === 'cache')?.slopeBytesPerSecond, 0, 'the cache that filled in the first hour: flat for three of four hours')
+  t.same(tracker.exported().map((s) => s.key), ['leak'], 'the only growing site exported')
 })

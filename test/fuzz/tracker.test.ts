@@ -12,7 +12,7 @@ import { checkRanking, snapshot } from './fixtures/tracker.js'
 
 type Command =
   | { readonly kind: 'ingest'; readonly dtMs: number; readonly sites: ReadonlyArray<{ readonly key: number; readonly bytes: number }> }
-  | { readonly kind: 'rank'; readonly dtMs: number; readonly windowMs: number }
+  | { readonly kind: 'rank'; readonly dtMs: number; readonly windowMs: number; readonly longWindowMs: number }
   | { readonly kind: 'resetSeries' }
   | { readonly kind: 'clear' }
 
@@ -39,6 +39,7 @@ function commandArb(keyPool: number): fc.Arbitrary<Command> {
         kind: fc.constant('rank' as const),
         dtMs: fc.integer({ min: -1_000, max: 60_000 }),
         windowMs: fc.oneof(fc.integer({ min: 0, max: 10 * 3_600_000 }), fc.constantFrom(Number.POSITIVE_INFINITY, -1)),
+        longWindowMs: fc.oneof(fc.integer({ min: 0, max: 24 * 3_600_000 }), fc.constantFrom(Number.POSITIVE_INFINITY, -1)),
       }),
     },
     { weight: 1, arbitrary: fc.constant({ kind: 'resetSeries' as const }) },
@@ -66,7 +67,7 @@ t.test('SiteTracker: arbitrary command sequences keep every bound', async (t) =>
               break
             case 'rank': {
               now += command.dtMs
-              const ranked = timed('rank', () => tracker.rank(now, command.windowMs))
+              const ranked = timed('rank', () => tracker.rank(now, command.windowMs, command.longWindowMs))
               assert.equal(ranked.length, tracker.size, 'every tracked site is ranked')
               ranks += 1
               break

@@ -5,7 +5,7 @@ import { siteOfHolder } from '../../src/leak/holder-sites.js'
 const frame = (functionName: string, url: string, line = 1) => ({ functionName, url, line, column: 1 })
 
 function site(label: string, slopeBytesPerSecond: number, stack: RankedSite['stack']): RankedSite {
-  return { key: label, label, frame: stack[0]!, stack, bytes: 1e6, slopeBytesPerSecond, points: 5, firstSeenMs: 0, rank: 0 }
+  return { key: label, label, frame: stack[0]!, stack, bytes: 1e6, slopeBytesPerSecond, slopeOverMs: 60_000, points: 5, firstSeenMs: 0, rank: 0 }
 }
 
 const SITES: readonly RankedSite[] = [
