@@ -352,6 +352,7 @@ export const LATER_CORPORA = {
   swings: { folder: 'corpus-swings', watch: { pastOnset: 4, healthy: 6 } },
   crowds: { folder: 'corpus-crowds', watch: { pastOnset: 4, healthy: 6 } },
   trickles: { folder: 'corpus-trickles', watch: { pastOnset: 4, healthy: 6 } },
+  outages: { folder: 'corpus-outages', watch: { pastOnset: 4, healthy: 6 } },
 } as const satisfies Record<string, { folder: string; watch: WatchHours }>
 
 export type LaterCorpus = keyof typeof LATER_CORPORA
