@@ -45,7 +45,7 @@ export const INITIAL_VERDICT: VerdictState = {
   onsetMs: null,
 }
 
-export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs' | 'minSlopeBytesPerSecond'>
+export type HysteresisSettings = Pick<AnalysisConfig, 'clearAfterMs' | 'slowRaiseAfterMs' | 'minSlopeBytesPerSecond' | 'slowWindowMs'>
 
 /** The fast path could not judge: too few floor points in its window (whatever the slow path said). */
 export function unjudged(evidence: SignalEvidence): boolean {
@@ -75,6 +75,22 @@ export function fewAndFlat(evidence: SignalEvidence, minSlopeBytesPerSecond: num
 export function heldByLoad(evidence: SignalEvidence): boolean {
   const reasons = evidence.fast.reasons
   return reasons.length > 0 && reasons.every((reason) => reason.startsWith(LOAD_REASON))
+}
+
+/**
+ * The slow path could not compare and found nothing else against growth: its window is full,
+ * too few of its recent floors have earlier ones at their load (or too few recent floors at
+ * all), and its other tests passed (growth going on over the later half, its lower bound and
+ * relative growth above their minimums, no level shown). A slow leak's load often climbs
+ * (corpus-outages' chat gateway: raised on the slow path at 4.6 h, then its recent load was above
+ * every earlier one and its floors thinned; the fast path, whose slope minimum is three times
+ * that leak's 1 MiB/h, saw no significant trend in 6 floors; the verdict cleared 54 minutes
+ * later while the floor went on rising). For a leak the slow path raised, that is no evidence
+ * that the growth stopped, as a window short of floors is none for the fast path.
+ */
+export function slowUncompared(evidence: SignalEvidence, slowWindowMs: number): boolean {
+  const slow = evidence.slow
+  return slow.comparison === null && slow.spanMs >= slowWindowMs && slow.reasons.length === 1
 }
 
 /** Share of the hold a break in the fast path's evidence may last without restarting the hold (`withinGrace`). */
@@ -192,8 +208,10 @@ function interruption(state: VerdictState, evidence: SignalEvidence, resume: boo
  * A raised leak is held, not cleared, while the fast path cannot judge (too few floor
  * points): a fast heap leak makes major GCs rare, so its floors thin out exactly while it
  * grows, and the absence of points is no evidence that the growth stopped; and while only the
- * load objects (`heldByLoad`). Only a negative judged on the floor itself starts the clear
- * duration, or a window of too few floors that do not grow (`fewAndFlat`).
+ * load objects (`heldByLoad`); and, raised by the slow path, while the slow path cannot compare
+ * its recent floors at their load but finds growth going on (`slowUncompared`). Only a negative
+ * judged on the floor itself starts the clear duration, or a window of too few floors that do not
+ * grow (`fewAndFlat`).
  */
 export function nextVerdict(state: VerdictState, evidence: SignalEvidence, config: HysteresisSettings, blocked = false): VerdictState {
   const now = evidence.evaluatedAtMs
@@ -214,7 +232,10 @@ export function nextVerdict(state: VerdictState, evidence: SignalEvidence, confi
   const fastLastPositiveMs = fastNow && !presumed ? now : bridged ? state.fastLastPositiveMs : null
   const slowSinceMs = evidence.slow.positive && !evidence.warmingUp ? (state.slowSinceMs ?? now) : null
   const anyPositive = fastNow || slowSinceMs !== null
-  const held = (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) || heldByLoad(evidence)
+  const held =
+    (unjudged(evidence) && !fewAndFlat(evidence, config.minSlopeBytesPerSecond)) ||
+    heldByLoad(evidence) ||
+    (state.path === 'slow' && slowUncompared(evidence, config.slowWindowMs))
   if (state.suspected && !anyPositive && held) return { ...state, fastSinceMs, slowSinceMs, fastLastPositiveMs, interrupted }
   const negativeSinceMs = anyPositive ? null : (state.negativeSinceMs ?? now)
   const next = { ...state, fastSinceMs, slowSinceMs, negativeSinceMs, fastLastPositiveMs, interrupted }

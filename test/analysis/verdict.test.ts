@@ -471,7 +471,7 @@ const evidence = (at: number, fast: boolean, slow = false, holdMs = 2 * MIN, rea
   }) as unknown as SignalEvidence
 
 t.test('hysteresis in time: raise once the evidence has held, clear once it has been gone', async (t) => {
-  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 10 * MIN, minSlopeBytesPerSecond: 1024 }
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 10 * MIN, minSlopeBytesPerSecond: 1024, slowWindowMs: 240 * MIN }
   let state = INITIAL_VERDICT
   state = nextVerdict(state, evidence(0, true), settings)
   t.equal(state.suspected, false)
@@ -587,7 +587,7 @@ t.test('hysteresis in time: raise once the evidence has held, clear once it has 
 })
 
 t.test("the fast hold: a break of a quarter of it that only the tests' noise caused does not restart it; a contrary shape or the load does", async (t) => {
-  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024 }
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024, slowWindowMs: 240 * MIN }
   const HOLD = 60 * MIN
   const positive = (at: number): SignalEvidence => evidence(at, true, false, HOLD)
   const noise = (at: number): SignalEvidence => evidence(at, false, false, HOLD, ['Mann-Kendall trend test: p = 0.012 > 0.01 (no significant upward trend)'])
@@ -615,8 +615,54 @@ t.test("the fast hold: a break of a quarter of it that only the tests' noise cau
   t.equal(ending.suspected, false, 'only a positive evaluation raises')
 })
 
+t.test('a leak the slow path raised is held while the slow path cannot compare its recent floors at their load', async (t) => {
+  const settings = { clearAfterMs: 30 * MIN, slowRaiseAfterMs: 10 * MIN, minSlopeBytesPerSecond: 1024, slowWindowMs: 240 * MIN }
+  const noTrend = ['Mann-Kendall trend test: p = 0.14 > 0.01 (no significant upward trend)']
+  const slowEvidence = (at: number, positive: boolean, slow: object): SignalEvidence => {
+    const e = evidence(at, false, positive, 30 * MIN, noTrend)
+    return { ...e, slow: { spanMs: 300 * MIN, comparison: null, positive, reasons: [], ...slow } } as unknown as SignalEvidence
+  }
+  const uncompared = (at: number): SignalEvidence =>
+    slowEvidence(at, false, { reasons: ["slow path: of 7 floors in the window's last 1h20m, fewer than 6 have three earlier ones at the same or a higher load (the recent load, or HTTP traffic, is above the earlier)"] })
+  const raise = (state = INITIAL_VERDICT): typeof INITIAL_VERDICT => {
+    for (let m = 0; m <= 10; m++) state = nextVerdict(state, slowEvidence(m * MIN, true, {}), settings)
+    return state
+  }
+  let held = raise()
+  t.equal(held.path, 'slow', 'raised by the slow path')
+  for (let m = 11; m <= 120; m += 5) held = nextVerdict(held, uncompared(m * MIN), settings)
+  t.equal(held.suspected, true, 'held through 110 min of recent floors without earlier ones at their load')
+  t.equal(held.negativeSinceMs, null, 'which do not start the clear clock')
+  // Judged on comparable floors and found not above them: the clear clock starts.
+  const judged = (at: number): SignalEvidence =>
+    slowEvidence(at, false, { comparison: { higher: 2, compared: 8, pValue: 0.9 }, reasons: ['slow path: 2 of 8 recent floors above the earlier highs at the same or a higher load (sign test p = 0.90 > 0.01)'] })
+  held = nextVerdict(held, judged(121 * MIN), settings)
+  t.equal(held.negativeSinceMs, 121 * MIN)
+  held = nextVerdict(held, judged(151 * MIN), settings)
+  t.equal(held.suspected, false, 'cleared 30 min after the first negative judged on comparable floors')
+  // Uncompared but with growth no longer going on: not held.
+  const stopped = (at: number): SignalEvidence =>
+    slowEvidence(at, false, { reasons: [...uncompared(at).slow.reasons, 'slow path: growth over the later half of the window 0 B/s < 1.0 KiB/s (not going on now)'] })
+  let flat = raise()
+  flat = nextVerdict(flat, stopped(11 * MIN), settings)
+  flat = nextVerdict(flat, stopped(41 * MIN), settings)
+  t.equal(flat.suspected, false, 'growth that stopped clears it')
+  // A window short of its span (after a restart of the slow series): not held.
+  let short = raise()
+  short = nextVerdict(short, { ...uncompared(11 * MIN), slow: { ...uncompared(11 * MIN).slow, spanMs: 100 * MIN } } as SignalEvidence, settings)
+  short = nextVerdict(short, { ...uncompared(41 * MIN), slow: { ...uncompared(41 * MIN).slow, spanMs: 130 * MIN } } as SignalEvidence, settings)
+  t.equal(short.suspected, false, 'a slow series shorter than its window holds nothing')
+  // A leak the fast path raised is not held by the slow path's lack of comparison.
+  let fast = INITIAL_VERDICT
+  for (let m = 0; m <= 30; m += 5) fast = nextVerdict(fast, evidence(m * MIN, true, false, 30 * MIN), settings)
+  t.equal(fast.path, 'fast')
+  fast = nextVerdict(fast, uncompared(35 * MIN), settings)
+  fast = nextVerdict(fast, uncompared(65 * MIN), settings)
+  t.equal(fast.suspected, false, 'raised by the fast path: cleared as before')
+})
+
 t.test("the fast hold: a shape's claim the floor then refutes does not restart it", async (t) => {
-  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024 }
+  const settings = { clearAfterMs: 3 * MIN, slowRaiseAfterMs: 600 * MIN, minSlopeBytesPerSecond: 1024, slowWindowMs: 240 * MIN }
   const HOLD = 60 * MIN
   const MB = 1e6
   const linear = { model: 'linear', level: null, slopeBefore: 0, slopeAfter: 0, residualRms: 0.1 * MB }

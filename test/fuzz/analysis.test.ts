@@ -190,7 +190,7 @@ t.test('evaluateSignal: arbitrary series (non-finite, unordered, mismatched leng
         const slow = times.slice(0, 100).map((timeMs, i) => ({ timeMs, value: values[i] ?? 0, load: loads[i] ?? Number.NaN }))
         const evidence = timed('evaluateSignal', () => evaluateSignal('heap', { times, values, loads }, slow, nowMs, config, warmup, 1e9))
         checkEvidence(evidence, false)
-        const verdict = nextVerdict(INITIAL_VERDICT, evidence, { clearAfterMs: 0, slowRaiseAfterMs: 0, minSlopeBytesPerSecond: 1024 })
+        const verdict = nextVerdict(INITIAL_VERDICT, evidence, { clearAfterMs: 0, slowRaiseAfterMs: 0, minSlopeBytesPerSecond: 1024, slowWindowMs: 0 })
         assert.ok(!verdict.suspected || evidence.path !== null, 'raised only on positive evidence')
       },
     ),
