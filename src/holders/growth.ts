@@ -338,9 +338,10 @@ export function levelFollowsTraffic(sizes: readonly number[], requestsPerSecond:
  * the bytes of its members on stores neither it nor such a holder viewed before, plus the most
  * its members gained on any one store (one held elsewhere counts from none), are under
  * VIEWED_BEFORE_SHARE of what its members' bytes grew by. A store that another Array held only
- * at an earlier search (Buffers moved from a queue into a list kept for ever) is new to it. Arrays of Buffers that grow in memory add stores as they add members: Buffers of their own,
- * or small ones cut from Node's 8 KiB pool, filling the slab it viewed last before new ones (that
- * one store's gain counts as growth). Views onto one region kept again and again sum to more than
+ * at an earlier search (Buffers moved from a queue into a list kept for ever) is new to it.
+ * Arrays of Buffers that grow in memory add stores as they add members: Buffers of their own, or
+ * small ones cut from Node's 8 KiB pool, filling the slab it viewed last before new ones (that one
+ * store's gain counts as growth). Views onto one region kept again and again sum to more than
  * their stores and are judged on their count.
  */
 export const VIEWED_BEFORE_SHARE = 0.5

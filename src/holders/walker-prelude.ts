@@ -309,10 +309,10 @@ export const WALKER_PRELUDE_SOURCE = `
   // of the distinct backing stores its members are (views onto) -> bytes of its members on it,
   // those stores, bytes of the stores, bytes of the members]; null when a member is none of these,
   // it has more than BACKING_MAX members or reading them takes over BACKING_MAX_MS. backingOf:
-  // [bytes of the stores, bytes of the members, bytes of the members on stores new to it (-1 when
-  // 'known' is null), the most bytes its members gained on one store since report 'last', bytes
-  // of the members on stores new to it that another Array of Buffers holds now and held at an
-  // earlier report of its own] (growth.ts viewsOntoSameStores). 'known': a WeakMap of the stores
+  // [bytes of the stores, bytes of the members, bytes of the members on stores new to it, the most
+  // bytes its members gained on one store since report 'last', bytes of the members on stores new
+  // to it that another Array of Buffers holds now and held at an earlier report of its own]
+  // (growth.ts viewsOntoSameStores). 'known': a WeakMap of the stores
   // its members viewed at its earlier reports -> [bytes of its members on it, the report], to
   // which this one's (report 'last' + 1) are written. 'elsewhere': a WeakMap of the stores held so
   // -> the Array holding them (HELD_BY_MANY when several do).
@@ -349,15 +349,15 @@ export const WALKER_PRELUDE_SOURCE = `
     const onStore = scan[0], found = scan[1];
     let onNew = 0, gain = 0, held = 0;
     for (let i = 0; i < found.length; i++) {
-      const store = found[i], bytes = wmGet(onStore, store), had = known === null ? undefined : wmGet(known, store);
-      if (known !== null && had === undefined) {
+      const store = found[i], bytes = wmGet(onStore, store), had = wmGet(known, store);
+      if (had === undefined) {
         const by = wmGet(elsewhere, store);
         if (by !== undefined && by !== a) { held += bytes; gain = MathMax(gain, bytes); }
         else onNew += bytes;
-      } else if (had !== undefined) gain = MathMax(gain, bytes - (had[1] === last ? had[0] : 0));
-      if (known !== null) wmSet(known, store, [bytes, last + 1]);
+      } else gain = MathMax(gain, bytes - (had[1] === last ? had[0] : 0));
+      wmSet(known, store, [bytes, last + 1]);
     }
-    return [scan[2], scan[3], known === null ? -1 : onNew, gain, held];
+    return [scan[2], scan[3], onNew, gain, held];
   };
   const describe = (v) => {
     if (v === null) return 'null';

@@ -369,8 +369,8 @@ export const WALKER_RUN_SOURCE = `
       if (r.m[4] !== K_ARRAY) continue;
       const scan = scanBacking(o);
       if (scan === null) continue;
-      wmSet(scans, o, scan);
       const had = r.growth !== null ? wmGet(state.backing, o) : undefined;
+      wmSet(scans, o, [scan, had]);
       if (had !== undefined) heldSince(o, scan, had[0], elsewhere);
     }
     const out = [];
@@ -398,9 +398,9 @@ export const WALKER_RUN_SOURCE = `
       const perElement = counted > 0 ? bytes / counted : 0;
       const kindName = kind === K_ARRAY && buffers > 0 && buffers === s.values.length ? 'BufferArray' : KIND_NAMES[kind];
       let backing = null;
-      const scan = kindName === 'BufferArray' ? wmGet(scans, o) : undefined;
-      if (scan !== undefined) {
-        const had = r.growth !== null ? wmGet(state.backing, o) : undefined;
+      const scanned = kindName === 'BufferArray' ? wmGet(scans, o) : undefined;
+      if (scanned !== undefined) {
+        const scan = scanned[0], had = scanned[1];
         const known = had !== undefined ? had[0] : new WM(), last = had !== undefined ? had[2] : 0;
         const now = backingOf(o, scan, known, last, elsewhere);
         wmSet(state.backing, o, [known, now[1], last + 1]);
